@@ -1,0 +1,178 @@
+"""The backends that turn a Program and an account's facts into matches.
+
+`DurableBackend` is the only importer of durable_rules. It builds one Host per process with
+its background dispatch threads switched off, evaluates each account in its own session
+(sid) and always deletes that session, wraps every action so an exception is never
+swallowed, and asserts one fact per stratum so every value a rule reads is final.
+`ReferenceBackend` evaluates the same Program in pure Python.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol
+
+from .compile import Program
+from .errors import EngineError
+from .facts import Facts
+from .reference import Context, eval_cond
+
+FIRING_BUDGET = 100_000  # per account; stratification makes loops impossible, this is a fuse
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: str
+    stratum: int
+    bindings: tuple[tuple[str, Any], ...]  # property → encoded value, sorted
+
+
+class Resolver(Protocol):
+    def __call__(self, stratum: int, matches: list[Match]) -> Mapping[str, Any]: ...
+
+
+class Backend(Protocol):
+    name: str
+
+    def run(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]: ...
+
+
+def durable_available() -> bool:
+    try:
+        import durable.engine  # noqa: F401
+    except Exception:  # ImportError, or the C extension failing on Python ≥ 3.13
+        return False
+    return True
+
+
+def pick_backend(name: str = "auto") -> "Backend":
+    if name == "reference":
+        return ReferenceBackend()
+    if name == "durable":
+        if not durable_available():
+            raise EngineError("the durable engine is not available here (durable-rules is not installed or does not "
+                              "import on this Python); use --engine reference")
+        return DurableBackend.shared()
+    return DurableBackend.shared() if durable_available() else ReferenceBackend()
+
+
+def _bindings(props: tuple[str, ...], fact: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple((p, fact.get(p)) for p in props)
+
+
+class ReferenceBackend:
+    name = "reference"
+
+    def run(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]:
+        env = dict(facts.env)
+        out: list[Match] = []
+        for s in range(prog.strata):
+            fact = prog.encode(env, facts.as_of, s)
+            ctx = Context(env, facts.as_of)
+            matches = []
+            for r in prog.rules:
+                if r.stratum == s and r.durable and eval_cond(r.cond, ctx) is True:
+                    matches.append(Match(r.id, s, _bindings(r.props, fact)))
+            out.extend(matches)
+            env.update(after_stratum(s, matches))
+        return out
+
+
+class DurableBackend:
+    name = "durable"
+    _instance: "DurableBackend | None" = None
+    _pid = 0
+
+    def __init__(self) -> None:
+        from durable import engine as d
+
+        class _QuietHost(d.Host):  # type: ignore[misc]
+            # Host.__init__ starts two daemon timers that dispatch pending actions every
+            # ~0.2 s on another thread; we run everything synchronously instead.
+            def _run(self) -> None:
+                return None
+
+        self._d = d
+        self.host = _QuietHost()
+        self.registered: dict[str, Program] = {}
+        self.sids = itertools.count(1)
+        self.lock = threading.Lock()
+        self.current: list[Match] | None = None
+        self.errors: list[tuple[str, BaseException]] = []
+        self.current_fact: dict[str, Any] = {}
+
+    @classmethod
+    def shared(cls) -> "DurableBackend":
+        # One Host per process; after fork a child builds its own (durable is not fork-safe).
+        if cls._instance is None or cls._pid != os.getpid():
+            cls._instance = cls()
+            cls._pid = os.getpid()
+        return cls._instance
+
+    def _register(self, prog: Program) -> str:
+        name = prog.ruleset_name
+        if name in self.registered:
+            return name
+        ruleset = prog.ruleset()
+        for rid, definition in list(ruleset.items()):
+            if not definition:
+                del ruleset[rid]  # a rule whose condition is constant false
+                continue
+            props = next((r.props for r in prog.rules if r.id == rid), ())
+            definition["run"] = self._action(rid, props, prog)
+        # names are content hashes: durable refuses to register one name twice
+        self.host.register_rulesets({name: ruleset})
+        self.registered[name] = prog
+        return name
+
+    def _action(self, rule_id: str, props: tuple[str, ...], prog: Program) -> Callable[[Any], None]:
+        strata = {r.id: r.stratum for r in prog.rules}
+
+        def run(c: Any) -> None:
+            try:
+                if rule_id == "_seen":
+                    return
+                if self.current is None:
+                    raise EngineError(f"rule '{rule_id}' fired outside an evaluation")
+                if len(self.current) >= FIRING_BUDGET:
+                    raise EngineError(f"the firing budget ({FIRING_BUDGET}) ran out at rule '{rule_id}'", rule=rule_id)
+                fact = c.m._d if hasattr(c.m, "_d") else dict(c.m)
+                self.current.append(Match(rule_id, strata[rule_id], _bindings(props, fact)))
+            except BaseException as e:  # durable stores action errors as strings: keep the real one
+                self.errors.append((rule_id, e))
+        return run
+
+    def run(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]:
+        with self.lock:
+            name = self._register(prog)
+            sid = str(next(self.sids))
+            env = dict(facts.env)
+            out: list[Match] = []
+            self.errors = []
+            try:
+                for s in range(prog.strata):
+                    fact = prog.encode(env, facts.as_of, s)
+                    fact["id"] = f"s{s}"  # explicit ids: content-hash ids collide on equal facts
+                    fact["sid"] = sid
+                    self.current = []
+                    try:
+                        self.host.assert_fact(name, fact)
+                    except self._d.MessageNotHandledException:  # pragma: no cover - _seen handles all
+                        pass
+                    if self.errors:
+                        rid, err = self.errors[0]
+                        raise EngineError(f"rule '{rid}' failed on account '{facts.account.id}': {err}",
+                                          rule=rid, account=facts.account.id) from err
+                    matches = sorted(self.current, key=lambda m: m.rule)
+                    out.extend(matches)
+                    env.update(after_stratum(s, matches))
+            finally:
+                self.current = None
+                # Sessions are capped (~1024 live per ruleset): always free this one. Deleting
+                # a session whose only fact went unhandled crashes the process (measured), which
+                # the catch-all _seen rule prevents.
+                self.host.delete_state(name, sid)
+            return out
+

@@ -1,0 +1,141 @@
+"""The error tree: every problem a user can meet, with where it is and what to do.
+
+Library code raises these; only the CLI turns them into exit codes and text.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    file: str
+    line: int = 0  # 1-based; 0 = unknown
+    col: int = 0  # 1-based; 0 = unknown
+
+    def __str__(self) -> str:
+        if self.line and self.col:
+            return f"{self.file}:{self.line}:{self.col}"
+        if self.line:
+            return f"{self.file}:{self.line}"
+        return self.file
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input. Many are collected and reported together."""
+
+    code: str  # stable machine code, e.g. "account.unknown-key"
+    message: str
+    location: Location
+    path: str = ""  # path to the bad key, e.g. "contacts[2].role"
+    expected: str = ""
+    hint: str = ""
+    severity: str = "error"  # error | warning (lint)
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.location.file, self.location.line, self.location.col, self.path, self.code)
+
+    def render(self) -> str:
+        head = f"{self.location}: {self.severity}[{self.code}]"
+        if self.path:
+            head += f" at {self.path}"
+        lines = [f"{head}: {self.message}"]
+        if self.expected:
+            lines.append(f"    expected: {self.expected}")
+        if self.hint:
+            lines.append(f"    hint: {self.hint}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "file": self.location.file,
+            "line": self.location.line,
+            "col": self.location.col,
+            "path": self.path,
+            "expected": self.expected,
+            "hint": self.hint,
+        }
+
+
+class KamrulesError(Exception):
+    """Root of everything kamrules raises on purpose."""
+
+    exit_code = 3
+
+
+class InputError(KamrulesError):
+    """Bad input (account file, rulebook, options): exit 2, all problems at once."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(sorted(problems, key=Problem.sort_key))
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(p.render() for p in self.problems)
+
+
+class AccountError(InputError):
+    pass
+
+
+class RulebookError(InputError):
+    pass
+
+
+class UsageError(InputError):
+    """A bad option or path on the command line."""
+
+
+class EngineError(KamrulesError):
+    """A fault while evaluating rules (an action raised, the firing budget ran out): exit 3."""
+
+    def __init__(self, message: str, *, rule: str = "", account: str = "") -> None:
+        self.rule = rule
+        self.account = account
+        super().__init__(message)
+
+
+class Collector:
+    """Collects problems so a loader can report every mistake in one run."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, code: str, message: str, location: Location, path: str = "",
+            expected: str = "", hint: str = "") -> None:
+        self.problems.append(Problem(code, message, location, path, expected, hint))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.problems.extend(problems)
+
+    def __bool__(self) -> bool:
+        return bool(self.problems)
+
+    def raise_if_any(self, cls: type[InputError] = InputError) -> None:
+        if self.problems:
+            raise cls(self.problems)
+
+
+def suggest(name: str, choices: Iterable[str]) -> str:
+    """A 'did you mean' hint, or '' when nothing is close."""
+    pool = sorted(set(choices))
+    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in pool}
+        close = [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)]
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Problems found by a lint (not fatal)."""
+
+    problems: tuple[Problem, ...] = field(default_factory=tuple)

@@ -1,0 +1,35 @@
+"""Account → the typed fact environment rules match on: declared facts plus derived metrics.
+
+No engine import here. Metrics are computed in dependency order by the reference term
+evaluator; a metric whose inputs are missing (or that divides by zero) is missing too.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .model import Account, Rulebook
+from .reference import Context, eval_term
+
+
+@dataclass(frozen=True)
+class Facts:
+    account: Account
+    env: Mapping[str, Any]  # fact and metric name → value (absent = missing)
+    as_of: _dt.date
+
+
+def build_facts(account: Account, book: Rulebook, as_of: _dt.date) -> Facts:
+    env: dict[str, Any] = {k: v for k, v in account.values.items() if v is not None}
+    for name in book.metric_order:
+        m = book.metrics[name]
+        value = eval_term(m.term, Context(env, as_of))
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        if value is not None:
+            if m.type == "integer" and isinstance(value, float):
+                value = round(value)
+            env[name] = value
+    return Facts(account, env, as_of)

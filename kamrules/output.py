@@ -1,0 +1,43 @@
+"""Writing results: atomically (temporary file + rename), never over an input file."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+from .errors import Location, Problem, UsageError
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def write_atomic(target: str, text: str, *, inputs: Iterable[str] = ()) -> None:
+    path = Path(target)
+    for i in inputs:
+        if i != "-" and (_same(path, Path(i)) or path.resolve() == Path(i).resolve()):
+            raise UsageError([Problem("output.over-input", f"refusing to write over the input file {i}",
+                                      Location(target), hint="choose another -o path")])
+    if path.is_dir():
+        raise UsageError([Problem("output.is-dir", "the output path is a folder", Location(target),
+                                  hint="give a file name, e.g. -o playbook.md")])
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError([Problem("output.no-dir", f"the folder {parent} does not exist", Location(target))])
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # including KeyboardInterrupt: leave nothing behind
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

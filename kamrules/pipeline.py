@@ -1,0 +1,85 @@
+"""The façade: advise(account, rulebook) = load → layer → facts → compile → evaluate → resolve.
+
+Reads top to bottom; each line is one stage from its own module.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Mapping
+
+from .account import load_account
+from .compile import Program, compile_rulebook
+from .engine import Match, pick_backend
+from .facts import Facts, build_facts
+from .load import load_rulebook
+from .model import Account, Rulebook
+from .resolve import (Blocked, Classification, Finding, Score, State, blocked, classifications, findings,
+                      scores)
+
+
+@dataclass(frozen=True)
+class Advice:
+    account: Account
+    book: Rulebook
+    facts: Facts
+    engine: str
+    lang: str
+    classification: Mapping[str, Classification]
+    scores: Mapping[str, Score]
+    findings: tuple[Finding, ...]
+    blocked: tuple[Blocked, ...]
+    matches: tuple[Match, ...]
+    env: Mapping[str, Any]  # facts, metrics and everything the rules decided
+
+    @property
+    def as_of(self) -> _dt.date:
+        return self.facts.as_of
+
+
+_PROGRAMS: dict[str, Program] = {}
+
+
+def program_for(book: Rulebook) -> Program:
+    """Compiled once per effective rulebook (keyed by its content digest)."""
+    prog = _PROGRAMS.get(book.digest)
+    if prog is None:
+        prog = _PROGRAMS[book.digest] = compile_rulebook(book)
+    return prog
+
+
+@lru_cache(maxsize=16)
+def _cached_rulebook(ref: str) -> Rulebook:
+    return load_rulebook(ref)
+
+
+def rulebook(ref: str = "course") -> Rulebook:
+    return _cached_rulebook(ref)
+
+
+def evaluate(account: Account, book: Rulebook, *, as_of: _dt.date | None = None, lang: str | None = None,
+             engine: str = "auto") -> Advice:
+    as_of = as_of or account.as_of or _dt.date.today()
+    lang = lang or book.lang
+    facts = build_facts(account, book, as_of)
+    prog = program_for(book)
+    backend = pick_backend(engine)
+    state = State(book, facts)
+    matches = backend.run(prog, facts, state.after_stratum)
+    if not state.env:
+        state.env = dict(facts.env)
+    return Advice(
+        account=account, book=book, facts=facts, engine=backend.name, lang=lang,
+        classification=classifications(book, state.matches),
+        scores=scores(book, state.matches, facts, state.env),
+        findings=tuple(findings(book, facts, state, lang)),
+        blocked=tuple(blocked(book, facts, state)),
+        matches=tuple(matches), env=dict(state.env))
+
+
+def advise(account_file: str, rulebook_ref: str = "course", *, as_of: _dt.date | None = None,
+           lang: str | None = None, engine: str = "auto", stdin_text: str | None = None) -> Advice:
+    book = rulebook(rulebook_ref)
+    account = load_account(account_file, book, text=stdin_text)
+    return evaluate(account, book, as_of=as_of, lang=lang, engine=engine)
