@@ -150,8 +150,11 @@ def scores(book: Rulebook, matches: list[Match], facts: Facts, env: Mapping[str,
 
 
 def derived(book: Rulebook, matches: list[Match]) -> dict[str, Any]:
+    """Derived values; a boolean derived fact no rule asserted is false (negation as failure,
+    sound because every reader runs in a later stratum than every writer)."""
     rules = _rules(book)
-    best: dict[str, tuple[int, str, Any]] = {}
+    best: dict[str, tuple[int, str, Any]] = {n: (1 << 30, "", False) for n, d in book.derived.items()
+                                             if d.type == "bool"}
     for m in matches:
         r = rules[m.rule]
         for name, value in r.derive:
@@ -194,7 +197,8 @@ def labels_table(book: Rulebook) -> dict[str, dict[str, str]]:
 
 
 def because(rule: RuleDef, env: Mapping[str, Any], as_of: _dt.date) -> tuple[Because, ...]:
-    value, lits = trace(rule.cond, Context(env, as_of))
+    # NNF, so a negated test ('not any(contacts, role == coach)') is evidence in its own right
+    value, lits = trace(ir.nnf(rule.cond), Context(env, as_of))
     return tuple(_because(lit) for lit in lits if lit.outcome is True)
 
 

@@ -149,7 +149,9 @@ def load(file: str, *, text: str | None = None, encoding: str = "utf-8") -> Doc:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         msg = (e.problem or str(e)).strip()
         hint = "check the indentation and quoting near this line"
-        if "\\t" in msg or "'\\t'" in msg or "\t" in msg:
+        bad_line = text.splitlines()[mark.line] if mark is not None and mark.line < len(text.splitlines()) else ""
+        at_tab = "\t" in bad_line[: (mark.column + 1) if mark is not None else 0]
+        if at_tab or "'\\t'" in msg:
             msg = "a tab character is used for indentation"
             hint = "YAML allows only spaces for indentation; replace tabs with spaces"
         elif "nesting depth" in msg:

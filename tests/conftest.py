@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("dev", max_examples=60, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _cwd(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Paths in outputs are relative to the working directory: pin it to the repo root.
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture
+def core_book():
+    from kamrules.load import load_rulebook
+
+    return load_rulebook(str(DATA / "core" / "core.yaml"))
