@@ -165,7 +165,9 @@ class DurableBackend:
                         rid, err = self.errors[0]
                         raise EngineError(f"rule '{rid}' failed on account '{facts.account.id}': {err}",
                                           rule=rid, account=facts.account.id) from err
-                    matches = sorted(self.current, key=lambda m: m.rule)
+                    # Rete compiles $or into alternative paths: an $or with two true branches
+                    # runs the action twice (measured). A rule matches a stratum's fact once.
+                    matches = sorted({m.rule: m for m in self.current}.values(), key=lambda m: m.rule)
                     out.extend(matches)
                     env.update(after_stratum(s, matches))
             finally:

@@ -136,3 +136,18 @@ def test_durable_unavailable_is_a_clear_error(monkeypatch):
     with pytest.raises(EngineError, match="--engine reference"):
         engine.pick_backend("durable")
     assert engine.pick_backend("auto").name == "reference"
+
+
+@needs_durable
+def test_an_or_with_two_true_branches_fires_once(tmp_path):
+    # Rete turns $or into alternative paths; durable runs the action once per true branch.
+    f = tmp_path / "or.yaml"
+    f.write_text("""rulebook: orb
+facts: {id: {type: string}, name: {type: string}, a: {type: number}, b: {type: number}}
+rules:
+  - {id: either, concept: risk.momentum, source: recon, when: "a > 1 or b > 1", then: {warn: {message: {en: x}}}}
+""")
+    book = load_rulebook(str(f))
+    res = evaluate(account(book, a=5, b=5), book, as_of=AS_OF, engine="durable")
+    assert [m.rule for m in res.matches] == ["either"]
+    assert [x.rule for x in res.findings] == ["either"]
