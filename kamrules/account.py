@@ -230,7 +230,10 @@ def _scalar(doc: Doc, type_: str, fact: FactDef, raw: Any, path: YPath, out: Col
                 hint = f"a bare number is a fraction: did you mean {raw}%?"
             elif fact.min is not None and value < fact.min and value < 0:
                 hint = "negative values are not allowed here"
-            out.add("account.range", f"'{format_path(path)}' is {format_value(value, type_, 'en')}, outside {rng}",
+            shown = format_value(value, type_, "en")
+            if str(raw).strip() != shown:
+                shown = f"{raw} (= {shown})"
+            out.add("account.range", f"'{format_path(path)}' is {shown}, outside {rng}",
                     doc.value_loc(path), format_path(path), rng, hint)
             return None
     if isinstance(value, _dt.date) and not (1900 <= value.year <= 2200):
