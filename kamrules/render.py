@@ -11,10 +11,12 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import __version__
+from .errors import InputError, Location, Problem
 from .model import SEVERITIES
 from .pipeline import Advice
 from .resolve import Finding
@@ -216,7 +218,26 @@ def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | Non
         env.autoescape = True
     ctx = context(advice, explain=explain)
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), advice.lang)
-    return env.get_template(f"playbook.{fmt}.j2").render(ctx)
+    name = f"playbook.{fmt}.j2"
+    try:
+        return env.get_template(name).render(ctx)
+    except SecurityError as e:
+        raise _template_problem(e, name, "template.unsafe", "the template tried something the sandbox forbids",
+                                "templates may read the documented context only (docs/playbook-context.md)") from None
+    except TemplateError as e:
+        raise _template_problem(e, name, "template.error", f"the template failed: {e.message or e}",
+                                "check the variable names against docs/playbook-context.md") from None
+
+
+def _template_problem(e: Exception, name: str, code: str, message: str, hint: str) -> InputError:
+    tb = e.__traceback__
+    file, line = getattr(e, "filename", None) or name, getattr(e, "lineno", 0) or 0
+    while tb is not None:  # the innermost frame that belongs to a template names file and line
+        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+            file, line = tb.tb_frame.f_code.co_filename, tb.tb_lineno
+        tb = tb.tb_next
+    return InputError([Problem(code, f"{message}: {e}" if code == "template.unsafe" else message,
+                               Location(str(file), int(line)), hint=hint)])
 
 
 def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> dict[str, Any]:
