@@ -219,7 +219,7 @@ def _plain(v: Any) -> Any:
 def findings(book: Rulebook, facts: Facts, state: State, lang: str) -> list[Finding]:
     rules = _rules(book)
     env = state.env or dict(facts.env)
-    jenv = make_env(lang, labels_table(book))
+    render_msg = _renderer(book, lang)
     ctx = message_context(book, facts, env)
     out: list[Finding] = []
     for m in state.matches:
@@ -228,8 +228,8 @@ def findings(book: Rulebook, facts: Facts, state: State, lang: str) -> list[Find
             if msg is None:
                 continue
             try:
-                text = jenv.from_string(msg.message.get(lang)).render(ctx)
-                remedy = jenv.from_string(msg.remedy.get(lang)).render(ctx) if (msg.remedy.zh or msg.remedy.en) else ""
+                text = render_msg(msg.message.get(lang), ctx)
+                remedy = render_msg(msg.remedy.get(lang), ctx) if (msg.remedy.zh or msg.remedy.en) else ""
             except Exception as e:  # a message that cannot render is a rule fault, named
                 raise EngineError(f"rule '{r.id}' could not render its {kind} message for account "
                                   f"'{facts.account.id}': {e}", rule=r.id, account=facts.account.id) from e
@@ -245,6 +245,25 @@ def findings(book: Rulebook, facts: Facts, state: State, lang: str) -> list[Find
                            "fix the rulebook: run 'kamrules check'" if lang == "en" else "请修正规则库:运行 kamrules check",
                            "", (), "kamrules", str(book.dimensions[dim].origin.location), book.id))
     return sorted(out, key=Finding.sort_key)
+
+
+_RENDERERS: dict[tuple[str, str], Any] = {}
+
+
+def _renderer(book: Rulebook, lang: str) -> Any:
+    """Message templates compile once per rulebook and language, not once per account."""
+    key = (book.digest, lang)
+    if key not in _RENDERERS:
+        env = make_env(lang, labels_table(book))
+        compiled: dict[str, Any] = {}
+
+        def render_msg(text: str, ctx: Mapping[str, Any]) -> str:
+            if text not in compiled:
+                compiled[text] = env.from_string(text)
+            return str(compiled[text].render(ctx))
+
+        _RENDERERS[key] = render_msg
+    return _RENDERERS[key]
 
 
 def _owner(owner: str, env: Mapping[str, Any]) -> str:
