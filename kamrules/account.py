@@ -98,7 +98,9 @@ def account_from_doc(doc: Doc, book: Rulebook) -> Account:
             out.add("account.value", e.message, doc.value_loc(("as_of",)), "as_of", e.expected)
     for f in book.facts.values():
         if f.required and values.get(f.name) is None:
-            out.add("account.missing", f"'{f.name}' ({f.label.zh or f.label.en}) is required", Location(doc.file, 1, 1),
+            label = f.label.zh or f.label.en
+            named = f"'{f.name}' ({label})" if label and label != f.name else f"'{f.name}'"
+            out.add("account.missing", f"{named} is required", Location(doc.file, 1, 1),
                     f.name, f"{f.name}: {f.example if f.example is not None else '…'}")
     rid = values.get("id")
     if isinstance(rid, str) and not ID_RE.match(rid):

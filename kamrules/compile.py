@@ -190,20 +190,44 @@ def compile_rulebook(book: Rulebook) -> Program:
     return prog
 
 
-def engine_limits(prog: Program) -> list[str]:
-    """The durable_rules limits this program exceeds, as friendly sentences."""
-    problems = []
+MAX_ALTERNATIVES = 1024  # our own cap: Rete builds one path per alternative
+
+
+def engine_limits(prog: Program) -> list[tuple[str, str]]:
+    """The durable_rules limits this program exceeds: (rule id or '', a friendly sentence)."""
+    problems: list[tuple[str, str]] = []
     if len(prog.rules) > MAX_RULES:
-        problems.append(f"{len(prog.rules)} rules; durable_rules allows {MAX_RULES} per ruleset")
-    for s, props in prog.props_by_stratum.items():
+        problems.append(("", f"{len(prog.rules)} rules; durable_rules allows {MAX_RULES} per ruleset"))
+    for s, props in sorted(prog.props_by_stratum.items()):
         if len(props) + 2 > MAX_PROPERTIES:
-            problems.append(f"stratum {s} reads {len(props)} properties; durable_rules allows {MAX_PROPERTIES - 2} per fact")
+            problems.append(("", f"stratum {s} reads {len(props)} properties; durable_rules allows "
+                                 f"{MAX_PROPERTIES - 2} per fact (split the rulebook's facts or drop unused rules)"))
     for r in prog.rules:
+        if not r.durable:
+            continue
         n = _count_expressions(r.durable)
         if n > MAX_EXPRESSIONS:
-            problems.append(f"rule '{r.id}' compiles to {n} comparisons; durable_rules allows {MAX_EXPRESSIONS} per pattern "
-                            "(split it, or move part of it into a metric)")
+            problems.append((r.id, f"rule '{r.id}' compiles to {n} comparisons; durable_rules allows {MAX_EXPRESSIONS} "
+                                   "per pattern (split it, or move part of it into a metric)"))
+        alts = alternatives(r.durable["all"][0]["m"])
+        if alts > MAX_ALTERNATIVES:
+            problems.append((r.id, f"rule '{r.id}' expands to {alts:,} alternative paths in the Rete network "
+                                   f"(a combinatorial explosion of 'or' inside 'and'; the limit is {MAX_ALTERNATIVES:,}): "
+                                   "split it into several rules, or move part of it into a metric"))
     return problems
+
+
+def alternatives(node: Any) -> int:
+    """How many alternative paths Rete builds: the size of the condition's disjunctive form."""
+    if isinstance(node, dict):
+        if "$or" in node:
+            return sum(alternatives(i) for i in node["$or"])
+        if "$and" in node:
+            n = 1
+            for i in node["$and"]:
+                n *= alternatives(i)
+            return n
+    return 1
 
 
 def _count_expressions(node: Any) -> int:

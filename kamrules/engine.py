@@ -9,13 +9,15 @@ swallowed, and asserts one fact per stratum so every value a rule reads is final
 from __future__ import annotations
 
 import itertools
+import json
 import os
+from decimal import Decimal
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol
 
-from .compile import Program
-from .errors import EngineError
+from .compile import Program, engine_limits
+from .errors import EngineError, Location, Problem, RulebookError
 from .facts import Facts
 from .reference import Context, eval_cond
 
@@ -62,6 +64,35 @@ def _bindings(props: tuple[str, ...], fact: Mapping[str, Any]) -> tuple[tuple[st
     return tuple((p, fact.get(p)) for p in props)
 
 
+def _positional(x: float) -> str:
+    """A float as JSON without an exponent: 1e-05 → 0.00001 (shortest round-trip digits)."""
+    if x != x or x in (float("inf"), float("-inf")):
+        raise ValueError(f"{x} cannot be sent to durable_rules")
+    text = repr(x)
+    if "e" not in text and "E" not in text:
+        return text
+    return format(Decimal(text), "f")
+
+
+class _PositionalJson:
+    loads = staticmethod(json.loads)
+
+    @staticmethod
+    def dumps(obj: Any, **kwargs: Any) -> str:
+        enc = json.JSONEncoder(**kwargs)
+        chunks = json.encoder._make_iterencode(  # type: ignore[attr-defined]
+            {}, enc.default, json.encoder.encode_basestring if not enc.ensure_ascii else json.encoder.encode_basestring_ascii,
+            None, _positional, ": ", ", ", False, False, True)(obj, 0)
+        return "".join(chunks)
+
+
+def _limit_problem(prog: Program, rule_id: str, message: str) -> Problem:
+    rule = prog.book.rule(rule_id) if rule_id else None
+    loc = rule.origin.location if rule else Location(prog.book.files[-1] if prog.book.files else prog.book.id)
+    return Problem("engine.limit", message, loc, f"rules[{rule_id}]" if rule_id else "",
+                   hint="'--engine reference' has no such limits")
+
+
 class ReferenceBackend:
     name = "reference"
 
@@ -73,8 +104,14 @@ class ReferenceBackend:
             ctx = Context(env, facts.as_of)
             matches = []
             for r in prog.rules:
-                if r.stratum == s and r.durable and eval_cond(r.cond, ctx) is True:
-                    matches.append(Match(r.id, s, _bindings(r.props, fact)))
+                if r.stratum != s or not r.durable:
+                    continue
+                try:
+                    if eval_cond(r.cond, ctx) is True:
+                        matches.append(Match(r.id, s, _bindings(r.props, fact)))
+                except Exception as e:  # same contract as the durable backend: name rule and account
+                    raise EngineError(f"rule '{r.id}' failed on account '{facts.account.id}': {e}",
+                                      rule=r.id, account=facts.account.id) from e
             out.extend(matches)
             env.update(after_stratum(s, matches))
         return out
@@ -95,6 +132,12 @@ class DurableBackend:
                 return None
 
         self._d = d
+        # durable_rules' C JSON parser rejects negative exponents ('1e-05' → error 204):
+        # it serialises facts and rulesets through this module's json, so give it ours.
+        d.json = _PositionalJson  # type: ignore[attr-defined]
+        import durable_rules_engine
+
+        self._d_error = durable_rules_engine.error
         self.host = _QuietHost()
         self.registered: dict[str, Program] = {}
         self.sids = itertools.count(1)
@@ -122,8 +165,17 @@ class DurableBackend:
                 continue
             props = next((r.props for r in prog.rules if r.id == rid), ())
             definition["run"] = self._action(rid, props, prog)
+        limits = engine_limits(prog)
+        if limits:
+            raise RulebookError([_limit_problem(prog, rid, msg) for rid, msg in limits])
         # names are content hashes: durable refuses to register one name twice
-        self.host.register_rulesets({name: ruleset})
+        try:
+            self.host.register_rulesets({name: ruleset})
+        except Exception as e:  # durable says only "error code: N"
+            raise RulebookError([Problem("engine.refused", f"durable_rules refused the compiled rulebook: {e}",
+                                         Location(prog.book.files[-1] if prog.book.files else prog.book.id),
+                                         hint="run 'kamrules check'; '--engine reference' evaluates it without "
+                                              "durable_rules")]) from None
         self.registered[name] = prog
         return name
 
@@ -175,6 +227,9 @@ class DurableBackend:
                 # Sessions are capped (~1024 live per ruleset): always free this one. Deleting
                 # a session whose only fact went unhandled crashes the process (measured), which
                 # the catch-all _seen rule prevents.
-                self.host.delete_state(name, sid)
+                try:
+                    self.host.delete_state(name, sid)
+                except self._d_error:  # no state was created: the first assert itself failed
+                    pass
             return out
 

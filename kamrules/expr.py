@@ -251,6 +251,10 @@ class _Parser:
                 parts.append(self.take().text)
             if self.peek().text == ".":
                 raise ParseError("a name cannot end with '.'", self.peek().pos)
+            if any(p.startswith("__") for p in parts):
+                # refused by name, whole: 'revenue.__class__.__bases__', '__import__'
+                raise ParseError(f"'{'.'.join(parts)}' is not available", t.pos,
+                                 hint="names starting with '__' never are: conditions read facts only")
             if self.peek().text == "(":
                 if len(parts) > 1:
                     raise ParseError(f"'{'.'.join(parts)}' is not a function", t.pos,
@@ -265,6 +269,9 @@ class _Parser:
                             continue
                         break
                 self.expect(")")
+                if self.peek().text in (".", "(", "["):
+                    raise ParseError(f"'{t.text}(…){self.peek().text}' is not allowed", self.peek().pos,
+                                     hint="a function's result cannot be called, indexed or have attributes")
                 return Call(t.text, tuple(args), t.pos)
             return Name(tuple(parts), t.pos)
         if t.kind == "end":

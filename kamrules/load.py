@@ -378,7 +378,8 @@ class _Reader:
         if "message" not in spec:
             self.err("rulebook.missing", f"{kind} needs a message", path, "message: {zh: …, en: …}")
         return Message(sev, self.text(spec.get("message"), path + ("message",), "message"),
-                       self.text(spec.get("remedy"), path + ("remedy",), "remedy"), str(spec.get("owner") or ""))
+                       self.text(spec.get("remedy"), path + ("remedy",), "remedy"), str(spec.get("owner") or ""),
+                       self.doc.value_loc(path + ("message",)) if "message" in spec else self.loc(path))
 
     def rule(self, spec: Any, path: YPath) -> tuple[RuleDef, bool] | None:
         if not isinstance(spec, dict):
@@ -520,7 +521,9 @@ def read_chain(ref: str, out: Collector) -> list[RawBook]:
             return None
         stack.append(key)
         try:
-            doc = yamlio.load(display_path(path))
+            # open the real path; name the document by its stable display path
+            text, encoding = yamlio.read_text(str(path))
+            doc = yamlio.load(display_path(path), text=text, encoding=encoding)
         except InputError as e:
             out.extend(e.problems)
             stack.pop()

@@ -35,15 +35,33 @@ def _date(x: Any) -> str:
     return "—" if x is None else str(x)
 
 
-def make_env(lang: str, labels: Mapping[str, Mapping[str, str]] | None = None) -> ImmutableSandboxedEnvironment:
+Labels = Mapping[str, Mapping[str, Mapping[str, str]]]  # fact/dimension → value → {zh, en}
+
+
+def make_env(lang: str, labels: Labels | None = None) -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters["pct"] = _pct
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), lang)
     env.filters["num"] = _num
     env.filters["days"] = _days
     env.filters["date"] = _date
-    table = labels or {}
-    env.filters["label"] = lambda x: table.get(str(x), {}).get(lang, str(x)) if x is not None else "—"
+    by_name = labels or {}
+    # Without a name, a value's label is used only when every enum that has the value agrees
+    # on it: 'medium' is 中客户 for the class but 中 for price pressure.
+    seen: dict[str, set[str]] = {}
+    for table in by_name.values():
+        for value, texts in table.items():
+            seen.setdefault(value, set()).add(texts.get(lang, value))
+    unique = {v: next(iter(ls)) for v, ls in seen.items() if len(ls) == 1}
+
+    def label(x: Any, name: str | None = None) -> str:
+        if x is None:
+            return "—"
+        if name is not None:
+            return str(by_name.get(name, {}).get(str(x), {}).get(lang, x))
+        return unique.get(str(x), str(x))
+
+    env.filters["label"] = label
     return env
 
 
@@ -66,23 +84,45 @@ def check_message_vars(rules: list[RuleDef], scope: Scope, out: Collector) -> No
                     if not s:
                         continue
                     where = f"rules[{r.id}].then.{kind}.{field}.{lang}"
+                    at = msg.location or r.origin.location
                     try:
                         ast = _CHECK_ENV.parse(s)
                     except TemplateSyntaxError as e:
                         out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
-                                r.origin.location, where, hint="check {{ … }} and {% … %} pairs")
+                                at, where, hint="check {{ … }} and {% … %} pairs")
                         continue
-                    for var in sorted(meta.find_undeclared_variables(ast)):
+                    if _check_filters(ast, r, where, at, out):
+                        continue  # compiling for the variable check would fail on the unknown filter
+                    try:
+                        names = meta.find_undeclared_variables(ast)
+                    except TemplateSyntaxError as e:
+                        out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
+                                at, where)
+                        continue
+                    for var in sorted(names):
                         if var not in allowed:
                             out.add("rulebook.message-var", f"rule '{r.id}': the message uses '{var}', which is not declared",
-                                    r.origin.location, where, hint=suggest(var, allowed) or "use a fact, metric or params.<name>")
-                    _check_filters(ast, r, where, out)
+                                    at, where, hint=suggest(var, allowed) or "use a fact, metric or params.<name>")
 
 
-def _check_filters(ast: Any, r: RuleDef, where: str, out: Collector) -> None:
+def _check_filters(ast: Any, r: RuleDef, where: str, at: Any, out: Collector) -> bool:
+    """Report unknown filters and tests and unsafe attributes; True when there was one."""
     from jinja2 import nodes
 
+    bad = False
+    for g in ast.find_all(nodes.Getattr):
+        if g.attr.startswith("_"):
+            bad = True
+            out.add("rulebook.message-unsafe", f"rule '{r.id}': the message reads '.{g.attr}', which is never allowed",
+                    at, where, hint="messages may use facts, metrics, params.<name> and account.id/name only")
+    for t in ast.find_all(nodes.Test):
+        if t.name not in _CHECK_ENV.tests:
+            bad = True
+            out.add("rulebook.message-test", f"rule '{r.id}': unknown test '{t.name}'", at, where,
+                    hint=suggest(t.name, _CHECK_ENV.tests) or "use 'is none', 'is defined', 'is number'")
     for f in ast.find_all(nodes.Filter):
         if f.name not in _CHECK_ENV.filters:
-            out.add("rulebook.message-filter", f"rule '{r.id}': unknown filter '{f.name}'", r.origin.location, where,
+            bad = True
+            out.add("rulebook.message-filter", f"rule '{r.id}': unknown filter '{f.name}'", at, where,
                     hint=suggest(f.name, ["pct", "money", "num", "days", "date", "label"]) or "filters: pct, money, num, days, date, label")
+    return bad

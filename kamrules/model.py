@@ -120,6 +120,7 @@ class Message:
     message: Text
     remedy: Text = Text()
     owner: str = ""
+    location: Location | None = None  # of the message text, for load errors
 
 
 @dataclass(frozen=True)

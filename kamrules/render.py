@@ -21,7 +21,8 @@ from . import __version__
 from .errors import InputError, Location, Problem
 from .model import SEVERITIES
 from .pipeline import Advice
-from .resolve import Finding, because
+from .reference import Context, trace
+from .resolve import Finding
 from .resources import playbooks_dir
 from .values import format_money, format_number, format_percent, format_value
 
@@ -62,7 +63,7 @@ UI: dict[str, dict[str, str]] = {
                          "en": "Course deck = stated in Ding Xingliang's course deck; literature = published "
                                "key-account management practice; reconstruction = the course names the framework "
                                "but not its content, rebuilt from the literature, not the course's words."},
-    "findings_count": {"zh": "条建议", "en": "pieces of advice"},
+    "n_findings": {"zh": "{n} 条", "en": "{n} findings"},
     "disabled": {"zh": "已停用的规则", "en": "Disabled rules"},
     "disabled_by": {"zh": "停用者", "en": "Disabled by"},
     "reason": {"zh": "原因", "en": "Reason"},
@@ -93,6 +94,18 @@ UI: dict[str, dict[str, str]] = {
     "op_lt": {"zh": "低于", "en": "below"},
     "op_le": {"zh": "不高于", "en": "at or below"},
     "op_ne": {"zh": "不等于", "en": "not"},
+    "sep": {"zh": "：", "en": ": "},
+    "lparen": {"zh": "（", "en": " ("},
+    "rparen": {"zh": "）", "en": ")"},
+    "list_sep": {"zh": "、", "en": ", "},
+    "item_sep": {"zh": "；", "en": "; "},
+    "unlocks_head": {"zh": "可解锁的分析", "en": "Would unlock"},
+    "thresholds": {"zh": "参照线", "en": "Reference lines"},
+    "scale_note": {"zh": "刻度：参照线位于条形中点（增长为四分之三处，中点为零增长）。",
+                   "en": "Scale: the reference line sits at the middle of each bar (for growth at three quarters, "
+                         "with zero growth in the middle)."},
+    "count": {"zh": "{label}（{n} 条）", "en": "{label} ({n})"},
+    "severity_heading": {"zh": "严重程度：{label}", "en": "Severity: {label}"},
     "days_unit": {"zh": "{n} 天", "en": "{n} days"},
     "days_ago": {"zh": "{n} 天前", "en": "{n} days ago"},
     "days_since": {"zh": "{label}距今", "en": "Days since {label}"},
@@ -171,6 +184,7 @@ UI: dict[str, dict[str, str]] = {
     "mgmt_ok": {"zh": "正常", "en": "fine"},
     "mgmt_attention": {"zh": "需改进", "en": "needs attention"},
     "mgmt_unknown": {"zh": "数据不足", "en": "not enough data"},
+    "mgmt_partial": {"zh": "部分未能检查", "en": "partly checked"},
     "mgmt_strategy": {"zh": "战略规划", "en": "Strategy"},
     "mgmt_tiering": {"zh": "客户分级", "en": "Selection and tiering"},
     "mgmt_organisation": {"zh": "组织架构", "en": "Organisation"},
@@ -292,7 +306,7 @@ RELATIONSHIP_GAP_CONCEPTS = ("risk.key_person", "risk.executive_access")
 RELATIONSHIP_METRICS = ("contact_count", "roles_covered", "executive_contacts", "supporters", "opponents",
                         "new_in_role_contacts", "uncovered_contacts")
 SERVICE_STEPS = 5
-SUMMARY_DIMS = ("final", "tier", "scorecard", "health_band", "service_level")
+SUMMARY_DIMS = ("final", "tier", "scorecard", "service_level")
 SUMMARY_SCORES = ("current_value", "potential_value", "health")
 KEY_FIGURES = ("revenue", "revenue_growth", "gross_margin", "margin_after_cts", "margin_after_cts_rate",
                "cost_to_serve_rate", "share_of_wallet", "revenue_share", "discount_rate", "satisfaction")
@@ -359,14 +373,19 @@ def _value_text(advice: Advice, name: str, value: Any) -> str:
     return format_value(value, "string", lang)
 
 
+def _is_days(advice: Advice, name: str, days_since: bool) -> bool:
+    f = advice.book.facts.get(name)
+    return days_since or (f is not None and f.unit == "days")
+
+
 def _evidence_value(advice: Advice, name: str, v: Any, type_: str, days: bool) -> str:
     lang = advice.lang
     if v is None:
         return "—"
-    if days and isinstance(v, (int, float)):
-        return _ui("days_unit", lang, n=format_number(float(v)))
     if isinstance(v, bool):
         return _ui("yes" if v else "no", lang)
+    if days and isinstance(v, (int, float)):
+        return _ui("days_unit", lang, n=format_number(float(v)))
     if isinstance(v, str):
         return _enum_label(advice, name, v) or v
     if isinstance(v, (int, float)):
@@ -374,27 +393,47 @@ def _evidence_value(advice: Advice, name: str, v: Any, type_: str, days: bool) -
     return str(v)
 
 
+def _declared(advice: Advice, name: str) -> bool:
+    book = advice.book
+    return any(name in t for t in (book.facts, book.metrics, book.dimensions, book.scores, book.derived))
+
+
 def _because_text(advice: Advice, b: Any) -> str:
     """One piece of evidence as a reader says it: '平均折扣率 22%，高于大客户折扣上限（15%）' /
-    'Average discount 22%, above max key-account discount (15%)'."""
+    'Average discount 22%, above max key-account discount (15%)'. `b` is a resolve.Because or a
+    reference.Literal (which also says what the threshold was: a parameter or another fact)."""
     lang = advice.lang
     m = _DAYS_SINCE.match(b.fact)
     name = m["name"] if m else b.fact
+    days = _is_days(advice, name, bool(m))
     label = _label(advice, name)
     if m:
         label = _ui("days_since", lang, label=label if lang == "zh" else _lower_first(label))
     sep = "：" if lang == "zh" else ": "
     if b.op == "missing":
         return f"{label}{sep}{_ui('not_given', lang)}"
-    value = _evidence_value(advice, name, b.value, b.type, bool(m))
+    value = _evidence_value(advice, name, b.value, b.type, days)
     if b.op in ("exists", "=="):
         return f"{label}{sep}{value}"
-    against = _evidence_value(advice, name, b.against, b.type, bool(m))
+    against = _evidence_value(advice, name, b.against, b.type, days)
+    other = getattr(b, "against_text", "")
+    named = ""
     if b.param and b.param in advice.book.params:
-        plabel = advice.book.params[b.param].label.get(lang) or b.param
-        against = f"{plabel}（{against}）" if lang == "zh" else f"{_lower_first(plabel)} ({against})"
-    word = _ui(_OP_WORD.get(b.op, "op_ne"), lang) if b.op in _OP_WORD else b.op
-    return f"{label} {value}，{word}{against}" if lang == "zh" else f"{label} {value}, {word} {against}"
+        named = advice.book.params[b.param].label.get(lang) or b.param
+    elif other and other != b.fact and _declared(advice, other):
+        named = _label(advice, other)
+    word = _ui(_OP_WORD[b.op], lang) if b.op in _OP_WORD else b.op
+    if named:
+        against = f"{named}（{against}）" if lang == "zh" else f"{_lower_first(named)} ({against})"
+        return f"{label} {value}，{word}{against}" if lang == "zh" else f"{label} {value}, {word} {against}"
+    return f"{label} {value}，{word} {against}" if lang == "zh" else f"{label} {value}, {word} {against}"
+
+
+def _evidence(advice: Advice, rule: Any) -> list[Any]:
+    """The conditions that held when the rule fired (the same literals resolve.because keeps,
+    with the threshold's own name, which Because does not carry)."""
+    _, lits = trace(rule.cond, Context(advice.env, advice.as_of))
+    return [lit for lit in lits if lit.outcome is True]
 
 
 def _label(advice: Advice, name: str) -> str:
@@ -415,12 +454,19 @@ def _owner_text(advice: Advice, owner: str) -> str:
 
 def _finding(advice: Advice, f: Finding) -> dict[str, Any]:
     lang = advice.lang
+    rule = advice.book.rule(f.rule)
+    lits: list[Any] = list(f.because)
+    if rule is not None and rule.cond is not None:
+        traced = _evidence(advice, rule)
+        if len(traced) == len(lits):
+            lits = traced
     return {
         "rule": f.rule, "concept": f.concept, "kind": f.kind, "severity": f.severity,
         "severity_label": SEVERITY_LABEL[f.severity][lang], "priority": f.priority, "title": f.title,
         "message": f.message, "remedy": f.remedy, "owner": _owner_text(advice, f.owner),
         "because": [{"fact": b.fact, "label": _label(advice, b.fact), "value": b.value, "op": b.op,
-                     "against": b.against, "param": b.param, "text": _because_text(advice, b)} for b in f.because],
+                     "against": b.against, "param": b.param, "text": _because_text(advice, lit)}
+                    for b, lit in zip(f.because, lits)],
         "source": f.source, "source_kind": source_kind(f.source), "source_label": source_label(f.source, lang),
         "at": f.at, "rulebook": f.rulebook, "family": f.concept.split(".")[0],
         "concept_label": CONCEPT_LABEL.get(f.concept, {}).get(lang, f.concept),
@@ -441,8 +487,8 @@ def _dimension(advice: Advice, d: Any) -> dict[str, Any]:
             continue
         evidence.append({"rule": rid, "title": r.title.get(lang) or rid, "source": r.source,
                          "source_kind": source_kind(r.source), "source_label": source_label(r.source, lang),
-                         "because": [_because_text(advice, b) for b in because(r, advice.env, advice.as_of)]})
-    return {"name": d.name, "label": d.label.get(lang), "value": c.value,
+                         "because": [_because_text(advice, lit) for lit in _evidence(advice, r)]})
+    return {"name": d.name, "label": d.label.get(lang) or d.name, "value": c.value,
             "value_label": d.value_label(c.value, lang) if c.value else UI["not_classified"][lang],
             "rules": rules, "hit_policy": d.hit_policy, "evidence": evidence,
             "values": [{"value": v, "label": t.get(lang) or v, "current": v == c.value} for v, t in d.values]}
@@ -459,7 +505,11 @@ def _score(advice: Advice, s: Any) -> dict[str, Any]:
         parts.append({"rule": rid, "points": points, "title": (r.title.get(lang) or rid) if r else rid,
                       "source_label": source_label(r.source, lang) if r else ""})
     span = (s.max - s.min) or 1.0
-    return {"name": s.name, "label": s.label.get(lang), "value": v, "min": s.min, "max": s.max, "band": band,
+    band_dim = advice.book.dimensions.get(f"{s.name}_band")  # e.g. health → health_band (green/yellow/red)
+    band_value = advice.classification[band_dim.name].value if band_dim is not None else None
+    band_label = band_dim.value_label(band_value, lang) if band_dim is not None and band_value else ""
+    return {"name": s.name, "label": s.label.get(lang) or s.name, "value": v, "min": s.min, "max": s.max, "band": band,
+            "band_label": band_label,
             "text": "—" if v is None else format_number(v), "ratio": None if v is None else (v - s.min) / span,
             "parts": parts}
 
@@ -526,7 +576,7 @@ def _relationships(advice: Advice, fs: list[dict[str, Any]]) -> dict[str, Any] |
         if isinstance(v, bool):
             return _ui("yes", lang) if v else ""
         if n == "rating" and isinstance(v, (int, float)):
-            return f"{int(v):+d}"
+            return f"{int(v):+d}" if v else "0"
         if fields[n].type == "enum":
             return next((t.get(lang) or val for val, t in fields[n].values if val == v), str(v))
         return str(v)
@@ -577,9 +627,11 @@ def _management(advice: Advice, fs: list[dict[str, Any]]) -> list[dict[str, Any]
             status = "attention"
         elif n_rules == 0 or len(blocked) == n_rules:
             status = "unknown"
+        elif blocked:
+            status = "partial"
         else:
             status = "ok"
-        missing = sorted({m for b in blocked for m in b.missing})
+        missing = sorted({m for b in blocked for m in b.missing if advice.env.get(m) is None})
         parts.append({"key": k, "concept": concept, "label": _ui(f"mgmt_{k}", lang), "status": status,
                       "status_label": _ui(f"mgmt_{status}", lang), "findings": found,
                       "missing": [{"fact": m, "label": _label(advice, m)} for m in missing]})
@@ -609,7 +661,7 @@ def _provenance(fs: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
     order = [k for k in SOURCE_ORDER if k in kinds] + sorted(k for k in kinds if k not in SOURCE_ORDER)
     out = []
     for k in order:
-        sources = [{"source": s, "label": source_label(s, lang), "count": len(items),
+        sources = [{"source": s, "label": source_label(s, lang), "name": s.partition(":")[2], "count": len(items),
                     "findings": [{"rule": f["rule"], "title": f["title"], "kind": f["kind"]} for f in items]}
                    for s, items in sorted(kinds[k].items())]
         out.append({"kind": k, "label": SOURCE_KIND.get(k, {}).get(lang, k),
@@ -695,7 +747,8 @@ def _missing(advice: Advice) -> list[dict[str, Any]]:
     missing: dict[str, set[str]] = {}
     for b in advice.blocked:
         for m in b.missing:
-            missing.setdefault(m, set()).add(b.concept)
+            if advice.env.get(m) is None:  # a metric's inputs are listed even when some are given
+                missing.setdefault(m, set()).add(b.concept)
     out = []
     for m, cs in sorted(missing.items()):
         concepts = sorted(cs)

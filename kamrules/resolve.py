@@ -185,14 +185,14 @@ def message_context(book: Rulebook, facts: Facts, env: Mapping[str, Any]) -> dic
     return ctx
 
 
-def labels_table(book: Rulebook) -> dict[str, dict[str, str]]:
-    table: dict[str, dict[str, str]] = {}
+def labels_table(book: Rulebook) -> dict[str, dict[str, dict[str, str]]]:
+    """For the 'label' message filter: enum facts and dimensions → value → {zh, en}."""
+    table: dict[str, dict[str, dict[str, str]]] = {}
     for dim in book.dimensions.values():
-        for v, t in dim.values:
-            table.setdefault(v, {"zh": t.zh or v, "en": t.en or v})
+        table[dim.name] = {v: {"zh": t.zh or v, "en": t.en or v} for v, t in dim.values}
     for f in book.facts.values():
-        for v, t in f.values:
-            table.setdefault(v, {"zh": t.zh or v, "en": t.en or v})
+        if f.values:
+            table[f.name] = {v: {"zh": t.zh or v, "en": t.en or v} for v, t in f.values}
     return table
 
 

@@ -124,7 +124,7 @@ def parse_date(raw: Any) -> _dt.date:
         raise ValueProblem(f"'{raw}' is not a real date ({e})", expected="a date like 2026-03-01") from None
 
 
-def parse_enum(raw: Any, values: Mapping[str, Mapping[str, str]]) -> str:
+def parse_enum(raw: Any, values: Mapping[str, Any]) -> str:
     """An enum value by its name, case-insensitively, or by its zh/en label."""
     if isinstance(raw, bool) or raw is None:
         text = str(raw).lower()
@@ -133,13 +133,21 @@ def parse_enum(raw: Any, values: Mapping[str, Mapping[str, str]]) -> str:
     if text in values:
         return text
     for name, labels in values.items():
-        if text.lower() == name.lower() or text in labels.values() or text.lower() in (v.lower() for v in labels.values()):
+        names = _label_strings(labels)
+        if text.lower() == name.lower() or text.lower() in (v.lower() for v in names):
             return name
     from .errors import suggest
 
     hint = suggest(text, values)
     raise ValueProblem(f"'{raw}' is not one of the allowed values", hint=hint,
                        expected="one of " + ", ".join(values))
+
+
+def _label_strings(labels: Any) -> list[str]:
+    """Labels as given: a {zh, en} mapping or a model.Text."""
+    if isinstance(labels, Mapping):
+        return [str(v) for v in labels.values() if v]
+    return [v for v in (getattr(labels, "zh", ""), getattr(labels, "en", "")) if v]
 
 
 def parse_integer(raw: Any) -> int:
@@ -162,7 +170,7 @@ def parse_string(raw: Any) -> str:
     return str(raw)
 
 
-def parse_scalar(raw: Any, type_: str, enum_values: Mapping[str, Mapping[str, str]] | None = None) -> Any:
+def parse_scalar(raw: Any, type_: str, enum_values: Mapping[str, Any] | None = None) -> Any:
     if type_ in ("number", "money"):
         return parse_amount(raw)
     if type_ == "percent":

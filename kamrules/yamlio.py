@@ -24,7 +24,7 @@ PathKey = Union[str, int]
 Path = tuple[PathKey, ...]
 
 MAX_BYTES = int(os.environ.get("KAMRULES_MAX_FILE_BYTES", str(10 * 1024 * 1024)))
-MAX_NODES = 2_000_000  # visits while expanding aliases: refuses billion-laughs documents
+MAX_NODES = 500_000  # nodes after expanding aliases: a 10,000-contact account is ~170,000
 MAX_DEPTH = 64
 
 _SAFE_SCALAR_TAGS = {
@@ -143,6 +143,7 @@ def load(file: str, *, text: str | None = None, encoding: str = "utf-8") -> Doc:
     if text is None:
         text, encoding = read_text(file)
     try:
+        _precheck(text, file)
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -171,6 +172,46 @@ def load(file: str, *, text: str | None = None, encoding: str = "utf-8") -> Doc:
     if conv.problems:
         raise InputError(conv.problems)
     return doc
+
+
+def _precheck(text: str, file: str) -> None:
+    """Count the nodes the document expands to, from the event stream, before building any.
+
+    Composing a million nodes costs seconds and hundreds of megabytes, and an alias bomb
+    expands to billions; the event stream costs neither. Aliases count as the size of what
+    they point to, so nested anchors are refused at the first alias that crosses the cap.
+    """
+    sizes: dict[str, int] = {}
+    stack: list[list[Any]] = []  # [subtree size so far, anchor]
+    expanded = 0
+    for ev in yaml.parse(text, Loader=_Loader):
+        if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            stack.append([1, ev.anchor])
+            n = 1
+        elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            size, anchor = stack.pop()
+            if anchor:
+                sizes[anchor] = size
+            if stack:
+                stack[-1][0] += size
+            continue
+        elif isinstance(ev, yaml.ScalarEvent):
+            n = 1
+            if ev.anchor:
+                sizes[ev.anchor] = 1
+        elif isinstance(ev, yaml.AliasEvent):
+            n = sizes.get(ev.anchor, 1)
+        else:
+            continue
+        if stack and not isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            stack[-1][0] += n
+        expanded += n
+        if expanded > MAX_NODES:
+            mark = ev.start_mark
+            hint = ("this usually means nested &anchors/*aliases (an 'alias bomb'); write the data out"
+                    if isinstance(ev, yaml.AliasEvent) else "split the data into several files")
+            raise InputError([Problem("yaml.too-large", f"the document expands to more than {MAX_NODES:,} nodes",
+                                      Location(file, mark.line + 1, mark.column + 1), hint=hint)])
 
 
 class _Converter:

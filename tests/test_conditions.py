@@ -51,8 +51,11 @@ def test_functions_and_aggregates():
 
 
 @pytest.mark.parametrize("src,words,hint", [
-    ("__import__('os')", "unknown function '__import__'", "available:"),
-    ("revenue.__class__ > 1", "is not available", "never are"),
+    ("__import__('os')", "'__import__' is not available", "never are"),
+    ("__import__('os').system('x')", "'__import__' is not available", "never are"),
+    ("open('x')", "unknown function 'open'", "available:"),
+    ("revenue.__class__ > 1", "'revenue.__class__' is not available", "never are"),
+    ("count(contacts).real > 1", "is not allowed", "cannot be called"),
     ("revnue > 1", "unknown name 'revnue'", "did you mean 'revenue'?"),
     ("params.max_discont > 1%", "unknown parameter", "did you mean 'max_discount'?"),
     ("name > 5", "cannot compare", ""),

@@ -150,3 +150,13 @@ def test_a_template_with_an_unknown_variable_names_file_and_line(tmp_path):
     r = CliRunner().invoke(main, ["advise", ACC, "-r", overlay(tmp_path, f"templates: {tpl}\n")])
     assert r.exit_code == 2
     assert "playbook.md.j2:2" in r.output and "'acount' is undefined" in r.output
+
+
+def test_label_filter_disambiguates_by_name():
+    from kamrules.messages import make_env
+
+    labels = {"final": {"medium": {"zh": "中客户", "en": "Medium account"}},
+              "price_pressure": {"medium": {"zh": "中", "en": "medium"}, "high": {"zh": "高", "en": "high"}}}
+    env = make_env("zh", labels)
+    assert env.from_string("{{ 'medium'|label('final') }}/{{ 'medium'|label('price_pressure') }}").render() == "中客户/中"
+    assert env.from_string("{{ 'medium'|label }}|{{ 'high'|label }}").render() == "medium|高"

@@ -65,3 +65,21 @@ def test_formatting_per_language():
     assert format_money(12_000, "en") == "12,000"
     assert format_percent(0.225) == "22.5%"
     assert format_percent(0.15) == "15%"
+
+
+def test_enum_by_label_with_model_text():
+    from kamrules.model import Text
+
+    assert parse_enum("高", {"high": Text(zh="高", en="High")}) == "high"
+
+
+def test_arithmetic_lands_exactly_on_thresholds():
+    import datetime as dt
+
+    from kamrules import ir
+    from kamrules.reference import Context, eval_term
+
+    t = ir.Arith("-", ir.Const(0.17, "percent"), ir.Const(0.15, "percent"), "percent")
+    assert eval_term(t, Context({}, dt.date(2026, 1, 1))) == 0.02
+    r = ir.Arith("-", ir.Arith("/", ir.Const(11e6, "money"), ir.Const(10e6, "money"), "number"), ir.Const(1.0, "number"), "number")
+    assert eval_term(r, Context({}, dt.date(2026, 1, 1))) == 0.1

@@ -1,0 +1,245 @@
+"""kamrules check / lint: every finding has a bad rulebook that triggers it and a good one that does not.
+
+The data lives in tests/data/lint/<case>.bad.yaml and <case>.good.yaml; each extends base.yaml.
+A property test checks that the condition analysis is sound against the reference evaluator.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from kamrules import ir, lint
+from kamrules.lint import Analysis, Interval, check_rulebook, fmt_span, rule_implies
+from kamrules.load import load_rulebook
+from kamrules.model import Origin, RuleDef, Text
+from kamrules.errors import Location
+from kamrules.reference import Context, eval_cond
+
+DATA = Path(__file__).parent / "data" / "lint"
+
+
+def run(name: str) -> lint.CheckResult:
+    return check_rulebook(str(DATA / name))
+
+
+def codes(result: lint.CheckResult) -> list[str]:
+    return [p.code for p in result.problems]
+
+
+# (case, [(code, severity, substring of the message), ...]) — every finding the bad file must give
+CASES = {
+    "duplicate-rule": [("rulebook.duplicate-rule", "error", "rule id 'big' is used twice")],
+    "undeclared": [("rulebook.condition", "error", "unknown name 'discount_rat'"),
+                   ("rulebook.condition", "error", "unknown parameter 'max_discont'")],
+    "never-fires": [("lint.never-fires", "error", "revenue > 10M and revenue < 5M cannot both hold")],
+    "never-fires-const": [
+        ("lint.never-fires", "error", "params.max_discount (15%) > 20% is always false"),
+        ("lint.never-fires", "error", "'switched-off' can never fire: its condition is the constant false"),
+        ("lint.never-fires", "error", "discount_rate is declared within [0%, 100%] and discount_rate > 150%"),
+        ("lint.never-fires", "error", "missing(revenue) and revenue > 1M cannot both hold"),
+        ("lint.never-fires", "error", "strategic_fit == high and strategic_fit == low cannot both hold"),
+        ("lint.never-fires", "error", "service_step > 2 and service_step < 3 cannot both hold"),
+    ],
+    "redundant": [
+        ("lint.redundant-rule", "warning", "rule 'very-big' has a condition that implies the one of rule 'big'"),
+        ("lint.redundant-rule", "warning", "rule 'big-again' has the same condition as rule 'big'"),
+    ],
+    "shadowed": [
+        ("lint.shadowed-rule", "warning", "rule 'keep-large' classifies focus = keep, but whenever it fires rule "
+                                          "'grow-mid'"),
+        ("lint.shadowed-rule", "warning", "(priority hit policy: 'gold' is listed before 'silver')"),
+    ],
+    "unique-overlap": [("lint.unique-overlap", "error", "rules 'small' and 'large' both classify size (hit policy "
+                                                         "unique) and can match the same account: revenue in (5M, 10M)")],
+    "band-gap": [
+        ("lint.band-gap", "warning", "no rule covers revenue in [5M, 10M) (between 'small': revenue in [0, 5M) and "
+                                     "'large': revenue >= 10M)"),
+        ("lint.band-gap", "warning", "no rule covers discount_rate = 10%"),
+    ],
+    "cycle": [("rulebook.metric-cycle", "error", "a_metric → b_metric → a_metric"),
+              ("rulebook.rule-cycle", "error", "big-from-vip → vip-from-big → big-from-vip")],
+    "message-lang": [
+        ("lint.message-lang", "warning", "rule 'zh-only': the warn message has no English (en) text"),
+        ("lint.message-lang", "warning", "rule 'zh-only': the warn remedy has no Chinese (zh) text"),
+        ("lint.message-lang", "warning", "rule 'one-text': the recommend message is one text for both languages"),
+    ],
+    "param-source": [("lint.param-no-source", "warning", "parameter 'big_order' has no source")],
+    "template": [
+        ("lint.template-var", "error", "the template uses 'acount', which is not in the playbook context"),
+        ("lint.template-var", "error", "the template uses 'company_name'"),
+        ("lint.template-filter", "error", "unknown filter 'shout'"),
+        ("lint.template-syntax", "error", "template error: unexpected '}'"),
+    ],
+    "engine-limit": [("lint.engine-limit", "error", "rule 'many-bands' compiles to 34 comparisons; durable_rules "
+                                                    "allows 32 per pattern")],
+}
+
+
+def test_the_shared_base_is_clean() -> None:
+    assert run("base.yaml").problems == ()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_rulebook_triggers_each_finding(case: str) -> None:
+    result = run(f"{case}.bad.yaml")
+    assert not result.unusable
+    for code, severity, text in CASES[case]:
+        hits = [p for p in result.problems if p.code == code and text in p.message]
+        assert hits, f"{case}: no {code} with {text!r} in\n" + "\n".join(p.render() for p in result.problems)
+        assert all(p.severity == severity for p in hits)
+        assert all(p.location.line > 0 and p.hint for p in hits), [p.render() for p in hits]
+    expected = sorted(code for code, _, _ in CASES[case])
+    assert sorted(codes(result)) == expected, "\n".join(p.render() for p in result.problems)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_good_rulebook_is_clean(case: str) -> None:
+    result = run(f"{case}.good.yaml")
+    assert result.problems == (), "\n".join(p.render() for p in result.problems)
+    assert not result.failed(strict=True)
+
+
+def test_locations_point_at_the_condition_and_problems_are_sorted() -> None:
+    result = run("never-fires-const.bad.yaml")
+    lines = [p.location.line for p in result.problems]
+    assert lines == sorted(lines)
+    first = result.problems[0]
+    assert (first.location.line, first.location.col) == (7, 11)  # the `when:` value
+    assert first.path == "rules[ceiling-above-twenty].when"
+
+
+def test_template_findings_name_file_and_line_with_a_suggestion() -> None:
+    result = run("template.bad.yaml")
+    var = next(p for p in result.problems if "acount" in p.message)
+    assert var.location.file.endswith("templates-bad/playbook.md.j2") and var.location.line == 3
+    assert var.hint == "did you mean 'account'?"
+    syntax = next(p for p in result.problems if p.code == "lint.template-syntax")
+    assert syntax.location.file.endswith("playbook.html.j2") and syntax.location.line == 1
+
+
+def test_strict_decides_whether_warnings_fail() -> None:
+    result = run("message-lang.bad.yaml")
+    assert result.errors == 0 and result.warnings == 3
+    assert not result.failed(strict=False)
+    assert result.failed(strict=True)
+
+
+def test_broken_rules_are_not_linted_again() -> None:
+    # a rule whose condition does not load must not also be reported as 'never fires'
+    result = run("undeclared.bad.yaml")
+    assert "lint.never-fires" not in codes(result)
+
+
+@pytest.mark.parametrize("name, code", [("broken.yaml", "yaml.syntax"), ("no-such-file.yaml", "rulebook.not-found")])
+def test_unreadable_input_is_unusable(name: str, code: str) -> None:
+    result = run(name)
+    assert result.unusable
+    assert codes(result) == [code]
+
+
+def test_findings_of_a_builtin_base_are_hidden_but_those_an_overlay_causes_are_not(monkeypatch) -> None:
+    # load.read_chain opens built-ins by their display name (rules/…), so run from DATA
+    monkeypatch.chdir(DATA)
+    monkeypatch.setattr("kamrules.resources.rules_dir", lambda: DATA / "rules")
+    lint._builtin_problems.cache_clear()
+    try:
+        base = check_rulebook("flawed")
+        assert [p.code for p in base.problems] == ["lint.message-lang"]
+        result = run("overlay-on-builtin.yaml")
+    finally:
+        lint._builtin_problems.cache_clear()
+    assert result.hidden == 1
+    assert [p.code for p in result.problems] == ["lint.never-fires"]
+    assert "params.floor (5M)" in result.problems[0].message and "params.ceiling (4M)" in result.problems[0].message
+
+
+def test_the_builtin_course_loads_and_lints_without_errors() -> None:
+    result = check_rulebook("course")
+    assert not result.unusable
+    assert result.errors == 0, "\n".join(p.render() for p in result.problems)
+
+
+# --------------------------------------------------------------------------- intervals
+
+def test_integer_intervals_are_normalised() -> None:
+    assert Interval(2, False, 3, False).discrete().empty()
+    assert Interval(2, False, 4, False).discrete() == Interval(3, True, 3, True)
+    assert Interval(2.5, True, 7.2, True).discrete() == Interval(3, True, 7, True)
+
+
+def test_interval_text() -> None:
+    assert fmt_span("revenue", Interval(5e6, True, 1e7, False), "money") == "revenue in [5M, 10M)"
+    assert fmt_span("rate", Interval(0.1, True, 0.1, True), "percent") == "rate = 10%"
+    assert fmt_span("n", Interval(-lint.INF, False, 3, True), "integer") == "n <= 3"
+
+
+# --------------------------------------------------------------------------- soundness
+
+BOOK = load_rulebook(str(DATA / "base.yaml"))
+X = ir.Ref("revenue", "money", "fact")  # declared min 0
+N = ir.Ref("service_step", "integer", "fact")  # declared 1..5
+E = ir.Ref("strategic_fit", "enum", "fact", ("low", "medium", "high"))
+OPS = ["<", "<=", ">", ">=", "==", "!="]
+ENVS = [dict(zip(("revenue", "service_step", "strategic_fit"), combo)) for combo in itertools.product(
+    [None, 0.0, 1.0, 2.0, 2.5, 3.0, 5.0, 10.0], [None, 1, 2, 3, 4, 5], [None, "low", "medium", "high"])]
+
+
+def _literal() -> st.SearchStrategy[ir.Cond]:
+    num = st.builds(lambda op, v: ir.Cmp(op, X, ir.Const(v, "number")), st.sampled_from(OPS),
+                    st.sampled_from([0.0, 1.0, 2.0, 2.5, 3.0, 5.0, 10.0, -1.0]))
+    integer = st.builds(lambda op, v: ir.Cmp(op, N, ir.Const(v, "number")), st.sampled_from(OPS),
+                        st.sampled_from([0.0, 1.0, 2.0, 2.5, 3.0, 5.0, 6.0]))
+    enum = st.builds(lambda op, v: ir.Cmp(op, E, ir.Const(v, "enum")), st.sampled_from(["==", "!="]),
+                     st.sampled_from(["low", "medium", "high"]))
+    exists = st.builds(ir.Exists, st.sampled_from([X, N, E]), st.booleans())
+    truth = st.builds(ir.Truth, st.booleans())
+    return st.one_of(num, integer, enum, exists, truth)
+
+
+CONDS = st.recursive(_literal(), lambda inner: st.one_of(
+    st.builds(lambda xs: ir.And(tuple(xs)), st.lists(inner, min_size=2, max_size=3)),
+    st.builds(lambda xs: ir.Or(tuple(xs)), st.lists(inner, min_size=2, max_size=3)),
+    st.builds(ir.Not, inner)), max_leaves=6)
+
+
+def _rule(rid: str, cond: ir.Cond) -> RuleDef:
+    loc = Location("t.yaml", 1, 1)
+    return RuleDef(rid, "law.pareto", "deck", Text(), ir.show(cond), Origin("t", loc), loc, cond=cond)
+
+
+def _truth(cond: ir.Cond, env: dict[str, object]) -> object:
+    return eval_cond(cond, Context({k: v for k, v in env.items() if v is not None}, _dt.date(2026, 1, 1)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(CONDS, CONDS)
+def test_analysis_is_sound(a_cond: ir.Cond, b_cond: ir.Cond) -> None:
+    """'never fires' and 'A implies B' must hold on every account the reference evaluator sees."""
+    an = Analysis(BOOK)
+    a, b = _rule("a", a_cond), _rule("b", b_cond)
+    never = an.dnf(a) == []
+    implies = rule_implies(an, a, b)
+    for env in ENVS:
+        if _truth(a_cond, env) is True:
+            assert not never, f"'{ir.show(a_cond)}' said never to fire, but fires on {env}"
+            if implies:
+                assert _truth(b_cond, env) is True, f"'{ir.show(a_cond)}' ⇒ '{ir.show(b_cond)}' fails on {env}"
+
+
+def test_analysis_proves_what_it_should() -> None:
+    """The other direction, on hand-picked cases: the analysis is not vacuous."""
+    an = Analysis(BOOK)
+    gt5 = ir.Cmp(">", X, ir.Const(5.0, "number"))
+    gt2 = ir.Cmp(">", X, ir.Const(2.0, "number"))
+    lt1 = ir.Cmp("<", X, ir.Const(1.0, "number"))
+    assert rule_implies(an, _rule("a", gt5), _rule("b", gt2))
+    assert not rule_implies(an, _rule("b", gt2), _rule("a", gt5))
+    assert an.dnf(_rule("c", ir.And((gt5, lt1)))) == []
+    assert an.dnf(_rule("d", ir.Or((ir.And((gt5, lt1)), gt2)))) == [[gt2]]
+    step3 = ir.Cmp("==", N, ir.Const(3.0, "number"))
+    between = ir.And((ir.Cmp(">", N, ir.Const(2.0, "number")), ir.Cmp("<", N, ir.Const(4.0, "number"))))
+    assert rule_implies(an, _rule("e", between), _rule("f", step3))  # integers: 2 < n < 4 means n == 3
