@@ -560,7 +560,10 @@ def never_fires(rules: Sequence[RuleDef], an: Analysis) -> list[Problem]:
 
 
 def outputs(r: RuleDef) -> tuple[Any, ...]:
-    return (tuple(sorted(r.classify)), tuple(r.score), tuple(sorted(r.derive, key=repr)), r.warn, r.recommend)
+    def msg(m: Any) -> Any:  # where a message is written is not part of what it says
+        return None if m is None else (m.severity, m.message, m.remedy, m.owner)
+
+    return (tuple(sorted(r.classify)), tuple(r.score), tuple(sorted(r.derive, key=repr)), msg(r.warn), msg(r.recommend))
 
 
 def _first_in_file(a: RuleDef, b: RuleDef) -> bool:
