@@ -113,7 +113,25 @@ def read_input(path: str) -> tuple[str, str | None]:
 SEVERITY_CHOICES = ["critical", "high", "medium", "low", "info"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Commands beside `advise` live in their own modules, imported only when used, so a rep's
+    `kamrules advise` does not pay for the consultant's tools at start-up."""
+
+    lazy = {"check": "cli_author", "init": "cli_author", "rules": "cli_author", "schema": "cli_author",
+            "explain": "cli_testing", "test": "cli_testing"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.lazy:
+            import importlib
+
+            importlib.import_module(f"{__package__}.{self.lazy[name]}")  # registers its commands
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="kamrules")
 def main() -> None:
     """kamrules: key-account strategy from the 大客户攻略营销 course, as testable rulebooks.
@@ -176,5 +194,3 @@ def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str 
         if any(SEVERITY_CHOICES.index(f.severity) <= limit for f in advice.findings):
             sys.exit(1)
 
-
-from . import cli_tools  # noqa: E402,F401  (registers check, test, explain, init, rules, schema)

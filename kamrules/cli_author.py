@@ -1,6 +1,6 @@
 """The authoring commands: check, init, rules, schema (thin click layer over lint/init/schema).
 
-Attached to the main group with `main.add_command`; cli_tools.py imports this module.
+Attached to the main group with `main.add_command`; cli.LazyGroup imports this module on first use.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The `explain` and `test` commands: thin click wrappers over explain.py and testing.py.
 
-Imported for its side effect (it attaches the commands to `kamrules.cli.main`) by cli_tools.
+Imported for its side effect (it attaches the commands to `kamrules.cli.main`) by cli.LazyGroup.
 """
 from __future__ import annotations
 

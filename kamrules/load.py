@@ -67,6 +67,7 @@ class RawBook:
     dimensions: dict[str, DimensionDef] = field(default_factory=dict)
     scores: dict[str, ScoreDef] = field(default_factory=dict)
     rules: list[tuple[RuleDef, bool]] = field(default_factory=list)  # (rule, replace)
+    real: str = ""  # the file's real path (doc.file is its display name)
     disable: list[tuple[str, str, Location]] = field(default_factory=list)
     override: list[tuple[str, dict[str, Any], Location]] = field(default_factory=list)
     lock: list[tuple[str, Location]] = field(default_factory=list)
@@ -529,6 +530,7 @@ def read_chain(ref: str, out: Collector) -> list[RawBook]:
             stack.pop()
             return None
         book = _Reader(doc, out).read()
+        book.real = str(path)
         for parent_ref, loc in book.extends:
             p = resolve_ref(parent_ref, str(path))
             if p is None:
@@ -730,7 +732,27 @@ def digest(book: Rulebook) -> str:
 
 
 def load_rulebook(ref: str = "course") -> Rulebook:
-    """Load, layer and check a rulebook by built-in id or path. Raises RulebookError."""
+    """Load, layer and check a rulebook by built-in id or path. Raises RulebookError.
+
+    A checked rulebook is cached on disk, keyed by the reference and validated against the
+    content hash of every file of its extends graph (cache.py)."""
+    from . import cache
+
+    ck = cache.key("rulebook", ref, str(Path.cwd()))
+    hit = cache.get("rulebook", ck)
+    if hit is not None:
+        files, book = hit
+        try:
+            if all(cache.file_hash(f) == h for f, h in files):
+                return book  # type: ignore[no-any-return]
+        except OSError:
+            pass
+    book, chain = _load_fresh(ref)
+    cache.put("rulebook", ck, ([(b.real, cache.file_hash(b.real)) for b in chain], book))
+    return book
+
+
+def _load_fresh(ref: str) -> tuple[Rulebook, list[RawBook]]:
     from .layering import layer
 
     out = Collector()
@@ -742,7 +764,7 @@ def load_rulebook(ref: str = "course") -> Rulebook:
     errors = [p for p in out.problems if p.severity == "error"]
     if errors:
         raise RulebookError(errors)
-    return book
+    return book, chain
 
 
 def params_as_dict(book: Rulebook) -> dict[str, Any]:

@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
+from jinja2 import (ChoiceLoader, FileSystemBytecodeCache, FileSystemLoader, PrefixLoader, StrictUndefined,
+                    TemplateError)
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -581,9 +582,9 @@ def _relationships(advice: Advice, fs: list[dict[str, Any]]) -> dict[str, Any] |
             return next((t.get(lang) or val for val, t in fields[n].values if val == v), str(v))
         return str(v)
 
-    contacts = [{"cells": [cell(c, col["name"]) for col in columns],
-                 "support": c.get("support") or "", "uncovered": c.get("covered_by") is None,
-                 **{n: c.get(n) for n in fields}} for c in advice.env.get("contacts") or ()]
+    contacts = [{**{n: c.get(n) for n in fields}, "cells": [cell(c, col["name"]) for col in columns],
+                 "support": c.get("support") or "", "uncovered": c.get("covered_by") is None}
+                for c in advice.env.get("contacts") or ()]
     roles = []
     if "role" in fields:
         present = [c.get("role") for c in advice.env.get("contacts") or ()]
@@ -824,8 +825,12 @@ def environment(template_dirs: Iterable[str] = ()) -> ImmutableSandboxedEnvironm
     default = FileSystemLoader(str(playbooks_dir()))
     loaders: list[Any] = [FileSystemLoader(d) for d in template_dirs if Path(d).is_dir()]
     loader = ChoiceLoader([PrefixLoader({"default": default}, delimiter=":"), *loaders, default])
+    from . import cache
+
+    jdir = cache.jinja_dir()  # compiled templates, validated by their source's checksum
     env = ImmutableSandboxedEnvironment(loader=loader, undefined=StrictUndefined, autoescape=False,
-                                        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+                                        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                                        bytecode_cache=FileSystemBytecodeCache(jdir) if jdir else None)
     env.filters["pct"] = lambda x: "—" if x is None else format_percent(float(x))
     env.filters["num"] = lambda x: "—" if x is None else format_number(float(x))
     return env

@@ -7,6 +7,8 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import jinja2
+
 from . import ir
 from .engine import Match
 from .errors import EngineError
@@ -236,6 +238,7 @@ def findings(book: Rulebook, facts: Facts, state: State, lang: str) -> list[Find
             out.append(Finding(r.id, r.concept, kind, msg.severity, r.priority, r.title.get(lang) or r.id, text, remedy,
                                _owner(msg.owner, env), because(r, env, facts.as_of), r.source,
                                str(r.origin.location), r.origin.rulebook))
+    _save_codes(book)
     cls = classifications(book, state.matches)
     for dim, policy, cands in hit_policy_conflicts(book, cls):
         rule_list = ", ".join(f"{r} → {v}" for r, v in cands)
@@ -248,19 +251,53 @@ def findings(book: Rulebook, facts: Facts, state: State, lang: str) -> list[Find
 
 
 _RENDERERS: dict[tuple[str, str], Any] = {}
+_CODES: dict[str, dict[str, Any]] = {}  # rulebook digest → message text → compiled code
+_DIRTY: set[str] = set()
+
+
+def _codes(book: Rulebook) -> dict[str, Any]:
+    """Compiled message code, shared by both languages, loaded from the disk cache once."""
+    import marshal
+
+    from . import cache
+
+    if book.digest not in _CODES:
+        raw = cache.get("messages", cache.key("messages", book.digest, jinja2.__version__)) or {}
+        try:
+            _CODES[book.digest] = {t: marshal.loads(c) for t, c in raw.items()}
+        except Exception:
+            _CODES[book.digest] = {}
+    return _CODES[book.digest]
+
+
+def _save_codes(book: Rulebook) -> None:
+    import marshal
+
+    from . import cache
+
+    if book.digest in _DIRTY:
+        _DIRTY.discard(book.digest)
+        cache.put("messages", cache.key("messages", book.digest, jinja2.__version__),
+                  {t: marshal.dumps(c) for t, c in _codes(book).items()})
 
 
 def _renderer(book: Rulebook, lang: str) -> Any:
-    """Message templates compile once per rulebook and language, not once per account."""
+    """Message templates compile once per rulebook (and are cached on disk), not per account."""
     key = (book.digest, lang)
     if key not in _RENDERERS:
         env = make_env(lang, labels_table(book))
+        codes = _codes(book)
         compiled: dict[str, Any] = {}
 
         def render_msg(text: str, ctx: Mapping[str, Any]) -> str:
-            if text not in compiled:
-                compiled[text] = env.from_string(text)
-            return str(compiled[text].render(ctx))
+            tpl = compiled.get(text)
+            if tpl is None:
+                code = codes.get(text)
+                if code is None:
+                    code = codes[text] = compile(env.compile(text, raw=True), "<message>", "exec")
+                    _DIRTY.add(book.digest)
+                tpl = compiled[text] = env.template_class.from_code(env, code, env.make_globals(None), None)
+            return str(tpl.render(ctx))
 
         _RENDERERS[key] = render_msg
     return _RENDERERS[key]

@@ -14,6 +14,12 @@ settings.register_profile("dev", max_examples=60, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # the on-disk cache is exercised, but never in the user's ~/.cache
+    os.environ["KAMRULES_CACHE_DIR"] = str(tmp_path_factory.mktemp("kamrules-cache"))
+
+
 @pytest.fixture(autouse=True)
 def _cwd(monkeypatch: pytest.MonkeyPatch) -> None:
     # Paths in outputs are relative to the working directory: pin it to the repo root.
