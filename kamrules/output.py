@@ -28,16 +28,26 @@ def write_atomic(target: str, text: str, *, inputs: Iterable[str] = ()) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError([Problem("output.no-dir", f"the folder {parent} does not exist", Location(target))])
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(parent))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(parent))
+    except OSError as e:
+        raise _write_failed(target, e) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:  # including KeyboardInterrupt: leave nothing behind
+    except BaseException as e:  # including KeyboardInterrupt: leave nothing behind
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):  # a full disk or a read-only folder is the user's to fix
+            raise _write_failed(target, e) from None
         raise
+
+
+def _write_failed(target: str, e: OSError) -> UsageError:
+    return UsageError([Problem("output.write-failed", f"cannot write {target}: {e.strerror or e}; nothing was written",
+                               Location(target), hint="check free space and permissions")])

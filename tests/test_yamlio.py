@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from kamrules import yamlio
@@ -39,10 +37,10 @@ def test_alias_bomb_is_refused_fast():
     lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
     for i in range(1, 9):
         lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i-1}"] * 9) + "]")
-    start = time.perf_counter()
     [msg] = problems("\n".join(lines) + "\n")
-    assert time.perf_counter() - start < 10
-    assert "alias bomb" in msg
+    # refused from the event stream at the first alias past the cap (line 6), before any
+    # node is built; memory and time bounds are measured in test_bad_inputs
+    assert "alias bomb" in msg and "a.yaml:6:" in msg
 
 
 def test_impossible_date():

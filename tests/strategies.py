@@ -1,0 +1,500 @@
+"""Hypothesis strategies and fuzz helpers shared by the property tests, the CI fuzz run and
+benchmarks/fuzz.py.
+
+- `account_data(book)`: a valid account (as YAML-ready data) built from a rulebook's declared
+  facts, respecting types and ranges, in friendly forms, with optional facts sometimes missing.
+- `conditions()` / `fact_values()`: typed IR conditions over a small declared fact set
+  (`IR_RULEBOOK`) and matching fact values, concentrated near the thresholds.
+- `mutate(data, rnd)` and the `check_*` targets: mutated inputs for every loader, where only
+  kamrules' own InputError may escape.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import random
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from kamrules import ir
+from kamrules.model import FactDef, Rulebook
+from kamrules.values import format_money, format_percent
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+
+# Deterministic in CI whatever profile is loaded: derandomized, no deadline, modest sizes.
+PROPERTY = settings(max_examples=40, deadline=None, derandomize=True, print_blob=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(PROPERTY, max_examples=150)
+
+# ----------------------------------------------------------------------------- valid accounts
+
+_WORD = st.text(alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789-"), min_size=1, max_size=20)
+ACCOUNT_ID = st.builds(lambda a, b: a + b, st.sampled_from("abcdefghijklmnopqrstuvwxyz"), _WORD)
+# Anything a person might type in a text field: any script, punctuation, odd spaces; not NUL
+# (refused on purpose) and not lone surrogates (not text).
+TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), min_size=0, max_size=40)
+
+_BIG = 1e12
+
+
+def _bounds(f: FactDef, lo: float, hi: float) -> tuple[float, float]:
+    return (f.min if f.min is not None else lo), (f.max if f.max is not None else hi)
+
+
+def _inside(x: float, lo: float, hi: float) -> bool:
+    # friendly forms round to 12 significant digits: keep them away from the range's edges
+    margin = 1e-9 * max(abs(lo), abs(hi), 1.0)
+    return lo + margin < x < hi - margin
+
+
+def _money(f: FactDef) -> st.SearchStrategy[Any]:
+    lo, hi = _bounds(f, -_BIG, _BIG)
+
+    def forms(x: float) -> st.SearchStrategy[Any]:
+        out: list[Any] = [x]
+        if _inside(x, lo, hi):
+            out += [format_money(x, "zh", exact=True), format_money(x, "en", exact=True)]
+        if x == int(x) and abs(x) < 1e15:
+            out.append(int(x))
+        return st.sampled_from(out)
+
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False).flatmap(forms)
+
+
+def _percent(f: FactDef) -> st.SearchStrategy[Any]:
+    lo, hi = _bounds(f, -2.0, 5.0)
+
+    def forms(x: float) -> st.SearchStrategy[Any]:
+        return st.sampled_from([x, format_percent(x, exact=True)] if _inside(x, lo, hi) else [x])
+
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False).flatmap(forms)
+
+
+def _integer(f: FactDef) -> st.SearchStrategy[Any]:
+    lo, hi = _bounds(f, -10**6, 10**9)
+    return st.integers(math.ceil(lo), math.floor(hi))
+
+
+def _enum(f: FactDef) -> st.SearchStrategy[Any]:
+    forms = [v for v, _ in f.values] + [t for _, label in f.values for t in (label.zh, label.en) if t]
+    return st.sampled_from(forms)
+
+
+def scalar_value(f: FactDef, type_: str) -> st.SearchStrategy[Any]:
+    if type_ == "money":
+        return _money(f)
+    if type_ == "percent":
+        return _percent(f)
+    if type_ == "integer":
+        return _integer(f)
+    if type_ == "number":
+        lo, hi = _bounds(f, -_BIG, _BIG)
+        return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+    if type_ == "bool":
+        return st.sampled_from([True, False, "是", "否", "yes", "no"])
+    if type_ == "enum":
+        return _enum(f)
+    if type_ == "date":
+        return st.dates(_dt.date(1990, 1, 1), _dt.date(2100, 12, 31)).flatmap(
+            lambda d: st.sampled_from([d, f"{d.year}年{d.month}月{d.day}日"]))
+    return TEXT
+
+
+def fact_value(f: FactDef) -> st.SearchStrategy[Any]:
+    if f.type != "list":
+        return scalar_value(f, f.type)
+    if f.items:
+        item = st.fixed_dictionaries({}, optional={i.name: scalar_value(i, i.type) for i in f.items})
+        return st.lists(item, max_size=6)
+    return st.lists(scalar_value(f, f.item_type or "string"), max_size=6)
+
+
+def _put(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+    node[parts[-1]] = value
+
+
+@st.composite
+def account_data(draw: st.DrawFn, book: Rulebook) -> dict[str, Any]:
+    """A valid account for `book` as plain data; optional facts are often missing."""
+    data: dict[str, Any] = {}
+    for f in book.facts.values():
+        if f.name == "id":
+            value: Any = draw(ACCOUNT_ID)
+        elif f.name == "name":
+            value = draw(TEXT.filter(lambda s: s.strip() != ""))
+        elif not f.required and draw(st.booleans()):
+            continue
+        else:
+            value = draw(fact_value(f))
+        _put(data, f.name, value)
+    return data
+
+
+def dump(data: Any) -> str:
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
+
+
+# ----------------------------------------------------------------------------- IR conditions
+
+IR_RULEBOOK = """\
+rulebook: prop
+version: 0.0.1
+lang: en
+facts:
+  id: {type: string, required: true}
+  name: {type: string, required: true}
+  n: {type: number}
+  m: {type: money}
+  p: {type: percent}
+  k: {type: integer}
+  e: {type: enum, values: [a, b, c]}
+  e2: {type: enum, values: [a, b, c]}
+  b: {type: bool}
+  d: {type: date}
+  s: {type: string}
+  items:
+    type: list
+    items:
+      v: {type: number}
+      tag: {type: enum, values: [x, y]}
+parameters:
+  lim: {type: percent, value: 15%, source: recon}
+  big: {type: money, value: 10M, source: recon}
+"""
+AS_OF = _dt.date(2026, 6, 30)
+
+NUMERIC_REFS = {n: ir.Ref(n, t, "fact") for n, t in (("n", "number"), ("m", "money"), ("p", "percent"),
+                                                    ("k", "integer"))}
+ENUM_VALUES = ("a", "b", "c")
+E = ir.Ref("e", "enum", "fact", ENUM_VALUES)
+E2 = ir.Ref("e2", "enum", "fact", ENUM_VALUES)
+B = ir.Ref("b", "bool", "fact")
+D = ir.Ref("d", "date", "fact")
+S = ir.Ref("s", "string", "fact")
+ITEMS = ir.Ref("items", "list", "fact")
+ITEM_V = ir.Ref("v", "number", "item")
+ITEM_TAG = ir.Ref("tag", "enum", "item", ("x", "y"))
+ALL_REFS = (*NUMERIC_REFS.values(), E, E2, B, D, S, ITEMS)
+
+# Thresholds and the values just around them: where backends that encode, round or compare
+# differently would disagree.
+THRESHOLDS = (0.0, -0.0, 1.0, -1.0, 0.15, 0.15000000000000002, 0.14999999999999997, 0.1 + 0.2, 0.3,
+              1e7, 1e7 + 1e-6, 123456.789, 2.0**53, 2.0**53 + 2, 1e15, 1e-300, 1e200, -1e200)
+STRINGS = ("", "a", "A", "$eq", "$m", "中文", "a'b\"c", "x" * 300, "1", "1.0", "true", "null")
+DATES = (_dt.date(2026, 6, 30), _dt.date(2026, 7, 1), _dt.date(2025, 6, 30), _dt.date(1970, 1, 1),
+         _dt.date(1900, 1, 1), _dt.date(2200, 12, 31))
+
+number = st.one_of(st.sampled_from(THRESHOLDS),
+                   st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False),
+                   st.integers(-1000, 1000).map(float))
+
+
+def numeric_consts() -> st.SearchStrategy[ir.Term]:
+    return st.one_of(
+        number.map(lambda x: ir.Const(x, "number")),
+        st.just(ir.Const(0.15, "percent", param="lim")),
+        st.just(ir.Const(1e7, "money", param="big")),
+    )
+
+
+def numeric_terms(depth: int = 2) -> st.SearchStrategy[ir.Term]:
+    leaves = st.one_of(st.sampled_from(tuple(NUMERIC_REFS.values())), numeric_consts(),
+                       st.just(ir.Fn("days_since", (D,), "integer")),
+                       st.just(ir.Agg("count", ITEMS, None, "integer")),
+                       st.sampled_from(("sum", "max", "min")).map(lambda f: ir.Agg(f, ITEMS, ITEM_V, "number")))
+    if depth == 0:
+        return leaves
+    sub = numeric_terms(depth - 1)
+    return st.one_of(
+        leaves,
+        st.builds(lambda op, a, b: ir.Arith(op, a, b, "number"), st.sampled_from("+-*/"), sub, sub),
+        st.builds(lambda a: ir.Fn("abs", (a,), "number"), sub),
+        st.builds(lambda f, a, b: ir.Fn(f, (a, b), "number"), st.sampled_from(("min", "max")), sub, sub),
+    )
+
+
+OPS = st.sampled_from(("==", "!=", "<", "<=", ">", ">="))
+EQ_OPS = st.sampled_from(("==", "!="))
+
+
+def literals() -> st.SearchStrategy[ir.Cond]:
+    item_cond = st.one_of(
+        st.builds(lambda op, v: ir.Cmp(op, ITEM_TAG, ir.Const(v, "enum")), EQ_OPS, st.sampled_from(("x", "y"))),
+        st.builds(lambda op, c: ir.Cmp(op, ITEM_V, c), OPS, numeric_consts()),
+    )
+    return st.one_of(
+        st.builds(ir.Cmp, OPS, numeric_terms(), numeric_terms()),
+        st.builds(ir.Cmp, OPS, st.sampled_from(tuple(NUMERIC_REFS.values())), numeric_consts()),
+        st.builds(lambda op, v: ir.Cmp(op, E, ir.Const(v, "enum")), EQ_OPS, st.sampled_from(ENUM_VALUES)),
+        st.builds(lambda op: ir.Cmp(op, E, E2), EQ_OPS),
+        st.builds(lambda op, v: ir.Cmp(op, B, ir.Const(v, "bool")), EQ_OPS, st.booleans()),
+        st.builds(lambda op, v: ir.Cmp(op, D, ir.Const(v, "date")), OPS, st.sampled_from(DATES)),
+        st.builds(lambda op, v: ir.Cmp(op, S, ir.Const(v, "string")), EQ_OPS, st.sampled_from(STRINGS)),
+        st.builds(ir.Exists, st.sampled_from(ALL_REFS), st.booleans()),
+        st.builds(lambda f, body: ir.Cmp("==", ir.Agg(f, ITEMS, body, "bool"), ir.Const(True, "bool")),
+                  st.sampled_from(("any", "all")), item_cond),
+        st.builds(lambda body, op, c: ir.Cmp(op, ir.Agg("count", ITEMS, body, "integer"), c),
+                  item_cond, OPS, numeric_consts()),
+        st.booleans().map(ir.Truth),
+    )
+
+
+def conditions(max_leaves: int = 8) -> st.SearchStrategy[ir.Cond]:
+    return st.recursive(
+        literals(),
+        lambda sub: st.one_of(
+            st.lists(sub, min_size=2, max_size=3).map(lambda xs: ir.And(tuple(xs))),
+            st.lists(sub, min_size=2, max_size=3).map(lambda xs: ir.Or(tuple(xs))),
+            sub.map(ir.Not),
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+def _maybe(s: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.none(), s)  # None: the fact is missing
+
+
+@st.composite
+def fact_values(draw: st.DrawFn) -> dict[str, Any]:
+    """Typed values for IR_RULEBOOK's facts, as account.load_account would produce them."""
+    values: dict[str, Any] = {
+        "id": "acc", "name": "Acc",
+        "n": draw(_maybe(number)), "m": draw(_maybe(number)), "p": draw(_maybe(number)),
+        "k": draw(_maybe(st.integers(-10**6, 10**6))),
+        "e": draw(_maybe(st.sampled_from(ENUM_VALUES))), "e2": draw(_maybe(st.sampled_from(ENUM_VALUES))),
+        "b": draw(_maybe(st.booleans())), "d": draw(_maybe(st.sampled_from(DATES) | st.dates())),
+        "s": draw(_maybe(st.sampled_from(STRINGS))),
+        "items": draw(_maybe(st.lists(st.fixed_dictionaries(
+            {}, optional={"v": number, "tag": st.sampled_from(("x", "y"))}), max_size=4).map(tuple))),
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+# ----------------------------------------------------------------------------- fuzzing
+
+def seed_files() -> list[Path]:
+    """Real inputs to mutate: accounts, rulebooks, overlays and rule tests from the repo."""
+    pats = ["examples/accounts/*.yaml", "tests/data/bad/*.yaml", "tests/data/bad/rulebooks/*.yaml",
+            "tests/data/layering/**/*.yaml", "rules/course/*.yaml"]
+    return sorted({p for pat in pats for p in ROOT.glob(pat) if p.is_file() and p.stat().st_size < 200_000})
+
+
+_TOKENS = ["\t", "\n", " ", ":", "- ", "&a", "*a", "!!python/object:os.system", "!x", "{", "}", "[", "]", "'", '"',
+           "%", "万", "亿", "NaN", ".inf", "-", "1e999", "null", "~", "<<: *a", "---", "...", "#", "?", "|", ">",
+           "\x00", "\ufeff", "__import__('os')", "params.", "{{", "}}", "{%", "and", "or", "not", " in [", "==",
+           "2026-02-30", "true", "\u2028", "\x85", "💥", "0x1F", "0o17", "1_000", "12万元x", "0.001%", "1e-05", "1e17", "0.00001",
+           "-0", "9999999999999999999"]
+
+
+def mutate(text: str, rnd: random.Random, rounds: int = 3) -> str:
+    """Structure-aware-ish mutations of YAML text: tokens, line edits, byte-level noise."""
+    lines = text.splitlines(keepends=True) or [""]
+    for _ in range(rnd.randint(1, rounds)):
+        op = rnd.randrange(8)
+        i = rnd.randrange(len(lines))
+        if op == 0:  # insert a token somewhere in a line
+            j = rnd.randint(0, len(lines[i]))
+            lines[i] = lines[i][:j] + rnd.choice(_TOKENS) + lines[i][j:]
+        elif op == 1 and len(lines) > 1:  # delete a line
+            del lines[i]
+        elif op == 2:  # duplicate a line (duplicate keys, repeated rules)
+            lines.insert(i, lines[i])
+        elif op == 3:  # swap two lines (indentation chaos)
+            k = rnd.randrange(len(lines))
+            lines[i], lines[k] = lines[k], lines[i]
+        elif op == 4 and ":" in lines[i]:  # replace a value
+            key = lines[i].split(":", 1)[0]
+            lines[i] = f"{key}: {rnd.choice(_TOKENS)}{rnd.choice(['', '1', 'x', '12%', '3M', '0.001%', '1e-05'])}\n"
+        elif op == 5:  # re-indent
+            lines[i] = " " * rnd.choice([0, 1, 2, 3, 4, 8]) + lines[i].lstrip(" ")
+        elif op == 6:  # truncate the document
+            lines = lines[: i + 1]
+            lines[-1] = lines[-1][: rnd.randint(0, len(lines[-1]))]
+        else:  # flip a character
+            s = lines[i]
+            if s:
+                j = rnd.randrange(len(s))
+                lines[i] = s[:j] + chr(rnd.choice([0x20, 0x2D, 0x3A, 0x7B, 0x5B, 0x27, 0x09, rnd.randrange(0x20, 0x3000)])) \
+                    + s[j + 1:]
+    return "".join(lines)
+
+
+def check_problems(e: Exception) -> None:
+    """An InputError a loader raised must be printable and located, problem by problem."""
+    from kamrules.errors import InputError
+
+    assert isinstance(e, InputError) and e.problems, repr(e)
+    for p in e.problems:
+        assert p.render() and p.location.file, p
+
+
+def check_loader(load: Callable[[], Any]) -> None:
+    """Run one loader: it may return, or raise kamrules' InputError; anything else is a bug."""
+    from kamrules.errors import InputError
+
+    try:
+        load()
+    except InputError as e:
+        check_problems(e)
+
+
+# ----------------------------------------------------------------------------- fuzz targets
+#
+# Each target takes an input (text or bytes) and a scratch folder, runs one loader, and — when
+# the input loads — the stage after it, so a loader that lets a poisoned value through is
+# caught where it explodes. Only InputError may escape a loader; after a successful load,
+# evaluation must not raise at all (EngineError included: no rule action can fail here).
+
+MINI = DATA / "bad" / "mini.yaml"
+GOOD = DATA / "bad" / "good.yaml"
+TEST_FILE_SEED = f"""\
+rulebook: {MINI}
+as_of: 2026-06-30
+base: {{id: t, name: T}}
+cases:
+  - name: gold
+    given: {{revenue: 12M, discount_rate: 22%, contacts: [{{name: A, role: coach}}]}}
+    expect: {{classification: {{tier: gold}}, fires: [gold, over], not_fires: [silver], scores: {{health: 50}}}}
+  - name: silver
+    given: {{revenue: 2M, contacts: [{{name: B, role: user_buyer}}]}}
+    expect: {{classification: {{tier: silver}}, concepts: [nine.find_right_people]}}
+"""
+CONDITION_TOKENS = ["revenue", "discount_rate", "gross_margin", "employees", "listed", "plan_reviewed",
+                    "strategic_fit", "contacts", "coaches", "margin", "tier", "health", "name", "params.max_discount",
+                    "params.", "role", "rating", "it", "high", "gold", "coach", "and", "or", "not", "in", "not in",
+                    "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "(", ")", "[", "]", ",", ".", "15%", "1.2M",
+                    "120万", "0", "-1", "1e999", '"2026-01-01"', '"x"', "'", "true", "false", "exists(", "missing(",
+                    "count(", "any(", "all(", "sum(", "max(", "min(", "abs(", "days_since(", "__class__", "__import__",
+                    "lambda", ":", "=", "!", "&&", "%", "\\", "\n", "\t", "中文"]
+
+
+def _write(folder: Path, name: str, data: str | bytes) -> Path:
+    p = folder / name
+    if isinstance(data, bytes):
+        p.write_bytes(data)
+    else:
+        p.write_text(data, encoding="utf-8", errors="surrogatepass")
+    return p
+
+
+def _evaluate_everywhere(account: Any, book: Rulebook) -> None:
+    """Advise a loaded account on every engine. An engine may still refuse the rulebook as
+    input (durable_rules' limits are checked when its ruleset is built: exit 2, located); an
+    EngineError or any other exception is a fault."""
+    from kamrules.engine import durable_available
+    from kamrules.errors import InputError
+    from kamrules.pipeline import evaluate
+    from kamrules.render import render
+
+    for engine in ("durable", "reference") if durable_available() else ("reference",):
+        try:
+            advice = evaluate(account, book, as_of=AS_OF, engine=engine)
+        except InputError as e:
+            check_problems(e)
+            continue
+        render(advice, "json")
+
+
+def fuzz_yaml(data: str | bytes, folder: Path) -> None:
+    from kamrules import yamlio
+
+    check_loader(lambda: yamlio.load(str(_write(folder, "in.yaml", data))))
+
+
+def fuzz_account(data: str | bytes, folder: Path, book: Rulebook) -> None:
+    from kamrules.account import load_account
+    from kamrules.errors import InputError
+
+    try:
+        account = load_account(str(_write(folder, "account.yaml", data)), book)
+    except InputError as e:
+        check_problems(e)
+        return
+    _evaluate_everywhere(account, book)
+
+
+def fuzz_rulebook(data: str | bytes, folder: Path) -> None:
+    """A rulebook or overlay; when it loads, the good account is advised with it."""
+    from kamrules.account import load_account
+    from kamrules.errors import InputError
+    from kamrules.load import load_rulebook
+
+    if isinstance(data, str):
+        data = data.replace("../mini.yaml", str(MINI))  # corpus overlays name their base relatively
+    try:
+        book = load_rulebook(str(_write(folder, "rulebook.yaml", data)))
+        account = load_account(str(GOOD), book)
+    except InputError as e:
+        check_problems(e)
+        return
+    _evaluate_everywhere(account, book)
+
+
+def fuzz_test_file(data: str | bytes, folder: Path) -> None:
+    """The rule-test loader (kamrules.testing), and running what it loads."""
+    from kamrules import testing
+    from kamrules.errors import InputError
+
+    try:
+        tf = testing.read_test_file(str(_write(folder, "rules.test.yaml", data)))
+    except InputError as e:
+        check_problems(e)
+        return
+    for case in tf.cases:
+        testing.run_case(tf, case)
+
+
+def fuzz_condition(text: str, folder: Path) -> None:
+    """A `when:` written by someone: the rulebook loads or is refused with a located error."""
+    body = (f"rulebook: fuzz\nextends: [{MINI}]\nrules:\n  - id: fuzz\n    concept: misconception.big_order\n"
+            f"    source: recon\n    when: {json_quote(text)}\n    then: {{warn: {{message: {{en: fuzz}}}}}}\n")
+    fuzz_rulebook(body, folder)
+
+
+def json_quote(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid YAML double-quoted scalar
+
+
+def condition_text(rnd: random.Random, max_tokens: int = 12) -> str:
+    return " ".join(rnd.choice(CONDITION_TOKENS) for _ in range(rnd.randint(1, max_tokens)))
+
+
+RICH_ACCOUNT = """\
+id: rich
+name: 华信钢铁
+revenue: 1.2亿
+discount_rate: 22%
+gross_margin: 0.18
+employees: 8,000
+listed: 是
+plan_reviewed: 2026-05-10
+strategic_fit: high
+notes: free text
+as_of: 2026-06-30
+contacts:
+  - {name: 王总, role: economic_buyer, rating: 3}
+  - {name: 小陈, role: coach, rating: -2}
+"""
+
+
+def account_seeds() -> list[str]:
+    """Accounts for the mini rulebook (fast); benchmarks/fuzz.py adds the course examples."""
+    return [GOOD.read_text(encoding="utf-8"), RICH_ACCOUNT]
+
+
+def rulebook_seeds() -> list[Path]:
+    """Small rulebooks and overlays (the course files are fuzzed by benchmarks/fuzz.py: they load slowly)."""
+    return [MINI, *sorted((DATA / "bad" / "rulebooks").glob("*.yaml")), *sorted((DATA / "core").glob("*.yaml"))]

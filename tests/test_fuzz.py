@@ -1,0 +1,78 @@
+"""A bounded fuzz run over every loader (CI): the YAML reader, account files, rulebooks and
+company overlays, conditions, and rule-test files. Only kamrules' InputError may escape a
+loader; what loads must then evaluate on every engine without an exception.
+
+Deterministic (derandomized) and short; benchmarks/fuzz.py runs the same targets for minutes.
+"""
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kamrules.load import load_rulebook
+
+from strategies import (CONDITION_TOKENS, FUZZ, MINI, TEST_FILE_SEED, account_seeds, fuzz_account, fuzz_condition,
+                        fuzz_rulebook, fuzz_test_file, fuzz_yaml, mutate, rulebook_seeds)
+
+BOOK = load_rulebook(str(MINI))
+
+
+def in_folder(fn: Callable[[Path], None]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        fn(Path(tmp))
+
+
+yaml_ish = st.lists(st.sampled_from([": ", "- ", "\n", "  ", "{", "}", "[", "]", ",", "&a ", "*a", "!!str ", "!t ",
+                                     "'", '"', "#", "|", ">", "? ", "---\n", "key", "12%", "1.2M", "中文", "\t", "~",
+                                     "<<", "\\", "%YAML 1.1\n", "\ufeff"]), max_size=40).map("".join)
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=300), st.binary(max_size=300), yaml_ish))
+def test_yaml_reader(data: str | bytes) -> None:
+    in_folder(lambda d: fuzz_yaml(data, d))
+
+
+@FUZZ
+@given(seed=st.sampled_from(account_seeds()), rnd=st.randoms(use_true_random=False))
+def test_account_files(seed: str, rnd: random.Random) -> None:
+    in_folder(lambda d: fuzz_account(mutate(seed, rnd), d, BOOK))
+
+
+@settings(FUZZ, max_examples=60)
+@given(seed=st.sampled_from(rulebook_seeds()), rnd=st.randoms(use_true_random=False))
+def test_rulebooks_and_overlays(seed: Path, rnd: random.Random) -> None:
+    text = seed.read_text(encoding="utf-8", errors="replace")
+    in_folder(lambda d: fuzz_rulebook(mutate(text, rnd), d))
+
+
+@settings(FUZZ, max_examples=60)
+@given(st.lists(st.sampled_from(CONDITION_TOKENS), min_size=1, max_size=12).map(" ".join))
+def test_conditions(text: str) -> None:
+    in_folder(lambda d: fuzz_condition(text, d))
+
+
+@settings(FUZZ, max_examples=40)
+@given(rnd=st.randoms(use_true_random=False))
+def test_rule_test_files(rnd: random.Random) -> None:
+    in_folder(lambda d: fuzz_test_file(mutate(TEST_FILE_SEED, rnd), d))
+
+
+def test_the_seeds_themselves_load(tmp_path: Path) -> None:
+    """The mutations start from inputs that work: otherwise the fuzz run only tests refusals."""
+    from kamrules import testing
+    from kamrules.account import load_account
+
+    for i, text in enumerate(account_seeds()):
+        (tmp_path / f"a{i}.yaml").write_text(text, encoding="utf-8")
+        assert load_account(str(tmp_path / f"a{i}.yaml"), BOOK).values["revenue"] > 0
+        fuzz_account(text, tmp_path, BOOK)
+    (tmp_path / "t.test.yaml").write_text(TEST_FILE_SEED, encoding="utf-8")
+    tf = testing.read_test_file(str(tmp_path / "t.test.yaml"))
+    assert [testing.run_case(tf, c).status for c in tf.cases] == ["PASS", "PASS"]
+    assert len(rulebook_seeds()) > 20 and MINI in rulebook_seeds()
