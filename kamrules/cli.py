@@ -118,7 +118,7 @@ class LazyGroup(click.Group):
     `kamrules advise` does not pay for the consultant's tools at start-up."""
 
     lazy = {"check": "cli_author", "init": "cli_author", "rules": "cli_author", "schema": "cli_author",
-            "explain": "cli_testing", "test": "cli_testing"}
+            "explain": "cli_testing", "test": "cli_testing", "portfolio": "cli_portfolio"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
