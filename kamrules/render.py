@@ -65,6 +65,7 @@ UI: dict[str, dict[str, str]] = {
                                "key-account management practice; reconstruction = the course names the framework "
                                "but not its content, rebuilt from the literature, not the course's words."},
     "n_findings": {"zh": "{n} 条", "en": "{n} findings"},
+    "n_finding": {"zh": "{n} 条", "en": "{n} finding"},
     "disabled": {"zh": "已停用的规则", "en": "Disabled rules"},
     "disabled_by": {"zh": "停用者", "en": "Disabled by"},
     "reason": {"zh": "原因", "en": "Reason"},
@@ -342,7 +343,7 @@ def _lower_first(s: str) -> str:
 def _enum_label(advice: Advice, name: str, value: Any) -> str | None:
     book, lang = advice.book, advice.lang
     for table in (book.facts, book.dimensions, book.derived):
-        d = table.get(name)  # type: ignore[attr-defined]
+        d = table.get(name)
         if d is not None:
             for v, t in d.values:
                 if v == value:
@@ -441,7 +442,7 @@ def _label(advice: Advice, name: str) -> str:
     book, lang = advice.book, advice.lang
     for table in (book.facts, book.metrics, book.dimensions, book.scores, book.derived):
         if name in table:
-            return table[name].label.get(lang) or name  # type: ignore[attr-defined]
+            return table[name].label.get(lang) or name
     return name
 
 
@@ -642,7 +643,7 @@ def _management(advice: Advice, fs: list[dict[str, Any]]) -> list[dict[str, Any]
 def _action_plan(advice: Advice, fs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     lang = advice.lang
     manager = advice.env.get("team.account_manager")
-    plan = []
+    plan: list[dict[str, Any]] = []
     for f in fs:
         action = f["remedy"] or (f["message"] if f["kind"] == "recommendation" else "")
         if not action or f["kind"] == "conflict":
@@ -662,11 +663,12 @@ def _provenance(fs: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
     order = [k for k in SOURCE_ORDER if k in kinds] + sorted(k for k in kinds if k not in SOURCE_ORDER)
     out = []
     for k in order:
-        sources = [{"source": s, "label": source_label(s, lang), "name": s.partition(":")[2], "count": len(items),
+        sources: list[dict[str, Any]] = [{"source": s, "label": source_label(s, lang), "name": s.partition(":")[2], "count": len(items),
                     "findings": [{"rule": f["rule"], "title": f["title"], "kind": f["kind"]} for f in items]}
                    for s, items in sorted(kinds[k].items())]
-        out.append({"kind": k, "label": SOURCE_KIND.get(k, {}).get(lang, k),
-                    "count": sum(s["count"] for s in sources), "sources": sources})
+        count = sum(s["count"] for s in sources)
+        out.append({"kind": k, "label": SOURCE_KIND.get(k, {}).get(lang, k), "count": count,
+                    "count_text": _ui("n_finding" if count == 1 else "n_findings", lang, n=count), "sources": sources})
     return out
 
 

@@ -319,18 +319,20 @@ def blocked(book: Rulebook, facts: Facts, state: State) -> list[Blocked]:
     for r in book.rules:
         if r.id in fired or eval_cond(r.cond, ctx) is not None:
             continue
-        missing = sorted(_base_facts(book, {x.name for x in ir.refs(r.cond) if env.get(x.name) is None}))
+        missing = sorted(_base_facts(book, {x.name for x in ir.refs(r.cond) if env.get(x.name) is None}, env))
         if missing:
             out.append(Blocked(r.id, r.concept, tuple(missing)))
     return out
 
 
-def _base_facts(book: Rulebook, names: set[str]) -> set[str]:
-    """Metric names → the declared facts they are computed from (missing ones)."""
+def _base_facts(book: Rulebook, names: set[str], env: Mapping[str, Any]) -> set[str]:
+    """Missing names → the missing declared facts behind them (a metric's given inputs are not
+    what the user has to fill in)."""
     out: set[str] = set()
     for n in names:
         if n in book.facts:
             out.add(n)
         elif n in book.metrics:
-            out |= _base_facts(book, {x.name for x in ir.refs(book.metrics[n].term)})
+            inputs = {x.name for x in ir.refs(book.metrics[n].term) if env.get(x.name) is None}
+            out |= _base_facts(book, inputs, env)
     return out
