@@ -279,6 +279,14 @@ def test_bad_rulebook(case: Case, tmp_path: Path) -> None:
     file = RULEBOOKS / case.file
     out = tmp_path / "out" / "playbook.md"
     out.parent.mkdir()
+    if case.file.startswith("engine_"):
+        from kamrules.engine import durable_available
+
+        if not durable_available():
+            # these are durable_rules' own limits: the reference engine (Python ≥ 3.13) has none
+            res = advise(str(GOOD), "-r", str(file), "-o", str(out))
+            assert res.exit_code == 0, res.output
+            return
     res = advise(str(GOOD), "-r", str(file), "-o", str(out))
     assert_refused(res, case, file, out)
     assert not (ROOT / "pwned").exists()
