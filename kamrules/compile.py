@@ -11,6 +11,7 @@ comparisons (NNF), where a missing property is false — Kleene's 'unknown is no
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -70,9 +71,17 @@ class Program:
                 fact[prop] = enc
         return fact
 
-    @property
+    @functools.cached_property
     def _name_of(self) -> dict[str, str]:
         return {v: k for k, v in self.prop_of.items()}
+
+    @functools.cached_property
+    def by_stratum(self) -> tuple[tuple[tuple[CompiledRule, Any], ...], ...]:
+        """Per stratum, the rules that can fire and their compiled conditions (reference engine)."""
+        from .reference import compile_cond
+
+        return tuple(tuple((r, compile_cond(r.cond)) for r in self.rules if r.stratum == s and r.durable)
+                     for s in range(self.strata))
 
 
 def encode_value(v: Any) -> Any:

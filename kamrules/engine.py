@@ -19,7 +19,6 @@ from typing import Any, Callable, Mapping, Protocol
 from .compile import Program, engine_limits
 from .errors import EngineError, Location, Problem, RulebookError
 from .facts import Facts
-from .reference import Context, eval_cond
 
 FIRING_BUDGET = 100_000  # per account; stratification makes loops impossible, this is a fuse
 
@@ -99,15 +98,15 @@ class ReferenceBackend:
     def run(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]:
         env = dict(facts.env)
         out: list[Match] = []
-        for s in range(prog.strata):
-            fact = prog.encode(env, facts.as_of, s)
-            ctx = Context(env, facts.as_of)
+        as_of = facts.as_of
+        for s, rules in enumerate(prog.by_stratum):
+            fact: dict[str, Any] | None = None  # encoded only if a rule matches (for its bindings)
             matches = []
-            for r in prog.rules:
-                if r.stratum != s or not r.durable:
-                    continue
+            for r, cond in rules:
                 try:
-                    if eval_cond(r.cond, ctx) is True:
+                    if cond(env, as_of, None) is True:
+                        if fact is None:
+                            fact = prog.encode(env, as_of, s)
                         matches.append(Match(r.id, s, _bindings(r.props, fact)))
                 except Exception as e:  # same contract as the durable backend: name rule and account
                     raise EngineError(f"rule '{r.id}' failed on account '{facts.account.id}': {e}",

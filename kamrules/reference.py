@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from . import ir
 
@@ -213,3 +213,94 @@ def trace(c: ir.Cond, ctx: Context) -> tuple[Truth3, list[Literal]]:
 
 def missing_refs(c: ir.Cond, ctx: Context) -> set[str]:
     return {r.name for r in ir.refs(c) if eval_term(r, ctx) is None}
+
+
+# ----------------------------------------------------------------------------- compiled form
+#
+# The same semantics as eval_term/eval_cond, compiled once per rulebook into closures, so the
+# reference engine does not walk the tree (and build Contexts) for every rule of every account.
+# Still no eval: each closure is one of the functions below. tests/test_reference_compiled.py
+# checks both forms agree on generated conditions.
+
+Fn3 = Callable[[Env, _dt.date, Optional[Mapping[str, Any]]], Any]
+
+
+def compile_term(t: ir.Term) -> Fn3:
+    if isinstance(t, ir.Const):
+        v = t.value
+        return lambda env, as_of, item: v
+    if isinstance(t, ir.Ref):
+        name = t.name
+        if t.kind == "item":
+            key = "__it__" if name == "it" else name
+            return lambda env, as_of, item: None if item is None else item.get(key)
+        return lambda env, as_of, item: env.get(name)
+    if isinstance(t, ir.Arith):
+        lf, rf, op = compile_term(t.left), compile_term(t.right), t.op
+
+        def arith(env: Env, as_of: _dt.date, item: Any) -> Any:
+            a = lf(env, as_of, item)
+            if a is None:
+                return None
+            b = rf(env, as_of, item)
+            if b is None:
+                return None
+            a, b = float(a), float(b)
+            if op == "+":
+                return _tidy(a + b)
+            if op == "-":
+                return _tidy(a - b)
+            if op == "*":
+                return _tidy(a * b)
+            return None if b == 0 else _tidy(a / b)
+        return arith
+    if isinstance(t, (ir.Fn, ir.Agg)):
+        # rarer, and list-shaped: share the tree walker's code rather than duplicate it
+        return lambda env, as_of, item: eval_term(t, Context(env, as_of, item))
+    raise TypeError(t)  # pragma: no cover
+
+
+def compile_cond(c: ir.Cond) -> Fn3:
+    if isinstance(c, ir.Cmp):
+        lf, rf, op = compile_term(c.left), compile_term(c.right), c.op
+        return lambda env, as_of, item: compare(op, lf(env, as_of, item), rf(env, as_of, item))
+    if isinstance(c, ir.Exists):
+        f, positive = compile_term(c.ref), c.positive
+        return lambda env, as_of, item: (f(env, as_of, item) is not None) == positive
+    if isinstance(c, ir.And):
+        parts = [compile_cond(i) for i in c.items]
+
+        def all3(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+            unknown = False
+            for p in parts:
+                v = p(env, as_of, item)
+                if v is False:
+                    return False
+                if v is None:
+                    unknown = True
+            return None if unknown else True
+        return all3
+    if isinstance(c, ir.Or):
+        parts = [compile_cond(i) for i in c.items]
+
+        def any3(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+            unknown = False
+            for p in parts:
+                v = p(env, as_of, item)
+                if v is True:
+                    return True
+                if v is None:
+                    unknown = True
+            return None if unknown else False
+        return any3
+    if isinstance(c, ir.Not):
+        f = compile_cond(c.item)
+
+        def not3(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+            v = f(env, as_of, item)
+            return None if v is None else not v
+        return not3
+    if isinstance(c, ir.Truth):
+        value = c.value
+        return lambda env, as_of, item: value
+    raise TypeError(c)  # pragma: no cover
