@@ -76,6 +76,11 @@ class Program:
         return {v: k for k, v in self.prop_of.items()}
 
     @functools.cached_property
+    def conds(self) -> dict[str, Any]:
+        """Rule id → compiled condition (the rules that can fire)."""
+        return {r.id: f for rules in self.by_stratum for r, f in rules}
+
+    @functools.cached_property
     def by_stratum(self) -> tuple[tuple[tuple[CompiledRule, Any], ...], ...]:
         """Per stratum, the rules that can fire and their compiled conditions (reference engine)."""
         from .reference import compile_cond

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .model import Account, Rulebook
-from .reference import Context, eval_term
+from .reference import compile_term
 
 
 @dataclass(frozen=True)
@@ -21,15 +21,24 @@ class Facts:
     as_of: _dt.date
 
 
+_METRICS: dict[str, tuple[tuple[str, str, Any], ...]] = {}  # rulebook digest → compiled metrics
+
+
+def _compiled_metrics(book: Rulebook) -> tuple[tuple[str, str, Any], ...]:
+    if book.digest not in _METRICS:
+        _METRICS[book.digest] = tuple((n, book.metrics[n].type, compile_term(book.metrics[n].term))
+                                      for n in book.metric_order)
+    return _METRICS[book.digest]
+
+
 def build_facts(account: Account, book: Rulebook, as_of: _dt.date) -> Facts:
     env: dict[str, Any] = {k: v for k, v in account.values.items() if v is not None}
-    for name in book.metric_order:
-        m = book.metrics[name]
-        value = eval_term(m.term, Context(env, as_of))
+    for name, type_, term in _compiled_metrics(book):
+        value = term(env, as_of, None)
         if isinstance(value, float) and not math.isfinite(value):
             value = None
         if value is not None:
-            if m.type == "integer" and isinstance(value, float):
+            if type_ == "integer" and isinstance(value, float):
                 value = round(value)
             env[name] = value
     return Facts(account, env, as_of)

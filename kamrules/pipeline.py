@@ -74,7 +74,7 @@ def evaluate(account: Account, book: Rulebook, *, as_of: _dt.date | None = None,
         classification=classifications(book, state.matches),
         scores=scores(book, state.matches, facts, state.env),
         findings=tuple(findings(book, facts, state, lang)),
-        blocked=tuple(blocked(book, facts, state)),
+        blocked=tuple(blocked(book, facts, state, prog.conds)),
         matches=tuple(matches), env=dict(state.env))
 
 

@@ -310,14 +310,21 @@ def _owner(owner: str, env: Mapping[str, Any]) -> str:
     return str(v) if v is not None else owner
 
 
-def blocked(book: Rulebook, facts: Facts, state: State) -> list[Blocked]:
-    """Rules that could not be decided because facts are missing, with the facts to fill in."""
+def blocked(book: Rulebook, facts: Facts, state: State, conds: Mapping[str, Any] | None = None) -> list[Blocked]:
+    """Rules that could not be decided because facts are missing, with the facts to fill in.
+
+    `conds` are the rules' compiled conditions (compile.Program.by_stratum), when the caller has
+    them; otherwise the tree walker decides."""
     fired = {m.rule for m in state.matches}
     env = state.env or dict(facts.env)
     ctx = Context(env, facts.as_of)
     out = []
     for r in book.rules:
-        if r.id in fired or eval_cond(r.cond, ctx) is not None:
+        if r.id in fired:
+            continue
+        cond = conds.get(r.id) if conds else None
+        value = cond(env, facts.as_of, None) if cond else eval_cond(r.cond, ctx)
+        if value is not None:
             continue
         missing = sorted(_base_facts(book, {x.name for x in ir.refs(r.cond) if env.get(x.name) is None}, env))
         if missing:
