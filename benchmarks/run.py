@@ -13,6 +13,7 @@ works, else the small fallback rulebook in benchmarks/data/ (the report says whi
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import datetime as _dt
 import json
 import os
@@ -272,6 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     box = a.box or (0.3 if a.quick else 6.0)
     if n < a.reps:
         ap.error("--accounts must be at least --reps")
+    if not a.skip_engines:
+        missing = [name for name, mod in (("durable-rules", "durable.engine"), ("zen-engine", "zen"))
+                   if importlib.util.find_spec(mod.split(".")[0]) is None]
+        if missing:
+            ap.error(f"the engine comparison needs {' and '.join(missing)}: pip install '.[bench]' on "
+                     "Python 3.10–3.12 (or pass --skip-engines)")
     choice = choose_rulebook(a.rulebook)
     res: dict[str, Any] = {"machine": machine(), "quick": a.quick,
                            "rulebook": {"name": choice.name, "ref": choice.ref, "why": choice.why}}
