@@ -154,25 +154,31 @@ def main() -> None:
 @as_of_option
 @engine_option
 @click.option("--verbose", "-v", is_flag=True, help="Say which engine and rulebook ran, on standard error.")
+@click.option("--account", "account_id", metavar="ID", default=None,
+              help="With a CSV export of several accounts: the id of the one to advise on.")
 @guarded
 def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str | None, fail_on: str | None,
-           explain: bool, as_of: str | None, engine: str, verbose: bool) -> None:
+           explain: bool, as_of: str | None, engine: str, verbose: bool, account_id: str | None) -> None:
     """Evaluate an account file and print its strategy playbook.
 
-    ACCOUNT is a YAML or JSON account file, or - for standard input.
+    ACCOUNT is a YAML or JSON account file, - for standard input, or a CSV export from a CRM
+    (one row, or pick a row with --account ID).
 
     \b
     Examples:
       kamrules advise examples/accounts/huaxin-steel.yaml
+      kamrules advise examples/portfolio/crm-export.csv --account HX-001
       kamrules advise account.yaml --lang en --format html -o playbook.html
       kamrules advise account.yaml --format json --fail-on high
     """
-    from .pipeline import advise as run_advise
+    from .csvio import select_account
+    from .pipeline import evaluate, rulebook as load_rulebook
     from .render import render
 
     file, text = read_input(account)
     date = parse_as_of(as_of)
-    advice = run_advise(file, rulebook, as_of=date, lang=lang, engine=engine, stdin_text=text)
+    book = load_rulebook(rulebook)
+    advice = evaluate(select_account(file, book, account_id, text=text), book, as_of=date, lang=lang, engine=engine)
     expl = None
     if explain:
         from .explain import explain_all

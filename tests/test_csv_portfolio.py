@@ -1,0 +1,432 @@
+"""CRM exports (csvio), `advise` on a CSV, and `kamrules portfolio` (portfolio, cli_portfolio)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
+
+from kamrules import csvio, portfolio
+from kamrules.cli import main
+from kamrules.errors import AccountError, InputError, UsageError
+from kamrules.load import load_rulebook
+
+DATA = Path(__file__).parent / "data" / "csv"
+BOOK = str(DATA / "book.yaml")
+REL = "tests/data/csv"  # the tests run from the repo root (conftest), and outputs name files this way
+AS_OF = ("--as-of", "2026-06-30")
+
+
+@pytest.fixture(scope="module")
+def book():
+    return load_rulebook(BOOK)
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def rows_of(file: str, book) -> dict[str, dict]:
+    return {a.id: dict(a.values) for a in csvio.load_accounts(file, book)}
+
+
+# --------------------------------------------------------------------------- reading
+
+def test_bom_comma_chinese_headers_units_lists_and_dotted(book):
+    table = csvio.read_table(f"{REL}/accounts.csv")
+    assert table.delimiter == "," and table.headers[0] == "客户编号"  # the BOM is gone
+    acc = rows_of(f"{REL}/accounts.csv", book)
+    assert list(acc) == ["k1", "k2", "m1", "s1", "u1"]
+    k1 = acc["k1"]
+    assert k1["revenue"] == 20_000_000  # 年交易额(万元) 2000 → 2000万
+    assert k1["gross_margin"] == pytest.approx(0.20) and k1["discount_rate"] == pytest.approx(0.10)
+    assert k1["team.account_manager"] == "李明"  # a label that lives under team
+    assert k1["team.members"] == ("李明", "张工")  # ; separated
+    assert k1["competition.competitors"] == ("宝钢", "鞍钢")  # 、 separated, dotted header
+    assert k1["company.revenue"] == 100_000_000
+    assert "notes" not in k1 and "team.members" not in acc["k2"]  # empty cell = missing
+    assert acc["s1"]["name"] == '=HYPERLINK("http://x","点我")'  # read as it is; neutralised only on output
+
+
+def test_dotted_headers_become_nested_mappings(book):
+    table = csvio.read_table(f"{REL}/tabs.tsv")
+    columns = csvio.resolve_columns(table, book)
+    doc = csvio.row_doc(table, columns, table.rows[0])
+    assert doc.data["team"] == {"account_manager": "Li Ming", "members": ["Li Ming", "Zhang"]}
+    assert doc.data["company"] == {"revenue": "300M"}  # values stay strings for the loader
+    assert doc.data["revenue"] == "1,200,000"
+    assert doc.loc(("team", "members")).line == 2
+    (acc,) = csvio.load_accounts("x.csv", book, text="id,name,team.客户经理,as_of\na,A,李明,2026/3/1\n")
+    assert acc.values["team.account_manager"] == "李明" and str(acc.as_of) == "2026-03-01"
+
+
+def test_gbk_with_semicolons(book):
+    table = csvio.read_table(f"{REL}/gbk-semicolon.csv")
+    assert (table.encoding, table.delimiter) == ("gbk", ";")
+    g1 = rows_of(f"{REL}/gbk-semicolon.csv", book)["g1"]
+    assert g1["name"] == "华信钢铁" and g1["revenue"] == 1_200_000 and g1["competition.competitors"] == ("宝钢", "鞍钢")
+
+
+def test_tabs(book):
+    assert csvio.read_table(f"{REL}/tabs.tsv").delimiter == "\t"
+    t1 = rows_of(f"{REL}/tabs.tsv", book)["t1"]
+    assert t1["revenue"] == 1_200_000 and t1["company.revenue"] == 300_000_000
+
+
+@pytest.mark.parametrize("text, delimiter", [
+    ("a,b;c\n1,2;3\n", ","),
+    ("a;b;c\n1;2;3\n", ";"),
+    ('"x,y";b;c\n1;2;3\n', ";"),  # a comma inside quotes does not count
+    ("a\tb,c\tb\n", "\t"),
+    ("sep=;\na,b;c\n", ";"),  # Excel's directive wins
+    ("single\nvalue\n", ","),
+])
+def test_sniffing(text, delimiter):
+    assert csvio.read_table("t.csv", text=text).delimiter == delimiter
+
+
+def test_error_in_row_on_line_5_names_line_column_and_header(book):
+    with pytest.raises(AccountError) as e:
+        csvio.load_accounts(f"{REL}/row5.csv", book)
+    (p,) = e.value.problems
+    # the first account's name spans lines 2–3, so the third account is on physical line 5
+    assert (p.location.line, p.location.col, p.path) == (5, 6, "毛利率")
+    assert "'abc' is not a number" in p.message
+    assert str(p.location) == f"{REL}/row5.csv:5:6"
+
+
+def test_missing_required_cell_points_at_the_row(book):
+    with pytest.raises(AccountError) as e:
+        csvio.load_accounts("x.csv", book, text="id,name,revenue\na,,1M\n")
+    (p,) = e.value.problems
+    assert (p.code, p.location.line, p.location.col, p.path) == ("account.missing", 2, 3, "name")
+    assert "the cell under 'name' is empty" in p.message
+
+
+def test_missing_required_column_reported_once(book):
+    with pytest.raises(AccountError) as e:
+        csvio.load_accounts("x.csv", book, text="id,revenue\na,1M\nb,2M\nc,3M\n")
+    assert [(p.code, p.path, p.location.line) for p in e.value.problems] == [("csv.missing-column", "name", 1)]
+
+
+def test_duplicate_header_names_both_columns(book):
+    with pytest.raises(AccountError) as e:
+        csvio.load_accounts(f"{REL}/dup-header.csv", book)
+    (p,) = e.value.problems
+    assert p.code == "csv.duplicate-header" and (p.location.line, p.location.col) == (1, 20)
+    assert p.message == "columns 3 '毛利率' and 5 '毛利率' have the same header"
+
+
+def test_two_headers_for_one_fact(book):
+    with pytest.raises(AccountError) as e:
+        csvio.load_accounts("x.csv", book, text="id,name,revenue,年交易额\na,A,1M,2M\n")
+    (p,) = e.value.problems
+    assert p.code == "csv.duplicate-fact" and p.message == "columns 3 'revenue' and 4 '年交易额' both give 'revenue'"
+
+
+def test_list_of_mappings_header_is_refused_with_a_hint(book):
+    with pytest.raises(AccountError) as e:
+        csvio.load_accounts(f"{REL}/contacts.csv", book)
+    (p,) = e.value.problems
+    assert p.code == "csv.list-of-mappings" and p.path == "联系人" and p.location.col == 11
+    assert "a list of records (name, role, …), which one CSV row cannot hold" in p.message
+    assert "YAML account file" in p.hint
+
+
+def test_unknown_and_group_headers(book):
+    with pytest.raises(AccountError) as e:
+        csvio.load_accounts("x.csv", book, text="id,name,Revnue,team,#ignored\na,A,1,2,3\n")
+    unknown, group = e.value.problems
+    assert unknown.code == "csv.unknown-header" and "did you mean 'revenue'?" in unknown.hint
+    assert group.code == "csv.group-header" and "team.account_manager" in group.hint
+
+
+def test_header_units(book):
+    text = "id,name,交易额(亿元),毛利率(%),平均收款周期(天)\na,A,1.5,18,45\nb,B,3000万,0.5%,30\n"
+    acc = {a.id: a.values for a in csvio.load_accounts("x.csv", book, text=text)}
+    assert acc["a"]["revenue"] == 150_000_000 and acc["a"]["gross_margin"] == pytest.approx(0.18)
+    assert acc["a"]["collection_days"] == 45
+    assert acc["b"]["revenue"] == 30_000_000 and acc["b"]["gross_margin"] == pytest.approx(0.005)  # units as written
+    with pytest.raises(AccountError) as e:
+        csvio.load_accounts("x.csv", book, text="id,name,毛利率(万元)\na,A,1\n")
+    assert e.value.problems[0].code == "csv.header-unit"
+
+
+def test_too_many_cells_blames_the_row_with_a_quoting_hint(book):
+    result = csvio.read_accounts(f"{REL}/too-many.csv", book)
+    bad, good = result.rows
+    assert bad.account is None and good.account is not None and good.account.values["revenue"] == 1_200_000
+    (p,) = bad.problems
+    assert p.code == "csv.too-many-cells" and (p.location.line, p.location.col) == (2, 12)
+    assert p.message == "line 2 has 6 cells, but the header has 4 columns"
+    assert 'quote it ("1,200,000")' in p.hint
+
+
+@pytest.mark.parametrize("text, code", [
+    ("", "csv.empty"),
+    ("\n , ,\n", "csv.empty"),
+    ('id,name\na,"never closed\n', "csv.unclosed-quote"),
+])
+def test_unusable_files(text, code):
+    with pytest.raises(InputError) as e:
+        csvio.read_table("x.csv", text=text)
+    assert e.value.problems[0].code == code
+
+
+def test_empty_file_and_header_only(book):
+    result = csvio.read_accounts(f"{REL}/empty.csv", book)
+    assert [(p.code, str(p.location)) for p in result.problems] == [("csv.empty", f"{REL}/empty.csv:1:1")]
+    result = csvio.read_accounts("x.csv", book, text="id,name\n")
+    assert [p.code for p in result.problems] == ["csv.no-rows"]
+
+
+def test_binary_junk_and_workbooks(tmp_path, book):
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(b"id,name\n" + bytes(range(1, 32)) * 50)
+    with pytest.raises(InputError) as e:
+        csvio.read_table(str(junk))
+    assert e.value.problems[0].code == "file.binary" and "CSV" in e.value.problems[0].hint
+    book_file = tmp_path / "export.csv"
+    book_file.write_bytes(b"PK\x03\x04" + b"\x00" * 64)  # an .xlsx saved under a .csv name
+    with pytest.raises(InputError) as e:
+        csvio.read_table(str(book_file))
+    assert e.value.problems[0].code == "csv.workbook" and "Save As" in e.value.problems[0].hint
+
+
+def test_size_is_capped_like_yaml(tmp_path, monkeypatch):
+    from kamrules import yamlio
+
+    monkeypatch.setattr(yamlio, "MAX_BYTES", 100)
+    big = tmp_path / "big.csv"
+    big.write_text("id,name\n" + "a,b\n" * 50)
+    with pytest.raises(InputError) as e:
+        csvio.read_table(str(big))
+    assert e.value.problems[0].code == "file.too-large"
+
+
+_CELL = st.text(alphabet='ab,;\t"\n 中=-', max_size=8)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(st.lists(_CELL, min_size=1, max_size=5), min_size=1, max_size=5),
+       delimiter=st.sampled_from(csvio.DELIMITERS), terminator=st.sampled_from(["\r\n", "\n"]))
+def test_scanner_reads_what_the_csv_module_writes(rows, delimiter, terminator):
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator=terminator).writerows(rows)
+    text = buf.getvalue()
+    records = list(csvio.scan(text, delimiter, "t.csv"))
+    assert [[c.text for c in r.cells] for r in records] == [[v.strip() for v in row] for row in rows]
+    starts = [0] + [m.end() for m in re.finditer(r"\r\n|\n", text)]
+    for rec in records:
+        for c in rec.cells:  # every cell's line:col is where its text (or its opening quote) begins
+            at = text[starts[c.line - 1] + c.col - 1:]
+            assert at.startswith('"') or at.lstrip(" \t").startswith(c.text)
+
+
+# --------------------------------------------------------------------------- advise on a CSV
+
+def test_advise_one_row_csv():
+    r = run("advise", f"{REL}/one.csv", "-r", BOOK, *AS_OF, "-f", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["account"] == {"id": "o1", "name": "单行客户"}
+    assert [f["rule"] for f in data["findings"]] == ["over-discount"]
+
+
+def test_advise_multi_row_csv_needs_account():
+    r = run("advise", f"{REL}/accounts.csv", "-r", BOOK, *AS_OF)
+    assert r.exit_code == 2
+    assert "holds 5 accounts; advise is about one" in r.output
+    assert "pick one with --account ID (k1, k2, m1, s1, u1)" in r.output
+    assert f"kamrules portfolio {REL}/accounts.csv" in r.output
+
+
+def test_advise_multi_row_csv_with_account():
+    r = run("advise", f"{REL}/accounts.csv", "--account", "k2", "-r", BOOK, *AS_OF, "-f", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["account"]["id"] == "k2" and data["classification"]["final"] == "key"
+    assert {f["rule"] for f in data["findings"]} == {"over-discount", "slow-collection"}
+
+
+def test_advise_unknown_account_suggests_and_lists():
+    r = run("advise", f"{REL}/accounts.csv", "--account", "k22", "-r", BOOK, *AS_OF)
+    assert r.exit_code == 2
+    assert "--account: error[cli.account-unknown] at k22: no account with the id 'k22'" in r.output
+    assert "did you mean 'k2'?" in r.output
+    assert "one of: k1, k2, m1, s1, u1" in r.output
+
+
+def test_advise_picks_a_good_row_beside_a_bad_one():
+    r = run("advise", f"{REL}/mixed-bad.csv", "--account", "good2", "-r", BOOK, *AS_OF, "-f", "json")
+    assert r.exit_code == 0 and json.loads(r.output)["account"]["id"] == "good2"
+    r = run("advise", f"{REL}/mixed-bad.csv", "--account", "bad1", "-r", BOOK, *AS_OF)
+    assert r.exit_code == 2 and f"{REL}/mixed-bad.csv:3:12: error[account.value] at discount_rate" in r.output
+
+
+def test_advise_yaml_with_other_account_id_is_refused(book):
+    with pytest.raises(UsageError) as e:
+        csvio.select_account(f"{REL}/acc.yaml", book, "zz")
+    assert "holds the account 'y1', not 'zz'" in e.value.problems[0].message
+    assert csvio.select_account(f"{REL}/acc.yaml", book, "y1").id == "y1"
+
+
+def test_advise_course_example_with_chinese_headers():
+    r = run("advise", "examples/portfolio/crm-export.csv", "--account", "HX-001", *AS_OF, "-f", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["account"] == {"id": "HX-001", "name": "华信钢铁"}
+    assert data["rulebook"]["id"] == "course"
+
+
+# --------------------------------------------------------------------------- portfolio
+
+MIXED = (f"{REL}/accounts.csv", f"{REL}/acc.yaml")
+
+
+def test_portfolio_json_rows_sorted_and_summarised():
+    r = run("portfolio", *MIXED, "-r", BOOK, *AS_OF, "-f", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    # key (health 50, 60, 80) → medium → small → unprofitable
+    assert [a["id"] for a in data["accounts"]] == ["k2", "y1", "k1", "m1", "s1", "u1"]
+    k2 = data["accounts"][0]
+    assert k2["source"] == f"{REL}/accounts.csv:3" and k2["classification"] == {"final": "key"}
+    assert k2["scores"] == {"health": 50.0} and k2["warnings"]["high"] == 1 and k2["warnings"]["medium"] == 1
+    assert k2["top_warning"]["rule"] == "over-discount" and k2["top_warning"]["title"] == "Discount too deep"
+    assert data["accounts"][1]["source"] == f"{REL}/acc.yaml"
+    s = data["summary"]
+    assert s["by_final"] == {"key": 3, "medium": 1, "small": 1, "unprofitable": 1} and s["unclassified"] == 0
+    # revenues 20M, 15M, 12M, 8M, 3M, 0.5M: the top 20% of 6 is 1 account, 20M of 58.5M
+    assert (s["pareto"]["top"], s["pareto"]["of"]) == (1, 6)
+    assert s["pareto"]["revenue_share"] == pytest.approx(20 / 58.5)
+    # company.revenue is 1亿 for the CSV rows; y1 does not give it
+    conc = s["concentration"]
+    assert [(a["id"], a["share"]) for a in conc["accounts"]] == [("k1", 0.2), ("k2", 0.15)]
+    assert conc["threshold"] == 0.1 and conc["known"] == 5 and conc["total_share"] is None
+
+
+def test_portfolio_markdown_both_languages():
+    en = run("portfolio", *MIXED, "-r", BOOK, *AS_OF).output
+    assert en.startswith("# Account portfolio\n\nRulebook csvbook 0.1.0 · as of 2026-06-30")
+    assert "| k2 | Beta | Key account | 15M | 50 | 1 high · 1 medium | Discount too deep |" in en
+    assert "The top 1 of 6 accounts (16.7%) bring 34.2% of the revenue (58.5M in all)." in en
+    assert "2 accounts are each 10% or more of the company's revenue:" in en and "  - Alpha (`k1`): 20%" in en
+    zh = run("portfolio", *MIXED, "-r", BOOK, *AS_OF, "--lang", "zh").output
+    assert zh.startswith("# 客户组合")
+    assert "| k2 | Beta | 大客户 | 1500万 | 50 | 1 高 · 1 中 | 折扣过高 |" in zh
+    assert "**客户分类**：大客户 3 · 中客户 1 · 小客户 1 · 亏损客户 1" in zh
+    assert "年交易额最高的 1 个客户（6 个客户的 16.7%）贡献了 34.2% 的年交易额" in zh
+
+
+def test_portfolio_csv_neutralises_formulas_keeps_numbers(tmp_path):
+    out = tmp_path / "p.csv"
+    r = run("portfolio", *MIXED, "-r", BOOK, *AS_OF, "-f", "csv", "-o", str(out))
+    assert r.exit_code == 0 and r.output == ""
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw  # Excel reads the Chinese; CRLF rows
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    head = rows[0]
+    assert head[:5] == ["Id", "Name", "Class", "Revenue", "Health"]
+    by_id = {row[0]: dict(zip(head, row)) for row in rows[1:]}
+    assert by_id["s1"]["Name"] == "'=HYPERLINK(\"http://x\",\"点我\")"
+    assert by_id["u1"]["Name"] == "'-Delta"  # text starting with - is neutralised too
+    assert by_id["k1"]["Revenue"] == "20000000" and by_id["k2"]["Health"] == "50"  # numbers stay numbers
+    assert by_id["k2"]["Warnings: high"] == "1" and by_id["k2"]["Top warning"] == "Discount too deep"
+    assert [p.name for p in tmp_path.iterdir()] == ["p.csv"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("=1+1", "'=1+1"), ("+cmd", "'+cmd"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
+    ("\rx", "'\rx"), ("a=b", "a=b"), ("华信", "华信"), ("", ""),
+])
+def test_neutralise(text, expected):
+    assert portfolio.neutralise(text) == expected
+
+
+def test_csv_negative_numbers_stay_numbers():
+    assert portfolio._csv_number(-5.0) == -5 and portfolio._csv_number(-0.25) == -0.25
+    assert portfolio._csv_number(None) == ""
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "json"])
+def test_portfolio_is_deterministic(fmt):
+    a = run("portfolio", *MIXED, "-r", BOOK, *AS_OF, "-f", fmt)
+    b = run("portfolio", *reversed(MIXED), "-r", BOOK, *AS_OF, "-f", fmt)  # input order does not matter
+    c = run("portfolio", *MIXED, "-r", BOOK, *AS_OF, "-f", fmt)
+    assert a.exit_code == 0 and a.stdout_bytes == c.stdout_bytes
+    assert a.stdout_bytes == b.stdout_bytes
+
+
+def test_portfolio_bad_accounts_listed_all_and_nothing_written(tmp_path):
+    out = tmp_path / "p.md"
+    r = run("portfolio", f"{REL}/mixed-bad.csv", f"{REL}/contacts.csv", f"{REL}/accounts.csv", "-r", BOOK,
+            *AS_OF, "-o", str(out))
+    assert r.exit_code == 2
+    assert f"{REL}/contacts.csv:1:11: error[csv.list-of-mappings]" in r.output
+    assert f"{REL}/mixed-bad.csv:3:12: error[account.value] at discount_rate" in r.output
+    assert "kamrules: 2 problems; nothing was written." in r.output
+    assert not out.exists()
+
+
+def test_portfolio_skip_invalid():
+    r = CliRunner().invoke(main, ["portfolio", f"{REL}/mixed-bad.csv", "-r", BOOK, *AS_OF, "-f", "json",
+                                  "--skip-invalid"])
+    assert r.exit_code == 0, r.output
+    assert f"{REL}/mixed-bad.csv:3:12: error[account.value]" in r.stderr
+    assert "kamrules: skipped 1 invalid account." in r.stderr
+    data = json.loads(r.stdout)
+    assert [a["id"] for a in data["accounts"]] == ["good2", "good1"]
+    assert [p["line"] for p in data["skipped"]] == [3]
+    md = CliRunner().invoke(main, ["portfolio", f"{REL}/mixed-bad.csv", "-r", BOOK, *AS_OF, "--skip-invalid"])
+    assert "Invalid accounts skipped: 1 (their problems are on standard error)." in md.stdout
+
+
+def test_portfolio_skip_invalid_with_nothing_left():
+    r = run("portfolio", f"{REL}/contacts.csv", "-r", BOOK, "--skip-invalid")
+    assert r.exit_code == 2 and "there is no valid account to evaluate" in r.output
+
+
+def test_portfolio_duplicate_ids_across_files(tmp_path):
+    other = tmp_path / "k1.yaml"
+    other.write_text("id: k1\nname: Again\nrevenue: 1M\n")
+    r = run("portfolio", f"{REL}/accounts.csv", str(other), "-r", BOOK, *AS_OF)
+    assert r.exit_code == 2
+    assert f"error[portfolio.duplicate-id] at id: the id 'k1' is already used by {REL}/accounts.csv:2" in r.output
+
+
+def test_portfolio_fail_on():
+    r = run("portfolio", *MIXED, "-r", BOOK, *AS_OF, "--fail-on", "high")
+    assert r.exit_code == 1 and r.output.startswith("# Account portfolio")  # the report is still printed
+    assert run("portfolio", *MIXED, "-r", BOOK, *AS_OF, "--fail-on", "critical").exit_code == 0
+    assert run("portfolio", f"{REL}/tabs.tsv", "-r", BOOK, *AS_OF, "--fail-on", "info").exit_code == 0
+
+
+def test_portfolio_folder_and_course_example():
+    r = run("portfolio", "examples/portfolio", *AS_OF, "-f", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert len(data["accounts"]) == 10 and data["rulebook"]["id"] == "course"
+    order = ["key", "medium", "small", "unprofitable", None]
+    keys = [(order.index(a["classification"]["final"]),
+             a["scores"]["health"] if a["scores"]["health"] is not None else float("inf"), a["id"])
+            for a in data["accounts"]]
+    assert keys == sorted(keys)
+    assert sum(data["summary"]["by_final"].values()) + data["summary"]["unclassified"] == 10
+    injected = next(a for a in data["accounts"] if a["name"].startswith("="))
+    csv_out = run("portfolio", "examples/portfolio", *AS_OF, "-f", "csv").output
+    assert f"{injected['id']},\"'=HYPERLINK(" in csv_out
+
+
+@pytest.mark.parametrize("command", [["advise"], ["portfolio"]])
+def test_help_has_an_example(command):
+    r = run(*command, "--help")
+    assert r.exit_code == 0
+    assert re.search(r"^\s+kamrules " + command[0] + " ", r.output, re.M)
+    if command == ["advise"]:
+        assert "--account ID" in r.output and "CSV export" in r.output
