@@ -194,11 +194,11 @@ def compile_rulebook(book: Rulebook) -> Program:
             pattern = {"$and": [{STRATUM: stratum}, expr]}
         durable = {"all": [{"m": pattern}], "pri": -r.priority} if pattern is not None else {}
         rules.append(CompiledRule(r.id, stratum, cond, tuple(sorted(props)), durable))
-    n_strata = max((r.stratum for r in rules), default=0) + 1
+    n_strata = max((c.stratum for c in rules), default=0) + 1
     by_stratum: dict[int, set[str]] = {}
-    for r in rules:
-        by_stratum.setdefault(r.stratum, set()).update(r.props)
-    prog = Program(book, tuple(r for r in rules), n_strata, comp.synthetic, comp.prop_of,
+    for c in rules:
+        by_stratum.setdefault(c.stratum, set()).update(c.props)
+    prog = Program(book, tuple(rules), n_strata, comp.synthetic, comp.prop_of,
                    {k: tuple(sorted(v)) for k, v in by_stratum.items()},
                    "kam_" + book.digest.split(":")[-1][:16])
     return prog

@@ -133,7 +133,7 @@ class DurableBackend:
         self._d = d
         # durable_rules' C JSON parser rejects negative exponents ('1e-05' → error 204):
         # it serialises facts and rulesets through this module's json, so give it ours.
-        d.json = _PositionalJson  # type: ignore[attr-defined]
+        d.json = _PositionalJson
         import durable_rules_engine
 
         self._d_error = durable_rules_engine.error

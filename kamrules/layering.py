@@ -40,7 +40,7 @@ def _define(table: dict[str, Any], book: RawBook, items: dict[str, Any], kind: s
 
 def layer(chain: list[RawBook], out: Collector) -> Layered:
     lay = Layered()
-    raw_params: dict[str, tuple[dict[str, Any], Origin, list[str]]] = {}
+    raw_params: dict[str, tuple[dict[str, Any], Origin]] = {}
     for book in chain:
         _define(lay.facts, book, book.facts, "fact", out)
         _define(lay.metrics, book, book.metrics, "metric", out)
@@ -50,15 +50,16 @@ def layer(chain: list[RawBook], out: Collector) -> Layered:
         for name, spec in book.params.items():
             loc = book.param_locs[name]
             if name in raw_params:
-                merged, _, history = raw_params[name]
+                merged, _ = raw_params[name]
                 if "type" in spec and "type" in merged and spec["type"] != merged["type"]:
-                    out.add("rulebook.param-type", f"parameter '{name}' cannot change type from {merged['type']} to {spec['type']}",
+                    out.add("rulebook.param-type",
+                            f"parameter '{name}' cannot change type from {merged['type']} to {spec['type']}",
                             loc, f"parameters.{name}.type")
-                raw_params[name] = ({**merged, **spec}, Origin(book.id, loc), history + [book.id])
+                raw_params[name] = ({**merged, **spec}, Origin(book.id, loc))
             else:
-                raw_params[name] = (dict(spec), Origin(book.id, loc), [book.id])
+                raw_params[name] = (dict(spec), Origin(book.id, loc))
         _rules(lay, book, out)
-    for name, (spec, origin, history) in raw_params.items():
+    for name, (spec, origin) in raw_params.items():
         p = _param(name, spec, origin, out)
         if p:
             lay.params[name] = p
@@ -87,8 +88,9 @@ def _param(name: str, spec: dict[str, Any], origin: Origin, out: Collector) -> P
         out.problems.append(Problem("lint.param-no-source", f"parameter '{name}' has no source", origin.location,
                                     f"parameters.{name}", "source: deck | lit:<name> | recon | company:<who>",
                                     "say where the number comes from", severity="warning"))
-    label = spec.get("label") if isinstance(spec.get("label"), Text) else Text(zh=name, en=name)
-    help_ = spec.get("help") if isinstance(spec.get("help"), Text) else Text()
+    raw_label, raw_help = spec.get("label"), spec.get("help")
+    label = raw_label if isinstance(raw_label, Text) else Text(zh=name, en=name)
+    help_ = raw_help if isinstance(raw_help, Text) else Text()
     return ParamDef(name, type_, parsed, source, label, origin, help_)
 
 

@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from . import ir
-from .errors import Collector, Location, Problem, RulebookError, suggest
+from .errors import Collector, Location, RulebookError, suggest
 from .expr import ParseError
 from .model import (HIT_POLICIES, LANGS, SEVERITIES, DerivedDef, DimensionDef, FactDef, Message,
                     MetricDef, Origin, ParamDef, RuleDef, Rulebook, ScoreDef, Text)
 from .resources import builtin_rulebook_path
 from .typecheck import Scope, check_condition, check_term
 from .values import ALL_TYPES, NUMERIC_TYPES, SCALAR_TYPES, ValueProblem, parse_scalar
-from .yamlio import Doc, InputError, Path as YPath, format_path
+from .errors import InputError
+from .yamlio import Doc, Path as YPath, format_path
 from . import yamlio
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,80}$")

@@ -67,7 +67,7 @@ def _tidy(x: float) -> float | None:
     """12 significant digits: 17% − 15% is 2%, not 2.0000000000000018%, so a value exactly at a
     threshold lands on the side the rulebook author meant."""
     if x != x or abs(x) == float("inf"):
-        return None  # type: ignore[return-value]  # overflow is 'unknown', like division by zero
+        return None  # overflow is 'unknown', like division by zero
     return float(f"{x:.12g}")
 
 

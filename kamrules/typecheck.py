@@ -195,12 +195,13 @@ class Checker:
         """A comparison side; a bare word next to an enum is one of its values."""
         if isinstance(node, ast.Name) and len(node.parts) == 1 and other is not None and other.type == "enum":
             word = node.parts[0]
-            if word in other.values:
+            allowed: tuple[str, ...] = getattr(other, "values", ())
+            if word in allowed:
                 return ir.Const(word, "enum")
             if self.scope.item is not None and word in self.scope.item or word in self.scope.names:
                 return self.term(node)
             raise _err(f"'{word}' is not a value of {ir.show(other)}", node,
-                       suggest(word, other.values) or "allowed: " + ", ".join(other.values))
+                       suggest(word, allowed) or "allowed: " + ", ".join(allowed))
         return self.term(node)
 
     def compare(self, node: ast.Binary) -> ir.Cond:
