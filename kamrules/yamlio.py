@@ -200,7 +200,7 @@ def _precheck(text: str, file: str) -> None:
             if ev.anchor:
                 sizes[ev.anchor] = 1
         elif isinstance(ev, yaml.AliasEvent):
-            n = sizes.get(ev.anchor, 1)
+            n = sizes.get(ev.anchor or "", 1)
         else:
             continue
         if stack and not isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
@@ -208,10 +208,11 @@ def _precheck(text: str, file: str) -> None:
         expanded += n
         if expanded > MAX_NODES:
             mark = ev.start_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
             hint = ("this usually means nested &anchors/*aliases (an 'alias bomb'); write the data out"
                     if isinstance(ev, yaml.AliasEvent) else "split the data into several files")
             raise InputError([Problem("yaml.too-large", f"the document expands to more than {MAX_NODES:,} nodes",
-                                      Location(file, mark.line + 1, mark.column + 1), hint=hint)])
+                                      Location(file, line, col), hint=hint)])
 
 
 class _Converter:
