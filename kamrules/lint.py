@@ -797,7 +797,7 @@ def _language_issue(t: Text) -> str:
 # --------------------------------------------------------------------------- templates and engine
 
 def template_variables(book: Rulebook) -> list[Problem]:
-    """Company templates may use only the documented playbook context (render.context)."""
+    """Company templates may use only the documented playbook context (context.context)."""
     files = [p for d in book.templates if Path(d).is_dir() for p in sorted(Path(d).rglob("*.j2"))]
     if not files:
         return []
@@ -837,10 +837,10 @@ def template_variables(book: Rulebook) -> list[Problem]:
 
 
 def context_names(book: Rulebook) -> set[str]:
-    """The top-level names of render.context(), read from a real (empty) evaluation."""
+    """The top-level names of context.context(), read from a real (empty) evaluation."""
     from .model import Account
     from .pipeline import evaluate
-    from .render import context
+    from .context import context
 
     advice = evaluate(Account("lint", "lint", "<lint>", {}), book, as_of=_dt.date(2000, 1, 1), engine="reference")
     return set(context(advice))

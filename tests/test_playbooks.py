@@ -30,7 +30,9 @@ from click.testing import CliRunner
 
 from kamrules import pipeline
 from kamrules.cli import main
-from kamrules.render import CONCEPT_LABEL, SOURCE_KIND, UI, context, render
+from kamrules.context import context
+from kamrules.render import render
+from kamrules.texts import CONCEPT_LABEL, SOURCE_KIND, UI
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples" / "accounts").glob("*.yaml"))
