@@ -118,7 +118,7 @@ def read_text(file: str, *, stdin_text: str | None = None) -> tuple[str, str]:
         try:
             size = os.path.getsize(file)
         except OSError as e:
-            raise _problem("file.unreadable", f"cannot read the file: {e.strerror or e}", file,
+            raise _problem("file.unreadable", f"cannot read the file: {e.strerror or e}", file, 0, 0,
                            hint="check the path") from None
         if size > MAX_BYTES:
             raise _problem("file.too-large",
@@ -128,7 +128,7 @@ def read_text(file: str, *, stdin_text: str | None = None) -> tuple[str, str]:
             with open(file, "rb") as fh:
                 raw = fh.read(MAX_BYTES + 1)
         except OSError as e:
-            raise _problem("file.unreadable", f"cannot read the file: {e.strerror or e}", file,
+            raise _problem("file.unreadable", f"cannot read the file: {e.strerror or e}", file, 0, 0,
                            hint="check the path and its permissions") from None
         if os.path.isdir(file):  # pragma: no cover - open() already fails on Linux
             raise _problem("file.unreadable", "this is a folder, not a file", file)
