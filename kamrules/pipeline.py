@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Mapping
 
 from .account import load_account
@@ -49,13 +48,11 @@ def program_for(book: Rulebook) -> Program:
     return prog
 
 
-@lru_cache(maxsize=16)
-def _cached_rulebook(ref: str) -> Rulebook:
-    return load_rulebook(ref)
-
-
 def rulebook(ref: str = "course") -> Rulebook:
-    return _cached_rulebook(ref)
+    """The effective rulebook. Not memoised here: a relative ref means another file in another
+    working directory, and load_rulebook's disk cache already makes a repeat load cheap while
+    checking every file's content hash."""
+    return load_rulebook(ref)
 
 
 def evaluate(account: Account, book: Rulebook, *, as_of: _dt.date | None = None, lang: str | None = None,
