@@ -23,7 +23,7 @@ FREE_KEYS = ("notes", "extra", "as_of")  # accepted, not facts
 MAX_LIST_ITEMS = 100_000
 
 
-class _KeyIndex:
+class KeyIndex:
     """Which keys are accepted at each nesting level, and which fact or prefix each one means."""
 
     def __init__(self, facts: dict[str, FactDef]) -> None:
@@ -83,7 +83,7 @@ def account_from_doc(doc: Doc, book: Rulebook) -> Account:
                 expected="key: value pairs such as 'revenue: 1200万'",
                 hint="a portfolio of accounts goes in separate files")
         raise AccountError(out.problems)
-    index = _KeyIndex(dict(book.facts))
+    index = KeyIndex(dict(book.facts))
     values: dict[str, Any] = {}
     locations: dict[str, Location] = {}
     as_of = None
@@ -125,7 +125,7 @@ def _company_file(doc: Doc, ref: str, out: Collector) -> Any:
     return sub.data
 
 
-def _walk(doc: Doc, data: dict[str, Any], path: YPath, prefix: str, index: _KeyIndex, book: Rulebook,
+def _walk(doc: Doc, data: dict[str, Any], path: YPath, prefix: str, index: KeyIndex, book: Rulebook,
           values: dict[str, Any], locations: dict[str, Location], out: Collector) -> None:
     for key, raw in data.items():
         kpath = path + (key,)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from . import yamlio
-from .account import FREE_KEYS, _KeyIndex, account_from_doc
+from .account import FREE_KEYS, KeyIndex, account_from_doc
 from .errors import AccountError, InputError, Location, Problem, UsageError, suggest
 from .model import Account, FactDef, Rulebook
 from .yamlio import Doc
@@ -275,7 +275,7 @@ class Columns:
 
 def resolve_columns(table: Table, book: Rulebook) -> Columns:
     """Map each header to a fact, once for the whole file; report each bad header once."""
-    index = _KeyIndex(dict(book.facts))
+    index = KeyIndex(dict(book.facts))
     columns: list[Column] = []
     problems: list[Problem] = []
     by_fact: dict[str, Column] = {}
@@ -307,7 +307,7 @@ def _label(f: FactDef) -> str:
     return f.label.zh or f.label.en or f.name
 
 
-def _lookup(index: _KeyIndex, header: str) -> str | None:
+def _lookup(index: KeyIndex, header: str) -> str | None:
     """A header → dotted fact name, 'prefix:…' for a group, or None. Dotted headers walk the groups."""
     found = index.lookup("", header)
     if found is not None or "." not in header:
@@ -326,7 +326,7 @@ def _key(header: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in header.split(".")) if "." in header else (header,)
 
 
-def _resolve(i: int, cell: Cell, index: _KeyIndex, book: Rulebook, file: str,
+def _resolve(i: int, cell: Cell, index: KeyIndex, book: Rulebook, file: str,
              problems: list[Problem]) -> Column | None:
     header = cell.text
     if header in FREE_KEYS:
