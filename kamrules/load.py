@@ -114,7 +114,11 @@ class _Reader:
         if not isinstance(value, dict):
             self.err("rulebook.type", f"{what} must be text or {{zh: …, en: …}}", path, value=True)
             return Text()
-        self.keys(value, LANGS, path, what)
+        for k in value:
+            if k not in LANGS:
+                # the usual cause: `{en: Size, lower end}` — in a flow mapping a comma ends the text
+                self.err("rulebook.unknown-key", f"unknown key '{k}' in {what}", path + (k,), "one of zh, en",
+                         suggest(k, LANGS) or "inside {zh: …, en: …} a comma or colon ends the text: put it in quotes")
         for k, v in value.items():
             if k in LANGS and not isinstance(v, str):
                 self.err("rulebook.type", f"{what}.{k} must be text", path + (k,), value=True)

@@ -64,6 +64,20 @@ UI: dict[str, dict[str, str]] = {
     "pareto_missing": {"zh": "另有 {k} 个客户没有年交易额，未计入。", "en": "{k} accounts without revenue are left out."},
     "pareto_none": {"zh": "没有客户给出年交易额，无法计算。", "en": "No account gives its revenue, so this cannot be computed."},
     "concentration": {"zh": "客户集中度", "en": "Concentration"},
+    "programme": {"zh": "大客户计划规模（天龙八部·客户分级）", "en": "Key-account programme size (eight parts: tiering)"},
+    "programme_within": {"zh": "{n} 个大客户，在文献建议的 {lo}–{hi} 个之内（McDonald & Woodburn）。",
+                         "en": "{n} key accounts, within the {lo}–{hi} the literature suggests (McDonald & Woodburn)."},
+    "programme_below": {"zh": "{n} 个大客户，少于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：检查是否有值得升级的中客户。",
+                        "en": "{n} key accounts, fewer than the {lo}–{hi} the literature suggests (McDonald & Woodburn): "
+                              "look for medium accounts worth moving up."},
+    "programme_above": {"zh": "{n} 个大客户，多于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：资源会被摊薄，重新按三类标准筛选。",
+                        "en": "{n} key accounts, more than the {lo}–{hi} the literature suggests (McDonald & Woodburn): "
+                              "resources get spread thin; re-select with the three standards."},
+    "programme_too_many": {"zh": "{n} 个大客户，超过 {many} 个，已经照顾不过来（McDonald & Woodburn）：必须按三类标准重新分级。",
+                           "en": "{n} key accounts, more than {many}: too many to serve well (McDonald & Woodburn); "
+                                 "re-tier with the three standards."},
+    "manager_overloaded": {"zh": "客户经理 {manager} 负责 {n} 个大客户，达到 {limit} 个即过多（KAM 协会）。",
+                           "en": "Account manager {manager} holds {n} key accounts; {limit} or more is too many (KAM association)."},
     "conc_over": {"zh": "{n} 个客户各占公司年销售额的 {threshold} 及以上：",
                   "en": "{n} accounts are each {threshold} or more of the company's revenue:"},
     "conc_none_over": {"zh": "没有客户占公司年销售额的 {threshold} 及以上。",
@@ -176,6 +190,7 @@ class Row:
     warnings: Mapping[str, int]  # severity → number of warnings
     top: Finding | None  # the most severe warning
     severities: frozenset[str]  # of every finding, for --fail-on
+    manager: str | None = None  # team.account_manager
 
     @property
     def revenue_share(self) -> float | None:
@@ -203,11 +218,33 @@ class Concentration:
 
 
 @dataclass(frozen=True)
+class Programme:
+    """Eight-part management at portfolio level: programme size and key accounts per manager."""
+
+    key_accounts: int
+    size_min: int  # McDonald & Woodburn: 15–35 key accounts, more than 50 too many
+    size_max: int
+    too_many: int
+    per_manager_limit: int  # KAM association: fewer than 5 key accounts per manager
+    overloaded: tuple[tuple[str, int], ...]  # (manager, key accounts) at or over the limit
+
+    @property
+    def verdict(self) -> str:
+        n = self.key_accounts
+        if n > self.too_many:
+            return "too_many"
+        if n > self.size_max:
+            return "above"
+        return "below" if n < self.size_min else "within"
+
+
+@dataclass(frozen=True)
 class Summary:
     by_final: tuple[tuple[str, int], ...]  # in the dimension's order, zero counts kept
     unclassified: int
     pareto: Pareto | None
     concentration: Concentration | None
+    programme: Programme | None = None
 
 
 @dataclass(frozen=True)
@@ -232,7 +269,8 @@ def row_of(advice: Advice, where: Location) -> Row:
         scores={s: advice.scores[s].value for s in SCORES if s in advice.scores},
         revenue=_number(values.get("revenue")), company_revenue=_number(values.get("company.revenue")),
         warnings=counts, top=warnings[0] if warnings else None,  # findings come most severe first
-        severities=frozenset(f.severity for f in advice.findings))
+        severities=frozenset(f.severity for f in advice.findings),
+        manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None)
 
 
 def _number(v: Any) -> float | None:
@@ -279,7 +317,24 @@ def summarise(rows: Sequence[Row], book: Rulebook) -> Summary:
                          for v, _ in book.dimensions["final"].values)
         unclassified = sum(1 for r in rows if r.dims.get("final") is None)
     return Summary(by_final, unclassified, pareto(rows, _param(book, "pareto_customer_share", PARETO_DEFAULT)),
-                   concentration(rows, _param(book, "major_customer_share", MAJOR_DEFAULT)))
+                   concentration(rows, _param(book, "major_customer_share", MAJOR_DEFAULT)),
+                   programme(rows, book))
+
+
+def programme(rows: Sequence[Row], book: Rulebook) -> Programme | None:
+    """Only for rulebooks that declare the programme-size parameters and a 'key' final class."""
+    final = book.dimensions.get("final")
+    if final is None or "key" not in [v for v, _ in final.values] or "programme_size_min" not in book.params:
+        return None
+    keys = [r for r in rows if r.dims.get("final") == "key"]
+    limit = int(_param(book, "max_accounts_per_manager", 5))
+    per: dict[str, int] = {}
+    for r in keys:
+        if r.manager:
+            per[r.manager] = per.get(r.manager, 0) + 1
+    overloaded = tuple(sorted(((m, n) for m, n in per.items() if n >= limit), key=lambda x: (-x[1], x[0])))
+    return Programme(len(keys), int(_param(book, "programme_size_min", 15)), int(_param(book, "programme_size_max", 35)),
+                     int(_param(book, "programme_size_too_many", 50)), limit, overloaded)
 
 
 def pareto(rows: Sequence[Row], share: float) -> Pareto | None:
@@ -380,6 +435,12 @@ def _summary_md(p: Portfolio) -> list[str]:
     if s.concentration:
         for r in s.concentration.over:
             out.append(f"  - {_md_cell(r.name)} (`{r.id}`): {format_percent(r.revenue_share or 0)}")
+    pg = s.programme
+    if pg is not None:
+        out.append(f"- **{ui('programme', lang)}**{colon}" + ui(f"programme_{pg.verdict}", lang, n=pg.key_accounts,
+                                                                 lo=pg.size_min, hi=pg.size_max, many=pg.too_many))
+        for m, n in pg.overloaded:
+            out.append("  - " + ui("manager_overloaded", lang, manager=_md_cell(m), n=n, limit=pg.per_manager_limit))
     return out
 
 
@@ -464,6 +525,11 @@ def to_json(p: Portfolio) -> str:
                 "top": s.pareto.top, "of": s.pareto.of, "accounts_share": s.pareto.accounts_share,
                 "revenue_share": s.pareto.revenue_share, "revenue_total": s.pareto.total,
                 "without_revenue": s.pareto.missing},
+            "programme": None if s.programme is None else {
+                "key_accounts": s.programme.key_accounts, "verdict": s.programme.verdict,
+                "size": [s.programme.size_min, s.programme.size_max], "too_many": s.programme.too_many,
+                "per_manager_limit": s.programme.per_manager_limit,
+                "overloaded_managers": [{"manager": m, "key_accounts": n} for m, n in s.programme.overloaded]},
             "concentration": None if s.concentration is None else {
                 "threshold": s.concentration.threshold, "known": s.concentration.known,
                 "total_share": s.concentration.total_share,
