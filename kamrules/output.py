@@ -37,6 +37,9 @@ def write_atomic(target: str, text: str, *, inputs: Iterable[str] = ()) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp makes the file private (0600); give it the mode a plain open() would have,
+        # or keep the mode of the file it replaces
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException as e:  # including KeyboardInterrupt: leave nothing behind
         try:
@@ -46,6 +49,15 @@ def write_atomic(target: str, text: str, *, inputs: Iterable[str] = ()) -> None:
         if isinstance(e, OSError):  # a full disk or a read-only folder is the user's to fix
             raise _write_failed(target, e) from None
         raise
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _write_failed(target: str, e: OSError) -> UsageError:

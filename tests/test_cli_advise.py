@@ -129,3 +129,19 @@ def test_python_dash_m(tmp_path):
 
     proc = subprocess.run([sys.executable, "-m", "kamrules", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and "kamrules, version 0.1.0" in proc.stdout
+
+
+def test_output_file_gets_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "p.md"
+    old = os.umask(0o022)
+    try:
+        run("advise", ACC, "-r", BOOK, "-o", str(out))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    out.chmod(0o640)
+    run("advise", ACC, "-r", BOOK, "-o", str(out))
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640  # a replaced file keeps its mode
