@@ -5,7 +5,7 @@ Library code raises these; only the CLI turns them into exit codes and text.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 
@@ -132,10 +132,3 @@ def suggest(name: str, choices: Iterable[str]) -> str:
         lowered = {c.lower(): c for c in pool}
         close = [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)]
     return f"did you mean '{close[0]}'?" if close else ""
-
-
-@dataclass(frozen=True)
-class Diagnostics:
-    """Problems found by a lint (not fatal)."""
-
-    problems: tuple[Problem, ...] = field(default_factory=tuple)

@@ -90,10 +90,6 @@ NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 FLIP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 
 
-def term_type(t: Term) -> str:
-    return t.type
-
-
 def refs(node: Any) -> Iterator[Ref]:
     """Every Ref the node reads (item refs inside aggregates excluded; the list itself included)."""
     if isinstance(node, Ref):

@@ -771,7 +771,3 @@ def _load_fresh(ref: str) -> tuple[Rulebook, list[RawBook]]:
         raise RulebookError(errors)
     return book, chain
 
-
-def params_as_dict(book: Rulebook) -> dict[str, Any]:
-    return {n: p.value for n, p in book.params.items()}
-

@@ -9,7 +9,7 @@ import datetime as _dt
 import math
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 SCALAR_TYPES = ("number", "integer", "money", "percent", "bool", "enum", "string", "date")
 ALL_TYPES = SCALAR_TYPES + ("list",)
@@ -243,7 +243,3 @@ def format_value(x: Any, type_: str, lang: str = "en") -> str:
     if isinstance(x, list):
         return ", ".join(format_value(v, "string", lang) for v in x)
     return str(x)
-
-
-def join_names(names: Iterable[str]) -> str:
-    return ", ".join(names)
