@@ -97,8 +97,15 @@ class State:
         return updates
 
 
+_BY_ID: dict[str, dict[str, RuleDef]] = {}
+
+
 def _rules(book: Rulebook) -> dict[str, RuleDef]:
-    return {r.id: r for r in book.rules}
+    """Rule id → rule, built once per rulebook (resolution asks for it every stratum)."""
+    table = _BY_ID.get(book.digest)
+    if table is None:
+        table = _BY_ID[book.digest] = {r.id: r for r in book.rules}
+    return table
 
 
 def classifications(book: Rulebook, matches: list[Match]) -> dict[str, Classification]:
