@@ -86,6 +86,11 @@ def lang_option(fn: F) -> F:
                         help="Output language (default: the rulebook's).")(fn)
 
 
+def account_option(fn: F) -> F:
+    return click.option("--account", "account_id", metavar="ID", default=None,
+                        help="With a CSV export of several accounts: the id of the one to use.")(fn)
+
+
 def parse_as_of(value: str | None) -> _dt.date | None:
     if value is None:
         return None
@@ -154,8 +159,7 @@ def main() -> None:
 @as_of_option
 @engine_option
 @click.option("--verbose", "-v", is_flag=True, help="Say which engine and rulebook ran, on standard error.")
-@click.option("--account", "account_id", metavar="ID", default=None,
-              help="With a CSV export of several accounts: the id of the one to advise on.")
+@account_option
 @guarded
 def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str | None, fail_on: str | None,
            explain: bool, as_of: str | None, engine: str, verbose: bool, account_id: str | None) -> None:
@@ -171,14 +175,12 @@ def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str 
       kamrules advise account.yaml --lang en --format html -o playbook.html
       kamrules advise account.yaml --format json --fail-on high
     """
-    from .csvio import select_account
-    from .pipeline import evaluate, rulebook as load_rulebook
+    from .pipeline import advise as run_advise
     from .render import render
 
     file, text = read_input(account)
-    date = parse_as_of(as_of)
-    book = load_rulebook(rulebook)
-    advice = evaluate(select_account(file, book, account_id, text=text), book, as_of=date, lang=lang, engine=engine)
+    advice = run_advise(file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine, stdin_text=text,
+                        account_id=account_id)
     expl = None
     if explain:
         from .explain import explain_all

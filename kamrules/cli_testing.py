@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from .cli import as_of_option, engine_option, guarded, lang_option, main, parse_as_of, read_input, rulebook_option
+from .cli import account_option, as_of_option, engine_option, guarded, lang_option, main, parse_as_of, read_input, rulebook_option
 
 
 @click.command("explain")
@@ -24,9 +24,10 @@ from .cli import as_of_option, engine_option, guarded, lang_option, main, parse_
 @lang_option
 @as_of_option
 @engine_option
+@account_option
 @guarded
 def explain_cmd(account: str, rulebook: str, rules: tuple[str, ...], why_not: bool, brief: bool, fmt: str,
-                lang: str | None, as_of: str | None, engine: str) -> None:
+                lang: str | None, as_of: str | None, engine: str, account_id: str | None) -> None:
     """Explain, rule by rule, why each rule fired or did not.
 
     For every rule: each condition's outcome, with the account's value and the threshold
@@ -44,7 +45,8 @@ def explain_cmd(account: str, rulebook: str, rules: tuple[str, ...], why_not: bo
     from .pipeline import advise
 
     file, text = read_input(account)
-    advice = advise(file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine, stdin_text=text)
+    advice = advise(file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine, stdin_text=text,
+                    account_id=account_id)
     wanted = [find_rule(advice.book, r) for r in rules] if rules else None
     explanations = explain(advice, rules=wanted, why_not=why_not)
     if fmt == "json":

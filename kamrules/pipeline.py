@@ -76,7 +76,11 @@ def evaluate(account: Account, book: Rulebook, *, as_of: _dt.date | None = None,
 
 
 def advise(account_file: str, rulebook_ref: str = "course", *, as_of: _dt.date | None = None,
-           lang: str | None = None, engine: str = "auto", stdin_text: str | None = None) -> Advice:
+           lang: str | None = None, engine: str = "auto", stdin_text: str | None = None,
+           account_id: str | None = None) -> Advice:
+    """One account: a YAML/JSON file, or one row (account_id) of a CRM CSV export."""
+    from .csvio import select_account
+
     book = rulebook(rulebook_ref)
-    account = load_account(account_file, book, text=stdin_text)
+    account = select_account(account_file, book, account_id, text=stdin_text)
     return evaluate(account, book, as_of=as_of, lang=lang, engine=engine)

@@ -430,3 +430,16 @@ def test_help_has_an_example(command):
     assert re.search(r"^\s+kamrules " + command[0] + " ", r.output, re.M)
     if command == ["advise"]:
         assert "--account ID" in r.output and "CSV export" in r.output
+
+
+def test_explain_reads_a_row_of_a_crm_export():
+    from click.testing import CliRunner
+
+    from kamrules.cli import main
+
+    r = CliRunner().invoke(main, ["explain", "examples/portfolio/crm-export.csv", "--account", "HX-001",
+                                  "--as-of", "2026-06-30", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert '"id": "HX-001"' in r.output or "HX-001" in r.output
+    multi = CliRunner().invoke(main, ["explain", "examples/portfolio/crm-export.csv"])
+    assert multi.exit_code == 2 and "--account" in multi.output
