@@ -18,7 +18,6 @@ from typing import Any, Mapping
 
 from . import ir
 from .model import Rulebook
-from .reference import Context, eval_term
 
 OPS = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 STRATUM = "_s"
@@ -57,19 +56,20 @@ class Program:
     def encode(self, env: Mapping[str, Any], as_of: _dt.date, stratum: int) -> dict[str, Any]:
         """The one fact a stratum asserts: only the properties its rules read."""
         fact: dict[str, Any] = {STRATUM: stratum}
-        ctx = Context(env, as_of)
-        for prop in self.props_by_stratum.get(stratum, ()):
-            term = self.synthetic.get(prop)
-            if term is not None:
-                value = eval_term(term, ctx)
-            else:
-                value = env.get(self._name_of[prop])
-                if isinstance(value, (tuple, list)):
-                    value = len(value)
-            enc = encode_value(value)
+        for target, name, term in self._readers[stratum]:
+            enc = encode_value(term(env, as_of, None) if term else env.get(name))
             if enc is not None:
-                fact[prop] = enc
+                fact[target] = enc
         return fact
+
+    @functools.cached_property
+    def _readers(self) -> dict[int, tuple[tuple[str, str, Any], ...]]:
+        """Per stratum: (property, IR name, compiled term — None for a plain lookup of the name)."""
+        from .reference import compile_term
+
+        return {s: tuple((p, p, compile_term(self.synthetic[p])) if p in self.synthetic else (p, self._name_of[p], None)
+                         for p in self.props_by_stratum.get(s, ()))
+                for s in range(self.strata)}
 
     @functools.cached_property
     def _name_of(self) -> dict[str, str]:
