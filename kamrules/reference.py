@@ -267,32 +267,20 @@ def compile_cond(c: ir.Cond) -> Fn3:
     if isinstance(c, ir.Exists):
         f, positive = compile_term(c.ref), c.positive
         return lambda env, as_of, item: (f(env, as_of, item) is not None) == positive
-    if isinstance(c, ir.And):
+    if isinstance(c, (ir.And, ir.Or)):
         parts = [compile_cond(i) for i in c.items]
+        decisive = isinstance(c, ir.Or)  # one false decides an and, one true decides an or
 
-        def all3(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+        def junction(env: Env, as_of: _dt.date, item: Any) -> Truth3:
             unknown = False
             for p in parts:
                 v = p(env, as_of, item)
-                if v is False:
-                    return False
+                if v is decisive:
+                    return decisive
                 if v is None:
                     unknown = True
-            return None if unknown else True
-        return all3
-    if isinstance(c, ir.Or):
-        parts = [compile_cond(i) for i in c.items]
-
-        def any3(env: Env, as_of: _dt.date, item: Any) -> Truth3:
-            unknown = False
-            for p in parts:
-                v = p(env, as_of, item)
-                if v is True:
-                    return True
-                if v is None:
-                    unknown = True
-            return None if unknown else False
-        return any3
+            return None if unknown else not decisive
+        return junction
     if isinstance(c, ir.Not):
         f = compile_cond(c.item)
 
