@@ -274,7 +274,7 @@ def compile_cond(c: ir.Cond) -> Fn3:
         def junction(env: Env, as_of: _dt.date, item: Any) -> Truth3:
             unknown = False
             for p in parts:
-                v = p(env, as_of, item)
+                v: Truth3 = p(env, as_of, item)
                 if v is decisive:
                     return decisive
                 if v is None:
