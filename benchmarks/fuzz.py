@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import strategies as S  # noqa: E402
-from kamrules.load import load_rulebook  # noqa: E402
+
+from kamrules.rulebook.load import load_rulebook  # noqa: E402
 
 Target = Callable[[random.Random, Path], tuple[str, Callable[[], None]]]
 

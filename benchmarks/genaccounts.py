@@ -21,8 +21,8 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from kamrules.account import load_account
-from kamrules.model import Account, FactDef, Rulebook
+from kamrules.io.account import load_account
+from kamrules.rulebook.model import Account, FactDef, Rulebook
 
 AS_OF = _dt.date(2026, 6, 30)
 SEED = 20260630

@@ -26,9 +26,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from kamrules import ir
-from kamrules.model import Rulebook
-from kamrules.reference import Context, eval_term
+from kamrules.engine.reference import Context, eval_term
+from kamrules.language import ir
+from kamrules.rulebook.model import Rulebook
 
 OPS = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 
@@ -113,7 +113,7 @@ def _durable_literal(flat: Flat, c: ir.Cond) -> Any:
     op = c.op
     (lp, lv), (rp, rv) = _durable_side(flat, c.left), _durable_side(flat, c.right)
     if not lp and not rp:
-        from kamrules.reference import compare
+        from kamrules.engine.reference import compare
 
         return compare(op, lv, rv) is True
     if not lp:
@@ -216,7 +216,7 @@ def _zen_literal(flat: Flat, c: ir.Cond, subject: str | None = None) -> str:
     if isinstance(left, ir.Const) and not isinstance(right, ir.Const):
         left, right, op = right, left, ir.FLIP[op]
     if isinstance(left, ir.Const):  # constant on both sides
-        from kamrules.reference import compare
+        from kamrules.engine.reference import compare
 
         return "true" if compare(op, encode(left.value), encode(right.value)) is True else "false"
     a = "$" if subject else flat.prop(left)

@@ -13,8 +13,8 @@ works, else the small fallback rulebook in benchmarks/data/ (the report says whi
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import datetime as _dt
+import importlib.util
 import json
 import os
 import platform
@@ -137,7 +137,7 @@ def cli_part(choice: Choice, runs: int, do_profile: bool | None) -> dict[str, An
 
 
 def engine_part(choice: Choice, n: int, reps: int, box: float) -> dict[str, Any]:
-    from kamrules.load import load_rulebook
+    from kamrules.rulebook.load import load_rulebook
 
     book = load_rulebook(choice.ref)
     prep = throughput.prepare(book, n)

@@ -18,17 +18,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from kamrules import engine as kengine
-from kamrules import ir
-from kamrules import pipeline
-from kamrules.compile import Program
-from kamrules.facts import Facts, build_facts
-from kamrules.model import Account, Rulebook
-from kamrules.reference import Context, compare, eval_cond, eval_term
-from kamrules.resolve import State
-
 import genaccounts
 import rivals
+
+from kamrules import pipeline
+from kamrules.advice.resolve import State
+from kamrules.engine import backends as kengine
+from kamrules.engine.compile import Program
+from kamrules.engine.facts import Facts, build_facts
+from kamrules.engine.matches import Match
+from kamrules.engine.reference import Context, compare, eval_cond, eval_term
+from kamrules.language import ir
+from kamrules.rulebook.model import Account, Rulebook
 
 AS_OF = genaccounts.AS_OF
 Hits = frozenset[str]
@@ -65,7 +66,7 @@ def prepare(book: Rulebook, n: int) -> Prepared:
         state = State(book, f)
         record: list[Mapping[str, Any]] = []
 
-        def resolver(s: int, matches: list[kengine.Match], state: State = state,
+        def resolver(s: int, matches: list[Match], state: State = state,
                      record: list[Mapping[str, Any]] = record) -> Mapping[str, Any]:
             updates = state.after_stratum(s, matches)
             record.append(dict(updates))
@@ -92,7 +93,7 @@ class Engine:
 
 def engines(p: Prepared) -> list[Engine]:
     book, prog = p.book, p.prog
-    durable = kengine.DurableBackend.shared()
+    durable = kengine.pick_backend("durable")
     reference = kengine.ReferenceBackend()
     raw = rivals.RawDurable(p.flat, "bench_raw_" + book.digest.split(":")[-1][:12])
     zen = rivals.Zen(p.flat)

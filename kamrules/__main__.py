@@ -1,3 +1,3 @@
-from .cli import main
+from kamrules.cli import main
 
 main()

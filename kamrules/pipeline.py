@@ -5,37 +5,20 @@ Reads top to bottom; each line is one stage from its own module.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
-from typing import Any, Mapping
 
-from .account import load_account
-from .compile import Program, compile_rulebook
-from .engine import Match, pick_backend
-from .facts import Facts, build_facts
-from .load import load_rulebook
-from .model import Account, Rulebook
-from .resolve import (Blocked, Classification, Finding, Score, State, blocked, classifications, findings,
-                      scores)
-
-
-@dataclass(frozen=True)
-class Advice:
-    account: Account
-    book: Rulebook
-    facts: Facts
-    engine: str
-    lang: str
-    classification: Mapping[str, Classification]
-    scores: Mapping[str, Score]
-    findings: tuple[Finding, ...]
-    blocked: tuple[Blocked, ...]
-    matches: tuple[Match, ...]
-    env: Mapping[str, Any]  # facts, metrics and everything the rules decided
-
-    @property
-    def as_of(self) -> _dt.date:
-        return self.facts.as_of
-
+from kamrules.advice.model import Advice
+from kamrules.advice.resolve import (
+    State,
+    blocked,
+    classifications,
+    findings,
+    scores,
+)
+from kamrules.engine.backends import pick_backend
+from kamrules.engine.compile import Program, compile_rulebook
+from kamrules.engine.facts import build_facts
+from kamrules.rulebook.load import load_rulebook
+from kamrules.rulebook.model import Account, Rulebook
 
 _PROGRAMS: dict[str, Program] = {}
 
@@ -79,7 +62,7 @@ def advise(account_file: str, rulebook_ref: str = "course", *, as_of: _dt.date |
            lang: str | None = None, engine: str = "auto", stdin_text: str | None = None,
            account_id: str | None = None) -> Advice:
     """One account: a YAML/JSON file, or one row (account_id) of a CRM CSV export."""
-    from .csvio import select_account
+    from kamrules.io.csvio import select_account
 
     book = rulebook(rulebook_ref)
     account = select_account(account_file, book, account_id, text=stdin_text)

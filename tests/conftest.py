@@ -28,6 +28,6 @@ def _cwd(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def core_book():
-    from kamrules.load import load_rulebook
+    from kamrules.rulebook.load import load_rulebook
 
     return load_rulebook(str(DATA / "core" / "core.yaml"))

@@ -20,9 +20,9 @@ import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from kamrules import ir
-from kamrules.model import FactDef, Rulebook
-from kamrules.values import format_money, format_percent
+from kamrules.core.values import format_money, format_percent
+from kamrules.language import ir
+from kamrules.rulebook.model import FactDef, Rulebook
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -332,7 +332,7 @@ def mutate(text: str, rnd: random.Random, rounds: int = 3) -> str:
 
 def check_problems(e: Exception) -> None:
     """An InputError a loader raised must be printable and located, problem by problem."""
-    from kamrules.errors import InputError
+    from kamrules.core.errors import InputError
 
     assert isinstance(e, InputError) and e.problems, repr(e)
     for p in e.problems:
@@ -341,7 +341,7 @@ def check_problems(e: Exception) -> None:
 
 def check_loader(load: Callable[[], Any]) -> None:
     """Run one loader: it may return, or raise kamrules' InputError; anything else is a bug."""
-    from kamrules.errors import InputError
+    from kamrules.core.errors import InputError
 
     try:
         load()
@@ -392,10 +392,10 @@ def _evaluate_everywhere(account: Any, book: Rulebook) -> None:
     """Advise a loaded account on every engine. An engine may still refuse the rulebook as
     input (durable_rules' limits are checked when its ruleset is built: exit 2, located); an
     EngineError or any other exception is a fault."""
-    from kamrules.engine import durable_available
-    from kamrules.errors import InputError
+    from kamrules.advice.render import render
+    from kamrules.core.errors import InputError
+    from kamrules.engine.backends import durable_available
     from kamrules.pipeline import evaluate
-    from kamrules.render import render
 
     for engine in ("durable", "reference") if durable_available() else ("reference",):
         try:
@@ -407,14 +407,14 @@ def _evaluate_everywhere(account: Any, book: Rulebook) -> None:
 
 
 def fuzz_yaml(data: str | bytes, folder: Path) -> None:
-    from kamrules import yamlio
+    from kamrules.core import yamlio
 
     check_loader(lambda: yamlio.load(str(_write(folder, "in.yaml", data))))
 
 
 def fuzz_account(data: str | bytes, folder: Path, book: Rulebook) -> None:
-    from kamrules.account import load_account
-    from kamrules.errors import InputError
+    from kamrules.core.errors import InputError
+    from kamrules.io.account import load_account
 
     try:
         account = load_account(str(_write(folder, "account.yaml", data)), book)
@@ -426,9 +426,9 @@ def fuzz_account(data: str | bytes, folder: Path, book: Rulebook) -> None:
 
 def fuzz_rulebook(data: str | bytes, folder: Path) -> None:
     """A rulebook or overlay; when it loads, the good account is advised with it."""
-    from kamrules.account import load_account
-    from kamrules.errors import InputError
-    from kamrules.load import load_rulebook
+    from kamrules.core.errors import InputError
+    from kamrules.io.account import load_account
+    from kamrules.rulebook.load import load_rulebook
 
     if isinstance(data, str):
         data = data.replace("../mini.yaml", str(MINI))  # corpus overlays name their base relatively
@@ -442,9 +442,9 @@ def fuzz_rulebook(data: str | bytes, folder: Path) -> None:
 
 
 def fuzz_test_file(data: str | bytes, folder: Path) -> None:
-    """The rule-test loader (kamrules.testing), and running what it loads."""
-    from kamrules import testing
-    from kamrules.errors import InputError
+    """The rule-test loader (kamrules.authoring.testing), and running what it loads."""
+    from kamrules.authoring import testing
+    from kamrules.core.errors import InputError
 
     try:
         tf = testing.read_test_file(str(_write(folder, "rules.test.yaml", data)))

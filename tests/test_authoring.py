@@ -16,12 +16,12 @@ import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
-import kamrules.cli_author  # noqa: F401  (registers the commands on the main group)
-from kamrules import testing, yamlio
-from kamrules.account import load_account
+from kamrules.authoring import testing
 from kamrules.cli import main
-from kamrules.load import load_rulebook
-from kamrules.resources import rules_dir
+from kamrules.core import yamlio
+from kamrules.core.resources import rules_dir
+from kamrules.io.account import load_account
+from kamrules.rulebook.load import load_rulebook
 
 HERE = Path(__file__).parent
 LINT = HERE / "data" / "lint"

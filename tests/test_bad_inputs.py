@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kamrules.cli import main
-from kamrules.engine import durable_available
+from kamrules.engine.backends import durable_available
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "data" / "bad"
@@ -183,8 +183,8 @@ def _child(code: str, file: Path) -> dict[str, float | str]:
     """Run code in a fresh interpreter; report its outcome, wall time and peak memory."""
     prog = textwrap.dedent("""
         import json, resource, sys, time
-        from kamrules import yamlio
-        from kamrules.errors import InputError
+        from kamrules.core import yamlio
+        from kamrules.core.errors import InputError
         t = time.perf_counter()
         try:
             yamlio.load(sys.argv[1])
@@ -279,7 +279,7 @@ def test_bad_rulebook(case: Case, tmp_path: Path) -> None:
     out = tmp_path / "out" / "playbook.md"
     out.parent.mkdir()
     if case.file.startswith("engine_"):
-        from kamrules.engine import durable_available
+        from kamrules.engine.backends import durable_available
 
         if not durable_available():
             # these are durable_rules' own limits: the reference engine (Python ≥ 3.13) has none
@@ -344,13 +344,17 @@ def _account_with_coach(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_exception_inside_a_rule_action_names_the_rule(engine: str, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import kamrules.engine
+    import kamrules.engine.backends
 
     def boom(*args: object) -> object:
         raise RuntimeError("boom in the action")
 
-    # _bindings runs inside every firing: in durable's action callback, and per match in the reference backend
-    monkeypatch.setattr(kamrules.engine, "_bindings", boom)
+    # bindings runs inside every firing: in durable's action callback, and per match in the reference backend
+    monkeypatch.setattr(kamrules.engine.backends, "bindings", boom)
+    if engine == "durable":
+        import kamrules.engine.durable
+
+        monkeypatch.setattr(kamrules.engine.durable, "bindings", boom)
     res = advise(str(_account_with_coach(tmp_path)), "-r", str(MINI), "--engine", engine)
     assert res.exit_code == 3, res.output
     assert "Traceback" not in res.output
@@ -360,14 +364,14 @@ def test_exception_inside_a_rule_action_names_the_rule(engine: str, tmp_path: Pa
 @pytest.mark.parametrize("engine", ENGINES)
 def test_exception_while_rendering_a_rule_message_names_the_rule(engine: str, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    import kamrules.messages
+    import kamrules.language.messages
 
     def boom(x: object) -> str:
         raise RuntimeError("boom in the filter")
 
     # the |pct filter of the 'over' message formats through this name (looked up at each call,
     # so the patch holds even when the compiled message templates are cached)
-    monkeypatch.setattr(kamrules.messages, "format_percent", boom)
+    monkeypatch.setattr(kamrules.language.messages, "format_percent", boom)
     res = advise(str(_account_with_coach(tmp_path)), "-r", str(MINI), "--engine", engine)
     assert res.exit_code == 3, res.output
     assert "Traceback" not in res.output
@@ -375,7 +379,7 @@ def test_exception_while_rendering_a_rule_message_names_the_rule(engine: str, tm
 
 
 def test_ctrl_c_during_write_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kamrules.output
+    import kamrules.io.output
 
     out_dir = tmp_path / "out"
     out_dir.mkdir()
@@ -385,7 +389,7 @@ def test_ctrl_c_during_write_leaves_nothing_behind(tmp_path: Path, monkeypatch: 
     def interrupted(src: object, dst: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(kamrules.output.os, "replace", interrupted)
+    monkeypatch.setattr(kamrules.io.output.os, "replace", interrupted)
     res = advise(str(GOOD), "-r", str(MINI), "-o", str(target))
     assert res.exit_code == 130, res.output
     assert "interrupted" in res.stderr and "nothing was written" in res.stderr
@@ -395,7 +399,7 @@ def test_ctrl_c_during_write_leaves_nothing_behind(tmp_path: Path, monkeypatch: 
 
 
 def test_a_full_disk_is_reported_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kamrules.output
+    import kamrules.io.output
 
     out_dir = tmp_path / "out"
     out_dir.mkdir()
@@ -404,7 +408,7 @@ def test_a_full_disk_is_reported_as_such(tmp_path: Path, monkeypatch: pytest.Mon
     def full(src: object, dst: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(kamrules.output.os, "replace", full)
+    monkeypatch.setattr(kamrules.io.output.os, "replace", full)
     res = advise(str(GOOD), "-r", str(MINI), "-o", str(target))
     assert list(out_dir.iterdir()) == [], "a temporary file was left behind"
     assert "Traceback" not in res.output

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kamrules import pipeline
-from kamrules.render import render
+from kamrules.advice.render import render
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "playbook"

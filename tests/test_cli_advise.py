@@ -50,7 +50,7 @@ def test_byte_identical_runs():
 
 @pytest.mark.parametrize("engine", ["reference", "durable"])
 def test_engines_agree(engine):
-    from kamrules.engine import durable_available
+    from kamrules.engine.backends import durable_available
 
     if engine == "durable" and not durable_available():
         pytest.skip("durable_rules does not import on this Python")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from kamrules import ir
-from kamrules.expr import ParseError, parse
-from kamrules.typecheck import Scope, check_condition
+from kamrules.language import ir
+from kamrules.language.parser import ParseError, parse
+from kamrules.language.typecheck import Scope, check_condition
 
 SCOPE = Scope(
     names={

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kamrules import csvio, portfolio
 from kamrules.cli import main
-from kamrules.errors import AccountError, InputError, UsageError
-from kamrules.load import load_rulebook
+from kamrules.core.errors import AccountError, InputError, UsageError
+from kamrules.io import csvio
+from kamrules.portfolio import portfolio
+from kamrules.rulebook.load import load_rulebook
 
 DATA = Path(__file__).parent / "data" / "csv"
 BOOK = str(DATA / "book.yaml")
@@ -199,7 +201,7 @@ def test_binary_junk_and_workbooks(tmp_path, book):
 
 
 def test_size_is_capped_like_yaml(tmp_path, monkeypatch):
-    from kamrules import yamlio
+    from kamrules.core import yamlio
 
     monkeypatch.setattr(yamlio, "MAX_BYTES", 100)
     big = tmp_path / "big.csv"

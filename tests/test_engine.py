@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from kamrules import engine
-from kamrules.account import account_from_doc
-from kamrules.errors import EngineError, RulebookError
-from kamrules.load import load_rulebook
+from kamrules.core.errors import EngineError, RulebookError
+from kamrules.core.yamlio import Doc
+from kamrules.engine import backends as engine
+from kamrules.io.account import account_from_doc
 from kamrules.pipeline import evaluate
-from kamrules.yamlio import Doc
+from kamrules.rulebook.load import load_rulebook
 
 DATA = Path(__file__).parent / "data" / "core"
 AS_OF = dt.date(2026, 6, 30)
@@ -34,7 +34,9 @@ def test_no_background_dispatch_threads():
     from durable import engine as d
 
     before = threading.active_count()
-    engine.DurableBackend()
+    from kamrules.engine.durable import DurableBackend
+
+    DurableBackend()
     assert threading.active_count() == before
     d.Host()  # the stock Host starts its timers: the check above can fail
     assert threading.active_count() > before
@@ -45,8 +47,10 @@ def test_an_exception_inside_an_action_surfaces_with_rule_and_account(monkeypatc
     def boom(props, fact):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(engine, "_bindings", boom)
-    monkeypatch.setattr(engine.DurableBackend, "_instance", None)
+    from kamrules.engine import durable
+
+    monkeypatch.setattr(durable, "bindings", boom)
+    monkeypatch.setattr(durable.DurableBackend, "_instance", None)
     with pytest.raises(EngineError) as e:
         evaluate(account(core_book, revenue="12M"), core_book, as_of=AS_OF, engine="durable")
     assert e.value.rule in {"gold", "silver", "nocoach", "over", "gold-no-coach"}
@@ -59,10 +63,10 @@ def test_thousands_of_sessions_and_unhandled_facts_do_not_crash():
     # unhandled segfaults: run in a child process so a crash fails the test, not the run.
     code = f"""
 import datetime as dt
-from kamrules.load import load_rulebook
-from kamrules.account import account_from_doc
+from kamrules.rulebook.load import load_rulebook
+from kamrules.io.account import account_from_doc
 from kamrules.pipeline import evaluate
-from kamrules.yamlio import Doc
+from kamrules.core.yamlio import Doc
 book = load_rulebook({str(DATA / 'core.yaml')!r})
 for i in range(2500):
     # odd accounts match no rule at all (no revenue): the unhandled-message path
@@ -106,7 +110,7 @@ def test_strings_never_reach_a_numeric_comparison(core_book):
     # '5' > 10 is true in durable_rules (text comparison): values are typed before the engine
     acc = account(core_book, revenue="5")
     assert acc.values["revenue"] == 5.0
-    from kamrules.compile import encode_value
+    from kamrules.engine.compile import encode_value
 
     assert encode_value(5) == 5.0 and isinstance(encode_value(dt.date(2026, 1, 1)), float)
 

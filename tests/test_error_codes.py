@@ -98,7 +98,7 @@ def test_account_error_codes(code, tmp_path):
 
 
 def test_list_too_long(tmp_path, monkeypatch):
-    import kamrules.account as account
+    import kamrules.io.account as account
 
     monkeypatch.setattr(account, "MAX_LIST_ITEMS", 2)
     f = tmp_path / "acc.yaml"

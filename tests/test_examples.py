@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from kamrules.cli import main
-from kamrules.engine import durable_available
+from kamrules.engine.backends import durable_available
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples" / "accounts").glob("*.yaml"))

@@ -11,13 +11,12 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import kamrules.cli_testing  # noqa: F401  (registers explain and test on the main group)
-from kamrules import yamlio
-from kamrules.account import account_from_doc
+from kamrules.advice.explain import explain, explain_all, pretty_report
 from kamrules.cli import main
-from kamrules.explain import explain, explain_all, pretty_report
-from kamrules.load import load_rulebook
+from kamrules.core import yamlio
+from kamrules.io.account import account_from_doc
 from kamrules.pipeline import evaluate
+from kamrules.rulebook.load import load_rulebook
 
 DATA = Path(__file__).parent / "data" / "ruletests"
 BOOK = str(DATA / "shop.yaml")
@@ -242,7 +241,7 @@ def test_cli_json(tmp_path):
 
 
 def test_both_engines_explain_the_same(book):
-    from kamrules.engine import durable_available
+    from kamrules.engine.backends import durable_available
 
     engines = ["reference", "durable"] if durable_available() else ["reference"]
     outs = [explain_all(advice_for(book, ACCOUNT, engine=e)) for e in engines]

@@ -13,11 +13,22 @@ from typing import Callable
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import (
+    CONDITION_TOKENS,
+    FUZZ,
+    MINI,
+    TEST_FILE_SEED,
+    account_seeds,
+    fuzz_account,
+    fuzz_condition,
+    fuzz_rulebook,
+    fuzz_test_file,
+    fuzz_yaml,
+    mutate,
+    rulebook_seeds,
+)
 
-from kamrules.load import load_rulebook
-
-from strategies import (CONDITION_TOKENS, FUZZ, MINI, TEST_FILE_SEED, account_seeds, fuzz_account, fuzz_condition,
-                        fuzz_rulebook, fuzz_test_file, fuzz_yaml, mutate, rulebook_seeds)
+from kamrules.rulebook.load import load_rulebook
 
 BOOK = load_rulebook(str(MINI))
 
@@ -65,8 +76,8 @@ def test_rule_test_files(rnd: random.Random) -> None:
 
 def test_the_seeds_themselves_load(tmp_path: Path) -> None:
     """The mutations start from inputs that work: otherwise the fuzz run only tests refusals."""
-    from kamrules import testing
-    from kamrules.account import load_account
+    from kamrules.authoring import testing
+    from kamrules.io.account import load_account
 
     for i, text in enumerate(account_seeds()):
         (tmp_path / f"a{i}.yaml").write_text(text, encoding="utf-8")

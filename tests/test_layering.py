@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from kamrules.cli import main
-from kamrules.errors import RulebookError
-from kamrules.load import load_rulebook
+from kamrules.core.errors import RulebookError
+from kamrules.rulebook.load import load_rulebook
 
 DATA = Path(__file__).parent / "data"
 CORE = DATA / "core" / "core.yaml"
@@ -153,7 +153,7 @@ def test_a_template_with_an_unknown_variable_names_file_and_line(tmp_path):
 
 
 def test_label_filter_disambiguates_by_name():
-    from kamrules.messages import make_env
+    from kamrules.language.messages import make_env
 
     labels = {"final": {"medium": {"zh": "中客户", "en": "Medium account"}},
               "price_pressure": {"medium": {"zh": "中", "en": "medium"}, "high": {"zh": "高", "en": "high"}}}

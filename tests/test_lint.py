@@ -10,14 +10,22 @@ import itertools
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kamrules import ir, lint
-from kamrules.lint import Analysis, Interval, check_rulebook, fmt_span, rule_implies
-from kamrules.load import load_rulebook
-from kamrules.model import Origin, RuleDef, Text
-from kamrules.errors import Location
-from kamrules.reference import Context, eval_cond
+from kamrules.authoring import lint
+from kamrules.authoring.lint import (
+    Analysis,
+    Interval,
+    check_rulebook,
+    fmt_span,
+    rule_implies,
+)
+from kamrules.core.errors import Location
+from kamrules.engine.reference import Context, eval_cond
+from kamrules.language import ir
+from kamrules.rulebook.load import load_rulebook
+from kamrules.rulebook.model import Origin, RuleDef, Text
 
 DATA = Path(__file__).parent / "data" / "lint"
 
@@ -144,7 +152,7 @@ def test_unreadable_input_is_unusable(name: str, code: str) -> None:
 def test_findings_of_a_builtin_base_are_hidden_but_those_an_overlay_causes_are_not(monkeypatch) -> None:
     # load.read_chain opens built-ins by their display name (rules/…), so run from DATA
     monkeypatch.chdir(DATA)
-    monkeypatch.setattr("kamrules.resources.rules_dir", lambda: DATA / "rules")
+    monkeypatch.setattr("kamrules.core.resources.rules_dir", lambda: DATA / "rules")
     lint._builtin_problems.cache_clear()
     try:
         base = check_rulebook("flawed")

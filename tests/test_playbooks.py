@@ -29,10 +29,10 @@ import pytest
 from click.testing import CliRunner
 
 from kamrules import pipeline
+from kamrules.advice.context import context
+from kamrules.advice.render import render
+from kamrules.advice.texts import CONCEPT_LABEL, SOURCE_KIND, UI
 from kamrules.cli import main
-from kamrules.context import context
-from kamrules.render import render
-from kamrules.texts import CONCEPT_LABEL, SOURCE_KIND, UI
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples" / "accounts").glob("*.yaml"))
@@ -284,7 +284,6 @@ def test_any_valid_account_renders_in_both_languages(tmp_path: Path) -> None:
     """Random valid course accounts (any text in names, facts often missing) render in md and
     html, with no Python None and no markup from the account surviving into the HTML."""
     from hypothesis import Phase, given, settings
-
     from strategies import PROPERTY, account_data, dump
 
     book = pipeline.rulebook("course")

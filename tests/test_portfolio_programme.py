@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from kamrules.cli import main
-from kamrules.portfolio import Programme
+from kamrules.portfolio.portfolio import Programme
 
 HUAXIN = Path(__file__).resolve().parent.parent / "examples" / "accounts" / "huaxin-steel.yaml"
 

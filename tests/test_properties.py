@@ -21,21 +21,42 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from strategies import (
+    AS_OF,
+    E2,
+    IR_RULEBOOK,
+    ITEMS,
+    NUMERIC_REFS,
+    PROPERTY,
+    D,
+    E,
+    S,
+    account_data,
+    conditions,
+    dump,
+    fact_values,
+)
 
-from kamrules import ir
+from kamrules.advice.resolve import State
 from kamrules.cli import main
-from kamrules.compile import compile_rulebook
-from kamrules.engine import DurableBackend, Match, ReferenceBackend, durable_available
-from kamrules.errors import Location, RulebookError
-from kamrules.facts import build_facts
-from kamrules.load import load_rulebook
-from kamrules.model import Account, Origin, RuleDef, Rulebook, Text
-from kamrules.resolve import State
-from kamrules.resources import schemas_dir
-from kamrules.values import format_money, format_percent, parse_amount, parse_percent
-
-from strategies import (AS_OF, D, E, E2, IR_RULEBOOK, ITEMS, NUMERIC_REFS, PROPERTY, S, account_data,
-                        conditions, dump, fact_values)
+from kamrules.core.errors import Location, RulebookError
+from kamrules.core.resources import schemas_dir
+from kamrules.core.values import (
+    format_money,
+    format_percent,
+    parse_amount,
+    parse_percent,
+)
+from kamrules.engine.backends import (
+    durable_available,
+    pick_backend,
+)
+from kamrules.engine.compile import compile_rulebook
+from kamrules.engine.facts import build_facts
+from kamrules.engine.matches import Match
+from kamrules.language import ir
+from kamrules.rulebook.load import load_rulebook
+from kamrules.rulebook.model import Account, Origin, Rulebook, RuleDef, Text
 
 ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "data" / "bad" / "mini.yaml"
@@ -146,7 +167,7 @@ def book_with(base: Rulebook, conds: list[ir.Cond]) -> Rulebook:
 
 def fire(book: Rulebook, values: dict[str, Any], engine: str) -> Counter[tuple[str, int, tuple[Any, ...]]]:
     facts = build_facts(Account("acc", "Acc", "gen", values), book, AS_OF)
-    backend = DurableBackend.shared() if engine == "durable" else ReferenceBackend()
+    backend = pick_backend(engine)
     matches: list[Match] = backend.run(compile_rulebook(book), facts, State(book, facts).after_stratum)
     return Counter((m.rule, m.stratum, m.bindings) for m in matches)
 

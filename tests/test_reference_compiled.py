@@ -5,10 +5,9 @@ import datetime as dt
 from typing import Any
 
 from hypothesis import given, settings
-
-from kamrules.reference import Context, compile_cond, eval_cond
-
 from strategies import conditions, fact_values
+
+from kamrules.engine.reference import Context, compile_cond, eval_cond
 
 AS_OF = dt.date(2026, 6, 30)
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import kamrules.cli_testing  # noqa: F401  (registers explain and test on the main group)
-from kamrules import pipeline, testing
+from kamrules import pipeline
+from kamrules.authoring import testing
 from kamrules.cli import main
-from kamrules.engine import Match, ReferenceBackend, pick_backend
+from kamrules.engine.backends import ReferenceBackend, pick_backend
+from kamrules.engine.matches import Match
 
 DATA = Path(__file__).parent / "data" / "ruletests"
 REL = "tests/data/ruletests"  # how paths print: the tests run from the repository root
@@ -340,7 +341,7 @@ def test_the_real_engines_agree_on_the_fixture():
 
 
 def test_the_course_rule_tests_pass_on_every_engine():
-    from kamrules.resources import rules_dir
+    from kamrules.core.resources import rules_dir
 
     report = testing.run([str(rules_dir() / "course")])
     assert report.cases

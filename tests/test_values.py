@@ -4,8 +4,17 @@ import datetime as dt
 
 import pytest
 
-from kamrules.values import (ValueProblem, format_money, format_percent, parse_amount, parse_bool, parse_date,
-                             parse_enum, parse_integer, parse_percent)
+from kamrules.core.values import (
+    ValueProblem,
+    format_money,
+    format_percent,
+    parse_amount,
+    parse_bool,
+    parse_date,
+    parse_enum,
+    parse_integer,
+    parse_percent,
+)
 
 
 @pytest.mark.parametrize("text,value", [
@@ -68,7 +77,7 @@ def test_formatting_per_language():
 
 
 def test_enum_by_label_with_model_text():
-    from kamrules.model import Text
+    from kamrules.rulebook.model import Text
 
     assert parse_enum("高", {"high": Text(zh="高", en="High")}) == "high"
 
@@ -76,8 +85,8 @@ def test_enum_by_label_with_model_text():
 def test_arithmetic_lands_exactly_on_thresholds():
     import datetime as dt
 
-    from kamrules import ir
-    from kamrules.reference import Context, eval_term
+    from kamrules.engine.reference import Context, eval_term
+    from kamrules.language import ir
 
     t = ir.Arith("-", ir.Const(0.17, "percent"), ir.Const(0.15, "percent"), "percent")
     assert eval_term(t, Context({}, dt.date(2026, 1, 1))) == 0.02

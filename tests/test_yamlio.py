@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from kamrules import yamlio
-from kamrules.errors import InputError
+from kamrules.core import yamlio
+from kamrules.core.errors import InputError
 
 
 def problems(text: str, file: str = "a.yaml") -> list[str]:

@@ -1,0 +1,117 @@
+"""Advice → playbook text (Markdown, HTML via Jinja; JSON built directly, it is a contract).
+
+Templates are looked up in company folders first, then the built-in `playbooks/`; a company
+template can `{% extends "default:playbook.md.j2" %}` the one it replaces. Every template runs
+in Jinja's sandbox with StrictUndefined, against the context documented in
+docs/playbook-context.md.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemBytecodeCache,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    TemplateError,
+)
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from kamrules import __version__
+from kamrules.advice.context import context
+from kamrules.advice.model import Advice
+from kamrules.core.errors import InputError, Location, Problem
+from kamrules.core.resources import playbooks_dir
+from kamrules.core.values import format_money, format_number, format_percent
+
+
+def environment(template_dirs: Iterable[str] = ()) -> ImmutableSandboxedEnvironment:
+    default = FileSystemLoader(str(playbooks_dir()))
+    loaders: list[Any] = [FileSystemLoader(d) for d in template_dirs if Path(d).is_dir()]
+    loader = ChoiceLoader([PrefixLoader({"default": default}, delimiter=":"), *loaders, default])
+    from kamrules.core import cache
+
+    jdir = cache.jinja_dir()  # compiled templates, validated by their source's checksum
+    env = ImmutableSandboxedEnvironment(loader=loader, undefined=StrictUndefined, autoescape=False,
+                                        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                                        bytecode_cache=FileSystemBytecodeCache(jdir) if jdir else None)
+    env.filters["pct"] = lambda x: "—" if x is None else format_percent(float(x))
+    env.filters["num"] = lambda x: "—" if x is None else format_number(float(x))
+    return env
+
+
+def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None) -> str:
+    env = environment(advice.book.templates)
+    if fmt == "html":
+        env.autoescape = True
+    ctx = context(advice, explain=explain)
+    env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), advice.lang)
+    name = f"playbook.{fmt}.j2"
+    try:
+        return env.get_template(name).render(ctx)
+    except SecurityError as e:
+        raise _template_problem(e, name, "template.unsafe", "the template tried something the sandbox forbids",
+                                "templates may read the documented context only (docs/playbook-context.md)") from None
+    except TemplateError as e:
+        raise _template_problem(e, name, "template.error", f"the template failed: {e.message or e}",
+                                "check the variable names against docs/playbook-context.md") from None
+
+
+def _template_problem(e: Exception, name: str, code: str, message: str, hint: str) -> InputError:
+    tb = e.__traceback__
+    file, line = getattr(e, "filename", None) or name, getattr(e, "lineno", 0) or 0
+    while tb is not None:  # the innermost frame that belongs to a template names file and line
+        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+            file, line = tb.tb_frame.f_code.co_filename, tb.tb_lineno
+        tb = tb.tb_next
+    return InputError([Problem(code, f"{message}: {e}" if code == "template.unsafe" else message,
+                               Location(str(file), int(line)), hint=hint)])
+
+
+def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    book = advice.book
+    cls = advice.classification
+
+    def std(dim: str) -> str | None:
+        return cls[dim].value if dim in cls else None
+
+    out: dict[str, Any] = {
+        "kamrules": __version__,
+        "account": {"id": advice.account.id, "name": advice.account.name},
+        "rulebook": {"id": book.id, "version": book.version, "digest": book.digest},
+        "engine": advice.engine,
+        "as_of": advice.as_of.isoformat(),
+        "lang": advice.lang,
+        "classification": {
+            "final": std("final"),
+            "by_standard": {k: std(k) for k in ("single_indicator", "pyramid", "scorecard") if k in cls}
+            | ({"pyramid": std("tier")} if "tier" in cls and "pyramid" not in cls else {}),
+            "dimensions": {d: c.value for d, c in cls.items()},
+        },
+        "scores": {s: sc.value for s, sc in advice.scores.items()},
+        "findings": [
+            {"rule": f.rule, "concept": f.concept, "kind": f.kind, "severity": f.severity, "priority": f.priority,
+             "title": f.title, "message": f.message, "remedy": f.remedy,
+             "because": [{"fact": b.fact, "value": b.value, "op": b.op, "against": b.against,
+                          **({"param": b.param} if b.param else {})} for b in f.because],
+             "source": f.source, "at": f.at}
+            for f in advice.findings
+        ],
+        "missing_facts": sorted({m for b in advice.blocked for m in b.missing}),
+        "blocked": [{"rule": b.rule, "concept": b.concept, "missing": list(b.missing)} for b in advice.blocked],
+        "disabled": [{"rule": d.rule, "reason": d.reason, "by": d.origin.rulebook} for d in book.disabled],
+    }
+    if explain is not None:
+        out["explain"] = explain
+    return out
+
+
+def render(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None) -> str:
+    if fmt == "json":
+        return json.dumps(to_json(advice, explain=explain), ensure_ascii=False, indent=2, default=str) + "\n"
+    return render_text(advice, fmt, explain=explain)

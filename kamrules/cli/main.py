@@ -1,0 +1,37 @@
+"""The `kamrules` command group. Each command lives in its own module (kamrules/cli/<command>.py),
+imported only when it runs."""
+from __future__ import annotations
+
+import click
+
+from kamrules import __version__
+
+COMMANDS = ("advise", "check", "explain", "init", "portfolio", "rules", "schema", "test")
+
+
+class LazyGroup(click.Group):
+    """Each command's module is imported only when that command runs, so a rep's `kamrules advise`
+    does not pay for the consultant's tools at start-up. A command module exposes `command`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        import importlib
+
+        module = importlib.import_module(f"kamrules.cli.{name}")
+        cmd: click.Command = module.command
+        return cmd
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="kamrules")
+def main() -> None:
+    """kamrules: key-account strategy from the 大客户攻略营销 course, as testable rulebooks.
+
+    \b
+    Example:
+      kamrules advise examples/accounts/huaxin-steel.yaml
+    """

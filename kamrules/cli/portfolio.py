@@ -1,0 +1,82 @@
+"""`kamrules portfolio`: many accounts, one row each, and the portfolio summary."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kamrules.cli.common import (
+    SEVERITY_CHOICES,
+    as_of_option,
+    engine_option,
+    guarded,
+    lang_option,
+    parse_as_of,
+    rulebook_option,
+)
+from kamrules.core.errors import AccountError, Location, Problem, UsageError
+
+
+@click.command("portfolio")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@rulebook_option
+@click.option("--format", "-f", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True,
+              help="md: a table and a summary; csv: one row per account for Excel (UTF-8 with BOM); "
+                   "json: for scripts.")
+@lang_option
+@as_of_option
+@engine_option
+@click.option("-o", "--output", metavar="FILE", help="Write here (atomically) instead of standard output.")
+@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default=None,
+              help="Exit 1 when some account has a finding at or above this severity.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Report invalid accounts on standard error and go on with the others "
+                   "(default: list every problem and stop, exit 2).")
+@guarded
+def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, as_of: str | None,
+                  engine: str, output: str | None, fail_on: str | None, skip_invalid: bool) -> None:
+    """Evaluate many accounts and print one row per account, with a portfolio summary.
+
+    FILE is a YAML/JSON account file, a CSV export from a CRM (every row an account; Chinese
+    or English headers, comma, semicolon or tab separated, UTF-8 or GBK), or a folder of them.
+    Rows are sorted by final class (key → medium → small → unprofitable), then health (worst
+    first), then id. The summary counts the classes and gives the Pareto view (share of revenue
+    from the top 20% of accounts) and concentration (accounts ≥ 10% of company revenue).
+
+    \b
+    Examples:
+      kamrules portfolio examples/portfolio/crm-export.csv --as-of 2026-06-30
+      kamrules portfolio examples/accounts/ --lang en
+      kamrules portfolio export.csv more/*.yaml --format csv -o portfolio.csv
+      kamrules portfolio export.csv --skip-invalid --fail-on high --format json
+    """
+    from kamrules.pipeline import rulebook as load_rulebook
+    from kamrules.portfolio import portfolio
+
+    date = parse_as_of(as_of)
+    book = load_rulebook(rulebook)
+    inputs = portfolio.collect(files, book)
+    if inputs.problems and not skip_invalid:
+        raise AccountError(inputs.problems)
+    if inputs.problems:
+        for p in inputs.problems:
+            click.echo(p.render(), err=True)
+        click.echo(f"kamrules: skipped {inputs.invalid} invalid account{'s' if inputs.invalid != 1 else ''}.",
+                   err=True)
+    if not inputs.sources:
+        raise UsageError([Problem("portfolio.empty", "there is no valid account to evaluate", Location(files[0]),
+                                  hint="pass account files, CSV exports or folders holding them")])
+    result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine)
+    text = portfolio.render(result, fmt)
+    if output:
+        from kamrules.io.output import write_atomic
+        from kamrules.portfolio.portfolio import expand
+
+        write_atomic(output, text, inputs=[*expand(files), *book.files])
+    else:
+        click.echo(text, nl=False)
+    if fail_on and portfolio.fails(result, fail_on):
+        sys.exit(1)
+
+
+command = portfolio_cmd

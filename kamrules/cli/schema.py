@@ -1,0 +1,38 @@
+"""`kamrules schema`: JSON Schemas for editors and tools."""
+from __future__ import annotations
+
+import click
+
+from kamrules.cli.common import guarded, rulebook_option
+
+
+@click.command("schema")
+@click.argument("kind", type=click.Choice(["account", "rulebook", "output"]))
+@rulebook_option
+@guarded
+def schema_cmd(kind: str, rulebook: str) -> None:
+    """Print a JSON Schema (draft 2020-12) for editors and tools.
+
+    account: generated from the rulebook's facts (a company's own facts included), with the
+    Chinese labels as alternative keys; rulebook: the rulebook language; output: the
+    `advise --format json` contract. Save it and point the YAML language server at it, with
+    `# yaml-language-server: $schema=account.schema.json` as a file's first line, or with the
+    editor's yaml.schemas setting.
+
+    \b
+    Examples:
+      kamrules schema account > account.schema.json
+      kamrules schema rulebook > rulebook.schema.json
+      kamrules schema account --rulebook acme/acme.yaml > acme-account.schema.json
+    """
+    from kamrules.rulebook.schema import dumps, schema
+
+    book = None
+    if kind == "account":
+        from kamrules.rulebook.load import load_rulebook
+
+        book = load_rulebook(rulebook)
+    click.echo(dumps(schema(kind, book)), nl=False)
+
+
+command = schema_cmd

@@ -1,0 +1,245 @@
+"""Friendly values: '18%', '1,200,000', '1.2M', '120万', '1.2亿', ISO dates — parsed and formatted.
+
+Pure functions, no I/O. Parsing raises ValueProblem with a message and a hint; the loaders
+attach file:line.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping
+
+SCALAR_TYPES = ("number", "integer", "money", "percent", "bool", "enum", "string", "date")
+ALL_TYPES = SCALAR_TYPES + ("list",)
+NUMERIC_TYPES = frozenset({"number", "integer", "money", "percent"})
+
+
+class ValueProblem(ValueError):
+    def __init__(self, message: str, hint: str = "", expected: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.expected = expected
+
+
+_MULTIPLIERS: dict[str, Decimal] = {
+    "": Decimal(1),
+    "k": Decimal(10) ** 3, "K": Decimal(10) ** 3, "千": Decimal(10) ** 3,
+    "m": Decimal(10) ** 6, "M": Decimal(10) ** 6, "mn": Decimal(10) ** 6, "百万": Decimal(10) ** 6,
+    "b": Decimal(10) ** 9, "B": Decimal(10) ** 9, "bn": Decimal(10) ** 9,
+    "万": Decimal(10) ** 4, "千万": Decimal(10) ** 7, "亿": Decimal(10) ** 8, "万亿": Decimal(10) ** 12,
+}
+_CURRENCY = re.compile(r"^(?:[¥￥$€]|CNY|RMB|USD|EUR)\s*|\s*(?:元|块|CNY|RMB|USD|EUR|人民币)$")
+_NUMBER = re.compile(
+    r"^(?P<sign>[-+]?)(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE](?P<exp>[-+]?\d+))?"
+    r"\s*(?P<mult>万亿|千万|百万|[kKmMbB千万亿]|mn|bn)?$"
+)
+_FULLWIDTH = str.maketrans("０１２３４５６７８９．，－＋％", "0123456789.,-+%")
+
+_TRUE = {"true", "yes", "y", "1", "是", "有", "对", "真"}
+_FALSE = {"false", "no", "n", "0", "否", "无", "没有", "错", "假"}
+
+
+def _finite(x: float, what: str) -> float:
+    if not math.isfinite(x):
+        raise ValueProblem(f"{what} must be a finite number, not {x}", hint="remove NaN/Infinity; leave the key out if unknown")
+    return x
+
+
+def parse_amount(raw: Any, *, allow_percent: bool = False) -> float:
+    """A number in any friendly form. Returns a float (ints stay integral-valued)."""
+    if isinstance(raw, bool):
+        raise ValueProblem(f"expected a number, got {str(raw).lower()}", expected="a number")
+    if isinstance(raw, (int, float)):
+        return _finite(float(raw), "the value")
+    if not isinstance(raw, str):
+        raise ValueProblem(f"expected a number, got {type(raw).__name__}", expected="a number")
+    text = raw.strip().translate(_FULLWIDTH).replace("_", "").replace(" ", "")
+    if not text:
+        raise ValueProblem("expected a number, got an empty string", expected="a number")
+    percent = text.endswith("%")
+    if percent:
+        if not allow_percent:
+            raise ValueProblem(f"'{raw}' is a percent, but this value is a plain number",
+                               hint="write it without %", expected="a number")
+        text = text[:-1]
+    text = _CURRENCY.sub("", text)
+    text = _CURRENCY.sub("", text)  # both a prefix and a suffix (¥12万元)
+    m = _NUMBER.match(text)
+    if not m:
+        low = text.lower()
+        if low in {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", ".nan", ".inf"}:
+            raise ValueProblem(f"'{raw}' is not a finite number", hint="leave the key out if the value is unknown")
+        raise ValueProblem(
+            f"'{raw}' is not a number kamrules can read",
+            hint="write e.g. 1200000, 1,200,000, 1.2M, 120万 or 1.2亿" + (" (or 18% for a percent)" if allow_percent else ""),
+            expected="a number",
+        )
+    try:
+        value = Decimal(m["num"].replace(",", ""))
+    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
+        raise ValueProblem(f"'{raw}' is not a number") from None
+    if m["exp"]:
+        if abs(int(m["exp"])) > 30:
+            raise ValueProblem(f"'{raw}' is out of any sensible range")
+        value = value.scaleb(int(m["exp"]))
+    value *= _MULTIPLIERS[m["mult"] or ""]
+    if m["sign"] == "-":
+        value = -value
+    if percent:
+        value /= 100
+    return _finite(float(value), "the value")
+
+
+def parse_percent(raw: Any) -> float:
+    """'18%' → 0.18; a bare number is already a fraction (0.18)."""
+    return parse_amount(raw, allow_percent=True)
+
+
+def parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueProblem(f"'{raw}' is not true or false", expected="true or false (是/否)")
+
+
+def parse_date(raw: Any) -> _dt.date:
+    if isinstance(raw, _dt.datetime):
+        return raw.date()
+    if isinstance(raw, _dt.date):
+        return raw
+    text = str(raw).strip().translate(_FULLWIDTH)
+    m = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", text)
+    if not m:
+        raise ValueProblem(f"'{raw}' is not a date", expected="a date like 2026-03-01")
+    try:
+        return _dt.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError as e:
+        raise ValueProblem(f"'{raw}' is not a real date ({e})", expected="a date like 2026-03-01") from None
+
+
+def parse_enum(raw: Any, values: Mapping[str, Any]) -> str:
+    """An enum value by its name, case-insensitively, or by its zh/en label."""
+    if isinstance(raw, bool) or raw is None:
+        text = str(raw).lower()
+    else:
+        text = str(raw).strip()
+    if text in values:
+        return text
+    for name, labels in values.items():
+        names = _label_strings(labels)
+        if text.lower() == name.lower() or text.lower() in (v.lower() for v in names):
+            return name
+    from kamrules.core.errors import suggest
+
+    hint = suggest(text, values)
+    raise ValueProblem(f"'{raw}' is not one of the allowed values", hint=hint,
+                       expected="one of " + ", ".join(values))
+
+
+def _label_strings(labels: Any) -> list[str]:
+    """Labels as given: a {zh, en} mapping or a model.Text."""
+    if isinstance(labels, Mapping):
+        return [str(v) for v in labels.values() if v]
+    return [v for v in (getattr(labels, "zh", ""), getattr(labels, "en", "")) if v]
+
+
+def parse_integer(raw: Any) -> int:
+    value = parse_amount(raw)
+    if value != int(value):
+        raise ValueProblem(f"'{raw}' is not a whole number", expected="a whole number")
+    return int(value)
+
+
+def parse_string(raw: Any) -> str:
+    if isinstance(raw, (dict, list)):
+        raise ValueProblem("expected a text value, got a " + ("mapping" if isinstance(raw, dict) else "list"),
+                           expected="text")
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    if isinstance(raw, _dt.date):
+        return raw.isoformat()
+    return str(raw)
+
+
+def parse_scalar(raw: Any, type_: str, enum_values: Mapping[str, Any] | None = None) -> Any:
+    if type_ in ("number", "money"):
+        return parse_amount(raw)
+    if type_ == "percent":
+        return parse_percent(raw)
+    if type_ == "integer":
+        return parse_integer(raw)
+    if type_ == "bool":
+        return parse_bool(raw)
+    if type_ == "date":
+        return parse_date(raw)
+    if type_ == "enum":
+        return parse_enum(raw, enum_values or {})
+    if type_ == "string":
+        return parse_string(raw)
+    raise ValueProblem(f"unknown type {type_}")  # pragma: no cover - types are validated at load
+
+
+# ---------------------------------------------------------------------------- formatting
+
+def _trim(s: str) -> str:
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
+def format_money(x: float, lang: str = "en", *, exact: bool = False) -> str:
+    """zh: 1,200 / 120万 / 1.2亿; en: 12,000 / 1.2M / 1.2B. exact=True round-trips through parse."""
+    sign = "-" if x < 0 else ""
+    a = abs(x)
+    digits = 12 if exact else 2
+    if lang == "zh":
+        if a >= 1e8:
+            return f"{sign}{_trim(f'{a / 1e8:.{digits}f}')}亿"
+        if a >= 1e4:
+            return f"{sign}{_trim(f'{a / 1e4:.{digits}f}')}万"
+    else:
+        if a >= 1e9:
+            return f"{sign}{_trim(f'{a / 1e9:.{digits}f}')}B"
+        if a >= 1e6:
+            return f"{sign}{_trim(f'{a / 1e6:.{digits}f}')}M"
+    if exact:
+        return f"{sign}{_trim(f'{a:,.{digits}f}')}"
+    return f"{sign}{a:,.0f}" if a >= 100 or a == int(a) else f"{sign}{_trim(f'{a:,.2f}')}"
+
+
+def format_percent(x: float, *, exact: bool = False) -> str:
+    if exact:
+        return _trim(f"{x * 100:.12f}") + "%"
+    pct = x * 100
+    return (f"{pct:.0f}" if abs(pct - round(pct)) < 0.05 else f"{pct:.1f}") + "%"
+
+
+def format_number(x: float) -> str:
+    if float(x).is_integer():
+        return f"{int(x):,}"
+    return _trim(f"{x:,.2f}")
+
+
+def format_value(x: Any, type_: str, lang: str = "en") -> str:
+    if x is None:
+        return "—"
+    if type_ == "money":
+        return format_money(float(x), lang)
+    if type_ == "percent":
+        return format_percent(float(x))
+    if type_ in ("number", "integer"):
+        return format_number(float(x))
+    if type_ == "bool":
+        return ("是" if x else "否") if lang == "zh" else ("yes" if x else "no")
+    if isinstance(x, _dt.date):
+        return x.isoformat()
+    if isinstance(x, list):
+        return ", ".join(format_value(v, "string", lang) for v in x)
+    return str(x)

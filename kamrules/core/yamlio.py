@@ -1,0 +1,292 @@
+"""The only module that touches PyYAML.
+
+Reads a file safely and returns plain Python data plus the line/column of every key and
+value, so later stages can point at the exact spot. Refuses what PyYAML would accept
+silently or dangerously: duplicate keys, non-safe tags, alias bombs, huge or binary files.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import yaml
+
+from kamrules.core.errors import InputError, Location, Problem
+
+try:  # libyaml is ~5x faster and caps flow nesting itself
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+PathKey = Union[str, int]
+Path = tuple[PathKey, ...]
+
+MAX_BYTES = int(os.environ.get("KAMRULES_MAX_FILE_BYTES", str(10 * 1024 * 1024)))
+MAX_NODES = 500_000  # nodes after expanding aliases: a 10,000-contact account is ~170,000
+MAX_DEPTH = 64
+
+_SAFE_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+}
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+@dataclass
+class Doc:
+    """A parsed file: plain data, plus marks for every path in it."""
+
+    file: str
+    data: Any
+    key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    value_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    encoding: str = "utf-8"
+
+    def loc(self, path: Path, *, key: bool = True) -> Location:
+        """Location of a path: its key if it has one, else its value, else the nearest parent."""
+        marks = (self.key_marks, self.value_marks) if key else (self.value_marks, self.key_marks)
+        p = tuple(path)
+        while True:
+            for m in marks:
+                if p in m:
+                    line, col = m[p]
+                    return Location(self.file, line, col)
+            if not p:
+                return Location(self.file, 1, 1)
+            p = p[:-1]
+
+    def value_loc(self, path: Path) -> Location:
+        return self.loc(path, key=False)
+
+
+def format_path(path: Path) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _problem(code: str, msg: str, file: str, line: int = 1, col: int = 1, hint: str = "",
+             path: str = "") -> InputError:
+    return InputError([Problem(code, msg, Location(file, line, col), path=path, hint=hint)])
+
+
+def decode(raw: bytes, file: str) -> tuple[str, str]:
+    """Bytes → text. UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (GBK)."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" in raw[:8192]:
+        raise _problem("file.binary", "this is not a text file (it contains NUL bytes)", file,
+                       hint="pass a YAML or JSON file saved as UTF-8")
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as e:
+        utf8_error = e
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        line = raw[: utf8_error.start].count(b"\n") + 1
+        raise _problem("file.encoding", "the file is neither UTF-8 nor GBK text", file, line,
+                       hint="save the file as UTF-8") from None
+    # GB18030 decodes almost any byte soup; accept it only when it reads like text.
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t")
+    if printable < 0.95 * max(len(text), 1):
+        raise _problem("file.binary", "this is not a text file", file,
+                       hint="pass a YAML or JSON file saved as UTF-8")
+    return text, "gbk"
+
+
+def read_text(file: str, *, stdin_text: str | None = None) -> tuple[str, str]:
+    if stdin_text is not None:
+        raw = stdin_text.encode("utf-8", "surrogateescape")
+    else:
+        try:
+            size = os.path.getsize(file)
+        except OSError as e:
+            raise _problem("file.unreadable", f"cannot read the file: {e.strerror or e}", file, 0, 0,
+                           hint="check the path") from None
+        if size > MAX_BYTES:
+            raise _problem("file.too-large",
+                           f"the file is {size / 1048576:.1f} MiB; the limit is {MAX_BYTES / 1048576:.0f} MiB",
+                           file, hint="split it, or raise KAMRULES_MAX_FILE_BYTES if it is genuine")
+        try:
+            with open(file, "rb") as fh:
+                raw = fh.read(MAX_BYTES + 1)
+        except OSError as e:
+            raise _problem("file.unreadable", f"cannot read the file: {e.strerror or e}", file, 0, 0,
+                           hint="check the path and its permissions") from None
+        if os.path.isdir(file):  # pragma: no cover - open() already fails on Linux
+            raise _problem("file.unreadable", "this is a folder, not a file", file)
+    if len(raw) > MAX_BYTES:
+        raise _problem("file.too-large", f"the input is larger than the limit of {MAX_BYTES // 1048576} MiB", file,
+                       hint="split it, or raise KAMRULES_MAX_FILE_BYTES if it is genuine")
+    return decode(raw, file)
+
+
+def load(file: str, *, text: str | None = None, encoding: str = "utf-8") -> Doc:
+    """Parse YAML (or JSON) into a Doc. Raises InputError with file:line on any problem."""
+    if text is None:
+        text, encoding = read_text(file)
+    try:
+        _precheck(text, file)
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        msg = (e.problem or str(e)).strip()
+        hint = "check the indentation and quoting near this line"
+        bad_line = text.splitlines()[mark.line] if mark is not None and mark.line < len(text.splitlines()) else ""
+        at_tab = "\t" in bad_line[: (mark.column + 1) if mark is not None else 0]
+        if at_tab or "'\\t'" in msg:
+            msg = "a tab character is used for indentation"
+            hint = "YAML allows only spaces for indentation; replace tabs with spaces"
+        elif "nesting depth" in msg:
+            hint = f"nesting deeper than {MAX_DEPTH} levels is refused"
+        elif "found duplicate anchor" in msg:
+            hint = "each &anchor name may be defined once"
+        raise _problem("yaml.syntax", f"YAML syntax error: {msg}", file, line, col, hint=hint) from None
+    except yaml.YAMLError as e:
+        raise _problem("yaml.syntax", f"YAML error: {e}", file) from None
+    except RecursionError:
+        raise _problem("yaml.too-deep", f"the document is nested too deeply (limit {MAX_DEPTH} levels)", file) from None
+    doc = Doc(file=file, data=None, encoding=encoding)
+    if node is None:
+        return doc
+    conv = _Converter(doc)
+    doc.data = conv.convert(node, ())
+    if conv.problems:
+        raise InputError(conv.problems)
+    return doc
+
+
+def _precheck(text: str, file: str) -> None:
+    """Count the nodes the document expands to, from the event stream, before building any.
+
+    Composing a million nodes costs seconds and hundreds of megabytes, and an alias bomb
+    expands to billions; the event stream costs neither. Aliases count as the size of what
+    they point to, so nested anchors are refused at the first alias that crosses the cap.
+    """
+    sizes: dict[str, int] = {}
+    stack: list[list[Any]] = []  # [subtree size so far, anchor]
+    expanded = 0
+    for ev in yaml.parse(text, Loader=_Loader):
+        if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            stack.append([1, ev.anchor])
+            n = 1
+        elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            size, anchor = stack.pop()
+            if anchor:
+                sizes[anchor] = size
+            if stack:
+                stack[-1][0] += size
+            continue
+        elif isinstance(ev, yaml.ScalarEvent):
+            n = 1
+            if ev.anchor:
+                sizes[ev.anchor] = 1
+        elif isinstance(ev, yaml.AliasEvent):
+            n = sizes.get(ev.anchor or "", 1)
+        else:
+            continue
+        if stack and not isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            stack[-1][0] += n
+        expanded += n
+        if expanded > MAX_NODES:
+            mark = ev.start_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+            hint = ("this usually means nested &anchors/*aliases (an 'alias bomb'); write the data out"
+                    if isinstance(ev, yaml.AliasEvent) else "split the data into several files")
+            raise InputError([Problem("yaml.too-large", f"the document expands to more than {MAX_NODES:,} nodes",
+                                      Location(file, line, col), hint=hint)])
+
+
+class _Converter:
+    def __init__(self, doc: Doc) -> None:
+        self.doc = doc
+        self.visits = 0
+        self.problems: list[Problem] = []
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def _loc(self, node: yaml.Node) -> Location:
+        return Location(self.doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def _fail(self, code: str, msg: str, node: yaml.Node, path: Path, hint: str = "") -> None:
+        self.problems.append(Problem(code, msg, self._loc(node), format_path(path), hint=hint))
+
+    def convert(self, node: yaml.Node, path: Path) -> Any:
+        self.visits += 1
+        if self.visits > MAX_NODES:
+            raise InputError([Problem(
+                "yaml.too-large", f"the document expands to more than {MAX_NODES:,} nodes",
+                self._loc(node), format_path(path),
+                hint="this usually means nested &anchors/*aliases (an 'alias bomb'); write the data out")])
+        if len(path) > MAX_DEPTH:
+            raise InputError([Problem("yaml.too-deep", f"nesting deeper than {MAX_DEPTH} levels",
+                                      self._loc(node), format_path(path[:8]) + "…")])
+        self.doc.value_marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP_TAG:
+                self._fail("yaml.tag", f"the tag {node.tag} is not allowed", node, path,
+                           "kamrules reads plain YAML only: remove the !tag")
+                return None
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ_TAG:
+                self._fail("yaml.tag", f"the tag {node.tag} is not allowed", node, path,
+                           "kamrules reads plain YAML only: remove the !tag")
+                return None
+            return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        if node.tag not in _SAFE_SCALAR_TAGS:
+            self._fail("yaml.tag", f"the tag {node.tag} is not allowed", node, path,
+                       "kamrules never constructs objects from YAML tags: remove the !tag")
+            return None
+        try:
+            value = self.constructor.construct_object(node)
+        except (ValueError, yaml.constructor.ConstructorError, OverflowError) as e:
+            kind = "date" if node.tag.endswith("timestamp") else "value"
+            self._fail("yaml.value", f"'{node.value}' is not a valid {kind}: {e}", node, path,
+                       "dates are written YYYY-MM-DD" if kind == "date" else "")
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            # Kept as-is; the typed stages reject NaN/Infinity with the fact's name.
+            return value
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        first_seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self._fail("yaml.merge", "merge keys (<<) are not supported", key_node, path,
+                           "write the keys out")
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self._fail("yaml.key", "a key must be a plain word, not a list or mapping", key_node, path)
+                continue
+            key = str(key_node.value)
+            kpath = path + (key,)
+            if key in out or key in first_seen:
+                self._fail("yaml.duplicate-key",
+                           f"duplicate key '{key}' (first defined on line {first_seen[key]})",
+                           key_node, kpath, "YAML keeps only the last one; remove or rename one of them")
+                continue
+            first_seen[key] = key_node.start_mark.line + 1
+            self.doc.key_marks[kpath] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = self.convert(value_node, kpath)
+        return out

@@ -1,0 +1,56 @@
+"""The backends that turn a Program and an account's facts into matches: the contract, the choice
+between them, and `ReferenceBackend`, which evaluates a Program in pure Python. The durable_rules
+backend lives in durable.py, the only module that imports durable_rules."""
+from __future__ import annotations
+
+from typing import Any
+
+from kamrules.core.errors import EngineError
+from kamrules.engine.compile import Program
+from kamrules.engine.facts import Facts
+from kamrules.engine.matches import Backend, Match, Resolver, bindings
+
+
+def durable_available() -> bool:
+    try:
+        import durable.engine  # noqa: F401
+    except Exception:  # ImportError, or the C extension failing on Python ≥ 3.13
+        return False
+    return True
+
+
+def pick_backend(name: str = "auto") -> Backend:
+    if name == "reference":
+        return ReferenceBackend()
+    if name == "durable" and not durable_available():
+        raise EngineError("the durable engine is not available here (durable-rules is not installed or does not "
+                          "import on this Python); use --engine reference")
+    if name == "durable" or durable_available():
+        from kamrules.engine.durable import DurableBackend
+
+        return DurableBackend.shared()
+    return ReferenceBackend()
+
+
+class ReferenceBackend:
+    name = "reference"
+
+    def run(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]:
+        env = dict(facts.env)
+        out: list[Match] = []
+        as_of = facts.as_of
+        for s, rules in enumerate(prog.by_stratum):
+            fact: dict[str, Any] | None = None  # encoded only if a rule matches (for its bindings)
+            matches = []
+            for r, cond in rules:
+                try:
+                    if cond(env, as_of, None) is True:
+                        if fact is None:
+                            fact = prog.encode(env, as_of, s)
+                        matches.append(Match(r.id, s, bindings(r.props, fact)))
+                except Exception as e:  # same contract as the durable backend: name rule and account
+                    raise EngineError(f"rule '{r.id}' failed on account '{facts.account.id}': {e}",
+                                      rule=r.id, account=facts.account.id) from e
+            out.extend(matches)
+            env.update(after_stratum(s, matches))
+        return out

@@ -1,0 +1,30 @@
+"""What a backend produces: one Match per rule that fired, with the properties it read; and the
+contract every backend keeps."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol
+
+from kamrules.engine.compile import Program
+from kamrules.engine.facts import Facts
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: str
+    stratum: int
+    bindings: tuple[tuple[str, Any], ...]  # property → encoded value, sorted
+
+
+class Resolver(Protocol):
+    def __call__(self, stratum: int, matches: list[Match]) -> Mapping[str, Any]: ...
+
+
+class Backend(Protocol):
+    name: str
+
+    def run(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]: ...
+
+
+def bindings(props: tuple[str, ...], fact: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple((p, fact.get(p)) for p in props)

@@ -1,0 +1,283 @@
+"""The condition language: a tokenizer and a Pratt parser producing an untyped syntax tree.
+
+Never uses eval: the grammar admits names, literals, operators and a fixed set of functions,
+so `__import__('os')` or `x.__class__` can only ever be an unknown name. Type checking against
+the declared facts happens in `check.py`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+from kamrules.core.values import ValueProblem, parse_amount
+
+
+class ParseError(Exception):
+    def __init__(self, message: str, pos: int, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+        self.hint = hint
+
+
+# ----------------------------------------------------------------------------- syntax tree
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+    pos: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Str:
+    value: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class BoolLit:
+    value: bool
+    pos: int
+
+
+@dataclass(frozen=True)
+class Name:
+    parts: tuple[str, ...]  # dotted: ("params", "max_discount")
+    pos: int
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.parts)
+
+
+@dataclass(frozen=True)
+class ListLit:
+    items: tuple["Node", ...]
+    pos: int
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-" | "not"
+    operand: "Node"
+    pos: int
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # + - * / == != < <= > >= in "not in" and or
+    left: "Node"
+    right: "Node"
+    pos: int
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple["Node", ...]
+    pos: int
+
+
+Node = Union[Num, Str, BoolLit, Name, ListLit, Unary, Binary, Call]
+
+# ----------------------------------------------------------------------------- tokens
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<num>(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?(?:%|万亿|千万|百万|[万亿千kKMB](?![\w])|bn(?![\w]))?)
+  | (?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<op>==|!=|<=|>=|&&|\|\||[<>+\-*/()\[\],.=!%])
+  | (?P<name>[^\W\d]\w*)
+    """,
+    re.VERBOSE | re.UNICODE,
+)
+
+KEYWORDS = {"and", "or", "not", "in", "true", "false", "True", "False"}
+
+
+@dataclass(frozen=True)
+class Tok:
+    kind: str  # num str op name end
+    text: str
+    pos: int
+
+
+def tokenize(src: str) -> list[Tok]:
+    toks: list[Tok] = []
+    pos = 0
+    while pos < len(src):
+        m = _TOKEN.match(src, pos)
+        if not m:
+            raise ParseError(f"unexpected character {src[pos]!r}", pos)
+        kind = m.lastgroup or ""
+        text = m.group()
+        if kind != "ws":
+            if kind == "op" and text in ("&&", "||", "!"):
+                word = {"&&": "and", "||": "or", "!": "not"}[text]
+                raise ParseError(f"'{text}' is not an operator here", pos, hint=f"write '{word}'")
+            if kind == "op" and text == "=":
+                raise ParseError("'=' is assignment, not comparison", pos, hint="write '==' to compare")
+            if kind == "op" and text == "%":
+                raise ParseError("'%' must follow a number directly", pos, hint="write 15% (no space)")
+            toks.append(Tok(kind, text, pos))
+        pos = m.end()
+    toks.append(Tok("end", "", len(src)))
+    return toks
+
+
+# ----------------------------------------------------------------------------- parser
+
+_BINARY_POWER = {
+    "or": 1, "and": 2,
+    "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4, "not in": 4,
+    "+": 5, "-": 5, "*": 6, "/": 6,
+}
+_COMPARISONS = {"==", "!=", "<", "<=", ">", ">=", "in", "not in"}
+MAX_EXPR_LENGTH = 4000
+MAX_DEPTH = 40
+
+
+class _Parser:
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self.toks = tokenize(src)
+        self.i = 0
+        self.depth = 0
+
+    def peek(self, k: int = 0) -> Tok:
+        return self.toks[min(self.i + k, len(self.toks) - 1)]
+
+    def take(self) -> Tok:
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def expect(self, text: str) -> Tok:
+        t = self.peek()
+        if t.text != text:
+            found = "the end" if t.kind == "end" else repr(t.text)
+            raise ParseError(f"expected '{text}' but found {found}", t.pos)
+        return self.take()
+
+    def binop_at(self) -> str | None:
+        t = self.peek()
+        if t.kind == "op" and t.text in _BINARY_POWER:
+            return t.text
+        if t.kind == "name" and t.text in ("and", "or", "in"):
+            return t.text
+        if t.kind == "name" and t.text == "not" and self.peek(1).text == "in":
+            return "not in"
+        return None
+
+    def parse(self) -> Node:
+        if len(self.src) > MAX_EXPR_LENGTH:
+            raise ParseError(f"the condition is longer than {MAX_EXPR_LENGTH} characters", 0,
+                             hint="split it into several rules or a metric")
+        if self.peek().kind == "end":
+            raise ParseError("the condition is empty", 0)
+        node = self.expr(0)
+        t = self.peek()
+        if t.kind != "end":
+            raise ParseError(f"unexpected {t.text!r} after a complete condition", t.pos,
+                             hint="join conditions with 'and' / 'or'")
+        return node
+
+    def expr(self, min_power: int) -> Node:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ParseError(f"the condition nests deeper than {MAX_DEPTH} levels", self.peek().pos)
+        left = self.prefix()
+        while True:
+            op = self.binop_at()
+            if op is None:
+                break
+            power = _BINARY_POWER[op]
+            if power <= min_power:
+                break
+            tok = self.take()
+            if op == "not in":
+                self.take()
+            right = self.expr(power)
+            if op in _COMPARISONS and isinstance(left, Binary) and left.op in _COMPARISONS:
+                raise ParseError("comparisons cannot be chained", tok.pos,
+                                 hint="write 'a < b and b < c'")
+            left = Binary(op, left, right, tok.pos)
+        self.depth -= 1
+        return left
+
+    def prefix(self) -> Node:
+        t = self.take()
+        if t.kind == "num":
+            try:
+                value = parse_amount(t.text, allow_percent=True)
+            except ValueProblem as e:  # pragma: no cover - the token regex admits valid numbers
+                raise ParseError(e.message, t.pos) from None
+            return Num(value, t.pos, t.text)
+        if t.kind == "str":
+            body = t.text[1:-1]
+            return Str(re.sub(r"\\(.)", r"\1", body), t.pos)
+        if t.kind == "op" and t.text == "(":
+            inner = self.expr(0)
+            self.expect(")")
+            return inner
+        if t.kind == "op" and t.text == "[":
+            items: list[Node] = []
+            if self.peek().text != "]":
+                while True:
+                    items.append(self.expr(3))
+                    if self.peek().text == ",":
+                        self.take()
+                        continue
+                    break
+            self.expect("]")
+            return ListLit(tuple(items), t.pos)
+        if t.kind == "op" and t.text == "-":
+            return Unary("-", self.expr(6), t.pos)
+        if t.kind == "name":
+            if t.text == "not":
+                return Unary("not", self.expr(3), t.pos)
+            if t.text in ("true", "True"):
+                return BoolLit(True, t.pos)
+            if t.text in ("false", "False"):
+                return BoolLit(False, t.pos)
+            if t.text in ("and", "or", "in"):
+                raise ParseError(f"'{t.text}' needs something on its left", t.pos)
+            parts = [t.text]
+            while self.peek().text == "." and self.peek(1).kind == "name":
+                self.take()
+                parts.append(self.take().text)
+            if self.peek().text == ".":
+                raise ParseError("a name cannot end with '.'", self.peek().pos)
+            if any(p.startswith("__") for p in parts):
+                # refused by name, whole: 'revenue.__class__.__bases__', '__import__'
+                raise ParseError(f"'{'.'.join(parts)}' is not available", t.pos,
+                                 hint="names starting with '__' never are: conditions read facts only")
+            if self.peek().text == "(":
+                if len(parts) > 1:
+                    raise ParseError(f"'{'.'.join(parts)}' is not a function", t.pos,
+                                     hint="only the built-in functions can be called")
+                self.take()
+                args: list[Node] = []
+                if self.peek().text != ")":
+                    while True:
+                        args.append(self.expr(0))
+                        if self.peek().text == ",":
+                            self.take()
+                            continue
+                        break
+                self.expect(")")
+                if self.peek().text in (".", "(", "["):
+                    raise ParseError(f"'{t.text}(…){self.peek().text}' is not allowed", self.peek().pos,
+                                     hint="a function's result cannot be called, indexed or have attributes")
+                return Call(t.text, tuple(args), t.pos)
+            return Name(tuple(parts), t.pos)
+        if t.kind == "end":
+            raise ParseError("the condition ends too early", t.pos, hint="something is missing at the end")
+        raise ParseError(f"unexpected {t.text!r}", t.pos)
+
+
+def parse(src: str) -> Node:
+    return _Parser(src).parse()

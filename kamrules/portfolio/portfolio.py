@@ -1,0 +1,564 @@
+"""A portfolio: many accounts, one rulebook, one row each, and the course's portfolio views.
+
+Inputs are YAML/JSON account files and CSV exports (every row an account). Each account is
+evaluated with pipeline.evaluate; the rulebook is loaded once. The table is sorted so the
+accounts that matter most and are in the worst shape come first: final class (key → medium →
+small → unprofitable), then health ascending, then id. The summary gives counts per class,
+the Pareto view (share of revenue from the top 20% of accounts) and concentration (accounts
+at or above 10% of the company's revenue); both thresholds are the rulebook's parameters when
+it declares them (pareto_customer_share, major_customer_share).
+
+Rendering (md, csv, json) is here too; CSV cells that a spreadsheet would run as a formula
+are neutralised.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from kamrules import __version__
+from kamrules.advice.model import Advice, Finding
+from kamrules.core.errors import InputError, Location, Problem
+from kamrules.core.values import format_money, format_percent
+from kamrules.io import csvio
+from kamrules.pipeline import evaluate
+from kamrules.rulebook.model import SEVERITIES, Account, Rulebook
+
+ACCOUNT_SUFFIXES = (".yaml", ".yml", ".json", *csvio.CSV_SUFFIXES)
+DIMENSIONS = ("final", "tier", "scorecard")  # shown when the rulebook declares them
+SCORES = ("current_value", "potential_value", "health")
+PARETO_DEFAULT = 0.20  # the course's 20% of accounts, when the rulebook has no parameter for it
+MAJOR_DEFAULT = 0.10  # a customer at 10% of revenue is a major customer (ASC 280)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+UI: dict[str, dict[str, str]] = {
+    "title": {"zh": "客户组合", "en": "Account portfolio"},
+    "meta": {"zh": "规则库 {book} {version} · 评估日期 {as_of} · 引擎 {engine} · {n} 个客户",
+             "en": "Rulebook {book} {version} · as of {as_of} · engine {engine} · {n} accounts"},
+    "own_dates": {"zh": "各客户自己的日期", "en": "each account's own date"},
+    "id": {"zh": "编号", "en": "Id"},
+    "name": {"zh": "名称", "en": "Name"},
+    "source": {"zh": "来源", "en": "Source"},
+    "final": {"zh": "客户分类", "en": "Class"},
+    "tier": {"zh": "金字塔层级", "en": "Pyramid tier"},
+    "scorecard": {"zh": "记分卡象限", "en": "Scorecard"},
+    "revenue": {"zh": "年交易额", "en": "Revenue"},
+    "current_value": {"zh": "现实价值", "en": "Current value"},
+    "potential_value": {"zh": "潜在价值", "en": "Potential value"},
+    "health": {"zh": "健康度", "en": "Health"},
+    "warnings": {"zh": "预警", "en": "Warnings"},
+    "warnings_of": {"zh": "预警·{sev}", "en": "Warnings: {sev}"},
+    "top_warning": {"zh": "首要预警", "en": "Top warning"},
+    "top_severity": {"zh": "首要预警级别", "en": "Top warning severity"},
+    "summary": {"zh": "摘要", "en": "Summary"},
+    "by_final": {"zh": "客户分类", "en": "Accounts by class"},
+    "unclassified": {"zh": "未分类", "en": "unclassified"},
+    "pareto": {"zh": "帕累托法则（二八法则）", "en": "The Pareto law (80/20)"},
+    "pareto_text": {"zh": "年交易额最高的 {top} 个客户（{m} 个客户的 {accounts}）贡献了 {share} 的年交易额（合计 {total}）。",
+                    "en": "The top {top} of {m} accounts ({accounts}) bring {share} of the revenue ({total} in all)."},
+    "pareto_missing": {"zh": "另有 {k} 个客户没有年交易额，未计入。", "en": "{k} accounts without revenue are left out."},
+    "pareto_none": {"zh": "没有客户给出年交易额，无法计算。", "en": "No account gives its revenue, so this cannot be computed."},
+    "concentration": {"zh": "客户集中度", "en": "Concentration"},
+    "programme": {"zh": "大客户计划规模（天龙八部·客户分级）", "en": "Key-account programme size (eight parts: tiering)"},
+    "programme_within": {"zh": "{n} 个大客户，在文献建议的 {lo}–{hi} 个之内（McDonald & Woodburn）。",
+                         "en": "{n} key accounts, within the {lo}–{hi} the literature suggests (McDonald & Woodburn)."},
+    "programme_below": {"zh": "{n} 个大客户，少于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：检查是否有值得升级的中客户。",
+                        "en": "{n} key accounts, fewer than the {lo}–{hi} the literature suggests (McDonald & Woodburn): "
+                              "look for medium accounts worth moving up."},
+    "programme_above": {"zh": "{n} 个大客户，多于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：资源会被摊薄，重新按三类标准筛选。",
+                        "en": "{n} key accounts, more than the {lo}–{hi} the literature suggests (McDonald & Woodburn): "
+                              "resources get spread thin; re-select with the three standards."},
+    "programme_too_many": {"zh": "{n} 个大客户，超过 {many} 个，已经照顾不过来（McDonald & Woodburn）：必须按三类标准重新分级。",
+                           "en": "{n} key accounts, more than {many}: too many to serve well (McDonald & Woodburn); "
+                                 "re-tier with the three standards."},
+    "manager_overloaded": {"zh": "客户经理 {manager} 负责 {n} 个大客户，达到 {limit} 个即过多（KAM 协会）。",
+                           "en": "Account manager {manager} holds {n} key accounts; {limit} or more is too many (KAM association)."},
+    "conc_over": {"zh": "{n} 个客户各占公司年销售额的 {threshold} 及以上：",
+                  "en": "{n} accounts are each {threshold} or more of the company's revenue:"},
+    "conc_none_over": {"zh": "没有客户占公司年销售额的 {threshold} 及以上。",
+                       "en": "No account is {threshold} or more of the company's revenue."},
+    "conc_unknown": {"zh": "没有给出公司年销售额（company.revenue），无法计算集中度。",
+                     "en": "The company's revenue (company.revenue) is not given, so concentration cannot be "
+                           "computed."},
+    "conc_total": {"zh": "这些客户合计占公司年销售额的 {share}。",
+                   "en": "Together these accounts are {share} of the company's revenue."},
+    "skipped": {"zh": "{n} 个无效客户已跳过（问题见标准错误输出）。",
+                "en": "Invalid accounts skipped: {n} (their problems are on standard error)."},
+}
+SEVERITY_LABEL = {
+    "critical": {"zh": "严重", "en": "critical"}, "high": {"zh": "高", "en": "high"},
+    "medium": {"zh": "中", "en": "medium"}, "low": {"zh": "低", "en": "low"}, "info": {"zh": "提示", "en": "info"},
+}
+NONE = "—"
+
+
+def ui(key: str, lang: str, **kw: Any) -> str:
+    text = UI[key][lang]
+    return text.format(**kw) if kw else text
+
+
+# --------------------------------------------------------------------------- inputs
+
+@dataclass(frozen=True)
+class Source:
+    account: Account
+    where: Location  # the file, and the line for a CSV row
+
+
+@dataclass(frozen=True)
+class Inputs:
+    sources: tuple[Source, ...]
+    problems: tuple[Problem, ...]
+    invalid: int  # accounts (or whole files) that cannot be used
+
+
+def expand(paths: Iterable[str]) -> list[str]:
+    """Folders stand for the account files and CSV exports directly inside them."""
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            out.extend(str(f) for f in sorted(path.iterdir())
+                       if f.is_file() and f.suffix.lower() in ACCOUNT_SUFFIXES and not f.name.startswith(".")
+                       and not f.name.endswith(".test.yaml"))
+        else:
+            out.append(p)
+    return out
+
+
+def collect(paths: Iterable[str], book: Rulebook) -> Inputs:
+    """Every account of every file, and every problem of every file (nothing raised)."""
+    sources: list[Source] = []
+    problems: list[Problem] = []
+    invalid = 0
+    for file in expand(paths):
+        got, bad, n_bad = _read(file, book)
+        sources.extend(got)
+        problems.extend(bad)
+        invalid += n_bad
+    unique, dupes = _unique_ids(sources)
+    return Inputs(tuple(unique), tuple(sorted([*problems, *dupes], key=Problem.sort_key)), invalid + len(dupes))
+
+
+def _read(file: str, book: Rulebook) -> tuple[list[Source], list[Problem], int]:
+    if csvio.is_csv(file):
+        result = csvio.read_accounts(file, book)
+        if result.problems:  # a bad header spoils every row
+            return [], result.all_problems(), max(len(result.rows), 1)
+        good = [Source(r.account, Location(file, r.line)) for r in result.rows if r.account is not None]
+        return good, result.all_problems(), len(result.rows) - len(good)
+    from kamrules.io.account import load_account
+
+    try:
+        return [Source(load_account(file, book), Location(file))], [], 0
+    except InputError as e:
+        return [], list(e.problems), 1
+
+
+def _unique_ids(sources: Sequence[Source]) -> tuple[list[Source], list[Problem]]:
+    first: dict[str, Source] = {}
+    kept: list[Source] = []
+    dupes: list[Problem] = []
+    for s in sources:
+        seen = first.get(s.account.id)
+        if seen is None:
+            first[s.account.id] = s
+            kept.append(s)
+            continue
+        dupes.append(Problem("portfolio.duplicate-id", f"the id '{s.account.id}' is already used by {seen.where}",
+                             s.where, "id", "a unique id per account", "give one of the two accounts another id"))
+    return kept, dupes
+
+
+# --------------------------------------------------------------------------- evaluation
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    name: str
+    where: str
+    as_of: _dt.date
+    dims: Mapping[str, str | None]  # dimension → value code
+    scores: Mapping[str, float | None]
+    revenue: float | None
+    company_revenue: float | None
+    warnings: Mapping[str, int]  # severity → number of warnings
+    top: Finding | None  # the most severe warning
+    severities: frozenset[str]  # of every finding, for --fail-on
+    manager: str | None = None  # team.account_manager
+
+    @property
+    def revenue_share(self) -> float | None:
+        if self.revenue is None or not self.company_revenue:
+            return None
+        return self.revenue / self.company_revenue
+
+
+@dataclass(frozen=True)
+class Pareto:
+    top: int  # accounts in the vital few
+    of: int  # accounts with a known revenue
+    accounts_share: float  # top / of
+    revenue_share: float
+    total: float
+    missing: int  # accounts without revenue
+
+
+@dataclass(frozen=True)
+class Concentration:
+    threshold: float
+    over: tuple[Row, ...]  # largest share first
+    known: int  # accounts whose share is known
+    total_share: float | None  # of the portfolio, when every account names the same company revenue
+
+
+@dataclass(frozen=True)
+class Programme:
+    """Eight-part management at portfolio level: programme size and key accounts per manager."""
+
+    key_accounts: int
+    size_min: int  # McDonald & Woodburn: 15–35 key accounts, more than 50 too many
+    size_max: int
+    too_many: int
+    per_manager_limit: int  # KAM association: fewer than 5 key accounts per manager
+    overloaded: tuple[tuple[str, int], ...]  # (manager, key accounts) at or over the limit
+
+    @property
+    def verdict(self) -> str:
+        n = self.key_accounts
+        if n > self.too_many:
+            return "too_many"
+        if n > self.size_max:
+            return "above"
+        return "below" if n < self.size_min else "within"
+
+
+@dataclass(frozen=True)
+class Summary:
+    by_final: tuple[tuple[str, int], ...]  # in the dimension's order, zero counts kept
+    unclassified: int
+    pareto: Pareto | None
+    concentration: Concentration | None
+    programme: Programme | None = None
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    book: Rulebook
+    lang: str
+    engine: str
+    as_of: _dt.date | None  # None when accounts kept their own dates and these differ
+    rows: tuple[Row, ...]
+    summary: Summary
+    skipped: tuple[Problem, ...] = ()
+    invalid: int = 0
+
+
+def row_of(advice: Advice, where: Location) -> Row:
+    warnings = [f for f in advice.findings if f.kind == "warning"]
+    counts = {s: sum(1 for f in warnings if f.severity == s) for s in SEVERITIES}
+    values = advice.account.values
+    return Row(
+        id=advice.account.id, name=advice.account.name, where=str(where), as_of=advice.as_of,
+        dims={d: advice.classification[d].value for d in DIMENSIONS if d in advice.classification},
+        scores={s: advice.scores[s].value for s in SCORES if s in advice.scores},
+        revenue=_number(values.get("revenue")), company_revenue=_number(values.get("company.revenue")),
+        warnings=counts, top=warnings[0] if warnings else None,  # findings come most severe first
+        severities=frozenset(f.severity for f in advice.findings),
+        manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None)
+
+
+def _number(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def sort_key(book: Rulebook) -> Any:
+    order = [v for v, _ in book.dimensions["final"].values] if "final" in book.dimensions else []
+
+    def key(r: Row) -> tuple[int, float, str]:
+        final = r.dims.get("final")
+        health = r.scores.get("health")
+        return (order.index(final) if final in order else len(order),
+                health if health is not None else math.inf, r.id)
+    return key
+
+
+def build(inputs: Inputs, book: Rulebook, *, as_of: _dt.date | None = None, lang: str | None = None,
+          engine: str = "auto") -> Portfolio:
+    lang = lang or book.lang
+    rows: list[Row] = []
+    engine_name = engine
+    for s in inputs.sources:
+        advice = evaluate(s.account, book, as_of=as_of, lang=lang, engine=engine)
+        engine_name = advice.engine
+        rows.append(row_of(advice, s.where))
+    rows.sort(key=sort_key(book))
+    dates = {r.as_of for r in rows}
+    common = as_of or (dates.pop() if len(dates) == 1 else None)
+    return Portfolio(book, lang, engine_name, common, tuple(rows), summarise(rows, book),
+                     inputs.problems, inputs.invalid)
+
+
+def _param(book: Rulebook, name: str, default: float) -> float:
+    p = book.params.get(name)
+    return float(p.value) if p is not None and isinstance(p.value, (int, float)) else default
+
+
+def summarise(rows: Sequence[Row], book: Rulebook) -> Summary:
+    by_final: tuple[tuple[str, int], ...] = ()
+    unclassified = 0
+    if "final" in book.dimensions:
+        by_final = tuple((v, sum(1 for r in rows if r.dims.get("final") == v))
+                         for v, _ in book.dimensions["final"].values)
+        unclassified = sum(1 for r in rows if r.dims.get("final") is None)
+    return Summary(by_final, unclassified, pareto(rows, _param(book, "pareto_customer_share", PARETO_DEFAULT)),
+                   concentration(rows, _param(book, "major_customer_share", MAJOR_DEFAULT)),
+                   programme(rows, book))
+
+
+def programme(rows: Sequence[Row], book: Rulebook) -> Programme | None:
+    """Only for rulebooks that declare the programme-size parameters and a 'key' final class."""
+    final = book.dimensions.get("final")
+    if final is None or "key" not in [v for v, _ in final.values] or "programme_size_min" not in book.params:
+        return None
+    keys = [r for r in rows if r.dims.get("final") == "key"]
+    limit = int(_param(book, "max_accounts_per_manager", 5))
+    per: dict[str, int] = {}
+    for r in keys:
+        if r.manager:
+            per[r.manager] = per.get(r.manager, 0) + 1
+    overloaded = tuple(sorted(((m, n) for m, n in per.items() if n >= limit), key=lambda x: (-x[1], x[0])))
+    return Programme(len(keys), int(_param(book, "programme_size_min", 15)), int(_param(book, "programme_size_max", 35)),
+                     int(_param(book, "programme_size_too_many", 50)), limit, overloaded)
+
+
+def pareto(rows: Sequence[Row], share: float) -> Pareto | None:
+    revenues = sorted((r.revenue for r in rows if r.revenue is not None), reverse=True)
+    total = sum(revenues)
+    if not revenues or total <= 0:
+        return None
+    top = max(1, math.floor(share * len(revenues) + 0.5))
+    return Pareto(top, len(revenues), top / len(revenues), sum(revenues[:top]) / total, total,
+                  len(rows) - len(revenues))
+
+
+def concentration(rows: Sequence[Row], threshold: float) -> Concentration | None:
+    known = [r for r in rows if r.revenue_share is not None]
+    if not known:
+        return None
+    over = sorted((r for r in known if (r.revenue_share or 0) >= threshold),
+                  key=lambda r: (-(r.revenue_share or 0), r.id))
+    companies = {r.company_revenue for r in rows}
+    total = None
+    if len(known) == len(rows) and len(companies) == 1:
+        total = sum(r.revenue or 0 for r in rows) / float(next(iter(companies)) or 1)
+    return Concentration(threshold, tuple(over), len(known), total)
+
+
+# --------------------------------------------------------------------------- rendering
+
+def _dim_label(p: Portfolio, dim: str, value: str | None) -> str:
+    if value is None:
+        return NONE
+    return p.book.dimensions[dim].value_label(value, p.lang)
+
+
+def _columns(p: Portfolio) -> list[str]:
+    dims = [d for d in DIMENSIONS if d in p.book.dimensions]
+    scores = [s for s in SCORES if s in p.book.scores]
+    revenue = ["revenue"] if "revenue" in p.book.facts else []
+    return ["id", "name", *dims, *revenue, *scores]
+
+
+def _heading(p: Portfolio, col: str) -> str:
+    return ui(col, p.lang)
+
+
+def _score_text(v: float | None) -> str:
+    return NONE if v is None else f"{v:.0f}"
+
+
+def _warnings_text(p: Portfolio, r: Row) -> str:
+    parts = [f"{n} {SEVERITY_LABEL[s][p.lang]}" for s, n in r.warnings.items() if n]
+    return " · ".join(parts) if parts else NONE
+
+
+def _cell_text(p: Portfolio, r: Row, col: str) -> str:
+    if col in DIMENSIONS:
+        return _dim_label(p, col, r.dims.get(col))
+    if col in SCORES:
+        return _score_text(r.scores.get(col))
+    if col == "revenue":
+        return NONE if r.revenue is None else format_money(r.revenue, p.lang)
+    return str(getattr(r, col))
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def to_markdown(p: Portfolio) -> str:
+    lang = p.lang
+    cols = _columns(p)
+    as_of = p.as_of.isoformat() if p.as_of else ui("own_dates", lang)
+    lines = [f"# {ui('title', lang)}", "",
+             ui("meta", lang, book=p.book.id, version=p.book.version, as_of=as_of, engine=p.engine, n=len(p.rows)),
+             ""]
+    heads = [*(_heading(p, c) for c in cols), ui("warnings", lang), ui("top_warning", lang)]
+    lines.append("| " + " | ".join(heads) + " |")
+    lines.append("|" + "|".join("---:" if c in SCORES or c == "revenue" else "---" for c in cols) + "|---|---|")
+    for r in p.rows:
+        cells = [*(_cell_text(p, r, c) for c in cols), _warnings_text(p, r), r.top.title if r.top else NONE]
+        lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    lines += ["", f"## {ui('summary', lang)}", "", *_summary_md(p)]
+    if p.invalid:
+        lines += ["", ui("skipped", lang, n=p.invalid)]
+    return "\n".join(lines) + "\n"
+
+
+def _summary_md(p: Portfolio) -> list[str]:
+    lang, s = p.lang, p.summary
+    colon = "：" if lang == "zh" else ": "
+    out: list[str] = []
+    if s.by_final:
+        counts = [f"{_dim_label(p, 'final', v)} {n}" for v, n in s.by_final]
+        if s.unclassified:
+            counts.append(f"{ui('unclassified', lang)} {s.unclassified}")
+        out.append(f"- **{ui('by_final', lang)}**{colon}" + " · ".join(counts))
+    out.append(f"- **{ui('pareto', lang)}**{colon}" + _pareto_text(p))
+    out.append(f"- **{ui('concentration', lang)}**{colon}" + _concentration_head(p))
+    if s.concentration:
+        for r in s.concentration.over:
+            out.append(f"  - {_md_cell(r.name)} (`{r.id}`): {format_percent(r.revenue_share or 0)}")
+    pg = s.programme
+    if pg is not None:
+        out.append(f"- **{ui('programme', lang)}**{colon}" + ui(f"programme_{pg.verdict}", lang, n=pg.key_accounts,
+                                                                 lo=pg.size_min, hi=pg.size_max, many=pg.too_many))
+        for m, n in pg.overloaded:
+            out.append("  - " + ui("manager_overloaded", lang, manager=_md_cell(m), n=n, limit=pg.per_manager_limit))
+    return out
+
+
+def _pareto_text(p: Portfolio) -> str:
+    pa, lang = p.summary.pareto, p.lang
+    if pa is None:
+        return ui("pareto_none", lang)
+    text = ui("pareto_text", lang, top=pa.top, m=pa.of, accounts=format_percent(pa.accounts_share),
+              share=format_percent(pa.revenue_share), total=format_money(pa.total, lang))
+    if pa.missing:
+        text += (" " if lang == "en" else "") + ui("pareto_missing", lang, k=pa.missing)
+    return text
+
+
+def _concentration_head(p: Portfolio) -> str:
+    c, lang = p.summary.concentration, p.lang
+    if c is None:
+        return ui("conc_unknown", lang)
+    threshold = format_percent(c.threshold)
+    text = ui("conc_over", lang, n=len(c.over), threshold=threshold) if c.over else \
+        ui("conc_none_over", lang, threshold=threshold)
+    if c.total_share is not None:
+        text = ui("conc_total", lang, share=format_percent(c.total_share)) + (" " if lang == "en" else "") + text
+    return text
+
+
+def neutralise(text: str) -> str:
+    """A text cell a spreadsheet would run as a formula (=HYPERLINK(…), +cmd, -1+1, @SUM) is
+    prefixed with ' so it shows as text. Numbers are written as numbers and never pass here."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _csv_number(v: float | None) -> int | float | str:
+    if v is None:
+        return ""
+    return int(v) if float(v).is_integer() else round(v, 4)
+
+
+def to_csv(p: Portfolio) -> str:
+    """UTF-8 with a BOM (so Excel reads the Chinese), CRLF rows, one account per row."""
+    lang = p.lang
+    cols = _columns(p)
+    sev_heads = [ui("warnings_of", lang, sev=SEVERITY_LABEL[s][lang]) for s in SEVERITIES]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([neutralise(h) for h in [*(_heading(p, c) for c in cols), ui("source", lang), *sev_heads,
+                                        ui("top_warning", lang), ui("top_severity", lang)]])
+    for r in p.rows:
+        cells: list[Any] = []
+        for c in cols:
+            if c in SCORES:
+                cells.append(_csv_number(r.scores.get(c)))
+            elif c == "revenue":
+                cells.append(_csv_number(r.revenue))
+            elif c in DIMENSIONS:
+                v = r.dims.get(c)
+                cells.append(neutralise(_dim_label(p, c, v)) if v is not None else "")
+            else:
+                cells.append(neutralise(str(getattr(r, c))))
+        cells.append(neutralise(r.where))
+        cells.extend(r.warnings[s] for s in SEVERITIES)
+        cells.append(neutralise(r.top.title) if r.top else "")
+        cells.append(neutralise(SEVERITY_LABEL[r.top.severity][lang]) if r.top else "")
+        w.writerow(cells)
+    return "\ufeff" + buf.getvalue()
+
+
+def to_json(p: Portfolio) -> str:
+    s = p.summary
+    data: dict[str, Any] = {
+        "kamrules": __version__,
+        "rulebook": {"id": p.book.id, "version": p.book.version, "digest": p.book.digest},
+        "engine": p.engine,
+        "as_of": p.as_of.isoformat() if p.as_of else None,
+        "lang": p.lang,
+        "accounts": [_row_json(p, r) for r in p.rows],
+        "summary": {
+            "accounts": len(p.rows),
+            "by_final": dict(s.by_final),
+            "unclassified": s.unclassified,
+            "pareto": None if s.pareto is None else {
+                "top": s.pareto.top, "of": s.pareto.of, "accounts_share": s.pareto.accounts_share,
+                "revenue_share": s.pareto.revenue_share, "revenue_total": s.pareto.total,
+                "without_revenue": s.pareto.missing},
+            "programme": None if s.programme is None else {
+                "key_accounts": s.programme.key_accounts, "verdict": s.programme.verdict,
+                "size": [s.programme.size_min, s.programme.size_max], "too_many": s.programme.too_many,
+                "per_manager_limit": s.programme.per_manager_limit,
+                "overloaded_managers": [{"manager": m, "key_accounts": n} for m, n in s.programme.overloaded]},
+            "concentration": None if s.concentration is None else {
+                "threshold": s.concentration.threshold, "known": s.concentration.known,
+                "total_share": s.concentration.total_share,
+                "accounts": [{"id": r.id, "name": r.name, "share": r.revenue_share} for r in s.concentration.over]},
+        },
+        "skipped": [q.as_dict() for q in p.skipped],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def _row_json(p: Portfolio, r: Row) -> dict[str, Any]:
+    return {
+        "id": r.id, "name": r.name, "source": r.where, "as_of": r.as_of.isoformat(),
+        "classification": dict(r.dims),
+        "labels": {d: _dim_label(p, d, v) if v else None for d, v in r.dims.items()},
+        "scores": dict(r.scores),
+        "revenue": r.revenue, "revenue_share": r.revenue_share,
+        "warnings": dict(r.warnings),
+        "top_warning": None if r.top is None else {
+            "rule": r.top.rule, "concept": r.top.concept, "severity": r.top.severity, "title": r.top.title},
+    }
+
+
+def render(p: Portfolio, fmt: str) -> str:
+    return {"md": to_markdown, "csv": to_csv, "json": to_json}[fmt](p)
+
+
+def fails(p: Portfolio, fail_on: str) -> bool:
+    """Some account has a finding at or above this severity (as `advise --fail-on`)."""
+    limit = SEVERITIES.index(fail_on)
+    return any(SEVERITIES.index(s) <= limit for r in p.rows for s in r.severities)

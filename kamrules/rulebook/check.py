@@ -1,0 +1,268 @@
+"""The layered rulebook → the effective, checked Rulebook: one namespace, every expression parsed
+and type-checked, message variables checked, metrics ordered, rules stratified, and a digest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, meta
+
+from kamrules.core.errors import Collector, Location, suggest
+from kamrules.core.values import (
+    NUMERIC_TYPES,
+    ValueProblem,
+    parse_scalar,
+)
+from kamrules.language import ir
+from kamrules.language.messages import CHECK_ENV, FILTERS
+from kamrules.language.parser import ParseError
+from kamrules.language.typecheck import Scope, check_condition, check_term
+from kamrules.rulebook.model import (
+    DerivedDef,
+    DimensionDef,
+    FactDef,
+    MetricDef,
+    Origin,
+    ParamDef,
+    Rulebook,
+    RuleDef,
+    ScoreDef,
+    Text,
+)
+from kamrules.rulebook.read import RawBook
+
+
+def _scope(facts: dict[str, FactDef], params: dict[str, ParamDef], metrics: dict[str, MetricDef],
+           derived: dict[str, DerivedDef], dims: dict[str, DimensionDef], scores: dict[str, ScoreDef]) -> Scope:
+    names: dict[str, ir.Ref] = {}
+    list_items: dict[str, dict[str, ir.Ref]] = {}
+    list_scalar: dict[str, str] = {}
+    for f in facts.values():
+        names[f.name] = ir.Ref(f.name, f.type, "fact", f.value_names)
+        if f.type == "list":
+            if f.items:
+                list_items[f.name] = {i.name: ir.Ref(i.name, i.type, "item", i.value_names) for i in f.items}
+            else:
+                list_scalar[f.name] = f.item_type or "string"
+    for m in metrics.values():
+        names[m.name] = ir.Ref(m.name, m.type, "metric")
+    for d in derived.values():
+        names[d.name] = ir.Ref(d.name, d.type, "derived", tuple(v for v, _ in d.values))
+    for dim in dims.values():
+        names[dim.name] = ir.Ref(dim.name, "enum", "dimension", tuple(v for v, _ in dim.values))
+    for s in scores.values():
+        names[s.name] = ir.Ref(s.name, "number", "score")
+    return Scope(names, {p.name: (p.type, p.value) for p in params.values()}, list_items, list_scalar)
+
+
+def _expr_loc(base: Location, pos: int, src: str) -> Location:
+    # Conditions are usually on one line; block scalars start on the next line.
+    if "\n" in src.rstrip("\n"):
+        before = src[:pos]
+        return Location(base.file, base.line + before.count("\n") + 1, len(before) - before.rfind("\n"))
+    return Location(base.file, base.line, base.col + pos)
+
+
+def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Rulebook:
+    from kamrules.rulebook.strata import stratify
+
+    facts, params, metrics = layered.facts, layered.params, layered.metrics
+    derived, dims, scores = layered.derived, layered.dimensions, layered.scores
+    # one namespace for everything a condition can name
+    seen: dict[str, Origin] = {}
+    for kind, table in (("fact", facts), ("metric", metrics), ("derived fact", derived),
+                        ("dimension", dims), ("score", scores)):
+        for n, d in table.items():
+            if n in seen:
+                out.add("rulebook.name-clash", f"'{n}' is declared twice (as a {kind} here, and at {seen[n]})",
+                        d.origin.location, n, hint="rename one of them")
+            seen[n] = d.origin
+    scope = _scope(facts, params, metrics, derived, dims, scores)
+    # metrics: formulas, then a topological order
+    checked_metrics: dict[str, MetricDef] = {}
+    for m in metrics.values():
+        try:
+            term = check_term(m.formula, scope)
+        except ParseError as e:
+            out.add("rulebook.formula", f"metric '{m.name}': {e.message}",
+                    _expr_loc(m.origin.location, e.pos, m.formula), f"metrics.{m.name}.formula", hint=e.hint)
+            continue
+        checked_metrics[m.name] = replace(m, term=term)
+    order = _metric_order(checked_metrics, out)
+    rules: list[RuleDef] = []
+    for r in layered.rules:
+        rules.append(_check_rule(r, scope, layered, out))
+    check_message_vars(rules, scope, out)
+    strata = stratify(rules, out)
+    lang = next((b.lang for b in reversed(chain) if b.lang), "zh")
+    top = chain[-1] if chain else None
+    book = Rulebook(
+        id=top.id if top else name, version=top.version if top else "0",
+        title=next((b.title for b in reversed(chain) if b.title.zh or b.title.en), Text(zh=name, en=name)),
+        lang=lang, files=tuple(b.file for b in chain), facts=dict(facts), params=dict(params),
+        metrics=checked_metrics, derived=dict(derived), dimensions=dict(dims), scores=dict(scores),
+        rules=tuple(sorted(rules, key=lambda r: (strata.get(r.id, 0), -r.priority, r.id))),
+        disabled=tuple(layered.disabled), metric_order=tuple(order),
+        templates=tuple(b.templates for b in reversed(chain) if b.templates),
+        chain=tuple(b.id for b in chain), strata=strata)
+    return replace(book, digest=digest(book))
+
+
+def _check_rule(r: RuleDef, scope: Scope, layered: Any, out: Collector) -> RuleDef:
+    cond: ir.Cond = ir.Truth(False)
+    try:
+        cond = check_condition(r.when, scope)
+    except ParseError as e:
+        out.add("rulebook.condition", f"rule '{r.id}': {e.message}", _expr_loc(r.when_location, e.pos, r.when),
+                f"rules[{r.id}].when", hint=e.hint)
+    terms = []
+    for sname, text in r.score:
+        if sname not in layered.scores:
+            out.add("rulebook.unknown-score", f"rule '{r.id}' scores '{sname}', which is not declared", r.origin.location,
+                    f"rules[{r.id}].then.score.{sname}", hint=suggest(sname, layered.scores) or "declare it under scores:")
+            continue
+        try:
+            t = check_term(text, scope)
+        except ParseError as e:
+            out.add("rulebook.score", f"rule '{r.id}', score '{sname}': {e.message}", r.origin.location,
+                    f"rules[{r.id}].then.score.{sname}", hint=e.hint)
+            continue
+        if t.type not in NUMERIC_TYPES:
+            out.add("rulebook.score", f"rule '{r.id}' adds {t.type} to score '{sname}'", r.origin.location,
+                    f"rules[{r.id}].then.score.{sname}", "a number")
+            continue
+        terms.append((sname, t))
+    for dim, value in r.classify:
+        d = layered.dimensions.get(dim)
+        if d is None:
+            out.add("rulebook.unknown-dimension", f"rule '{r.id}' classifies '{dim}', which is not declared",
+                    r.origin.location, f"rules[{r.id}].then.classify.{dim}",
+                    hint=suggest(dim, layered.dimensions) or "declare it under dimensions:")
+        elif value not in [v for v, _ in d.values]:
+            out.add("rulebook.unknown-value", f"rule '{r.id}': '{value}' is not a value of {dim}", r.origin.location,
+                    f"rules[{r.id}].then.classify.{dim}", "one of " + ", ".join(v for v, _ in d.values),
+                    suggest(value, [v for v, _ in d.values]))
+    derive = []
+    for name, value in r.derive:
+        dd = layered.derived.get(name)
+        if dd is None:
+            out.add("rulebook.unknown-derived", f"rule '{r.id}' derives '{name}', which is not declared",
+                    r.origin.location, f"rules[{r.id}].then.derive.{name}",
+                    hint=suggest(name, layered.derived) or "declare it under derived:")
+            continue
+        try:
+            derive.append((name, parse_scalar(value, dd.type, dict(dd.values))))
+        except ValueProblem as e:
+            out.add("rulebook.value", f"rule '{r.id}' derives {name} = {value!r}: {e.message}", r.origin.location,
+                    f"rules[{r.id}].then.derive.{name}", e.expected, e.hint)
+    return replace(r, cond=cond, score_terms=tuple(terms), derive=tuple(derive))
+
+
+def _metric_order(metrics: dict[str, MetricDef], out: Collector) -> list[str]:
+    deps = {n: sorted({r.name for r in ir.refs(m.term) if r.kind == "metric"}) for n, m in metrics.items()}
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(n: str, trail: list[str]) -> None:
+        if state.get(n) == 2:
+            return
+        if state.get(n) == 1:
+            cyc = trail[trail.index(n):] + [n]
+            out.add("rulebook.metric-cycle", "metrics depend on each other in a cycle: " + " → ".join(cyc),
+                    metrics[n].origin.location, f"metrics.{n}", hint="one of them must use facts only")
+            return
+        state[n] = 1
+        for d in deps.get(n, []):
+            if d in metrics:
+                visit(d, trail + [n])
+        state[n] = 2
+        order.append(n)
+
+    for n in sorted(metrics):
+        visit(n, [])
+    return order
+
+
+def digest(book: Rulebook) -> str:
+    """Content digest of the effective rulebook: independent of file paths and line numbers."""
+    def clean(x: Any) -> Any:
+        if hasattr(x, "__dataclass_fields__"):
+            return {k: clean(getattr(x, k)) for k in x.__dataclass_fields__
+                    if k not in ("origin", "when_location", "cond", "score_terms", "term", "location")}
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in sorted(x.items())}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        if isinstance(x, (str, int, float, bool)) or x is None:
+            return x
+        return str(x)
+
+    payload = {k: clean(getattr(book, k)) for k in ("facts", "params", "metrics", "derived", "dimensions",
+                                                     "scores", "rules", "disabled")}
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- message templates
+
+def top_names(scope: Scope) -> set[str]:
+    names = {n.split(".")[0] for n in scope.names}
+    return names | {"params", "account"}
+
+
+def check_message_vars(rules: list[RuleDef], scope: Scope, out: Collector) -> None:
+    allowed = top_names(scope)
+    for r in rules:
+        for kind, msg in (("warn", r.warn), ("recommend", r.recommend)):
+            if msg is None:
+                continue
+            for field, text in (("message", msg.message), ("remedy", msg.remedy)):
+                for lang, s in (("zh", text.zh), ("en", text.en)):
+                    if not s:
+                        continue
+                    where = f"rules[{r.id}].then.{kind}.{field}.{lang}"
+                    at = msg.location or r.origin.location
+                    try:
+                        ast = CHECK_ENV.parse(s)
+                    except TemplateSyntaxError as e:
+                        out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
+                                at, where, hint="check {{ … }} and {% … %} pairs")
+                        continue
+                    if _check_filters(ast, r, where, at, out):
+                        continue  # compiling for the variable check would fail on the unknown filter
+                    try:
+                        names = meta.find_undeclared_variables(ast)
+                    except TemplateSyntaxError as e:
+                        out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
+                                at, where)
+                        continue
+                    for var in sorted(names):
+                        if var not in allowed:
+                            out.add("rulebook.message-var", f"rule '{r.id}': the message uses '{var}', which is not declared",
+                                    at, where, hint=suggest(var, allowed) or "use a fact, metric or params.<name>")
+
+
+def _check_filters(ast: Any, r: RuleDef, where: str, at: Any, out: Collector) -> bool:
+    """Report unknown filters and tests and unsafe attributes; True when there was one."""
+    from jinja2 import nodes
+
+    bad = False
+    for g in ast.find_all(nodes.Getattr):
+        if g.attr.startswith("_"):
+            bad = True
+            out.add("rulebook.message-unsafe", f"rule '{r.id}': the message reads '.{g.attr}', which is never allowed",
+                    at, where, hint="messages may use facts, metrics, params.<name> and account.id/name only")
+    for t in ast.find_all(nodes.Test):
+        if t.name not in CHECK_ENV.tests:
+            bad = True
+            out.add("rulebook.message-test", f"rule '{r.id}': unknown test '{t.name}'", at, where,
+                    hint=suggest(t.name, CHECK_ENV.tests) or "use 'is none', 'is defined', 'is number'")
+    for f in ast.find_all(nodes.Filter):
+        if f.name not in CHECK_ENV.filters:
+            bad = True
+            out.add("rulebook.message-filter", f"rule '{r.id}': unknown filter '{f.name}'", at, where,
+                    hint=suggest(f.name, FILTERS) or "filters: " + ", ".join(FILTERS))
+    return bad

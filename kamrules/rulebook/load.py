@@ -1,0 +1,128 @@
+"""Rulebook files → one effective, checked Rulebook.
+
+from __future__ import annotations
+
+Three passes, each collecting every problem before it stops:
+1. read each file of the `extends` graph and validate its structure (read.py);
+2. layer them, parents first (layering.py);
+3. check the effective rulebook: names, types, expressions, message variables, strata (check.py).
+"""
+
+from pathlib import Path
+
+from kamrules.core import yamlio
+from kamrules.core.errors import Collector, InputError, Location, RulebookError, suggest
+from kamrules.core.resources import builtin_rulebook_path
+from kamrules.rulebook.check import check
+from kamrules.rulebook.layering import layer
+from kamrules.rulebook.model import Rulebook
+from kamrules.rulebook.read import RawBook, Reader
+
+# --------------------------------------------------------------------------- the extends graph
+
+def resolve_ref(ref: str, from_file: str | None) -> Path | None:
+    if ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or "\\" in ref:
+        base = Path(from_file).parent if from_file else Path.cwd()
+        p = (base / ref)
+        return p if p.is_file() else None
+    return builtin_rulebook_path(ref)
+
+
+def display_path(path: Path) -> str:
+    """Stable names in messages and outputs: rules/course/x.yaml for built-ins, else relative to cwd."""
+    from kamrules.core.resources import rules_dir
+
+    p = path.resolve()
+    for base, prefix in ((rules_dir().resolve(), "rules"), (Path.cwd().resolve(), "")):
+        try:
+            rel = p.relative_to(base)
+        except ValueError:
+            continue
+        return f"{prefix}/{rel.as_posix()}" if prefix else rel.as_posix()
+    return str(path)
+
+
+def read_chain(ref: str, out: Collector) -> list[RawBook]:
+    """Every rulebook of the extends graph, parents before children, each once."""
+    order: list[RawBook] = []
+    seen: dict[str, RawBook] = {}
+    stack: list[str] = []
+
+    def visit(path: Path, via: Location | None) -> RawBook | None:
+        key = str(path.resolve())
+        if key in seen:
+            return seen[key]
+        if key in stack:
+            cycle = " → ".join(Path(s).name for s in stack[stack.index(key):] + [key])
+            out.add("rulebook.extends-cycle", f"rulebooks extend each other in a cycle: {cycle}",
+                    via or Location(str(path)), hint="remove one of the extends")
+            return None
+        stack.append(key)
+        try:
+            # open the real path; name the document by its stable display path
+            text, encoding = yamlio.read_text(str(path))
+            doc = yamlio.load(display_path(path), text=text, encoding=encoding)
+        except InputError as e:
+            out.extend(e.problems)
+            stack.pop()
+            return None
+        book = Reader(doc, out).read()
+        book.real = str(path)
+        for parent_ref, loc in book.extends:
+            p = resolve_ref(parent_ref, str(path))
+            if p is None:
+                from kamrules.core.resources import builtin_rulebooks
+
+                out.add("rulebook.extends-missing", f"cannot find the rulebook '{parent_ref}'", loc,
+                        f"extends[{parent_ref}]", "a built-in id or a path relative to this file",
+                        suggest(parent_ref, builtin_rulebooks()))
+                continue
+            visit(p, loc)
+        stack.pop()
+        seen[key] = book
+        order.append(book)
+        return book
+
+    path = resolve_ref(ref, None)
+    if path is None:
+        from kamrules.core.resources import builtin_rulebooks
+
+        out.add("rulebook.not-found", f"no rulebook file or built-in rulebook named '{ref}'", Location(ref),
+                hint=suggest(ref, builtin_rulebooks()) or "built-in: " + ", ".join(builtin_rulebooks()))
+        return []
+    visit(path, None)
+    return order
+
+
+def load_rulebook(ref: str = "course") -> Rulebook:
+    """Load, layer and check a rulebook by built-in id or path. Raises RulebookError.
+
+    A checked rulebook is cached on disk, keyed by the reference and validated against the
+    content hash of every file of its extends graph (cache.py)."""
+    from kamrules.core import cache
+
+    ck = cache.key("rulebook", ref, str(Path.cwd()))
+    hit = cache.get("rulebook", ck)
+    if hit is not None:
+        files, book = hit
+        try:
+            if all(cache.file_hash(f) == h for f, h in files):
+                return book  # type: ignore[no-any-return]
+        except OSError:
+            pass
+    book, chain = _load_fresh(ref)
+    cache.put("rulebook", ck, ([(b.real, cache.file_hash(b.real)) for b in chain], book))
+    return book
+
+
+def _load_fresh(ref: str) -> tuple[Rulebook, list[RawBook]]:
+    out = Collector()
+    chain = read_chain(ref, out)
+    if out:
+        raise RulebookError(out.problems)
+    layered = layer(chain, out)
+    book = check(ref, chain, layered, out)
+    errors = [p for p in out.problems if p.severity == "error"]
+    if errors:
+        raise RulebookError(errors)
+    return book, chain

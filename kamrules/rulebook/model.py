@@ -1,0 +1,194 @@
+"""Frozen dataclasses for everything a rulebook and an account contain, each with its origin."""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from kamrules.core.errors import Location
+
+LANGS = ("zh", "en")
+SEVERITIES = ("critical", "high", "medium", "low", "info")  # most severe first
+HIT_POLICIES = ("unique", "first", "priority", "any")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A bilingual string. Built-in course strings have both; company strings may have one."""
+
+    zh: str = ""
+    en: str = ""
+
+    def get(self, lang: str) -> str:
+        primary = self.zh if lang == "zh" else self.en
+        return primary or self.en or self.zh
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in (("zh", self.zh), ("en", self.en)) if v}
+
+
+@dataclass(frozen=True)
+class Origin:
+    rulebook: str  # id of the rulebook that defined or last changed the element
+    location: Location
+
+    def __str__(self) -> str:
+        return str(self.location)
+
+
+@dataclass(frozen=True)
+class FactDef:
+    name: str
+    type: str
+    label: Text
+    origin: Origin
+    help: Text = Text()
+    unit: str = ""
+    min: float | None = None
+    max: float | None = None
+    values: tuple[tuple[str, Text], ...] = ()  # enum values with labels
+    aliases: tuple[str, ...] = ()
+    example: Any = None
+    group: str = ""
+    required: bool = False
+    items: tuple["FactDef", ...] = ()  # fields of a list of mappings
+    item_type: str = ""  # scalar type of a list of scalars
+
+    @property
+    def value_names(self) -> tuple[str, ...]:
+        return tuple(v for v, _ in self.values)
+
+
+@dataclass(frozen=True)
+class ParamDef:
+    name: str
+    type: str
+    value: Any
+    source: str
+    label: Text
+    origin: Origin
+    help: Text = Text()
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    name: str
+    type: str
+    formula: str
+    label: Text
+    origin: Origin
+    help: Text = Text()
+    term: Any = None  # ir.Term after checking
+
+
+@dataclass(frozen=True)
+class DerivedDef:
+    name: str
+    type: str
+    label: Text
+    origin: Origin
+    values: tuple[tuple[str, Text], ...] = ()
+
+
+@dataclass(frozen=True)
+class DimensionDef:
+    name: str
+    label: Text
+    hit_policy: str
+    values: tuple[tuple[str, Text], ...]
+    origin: Origin
+
+    def value_label(self, value: str, lang: str) -> str:
+        for v, t in self.values:
+            if v == value:
+                return t.get(lang) or v
+        return value
+
+
+@dataclass(frozen=True)
+class ScoreDef:
+    name: str
+    label: Text
+    origin: Origin
+    min: float = 0.0
+    max: float = 100.0
+
+
+@dataclass(frozen=True)
+class Message:
+    severity: str
+    message: Text
+    remedy: Text = Text()
+    owner: str = ""
+    location: Location | None = None  # of the message text, for load errors
+
+
+@dataclass(frozen=True)
+class RuleDef:
+    id: str
+    concept: str
+    source: str
+    title: Text
+    when: str
+    origin: Origin
+    when_location: Location
+    priority: int = 0
+    classify: tuple[tuple[str, str], ...] = ()
+    score: tuple[tuple[str, str], ...] = ()  # score name, expression text
+    derive: tuple[tuple[str, Any], ...] = ()
+    warn: Message | None = None
+    recommend: Message | None = None
+    locked: bool = False
+    changed_by: tuple[str, ...] = ()  # overlays that overrode parts of it
+    # filled by checking:
+    cond: Any = None  # ir.Cond
+    score_terms: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Disabled:
+    rule: str
+    reason: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    """The effective (merged and checked) rulebook."""
+
+    id: str
+    version: str
+    title: Text
+    lang: str
+    files: tuple[str, ...]
+    facts: Mapping[str, FactDef]
+    params: Mapping[str, ParamDef]
+    metrics: Mapping[str, MetricDef]
+    derived: Mapping[str, DerivedDef]
+    dimensions: Mapping[str, DimensionDef]
+    scores: Mapping[str, ScoreDef]
+    rules: tuple[RuleDef, ...]
+    disabled: tuple[Disabled, ...] = ()
+    digest: str = ""
+    metric_order: tuple[str, ...] = ()  # topological
+    templates: tuple[str, ...] = ()  # company template folders, nearest overlay first
+    chain: tuple[str, ...] = ()  # rulebook ids, base first
+    strata: Mapping[str, int] = field(default_factory=dict)  # rule id → stratum
+
+    def rule(self, rule_id: str) -> RuleDef | None:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        return None
+
+
+@dataclass(frozen=True)
+class Account:
+    """A validated account: typed values for the declared facts it gives."""
+
+    id: str
+    name: str
+    file: str
+    values: Mapping[str, Any]  # fact name → typed value (lists: tuple of dicts/scalars)
+    locations: Mapping[str, Location] = field(default_factory=dict)
+    as_of: _dt.date | None = None
