@@ -23,12 +23,14 @@ import rivals
 
 from kamrules import pipeline
 from kamrules.advice.resolve import State
+from kamrules.core.errors import Location
 from kamrules.engine import backends as kengine
 from kamrules.engine.compile import Program
 from kamrules.engine.facts import Facts, build_facts
 from kamrules.engine.matches import Match
 from kamrules.engine.reference import Context, compare, eval_cond, eval_term
 from kamrules.language import ir
+from kamrules.portfolio.portfolio import row_of
 from kamrules.rulebook.model import Account, Rulebook
 
 AS_OF = genaccounts.AS_OF
@@ -98,10 +100,28 @@ def engines(p: Prepared) -> list[Engine]:
     raw = rivals.RawDurable(p.flat, "bench_raw_" + book.digest.split(":")[-1][:12])
     zen = rivals.Zen(p.flat)
 
+    where = Location("generated")
+
     def pipeline_run(name: str) -> Runner:
+        # what `kamrules portfolio` asks of each account: classes, scores, finding headlines
         def run(idx: range) -> list[Hits]:
-            return [frozenset(m.rule for m in pipeline.evaluate(p.accounts[i], book, as_of=AS_OF, engine=name).matches)
-                    for i in idx]
+            out = []
+            for i in idx:
+                advice = pipeline.evaluate(p.accounts[i], book, as_of=AS_OF, engine=name)
+                row_of(advice, where)
+                out.append(frozenset(m.rule for m in advice.matches))
+            return out
+        return run
+
+    def pipeline_full(name: str) -> Runner:
+        # what `kamrules advise --format json` asks: every finding's message and evidence, blocked analyses
+        def run(idx: range) -> list[Hits]:
+            out = []
+            for i in idx:
+                advice = pipeline.evaluate(p.accounts[i], book, as_of=AS_OF, engine=name)
+                advice.findings, advice.blocked  # noqa: B018 - materialise them
+                out.append(frozenset(m.rule for m in advice.matches))
+            return out
         return run
 
     def backend_run(backend: kengine.Backend) -> Runner:
@@ -116,9 +136,14 @@ def engines(p: Prepared) -> list[Engine]:
 
     return [
         Engine("pipeline_durable", "kamrules pipeline.evaluate, durable",
-               "facts → engine → resolve → findings (messages, evidence)", pipeline_run("durable")),
+               "facts → engine → resolve → a portfolio row (classes, scores, finding headlines)",
+               pipeline_run("durable")),
         Engine("pipeline_reference", "kamrules pipeline.evaluate, reference",
-               "facts → engine → resolve → findings (messages, evidence)", pipeline_run("reference")),
+               "facts → engine → resolve → a portfolio row (classes, scores, finding headlines)",
+               pipeline_run("reference")),
+        Engine("pipeline_reference_full", "kamrules pipeline.evaluate, reference, all findings",
+               "the same, then every finding's message and evidence and the blocked analyses (advise's JSON)",
+               pipeline_full("reference")),
         Engine("backend_durable", "kamrules DurableBackend.run",
                "fact encoding + durable_rules, one fact per stratum (resolution replayed)", backend_run(durable)),
         Engine("backend_reference", "kamrules ReferenceBackend.run",

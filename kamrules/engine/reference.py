@@ -8,6 +8,7 @@ with a missing value is unknown, and a rule fires only when its condition is tru
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
@@ -254,16 +255,16 @@ def compile_term(t: ir.Term) -> Fn3:
                 return _tidy(a * b)
             return None if b == 0 else _tidy(a / b)
         return arith
-    if isinstance(t, (ir.Fn, ir.Agg)):
-        # rarer, and list-shaped: share the tree walker's code rather than duplicate it
-        return lambda env, as_of, item: eval_term(t, Context(env, as_of, item))
+    if isinstance(t, ir.Fn):
+        return _compile_fn(t)
+    if isinstance(t, ir.Agg):
+        return _compile_agg(t)
     raise TypeError(t)  # pragma: no cover
 
 
 def compile_cond(c: ir.Cond) -> Fn3:
     if isinstance(c, ir.Cmp):
-        lf, rf, op = compile_term(c.left), compile_term(c.right), c.op
-        return lambda env, as_of, item: compare(op, lf(env, as_of, item), rf(env, as_of, item))
+        return _compile_cmp(c)
     if isinstance(c, ir.Exists):
         f, positive = compile_term(c.ref), c.positive
         return lambda env, as_of, item: (f(env, as_of, item) is not None) == positive
@@ -292,3 +293,154 @@ def compile_cond(c: ir.Cond) -> Fn3:
         value = c.value
         return lambda env, as_of, item: value
     raise TypeError(c)  # pragma: no cover
+
+
+def _compile_fn(t: ir.Fn) -> Fn3:
+    """eval_term's functions, compiled: any missing argument makes the result missing."""
+    args = [compile_term(a) for a in t.args]
+    name = t.name
+
+    def fn(env: Env, as_of: _dt.date, item: Any) -> Any:
+        vals = [a(env, as_of, item) for a in args]
+        if any(v is None for v in vals):
+            return None
+        if name == "days_since":
+            return (as_of - vals[0]).days
+        if name == "abs":
+            return abs(float(vals[0]))
+        if name == "min":
+            return min(float(vals[0]), float(vals[1]))
+        if name == "max":
+            return max(float(vals[0]), float(vals[1]))
+        raise ValueError(name)  # pragma: no cover - the checker admits only these
+    return fn
+
+
+def _item(i: Any) -> Mapping[str, Any]:
+    return i if type(i) is dict or isinstance(i, Mapping) else {"__it__": i}
+
+
+def _compile_agg(t: ir.Agg) -> Fn3:
+    """_agg, compiled: aggregates are evaluated for every account (metrics such as
+    roles_covered, conditions such as any(contacts, …)), so they must not walk the tree."""
+    name, func = t.list.name, t.func
+    if t.body is None:
+        def size(env: Env, as_of: _dt.date, item: Any) -> Any:
+            lst = env.get(name)
+            return None if lst is None else len(lst)
+        return size
+    if func == "count":
+        holds = compile_holds(t.body)  # type: ignore[arg-type]
+
+        def count(env: Env, as_of: _dt.date, item: Any) -> Any:
+            lst = env.get(name)
+            if lst is None:
+                return None
+            n = 0
+            for i in lst:
+                if holds(env, as_of, _item(i)):
+                    n += 1
+            return n
+        return count
+    if func in ("any", "all"):
+        test = compile_cond(t.body)  # type: ignore[arg-type]
+
+        def quantifier(env: Env, as_of: _dt.date, item: Any) -> Any:
+            lst = env.get(name)
+            if lst is None:
+                return None
+            outs = [test(env, as_of, _item(i)) for i in lst]  # Kleene: True, False or None each
+            if func == "any":
+                return True if True in outs else (None if None in outs else False)
+            return False if False in outs else (None if None in outs else True)
+        return quantifier
+    value = compile_term(t.body)  # type: ignore[arg-type]
+
+    def numbers(env: Env, as_of: _dt.date, item: Any) -> Any:
+        lst = env.get(name)
+        if lst is None:
+            return None
+        vals = [v for v in (value(env, as_of, _item(i)) for i in lst) if v is not None]
+        if func == "sum":
+            return float(sum(float(v) for v in vals))
+        if not vals:
+            return None
+        return float(max(vals) if func == "max" else min(vals))
+    return numbers
+
+
+_TESTS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def _compile_cmp(c: ir.Cmp) -> Fn3:
+    """compare(op, left, right), compiled. Most comparisons test a fact or an item's field against a
+    constant string or number; when the value has that type, the test is one step, otherwise
+    `compare` decides exactly as the tree walker does (missing values, booleans, mixed types)."""
+    lf, rf, op = compile_term(c.left), compile_term(c.right), c.op
+    right = c.right.value if isinstance(c.right, ir.Const) else None
+    if right is None or isinstance(right, bool) or not isinstance(right, (str, int, float)):
+        return lambda env, as_of, item: compare(op, lf(env, as_of, item), rf(env, as_of, item))
+    test = _TESTS[op]
+    fast: type = str if isinstance(right, str) else float
+    b = right if isinstance(right, str) else float(right)
+    left = c.left
+    if isinstance(left, ir.Ref) and left.kind != "item":
+        name = left.name
+
+        def fact_vs_const(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+            a = env.get(name)
+            return test(a, b) if type(a) is fast else compare(op, a, right)
+        return fact_vs_const
+    if isinstance(left, ir.Ref):
+        key = "__it__" if left.name == "it" else left.name
+
+        def item_vs_const(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+            a = None if item is None else item.get(key)
+            return test(a, b) if type(a) is fast else compare(op, a, right)
+        return item_vs_const
+
+    def term_vs_const(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+        a = lf(env, as_of, item)
+        return test(a, b) if type(a) is fast else compare(op, a, right)
+    return term_vs_const
+
+
+Pred = Callable[[Env, _dt.date, Optional[Mapping[str, Any]]], bool]
+
+
+def compile_holds(c: ir.Cond) -> Pred:
+    """`compile_cond(c)(…) is True`, compiled for callers that only ask whether a condition holds
+    (count(list, …) counts the items where it does). Unknown and false need not be told apart, so
+    `and` and `or` stop at the first part that decides, and `x in [a, b]` on text is one set lookup."""
+    if isinstance(c, ir.And):
+        parts = [compile_holds(i) for i in c.items]
+        return lambda env, as_of, item: all(p(env, as_of, item) for p in parts)
+    if isinstance(c, ir.Or):
+        same = _same_text_field(c)
+        if same is not None:
+            key, values = same
+
+            def one_of(env: Env, as_of: _dt.date, item: Any) -> bool:
+                a = None if item is None else item.get(key)
+                return type(a) is str and a in values
+            return one_of
+        parts = [compile_holds(i) for i in c.items]
+        return lambda env, as_of, item: any(p(env, as_of, item) for p in parts)
+    f = compile_cond(c)
+    return lambda env, as_of, item: f(env, as_of, item) is True
+
+
+def _same_text_field(c: ir.Or) -> tuple[str, frozenset[str]] | None:
+    """(item field, texts) when `c` is `field == "a" or field == "b" …` (how `field in [a, b]` reads)."""
+    key, values = None, set()
+    for i in c.items:
+        if not (isinstance(i, ir.Cmp) and i.op == "==" and isinstance(i.left, ir.Ref) and i.left.kind == "item"
+                and isinstance(i.right, ir.Const) and type(i.right.value) is str):
+            return None
+        k = "__it__" if i.left.name == "it" else i.left.name
+        if key is not None and k != key:
+            return None
+        key = k
+        values.add(i.right.value)
+    return (key, frozenset(values)) if key is not None else None
