@@ -46,16 +46,21 @@ def evaluate(account: Account, book: Rulebook, *, as_of: _dt.date | None = None,
     classification, scores = state.finish()
     return Advice(account=account, book=book, facts=facts, engine=backend.name, lang=lang,
                   classification=classification, scores=scores, matches=matches, env=state.env,
-                  details=AccountDetails(book, facts, state.env, tuple(state.matches), classification, lang,
-                                         prog.conds))
+                  details=AccountDetails(book, facts, state.env, tuple(state.matches), classification, lang, prog))
 
 
 def advise(account_file: str, rulebook_ref: str = "course", *, as_of: _dt.date | None = None,
            lang: str | None = None, engine: str = "auto", stdin_text: str | None = None,
            account_id: str | None = None) -> Advice:
     """One account: a YAML/JSON file, or one row (account_id) of a CRM CSV export."""
-    from kamrules.io.csvio import select_account
-
     book = rulebook(rulebook_ref)
-    account = select_account(account_file, book, account_id, text=stdin_text)
+    if account_id is None and account_file.lower().endswith((".yaml", ".yml", ".json")):
+        # the common case, without importing the CSV reader (a cold start pays for every import)
+        from kamrules.io.account import load_account
+
+        account = load_account(account_file, book, text=stdin_text)
+    else:
+        from kamrules.io.csvio import select_account
+
+        account = select_account(account_file, book, account_id, text=stdin_text)
     return evaluate(account, book, as_of=as_of, lang=lang, engine=engine)

@@ -10,6 +10,7 @@ conditions and evidence run as closures compiled once per rulebook.
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -17,6 +18,7 @@ import jinja2
 
 from kamrules.advice.model import Because, Blocked, Classification, Finding, Headline, Score
 from kamrules.core.errors import EngineError
+from kamrules.engine.compile import Program
 from kamrules.engine.facts import Facts
 from kamrules.engine.matches import Match
 from kamrules.engine.reference import Context, Fn3, Literal, compile_term, eval_cond
@@ -237,10 +239,9 @@ class AccountDetails:
     `Details` an Advice holds). Messages are rendered in the Advice's language."""
 
     def __init__(self, book: Rulebook, facts: Facts, env: Mapping[str, Any], matches: tuple[Match, ...],
-                 classification: Mapping[str, Classification], lang: str,
-                 conds: Mapping[str, Fn3] | None = None) -> None:
+                 classification: Mapping[str, Classification], lang: str, prog: Program | None = None) -> None:
         self.book, self.facts, self.env, self.matches = book, facts, env, matches
-        self.classification, self.lang, self.conds = classification, lang, conds
+        self.classification, self.lang, self.prog = classification, lang, prog
         self._evidence: dict[str, tuple[Literal, ...]] = {}
         self._because: dict[str, tuple[Because, ...]] = {}
 
@@ -272,7 +273,7 @@ class AccountDetails:
             h = Headline(f"{dim}:{policy}", "rulebook.conflict", "conflict", "high", 0,
                          _conflict_text(self.book, dim, policy, cands, self.lang))
             out.append((h.sort_key(), h))
-        out.sort(key=_first)
+        out.sort(key=_KEY)
         return tuple(h for _, h in out)
 
     def findings(self) -> tuple[Finding, ...]:
@@ -306,9 +307,11 @@ class AccountDetails:
     def blocked(self) -> tuple[Blocked, ...]:
         """Rules that could not be decided because facts are missing, with the facts to fill in.
 
-        `conds` are the rules' compiled conditions (compile.Program.conds) when the caller has
-        them; a rule without one (its condition is constant) is decided by the tree walker."""
-        book, env, as_of, conds = self.book, self.env, self.facts.as_of, self.conds
+        The rules' compiled conditions come from the Program when there is one (compiled on first
+        use: the durable path never needs them otherwise); a rule without one (its condition is
+        constant) is decided by the tree walker."""
+        book, env, as_of = self.book, self.env, self.facts.as_of
+        conds: Mapping[str, Fn3] | None = self.prog.conds if self.prog is not None else None
         fired = {m.rule for m in self.matches}
         out = []
         for r in book.rules:
@@ -324,8 +327,7 @@ class AccountDetails:
         return tuple(out)
 
 
-def _first(pair: tuple[Any, Any]) -> Any:
-    return pair[0]
+_KEY = operator.itemgetter(0)
 
 
 def _conflict_text(book: Rulebook, dim: str, policy: str, cands: tuple[tuple[str, str], ...], lang: str) -> str:
@@ -349,23 +351,38 @@ def _plain(v: Any) -> Any:
 
 
 _RENDERERS: dict[tuple[str, str], Any] = {}
-_CODES: dict[str, dict[str, Any]] = {}  # rulebook digest → message text → compiled code
+_STORED: dict[str, dict[str, bytes]] = {}  # rulebook digest → message text → marshalled code (disk cache)
+_CODES: dict[str, dict[str, Any]] = {}  # rulebook digest → message text → code object, as used
 _DIRTY: set[str] = set()
 
 
-def _codes(book: Rulebook) -> dict[str, Any]:
-    """Compiled message code, shared by both languages, loaded from the disk cache once."""
-    import marshal
-
+def _stored(book: Rulebook) -> dict[str, bytes]:
+    """The rulebook's compiled messages from the disk cache, read once; each is unmarshalled only
+    when an account first shows it (a playbook shows a few dozen of several hundred)."""
     from kamrules.core import cache
 
-    if book.digest not in _CODES:
-        raw = cache.get("messages", cache.key("messages", book.digest, jinja2.__version__)) or {}
+    if book.digest not in _STORED:
+        raw = cache.get("messages", cache.key("messages", book.digest, jinja2.__version__))
+        _STORED[book.digest] = raw if isinstance(raw, dict) else {}
+    return _STORED[book.digest]
+
+
+def _code(book: Rulebook, env: Any, text: str) -> Any:
+    import marshal
+
+    codes = _CODES.setdefault(book.digest, {})
+    code = codes.get(text)
+    if code is None:
+        blob = _stored(book).get(text)
         try:
-            _CODES[book.digest] = {t: marshal.loads(c) for t, c in raw.items()}
-        except Exception:
-            _CODES[book.digest] = {}
-    return _CODES[book.digest]
+            code = marshal.loads(blob) if isinstance(blob, bytes) else None
+        except Exception:  # from another Python, or damaged: compile again
+            code = None
+        if code is None:
+            code = compile(env.compile(text, raw=True), "<message>", "exec")
+            _DIRTY.add(book.digest)
+        codes[text] = code
+    return code
 
 
 def _save_codes(book: Rulebook) -> None:
@@ -375,8 +392,9 @@ def _save_codes(book: Rulebook) -> None:
 
     if book.digest in _DIRTY:
         _DIRTY.discard(book.digest)
-        cache.put("messages", cache.key("messages", book.digest, jinja2.__version__),
-                  {t: marshal.dumps(c) for t, c in _codes(book).items()})
+        stored = _STORED.setdefault(book.digest, {})
+        stored.update((t, marshal.dumps(c)) for t, c in _CODES.get(book.digest, {}).items() if t not in stored)
+        cache.put("messages", cache.key("messages", book.digest, jinja2.__version__), stored)
 
 
 def _renderer(book: Rulebook, lang: str) -> Any:
@@ -384,17 +402,13 @@ def _renderer(book: Rulebook, lang: str) -> Any:
     key = (book.digest, lang)
     if key not in _RENDERERS:
         env = make_env(lang, labels_table(book))
-        codes = _codes(book)
         compiled: dict[str, Any] = {}
 
         def render_msg(text: str, ctx: Mapping[str, Any]) -> str:
             tpl = compiled.get(text)
             if tpl is None:
-                code = codes.get(text)
-                if code is None:
-                    code = codes[text] = compile(env.compile(text, raw=True), "<message>", "exec")
-                    _DIRTY.add(book.digest)
-                tpl = compiled[text] = env.template_class.from_code(env, code, env.make_globals(None), None)
+                tpl = compiled[text] = env.template_class.from_code(env, _code(book, env, text),
+                                                                     env.make_globals(None), None)
             return str(tpl.render(ctx))
 
         _RENDERERS[key] = render_msg

@@ -67,7 +67,7 @@ def eval_term(t: ir.Term, ctx: Context) -> Any:
 def _tidy(x: float) -> float | None:
     """12 significant digits: 17% − 15% is 2%, not 2.0000000000000018%, so a value exactly at a
     threshold lands on the side the rulebook author meant."""
-    if x != x or abs(x) == float("inf"):
+    if x - x != 0:  # NaN or ±infinity (x − x is 0 for every finite x)
         return None  # overflow is 'unknown', like division by zero
     return float(f"{x:.12g}")
 
@@ -415,6 +415,9 @@ def compile_holds(c: ir.Cond) -> Pred:
     `and` and `or` stop at the first part that decides, and `x in [a, b]` on text is one set lookup."""
     if isinstance(c, ir.And):
         parts = [compile_holds(i) for i in c.items]
+        if len(parts) == 2:  # the usual shape; spelled out, it saves a generator per item
+            first, second = parts
+            return lambda env, as_of, item: first(env, as_of, item) and second(env, as_of, item)
         return lambda env, as_of, item: all(p(env, as_of, item) for p in parts)
     if isinstance(c, ir.Or):
         same = _same_text_field(c)
