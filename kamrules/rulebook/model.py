@@ -6,25 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from kamrules.core.errors import Location
-
-LANGS = ("zh", "en")
-SEVERITIES = ("critical", "high", "medium", "low", "info")  # most severe first
-HIT_POLICIES = ("unique", "first", "priority", "any")
-
-
-@dataclass(frozen=True)
-class Text:
-    """A bilingual string. Built-in course strings have both; company strings may have one."""
-
-    zh: str = ""
-    en: str = ""
-
-    def get(self, lang: str) -> str:
-        primary = self.zh if lang == "zh" else self.en
-        return primary or self.en or self.zh
-
-    def as_dict(self) -> dict[str, str]:
-        return {k: v for k, v in (("zh", self.zh), ("en", self.en)) if v}
+from kamrules.core.i18n import LANGS as LANGS
+from kamrules.core.i18n import Text as Text
+from kamrules.rulebook.grammar import HIT_POLICIES as HIT_POLICIES
+from kamrules.rulebook.grammar import SEVERITIES as SEVERITIES
 
 
 @dataclass(frozen=True)
