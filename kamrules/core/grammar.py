@@ -205,6 +205,8 @@ _SHAPES = {"str": (str,), "int": (int,), "number": (int, float), "bool": (bool,)
 def _fits(g: Grammar, node: Node, value: Any) -> bool:
     """Whether a value has the YAML shape a node reads (for choosing among alternatives)."""
     node = g.resolve(node)
+    if isinstance(node, Either):
+        return any(_fits(g, o, value) for o in node.options)
     if isinstance(node, (Map, Table)):
         return isinstance(value, dict)
     if isinstance(node, Seq):

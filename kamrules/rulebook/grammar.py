@@ -35,6 +35,8 @@ CONCEPT_PATTERN = r"[a-z_]+\.[a-z_]+"
 REQUIRES_PATTERN = r"\s*>=\s*(\d+(?:\.\d+)*)\s*"
 SEVERITIES = ("critical", "high", "medium", "low", "info")  # most severe first
 HIT_POLICIES = ("unique", "first", "priority", "any")
+TABLE_POLICIES = ("unique", "first", "priority", "collect")  # DMN's single- and multiple-hit policies
+OUTPUT_PATTERN = r"(classify|score|derive)\.[^\W\d][\w]*"
 RESERVED = frozenset({"params", "account", "and", "or", "not", "in", "true", "false", "it", "classification",
                       "score", "scores"})
 SOURCE_EXPECTED = "deck, recon, lit:<name> or company:<who>"
@@ -190,6 +192,72 @@ DISABLE = Map("", (
           hint="the reason is shown in every playbook's provenance"),
 ), what="a disable entry")
 
+CELL = Either((Scalar("str", what="a cell"), Scalar("number", what="a cell"), Scalar("bool", what="a cell")),
+              what="a cell", desc='A test of its input column: "-" (any), "< e", ">= e", "[a..b)", "a, b", '
+                                  '"not(…)", "exists", "missing", or a value',
+              expected='"-", ">= params.x", "[a..b)", "high" …')
+ROW = Map("row", (
+    Field("id", Scalar("str", pattern=RULE_ID_PATTERN, what="id", code="rule-id",
+                       message="a rule id must be letters, digits, - _ . (not {value})",
+                       expected="letters, digits, - _ .", desc="The rule id of this row (default <table>-<n>)")),
+    Field("when", Seq(CELL, what="when", single=True, nullable=False,
+                      desc="One cell per input column, in the order of inputs"),
+          required=True, missing="{owner}: a row needs its input cells", expected='when: [">= params.x", "-"]'),
+    Field("then", Seq(Scalar("any", what="an output", message="{owner}: each output must be a single value"),
+                      what="then", single=True, nullable=False,
+                      desc="One value per output column, in the order of outputs"),
+          required=True, missing="{owner}: a row needs its outputs", expected="then: [key]"),
+    Field("title", TEXT),
+    Field("description", TEXT),
+    Field("concept", Scalar("str", pattern=CONCEPT_PATTERN, what="concept", code="concept",
+                            message="{owner} needs a concept key like standard.pyramid", expected="family.name")),
+    Field("source", SOURCE),
+    Field("priority", Scalar("int", what="priority", message="priority must be a whole number")),
+    Field("warn", Ref("message")),
+    Field("recommend", Ref("message")),
+), what="a row", owner=lambda r: f"row '{r.get('id')}'" if isinstance(r.get("id"), str) else "a row",
+    type_message="each row must be a mapping", expected="- {id: …, when: [...], then: [...]}")
+
+TABLE = Map("table", (
+    Field("table", Scalar("str", pattern=RULE_ID_PATTERN, what="table id", code="rule-id",
+                          message="a table id must be letters, digits, - _ . (not {value})",
+                          expected="letters, digits, - _ ."),
+          required=True, missing="a decision table needs an id: 'table: <id>'", missing_code="rule-id",
+          expected="letters, digits, - _ ."),
+    Field("concept", Scalar("str", pattern=CONCEPT_PATTERN, what="concept", code="concept",
+                            message="{owner} needs a concept key like standard.pyramid", expected="family.name"),
+          required=True, missing="{owner} needs a concept key like standard.pyramid", missing_code="concept",
+          expected="family.name"),
+    Field("source", SOURCE, required=True, missing="{owner} needs a source", missing_code="source",
+          expected=SOURCE_EXPECTED),
+    Field("priority", Scalar("int", what="priority", message="priority must be a whole number")),
+    Field("title", TEXT),
+    Field("description", TEXT),
+    Field("hit_policy", Scalar("str", choices=TABLE_POLICIES, what="hit policy", code="hit-policy",
+                               message="hit policy {value} is not known",
+                               desc="unique: rows never overlap (checked) · first: the first matching row · "
+                                    "priority: every matching row, the output dimension's value order decides · "
+                                    "collect: every matching row (scores add up)")),
+    Field("complete", Scalar("bool", what="complete",
+                             desc="The rows cover every value of the inputs: `kamrules check` reports a gap as an "
+                                  "error")),
+    Field("when", WHEN),
+    Field("inputs", Seq(Scalar("str", what="an input", desc="An expression over facts, metrics, params"),
+                        what="inputs", single=True, nullable=False), required=True,
+          missing="{owner} needs its input columns", expected="inputs: [revenue]"),
+    Field("outputs", Seq(Scalar("str", pattern=OUTPUT_PATTERN, what="an output column",
+                                message="an output column is classify.<dimension>, score.<score> or "
+                                        "derive.<derived fact>, not {value}",
+                                expected="classify.tier, score.health or derive.<name>"),
+                         what="outputs", single=True, nullable=False), required=True,
+          missing="{owner} needs its output columns", expected="outputs: [classify.tier]"),
+    Field("rows", Seq(Ref("row"), what="rows", nullable=False), required=True,
+          missing="{owner} needs rows", expected="rows:\n  - {id: …, when: [...], then: [...]}"),
+    Field("replace", Scalar("bool", what="replace",
+                            desc="Replace the table of the same id from an earlier rulebook (all its rows)")),
+), what="a decision table", owner=lambda t: f"table '{t.get('table')}'" if isinstance(t.get("table"), str)
+    else "a decision table", type_message="each decision table must be a mapping")
+
 RULEBOOK = Map("", (
     Field("rulebook", Scalar("str", pattern=ID_PATTERN, what="id", code="id",
                              message="the rulebook needs an id: 'rulebook: <id>'",
@@ -229,6 +297,8 @@ RULEBOOK = Map("", (
     Field("scores", Table(Ref("score"), key=_named("score"), what="scores",
                           desc="Named scores that rules add points to")),
     Field("rules", Seq(Ref("rule"), what="rules", expected="- id: …")),
+    Field("tables", Seq(Ref("table"), what="tables", expected="- table: …",
+                        desc="Decision tables: families of band or score rules, one rule per row")),
     Field("disable", Seq(Either((Scalar("str", what="a rule id"), DISABLE)), what="disable",
                          expected="- {rule: id, reason: why}",
                          desc="Overlays: rules switched off, each with the reason shown in the playbook")),
@@ -244,7 +314,7 @@ RULEBOOK = Map("", (
 GRAMMAR = Grammar(
     root=RULEBOOK,
     defs={"fact": FACT, "parameter": PARAMETER, "metric": METRIC, "derived": DERIVED, "dimension": DIMENSION,
-          "score": SCORE, "message": MESSAGE, "rule": RULE, "override": OVERRIDE},
+          "score": SCORE, "message": MESSAGE, "rule": RULE, "override": OVERRIDE, "table": TABLE, "row": ROW},
     id="https://kamrules.invalid/schemas/rulebook.schema.json",
     title="kamrules rulebook",
     desc="A kamrules rulebook or company overlay (docs/rulebook-language.md). Editors use this for completion "

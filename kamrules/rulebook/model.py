@@ -125,9 +125,27 @@ class RuleDef:
     recommend: Message | None = None
     locked: bool = False
     changed_by: tuple[str, ...] = ()  # overlays that overrode parts of it
+    table: str = ""  # the decision table this rule is a row of
+    # where each part of a table row's generated condition was written: (start, end) offsets in
+    # `when`, and the cell's location in the file (errors point at the cell, not the whole row)
+    cells: tuple[tuple[int, int, Location], ...] = ()
     # filled by checking:
     cond: Any = None  # ir.Cond
     score_terms: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """A decision table: its rows are ordinary rules (`rows` holds their ids, in table order)."""
+
+    id: str
+    hit_policy: str  # unique | first | priority | collect
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]  # classify.<dim> | score.<name> | derive.<name>
+    rows: tuple[str, ...]
+    origin: Origin
+    complete: bool = False
+    title: Text = Text()
 
 
 @dataclass(frozen=True)
@@ -159,6 +177,7 @@ class Rulebook:
     templates: tuple[str, ...] = ()  # company template folders, nearest overlay first
     chain: tuple[str, ...] = ()  # rulebook ids, base first
     strata: Mapping[str, int] = field(default_factory=dict)  # rule id → stratum
+    tables: Mapping[str, TableDef] = field(default_factory=dict)
 
     def rule(self, rule_id: str) -> RuleDef | None:
         for r in self.rules:

@@ -28,8 +28,10 @@ from kamrules.rulebook.model import (
     Origin,
     RuleDef,
     ScoreDef,
+    TableDef,
     Text,
 )
+from kamrules.rulebook.tables import ExpandedRow, expand
 
 
 @dataclass
@@ -54,6 +56,7 @@ class RawBook:
     override: list[tuple[str, dict[str, Any], Location]] = field(default_factory=list)
     lock: list[tuple[str, Location]] = field(default_factory=list)
     templates: str = ""
+    tables: list[tuple[TableDef, bool]] = field(default_factory=list)  # (table, replace)
 
 
 def _ok(v: Any) -> bool:
@@ -130,6 +133,9 @@ class Reader:
                 rule = self.rule(r, ("rules", i))
                 if rule:
                     book.rules.append(rule)
+        for i, tbl in enumerate(data.get("tables") or []):
+            if isinstance(tbl, dict) and isinstance(tbl.get("table"), str):
+                self.table(book, tbl, ("tables", i))
         self.overlay_parts(book, data)
         t = data.get("templates")
         if isinstance(t, str):
@@ -272,6 +278,49 @@ class Reader:
             score=tuple((k, _word(v)) for k, v in _items(then.get("score"))),
             derive=tuple(_items(then.get("derive"))), warn=warn, recommend=rec)
         return rule, spec.get("replace") is True
+
+    def table(self, book: RawBook, spec: Mapping[str, Any], path: YPath) -> None:
+        """A decision table: each row becomes an ordinary rule (tables.py)."""
+        tid = spec["table"]
+        outputs = [o for o in spec.get("outputs") or [] if isinstance(o, str)]
+        rows = expand(spec, path, self.doc, self.out)
+        for row in rows:
+            book.rules.append((self.row_rule(spec, row, outputs), False))
+        policy = spec["hit_policy"] if isinstance(spec.get("hit_policy"), str) else "unique"
+        table = TableDef(tid, policy, tuple(i for i in spec.get("inputs") or [] if isinstance(i, str)),
+                         tuple(outputs), tuple(r.id for r in rows), self.origin(path),
+                         spec.get("complete") is True, _text(spec.get("title")))
+        book.tables.append((table, spec.get("replace") is True))
+
+    def row_rule(self, table: Mapping[str, Any], row: ExpandedRow, outputs: list[str]) -> RuleDef:
+        spec = row.spec
+
+        def own(key: str) -> Any:
+            v = spec.get(key)
+            return v if _ok(v) else table.get(key) if _ok(table.get(key)) else None
+
+        classify, score, derive = [], [], []
+        for col, value in zip(outputs, spec["then"]):
+            kind, _, name = col.partition(".")
+            if not _ok(value):
+                continue
+            if kind == "classify":
+                classify.append((name, _word(value)))
+            elif kind == "score":
+                score.append((name, _word(value)))
+            else:
+                derive.append((name, value))
+        prio = own("priority")
+        row_title = _text(spec.get("title"))
+        return RuleDef(
+            id=row.id, concept=str(own("concept") or ""), source=str(own("source") or ""),
+            title=row_title if (row_title.zh or row_title.en) else _text(table.get("title")), when=row.when,
+            origin=self.origin(row.path),
+            when_location=row.spans[0][2] if row.spans else self.doc.value_loc(row.path + ("when",)),
+            priority=prio if isinstance(prio, int) else 0, classify=tuple(classify), score=tuple(score),
+            derive=tuple(derive), warn=self.message(spec.get("warn"), row.path + ("warn",), "warn"),
+            recommend=self.message(spec.get("recommend"), row.path + ("recommend",), "recommend"),
+            table=table["table"], cells=row.spans)
 
     def overlay_parts(self, book: RawBook, data: Mapping[str, Any]) -> None:
         for i, d in enumerate(data.get("disable") or []):
