@@ -59,8 +59,8 @@ def layer(chain: list[RawBook], out: Collector) -> Layered:
                 raw_params[name] = ({**merged, **spec}, Origin(book.id, loc))
             else:
                 raw_params[name] = (dict(spec), Origin(book.id, loc))
-        _tables(lay, book, out)
-        _rules(lay, book, out)
+        refused = _tables(lay, book, out)
+        _rules(lay, book, out, refused)
     for name, (spec, origin) in raw_params.items():
         p = _param(name, spec, origin, out)
         if p:
@@ -96,9 +96,11 @@ def _param(name: str, spec: dict[str, Any], origin: Origin, out: Collector) -> P
     return ParamDef(name, type_, parsed, source, label, origin, help_)
 
 
-def _tables(lay: Layered, book: RawBook, out: Collector) -> None:
+def _tables(lay: Layered, book: RawBook, out: Collector) -> set[str]:
     """A table id is defined once; an overlay replaces a whole table (all its rows) with
-    `replace: true`. Its rows are rules, added with the book's other rules."""
+    `replace: true`. Its rows are rules, added with the book's other rules. Returns the tables
+    refused (their rows are not added: the table's error says it all)."""
+    refused: set[str] = set()
     for table, is_replace in book.tables:
         prev = lay.tables.get(table.id)
         if prev is not None and prev.origin.rulebook == book.id:
@@ -110,6 +112,7 @@ def _tables(lay: Layered, book: RawBook, out: Collector) -> None:
                     f"table '{table.id}' already exists in {prev.origin.rulebook} ({prev.origin.location})",
                     table.origin.location, f"tables[{table.id}]",
                     hint="add 'replace: true' to replace the whole table, or use override: to change one row")
+            refused.add(table.id)
             continue
         if prev is None and is_replace:
             out.add("rulebook.unknown-table", f"table '{table.id}' says replace: true, but no earlier rulebook has it",
@@ -119,15 +122,19 @@ def _tables(lay: Layered, book: RawBook, out: Collector) -> None:
             if locked:
                 out.add("rulebook.locked", f"table '{table.id}' has rows locked by {lay.locked[locked[0]]} "
                         f"({', '.join(locked)}) and cannot be replaced", table.origin.location, f"tables[{table.id}]")
+                refused.add(table.id)
                 continue
             gone = set(prev.rows)
             lay.rules = [r for r in lay.rules if r.id not in gone]
         lay.tables[table.id] = table
+    return refused
 
 
-def _rules(lay: Layered, book: RawBook, out: Collector) -> None:
+def _rules(lay: Layered, book: RawBook, out: Collector, refused: frozenset[str] | set[str] = frozenset()) -> None:
     index = {r.id: i for i, r in enumerate(lay.rules)}
     for rule, is_replace in book.rules:
+        if rule.table and rule.table in refused:
+            continue
         if rule.id in index:
             prev = lay.rules[index[rule.id]]
             if prev.origin.rulebook == book.id:

@@ -29,7 +29,7 @@ from kamrules.core.i18n import Text
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
 
-_CMP = re.compile(r"^(<=|>=|==|!=|<|>|=)\s*(.+)$", re.S)
+_CMP = re.compile(r"^(<=|>=|==|!=|<|>|=)(?![=<>])\s*(.*)$", re.S)
 _INTERVAL = re.compile(r"^([\[(])\s*(.+?)\s*\.\.\s*(.+?)\s*([\])])$", re.S)
 _NOT = re.compile(r"^not\s*\((.*)\)$", re.S)
 _NAME = re.compile(r"^[^\W\d][\w]*(\.[^\W\d][\w]*)*$")
