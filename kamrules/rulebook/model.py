@@ -149,6 +149,67 @@ class TableDef:
 
 
 @dataclass(frozen=True)
+class Labelled:
+    key: str
+    label: Text
+
+
+@dataclass(frozen=True)
+class AnalysisStep:
+    key: str  # concept analysis.<key>
+    label: Text
+    ask: Text  # what to find out
+    known: tuple[str, ...]  # facts and metrics that show what is known for the step
+    date: str  # the fact holding the date the step was last done ("" = not tracked)
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """One gauge of the scorecard's flight image: a metric against thresholds (parameters)."""
+
+    key: str
+    label: Text
+    metric: str
+    kind: str  # scale | growth | cost
+    good: str = ""  # parameter: the level that is good (scale, growth)
+    low: str = ""  # parameter: low cost
+    high: str = ""  # parameter: high cost
+
+
+@dataclass(frozen=True)
+class PlaybookDef:
+    """What the playbook knows about the course (the rulebook's `playbook:` section), so an overlay
+    can change it: the steps and roles it walks, their names, what the summary shows."""
+
+    summary_dimensions: tuple[str, ...] = ()
+    summary_scores: tuple[str, ...] = ()
+    summary_figures: tuple[str, ...] = ()
+    families: Mapping[str, Text] = field(default_factory=dict)
+    concepts: Mapping[str, Text] = field(default_factory=dict)
+    analysis: tuple[AnalysisStep, ...] = ()
+    buying_roles: tuple[str, ...] = ()
+    relationship_metrics: tuple[str, ...] = ()
+    relationship_gaps: tuple[str, ...] = ()
+    management: tuple[Labelled, ...] = ()
+    service_fact: str = ""
+    service_steps: tuple[Text, ...] = ()
+    scorecard_dimension: str = ""
+    quadrants: Mapping[str, str] = field(default_factory=dict)  # dimension value → tl | tr | bl | br
+    flight: tuple[Gauge, ...] = ()
+    due_days: Mapping[str, int] = field(default_factory=dict)  # severity → days
+    portfolio_dimensions: tuple[str, ...] = ()
+    portfolio_scores: tuple[str, ...] = ()
+
+    def concept_label(self, concept: str, lang: str) -> str:
+        t = self.concepts.get(concept)
+        return (t.get(lang) if t else "") or concept
+
+    def family_label(self, family: str, lang: str) -> str:
+        t = self.families.get(family)
+        return (t.get(lang) if t else "") or family
+
+
+@dataclass(frozen=True)
 class Disabled:
     rule: str
     reason: str
@@ -178,6 +239,7 @@ class Rulebook:
     chain: tuple[str, ...] = ()  # rulebook ids, base first
     strata: Mapping[str, int] = field(default_factory=dict)  # rule id → stratum
     tables: Mapping[str, TableDef] = field(default_factory=dict)
+    playbook: PlaybookDef = PlaybookDef()
 
     def rule(self, rule_id: str) -> RuleDef | None:
         for r in self.rules:

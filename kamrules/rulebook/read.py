@@ -57,6 +57,8 @@ class RawBook:
     lock: list[tuple[str, Location]] = field(default_factory=list)
     templates: str = ""
     tables: list[tuple[TableDef, bool]] = field(default_factory=list)  # (table, replace)
+    playbook: dict[str, Any] = field(default_factory=dict)  # section → what the grammar read
+    playbook_locs: dict[str, Location] = field(default_factory=dict)
 
 
 def _ok(v: Any) -> bool:
@@ -136,6 +138,9 @@ class Reader:
         for i, tbl in enumerate(data.get("tables") or []):
             if isinstance(tbl, dict) and isinstance(tbl.get("table"), str):
                 self.table(book, tbl, ("tables", i))
+        if isinstance(data.get("playbook"), dict):
+            book.playbook = {k: v for k, v in data["playbook"].items() if _ok(v)}
+            book.playbook_locs = {k: self.loc(("playbook", k)) for k in book.playbook}
         self.overlay_parts(book, data)
         t = data.get("templates")
         if isinstance(t, str):
