@@ -138,6 +138,7 @@ def cli_part(choice: Choice, runs: int, do_profile: bool | None) -> dict[str, An
         out["imports"] = coldstart.summarize_imports(rows, ("click", "jinja2", "yaml", "durable", "json", "zen",
                                                             "markupsafe", "importlib_metadata", "hashlib"))
         out["profile"] = coldstart.profile(args, ROOT)
+        out["profile_uncached"] = coldstart.profile(args, ROOT, extra={"KAMRULES_NO_CACHE": "1"})
     return out
 
 
@@ -223,7 +224,9 @@ def report(res: dict[str, Any]) -> str:
                       "- each library (all its modules) and who first pulls it in: "
                       + "; ".join(f"{k} {v['ms']} ms ← {' ← '.join(v['imported_by'][:4]) or 'a function at run time'}"
                                   for k, v in imp["packages"].items()),
-                      "- phases (cProfile, cumulative): " + ", ".join(f"{k} {v} ms" for k, v in prof["phases_ms"].items()),
+                      "- phases (cProfile, cumulative): " + ", ".join(f"{k.strip()} {v} ms" for k, v in prof["phases_ms"].items()),
+                      "- the same without the cache: " + ", ".join(
+                          f"{k.strip()} {v} ms" for k, v in cli["profile_uncached"]["phases_ms"].items()),
                       ""]
     eng = res.get("engines")
     if eng:

@@ -279,8 +279,8 @@ class AccountDetails:
     def findings(self) -> tuple[Finding, ...]:
         book, facts, env, lang = self.book, self.facts, self.env, self.lang
         rules = _table(book).rules
-        render_msg = _renderer(book, lang)
-        ctx = message_context(book, facts, env)
+        messages = _renderer(book, lang)
+        variables = messages.variables(message_context(book, facts, env))
         out: list[Finding] = []
         for m in self.matches:
             r = rules[m.rule]
@@ -288,8 +288,9 @@ class AccountDetails:
                 if msg is None:
                     continue
                 try:
-                    text = render_msg(msg.message.get(lang), ctx)
-                    remedy = render_msg(msg.remedy.get(lang), ctx) if (msg.remedy.zh or msg.remedy.en) else ""
+                    text = messages.render(msg.message.get(lang), variables)
+                    remedy = messages.render(msg.remedy.get(lang), variables) if (msg.remedy.zh or msg.remedy.en) \
+                        else ""
                 except Exception as e:  # a message that cannot render is a rule fault, named
                     raise EngineError(f"rule '{r.id}' could not render its {kind} message for account "
                                       f"'{facts.account.id}': {e}", rule=r.id, account=facts.account.id) from e
@@ -350,7 +351,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
-_RENDERERS: dict[tuple[str, str], Any] = {}
+_RENDERERS: dict[tuple[str, str], _Messages] = {}
 _STORED: dict[str, dict[str, bytes]] = {}  # rulebook digest → message text → marshalled code (disk cache)
 _CODES: dict[str, dict[str, Any]] = {}  # rulebook digest → message text → code object, as used
 _DIRTY: set[str] = set()
@@ -397,21 +398,41 @@ def _save_codes(book: Rulebook) -> None:
         cache.put("messages", cache.key("messages", book.digest, jinja2.__version__), stored)
 
 
-def _renderer(book: Rulebook, lang: str) -> Any:
+class _Messages:
+    """A rulebook's messages in one language: compiled once per rulebook (and cached on disk),
+    rendered against one account's variables at a time."""
+
+    def __init__(self, book: Rulebook, lang: str) -> None:
+        self.book = book
+        self.env = make_env(lang, labels_table(book))
+        self.globals = self.env.make_globals(None)
+        self.compiled: dict[str, Any] = {}
+
+    def variables(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        """What Template.render(ctx) would build for every message; built once per account."""
+        return dict(self.globals, **ctx)
+
+    def render(self, text: str, variables: dict[str, Any]) -> str:
+        env = self.env
+        tpl = self.compiled.get(text)
+        if tpl is None:
+            tpl = self.compiled[text] = env.template_class.from_code(env, _code(self.book, env, text), self.globals,
+                                                                     None)
+        # Template.render, less the copy of every variable per message: a message reads its
+        # variables and never writes them (a top-level {% set %} goes to the Context, not here)
+        context = env.context_class(env, variables, tpl.name, tpl.blocks, globals=self.globals)
+        try:
+            return str(env.concat(tpl.root_render_func(context)))
+        except Exception:
+            env.handle_exception()
+            raise  # pragma: no cover - handle_exception always raises
+
+
+def _renderer(book: Rulebook, lang: str) -> _Messages:
     """Message templates compile once per rulebook (and are cached on disk), not per account."""
     key = (book.digest, lang)
     if key not in _RENDERERS:
-        env = make_env(lang, labels_table(book))
-        compiled: dict[str, Any] = {}
-
-        def render_msg(text: str, ctx: Mapping[str, Any]) -> str:
-            tpl = compiled.get(text)
-            if tpl is None:
-                tpl = compiled[text] = env.template_class.from_code(env, _code(book, env, text),
-                                                                     env.make_globals(None), None)
-            return str(tpl.render(ctx))
-
-        _RENDERERS[key] = render_msg
+        _RENDERERS[key] = _Messages(book, lang)
     return _RENDERERS[key]
 
 

@@ -69,6 +69,8 @@ def _tidy(x: float) -> float | None:
     threshold lands on the side the rulebook author meant."""
     if x - x != 0:  # NaN or ±infinity (x − x is 0 for every finite x)
         return None  # overflow is 'unknown', like division by zero
+    if x.is_integer() and -1e12 < x < 1e12:
+        return x  # a whole number of at most 12 digits is its own 12-digit rounding
     return float(f"{x:.12g}")
 
 
