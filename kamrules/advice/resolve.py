@@ -10,6 +10,7 @@ conditions and evidence run as closures compiled once per rulebook.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -27,7 +28,15 @@ from kamrules.language import ir
 from kamrules.language.messages import make_env
 from kamrules.rulebook.model import Rulebook, RuleDef
 
-Effects = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, Fn3], ...], tuple[tuple[str, Any], ...]]
+# What a rule does when it fires, prepared once per rulebook so that folding in a match is a few
+# dict operations: (classify, score, derive), each a tuple of
+#   classify: (dimension, value, the rule's rank for the hit policy or None, (rule id, value))
+#   score:    (score, compiled term, the points when constant else None, whether they add up exactly)
+#   derive:   (name, (-priority, rule id, value))
+Classify = tuple[str, str, "tuple[Any, ...] | None", tuple[str, str]]
+Points = tuple[str, Fn3, "float | None", bool]
+Derive = tuple[str, tuple[int, str, Any]]
+Effects = tuple[tuple[Classify, ...], tuple[Points, ...], tuple[Derive, ...]]
 
 
 @dataclass
@@ -42,6 +51,12 @@ class _Table:
     by_value: dict[str, bool]  # dimension → its hit policy is 'priority' (the value decides, not the rule)
     bool_derived: tuple[str, ...]  # derived facts that are false unless a rule asserts them
     tracers: dict[str, tuple[Tracer, Tracer]] = field(default_factory=dict)  # filled on demand
+
+    @functools.cached_property
+    def nothing(self) -> tuple[dict[str, Classification], dict[str, Score]]:
+        """Each dimension unclassified and each score without points (immutable, so shared)."""
+        return ({d: Classification(d, None, (), ()) for d in self.book.dimensions},
+                {s: Score(s, None, ()) for s in self.book.scores})
     _headlines: dict[str, dict[str, tuple[tuple[tuple[int, int, str, str], Headline], ...]]] = \
         field(default_factory=dict)
 
@@ -73,15 +88,30 @@ _TABLES: dict[str, _Table] = {}
 def _table(book: Rulebook) -> _Table:
     table = _TABLES.get(book.digest)
     if table is None:
+        order = {r.id: (-r.priority, r.id) for r in book.rules}
+        rank = {d.name: {v: i for i, (v, _) in enumerate(d.values)} for d in book.dimensions.values()}
+        by_value = {d.name: d.hit_policy == "priority" for d in book.dimensions.values()}
         table = _TABLES[book.digest] = _Table(
             book, {r.id: r for r in book.rules},
-            {r.id: (r.classify, tuple((s, compile_term(t)) for s, t in r.score_terms), r.derive)
-             for r in book.rules if r.classify or r.score_terms or r.derive},
-            {r.id: (-r.priority, r.id) for r in book.rules},
-            {d.name: {v: i for i, (v, _) in enumerate(d.values)} for d in book.dimensions.values()},
-            {d.name: d.hit_policy == "priority" for d in book.dimensions.values()},
-            tuple(n for n, d in book.derived.items() if d.type == "bool"))
+            {r.id: _effects(r, order, rank, by_value) for r in book.rules if r.classify or r.score_terms or r.derive},
+            order, rank, by_value, tuple(n for n, d in book.derived.items() if d.type == "bool"))
     return table
+
+
+def _effects(r: RuleDef, order: Mapping[str, tuple[int, str]], rank: Mapping[str, Mapping[str, int]],
+             by_value: Mapping[str, bool]) -> Effects:
+    classify: list[Classify] = []
+    for d, v in r.classify:
+        # 'priority': the value first in the declared order wins; else the most important rule
+        key: tuple[Any, ...] | None = None if d not in rank else ((rank[d].get(v, len(rank[d])),) if by_value[d]
+                                                                   else order[r.id])
+        classify.append((d, v, key, (r.id, v)))
+    points: list[Points] = []
+    for s, t in r.score_terms:
+        const = float(t.value) if isinstance(t, ir.Const) and isinstance(t.value, (int, float)) \
+            and not isinstance(t.value, bool) else None
+        points.append((s, compile_term(t), const, const is not None and const.is_integer() and abs(const) < _EXACT))
+    return tuple(classify), tuple(points), tuple((n, (-r.priority, r.id, v)) for n, v in r.derive)
 
 
 @dataclass
@@ -102,6 +132,7 @@ class State:
     winner: dict[str, tuple[tuple[Any, ...], str]] = field(default_factory=dict)  # dimension → (rank, value)
     best: dict[str, tuple[int, str, Any]] = field(default_factory=dict)  # derived → (-priority, rule, value)
     totals: dict[str, float | None] = field(default_factory=dict)  # score → running sum, None once inexact
+    points: dict[str, float] = field(default_factory=dict)  # score → its value so far
     started: bool = False
     table: _Table = field(init=False, repr=False)
 
@@ -124,42 +155,44 @@ class State:
                 updates[n] = False
         scores: list[str] = []
         env, as_of, effects = self.env, self.facts.as_of, table.effects
+        candidates, winner, parts, totals = self.candidates, self.winner, self.parts, self.totals
         for m in matches:
             eff = effects.get(m.rule)
             if eff is None:
                 continue
-            classify, score_terms, derive = eff
-            for d, v in classify:
-                self.candidates.setdefault(d, []).append((m.rule, v))
-                # 'priority': the value first in the declared order; else the most important rule
-                rank = table.rank.get(d)
-                if rank is None:
+            classify, points, derive = eff
+            for d, v, key, cand in classify:
+                candidates.setdefault(d, []).append(cand)
+                if key is None:  # not a declared dimension (the checker forbids it)
                     continue
-                key: tuple[Any, ...] = (rank[v],) if table.by_value[d] else table.order[m.rule]
-                held = self.winner.get(d)
+                held = winner.get(d)
                 if held is None or key < held[0]:  # ties keep the first, as min() does
-                    held = self.winner[d] = (key, v)
+                    held = winner[d] = (key, v)
                 updates[d] = held[1]
-            for sname, term in score_terms:
-                value = term(env, as_of, None)
-                if value is not None:
+            for sname, term, const, exact in points:
+                if const is None:
+                    value = term(env, as_of, None)
+                    if value is None:
+                        continue
                     value = float(value)
-                    self.parts.setdefault(sname, []).append((m.rule, value))
-                    # sums of whole numbers are exact in any order; others are summed sorted
-                    total = self.totals.get(sname, 0.0)
-                    self.totals[sname] = total + value if total is not None and value.is_integer() and \
-                        abs(value) < _EXACT else None
-                    scores.append(sname)
-            for name, value in derive:
-                cand = (*table.order[m.rule], value)
-                if name not in best or cand < best[name]:
-                    best[name] = cand
-                updates[name] = best[name][2]
+                    exact = value.is_integer() and abs(value) < _EXACT
+                else:
+                    value = const
+                parts.setdefault(sname, []).append((m.rule, value))
+                # sums of whole numbers are exact in any order; others are summed sorted
+                total = totals.get(sname, 0.0)
+                totals[sname] = total + value if total is not None and exact else None
+                scores.append(sname)
+            for name, cand3 in derive:
+                held3 = best.get(name)
+                if held3 is None or cand3 < held3:
+                    best[name] = held3 = cand3
+                updates[name] = held3[2]
         for sname in scores:
             if sname not in updates:
                 sd = self.book.scores.get(sname)
                 if sd is not None:
-                    updates[sname] = self._points(sname, sd.min, sd.max)
+                    updates[sname] = self.points[sname] = self._points(sname, sd.min, sd.max)
         env.update(updates)
         return updates
 
@@ -172,19 +205,23 @@ class State:
     def finish(self) -> tuple[dict[str, Classification], dict[str, Score]]:
         """Every dimension's classification and every score, built once from what was folded in."""
         cls: dict[str, Classification] = {}
+        unclassified, unscored = self.table.nothing
         for name in self.book.dimensions:
             cands = self.candidates.get(name)
             if not cands:
-                cls[name] = Classification(name, None, (), ())
+                cls[name] = unclassified[name]
                 continue
             value = self.winner[name][1]
+            if len(cands) == 1:
+                cls[name] = Classification(name, value, (cands[0][0],), (cands[0],))
+                continue
             winners = tuple(sorted(r for r, v in cands if v == value))
             cls[name] = Classification(name, value, winners, tuple(sorted(cands)))
         scores: dict[str, Score] = {}
-        for name, sd in self.book.scores.items():
+        for name in self.book.scores:
             ps = self.parts.get(name)
-            scores[name] = Score(name, self._points(name, sd.min, sd.max), tuple(sorted(ps))) if ps else \
-                Score(name, None, ())
+            # the value after the last stratum that added points is final
+            scores[name] = Score(name, self.points[name], tuple(sorted(ps))) if ps else unscored[name]
         return cls, scores
 
 
@@ -194,6 +231,8 @@ _EXACT = float(1 << 40)  # whole numbers below this add up exactly, whatever the
 def hit_policy_conflicts(book: Rulebook, cls: Mapping[str, Classification]) -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
     out = []
     for c in cls.values():
+        if len(c.candidates) < 2:  # one candidate or none: nothing to conflict
+            continue
         policy = book.dimensions[c.dimension].hit_policy
         if policy == "unique" and len(c.candidates) > 1:
             out.append((c.dimension, "unique", c.candidates))

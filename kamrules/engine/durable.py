@@ -46,7 +46,7 @@ class _PositionalJson:
         # pure-Python encoder below. A string that merely looks like one costs time, not correctness.
         try:
             text = json.dumps(obj, allow_nan=False, **kwargs)
-            if not _EXPONENT.search(text):
+            if ("e-" not in text and "e+" not in text) or not _EXPONENT.search(text):
                 return text
         except ValueError:  # NaN or infinity: the encoder below names the value
             pass
@@ -141,9 +141,10 @@ class DurableBackend:
                 if len(current) >= FIRING_BUDGET:
                     raise EngineError(f"the firing budget ({FIRING_BUDGET}) ran out at rule '{rule_id}'", rule=rule_id)
                 # the fact as durable_rules matched it (its own JSON round trip), not the one we sent
-                message = getattr(c, "_m", None)
-                fact = message["m"] if isinstance(message, dict) and isinstance(message.get("m"), dict) else \
-                    (c.m._d if hasattr(c.m, "_d") else dict(c.m))
+                message = c._m  # the Closure's message dict ({"m": fact}); None for other shapes
+                fact = message.get("m") if message is not None else None
+                if type(fact) is not dict:
+                    fact = c.m._d if hasattr(c.m, "_d") else dict(c.m)
                 current.append(Match(rule_id, stratum, bindings(props, fact)))
             except BaseException as e:  # durable stores action errors as strings: keep the real one
                 self.errors.append((rule_id, e))

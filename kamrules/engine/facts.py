@@ -31,7 +31,9 @@ def _compiled_metrics(book: Rulebook) -> tuple[tuple[str, str, Any], ...]:
 
 
 def build_facts(account: Account, book: Rulebook, as_of: _dt.date) -> Facts:
-    env: dict[str, Any] = {k: v for k, v in account.values.items() if v is not None}
+    env: dict[str, Any] = dict(account.values)
+    if None in env.values():  # rare: a loader keeps no missing value
+        env = {k: v for k, v in env.items() if v is not None}
     for name, type_, term in _compiled_metrics(book):
         value = term(env, as_of, None)
         if type(value) is float and value - value != 0:  # NaN or ±infinity: missing

@@ -332,6 +332,9 @@ def _compile_agg(t: ir.Agg) -> Fn3:
             return None if lst is None else len(lst)
         return size
     if func == "count":
+        tests = _text_tests(t.body)  # type: ignore[arg-type]
+        if tests is not None and len(tests) <= 2:
+            return _count_texts(name, tests)
         holds = compile_holds(t.body)  # type: ignore[arg-type]
 
         def count(env: Env, as_of: _dt.date, item: Any) -> Any:
@@ -384,27 +387,44 @@ def _compile_cmp(c: ir.Cmp) -> Fn3:
     if right is None or isinstance(right, bool) or not isinstance(right, (str, int, float)):
         return lambda env, as_of, item: compare(op, lf(env, as_of, item), rf(env, as_of, item))
     test = _TESTS[op]
-    fast: type = str if isinstance(right, str) else float
-    b = right if isinstance(right, str) else float(right)
+    numeric = not isinstance(right, str)
+    fast: type = float if numeric else str
+    b = float(right) if numeric else right
+    # an int (a count, a whole-number fact) against a number: compare() would convert it to float
     left = c.left
     if isinstance(left, ir.Ref) and left.kind != "item":
         name = left.name
 
         def fact_vs_const(env: Env, as_of: _dt.date, item: Any) -> Truth3:
-            a = env.get(name)
-            return test(a, b) if type(a) is fast else compare(op, a, right)
+            a: Any = env.get(name)
+            t = type(a)
+            if t is fast:
+                return test(a, b)
+            if t is int and numeric:
+                return test(float(a), b)
+            return compare(op, a, right)
         return fact_vs_const
     if isinstance(left, ir.Ref):
         key = "__it__" if left.name == "it" else left.name
 
         def item_vs_const(env: Env, as_of: _dt.date, item: Any) -> Truth3:
-            a = None if item is None else item.get(key)
-            return test(a, b) if type(a) is fast else compare(op, a, right)
+            a: Any = None if item is None else item.get(key)
+            t = type(a)
+            if t is fast:
+                return test(a, b)
+            if t is int and numeric:
+                return test(float(a), b)
+            return compare(op, a, right)
         return item_vs_const
 
     def term_vs_const(env: Env, as_of: _dt.date, item: Any) -> Truth3:
         a = lf(env, as_of, item)
-        return test(a, b) if type(a) is fast else compare(op, a, right)
+        t = type(a)
+        if t is fast:
+            return test(a, b)
+        if t is int and numeric:
+            return test(float(a), b)
+        return compare(op, a, right)
     return term_vs_const
 
 
@@ -436,8 +456,49 @@ def compile_holds(c: ir.Cond) -> Pred:
     return lambda env, as_of, item: f(env, as_of, item) is True
 
 
+def _text_tests(c: ir.Cond) -> list[tuple[str, frozenset[str]]] | None:
+    """[(item field, texts), …] when `c` holds exactly when every field's value is text among its
+    texts: `role == coach`, `support in [mentor, supporter]`, and conjunctions of them — the
+    usual body of a count(contacts, …) metric."""
+    if isinstance(c, (ir.Cmp, ir.Or)):
+        same = _same_text_field(c if isinstance(c, ir.Or) else ir.Or((c,)))
+        return [same] if same is not None else None
+    if isinstance(c, ir.And):
+        out: list[tuple[str, frozenset[str]]] = []
+        for i in c.items:
+            part = _text_tests(i)
+            if part is None:
+                return None
+            out += part
+        return out
+    return None
+
+
+def _count_texts(name: str, tests: list[tuple[str, frozenset[str]]]) -> Fn3:
+    """count(list, <text tests>) in one loop, with no call per item (metrics count contacts by role,
+    level and support for every account)."""
+    (k1, s1), (k2, s2) = tests[0], tests[-1]  # one test: both the same
+
+    def count(env: Env, as_of: _dt.date, item: Any) -> Any:
+        lst = env.get(name)
+        if lst is None:
+            return None
+        n = 0
+        for i in lst:
+            d = i if type(i) is dict else _item(i)
+            a = d.get(k1)
+            if type(a) is str and a in s1:
+                b = d.get(k2)
+                if type(b) is str and b in s2:
+                    n += 1
+        return n
+    return count
+
+
 def _same_text_field(c: ir.Or) -> tuple[str, frozenset[str]] | None:
-    """(item field, texts) when `c` is `field == "a" or field == "b" …` (how `field in [a, b]` reads)."""
+    """(item field, texts) when `c` is `field == "a" or field == "b" …` (how `field in [a, b]` reads).
+    Such a test holds exactly when the field's value is a str among the texts: compare() gives
+    None or False for a missing field, a number, a boolean or any other type."""
     key, values = None, set()
     for i in c.items:
         if not (isinstance(i, ir.Cmp) and i.op == "==" and isinstance(i.left, ir.Ref) and i.left.kind == "item"
