@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from kamrules.core.errors import Location
+from kamrules.language import ir
 
 LANGS = ("zh", "en")
 SEVERITIES = ("critical", "high", "medium", "low", "info")  # most severe first
@@ -78,7 +79,7 @@ class MetricDef:
     label: Text
     origin: Origin
     help: Text = Text()
-    term: Any = None  # ir.Term after checking
+    term: ir.Term = ir.UNKNOWN  # the checked formula (a Rulebook keeps only metrics whose formula checks)
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,9 @@ class RuleDef:
     recommend: Message | None = None
     locked: bool = False
     changed_by: tuple[str, ...] = ()  # overlays that overrode parts of it
-    # filled by checking:
-    cond: Any = None  # ir.Cond
-    score_terms: tuple[tuple[str, Any], ...] = ()
+    # filled by checking (until then, and when `when` does not check, the rule never fires):
+    cond: ir.Cond = ir.NEVER
+    score_terms: tuple[tuple[str, ir.Term], ...] = ()  # score name, checked expression
 
 
 @dataclass(frozen=True)
