@@ -87,10 +87,10 @@ def test_mypy_rejects_a_walk_that_forgets_a_class(tmp_path: Path) -> None:
 
         def depth(c: ir.Cond) -> int:
             match c:
-                case ir.And(items) | ir.Or(items):
-                    return 1 + max(depth(i) for i in items)
-                case ir.Not(item):
-                    return 1 + depth(item)
+                case ir.And() | ir.Or():
+                    return 1 + max(depth(i) for i in c.items)
+                case ir.Not():
+                    return 1 + depth(c.item)
                 case ir.Cmp() | ir.Exists():
                     return 0
                 case _:

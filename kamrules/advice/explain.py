@@ -169,21 +169,25 @@ class _Group:
 
 def _group(c: ir.Cond) -> _Group | None:
     match c:
-        case ir.Or(items):
+        case ir.Or():
             cmp, op = "==", "in"
-        case ir.And(items):
+        case ir.And():
             cmp, op = "!=", "not in"
         case _:
             return None
-    if len(items) < 2:
+    if len(c.items) < 2:
         return None
     subject: ir.Term | None = None
     values: list[ir.Const] = []
-    for i in items:
+    for i in c.items:
         match i:
-            case ir.Cmp(o, left, ir.Const(param="") as value) if o == cmp and (subject is None or left == subject):
-                subject = left
-                values.append(value)
+            case ir.Cmp() if i.op == cmp and (subject is None or i.left == subject):
+                match i.right:
+                    case ir.Const() if not i.right.param:
+                        subject = i.left
+                        values.append(i.right)
+                    case _:
+                        return None
             case _:
                 return None
     assert subject is not None
@@ -196,16 +200,16 @@ def unit_text(u: ir.Cond) -> str:
     if group is not None:
         return f"{_show(group.subject)} {group.op} [{', '.join(_show(v) for v in group.values)}]"
     match u:
-        case ir.Cmp(op, left, right):
-            return f"{_show(left)} {op} {_show(right)}"
+        case ir.Cmp():
+            return f"{_show(u.left)} {u.op} {_show(u.right)}"
         case _:
             return ir.show(u)
 
 
 def _show(t: ir.Term) -> str:
     match t:
-        case ir.Const(float() as v, type_, "") if type_ != "percent":
-            return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+        case ir.Const() if not t.param and isinstance(t.value, float) and t.type != "percent":
+            return str(int(t.value)) if t.value.is_integer() and abs(t.value) < 1e15 else repr(t.value)
         case _:
             return ir.show(t)
 
@@ -227,11 +231,11 @@ def _collect(c: ir.Cond, out: list[ir.Cond]) -> None:
     match c:
         case ir.Cmp() | ir.Exists():
             out.append(c)
-        case ir.And(items) | ir.Or(items):
+        case ir.And() | ir.Or():
             if _group(c) is not None:
                 out.append(c)
             else:
-                for i in items:
+                for i in c.items:
                     _collect(i, out)
         case ir.Truth():
             pass  # a constant, not a condition anyone can change
@@ -256,15 +260,15 @@ def _plan(c: ir.Cond, gaps: list[float], outcomes: list[Truth3], counter: list[i
             return _unit_plan(gaps, outcomes, counter)
         case ir.Cmp() | ir.Exists():
             return _unit_plan(gaps, outcomes, counter)
-        case ir.Truth(value):
-            return _Plan(0, 0.0, (), ()) if value else _Plan(NEVER, 1.0, (), ())
-        case ir.And(items):
-            parts = [_plan(i, gaps, outcomes, counter) for i in items]
+        case ir.Truth():
+            return _Plan(0, 0.0, (), ()) if c.value else _Plan(NEVER, 1.0, (), ())
+        case ir.And():
+            parts = [_plan(i, gaps, outcomes, counter) for i in c.items]
             failing = min(sum(p.failing for p in parts), NEVER)
             return _Plan(failing, sum(p.gap for p in parts), tuple(i for p in parts for i in p.fix),
                          tuple(i for p in parts for i in p.because) if failing == 0 else ())
-        case ir.Or(items):
-            parts = [_plan(i, gaps, outcomes, counter) for i in items]
+        case ir.Or():
+            parts = [_plan(i, gaps, outcomes, counter) for i in c.items]
             true_parts = [p for p in parts if p.failing == 0]
             if true_parts:
                 return _Plan(0, 0.0, (), tuple(i for p in true_parts for i in p.because))
@@ -303,12 +307,13 @@ class _Words:
 
     def subject(self, t: ir.Term) -> str:
         match t:
-            case ir.Ref(name, _, kind) if kind != "item":
-                return self.label(name)
-            case ir.Fn("days_since", (ir.Ref(name), *_)) if self.lang == "zh":
-                return f"距{self.label(name)}天数"
-            case _:
-                return ir.show(t)
+            case ir.Ref() if t.kind != "item":
+                return self.label(t.name)
+            case ir.Fn() if self.lang == "zh" and t.name == "days_since":
+                match t.args[0]:
+                    case ir.Ref():
+                        return f"距{self.label(t.args[0].name)}天数"
+        return ir.show(t)
 
     def enum_label(self, owner: str, value: str) -> str:
         if self.lang != "zh":
@@ -379,10 +384,18 @@ def _unwrap(text: str) -> str:
     return text
 
 
+def _is_const(t: ir.Term) -> bool:
+    match t:
+        case ir.Const():
+            return True
+        case _:
+            return False
+
+
 def _owner(t: ir.Term) -> str:
     match t:
-        case ir.Ref(name):
-            return name
+        case ir.Ref():
+            return t.name
         case _:
             return ""
 
@@ -421,30 +434,28 @@ def _check(i: int, unit: ir.Cond, ctx: Context, outcome: Truth3, words: _Words, 
         return _comparison(i, text, outcome, left, v, group.op, plain(consts), against_text, "", missing,
                            0.0 if outcome is True else 1.0, role, words)
     match unit:
-        case ir.Exists(ref, positive):
+        case ir.Exists():
+            ref = unit.ref
             v = eval_term(ref, ctx)
             name = words.subject(ref)
-            cond = _t("given" if positive else "absent", lang, x=name)
+            cond = _t("given" if unit.positive else "absent", lang, x=name)
             vt = words.value(v, ref.type, _owner(ref))
             actual = _t("it_is_missing", lang) if v is None else _t("it_is", lang, v=vt)
-            return _finish(i, ir.show(unit), outcome, ref.name, name, "exists" if positive else "missing",
+            return _finish(i, ir.show(unit), outcome, ref.name, name, "exists" if unit.positive else "missing",
                            plain(v), vt, None, "", "", (), 0.0 if outcome is True else 1.0, role, cond, actual, words)
-        case ir.Cmp(_, ir.Const(), ir.Const()):
-            c = unit
-        case ir.Cmp(op, ir.Const() as k, right):
-            c = ir.Cmp(ir.FLIP[op], right, k)  # the fact on the left, as people read it
         case ir.Cmp():
             c = unit
+            if _is_const(c.left) and not _is_const(c.right):
+                c = ir.Cmp(ir.FLIP[c.op], c.right, c.left)  # the fact on the left, as people read it
         case _:  # units() yields only comparisons, exists and `in` groups
             raise ValueError(f"not a unit of explanation: {ir.show(unit)}")
     lit = literal_of(c, ctx)
     owner = _owner(c.left) or _owner(c.right)
     against_text = words.value(lit.against, lit.type, owner)
     match c.right:
-        case ir.Const(param=param) if param:
-            against_text += words.source(words.param(param))
         case ir.Const():
-            pass
+            if c.right.param:
+                against_text += words.source(words.param(c.right.param))
         case right:
             against_text += words.source(_unwrap(words.subject(right)))
     missing = _base_missing(words.book, lit.missing, ctx.env)

@@ -131,7 +131,7 @@ def is_numeric(t: ir.Term) -> bool:
 def is_integer(t: ir.Term) -> bool:
     """Takes whole numbers only, so its intervals are normalised with `Interval.discrete`."""
     match t:
-        case ir.Agg("count"):
+        case ir.Agg() if t.func == "count":
             return True
         case _:
             return t.type == "integer"
@@ -181,8 +181,8 @@ def fmt_span_range(s: Interval, type_: str) -> str:
 def lit_text(lit: Lit) -> str:
     """A literal as text, with parameter values spelled out."""
     match lit:
-        case ir.Cmp(op, left, right):
-            return f"{_side(left, right)} {op} {_side(right, left)}"
+        case ir.Cmp():
+            return f"{_side(lit.left, lit.right)} {lit.op} {_side(lit.right, lit.left)}"
         case _:
             return ir.show(lit)
 
@@ -190,12 +190,12 @@ def lit_text(lit: Lit) -> str:
 def _side(t: ir.Term, other: ir.Term) -> str:
     """One side of a comparison; a constant is written in the unit of what it is compared with."""
     match t:
-        case ir.Const(value, type_, param):
-            n = _num(value)
-            unit = other.type if is_numeric(other) and other.type != "date" and type_ != "percent" else type_
+        case ir.Const():
+            value, n = t.value, _num(t.value)
+            unit = other.type if is_numeric(other) and other.type != "date" and t.type != "percent" else t.type
             shown = fmt_value(n, unit) if n is not None and not isinstance(value, _dt.date) else (
                 value.isoformat() if isinstance(value, _dt.date) else word(value))
-            return f"params.{param} ({shown})" if param else shown
+            return f"params.{t.param} ({shown})" if t.param else shown
         case _:
             return ir.show(t)
 
@@ -221,10 +221,10 @@ def _constant(t: ir.Term) -> bool:
     match t:
         case ir.Const():
             return True
-        case ir.Arith(_, left, right):
-            return _constant(left) and _constant(right)
-        case ir.Fn(name, args):
-            return name != "days_since" and all(_constant(a) for a in args)
+        case ir.Arith():
+            return _constant(t.left) and _constant(t.right)
+        case ir.Fn():
+            return t.name != "days_since" and all(_constant(a) for a in t.args)
         case _:
             return False
 
@@ -233,13 +233,13 @@ def read_cmp(lit: ir.Cmp) -> tuple[ir.Term, Con] | bool | None:
     """term-vs-constant → (term, constraint); constant-vs-constant → its truth; else None."""
     left, right, op = fold(lit.left), fold(lit.right), lit.op
     match left, right:
-        case ir.Const(a), ir.Const(b):
-            truth = compare(op, a, b)
+        case ir.Const(), ir.Const():
+            truth = compare(op, left.value, right.value)
             return None if truth is None else bool(truth)
-        case ir.Const(value), term:
-            op = ir.FLIP[op]
-        case term, ir.Const(value):
-            pass
+        case ir.Const(), _:
+            term, value, op = right, left.value, ir.FLIP[op]
+        case _, ir.Const():
+            term, value = left, right.value
         case _:
             return None
     if value is None:
@@ -269,9 +269,9 @@ def to_dnf(c: ir.Cond, limit: int = DNF_LIMIT) -> DNF | None:
 
 def _dnf(c: ir.Cond, limit: int) -> DNF | None:
     match c:
-        case ir.Or(items):
+        case ir.Or():
             out: DNF = []
-            for i in items:
+            for i in c.items:
                 d = _dnf(i, limit)
                 if d is None:
                     return None
@@ -279,15 +279,15 @@ def _dnf(c: ir.Cond, limit: int) -> DNF | None:
                 if len(out) > limit:
                     return None
             return out
-        case ir.And(items):
+        case ir.And():
             acc: DNF = [[]]
-            for i in items:
+            for i in c.items:
                 d = _dnf(i, limit)
                 if d is None or len(acc) * len(d) > limit:
                     return None
                 acc = [a + b for a in acc for b in d]
             return acc
-        case ir.Truth(True):
+        case ir.Truth() if c.value:
             return [[]]
         case ir.Cmp() | ir.Exists() | ir.Truth():
             return [[c]]
@@ -355,24 +355,24 @@ class Analysis:
         span = _ANY
         values: tuple[Any, ...] = ()
         match t:
-            case ir.Ref(name, type_, "fact") if name in self.book.facts:
-                f = self.book.facts[name]
+            case ir.Ref() if t.kind == "fact" and t.name in self.book.facts:
+                f = self.book.facts[t.name]
                 if f.min is not None or f.max is not None:
                     span = Interval(-INF if f.min is None else f.min, f.min is not None,
                                     INF if f.max is None else f.max, f.max is not None)
-                    why = (f"{name} is declared within {fmt_span_range(span, type_)}",)
-            case ir.Ref(name, _, "score") if name in self.book.scores:
-                s = self.book.scores[name]
+                    why = (f"{t.name} is declared within {fmt_span_range(span, t.type)}",)
+            case ir.Ref() if t.kind == "score" and t.name in self.book.scores:
+                s = self.book.scores[t.name]
                 span = Interval(s.min, True, s.max, True)
-                why = (f"score {name} is kept within {fmt_span_range(span, 'number')}",)
-            case ir.Agg("count"):
+                why = (f"score {t.name} is kept within {fmt_span_range(span, 'number')}",)
+            case ir.Agg() if t.func == "count":
                 span = Interval(0, True, INF, False)
         if t.type == "bool":
             values = (True, False)
         else:
             match t:
-                case ir.Ref(values=enum) if enum:
-                    values = enum
+                case ir.Ref() if t.values:
+                    values = t.values
         return Con(numeric, integer, span.discrete() if integer else span, values=values, why=why)
 
     def conj(self, lits: Sequence[Lit]) -> Conj:
@@ -386,8 +386,8 @@ class Analysis:
 
     def add(self, c: Conj, lit: Lit) -> None:
         match lit:
-            case ir.Truth(value):
-                if not value:
+            case ir.Truth():
+                if not lit.value:
                     c.conflict = "the condition is the constant false"
             case ir.Exists():
                 self._exists(c, lit)
@@ -407,9 +407,9 @@ class Analysis:
             return
         term, con = read
         match term:
-            case ir.Ref(name):
+            case ir.Ref():
                 if term in c.absent:
-                    c.conflict = f"missing({name}) and {lit_text(lit)} cannot both hold"
+                    c.conflict = f"missing({term.name}) and {lit_text(lit)} cannot both hold"
                     return
                 c.present.add(term)
         merged = (c.cons.get(term) or self.domain(term)).meet(con)
@@ -440,10 +440,10 @@ class Analysis:
 def entails(c: Conj, lit: Lit) -> bool:
     """Does every assignment satisfying conjunction `c` satisfy `lit`? (sound, not complete)"""
     match lit:
-        case ir.Truth(value):
-            return value
-        case ir.Exists(ref, positive):
-            return ref in (c.present if positive else c.absent)
+        case ir.Truth():
+            return lit.value
+        case ir.Exists():
+            return lit.ref in (c.present if lit.positive else c.absent)
         case ir.Cmp():
             pass
         case _:

@@ -123,10 +123,10 @@ class _Compiler:
     def side(self, t: ir.Term) -> tuple[str, Any]:
         """('const', value) or ('prop', property name)."""
         match t:
-            case ir.Const(value):
-                return "const", encode_value(value)
-            case ir.Ref(name, _, kind) if kind != "item":
-                return "prop", self.prop(name)
+            case ir.Const():
+                return "const", encode_value(t.value)
+            case ir.Ref() if t.kind != "item":
+                return "prop", self.prop(t.name)
         if t not in self.by_term:
             name = f"_t{len(self.by_term)}"
             self.by_term[t] = name
@@ -135,13 +135,14 @@ class _Compiler:
 
     def literal(self, c: ir.Cmp | ir.Exists, props: set[str]) -> Any:
         match c:
-            case ir.Exists(ref, positive):
-                p = self.side(ref)[1]
+            case ir.Exists():
+                p = self.side(c.ref)[1]
                 props.add(p)
-                return {"$ex" if positive else "$nex": {p: 1}}
-            case ir.Cmp(op, left, right):
-                lk, lv = self.side(left)
-                rk, rv = self.side(right)
+                return {"$ex" if c.positive else "$nex": {p: 1}}
+            case ir.Cmp():
+                lk, lv = self.side(c.left)
+                rk, rv = self.side(c.right)
+                op = c.op
             case _:
                 ir.unknown(c)
         if lk == "const" and rk == "const":
@@ -162,12 +163,12 @@ class _Compiler:
     def cond(self, c: ir.Cond, props: set[str]) -> Any:
         """True / False for constant conditions, else a durable expression (c is in NNF)."""
         match c:
-            case ir.Truth(value):
-                return value
-            case ir.And(items):
-                return self.junction(items, True, props)
-            case ir.Or(items):
-                return self.junction(items, False, props)
+            case ir.Truth():
+                return c.value
+            case ir.And():
+                return self.junction(c.items, True, props)
+            case ir.Or():
+                return self.junction(c.items, False, props)
             case ir.Cmp() | ir.Exists():
                 return self.literal(c, props)
             case ir.Not():

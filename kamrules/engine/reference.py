@@ -26,39 +26,39 @@ class Context:
 
 def eval_term(t: ir.Term, ctx: Context) -> Any:
     match t:
-        case ir.Const(value):
-            return value
-        case ir.Ref(name, _, "item"):
-            if ctx.item is None:
-                return None
-            return ctx.item.get("__it__") if name == "it" else ctx.item.get(name)
-        case ir.Ref(name):
-            return ctx.env.get(name)
-        case ir.Arith(op, left, right):
-            a, b = eval_term(left, ctx), eval_term(right, ctx)
+        case ir.Const():
+            return t.value
+        case ir.Ref():
+            if t.kind == "item":
+                if ctx.item is None:
+                    return None
+                return ctx.item.get("__it__") if t.name == "it" else ctx.item.get(t.name)
+            return ctx.env.get(t.name)
+        case ir.Arith():
+            a, b = eval_term(t.left, ctx), eval_term(t.right, ctx)
             if a is None or b is None:
                 return None
             a, b = float(a), float(b)
-            if op == "+":
+            if t.op == "+":
                 return _tidy(a + b)
-            if op == "-":
+            if t.op == "-":
                 return _tidy(a - b)
-            if op == "*":
+            if t.op == "*":
                 return _tidy(a * b)
             return None if b == 0 else _tidy(a / b)
-        case ir.Fn(name, fn_args):
-            args = [eval_term(a, ctx) for a in fn_args]
+        case ir.Fn():
+            args = [eval_term(a, ctx) for a in t.args]
             if any(a is None for a in args):
                 return None
-            if name == "days_since":
+            if t.name == "days_since":
                 return (ctx.as_of - args[0]).days
-            if name == "abs":
+            if t.name == "abs":
                 return abs(float(args[0]))
-            if name == "min":
+            if t.name == "min":
                 return min(float(args[0]), float(args[1]))
-            if name == "max":
+            if t.name == "max":
                 return max(float(args[0]), float(args[1]))
-            raise ValueError(name)  # pragma: no cover - the checker admits only these
+            raise ValueError(t.name)  # pragma: no cover - the checker admits only these
         case ir.Agg():
             return _agg(t, ctx)
         case _:
@@ -128,26 +128,26 @@ def compare(op: str, a: Any, b: Any) -> Truth3:
 
 def eval_cond(c: ir.Cond, ctx: Context) -> Truth3:
     match c:
-        case ir.Cmp(op, left, right):
-            return compare(op, eval_term(left, ctx), eval_term(right, ctx))
-        case ir.Exists(ref, positive):
-            present = eval_term(ref, ctx) is not None
-            return present if positive else not present
-        case ir.And(items):
-            vals = [eval_cond(i, ctx) for i in items]
+        case ir.Cmp():
+            return compare(c.op, eval_term(c.left, ctx), eval_term(c.right, ctx))
+        case ir.Exists():
+            present = eval_term(c.ref, ctx) is not None
+            return present if c.positive else not present
+        case ir.And():
+            vals = [eval_cond(i, ctx) for i in c.items]
             if any(v is False for v in vals):
                 return False
             return None if any(v is None for v in vals) else True
-        case ir.Or(items):
-            vals = [eval_cond(i, ctx) for i in items]
+        case ir.Or():
+            vals = [eval_cond(i, ctx) for i in c.items]
             if any(v is True for v in vals):
                 return True
             return None if any(v is None for v in vals) else False
-        case ir.Not(item):
-            v = eval_cond(item, ctx)
+        case ir.Not():
+            v = eval_cond(c.item, ctx)
             return None if v is None else not v
-        case ir.Truth(value):
-            return value
+        case ir.Truth():
+            return c.value
         case _:
             ir.unknown(c)
 
@@ -183,16 +183,16 @@ class Literal:
 def literal_of(c: ir.Cond, ctx: Context) -> Literal:
     outcome = eval_cond(c, ctx)
     match c:
-        case ir.Cmp(op, left, right):
-            lv, rv = eval_term(left, ctx), eval_term(right, ctx)
-            missing = tuple(sorted({r.name for side in (left, right) for r in ir.refs(side)
+        case ir.Cmp():
+            lv, rv = eval_term(c.left, ctx), eval_term(c.right, ctx)
+            missing = tuple(sorted({r.name for side in (c.left, c.right) for r in ir.refs(side)
                                     if eval_term(r, ctx) is None}))
-            return Literal(ir.show(c), outcome, ir.show(left), lv, op, rv, ir.show(right), ir.param_of(right),
-                           left.type if left.type != "number" else right.type, missing)
-        case ir.Exists(ref, positive):
-            v = eval_term(ref, ctx)
-            return Literal(ir.show(c), outcome, ref.name, v, "exists" if positive else "missing", None, "", "",
-                           ref.type)
+            return Literal(ir.show(c), outcome, ir.show(c.left), lv, c.op, rv, ir.show(c.right), ir.param_of(c.right),
+                           c.left.type if c.left.type != "number" else c.right.type, missing)
+        case ir.Exists():
+            v = eval_term(c.ref, ctx)
+            return Literal(ir.show(c), outcome, c.ref.name, v, "exists" if c.positive else "missing", None, "", "",
+                           c.ref.type)
         case _:
             return Literal(ir.show(c), outcome, ir.show(c), None, "", None, "")
 
@@ -201,18 +201,18 @@ def trace(c: ir.Cond, ctx: Context) -> tuple[Truth3, list[Literal]]:
     """The condition's value and the literals that decide it (true ones when it holds,
     failing or unknown ones when it does not)."""
     match c:
-        case ir.And(items):
-            parts = [trace(i, ctx) for i in items]
+        case ir.And():
+            parts = [trace(i, ctx) for i in c.items]
             value = eval_cond(c, ctx)
             holds = value is True  # then every part is true; else the parts that are not decide it
             return value, [lit for v, lits in parts if (v is True) == holds for lit in lits]
-        case ir.Or(items):
-            parts = [trace(i, ctx) for i in items]
+        case ir.Or():
+            parts = [trace(i, ctx) for i in c.items]
             value = eval_cond(c, ctx)
             # true: the parts that are; false or unknown: every part
             return value, [lit for v, lits in parts if v is True or value is not True for lit in lits]
-        case ir.Not(item):
-            v, lits = trace(item, ctx)
+        case ir.Not():
+            v, lits = trace(c.item, ctx)
             return (None if v is None else not v), lits
         case ir.Cmp() | ir.Exists() | ir.Truth():
             return eval_cond(c, ctx), [literal_of(c, ctx)]
@@ -236,15 +236,17 @@ Fn3 = Callable[[Env, _dt.date, Optional[Mapping[str, Any]]], Any]
 
 def compile_term(t: ir.Term) -> Fn3:
     match t:
-        case ir.Const(value):
+        case ir.Const():
+            value = t.value
             return lambda env, as_of, item: value
-        case ir.Ref(name, _, "item"):
-            key = "__it__" if name == "it" else name
-            return lambda env, as_of, item: None if item is None else item.get(key)
-        case ir.Ref(name):
+        case ir.Ref():
+            name = t.name
+            if t.kind == "item":
+                key = "__it__" if name == "it" else name
+                return lambda env, as_of, item: None if item is None else item.get(key)
             return lambda env, as_of, item: env.get(name)
-        case ir.Arith(op, left, right):
-            lf, rf = compile_term(left), compile_term(right)
+        case ir.Arith():
+            lf, rf, op = compile_term(t.left), compile_term(t.right), t.op
 
             def arith(env: Env, as_of: _dt.date, item: Any) -> Any:
                 a = lf(env, as_of, item)
@@ -271,24 +273,25 @@ def compile_term(t: ir.Term) -> Fn3:
 
 def compile_cond(c: ir.Cond) -> Fn3:
     match c:
-        case ir.Cmp(op, left, right):
-            lf, rf = compile_term(left), compile_term(right)
+        case ir.Cmp():
+            lf, rf, op = compile_term(c.left), compile_term(c.right), c.op
             return lambda env, as_of, item: compare(op, lf(env, as_of, item), rf(env, as_of, item))
-        case ir.Exists(ref, positive):
-            f = compile_term(ref)
+        case ir.Exists():
+            f, positive = compile_term(c.ref), c.positive
             return lambda env, as_of, item: (f(env, as_of, item) is not None) == positive
-        case ir.And(items):
-            return _junction([compile_cond(i) for i in items], decisive=False)
-        case ir.Or(items):
-            return _junction([compile_cond(i) for i in items], decisive=True)
-        case ir.Not(item):
-            g = compile_cond(item)
+        case ir.And():
+            return _junction([compile_cond(i) for i in c.items], decisive=False)
+        case ir.Or():
+            return _junction([compile_cond(i) for i in c.items], decisive=True)
+        case ir.Not():
+            g = compile_cond(c.item)
 
             def not3(env: Env, as_of: _dt.date, item: Any) -> Truth3:
                 v = g(env, as_of, item)
                 return None if v is None else not v
             return not3
-        case ir.Truth(value):
+        case ir.Truth():
+            value = c.value
             return lambda env, as_of, item: value
         case _:
             ir.unknown(c)

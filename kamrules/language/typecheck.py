@@ -88,8 +88,8 @@ class Checker:
             inner = self.term(node.operand)
             self.numeric(inner, node.operand)
             match inner:
-                case ir.Const(value, type_, ""):
-                    return ir.Const(-value, type_)
+                case ir.Const() if not inner.param:
+                    return ir.Const(-inner.value, inner.type)
                 case _:
                     return ir.Arith("-", ir.Const(0.0, "number"), inner, inner.type)
         if isinstance(node, ast.Binary) and node.op in "+-*/":
@@ -170,10 +170,10 @@ class Checker:
             flat: list[ir.Cond] = []
             for i in (self.cond(node.left), self.cond(node.right)):
                 match i:  # a and (b and c) is one `and` of three
-                    case ir.And(items) if node.op == "and":
-                        flat.extend(items)
-                    case ir.Or(items) if node.op == "or":
-                        flat.extend(items)
+                    case ir.And() if node.op == "and":
+                        flat.extend(i.items)
+                    case ir.Or() if node.op == "or":
+                        flat.extend(i.items)
                     case _:
                         flat.append(i)
             return ir.And(tuple(flat)) if node.op == "and" else ir.Or(tuple(flat))
@@ -229,21 +229,21 @@ class Checker:
     def enum_word(self, left: ir.Term, right: ir.Term, node: ast.Node) -> ir.Term:
         """A string compared with an enum must be one of its values: it becomes that value."""
         match left, right:
-            case ir.Ref(type="enum", values=allowed), ir.Const(value, "string"):
-                if value not in allowed:
-                    raise _err(f"'{value}' is not a value of {ir.show(left)}", node,
-                               suggest(str(value), allowed) or "allowed: " + ", ".join(allowed))
-                return ir.Const(value, "enum")
+            case ir.Ref(), ir.Const() if left.type == "enum" and right.type == "string":
+                if right.value not in left.values:
+                    raise _err(f"'{right.value}' is not a value of {ir.show(left)}", node,
+                               suggest(str(right.value), left.values) or "allowed: " + ", ".join(left.values))
+                return ir.Const(right.value, "enum")
             case _:
                 return right
 
     def unify(self, left: ir.Term, right: ir.Term, node: ast.Binary) -> tuple[ir.Term, ir.Term]:
         lt, rt = left.type, right.type
         match left, right:
-            case _, ir.Const(value, "string") if lt == "date":
-                return left, ir.Const(self.date(value, node.right), "date")
-            case ir.Const(value, "string"), _ if rt == "date":
-                return ir.Const(self.date(value, node.left), "date"), right
+            case _, ir.Const() if lt == "date" and rt == "string":
+                return left, ir.Const(self.date(right.value, node.right), "date")
+            case ir.Const(), _ if rt == "date" and lt == "string":
+                return ir.Const(self.date(left.value, node.left), "date"), right
         if lt in NUMERIC_TYPES and rt in NUMERIC_TYPES:
             if {lt, rt} == {"money", "percent"}:
                 raise _err(f"'{ir.show(left)}' ({lt}) is compared with '{ir.show(right)}' ({rt})", node,
@@ -251,8 +251,8 @@ class Checker:
             return left, right
         if lt == "enum" and rt == "enum":
             match left, right:
-                case ir.Ref(lname, values=lv), ir.Ref(rname, values=rv) if set(lv) != set(rv):
-                    raise _err(f"'{lname}' and '{rname}' have different values", node)
+                case ir.Ref(), ir.Ref() if set(left.values) != set(right.values):
+                    raise _err(f"'{left.name}' and '{right.name}' have different values", node)
             return left, right
         if lt == rt:
             return left, right
