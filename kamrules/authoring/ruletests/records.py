@@ -117,8 +117,6 @@ class Coverage:
         self.values[book.digest] = {d: set() for d in book.dimensions}
         self.units[book.digest] = {}
         for r in book.rules:
-            if r.cond is None:
-                continue
             for i, u in enumerate(ex.units(r.cond)):
                 self.units[book.digest][(r.id, i)] = (ex.unit_text(u), set())
 
