@@ -500,6 +500,26 @@ def overlap(an: Analysis, a: RuleDef, b: RuleDef) -> str | None:
     return None
 
 
+def describe(c: Conj) -> str:
+    """The values a disjunct allows, in words (`revenue in [0, 2M) and fit == low`)."""
+    parts = []
+    for term, con in c.said.items():
+        name = ir.show(term)
+        if con.numeric:
+            parts.append(fmt_span(name, c.cons[term].span, term.type))
+            continue
+        allowed = c.cons[term].allowed()
+        if allowed is not None and len(allowed) == 1:
+            parts.append(f"{name} == {word(next(iter(allowed)))}")
+        elif allowed is not None:
+            parts.append(f"{name} in [{', '.join(sorted(word(v) for v in allowed))}]")
+        elif con.ne:
+            parts.append(f"{name} not in [{', '.join(sorted(word(v) for v in con.ne))}]")
+    parts += [f"missing({r.name})" for r in sorted(c.absent, key=lambda r: r.name)]
+    parts += [lit_text(lit) for lit in sorted(c.opaque, key=lit_text)]
+    return " and ".join(parts) or "any account"
+
+
 def _shared_witness(ca: Conj, cb: Conj, both: Conj) -> str | None:
     """Text of a shared term's overlap, or None when the rules constrain no common term."""
     for term, con in both.cons.items():

@@ -13,10 +13,21 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from kamrules.authoring.algebra import Analysis, Band, bands, fmt_span, gaps, is_integer, overlap, rule_implies
+from kamrules.authoring.algebra import (
+    Analysis,
+    Band,
+    bands,
+    describe,
+    fmt_span,
+    gaps,
+    is_integer,
+    overlap,
+    rule_implies,
+    to_dnf,
+)
 from kamrules.core.errors import Location, Problem, suggest
 from kamrules.language import ir
-from kamrules.rulebook.model import DimensionDef, Message, Rulebook, RuleDef, Text
+from kamrules.rulebook.model import DimensionDef, Message, Rulebook, RuleDef, TableDef, Text
 
 
 def lint(book: Rulebook, *, skip: frozenset[str] = frozenset(), engine: bool = True) -> list[Problem]:
@@ -30,6 +41,7 @@ def lint(book: Rulebook, *, skip: frozenset[str] = frozenset(), engine: bool = T
     out += shadowed_rules(live, book, an)
     out += unique_overlaps(live, book, an)
     out += band_gaps(live, book, an)
+    out += table_checks(book, an, skip)
     out += message_languages(book.rules)
     out += template_variables(book) if engine else []
     out += engine_limits(book) if engine else []
@@ -143,6 +155,8 @@ def unique_overlaps(rules: Sequence[RuleDef], book: Rulebook, an: Analysis) -> l
         members = [r for r in rules if any(d == dim.name for d, _ in r.classify)]
         for i, a in enumerate(members):
             for b in members[i + 1:]:
+                if a.table and a.table == b.table and book.tables[a.table].hit_policy == "unique":
+                    continue  # rows of one unique table: table_checks reports them, naming the table
                 witness = overlap(an, a, b)
                 if witness is None:
                     continue
@@ -165,6 +179,8 @@ def band_gaps(rules: Sequence[RuleDef], book: Rulebook, an: Analysis) -> list[Pr
         for r in rules:
             if not any(d == dim.name for d, _ in r.classify):
                 continue
+            if r.table and book.tables[r.table].complete:
+                continue  # a complete table's gaps are table_checks' to report
             read = bands(an, r)
             if read is not None:
                 by_term.setdefault(read[0], []).extend(Band(r, s) for s in read[1])
@@ -186,6 +202,100 @@ def _gaps(dim: str, term: ir.Term, found: list[Band[RuleDef]]) -> list[Problem]:
             f"'{above.owner.id}': {fmt_span(name, above.span, term.type)})",
             below.owner.when_location, f"rules[{below.owner.id}].when",
             "check < against <= at the band edges, or add a rule for the missing band", "warning"))
+    return out
+
+
+def table_checks(book: Rulebook, an: Analysis, skip: frozenset[str] = frozenset()) -> list[Problem]:
+    """Decision tables: rows of a `unique` table that can match together, gaps in a `complete`
+    table, and hit policies that cannot work with their outputs."""
+    out: list[Problem] = []
+    for t in book.tables.values():
+        rows = [r for r in (book.rule(i) for i in t.rows) if r is not None and r.id not in skip]
+        if not rows or len(rows) != len(t.rows):
+            continue  # rows with load errors (or disabled by an overlay): nothing sound to say
+        out += _table_policy(book, t)
+        if t.hit_policy == "unique":
+            out += _table_overlaps(t, rows, an)
+        if t.complete:
+            out += _table_gaps(t, rows, an)
+    return out
+
+
+def _table_problem(t: TableDef, code: str, message: str, hint: str, severity: str = "error") -> Problem:
+    return _problem(code, message, t.origin.location, f"tables[{t.id}]", hint, severity)
+
+
+def _table_policy(book: Rulebook, t: TableDef) -> list[Problem]:
+    out = []
+    for col in t.outputs:
+        kind, _, name = col.partition(".")
+        dim = book.dimensions.get(name)
+        if t.hit_policy == "priority" and kind == "score":
+            out.append(_table_problem(
+                t, "lint.table-policy", f"table '{t.id}' has hit policy priority but outputs the score {name}: "
+                "every matching row would add its points", "use collect to add every matching row's points, or "
+                "first for the first matching row only"))
+        if t.hit_policy == "priority" and dim is not None and dim.hit_policy != "priority":
+            out.append(_table_problem(
+                t, "lint.table-policy", f"table '{t.id}' has hit policy priority, but its output {name} has hit "
+                f"policy {dim.hit_policy}: the value order cannot decide", f"give {name} hit_policy: priority, or "
+                "make the table first or unique"))
+        if t.hit_policy == "collect" and dim is not None and dim.hit_policy == "unique":
+            out.append(_table_problem(
+                t, "lint.table-policy", f"table '{t.id}' collects every matching row, but its output {name} has "
+                "hit policy unique: two matching rows are a conflict", "make the table unique or first", "warning"))
+    return out
+
+
+def _table_overlaps(t: TableDef, rows: Sequence[RuleDef], an: Analysis) -> list[Problem]:
+    out = []
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            witness = overlap(an, a, b)
+            if witness is not None:
+                out.append(_problem(
+                    "lint.table-overlap", f"rows '{a.id}' and '{b.id}' of table '{t.id}' (hit policy unique) can "
+                    f"match the same account: {witness}", b.when_location, f"rules[{b.id}].when",
+                    "make the rows disjoint (e.g. < against >=), or make the table first or collect", "error"))
+    return out
+
+
+def _cells(t: TableDef, r: RuleDef) -> ir.Cond:
+    """A row's condition without the table's precondition, which every row repeats (keeping it
+    would multiply the disjunctive form by itself once per row)."""
+    match t.cond:
+        case ir.And():
+            pre = t.cond.items
+        case _:
+            pre = (t.cond,)
+    match r.cond:
+        case ir.And() if r.cond.items[:len(pre)] == pre:
+            rest = r.cond.items[len(pre):]
+            return rest[0] if len(rest) == 1 else ir.And(rest) if rest else ir.Truth(True)
+        case _:
+            return r.cond
+
+
+def _table_gaps(t: TableDef, rows: Sequence[RuleDef], an: Analysis) -> list[Problem]:
+    """Values the precondition allows that no row covers: the disjuncts of `pre and not (any row)`
+    the algebra cannot refute."""
+    dnf = to_dnf(ir.And((t.cond, ir.Not(ir.Or(tuple(_cells(t, r) for r in rows))))))
+    if dnf is None:
+        return [_table_problem(t, "lint.table-unchecked", f"table '{t.id}' is too large to check for gaps",
+                               "split it, or drop complete: true", "warning")]
+    out = []
+    for lits in dnf:
+        c = an.conj(lits)
+        if c.conflict:
+            continue
+        if c.opaque:  # the algebra cannot read these literals: the gap may not be real
+            out.append(_table_problem(
+                t, "lint.table-unchecked", f"table '{t.id}' may leave a gap (not proved: it compares terms the "
+                f"check cannot read): {describe(c)}", "check the rows by hand, or drop complete: true", "warning"))
+            continue
+        out.append(_table_problem(
+            t, "lint.table-gap", f"table '{t.id}' is declared complete, but no row covers {describe(c)}",
+            "add a row for these values (or a catch-all row of \"-\" cells), or drop complete: true"))
     return out
 
 

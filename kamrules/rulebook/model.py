@@ -147,6 +147,8 @@ class TableDef:
     origin: Origin
     complete: bool = False
     title: Text = Text()
+    when: str = ""  # the precondition every row shares ("" = none)
+    cond: ir.Cond = ir.Truth(True)  # the precondition, checked (filled by checking)
 
 
 @dataclass(frozen=True)
