@@ -68,6 +68,7 @@ def _expr_loc(base: Location, pos: int, src: str) -> Location:
 
 def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Rulebook:
     from kamrules.rulebook.strata import stratify
+    from kamrules.rulebook.templates import chain_folders
 
     facts, params, metrics = layered.facts, layered.params, layered.metrics
     derived, dims, scores = layered.derived, layered.dimensions, layered.scores
@@ -106,7 +107,7 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
         metrics=checked_metrics, derived=dict(derived), dimensions=dict(dims), scores=dict(scores),
         rules=tuple(sorted(rules, key=lambda r: (strata.get(r.id, 0), -r.priority, r.id))),
         disabled=tuple(layered.disabled), metric_order=tuple(order),
-        templates=tuple(b.templates for b in reversed(chain) if b.templates),
+        templates=chain_folders(chain, out),
         chain=tuple(b.id for b in chain), strata=strata)
     return replace(book, digest=digest(book))
 
@@ -250,6 +251,10 @@ def _check_filters(ast: Any, r: RuleDef, where: str, at: Any, out: Collector) ->
     from jinja2 import nodes
 
     bad = False
+    for n in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        bad = True
+        out.add("rulebook.message-unsafe", f"rule '{r.id}': a message cannot extend, include or import templates",
+                at, where, hint="write the text into the message itself")
     for g in ast.find_all(nodes.Getattr):
         if g.attr.startswith("_"):
             bad = True

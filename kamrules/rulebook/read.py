@@ -79,7 +79,7 @@ class RawBook:
     disable: list[tuple[str, str, Location]] = field(default_factory=list)
     override: list[tuple[str, dict[str, Any], Location]] = field(default_factory=list)
     lock: list[tuple[str, Location]] = field(default_factory=list)
-    templates: str = ""
+    templates: str = ""  # the `templates:` setting as written
 
 
 class Reader:
@@ -266,7 +266,7 @@ class Reader:
             if not isinstance(t, str):
                 self.err("rulebook.type", "templates must be a folder path", ("templates",), value=True)
             else:
-                book.templates = str((Path(self.doc.file).parent / t).resolve())
+                book.templates = t  # as written: rulebook/templates.py confines it to the overlay's folder
         return book
 
     def requires(self, req: Any) -> None:
