@@ -121,7 +121,7 @@ class _Store:
         self.secret = secret
 
 
-_STORES: dict[tuple[str, int], _Store | None] = {}
+_OPEN: list[tuple[tuple[str, int], _Store | None]] = []  # the one folder in use, opened once
 
 
 def _store() -> _Store | None:
@@ -131,9 +131,15 @@ def _store() -> _Store | None:
     if path is None:
         return None
     memo = (str(path), os.geteuid())
-    if memo not in _STORES:
-        _STORES[memo] = _open_store(path)
-    return _STORES[memo]
+    if _OPEN and _OPEN[0][0] == memo:
+        return _OPEN[0][1]
+    if _OPEN:  # the setting changed (tests do that): let the old folder go
+        old = _OPEN.pop()[1]
+        if old is not None:
+            os.close(old.fd)
+    store = _open_store(path)
+    _OPEN.append((memo, store))
+    return store
 
 
 def _open_store(path: Path) -> _Store | None:
