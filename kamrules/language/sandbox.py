@@ -166,39 +166,31 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     # ------------------------------------------------------------------ the per-render budget
 
-    def _stack(self) -> list[_Budget]:
-        stack: list[_Budget] | None = getattr(self._local, "stack", None)
-        if stack is None:
-            stack = self._local.stack = []
-        return stack
-
     def budget(self) -> _Budget | None:
-        stack = self._stack()
-        return stack[-1] if stack else None
+        """The budget of the render running on this thread, if any."""
+        b: _Budget | None = getattr(self._local, "budget", None)
+        return b
 
     def concat(self, parts: Iterable[str]) -> str:
         """Template.render joins the whole output here, and compiled code joins every buffer
         (macro bodies, blocks, {% set %} blocks) with it: the budget starts with the outermost
         join and every join is size-checked before it allocates."""
-        stack = self._stack()
-        limit = self.limits.size
-        if stack:
+        local = self._local
+        limit = self.limits.output
+        if getattr(local, "budget", None) is not None:
             buf = parts if isinstance(parts, list) else list(parts)
             if sum(map(len, buf)) > limit:
                 raise LimitExceeded(f"the template built a text of more than {limit:,} characters")
             return "".join(buf)
-        stack.append(_Budget(self.limits))
+        local.budget = _Budget(self.limits)
         try:
-            out: list[str] = []
-            n = 0
-            for s in parts:
-                n += len(s)
-                if n > limit:
-                    raise LimitExceeded(f"the output is larger than {limit:,} characters")
-                out.append(s)
-            return "".join(out)
+            # every piece was counted as it was written (_kam_out), so the list is bounded
+            out = list(parts)
         finally:
-            stack.pop()
+            local.budget = None
+        if sum(map(len, out)) > limit:
+            raise LimitExceeded(f"the output is larger than {limit:,} characters")
+        return "".join(out)
 
     def _counted(self, it: Iterable[Any]) -> Iterator[Any]:
         budget = self.budget()
@@ -210,9 +202,9 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             yield x
 
     def _emitted(self, value: Any, extra: int) -> Any:
-        budget = self.budget()
+        budget: _Budget | None = getattr(self._local, "budget", None)
         if budget is not None:
-            budget.emit(extra + (len(value) if isinstance(value, str) else _deep_size(value, self.limits.output)))
+            budget.emit(extra + (len(value) if type(value) is str else _deep_size(value, self.limits.output)))
         return value
 
     def _sized(self, value: Any) -> Any:
@@ -481,10 +473,13 @@ def _pre_count_arg(i: int, name: str) -> Callable[[BoundedEnvironment, Args, dic
 
 
 def _pre_replace(env: BoundedEnvironment, args: Args, kwargs: dict[str, Any]) -> Args:
-    # do_replace(eval_ctx, s, old, new, count=None)
-    s, old, new = _arg(args, kwargs, 1, "s", ""), _arg(args, kwargs, 2, "old", ""), _arg(args, kwargs, 3, "new", "")
-    count = _arg(args, kwargs, 4, "count", None)
-    if isinstance(s, str) and isinstance(old, str) and isinstance(new, str):
+    # do_replace(eval_ctx, s, old, new, count=None); only a longer `new` can grow the text
+    if len(args) >= 4 and not kwargs:
+        s, old, new = args[1], args[2], args[3]
+    else:
+        s, old, new = _arg(args, kwargs, 1, "s", ""), _arg(args, kwargs, 2, "old", ""), _arg(args, kwargs, 3, "new", "")
+    if isinstance(new, str) and isinstance(old, str) and len(new) > len(old) and isinstance(s, str):
+        count = _arg(args, kwargs, 4, "count", None)
         env.check_size(_replaced_size(s, old, new, count if count is not None else -1))
     return args
 
