@@ -273,6 +273,8 @@ RULEBOOK_CASES = [
     Case("message_macro.yaml", "template.limit", (5, 9), ("rule 'msg'", "nested more than 16")),
     Case("message_strmul.yaml", "template.limit", (5, 9), ("rule 'msg'", "100,000 characters")),
     Case("message_include.yaml", "rulebook.message-unsafe", (5, 9), ("cannot extend, include or import",)),
+    Case("message_deep.yaml", "rulebook.message-syntax", (5, 9), ("nested too deeply",),
+         why="a RecursionError in the message parser ended as 'nested too deeply' with no location"),
 ]
 
 

@@ -309,25 +309,37 @@ def test_a_link_planted_by_another_user_in_a_shared_folder_is_not_followed(tmp_p
     assert victim.read_text(encoding="utf-8") == "# mine\n" and trap.is_symlink()
 
 
+_NULL = os.makedev(1, 3)  # Linux's null device
+
+
+def _restore_dev_null() -> None:
+    """Put a real /dev/null back (atomically), for everybody on the machine."""
+    spare = f"/dev/.null.kamrules-test-{os.getpid()}"
+    os.mknod(spare, stat.S_IFCHR | 0o666, _NULL)
+    os.chmod(spare, 0o666)
+    os.replace(spare, "/dev/null")
+
+
 @ROOT_ONLY
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="device numbers are Linux's")
 def test_dev_null_is_written_into_never_replaced_even_as_root(tmp_path: Path) -> None:
+    if os.stat("/dev/null").st_rdev != _NULL or not stat.S_ISCHR(os.stat("/dev/null").st_mode):
+        _restore_dev_null()  # something else on this machine replaced it; this test needs the real one
     before = os.stat("/dev/null")
     # first a private null device: if kamrules regressed, only this copy would be lost
     private = tmp_path / "null"
-    os.mknod(private, stat.S_IFCHR | 0o666, before.st_rdev)
+    os.mknod(private, stat.S_IFCHR | 0o666, _NULL)
     res = _write(private)
     assert res.exit_code == 0 and stat.S_ISCHR(os.lstat(private).st_mode), res.output
     try:
         res = _write("/dev/null")
         assert res.exit_code == 0, res.output
         after = os.stat("/dev/null")
-        assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev and after.st_ino == before.st_ino
+        assert stat.S_ISCHR(after.st_mode) and after.st_rdev == _NULL and after.st_ino == before.st_ino
         assert _left_behind(Path("/dev")) == []
     finally:
         if not stat.S_ISCHR(os.lstat("/dev/null").st_mode):  # put the machine right before failing
-            spare = "/dev/.null.kamrules-test"
-            os.mknod(spare, stat.S_IFCHR | 0o666, before.st_rdev)
-            os.replace(spare, "/dev/null")
+            _restore_dev_null()
 
 
 def test_a_fifo_without_a_reader_is_refused_at_once(tmp_path: Path) -> None:

@@ -147,7 +147,7 @@ def _write_into(target: str, data: bytes, st: os.stat_result) -> None:
     try:
         fd = os.open(target, os.O_WRONLY | _O_NONBLOCK | _O_NOCTTY | _O_CLOEXEC)
     except OSError as e:
-        if e.errno == errno.ENXIO:
+        if e.errno == errno.ENXIO and stat.S_ISFIFO(st.st_mode):
             raise _refuse("output.no-reader", f"{target} is a FIFO that nothing reads from; nothing was written",
                           target, "start the reader first") from None
         raise _write_failed(target, e) from None

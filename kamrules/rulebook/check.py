@@ -232,6 +232,10 @@ def check_message_vars(rules: list[RuleDef], scope: Scope, out: Collector) -> No
                         out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
                                 at, where, hint="check {{ … }} and {% … %} pairs")
                         continue
+                    except RecursionError:
+                        out.add("rulebook.message-syntax", f"rule '{r.id}': the message is nested too deeply to read",
+                                at, where, hint="flatten the nesting")
+                        continue
                     if _check_filters(ast, r, where, at, out):
                         continue  # compiling for the variable check would fail on the unknown filter
                     try:
@@ -239,6 +243,10 @@ def check_message_vars(rules: list[RuleDef], scope: Scope, out: Collector) -> No
                     except TemplateSyntaxError as e:
                         out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
                                 at, where)
+                        continue
+                    except RecursionError:
+                        out.add("rulebook.message-syntax", f"rule '{r.id}': the message is nested too deeply to read",
+                                at, where, hint="flatten the nesting")
                         continue
                     for var in sorted(names):
                         if var not in allowed:
