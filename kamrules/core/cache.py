@@ -84,6 +84,8 @@ def _tag() -> str:
 
 
 def key(*parts: str) -> str:
+    if cache_path() is None:
+        return "0" * 32  # no cache: nothing is looked up, so skip fingerprinting kamrules' sources
     return hashlib.sha256("\x00".join((_tag(), *parts)).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
