@@ -388,6 +388,33 @@ def test_other_devices_are_refused_and_kept(kind: str, tmp_path: Path) -> None:
     assert (stat.S_ISCHR if kind == "char" else stat.S_ISBLK)(st.st_mode)
 
 
+OUTPUT_COMMANDS = {
+    "advise": ["advise", str(GOOD), "-r", str(MINI), "--as-of", AS_OF],
+    "portfolio": ["portfolio", str(GOOD), "-r", str(MINI), "--as-of", AS_OF],
+    "init": ["init", "account", "-r", str(MINI)],
+}
+
+
+@pytest.mark.parametrize("command", sorted(OUTPUT_COMMANDS))
+def test_every_command_with_o_keeps_fifos_and_links(command: str, tmp_path: Path) -> None:
+    args = OUTPUT_COMMANDS[command]
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    res = CliRunner().invoke(main, [*args, "-o", str(fifo)])
+    assert res.exit_code == 2 and stat.S_ISFIFO(os.lstat(fifo).st_mode), res.output  # no reader, or init's "exists"
+    target = tmp_path / "real" / "out.txt"
+    target.parent.mkdir()
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)  # dangling: its target is created, the link stays
+    res = CliRunner().invoke(main, [*args, "-o", str(link)])
+    assert res.exit_code == 0, res.output
+    assert link.is_symlink() and target.stat().st_size > 0
+    name = tmp_path / ("n" * 250 + ".txt")
+    res = CliRunner().invoke(main, [*args, "-o", str(name)])
+    assert res.exit_code == 0 and name.stat().st_size > 0, res.output
+    assert _left_behind(tmp_path) == [] and _left_behind(target.parent) == []
+
+
 def test_a_socket_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s"
     s = socket.socket(socket.AF_UNIX)
