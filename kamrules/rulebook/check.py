@@ -131,7 +131,7 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
 
 
 def _check_rule(r: RuleDef, scope: Scope, layered: Any, out: Collector) -> RuleDef:
-    cond: ir.Cond = ir.Truth(False)
+    cond = ir.NEVER  # a placeholder when `when` does not check: lint skips the rule
     try:
         cond = check_condition(r.when, scope)
     except ParseError as e:
