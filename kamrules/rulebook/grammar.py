@@ -366,7 +366,8 @@ RULEBOOK = Map("", (
                       desc="Overlays: rule ids that later overlays may not change")),
     Field("playbook", Ref("playbook")),
     Field("templates", Scalar("str", what="templates", message="templates must be a folder path",
-                              desc="A folder of playbook templates that shadow the built-in ones")),
+                              desc="A folder of playbook templates that shadow the built-in ones: a relative path "
+                                   "inside the overlay's own folder (no .., no link out of it)")),
 ), what="the rulebook", expected="rulebook: <id>, rules: […]", type_code="not-mapping",
     type_message="a rulebook must be a YAML mapping")
 
