@@ -85,6 +85,7 @@ class Table:
     header_problems: tuple[Problem, ...] = ()  # empty and duplicate headers: every row is affected
     row_problems: Mapping[int, Problem] = field(default_factory=dict)  # by line: rows with too many cells
     skip: frozenset[int] = frozenset()  # column indexes already reported (the second of a duplicate)
+    blank: int = 0  # blank records skipped (empty lines, rows of empty cells)
 
     @property
     def headers(self) -> tuple[str, ...]:
@@ -151,19 +152,28 @@ def sniff(line: str) -> str:
     return best if counts[best] else ","
 
 
-def read_table(file: str, *, text: str | None = None) -> Table:
-    """Read and scan a CSV file. Raises InputError (unreadable, binary, empty, malformed)."""
+def read_records(file: str, *, text: str | None = None) -> tuple[str, str, Iterator[Record]]:
+    """The encoding, the delimiter, and every record of a CSV file, blank ones included (for
+    callers that account for every line). Raises InputError (unreadable, binary, malformed)."""
     encoding = "utf-8"
     if text is None:
         text, encoding = _read(file)
     text = text.lstrip("\ufeff")
     _refuse_binary(text, file)
     start, delimiter = _directive(text)
+    return encoding, delimiter, scan(text, delimiter, file, start)
+
+
+def read_table(file: str, *, text: str | None = None) -> Table:
+    """Read and scan a CSV file. Raises InputError (unreadable, binary, empty, malformed)."""
+    encoding, delimiter, records = read_records(file, text=text)
     header: Record | None = None
     rows: list[Record] = []
-    for rec in scan(text, delimiter, file, start):
+    blank = 0
+    for rec in records:
         if rec.blank:
-            continue  # blank lines, and the ,,,, rows Excel leaves under a table
+            blank += 1  # blank lines, and the ,,,, rows Excel leaves under a table
+            continue
         if header is None:
             header = rec
         else:
@@ -174,7 +184,7 @@ def read_table(file: str, *, text: str | None = None) -> Table:
     if len(header.cells) > MAX_COLUMNS:
         raise InputError([_problem("csv.too-wide", f"the header has {len(header.cells):,} columns; "
                                    f"the limit is {MAX_COLUMNS:,}", file, header.line)])
-    table = Table(file, encoding, delimiter, header, tuple(rows))
+    table = Table(file, encoding, delimiter, header, tuple(rows), blank=blank)
     return _checked(table)
 
 
@@ -314,7 +324,7 @@ def _label(f: FactDef) -> str:
     return f.label.zh or f.label.en or f.name
 
 
-def _lookup(index: KeyIndex, header: str) -> str | None:
+def lookup_fact(index: KeyIndex, header: str) -> str | None:
     """A header → dotted fact name, 'prefix:…' for a group, or None. Dotted headers walk the groups."""
     found = index.lookup("", header)
     if found is not None or "." not in header:
@@ -338,10 +348,10 @@ def _resolve(i: int, cell: Cell, index: KeyIndex, book: Rulebook, file: str,
     header = cell.text
     if header in FREE_KEYS:
         return Column(i, cell, header, (header,))
-    target, base, suffix = _lookup(index, header), header, ""
+    target, base, suffix = lookup_fact(index, header), header, ""
     if target is None:
         m = _UNIT.match(header)
-        if m and (inner := _lookup(index, m["base"])) is not None and not inner.startswith("prefix:"):
+        if m and (inner := lookup_fact(index, m["base"])) is not None and not inner.startswith("prefix:"):
             unit_suffix = _unit_suffix(book.facts[inner], m["unit"])
             if unit_suffix is None:
                 f = book.facts[inner]
