@@ -150,7 +150,7 @@ def read_mapped(files: tuple[str, ...], mapping: str, book: Any, as_of: _dt.date
         for line in report.summary_lines():
             click.echo(f"kamrules: {line}", err=True)
         raise AccountError([replace(p, severity="error") for p in refused])
-    for p in report.problems:
+    for p in sorted((*report.problems, *report.cells), key=lambda p: p.sort_key()):
         click.echo(p.render(), err=True)
     for line in report.summary_lines():
         click.echo(f"kamrules: {line}", err=True)

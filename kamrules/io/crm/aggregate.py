@@ -12,6 +12,7 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
+from kamrules.core.errors import Problem
 from kamrules.io.crm.mapping import DATE_FIELDS, Aggregate, Filter
 from kamrules.rulebook.model import FactDef
 
@@ -24,6 +25,7 @@ class Deal:
     line: int
     values: Mapping[str, Any]  # deal field → typed value: amount in the rulebook's currency, dates as dates
     status: str  # won | lost | open
+    dropped: tuple[Problem, ...] = ()  # its cells left out (bad values of fields it can do without)
 
     def get(self, name: str, as_of: _dt.date) -> Any:
         if name == "days_since_activity":

@@ -39,6 +39,9 @@ from kamrules.io.crm.sources import Row, Sheet, read_sheet
 from kamrules.io.csvio import LIST_SEPARATORS
 from kamrules.rulebook.model import Account, Rulebook
 
+# A bad cell in one of these rejects the deal: its figures rest on them. Any other bad cell is
+# left out (reported) and the deal counts without it.
+ESSENTIAL_DEAL_FIELDS = frozenset({"amount", "stage", "status", "won", "closed", "close_date", "currency"})
 SUGGEST_LIMIT = 200  # unknown accounts that get a "did you mean" (difflib over every id is slow)
 _SF_ID = re.compile(r"^[a-zA-Z0-9]{18}$")  # Salesforce: the 18-character id whose first 15 are the short id
 
@@ -170,6 +173,7 @@ class _Run:
             "of_rejected_accounts", "duplicate_deals", "rejected_deals", "joined")}
         self.notes: list[str] = []
         self.rejected: dict[str, tuple[Problem, ...]] = {}
+        self.cells: list[Problem] = []  # cells left out of rows that count
 
     def left_out(self, counter: str, p: Problem) -> None:
         self.counts[counter] += 1
@@ -291,9 +295,11 @@ class _Run:
                    for a in self.spec.aggregates for f in (a.where, a.of))
 
     def deal(self, b: Bound, row: Row, needs_close: bool) -> tuple[Deal | None, list[Problem]]:
-        """One deal row, typed; or its problems."""
+        """One deal row, typed; or its problems. A bad cell of a field the figures rest on (amount,
+        stage, status, close date, currency) rejects the deal; any other bad cell is left out."""
         values: dict[str, Any] = {}
         problems: list[Problem] = []
+        dropped: list[Problem] = []
         table = b.table
         cur_col = table.column("currency")
         row_currency = table.currency or self.spec.currency
@@ -314,15 +320,15 @@ class _Run:
             try:
                 values[col.target] = self.deal_value(col, cell.value, row_currency)
             except CellProblem as e:
-                problems.append(self.cell_problem(e, b, cell, col))
+                (problems if col.target in ESSENTIAL_DEAL_FIELDS else dropped).append(self.cell_problem(e, b, cell, col))
         if problems:
-            return None, problems
+            return None, problems + dropped
         status = self.status(values)
         if needs_close and status in ("won", "lost") and "close_date" not in values:
             return None, [_problem("crm.no-close-date", f"the deal is {status} but has no close date, so no period "
                                    "can count it", Location(b.sheet.name, row.line, 1), _header(table, "close_date"),
                                    hint="fill in the close date in the CRM")]
-        return Deal(row.line, values, status), []
+        return Deal(row.line, values, status, tuple(dropped)), []
 
     def deal_value(self, col: ColumnSpec, raw: Any, currency: str) -> Any:
         kind = DEAL_FIELDS[col.target]
@@ -381,20 +387,26 @@ class _Run:
         return out
 
     def account(self, acc: _AccountRow, windows: dict[str, tuple[Window, Window | None, str]]) -> Account | None:
+        """The account of a row: its cells, its deals' aggregations, checked by the account loader.
+        A bad cell of a required fact (or of the row's currency) rejects the row; any other bad
+        value is left out, reported, and the account evaluated without it — one typo in a
+        column must not drop a key account, and its revenue, from the portfolio."""
         b, row = acc.bound, acc.row
         doc = Doc(file=b.sheet.name, data={}, encoding="utf-8")
         doc.value_marks[()] = (row.line, 1)
-        problems: list[Problem] = []
+        hard: list[Problem] = []
+        dropped: list[Problem] = []
         table = b.table
+        required = {f.name for f in self.book.facts.values() if f.required}
         row_currency = table.currency or self.spec.currency
-        cur_col = next((c for c in table.columns if c.target == "currency"), None)
+        cur_col = table.column("currency")
         if cur_col is not None and "currency" in b.index and self.spec.book_currency:
             c = row.at(b.index["currency"])
             if c is not None:
                 try:
                     row_currency = convert.currency_code(convert.mapped(cur_col, c.value)[1])
                 except CellProblem as e:
-                    problems.append(self.cell_problem(e, b, c, cur_col))
+                    hard.append(self.cell_problem(e, b, c, cur_col))
         headers: dict[str, str] = {}
         for col in table.columns:
             if col.target not in b.index:
@@ -406,7 +418,7 @@ class _Run:
             try:
                 value = self.account_value(col, cell.value, row_currency)
             except CellProblem as e:
-                problems.append(self.cell_problem(e, b, cell, col))
+                (hard if col.target in required else dropped).append(self.cell_problem(e, b, cell, col))
                 continue
             key = (col.target,)
             doc.key_marks[key] = doc.value_marks[key] = (cell.line, cell.col)
@@ -426,12 +438,22 @@ class _Run:
             doc.data[a.fact] = value
             doc.key_marks[(a.fact,)] = doc.value_marks[(a.fact,)] = (row.line, 1)
         doc.data["as_of"] = self.as_of
-        try:
-            account = account_from_doc(doc, self.book)
-        except InputError as e:
-            problems.extend(self.relocated(p, acc, headers) for p in e.problems)
-        if problems:
+        account = None
+        while not hard:
+            try:
+                account = account_from_doc(doc, self.book)
+                break
+            except InputError as e:
+                for p in e.problems:
+                    fact = re.split(r"[\[]", p.path, maxsplit=1)[0]
+                    if fact in doc.data and fact not in required and fact != "as_of":
+                        doc.data.pop(fact)
+                        dropped.append(self.relocated(p, acc, headers))
+                    else:
+                        hard.append(self.relocated(p, acc, headers))
+        if account is None:
             self.counts["rejected_accounts"] += 1
+            problems = sorted([*hard, *dropped], key=Problem.sort_key)
             self.problems.extend(problems)
             self.rejected[acc.id] = tuple(problems)
             if acc.deals:
@@ -443,6 +465,9 @@ class _Run:
                     f"{'are' if n != 1 else 'is'} left out with it: {lines}", Location(b.sheet.name, row.line, 1),
                     _header(table, "id"), hint="fix the account's row and they count again"))
             return None
+        self.cells.extend(dropped)
+        for d in acc.deals:
+            self.cells.extend(d.dropped)
         return account
 
     def account_value(self, col: ColumnSpec, raw: Any, currency: str) -> Any:
@@ -553,7 +578,8 @@ def read_exports(files: Sequence[str], spec: MappingSpec, book: Rulebook, as_of:
         of_rejected_accounts=c["of_rejected_accounts"], duplicate_deals=c["duplicate_deals"],
         rejected_deals=c["rejected_deals"], by_status=dict(sorted(by_status.items())),
         notes=tuple(_currency_notes(spec) + run.notes),
-        problems=tuple(sorted(run.problems, key=Problem.sort_key)))
+        problems=tuple(sorted(run.problems, key=Problem.sort_key)),
+        cells=tuple(sorted(run.cells, key=Problem.sort_key)))
     return Intake(tuple(accounts), report, run.rejected)
 
 

@@ -56,6 +56,7 @@ class Report:
     by_status: Mapping[str, int] = field(default_factory=dict)  # joined deals
     notes: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()  # every row left out, with where and why
+    cells: tuple[Problem, ...] = ()  # cells left out of rows that count (a bad value of an optional fact)
 
     @property
     def has_deals(self) -> bool:
@@ -69,8 +70,16 @@ class Report:
         return accounts and deals
 
     def refused(self) -> list[Problem]:
-        """What --strict stops on: every row left out except exact repeats."""
-        return [p for p in self.problems if p.code not in HARMLESS]
+        """What --strict stops on: every row and cell left out, except exact repeats of a row."""
+        return [p for p in (*self.problems, *self.cells) if p.code not in HARMLESS]
+
+    def cell_counts(self) -> dict[str, int]:
+        tables = {f.file: f.table for f in self.files}
+        out: dict[str, int] = {}
+        for p in self.cells:
+            t = tables.get(p.location.file, "")
+            out[t] = out.get(t, 0) + 1
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -86,6 +95,7 @@ class Report:
                             "joined_by_status": dict(self.by_status)}
         out["notes"] = list(self.notes)
         out["left_out"] = [p.as_dict() for p in self.problems]
+        out["cells_left_out"] = [p.as_dict() for p in self.cells]
         return out
 
     def summary_lines(self) -> list[str]:
@@ -110,13 +120,17 @@ class Report:
             if self.identical_rows:
                 acc += f" ({self.identical_rows:,} identical)"
         acc += f" · {self.rejected_accounts:,} rejected"
+        cells = self.cell_counts()
+        if cells.get("accounts"):
+            acc += f"; {_n(cells['accounts'], 'bad cell')} left out of accounts that count"
         lines.append(acc)
         if self.has_deals:
             lines.append(
                 f"deals: {_n(self.deal_rows, 'row')} → {self.joined:,} joined to {_n(self.accounts_with_deals, 'account')}"
                 f" · {self.without_account:,} without an account · {self.unknown_account:,} naming an unknown account"
                 f" · {self.of_rejected_accounts:,} of rejected accounts · {_n(self.duplicate_deals, 'duplicate')}"
-                f" · {self.rejected_deals:,} rejected")
+                f" · {self.rejected_deals:,} rejected"
+                + (f"; {_n(cells['deals'], 'bad cell')} left out of deals that count" if cells.get("deals") else ""))
         lines += [f"note: {n}" for n in self.notes]
         return lines
 
