@@ -16,7 +16,6 @@ from kamrules.core.errors import Problem
 from kamrules.io.crm.mapping import DATE_FIELDS, Aggregate, Filter
 from kamrules.rulebook.model import FactDef
 
-COVERAGE_SLACK_DAYS = 31  # an export that starts within a month of a period still covers it
 ACTIVITY_FIELDS = ("last_activity", "modified_date", "created_date")
 
 
@@ -94,15 +93,24 @@ class Coverage:
                     spans[f] = (min(lo, v), max(hi, v))
         return cls(spans)
 
+    @property
+    def earliest(self) -> _dt.date | None:
+        starts = [lo for lo, _ in self.spans.values()]
+        return min(starts) if starts else None
+
     def uncovered(self, flt: Filter, w: Window) -> str:
-        """Why the export cannot give this period's figure ("" when it can)."""
+        """Why the export cannot give this period's figure ("" when it can): it holds no date (of
+        any kind) from the first half of the period — an export of this year's deals says nothing
+        about last year, and a zero there would read as a collapse."""
         if w.all or w.lo is None:
             return ""
-        span = self.spans.get(w.date)
-        if span is None:
-            return f"no deal has a {w.date}"
-        if span[0] > w.lo + _dt.timedelta(days=COVERAGE_SLACK_DAYS):
-            return (f"the period starts on {w.lo}, but the earliest {w.date} in the deals is {span[0]}: "
+        first = self.earliest
+        if first is None:
+            return f"no deal has a {w.date}" if w.date not in self.spans else ""
+        hi = w.hi if w.hi is not None else max(hi for _, hi in self.spans.values())
+        half = w.lo + (hi - w.lo) / 2
+        if first > half:
+            return (f"the period runs from {w.lo} to {hi}, but the deals' earliest date is {first}: "
                     "the export does not reach back that far")
         return ""
 

@@ -20,7 +20,8 @@ from kamrules.io.crm.mapping import ColumnSpec, MappingSpec, value_key
 _CODE = re.compile(r"^\s*([A-Z]{3})\s*(?=[-+\d.,])|(?<=[\d.%万亿kKmMbB])\s*([A-Z]{3})\s*$")
 _SYMBOLS = {"€": "EUR", "£": "GBP", "₩": "KRW", "₹": "INR"}
 _CURRENCY_WORDS = {"人民币": "CNY", "rmb": "CNY", "元": "CNY", "美元": "USD", "欧元": "EUR", "英镑": "GBP",
-                   "港币": "HKD", "港元": "HKD", "日元": "JPY"}
+                   "港币": "HKD", "港元": "HKD", "日元": "JPY", "us dollar": "USD", "euro": "EUR",
+                   "pound sterling": "GBP", "yuan renminbi": "CNY", "chinese yuan": "CNY", "hong kong dollar": "HKD"}
 _DATE = re.compile(r"^(\d{1,4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,4})\s*日?$")
 _BARE = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^[-+]?\.\d+$")
 _EXCEL_EPOCH = _dt.date(1899, 12, 30)

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 from kamrules.core import yamlio
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.values import ValueProblem, parse_bool, parse_enum
-from kamrules.io.account import KeyIndex
+from kamrules.io.account import ID_RE, KeyIndex
 from kamrules.io.crm import convert
 from kamrules.io.crm.mapping import DEAL_FIELDS, MONEY_UNITS, PERCENT_UNITS, PLAIN_UNITS, stage_words
 from kamrules.io.crm.sources import Sheet, kind_of, read_sheet, sheet_names
@@ -40,6 +40,7 @@ def loose(text: str) -> str:
 
 @dataclass(frozen=True)
 class Vocabulary:
+    names: frozenset[str]  # every column name, as written (for finding the header row)
     accounts: dict[str, tuple[str, int]]  # loose name → (fact, rank)
     deals: dict[str, tuple[str, int]]  # loose name → (deal field or account/account_name, rank)
     stages: dict[str, str]  # loose name → stage
@@ -61,8 +62,10 @@ def vocabulary() -> Vocabulary:
     def words(section: dict[str, list[Any]]) -> dict[str, str]:
         return {loose(str(n)): target for target, listed in section.items() for n in listed}
 
-    return Vocabulary(names(data["accounts"]), names(data["deals"]), words(data["stages"]), words(data["status"]),
-                      frozenset(loose(str(n)) for n in data["ignore"]))
+    written = frozenset(str(n) for section in ("accounts", "deals") for listed in data[section].values()
+                        for n in listed)
+    return Vocabulary(written, names(data["accounts"]), names(data["deals"]), words(data["stages"]),
+                      words(data["status"]), frozenset(loose(str(n)) for n in data["ignore"]))
 
 
 # --------------------------------------------------------------------------- placing columns
@@ -83,6 +86,7 @@ class Candidate:
     data: Sheet
     accounts: dict[int, Placement] = field(default_factory=dict)
     deals: dict[int, Placement] = field(default_factory=dict)
+    raw: dict[str, dict[int, Placement]] = field(default_factory=dict)  # role → every match, before choosing
 
     @property
     def label(self) -> str:
@@ -130,21 +134,23 @@ def _unit(unit: str, type_: str, own: str = "") -> tuple[str, str, str]:
 
 
 def place_accounts(header: str, book: Rulebook, index: KeyIndex, vocab: Vocabulary) -> Placement | None:
+    """A CRM's own column name first (Salesforce's "Annual Revenue" is the customer's revenue, not
+    ours, whatever a label says), then the rulebook's names, labels and aliases."""
     base, unit = _split_unit(header)
-    for name, rank in ((header, 0), (base, 0)):
-        target = lookup_fact(index, name)
-        if target and not target.startswith("prefix:"):
-            fact = book.facts[target]
-            if fact.type == "list" and fact.items:
-                return None
-            u, cur, note = _unit(unit if name == base else "", fact.type, fact.unit)
-            return Placement(target, rank, u, cur, note)
     for name in (header, base):
         hit = vocab.accounts.get(loose(name))
         if hit and hit[0] in book.facts:
             fact = book.facts[hit[0]]
             u, cur, note = _unit(unit if name == base else "", fact.type, fact.unit)
             return Placement(hit[0], hit[1], u, cur, note)
+    for name in (header, base):
+        target = lookup_fact(index, name)
+        if target and not target.startswith("prefix:"):
+            fact = book.facts[target]
+            if fact.type == "list" and fact.items:
+                return None
+            u, cur, note = _unit(unit if name == base else "", fact.type, fact.unit)
+            return Placement(target, 0, u, cur, note)
     return None
 
 
@@ -313,6 +319,12 @@ WORDS = {
     "dates": {"zh": "日期写作 {example}", "en": "dates are written like {example}"},
     "doubt": {"zh": "TODO：{why}", "en": "TODO: {why}"},
     "ignored": {"zh": "不是事实，忽略", "en": "not a fact: ignored"},
+    "also": {"zh": "也像 {target}；用的是列 {used}", "en": "looks like {target} too; the column {used} gives it"},
+    "name_id": {"zh": "客户表没有编号列：用名称作编号", "en": "the accounts export has no id column: the name is the id"},
+    "no_id": {"zh": "TODO：客户表没有编号列，名称里有空格或标点，不能作编号：导出时带上客户编号",
+              "en": "TODO: the accounts export has no id column, and its names hold spaces or punctuation, so they "
+                    "cannot be ids: export the account id too"},
+    "account_too": {"zh": "也指向客户；关联用的是 {join}", "en": "names the account too; the join uses {join}"},
     "todo_col": {"zh": "TODO：未能对应；最接近的：{near}", "en": "TODO: not placed; nearest: {near}"},
     "todo_none": {"zh": "TODO：未能对应，也没有相近的事实", "en": "TODO: not placed, and nothing is close"},
     "todo_value": {"zh": "TODO：{value!r} 对应 {choices} 中的哪一个？", "en": "TODO: which of {choices} is {value!r}?"},
@@ -360,14 +372,15 @@ def _value(text: str) -> str:
 
 def candidates(files: Sequence[str], book: Rulebook, vocab: Vocabulary) -> list[Candidate]:
     index = KeyIndex(dict(book.facts))
-    expect = {n for n in vocab.accounts} | {n for n in vocab.deals}
+    expect = set(vocab.names) | {alt for f in book.facts.values() for alt in (f.name, f.label.zh, f.label.en,
+                                                                          *f.aliases) if alt}
     out: list[Candidate] = []
     problems: list[Problem] = []
     for f in files:
         sheets: list[str | None] = list(sheet_names(f)) if kind_of(f) == "xlsx" else [None]
         for s in sheets:
             try:
-                data = _read_for_draft(f, s, expect)
+                data = read_sheet(f, s, expect=expect)
             except InputError as e:
                 if s is not None and all(p.code == "crm.empty" for p in e.problems):
                     continue  # an empty sheet of a workbook
@@ -378,24 +391,13 @@ def candidates(files: Sequence[str], book: Rulebook, vocab: Vocabulary) -> list[
                        if cell.text and (p := place_accounts(cell.text, book, index, vocab))}
             raw_deals = {i: p for i, cell in enumerate(data.header) if cell.text and (p := place_deals(cell.text, vocab))}
             c.accounts, c.deals = _best(raw_acc), _best(raw_deals)
+            c.raw = {"accounts": raw_acc, "deals": raw_deals}
             out.append(c)
     if problems:
         raise InputError(problems)
     if not out:
         raise InputError([Problem("crm.empty", "none of the files holds a table", Location(files[0]))])
     return out
-
-
-def _read_for_draft(file: str, sheet: str | None, expect: set[str]) -> Sheet:
-    """Like read_sheet, with the header found by loose names (any CRM's)."""
-    data = read_sheet(file, sheet)
-    if sum(1 for c in data.header if loose(c.text) in expect):
-        return data
-    # a title above the header: look for the first row that has known column names
-    for r in data.rows[:20]:
-        if sum(1 for c in r.cells if loose(c.text) in expect) >= 2:
-            return read_sheet(file, sheet, expect=[c.text for c in r.cells if c.text])
-    return data
 
 
 def draft_mapping(files: Sequence[str], book: Rulebook, lang: str) -> str:
@@ -428,13 +430,14 @@ class _Writer:
                 pool.setdefault(k, target)
         return pool
 
-    def nearest(self, header: str, role: str) -> list[str]:
+    def nearest(self, header: str, role: str, placed: set[str]) -> list[str]:
+        """The closest targets not already given by another column."""
         base, _ = _split_unit(header)
         if role == "deals":
-            pool = {k: t for k, (t, _) in self.vocab.deals.items() if t in DEAL_FIELDS}
+            pool = {k: t for k, (t, _) in self.vocab.deals.items() if t in DEAL_FIELDS and t not in placed}
         else:
-            pool = self.near_pool
-        hits = difflib.get_close_matches(loose(base), list(pool), n=8, cutoff=0.55)
+            pool = {k: t for k, t in self.near_pool.items() if t not in placed}
+        hits = difflib.get_close_matches(loose(base), list(pool), n=8, cutoff=0.6)
         names = list(dict.fromkeys(pool[h] for h in hits))[:3]
         if role == "accounts":
             return [f"{n} ({self._label(n)})" if self._label(n) != n else n for n in names]
@@ -556,20 +559,32 @@ class _Writer:
             if not h or i == join_col:
                 continue
             p = placements.get(i)
-            if p is not None and p.target in ("account", "account_name"):
-                p = None  # a second account column: the join already names the account
+            if p is not None and p.target in ("account", "account_name"):  # the join names the account already
+                join_header = c.data.header[join_col].text if join_col is not None else "?"
+                lines.append(f"    {_key(h)}:  # {_w('account_too', lang, join=join_header)}")
+                continue
             if p is None:
-                lines += self.unplaced(h, role)
+                other = c.raw.get(role, {}).get(i)
+                if other is not None:  # a second column for a target another column gives better
+                    used = next(c.data.header[j].text for j, q in placements.items() if q.target == other.target)
+                    lines.append(f"    {_key(h)}:  # {_w('also', lang, target=other.target, used=used)}")
+                    continue
+                lines += self.unplaced(h, role, {q.target for q in placements.values()})
                 continue
             if role == "accounts":
                 given[p.target] = h
+                if p.target == "name" and c.placed("accounts", "id") is None:
+                    if all(ID_RE.match(str(v)) for v in c.column(i)):
+                        lines.append(f"    {_key(h)}: [name, id]  # {_w('name_id', lang)}")
+                        continue
+                    lines.append(f"    # {_w('no_id', lang)}")
             lines += self.column(role, c, i, h, p)
         return lines
 
-    def unplaced(self, header: str, role: str) -> list[str]:
+    def unplaced(self, header: str, role: str, placed: set[str]) -> list[str]:
         if loose(header) in self.vocab.ignore or loose(_split_unit(header)[0]) in self.vocab.ignore:
             return [f"    {_key(header)}:  # {_w('ignored', self.lang)}"]
-        near = self.nearest(header, role)
+        near = self.nearest(header, role, placed)
         note = _w("todo_col", self.lang, near=", ".join(near)) if near else _w("todo_none", self.lang)
         return [f"    {_key(header)}:  # {note}"]
 

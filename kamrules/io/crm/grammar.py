@@ -29,11 +29,14 @@ DATES = Scalar("str", choices=DATE_ORDERS, what="date order", code="value", mess
                     "exports) or DMY (30/06/2026)")
 FIELD_NAME = Scalar("str", what="a deal field", desc="A deal field: amount, close_date, … (docs/crm-mapping.md)")
 
+TARGETS = Either((Scalar("str", what="target"), Seq(Scalar("str", what="a target"), what="targets", nullable=False)),
+                 what="to", desc="Accounts: the fact (name, dotted name, label or alias). Deals: the deal field (id, "
+                                 "name, amount, stage, status, won, closed, close_date, created_date, last_activity, "
+                                 "modified_date, currency, owner, probability). A list gives several: [name, id]",
+                 expected="a fact or deal field, or a list of them")
+
 COLUMN = Map("column", (
-    Field("to", Scalar("str", what="target", desc="Accounts: the fact (name, dotted name, label or alias). Deals: "
-                                                  "the deal field (id, name, amount, stage, status, won, closed, "
-                                                  "close_date, created_date, last_activity, modified_date, currency, "
-                                                  "owner)"),
+    Field("to", TARGETS,
           required=True, missing="a column needs 'to:', the fact or deal field it gives", expected="to: revenue"),
     Field("unit", Scalar("str", what="unit", desc="What a bare number in the column means: a money unit (元, 千, 万, "
                                                   "百万, 亿, k, M, thousand, million) or % (18 means 18%)")),
@@ -45,9 +48,10 @@ COLUMN = Map("column", (
     Field("dates", DATES),
 ), what="a column", expected="to: <fact or field>, plus unit, currency, values or dates")
 
-COLUMNS = Table(Either((Scalar("str", what="target", nullable=True), COLUMN), what="a column",
-                       desc="The fact or deal field, or {to: …, unit: …, currency: …, values: {…}}; empty to ignore "
-                            "the column", expected="a fact or deal field, or {to: …}"),
+COLUMNS = Table(Either((Scalar("str", what="target", nullable=True),
+                        Seq(Scalar("str", what="a target"), what="targets", nullable=False), COLUMN), what="a column",
+                       desc="The fact or deal field (a list for several: [name, id]), or {to: …, unit: …, currency: …, "
+                            "values: {…}}; empty to ignore the column", expected="a fact or deal field, or {to: …}"),
                 key=Key(), what="columns",
                 desc="Export header → what it gives. Headers are matched as written (case and surrounding spaces "
                      "do not matter); an empty value ignores the column")

@@ -289,15 +289,23 @@ class _Checker:
             if spec is None:
                 ignored.append(header)
                 continue
-            col = self.column(kind, header, spec if isinstance(spec, dict) else {"to": spec}, cpath, dates)
-            if col is None:
-                continue
-            first = seen_targets.setdefault(col.target, header)
-            if first != header:
-                self.err("mapping.duplicate-target", f"'{header}' and '{first}' both give '{col.target}'", cpath,
-                         hint="keep one of the two columns (leave the other empty to ignore it)", value=False)
-                continue
-            columns.append(col)
+            spec = spec if isinstance(spec, dict) else {"to": spec}
+            targets: list[Any] = spec["to"] if isinstance(spec.get("to"), list) else [spec.get("to")]
+            for n, to in enumerate(targets):
+                if not _ok(to):
+                    continue
+                one = {**spec, "to": to}
+                at = cpath + (("to",) if isinstance(self.doc_at(cpath), dict) else ()) + \
+                    ((n,) if isinstance(spec.get("to"), list) else ())
+                col = self.column(kind, header, one, cpath, at, dates)
+                if col is None:
+                    continue
+                first = seen_targets.setdefault(col.target, header)
+                if first != header or any(c.target == col.target for c in columns):
+                    self.err("mapping.duplicate-target", f"'{header}' and '{first}' both give '{col.target}'", cpath,
+                             hint="keep one of the two columns (leave the other empty to ignore it)", value=False)
+                    continue
+                columns.append(col)
         join_column, join_to = "", "id"
         if kind == "deals" and isinstance(t.get("join"), dict):
             j = t["join"]
@@ -313,11 +321,11 @@ class _Checker:
             self.required_facts(table, path)
         return table
 
-    def column(self, kind: str, header: str, spec: dict[str, Any], path: YPath, dates: str) -> ColumnSpec | None:
+    def column(self, kind: str, header: str, spec: dict[str, Any], path: YPath, tpath: YPath,
+               dates: str) -> ColumnSpec | None:
         to = spec.get("to")
         if not _ok(to):
             return None
-        tpath = path + ("to",) if "to" in spec and isinstance(self.doc_at(path), dict) else path
         unit = str(spec["unit"]) if _ok(spec.get("unit")) else ""
         if kind == "accounts":
             target, type_, fact = self.fact_target(str(to), tpath)
