@@ -1,17 +1,17 @@
 """A seeded, CRM-like export: an accounts table and a deals table, with the defects real exports have.
 
-    python benchmarks/crmexport.py --out examples/portfolio                 # the shipped example
+    python benchmarks/crmexport.py --out examples/portfolio/crm                 # the shipped example
     python benchmarks/crmexport.py --out /tmp/big --accounts 100000 --deals-format csv
 
-The example in examples/portfolio/ is this script's output with the defaults (240 accounts,
+The example in examples/portfolio/crm/ is this script's output with the defaults (240 accounts,
 seed 2026); tests/test_crm.py regenerates it and compares, so it stays reproducible. What it
 writes, as a 销售易/纷享销客-style export would:
 
-- crm-accounts.csv: GBK-encoded (Excel's "CSV" on a Chinese Windows), Chinese headers, 注册资金
+- accounts.csv: GBK-encoded (Excel's "CSV" on a Chinese Windows), Chinese headers, 注册资金
   in 万元, 是/否 and 高/中/低 columns, no margin or cost columns at all; blank lines and rows of
   empty cells, a row exported twice, an id on two different rows, a row without an id, an id
   kamrules cannot use (HX/…), and a few bad cells (员工人数 "约500").
-- crm-deals.xlsx: a workbook with two sheets — 说明 (notes) and 商机 (the deals, under a report
+- deals.xlsx: a workbook with two sheets — 说明 (notes) and 商机 (the deals, under a report
   title and a blank row); amounts in 万元, a few deals in USD (币种), Chinese stage names,
   real dates and dates as text; deals with no account, deals naming an account that is not in
   the accounts export, a deal exported twice, amounts "待定", won deals without a close date.
@@ -248,7 +248,7 @@ def generate(out: Path, *, n_accounts: int = 240, seed: int = 2026, deals_format
         if r[2] == accs[7].id:
             r[2] = accs[7].row[0]
     out.mkdir(parents=True, exist_ok=True)
-    files = [out / "crm-accounts.csv", out / f"crm-deals.{deals_format}"]
+    files = [out / "accounts.csv", out / f"deals.{deals_format}"]
     write_accounts(files[0], acc_rows)
     (write_deals_xlsx if deals_format == "xlsx" else write_deals_csv)(files[1], deal_rows)
     return files
@@ -256,7 +256,7 @@ def generate(out: Path, *, n_accounts: int = 240, seed: int = 2026, deals_format
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default="examples/portfolio", help="folder to write into")
+    ap.add_argument("--out", default="examples/portfolio/crm", help="folder to write into")
     ap.add_argument("--accounts", type=int, default=240)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--deals-format", choices=["xlsx", "csv"], default="xlsx")

@@ -109,31 +109,50 @@ def _problem(code: str, message: str, file: str, line: int = 1, col: int = 1, *,
 
 
 def scan(text: str, delimiter: str, file: str, start: int = 0) -> Iterator[Record]:
-    """Records of an RFC 4180 text: quoted cells may hold the delimiter, "" and line breaks."""
-    lines = _Lines(text)
+    """Records of an RFC 4180 text: quoted cells may hold the delimiter, "" and line breaks.
+
+    A record starts at the start of a line. A line without a quote is one record and is split
+    at once (the common case, and the fast one); a line with a quote is scanned cell by cell,
+    since its cells may span lines."""
+    lines: _Lines | None = None  # built on the first quoted record: offsets → line numbers
     unquoted = re.compile(f"[^{re.escape(delimiter)}\r\n]*")
+    eol = re.compile(r"\r\n|\r|\n")
     pos, n = start, len(text)
+    line_no = text.count("\n", 0, start) + 1 if "\r" not in text[:start] else _Lines(text).at(start)[0]
     while pos < n:
-        first_line = lines.at(pos)[0]
-        cells: list[Cell] = []
+        m = eol.search(text, pos)
+        end, after = (m.start(), m.end()) if m else (n, n)
+        if '"' not in text[pos:end]:
+            cells: list[Cell] = []
+            col = 1
+            for part in text[pos:end].split(delimiter):
+                cells.append(Cell(part.strip(), line_no, col))
+                col += len(part) + 1
+            yield Record(line_no, tuple(cells))
+            pos, line_no = after, line_no + 1
+            continue
+        if lines is None:
+            lines = _Lines(text)
+        first_line = line_no
+        cells = []
         while True:
             cell_at = pos
             if text.startswith('"', pos):
-                m = _QUOTED.match(text, pos)
-                if m is None:
+                q = _QUOTED.match(text, pos)
+                if q is None:
                     line, col = lines.at(pos)
                     raise InputError([_problem(
                         "csv.unclosed-quote", "a quoted cell starting here is never closed", file, line, col,
                         hint='a " inside a quoted cell is written twice (""); check this cell')])
-                value = m.group(1).replace('""', '"')
-                rest = unquoted.match(text, m.end())
+                value = q.group(1).replace('""', '"')
+                rest = unquoted.match(text, q.end())
                 assert rest is not None  # the pattern matches the empty string
                 value += rest.group()  # "ab"c → abc, as the csv module and Excel read it
                 pos = rest.end()
             else:
-                m = unquoted.match(text, pos)
-                assert m is not None
-                value, pos = m.group(), m.end()
+                u = unquoted.match(text, pos)
+                assert u is not None
+                value, pos = u.group(), u.end()
             line, col = lines.at(cell_at)
             cells.append(Cell(value.strip(), line, col))
             if pos < n and text[pos] == delimiter:
@@ -142,6 +161,7 @@ def scan(text: str, delimiter: str, file: str, start: int = 0) -> Iterator[Recor
             pos += 2 if text.startswith("\r\n", pos) else 1
             break
         yield Record(first_line, tuple(cells))
+        line_no = lines.at(min(pos, n))[0] if pos < n else line_no
 
 
 def sniff(line: str) -> str:

@@ -99,19 +99,26 @@ class Coverage:
         return min(starts) if starts else None
 
     def uncovered(self, flt: Filter, w: Window) -> str:
-        """Why the export cannot give this period's figure ("" when it can): it holds no date (of
-        any kind) from the first half of the period — an export of this year's deals says nothing
-        about last year, and a zero there would read as a collapse."""
-        if w.all or w.lo is None:
+        """Why the export cannot give this period's figure ("" when it can): the period ends before
+        the export's earliest date (of any kind). An export of this year's deals says nothing about
+        last year, and a zero there would read as a collapse."""
+        if w.all or w.lo is None or w.hi is None:
             return ""
         first = self.earliest
         if first is None:
-            return f"no deal has a {w.date}" if w.date not in self.spans else ""
-        hi = w.hi if w.hi is not None else max(hi for _, hi in self.spans.values())
-        half = w.lo + (hi - w.lo) / 2
-        if first > half:
-            return (f"the period runs from {w.lo} to {hi}, but the deals' earliest date is {first}: "
+            return ""
+        if first > w.hi:
+            return (f"the period runs from {w.lo} to {w.hi}, but the deals' earliest date is {first}: "
                     "the export does not reach back that far")
+        return ""
+
+    def partly(self, w: Window) -> str:
+        """A note when the export starts well inside the period: the figure counts only part of it."""
+        first = self.earliest
+        if w.all or w.lo is None or w.hi is None or first is None or first > w.hi:
+            return ""
+        if (first - w.lo).days > 31:
+            return f"the deals start on {first}, inside the period {w.lo} to {w.hi}: figures for it count from then"
         return ""
 
 

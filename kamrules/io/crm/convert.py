@@ -25,6 +25,7 @@ _CURRENCY_WORDS = {"人民币": "CNY", "rmb": "CNY", "元": "CNY", "美元": "US
 _DATE = re.compile(r"^(\d{1,4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,4})\s*日?$")
 _BARE = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^[-+]?\.\d+$")
 _EXCEL_EPOCH = _dt.date(1899, 12, 30)
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:$|[T ]\d{2}:\d{2})")
 
 
 class CellProblem(ValueError):
@@ -64,9 +65,10 @@ def cell_currency(text: str) -> tuple[str, str]:
     return "", t
 
 
-def money(raw: Any, col: ColumnSpec, currency: str, spec: MappingSpec) -> float:
+def money(raw: Any, col: ColumnSpec, currency: str, spec: MappingSpec,
+          converted: dict[str, int] | None = None) -> float:
     """An amount in the rulebook's currency. `currency`: the row's or table's, unless the cell or
-    the column says otherwise."""
+    the column says otherwise. `converted` counts the amounts converted, by currency."""
     if isinstance(raw, bool):
         raise CellProblem("crm.value", f"'{raw}' is not an amount", "an amount such as 1200000 or 120万")
     if isinstance(raw, (int, float)):
@@ -86,6 +88,8 @@ def money(raw: Any, col: ColumnSpec, currency: str, spec: MappingSpec) -> float:
                           f"{spec.book_currency} and the mapping gives no rate for {cur}",
                           f"an amount in {spec.book_currency}, or a rate for {cur}",
                           f"add rates: {{{cur}: <{spec.book_currency} per {cur}>}} to the mapping")
+    if converted is not None and cur in spec.rates and cur != spec.book_currency and spec.book_currency:
+        converted[cur] = converted.get(cur, 0) + 1
     return round(value * rate, 6)
 
 
@@ -123,6 +127,11 @@ def date(raw: Any, order: str = "YMD") -> _dt.date:
         return raw
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return _number_date(float(raw))
+    if isinstance(raw, str) and _ISO.match(raw):  # the common case, quickly: 2026-06-30 (and a time)
+        try:
+            return _dt.date(int(raw[:4]), int(raw[5:7]), int(raw[8:10]))
+        except ValueError:
+            pass  # the slow path says why
     text = unicodedata.normalize("NFKC", str(raw)).strip()
     if re.fullmatch(r"\d{9,13}(\.\d+)?", text):
         return _number_date(float(text))

@@ -110,6 +110,12 @@ class Bound:
     index: dict[str, int]  # target → column index
     join: int = -1  # deals: the column naming the account
 
+    @property
+    def found(self) -> list[tuple[ColumnSpec, int]]:
+        """The mapped columns the sheet has, with their indexes (the currency column apart)."""
+        return [(c, self.index[c.target]) for c in self.table.columns
+                if c.target in self.index and c.target != "currency"]
+
 
 def bind(sheet: Sheet, table: TableSpec) -> tuple[Bound, list[Problem], FileRows]:
     by_header = sheet.index()
@@ -174,6 +180,8 @@ class _Run:
         self.notes: list[str] = []
         self.rejected: dict[str, tuple[Problem, ...]] = {}
         self.cells: list[Problem] = []  # cells left out of rows that count
+        self.converted: dict[str, int] = {}  # currency → amounts converted from it
+        self._found: dict[int, tuple[list[tuple[ColumnSpec, int]], ColumnSpec | None, int]] = {}
 
     def left_out(self, counter: str, p: Problem) -> None:
         self.counts[counter] += 1
@@ -301,20 +309,18 @@ class _Run:
         problems: list[Problem] = []
         dropped: list[Problem] = []
         table = b.table
-        cur_col = table.column("currency")
+        found, cur_col, cur_index = self._columns(b)
         row_currency = table.currency or self.spec.currency
         if cur_col is not None:
-            c = row.at(b.index.get("currency", -1)) if "currency" in b.index else None
+            c = row.at(cur_index)
             if c is not None:
                 try:
                     row_currency = convert.currency_code(convert.mapped(cur_col, c.value)[1])
                     values["currency"] = row_currency
                 except CellProblem as e:
                     problems.append(self.cell_problem(e, b, c, cur_col))
-        for col in table.columns:
-            if col.target == "currency" or col.target not in b.index:
-                continue
-            cell = row.at(b.index[col.target])
+        for col, i in found:
+            cell = row.at(i)
             if cell is None:
                 continue
             try:
@@ -330,11 +336,18 @@ class _Run:
                                    hint="fill in the close date in the CRM")]
         return Deal(row.line, values, status, tuple(dropped)), []
 
+    def _columns(self, b: Bound) -> tuple[list[tuple[ColumnSpec, int]], ColumnSpec | None, int]:
+        """A deals sheet's columns, worked out once for all its rows."""
+        hit = self._found.get(id(b))
+        if hit is None:
+            hit = self._found[id(b)] = (b.found, b.table.column("currency"), b.index.get("currency", -1))
+        return hit
+
     def deal_value(self, col: ColumnSpec, raw: Any, currency: str) -> Any:
         kind = DEAL_FIELDS[col.target]
         if kind == "money":
             hit, v = convert.mapped(col, raw)
-            return convert.money(v, col, currency, self.spec)
+            return convert.money(v, col, currency, self.spec, self.converted)
         if kind == "date":
             hit, v = convert.mapped(col, raw)
             return convert.date(v, col.dates)
@@ -383,6 +396,8 @@ class _Run:
             why = coverage.uncovered(a.where, w) or (coverage.uncovered(a.of, o) if a.of is not None and o else "")
             if why:
                 self.notes.append(f"'{a.fact}' is left unknown for every account: {why}")
+            elif (part := coverage.partly(w)) and part not in self.notes:
+                self.notes.append(part)
             out[a.fact] = (w, o, why)
         return out
 
@@ -476,7 +491,7 @@ class _Run:
         if hit or fact is None:
             return v
         if fact.type == "money":
-            return convert.money(v, col, currency, self.spec)
+            return convert.money(v, col, currency, self.spec, self.converted)
         if fact.type == "percent":
             return convert.percent(v, col)
         if fact.type == "date":
@@ -577,7 +592,7 @@ def read_exports(files: Sequence[str], spec: MappingSpec, book: Rulebook, as_of:
         without_account=c["without_account"], unknown_account=c["unknown_account"],
         of_rejected_accounts=c["of_rejected_accounts"], duplicate_deals=c["duplicate_deals"],
         rejected_deals=c["rejected_deals"], by_status=dict(sorted(by_status.items())),
-        notes=tuple(_currency_notes(spec) + run.notes),
+        notes=tuple(_currency_notes(spec, run.converted) + run.notes),
         problems=tuple(sorted(run.problems, key=Problem.sort_key)),
         cells=tuple(sorted(run.cells, key=Problem.sort_key)))
     return Intake(tuple(accounts), report, run.rejected)
@@ -594,17 +609,15 @@ def _date_notes(run: _Run, coverage: Coverage, as_of: _dt.date) -> None:
                          "is --as-of the date of the export?")
 
 
-def _currency_notes(spec: MappingSpec) -> list[str]:
+def _currency_notes(spec: MappingSpec, converted: dict[str, int]) -> list[str]:
     out = []
     if not spec.book_currency:
         if spec.currency:
             out.append(f"the rulebook states no currency: amounts are read as {spec.currency}, unconverted")
         return out
-    used = {c for t in spec.tables() for c in (t.currency or spec.currency, *(col.currency for col in t.columns)) if c}
-    for cur in sorted(used - {spec.book_currency}):
-        rate = spec.rates.get(cur)
-        if rate is not None:
-            out.append(f"amounts in {cur} are converted to {spec.book_currency} at {rate:g} (the mapping's rate)")
+    for cur, n in sorted(converted.items()):
+        out.append(f"amounts in {cur} are converted to {spec.book_currency} at {spec.rates[cur]:g} (the mapping's "
+                   f"rate): {n:,}")
     return out
 
 

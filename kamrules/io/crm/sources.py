@@ -17,6 +17,7 @@ blank rows, rows above the header, data rows — so a caller can account for eac
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -65,9 +66,12 @@ class Row:
     cells: tuple[Cell, ...]
 
     def at(self, index: int) -> Cell | None:
-        if index < len(self.cells):
+        if 0 <= index < len(self.cells):
             c = self.cells[index]
-            return None if c.empty else c
+            v = c.value
+            if v is None or (v.__class__ is str and not v.strip()):
+                return None
+            return c
         return None
 
 
@@ -305,7 +309,9 @@ def _open_workbook(file: str) -> Any:
     import openpyxl  # only when a workbook is read
 
     try:
-        return openpyxl.load_workbook(file, read_only=True, data_only=True)
+        with open(file, "rb") as fh:  # as bytes: openpyxl judges a path by its suffix, and a
+            data = io.BytesIO(fh.read())  # workbook saved as "export.csv" is still a workbook
+        return openpyxl.load_workbook(data, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises zipfile, XML and its own errors for a damaged file
         raise InputError([_problem("crm.workbook", f"cannot read the workbook: {type(e).__name__}: {e}", file,
                                    hint="open it in Excel and save it again as .xlsx, or export CSV")]) from None
