@@ -755,3 +755,19 @@ def test_the_example_accounts_for_every_row():
     assert rows["files"][0]["blank"] == 4 and rows["files"][1]["above_header"] == 1
     assert any(n.startswith("amounts in USD are converted to CNY at 7.1 (the mapping's rate): ") for n in rows["notes"])
     assert len(json.loads(r.stdout)["accounts"]) == 239
+
+
+def test_export_text_in_messages_is_safe_for_a_terminal(tmp_path, course):
+    (tmp_path / "accounts.csv").write_text("Id,Name\nA-1,Acme\n", encoding="utf-8")
+    evil = "\x1b[2J\x1b]0;pwned\x07" + "x" * 1000
+    (tmp_path / "deals.csv").write_text(f"Account,Amount,Stage,Close Date\n{evil},1,won,2026-01-01\n"
+                                        f"A-1,{evil},won,2026-01-01\n", encoding="utf-8")
+    m = mapping_file(tmp_path, SMALL_MAPPING.replace("file: deals.csv", "file: deals.csv").replace(
+        "join: {column: Account ID}", "join: {column: Account}").replace(
+        "columns: {Account ID: id, Account Name: name}", "columns: {Id: id, Name: name}").replace(
+        "{Opportunity ID: id, Amount: amount", "{Amount: amount"))
+    got = read_mapped([str(tmp_path / "accounts.csv"), str(tmp_path / "deals.csv")], m, course, AS_OF)
+    assert [p.code for p in got.report.problems] == ["crm.unknown-account", "crm.value"]
+    for p in got.report.problems:
+        assert "\x1b" not in p.render() and "\x07" not in p.render() and "\\x1b" in p.message
+        assert len(p.message) <= 300

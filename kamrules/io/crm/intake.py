@@ -57,6 +57,18 @@ def _problem(code: str, message: str, loc: Location, path: str = "", expected: s
     return Problem(code, message, loc, path, expected, hint, severity="warning")
 
 
+def _printable(text: str, limit: int = 300) -> str:
+    """Export text inside a message, made safe for a terminal: control characters (an ANSI escape
+    in a CRM name) are shown escaped, and a long cell is cut."""
+    out = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def _safe(p: Problem) -> Problem:
+    return replace(p, message=_printable(p.message), path=_printable(p.path, 120), expected=_printable(p.expected),
+                   hint=_printable(p.hint))
+
+
 def _as_errors(problems: Sequence[Problem]) -> list[Problem]:
     return [replace(p, severity="error") for p in problems]
 
@@ -563,7 +575,7 @@ def read_exports(files: Sequence[str], spec: MappingSpec, book: Rulebook, as_of:
             bounds[table.kind].append(b)
             counts.append(rows)
     if file_problems:
-        raise MappingError(_as_errors(file_problems))
+        raise MappingError(_as_errors([_safe(p) for p in file_problems]))
     run = _Run(spec, book, as_of)
     account_rows = run.account_rows(bounds["accounts"])
     if spec.deals is not None:
@@ -593,9 +605,9 @@ def read_exports(files: Sequence[str], spec: MappingSpec, book: Rulebook, as_of:
         of_rejected_accounts=c["of_rejected_accounts"], duplicate_deals=c["duplicate_deals"],
         rejected_deals=c["rejected_deals"], by_status=dict(sorted(by_status.items())),
         notes=tuple(_currency_notes(spec, run.converted) + run.notes),
-        problems=tuple(sorted(run.problems, key=Problem.sort_key)),
-        cells=tuple(sorted(run.cells, key=Problem.sort_key)))
-    return Intake(tuple(accounts), report, run.rejected)
+        problems=tuple(sorted((_safe(p) for p in run.problems), key=Problem.sort_key)),
+        cells=tuple(sorted((_safe(p) for p in run.cells), key=Problem.sort_key)))
+    return Intake(tuple(accounts), report, {k: tuple(_safe(p) for p in v) for k, v in run.rejected.items()})
 
 
 def _date_notes(run: _Run, coverage: Coverage, as_of: _dt.date) -> None:
