@@ -30,6 +30,7 @@ from kamrules.rulebook.model import (
     Rulebook,
     RuleDef,
     ScoreDef,
+    TableDef,
     Text,
 )
 from kamrules.rulebook import playbook
@@ -65,6 +66,16 @@ def _expr_loc(base: Location, pos: int, src: str) -> Location:
         before = src[:pos]
         return Location(base.file, base.line + before.count("\n") + 1, len(before) - before.rfind("\n"))
     return Location(base.file, base.line, base.col + pos)
+
+
+def _table_cond(t: TableDef, scope: Scope) -> ir.Cond:
+    """A table's shared precondition, checked (a mistake in it is reported on every row)."""
+    if not t.when.strip():
+        return ir.Truth(True)
+    try:
+        return check_condition(t.when, scope)
+    except ParseError:
+        return ir.Truth(True)
 
 
 def _condition_loc(r: RuleDef, pos: int) -> Location:
@@ -125,13 +136,14 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
         disabled=tuple(layered.disabled), metric_order=tuple(order),
         templates=tuple(b.templates for b in reversed(chain) if b.templates),
         chain=tuple(b.id for b in chain), strata=strata,
-        tables={k: replace(v, rows=tuple(r for r in v.rows if r in kept)) for k, v in layered.tables.items()},
+        tables={k: replace(v, rows=tuple(r for r in v.rows if r in kept), cond=_table_cond(v, scope))
+                for k, v in layered.tables.items()},
         playbook=guide)
     return replace(book, digest=digest(book))
 
 
 def _check_rule(r: RuleDef, scope: Scope, layered: Any, out: Collector) -> RuleDef:
-    cond: ir.Cond = ir.Truth(False)
+    cond = ir.NEVER  # a placeholder when `when` does not check: lint skips the rule
     try:
         cond = check_condition(r.when, scope)
     except ParseError as e:

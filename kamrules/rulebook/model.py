@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from kamrules.core.errors import Location
 from kamrules.core.i18n import LANGS as LANGS
 from kamrules.core.i18n import Text as Text
+from kamrules.language import ir
 from kamrules.rulebook.grammar import HIT_POLICIES as HIT_POLICIES
 from kamrules.rulebook.grammar import SEVERITIES as SEVERITIES
 
@@ -63,7 +64,7 @@ class MetricDef:
     label: Text
     origin: Origin
     help: Text = Text()
-    term: Any = None  # ir.Term after checking
+    term: ir.Term = ir.UNKNOWN  # the checked formula (a Rulebook keeps only metrics whose formula checks)
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,9 @@ class RuleDef:
     # where each part of a table row's generated condition was written: (start, end) offsets in
     # `when`, and the cell's location in the file (errors point at the cell, not the whole row)
     cells: tuple[tuple[int, int, Location], ...] = ()
-    # filled by checking:
-    cond: Any = None  # ir.Cond
-    score_terms: tuple[tuple[str, Any], ...] = ()
+    # filled by checking (until then, and when `when` does not check, the rule never fires):
+    cond: ir.Cond = ir.NEVER
+    score_terms: tuple[tuple[str, ir.Term], ...] = ()  # score name, checked expression
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,8 @@ class TableDef:
     origin: Origin
     complete: bool = False
     title: Text = Text()
+    when: str = ""  # the precondition every row shares ("" = none)
+    cond: ir.Cond = ir.Truth(True)  # the precondition, checked (filled by checking)
 
 
 @dataclass(frozen=True)

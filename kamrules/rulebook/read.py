@@ -296,7 +296,8 @@ class Reader:
         policy = spec["hit_policy"] if isinstance(spec.get("hit_policy"), str) else "unique"
         table = TableDef(tid, policy, tuple(i for i in spec.get("inputs") or [] if isinstance(i, str)),
                          tuple(outputs), tuple(r.id for r in rows), self.origin(path),
-                         spec.get("complete") is True, _text(spec.get("title")))
+                         spec.get("complete") is True, _text(spec.get("title")),
+                         pre if isinstance(pre := spec.get("when"), str) else "")
         book.tables.append((table, spec.get("replace") is True))
 
     def row_rule(self, table: Mapping[str, Any], row: ExpandedRow, outputs: list[str]) -> RuleDef:
