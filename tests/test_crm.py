@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kamrules.cli import main
 from kamrules.core.errors import InputError
@@ -771,3 +773,45 @@ def test_export_text_in_messages_is_safe_for_a_terminal(tmp_path, course):
     for p in got.report.problems:
         assert "\x1b" not in p.render() and "\x07" not in p.render() and "\\x1b" in p.message
         assert len(p.message) <= 300
+
+
+# --------------------------------------------------------------------------- every row, whatever the export
+
+_IDS = st.sampled_from(["A-1", "A-2", "A-3", "A 4", "", "A/5"])
+_AMOUNTS = st.sampled_from(["10", "1,200", "3万", "abc", "", "-", "USD 5", "GBP 5"])
+_STAGES = st.sampled_from(["Closed Won", "Closed Lost", "Prospecting", "Weird", ""])
+_DATES = st.sampled_from(["2026-01-02", "2025-03-04", "6/30/2026", "", "never", "2024-07-01 10:00"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(accounts=st.lists(st.tuples(_IDS, st.sampled_from(["Acme", "Beta", ""]), st.sampled_from(["18", "x", ""])),
+                         min_size=1, max_size=8),
+       deals=st.lists(st.tuples(st.sampled_from(["D1", "D2", "D3", "D4", ""]), _IDS, _AMOUNTS, _STAGES, _DATES),
+                      max_size=12))
+def test_every_row_lands_in_exactly_one_place(tmp_path_factory, book, accounts, deals):
+    """Random exports with every defect: the report balances, and every row left out has a reason."""
+    d = tmp_path_factory.mktemp("x")
+    (d / "accounts.csv").write_text("Account ID,Account Name,Gross Margin %\n"
+                                    + "".join(f"{i},{n},{g}\n" for i, n, g in accounts), encoding="utf-8")
+    (d / "deals.csv").write_text("Opportunity ID,Account ID,Amount,Stage,Close Date\n"
+                                 + "".join(",".join(r) + "\n" for r in deals), encoding="utf-8")
+    text = (SMALL_MAPPING.replace("currency: CNY", "currency: CNY\nrates: {USD: 7}")
+            .replace("columns: {Account ID: id, Account Name: name}",
+                     "columns: {Account ID: id, Account Name: name, Gross Margin %: {to: gross_margin, unit: '%'}}")
+            + "  win_rate: {ratio: count, where: {status: won}, of: {status: closed}}\n"
+            + "  days_since_activity: {min: days_since_activity}\n")
+    m = d / "m.yaml"
+    m.write_text(text, encoding="utf-8")
+    got = read_mapped([str(d / "accounts.csv"), str(d / "deals.csv")], str(m), book, AS_OF)
+    r = got.report
+    assert r.balanced(), r.as_dict()
+    non_blank_accounts = sum(1 for a in accounts if any(a))
+    non_blank_deals = sum(1 for x in deals if any(x))
+    assert (r.account_rows, r.deal_rows) == (non_blank_accounts, non_blank_deals)
+    # each row left out has its own problem on its own line (a refused account's deals are named in its)
+    lines = {f: {p.location.line for p in r.problems if p.location.file == str(d / f)}
+             for f in ("accounts.csv", "deals.csv")}
+    assert len(lines["accounts.csv"]) == r.account_rows - r.accounts
+    assert len(lines["deals.csv"]) == r.deal_rows - r.joined - r.of_rejected_accounts
+    assert all(p.location.line > 1 and p.message for p in (*r.problems, *r.cells))
+    assert len({a.id for a, _ in got.accounts}) == len(got.accounts)

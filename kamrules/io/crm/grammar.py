@@ -117,7 +117,7 @@ AGGREGATE = Map("aggregate", (
                         desc="A list of records, one per deal: item field → deal field")),
     Field("where", FILTER),
     Field("of", FILTER),
-), what="an aggregation", owner=None,
+), what="an aggregation",
     desc="One of sum, count, max, min, latest, ratio (where / of) or list, over the deals that pass 'where'",
     expected="{sum: amount, where: {status: won, period: last_12_months}}")
 
