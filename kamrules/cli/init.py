@@ -81,8 +81,6 @@ def init_mapping(files: tuple[str, ...], rulebook: str, lang: str | None, output
     from kamrules.rulebook.load import load_rulebook
 
     book = load_rulebook(rulebook)
-    if output is not None and Path(output).exists():
-        write_new({Path(output): ""})  # refuses, before reading the exports
     missing = [f for f in files if not Path(f).is_file()]
     if missing:
         raise UsageError([Problem("file.unreadable", f"{f} is not a file", Location(f), hint="check the path")

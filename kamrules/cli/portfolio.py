@@ -93,13 +93,15 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         from kamrules.io.crm.report import with_rows
 
         text = with_rows(text, intake.report)
+    from kamrules.io.output import write_atomic, write_stdout
+
     if output:
-        from kamrules.io.output import write_atomic
         from kamrules.portfolio.portfolio import expand
 
-        write_atomic(output, text, inputs=[*expand(files), *book.files, *([mapping] if mapping else [])])
+        write_atomic(output, text, inputs=[*expand(files), *book.files, *(f.folder for f in book.templates),
+                                           *([mapping] if mapping else [])])
     else:
-        click.echo(text, nl=False)
+        write_stdout(text)
     if fail_on and portfolio.fails(result, fail_on):
         sys.exit(1)
 
