@@ -2,8 +2,8 @@
 over the deals that pass a filter (status, stage, a period of a date relative to --as-of).
 
 An account with no matching deal has a sum and a count of 0 — the CRM says it bought nothing in
-the period — but no max, min, latest or ratio. A period the export does not cover (its deals
-start after the period starts) gives no figure at all: a zero there would be the export's
+the period — but no max, min, latest or ratio. A period the export does not cover (it ends
+before the export's earliest date) gives no figure at all: a zero there would be the export's
 window, not the customer, and a growth rule would read it as a collapse.
 """
 from __future__ import annotations
