@@ -330,6 +330,11 @@ RULEBOOK = Map("", (
     Field("lang", Scalar("str", choices=("zh", "en"), what="lang", code="lang",
                          message="lang {value} is not supported", expected="zh or en",
                          desc="Default output language")),
+    Field("currency", Scalar("str", pattern=r"[A-Z]{3}", what="currency", code="currency",
+                             message="currency {value} is not an ISO 4217 code",
+                             expected="three capital letters: CNY, USD, EUR …",
+                             desc="The currency the rulebook's amounts are in (ISO 4217, e.g. CNY): money from an "
+                                  "export in another currency is converted or refused, never compared as it is")),
     Field("requires", Map("", (
         Field("kamrules", Scalar("str", pattern=REQUIRES_PATTERN, what="the version requirement", code="requires",
                                  message="cannot read the version requirement {value}", expected='">=0.1"',
