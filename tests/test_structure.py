@@ -4,6 +4,7 @@ inside functions too."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +85,14 @@ def test_every_module_belongs_to_a_stage() -> None:
     loose = [m for m in graph() if m.count(".") >= 1 and stage(m) is None
              and m not in ("kamrules.__main__",)]
     assert loose == [], f"modules outside the stage packages: {loose}"
+
+
+def test_every_package_is_shipped() -> None:
+    # pyproject.toml lists the packages by hand: one missing there is missing from the wheel
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    listed = set(re.findall(r'"(kamrules[\w.]*)"', text.split("packages = [", 1)[1].split("]", 1)[0]))
+    on_disk = {module_name(p) for p in PKG.rglob("__init__.py")}
+    assert on_disk - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
 
 
 def test_no_lower_stage_imports_a_higher_one() -> None:

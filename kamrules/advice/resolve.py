@@ -18,14 +18,14 @@ from typing import Any, Mapping
 import jinja2
 
 from kamrules.advice.model import Because, Blocked, Classification, Finding, Headline, Score
-from kamrules.core.errors import EngineError
+from kamrules.core.errors import EngineError, RulebookError
 from kamrules.engine.compile import Program
 from kamrules.engine.facts import Facts
 from kamrules.engine.matches import Match
 from kamrules.engine.reference import Context, Fn3, Literal, compile_term, eval_cond
 from kamrules.engine.trace import Tracer, compile_evidence
 from kamrules.language import ir
-from kamrules.language.messages import make_env
+from kamrules.language.messages import make_env, message_problem
 from kamrules.rulebook.model import Rulebook, RuleDef
 
 # What a rule does when it fires, prepared once per rulebook so that folding in a match is a few
@@ -108,8 +108,11 @@ def _effects(r: RuleDef, order: Mapping[str, tuple[int, str]], rank: Mapping[str
         classify.append((d, v, key, (r.id, v)))
     points: list[Points] = []
     for s, t in r.score_terms:
-        const = float(t.value) if isinstance(t, ir.Const) and isinstance(t.value, (int, float)) \
-            and not isinstance(t.value, bool) else None
+        match t:
+            case ir.Const() if isinstance(t.value, (int, float)) and not isinstance(t.value, bool):
+                const: float | None = float(t.value)
+            case _:
+                const = None
         points.append((s, compile_term(t), const, const is not None and const.is_integer() and abs(const) < _EXACT))
     return tuple(classify), tuple(points), tuple((n, (-r.priority, r.id, v)) for n, v in r.derive)
 
@@ -330,6 +333,9 @@ class AccountDetails:
                     text = messages.render(msg.message.get(lang), variables)
                     remedy = messages.render(msg.remedy.get(lang), variables) if (msg.remedy.zh or msg.remedy.en) \
                         else ""
+                except (jinja2.TemplateError, RecursionError, MemoryError) as e:  # the message's own fault: exit 2, located
+                    raise RulebookError([message_problem(e, r.id, kind, facts.account.id,
+                                                         msg.location or r.origin.location)]) from None
                 except Exception as e:  # a message that cannot render is a rule fault, named
                     raise EngineError(f"rule '{r.id}' could not render its {kind} message for account "
                                       f"'{facts.account.id}': {e}", rule=r.id, account=facts.account.id) from e
@@ -458,7 +464,8 @@ class _Messages:
             tpl = self.compiled[text] = env.template_class.from_code(env, _code(self.book, env, text), self.globals,
                                                                      None)
         # Template.render, less the copy of every variable per message: a message reads its
-        # variables and never writes them (a top-level {% set %} goes to the Context, not here)
+        # variables and never writes them (a top-level {% set %} goes to the Context, not here).
+        # The sandbox's budget starts in env.concat, as in Template.render (language/sandbox.py).
         context = env.context_class(env, variables, tpl.name, tpl.blocks, globals=self.globals)
         try:
             return str(env.concat(tpl.root_render_func(context)))

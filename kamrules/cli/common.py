@@ -7,7 +7,9 @@ Exit codes: 0 ok · 1 findings at or above --fail-on (or lint findings / failing
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import functools
+import io
 import os
 import sys
 import traceback
@@ -41,8 +43,23 @@ def guarded(fn: F) -> F:
     """Library errors become exit codes here, and only here."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from kamrules.core import inputs
+
+        inputs.reset()  # what this command reads is what its output must not replace (io/output.py)
+        if sys.stdout is None:  # started with standard output closed: writing to it must fail, not vanish
+            sys.stdout = _ClosedStdout()
         try:
-            return fn(*args, **kwargs)
+            try:
+                result = fn(*args, **kwargs)
+                if sys.stdout is not None:
+                    sys.stdout.flush()  # a full device or a closed pipe must fail here, not at exit
+                return result
+            except OSError as e:
+                if not _stdout_error(e):
+                    raise
+                from kamrules.io.output import stdout_failed
+
+                raise stdout_failed(e.strerror or str(e)) from None
         except InputError as e:
             click.echo(e.render(), err=True)
             n = len(e.problems)
@@ -67,6 +84,27 @@ def guarded(fn: F) -> F:
             _report_bug(e)
             sys.exit(3)
     return wrapper  # type: ignore[return-value]
+
+
+class _ClosedStdout(io.TextIOBase):
+    """Stands in for a standard output that was closed before kamrules started (Python then
+    sets sys.stdout to None and click.echo silently drops the output)."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
+def _stdout_error(e: OSError) -> bool:
+    """An OSError from writing standard output (click.echo to a closed pipe or a full
+    device): file reads and -o writes report their own errors, with the file's name."""
+    return isinstance(e, BrokenPipeError) or (
+        e.filename is None and e.errno in (errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF))
 
 
 # --------------------------------------------------------------------------- shared options
@@ -123,3 +161,35 @@ def read_input(path: str) -> tuple[str, str | None]:
 
 
 SEVERITY_CHOICES = ["critical", "high", "medium", "low", "info"]
+
+
+def mapping_option(fn: F) -> F:
+    fn = click.option("--strict", is_flag=True,
+                      help="With --mapping: stop (exit 2, nothing written) when any export row is left out "
+                           "(rejected, duplicate id, deal without a known account) instead of reporting it "
+                           "and going on.")(fn)
+    return click.option("--mapping", metavar="FILE", default=None,
+                        help="A CRM mapping file (docs/crm-mapping.md, `kamrules init mapping`): the FILEs are the "
+                             "accounts and deals exports it describes (CSV, .xlsx, JSON Lines).")(fn)
+
+
+def read_mapped(files: tuple[str, ...], mapping: str, book: Any, as_of: _dt.date, strict: bool) -> Any:
+    """The accounts of mapped CRM exports; where every row went goes to standard error."""
+    from kamrules.io.crm.intake import read_mapped as read
+
+    intake = read(files, mapping, book, as_of)
+    report = intake.report
+    refused = report.refused()
+    if strict and refused:
+        from dataclasses import replace
+
+        from kamrules.core.errors import AccountError
+
+        for line in report.summary_lines():
+            click.echo(f"kamrules: {line}", err=True)
+        raise AccountError([replace(p, severity="error") for p in refused])
+    for p in sorted((*report.problems, *report.cells), key=lambda p: p.sort_key()):
+        click.echo(p.render(), err=True)
+    for line in report.summary_lines():
+        click.echo(f"kamrules: {line}", err=True)
+    return intake

@@ -39,30 +39,32 @@ def evidence(c: ir.Cond, env: Env, as_of: _dt.date) -> tuple[Literal, ...]:
 
 
 def _compile(c: ir.Cond) -> _Node:
-    if isinstance(c, ir.Cmp):
-        return _cmp(c)
-    if isinstance(c, ir.Exists):
-        return _exists(c)
-    if isinstance(c, (ir.And, ir.Or)):
-        return _junction(c)
-    if isinstance(c, ir.Not):
-        inner = _compile(c.item)
+    match c:
+        case ir.Cmp():
+            return _cmp(c)
+        case ir.Exists():
+            return _exists(c)
+        case ir.And() | ir.Or():
+            return _junction(c)
+        case ir.Not():
+            inner = _compile(c.item)
 
-        def negated(env: Env, as_of: _dt.date, item: Any) -> tuple[Truth3, list[Literal]]:
-            v, lits = inner(env, as_of, item)
-            return (None if v is None else not v), lits
-        return negated
-    if isinstance(c, ir.Truth):
-        value = c.value
-        held = [Literal(ir.show(c), True, ir.show(c), None, "", None, "")] if value is True else _NONE
-        return lambda env, as_of, item: (value, list(held))
-    raise TypeError(c)  # pragma: no cover
+            def negated(env: Env, as_of: _dt.date, item: Any) -> tuple[Truth3, list[Literal]]:
+                v, lits = inner(env, as_of, item)
+                return (None if v is None else not v), lits
+            return negated
+        case ir.Truth():
+            value = c.value
+            held = [Literal(ir.show(c), True, ir.show(c), None, "", None, "")] if value is True else _NONE
+            return lambda env, as_of, item: (value, list(held))
+        case _:
+            ir.unknown(c)
 
 
 def _cmp(c: ir.Cmp) -> _Node:
     lf, rf, op = compile_term(c.left), compile_term(c.right), c.op
     text, fact, against_text = ir.show(c), ir.show(c.left), ir.show(c.right)
-    param = c.right.param if isinstance(c.right, ir.Const) else ""
+    param = ir.param_of(c.right)
     type_ = c.left.type if c.left.type != "number" else c.right.type
 
     def cmp(env: Env, as_of: _dt.date, item: Any) -> tuple[Truth3, list[Literal]]:
@@ -90,7 +92,7 @@ def _exists(c: ir.Exists) -> _Node:
 
 def _junction(c: ir.And | ir.Or) -> _Node:
     parts = [_compile(i) for i in c.items]
-    is_and = isinstance(c, ir.And)
+    is_and = type(c) is ir.And
 
     def junction(env: Env, as_of: _dt.date, item: Any) -> tuple[Truth3, list[Literal]]:
         traced = [p(env, as_of, item) for p in parts]  # every part: a false one may follow a true one
