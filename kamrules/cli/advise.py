@@ -7,6 +7,7 @@ import click
 
 from kamrules import __version__
 from kamrules.cli.common import (
+    echo,
     SEVERITY_CHOICES,
     account_option,
     as_of_option,
@@ -60,7 +61,7 @@ def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str 
         expl = explain_all(advice)
     out = render(advice, fmt, explain=expl)
     if verbose:
-        click.echo(f"kamrules {__version__}: engine={advice.engine} rulebook={advice.book.id} "
+        echo(f"kamrules {__version__}: engine={advice.engine} rulebook={advice.book.id} "
                    f"{advice.book.digest[:19]} as_of={advice.as_of} rules={len(advice.book.rules)} "
                    f"fired={len(advice.matches)}", err=True)
     if output:
@@ -68,7 +69,7 @@ def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str 
 
         write_atomic(output, out, inputs=[account, *advice.book.files])
     else:
-        click.echo(out, nl=False)
+        echo(out, nl=False)
     if fail_on:
         limit = SEVERITY_CHOICES.index(fail_on)
         if any(SEVERITY_CHOICES.index(f.severity) <= limit for f in advice.findings):

@@ -1,13 +1,13 @@
 """`kamrules check`: every load and lint problem of rulebooks, at once."""
 from __future__ import annotations
 
-import json
 import sys
 from typing import Iterable, Sequence
 
 import click
 
-from kamrules.cli.common import guarded
+from kamrules.cli.common import echo, guarded
+from kamrules.core import textsafe
 from kamrules.core.errors import Problem
 
 
@@ -42,13 +42,13 @@ def check_cmd(rulebooks: tuple[str, ...], strict: bool, fmt: str) -> None:
     problems = _merge(p for r in results for p in r.problems)
     unusable = [r.ref for r in results if r.unusable]
     if fmt == "json":
-        click.echo(json.dumps([p.as_dict() for p in problems], ensure_ascii=False, indent=2))
+        echo(textsafe.json_dumps([p.as_dict() for p in problems]))
     else:
         for p in problems:
-            click.echo(p.render())
-        click.echo(_summary(problems, len(results), sum(r.hidden for r in results)))
+            echo(p.render())
+        echo(_summary(problems, len(results), sum(r.hidden for r in results)))
     if unusable:
-        click.echo(f"kamrules: cannot read {', '.join(unusable)}; nothing was checked there.", err=True)
+        echo(f"kamrules: cannot read {', '.join(unusable)}; nothing was checked there.", err=True)
         sys.exit(2)
     if any(r.failed(strict) for r in results):
         sys.exit(1)

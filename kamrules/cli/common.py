@@ -15,6 +15,7 @@ from typing import Any, Callable, TypeVar
 
 import click
 
+from kamrules.core import textsafe
 from kamrules.core.errors import (
     EngineError,
     InputError,
@@ -27,12 +28,20 @@ from kamrules.core.errors import (
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Everything a command prints goes through here, so text from input (names, cells, file
+    names, rulebook labels) never reaches a terminal raw: controls, escape sequences and bidi
+    overrides are shown as visible escapes (textsafe.terminal). Outputs already written for
+    their medium (JSON, Markdown, CSV) hold no such characters and pass unchanged."""
+    click.echo(textsafe.terminal(text), err=err, nl=nl)
+
+
 def _report_bug(e: BaseException) -> None:
     tb = traceback.extract_tb(e.__traceback__)
     where = f"{os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else "?"
-    click.echo(f"kamrules: internal error: {type(e).__name__}: {e} (at {where})", err=True)
-    click.echo("This is a bug in kamrules, not in your file. Please report it with the command you ran "
-               "(set KAMRULES_DEBUG=1 for the full traceback).", err=True)
+    echo(f"kamrules: internal error: {type(e).__name__}: {textsafe.line(str(e))} (at {where})", err=True)
+    echo("This is a bug in kamrules, not in your file. Please report it with the command you ran "
+         "(set KAMRULES_DEBUG=1 for the full traceback).", err=True)
     if os.environ.get("KAMRULES_DEBUG"):
         traceback.print_exception(e)
 
@@ -44,23 +53,23 @@ def guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except InputError as e:
-            click.echo(e.render(), err=True)
+            echo(e.render(), err=True)
             n = len(e.problems)
-            click.echo(f"kamrules: {n} problem{'s' if n != 1 else ''}; nothing was written.", err=True)
+            echo(f"kamrules: {n} problem{'s' if n != 1 else ''}; nothing was written.", err=True)
             sys.exit(2)
         except EngineError as e:
-            click.echo(f"kamrules: rule evaluation failed: {e}", err=True)
+            echo(f"kamrules: rule evaluation failed: {textsafe.line(str(e))}", err=True)
             sys.exit(3)
         except KamrulesError as e:
-            click.echo(f"kamrules: {e}", err=True)
+            echo(f"kamrules: {textsafe.line(str(e))}", err=True)
             sys.exit(e.exit_code)
         except KeyboardInterrupt:
-            click.echo("kamrules: interrupted; nothing was written.", err=True)
+            echo("kamrules: interrupted; nothing was written.", err=True)
             sys.exit(130)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except RecursionError as e:
-            click.echo("kamrules: the input is nested too deeply to process.", err=True)
+            echo("kamrules: the input is nested too deeply to process.", err=True)
             _report_bug(e) if os.environ.get("KAMRULES_DEBUG") else None
             sys.exit(2)
         except Exception as e:  # an unexpected bug: short report, exit 3

@@ -1,11 +1,11 @@
 """`kamrules explain`: why each rule fired or did not, for one account."""
 from __future__ import annotations
 
-import json
 
 import click
 
 from kamrules.cli.common import (
+    echo,
     account_option,
     as_of_option,
     engine_option,
@@ -15,6 +15,7 @@ from kamrules.cli.common import (
     read_input,
     rulebook_option,
 )
+from kamrules.core import textsafe
 
 
 @click.command("explain")
@@ -55,10 +56,10 @@ def explain_cmd(account: str, rulebook: str, rules: tuple[str, ...], why_not: bo
     wanted = [find_rule(advice.book, r) for r in rules] if rules else None
     explanations = explain(advice, rules=wanted, why_not=why_not)
     if fmt == "json":
-        click.echo(json.dumps(json_report(advice, explanations), ensure_ascii=False, indent=2, default=str))
+        echo(textsafe.json_dumps(json_report(advice, explanations), default=str))
     else:
         # a filtered view (--rule, --why-not) leaves out the groups it filtered away
-        click.echo(pretty_report(advice, explanations, details=not brief, show_empty=not (rules or why_not)), nl=False)
+        echo(pretty_report(advice, explanations, details=not brief, show_empty=not (rules or why_not)), nl=False)
 
 
 command = explain_cmd

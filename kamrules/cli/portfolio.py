@@ -6,6 +6,7 @@ import sys
 import click
 
 from kamrules.cli.common import (
+    echo,
     SEVERITY_CHOICES,
     as_of_option,
     engine_option,
@@ -60,8 +61,8 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         raise AccountError(inputs.problems)
     if inputs.problems:
         for p in inputs.problems:
-            click.echo(p.render(), err=True)
-        click.echo(f"kamrules: skipped {inputs.invalid} invalid account{'s' if inputs.invalid != 1 else ''}.",
+            echo(p.render(), err=True)
+        echo(f"kamrules: skipped {inputs.invalid} invalid account{'s' if inputs.invalid != 1 else ''}.",
                    err=True)
     if not inputs.sources:
         raise UsageError([Problem("portfolio.empty", "there is no valid account to evaluate", Location(files[0]),
@@ -74,7 +75,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
 
         write_atomic(output, text, inputs=[*expand(files), *book.files])
     else:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
     if fail_on and portfolio.fails(result, fail_on):
         sys.exit(1)
 

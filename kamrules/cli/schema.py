@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from kamrules.cli.common import guarded, rulebook_option
+from kamrules.cli.common import echo, guarded, rulebook_option
 
 
 @click.command("schema")
@@ -32,7 +32,7 @@ def schema_cmd(kind: str, rulebook: str) -> None:
         from kamrules.rulebook.load import load_rulebook
 
         book = load_rulebook(rulebook)
-    click.echo(dumps(schema(kind, book)), nl=False)
+    echo(dumps(schema(kind, book)), nl=False)
 
 
 command = schema_cmd

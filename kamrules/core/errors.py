@@ -8,6 +8,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from kamrules.core import textsafe
+
 
 @dataclass(frozen=True, order=True)
 class Location:
@@ -39,14 +41,17 @@ class Problem:
         return (self.location.file, self.location.line, self.location.col, self.path, self.code)
 
     def render(self) -> str:
-        head = f"{self.location}: {self.severity}[{self.code}]"
+        """One problem as text for a terminal. File names, paths and messages quote input (a key,
+        a cell, a name), so each is neutralised: no control reaches the terminal, and no line
+        break lets a value pass for a problem line of its own."""
+        head = f"{textsafe.line(str(self.location))}: {self.severity}[{self.code}]"
         if self.path:
-            head += f" at {self.path}"
-        lines = [f"{head}: {self.message}"]
+            head += f" at {textsafe.line(self.path)}"
+        lines = [f"{head}: {textsafe.line(self.message)}"]
         if self.expected:
-            lines.append(f"    expected: {self.expected}")
+            lines.append(f"    expected: {textsafe.block(self.expected, ' ' * 14)}")
         if self.hint:
-            lines.append(f"    hint: {self.hint}")
+            lines.append(f"    hint: {textsafe.block(self.hint, ' ' * 10)}")
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, object]:

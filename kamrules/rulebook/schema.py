@@ -15,6 +15,7 @@ import datetime as _dt
 import json
 from typing import Any, Iterable
 
+from kamrules.core import textsafe
 from kamrules.core.errors import Location, Problem, UsageError, suggest
 from kamrules.core.resources import schemas_dir
 from kamrules.rulebook.model import FactDef, Rulebook
@@ -50,7 +51,7 @@ def packaged(kind: str) -> dict[str, Any]:
 
 
 def dumps(s: dict[str, Any]) -> str:
-    return json.dumps(s, ensure_ascii=False, indent=2) + "\n"
+    return textsafe.json_dumps(s) + "\n"  # labels and help may come from an overlay
 
 
 # --------------------------------------------------------------------------- account
