@@ -24,6 +24,7 @@ from kamrules.core.errors import (
     Problem,
     UsageError,
 )
+from kamrules.core.values import ValueProblem, within_dates
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,10 +112,15 @@ def parse_as_of(value: str | None) -> _dt.date | None:
     if value is None:
         return None
     try:
-        return _dt.date.fromisoformat(value)
+        day = _dt.date.fromisoformat(value)
     except ValueError:
         raise UsageError([Problem("cli.as-of", f"--as-of {value!r} is not a date", Location("--as-of"),
                                   expected="YYYY-MM-DD")]) from None
+    try:
+        return within_dates(day)  # as_of + a due-date horizon must not overflow
+    except ValueProblem as e:
+        raise UsageError([Problem("cli.as-of", f"--as-of {value}: {e.message}", Location("--as-of"),
+                                  expected=e.expected, hint=e.hint)]) from None
 
 
 def read_input(path: str) -> tuple[str, str | None]:
