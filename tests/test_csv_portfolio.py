@@ -201,9 +201,7 @@ def test_binary_junk_and_workbooks(tmp_path, book):
 
 
 def test_size_is_capped_like_yaml(tmp_path, monkeypatch):
-    from kamrules.core import yamlio
-
-    monkeypatch.setattr(yamlio, "MAX_BYTES", 100)
+    monkeypatch.setenv("KAMRULES_MAX_FILE_BYTES", "100")
     big = tmp_path / "big.csv"
     big.write_text("id,name\n" + "a,b\n" * 50)
     with pytest.raises(InputError) as e:

@@ -6,9 +6,9 @@ from typing import Iterable, Sequence
 
 import click
 
-from kamrules.cli.common import echo, guarded
+from kamrules.cli.common import echo, guarded, shown_problems
 from kamrules.core import textsafe
-from kamrules.core.errors import Problem
+from kamrules.core.errors import Problem, render_problems
 
 
 @click.command("check")
@@ -43,9 +43,9 @@ def check_cmd(rulebooks: tuple[str, ...], strict: bool, fmt: str) -> None:
     unusable = [r.ref for r in results if r.unusable]
     if fmt == "json":
         echo(textsafe.json_dumps([p.as_dict() for p in problems]))
-    else:
-        for p in problems:
-            echo(p.render())
+    else:  # JSON lists every problem (it is for scripts); the text lists the first KAMRULES_MAX_PROBLEMS
+        if problems:
+            echo(render_problems(problems, shown_problems()))
         echo(_summary(problems, len(results), sum(r.hidden for r in results)))
     if unusable:
         echo(f"kamrules: cannot read {', '.join(unusable)}; nothing was checked there.", err=True)

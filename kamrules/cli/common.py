@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 
 import click
 
-from kamrules.core import textsafe
+from kamrules.core import settings, textsafe
 from kamrules.core.errors import (
     EngineError,
     InputError,
@@ -37,6 +37,15 @@ def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
     click.echo(textsafe.terminal(text), err=err, nl=nl)
 
 
+def shown_problems() -> int:
+    """How many problems a report lists (KAMRULES_MAX_PROBLEMS); the default when the setting is
+    itself the problem being reported."""
+    try:
+        return settings.max_problems()
+    except UsageError:
+        return settings.MAX_PROBLEMS.default
+
+
 def _report_bug(e: BaseException) -> None:
     tb = traceback.extract_tb(e.__traceback__)
     where = f"{os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else "?"
@@ -52,11 +61,13 @@ def guarded(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            for limit in settings.LIMITS:  # a bad KAMRULES_* setting is a usage error, whatever the command
+                settings.value(limit)
             return fn(*args, **kwargs)
         except InputError as e:
-            echo(e.render(), err=True)
+            echo(e.render(limit=shown_problems()), err=True)
             n = len(e.problems)
-            echo(f"kamrules: {n} problem{'s' if n != 1 else ''}; nothing was written.", err=True)
+            echo(f"kamrules: {n:,} problem{'s' if n != 1 else ''}; nothing was written.", err=True)
             sys.exit(2)
         except EngineError as e:
             echo(f"kamrules: rule evaluation failed: {textsafe.line(str(e))}", err=True)
@@ -126,12 +137,13 @@ def parse_as_of(value: str | None) -> _dt.date | None:
 def read_input(path: str) -> tuple[str, str | None]:
     """'-' reads standard input."""
     if path == "-":
-        data = sys.stdin.buffer.read()
-        from kamrules.core.yamlio import MAX_BYTES, decode
+        from kamrules.core.settings import max_file_bytes
+        from kamrules.core.yamlio import decode, too_large
 
-        if len(data) > MAX_BYTES:
-            raise UsageError([Problem("file.too-large", f"standard input is larger than {MAX_BYTES // 1048576} MiB",
-                                      Location("<stdin>"))])
+        limit = max_file_bytes()
+        data = sys.stdin.buffer.read(limit + 1)  # never more than the limit in memory
+        if len(data) > limit:
+            raise too_large("<stdin>", None, limit)
         text, _ = decode(data, "<stdin>")
         return "<stdin>", text
     return path, None

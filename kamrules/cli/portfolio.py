@@ -6,16 +6,17 @@ import sys
 import click
 
 from kamrules.cli.common import (
-    echo,
     SEVERITY_CHOICES,
     as_of_option,
+    echo,
     engine_option,
     guarded,
     lang_option,
     parse_as_of,
     rulebook_option,
+    shown_problems,
 )
-from kamrules.core.errors import AccountError, Location, Problem, UsageError
+from kamrules.core.errors import AccountError, Location, Problem, UsageError, render_problems
 
 
 @click.command("portfolio")
@@ -51,19 +52,18 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
       kamrules portfolio export.csv more/*.yaml --format csv -o portfolio.csv
       kamrules portfolio export.csv --skip-invalid --fail-on high --format json
     """
-    from kamrules.pipeline import rulebook as load_rulebook
+    from kamrules.authoring.gate import checked_rulebook
     from kamrules.portfolio import portfolio
 
     date = parse_as_of(as_of)
-    book = load_rulebook(rulebook)
+    book = checked_rulebook(rulebook)
     inputs = portfolio.collect(files, book)
     if inputs.problems and not skip_invalid:
         raise AccountError(inputs.problems)
     if inputs.problems:
-        for p in inputs.problems:
-            echo(p.render(), err=True)
+        echo(render_problems(inputs.problems, shown_problems()), err=True)
         echo(f"kamrules: skipped {inputs.invalid} invalid account{'s' if inputs.invalid != 1 else ''}.",
-                   err=True)
+             err=True)
     if not inputs.sources:
         raise UsageError([Problem("portfolio.empty", "there is no valid account to evaluate", Location(files[0]),
                                   hint="pass account files, CSV exports or folders holding them")])

@@ -240,11 +240,29 @@ def parse_string(raw: Any) -> str:
     return str(raw)
 
 
-def parse_scalar(raw: Any, type_: str, enum_values: Mapping[str, Any] | None = None) -> Any:
+def parse_percent_setting(raw: Any) -> float:
+    """A percent a rulebook *sets* (a parameter): '15%', or a bare fraction within ±1 (0.15).
+
+    A bare number beyond ±1 is refused, not read as a fraction: `max_key_discount: 15` in an
+    overlay means 15%, and reading it as 1500% silently switches the over-discount warning off.
+    (An account's value is checked against its fact's declared range instead, with the same hint.)"""
+    value = parse_percent(raw)
+    bare = isinstance(raw, (int, float)) or (isinstance(raw, str) and not raw.strip().endswith(("%", "％")))
+    if bare and abs(value) > 1:
+        shown = _shown(raw)
+        raise ValueProblem(f"{shown} is a bare number for a percent: as a fraction it would be {format_percent(value)}",
+                           hint=f"did you mean {shown}%?", expected="a percent such as 15%, or a fraction within ±1 (0.15)")
+    return value
+
+
+def parse_scalar(raw: Any, type_: str, enum_values: Mapping[str, Any] | None = None, *,
+                 setting: bool = False) -> Any:
+    """A value of a declared type. setting=True: a value a rulebook sets (parameters), where a
+    percent must carry its % unless it is a fraction within ±1."""
     if type_ in ("number", "money"):
         return parse_amount(raw)
     if type_ == "percent":
-        return parse_percent(raw)
+        return parse_percent_setting(raw) if setting else parse_percent(raw)
     if type_ == "integer":
         return parse_integer(raw)
     if type_ == "bool":

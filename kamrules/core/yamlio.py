@@ -13,6 +13,7 @@ from typing import Any, Union
 
 import yaml
 
+from kamrules.core import settings
 from kamrules.core.errors import InputError, Location, Problem
 
 try:  # libyaml is ~5x faster and caps flow nesting itself
@@ -23,7 +24,8 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 PathKey = Union[str, int]
 Path = tuple[PathKey, ...]
 
-MAX_BYTES = int(os.environ.get("KAMRULES_MAX_FILE_BYTES", str(10 * 1024 * 1024)))
+# the largest file read: settings.max_file_bytes() (KAMRULES_MAX_FILE_BYTES), read when a file is
+# read, so a bad setting is a usage error and not an exception at import
 MAX_NODES = 500_000  # nodes after expanding aliases: a 10,000-contact account is ~170,000
 MAX_DEPTH = 64
 
@@ -161,7 +163,23 @@ def _refuse_mixed(file: str, bad: list[int], utf8: list[int], bom: bool) -> None
                    hint="save the whole file as UTF-8 (Excel: Save As → CSV UTF-8)")
 
 
+def size_text(n: int) -> str:
+    """Bytes for a message: 20.0 MiB, 512 KiB, 100 bytes."""
+    if n >= 1024 * 1024:
+        return f"{n // 1048576} MiB" if n % 1048576 == 0 else f"{n / 1048576:.1f} MiB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KiB"
+    return f"{n} bytes"
+
+
+def too_large(file: str, size: int | None, limit: int) -> InputError:
+    what = f"the file is {size_text(size)}" if size is not None else "the input is larger than the limit"
+    return _problem("file.too-large", f"{what}; the limit is {size_text(limit)}", file,
+                    hint="split it, or raise KAMRULES_MAX_FILE_BYTES if it is genuine")
+
+
 def read_text(file: str, *, stdin_text: str | None = None) -> tuple[str, str]:
+    limit = settings.max_file_bytes()
     if stdin_text is not None:
         raw = stdin_text.encode("utf-8", "surrogateescape")
     else:
@@ -170,21 +188,18 @@ def read_text(file: str, *, stdin_text: str | None = None) -> tuple[str, str]:
         except OSError as e:
             raise _problem("file.unreadable", f"cannot read the file: {e.strerror or e}", file, 0, 0,
                            hint="check the path") from None
-        if size > MAX_BYTES:
-            raise _problem("file.too-large",
-                           f"the file is {size / 1048576:.1f} MiB; the limit is {MAX_BYTES / 1048576:.0f} MiB",
-                           file, hint="split it, or raise KAMRULES_MAX_FILE_BYTES if it is genuine")
+        if size > limit:
+            raise too_large(file, size, limit)
         try:
             with open(file, "rb") as fh:
-                raw = fh.read(MAX_BYTES + 1)
+                raw = fh.read(limit + 1)
         except OSError as e:
             raise _problem("file.unreadable", f"cannot read the file: {e.strerror or e}", file, 0, 0,
                            hint="check the path and its permissions") from None
         if os.path.isdir(file):  # pragma: no cover - open() already fails on Linux
             raise _problem("file.unreadable", "this is a folder, not a file", file)
-    if len(raw) > MAX_BYTES:
-        raise _problem("file.too-large", f"the input is larger than the limit of {MAX_BYTES // 1048576} MiB", file,
-                       hint="split it, or raise KAMRULES_MAX_FILE_BYTES if it is genuine")
+    if len(raw) > limit:
+        raise too_large(file, None, limit)
     return decode(raw, file)
 
 

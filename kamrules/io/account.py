@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kamrules.core import yamlio
+from kamrules.core import settings, yamlio
 from kamrules.core.errors import AccountError, Collector, InputError, Location, suggest
 from kamrules.core.values import RangeProblem, ValueProblem, format_value, parse_date, parse_scalar
 from kamrules.core.yamlio import Doc, format_path
@@ -71,7 +71,7 @@ def load_account(file: str, book: Rulebook, *, text: str | None = None) -> Accou
 
 
 def account_from_doc(doc: Doc, book: Rulebook) -> Account:
-    out = Collector()
+    out = Collector(hint_limit=settings.max_problems())
     data = doc.data
     if data is None:
         out.add("account.empty", "the account file is empty", Location(doc.file, 1, 1),
@@ -134,7 +134,7 @@ def _walk(doc: Doc, data: dict[str, Any], path: YPath, prefix: str, index: KeyIn
             continue
         target = index.lookup(prefix, key)
         if target is None:
-            hint = suggest(key, index.choices(prefix))
+            hint = suggest(key, index.choices(prefix)) if out.worth_a_hint() else ""
             where = f"under '{prefix}'" if prefix else "in an account"
             out.add("account.unknown-key", f"unknown key '{key}' {where}", doc.loc(kpath), format_path(kpath),
                     "a fact the rulebook declares (see 'kamrules rules --facts')", hint)
@@ -198,7 +198,7 @@ def _item(doc: Doc, fact: FactDef, item: dict[str, Any], path: YPath, out: Colle
         name = k if k in fields else by_label.get(k)
         if name is None:
             out.add("account.unknown-key", f"unknown field '{k}' in {fact.name}", doc.loc(kp), format_path(kp),
-                    "one of " + ", ".join(fields), suggest(k, fields))
+                    "one of " + ", ".join(fields), suggest(k, fields) if out.worth_a_hint() else "")
             continue
         if raw is None:
             continue

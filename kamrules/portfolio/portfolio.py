@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from kamrules import __version__
 from kamrules.advice.model import Advice, Finding
-from kamrules.core import textsafe
+from kamrules.core import settings, textsafe
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.values import format_money, format_percent
 from kamrules.io import csvio
@@ -137,11 +137,17 @@ def collect(paths: Iterable[str], book: Rulebook) -> Inputs:
     sources: list[Source] = []
     problems: list[Problem] = []
     invalid = 0
+    limit = settings.max_rows()
     for file in expand(paths):
         got, bad, n_bad = _read(file, book)
         sources.extend(got)
         problems.extend(bad)
         invalid += n_bad
+        if len(sources) > limit:  # one CSV file stops at the limit itself; many files add up
+            raise InputError([Problem(
+                "portfolio.too-many-accounts", f"the inputs hold more than {limit:,} accounts (reached in this file); "
+                f"the limit is {limit:,}", Location(file), expected=f"at most {limit:,} accounts in one run",
+                hint="evaluate the accounts in several runs, or raise KAMRULES_MAX_ROWS if it is genuine")])
     unique, dupes = _unique_ids(sources)
     return Inputs(tuple(unique), tuple(sorted([*problems, *dupes], key=Problem.sort_key)), invalid + len(dupes))
 
