@@ -318,7 +318,7 @@ def test_numbers_that_json_writes_with_an_exponent(engine: str, tmp_path: Path) 
     book = tmp_path / "tiny.yaml"
     book.write_text(f"rulebook: tiny\nextends: [{MINI}]\nmetrics:\n  scaled: {{type: number, formula: revenue * 100}}\n"
                     "rules:\n  - id: tiny\n    concept: misconception.big_order\n"
-                    "    source: recon\n    when: discount_rate < 0.002% and discount_rate > 0.0001% and scaled > 1e16\n"
+                    "    source: recon\n    when: discount_rate < 0.002% and discount_rate > 0.0001% and scaled > 1e15\n"
                     "    then: {warn: {severity: low, message: {en: tiny}}}\n", encoding="utf-8")
     res = CliRunner().invoke(main, ["advise", str(acc), "-r", str(book), "-f", "json", "--engine", engine,
                                     "--as-of", "2026-06-30"])
