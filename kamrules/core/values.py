@@ -83,7 +83,7 @@ def _shown(raw: Any) -> str:
 
 def _too_big(raw: Any) -> RangeProblem:
     return RangeProblem(f"'{_shown(raw)}' is outside the range kamrules computes with", expected=NUMBER_RANGE,
-                        hint="amounts are at most 10^15 (1,000万亿); check for a typo or extra zeros")
+                        hint="numbers are at most 10^15 (1,000万亿); check for a typo or extra zeros")
 
 
 def within_range(x: float | Decimal, raw: Any) -> None:

@@ -173,8 +173,9 @@ def size_text(n: int) -> str:
 
 
 def too_large(file: str, size: int | None, limit: int) -> InputError:
-    what = f"the file is {size_text(size)}" if size is not None else "the input is larger than the limit"
-    return _problem("file.too-large", f"{what}; the limit is {size_text(limit)}", file,
+    what = (f"the file is {size_text(size)}; the limit is {size_text(limit)}" if size is not None
+            else f"the input is larger than the limit of {size_text(limit)}")
+    return _problem("file.too-large", what, file,
                     hint="split it, or raise KAMRULES_MAX_FILE_BYTES if it is genuine")
 
 
