@@ -6,25 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from kamrules.core.errors import Location
-
-LANGS = ("zh", "en")
-SEVERITIES = ("critical", "high", "medium", "low", "info")  # most severe first
-HIT_POLICIES = ("unique", "first", "priority", "any")
-
-
-@dataclass(frozen=True)
-class Text:
-    """A bilingual string. Built-in course strings have both; company strings may have one."""
-
-    zh: str = ""
-    en: str = ""
-
-    def get(self, lang: str) -> str:
-        primary = self.zh if lang == "zh" else self.en
-        return primary or self.en or self.zh
-
-    def as_dict(self) -> dict[str, str]:
-        return {k: v for k, v in (("zh", self.zh), ("en", self.en)) if v}
+from kamrules.core.i18n import LANGS as LANGS
+from kamrules.core.i18n import Text as Text
+from kamrules.rulebook.grammar import HIT_POLICIES as HIT_POLICIES
+from kamrules.rulebook.grammar import SEVERITIES as SEVERITIES
 
 
 @dataclass(frozen=True)
@@ -140,9 +125,27 @@ class RuleDef:
     recommend: Message | None = None
     locked: bool = False
     changed_by: tuple[str, ...] = ()  # overlays that overrode parts of it
+    table: str = ""  # the decision table this rule is a row of
+    # where each part of a table row's generated condition was written: (start, end) offsets in
+    # `when`, and the cell's location in the file (errors point at the cell, not the whole row)
+    cells: tuple[tuple[int, int, Location], ...] = ()
     # filled by checking:
     cond: Any = None  # ir.Cond
     score_terms: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """A decision table: its rows are ordinary rules (`rows` holds their ids, in table order)."""
+
+    id: str
+    hit_policy: str  # unique | first | priority | collect
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]  # classify.<dim> | score.<name> | derive.<name>
+    rows: tuple[str, ...]
+    origin: Origin
+    complete: bool = False
+    title: Text = Text()
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class Rulebook:
     templates: tuple[str, ...] = ()  # company template folders, nearest overlay first
     chain: tuple[str, ...] = ()  # rulebook ids, base first
     strata: Mapping[str, int] = field(default_factory=dict)  # rule id → stratum
+    tables: Mapping[str, TableDef] = field(default_factory=dict)
 
     def rule(self, rule_id: str) -> RuleDef | None:
         for r in self.rules:
