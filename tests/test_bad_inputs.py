@@ -475,6 +475,12 @@ def test_every_edge_file_has_a_case() -> None:
     assert {p.name for p in (EDGES / "rulebooks").iterdir()} == {c.file for c in EDGE_RULEBOOK_CASES}
 
 
+def run(args: list[str], input: str | None = None) -> Result:
+    """The CLI as a terminal would receive it: color=True stops click from stripping CSI
+    sequences itself (it does when the output is not a terminal), which would hide them."""
+    return CliRunner().invoke(main, args, input=input, color=True)
+
+
 def assert_no_raw_controls(*texts: str) -> None:
     for text in texts:
         m = RAW_CONTROL.search(text) or re.search("\r(?!\n)", text)
@@ -486,7 +492,7 @@ def test_edge_account(case: Case, tmp_path: Path) -> None:
     file = EDGES / "accounts" / case.file
     out = tmp_path / "out" / "playbook.md"
     out.parent.mkdir()
-    res = advise(str(file), "-r", str(MINI), "-o", str(out))
+    res = run(["advise", str(file), "-r", str(MINI), "-o", str(out)])
     assert_refused(res, case, file, out)
     assert_no_raw_controls(res.output)
 
@@ -496,10 +502,10 @@ def test_edge_rulebook(case: Case, tmp_path: Path) -> None:
     file = EDGES / "rulebooks" / case.file
     out = tmp_path / "out" / "playbook.md"
     out.parent.mkdir()
-    res = advise(str(GOOD), "-r", str(file), "-o", str(out))
+    res = run(["advise", str(GOOD), "-r", str(file), "-o", str(out)])
     assert_refused(res, case, file, out)
     # one answer: check reports the same problem at the same place
-    checked = CliRunner().invoke(main, ["check", str(file)])
+    checked = run(["check", str(file)])
     assert checked.exit_code == 1, checked.output
     first = re.search(rf"{re.escape(case.at or file.name)}:\d+(:\d+)?: error\[{re.escape(case.code or '')}", res.stderr)
     assert first is not None and first.group() in checked.output, checked.output
@@ -512,7 +518,7 @@ def test_advise_refuses_whatever_check_calls_an_error(tmp_path: Path) -> None:
     books = sorted([*RULEBOOKS.glob("*.yaml"), *(EDGES / "rulebooks").glob("*.yaml")])
     assert len(books) > 30
     for book in books:
-        checked = CliRunner().invoke(main, ["check", str(book), "--format", "json"])
+        checked = run(["check", str(book), "--format", "json"])
         errors = [p for p in json.loads(checked.stdout or "[]")
                   if p["severity"] == "error" and p["code"] != "lint.engine-limit"] if checked.exit_code != 2 else [1]
         res = advise(str(GOOD), "-r", str(book), "--engine", "reference", "-f", "json")
@@ -554,11 +560,10 @@ def test_numbers_at_the_edges_compute_print_and_stay_json(tmp_path: Path) -> Non
     course = re.sub(r"(?m)^(\s+revenue:).*$", r"\1 0.000001", course)  # the company's revenue: a tiny divisor
     (tmp_path / "huge.yaml").write_text(course, encoding="utf-8")
     for args in (["advise", "-f", "json", "--explain"], ["explain", "--format", "json"]):
-        res = CliRunner().invoke(main, [args[0], str(tmp_path / "huge.yaml"), *args[1:], "--as-of", "2026-06-30"])
+        res = run([args[0], str(tmp_path / "huge.yaml"), *args[1:], "--as-of", "2026-06-30"])
         assert res.exit_code in (0, 1), res.output
         _strict_json(res.stdout)
-    res = CliRunner().invoke(main, ["portfolio", str(tmp_path / "huge.yaml"), str(acc), "-r", "course", "-f", "json",
-                                    "--skip-invalid"])
+    res = run(["portfolio", str(tmp_path / "huge.yaml"), str(acc), "-r", "course", "-f", "json", "--skip-invalid"])
     _strict_json(res.stdout)
 
 
@@ -596,7 +601,7 @@ def test_text_from_input_is_neutralised_for_every_medium(tmp_path: Path) -> None
         "portfolio-json": ["portfolio", str(acc), "-r", str(MINI), "-f", "json"],
     }
     for name, args in runs.items():
-        res = CliRunner().invoke(main, [*args, "--as-of", "2026-06-30"])
+        res = run([*args, "--as-of", "2026-06-30"])
         assert res.exit_code == 0, f"{name}: {res.output}"
         assert_no_raw_controls(res.stdout, res.stderr)
         if name.endswith("json"):
@@ -613,23 +618,23 @@ def test_text_from_input_is_neutralised_for_every_medium(tmp_path: Path) -> None
             assert len(res.stdout.splitlines()) == 2, "one header and one account: a name cannot add rows"
     # the file written with -o is neutralised too, not only what reaches the terminal
     out = tmp_path / "p.md"
-    assert CliRunner().invoke(main, [*runs["md"], "-o", str(out)]).exit_code == 0
+    assert run([*runs["md"], "-o", str(out)]).exit_code == 0
     assert_no_raw_controls(out.read_text(encoding="utf-8"))
 
 
 def test_file_names_and_headers_are_echoed_neutralised(tmp_path: Path) -> None:
     name = tmp_path / "acc\x1b[31m\u202e.yaml"
     name.write_text("id: t1\nname: T\nrevenu: 1\n", encoding="utf-8")
-    res = advise(str(name), "-r", str(MINI))
+    res = run(["advise", str(name), "-r", str(MINI)])
     assert res.exit_code == 2 and "acc\\x1b[31m\\u202e.yaml:3:1: error[account.unknown-key]" in res.stderr, res.stderr
     assert_no_raw_controls(res.output)
     csv_file = tmp_path / "export.csv"
     csv_file.write_text("id,name,\x1b]0;x\x07bad\n" + "".join(f"{i},Account {i},2\n" for i in range(20)),
                         encoding="utf-8")
-    res = CliRunner().invoke(main, ["portfolio", str(csv_file), "-r", str(MINI)])
+    res = run(["portfolio", str(csv_file), "-r", str(MINI)])
     assert res.exit_code == 2 and "\\x1b]0;x\\x07bad" in res.stderr, res.stderr
     assert_no_raw_controls(res.output)
-    res = CliRunner().invoke(main, ["advise", "--lang", "\x1b[2J"])
+    res = run(["advise", "--lang", "\x1b[2J"])
     assert res.exit_code == 2 and "\\x1b[2J" in res.output, res.output  # click's own usage errors too
     assert_no_raw_controls(res.output)
 
@@ -647,12 +652,12 @@ def test_rulebook_text_from_an_overlay_is_neutralised(tmp_path: Path) -> None:
                  ["advise", str(GOOD), "-r", str(book)], ["advise", str(GOOD), "-r", str(book), "-f", "json"],
                  ["explain", str(GOOD), "-r", str(book)], ["check", str(book)], ["schema", "account", "-r", str(book)],
                  ["init", "account", "-r", str(book), "--lang", "en"]):
-        res = CliRunner().invoke(main, [*args])
+        res = run([*args])
         assert res.exit_code in (0, 1), f"{args}: {res.output}"
         assert_no_raw_controls(res.stdout, res.stderr)
         assert not re.search(r"(?m)^# Injected", res.stdout), args
     # the account template is YAML: a label with a line break must not write a live key
-    res = CliRunner().invoke(main, ["init", "account", "-r", str(book), "--lang", "en"])
+    res = run(["init", "account", "-r", str(book), "--lang", "en"])
     import yaml
 
     keys = set(yaml.safe_load(res.stdout))
@@ -664,7 +669,7 @@ def test_rule_test_names_are_neutralised(tmp_path: Path) -> None:
     tf.write_text(f"rulebook: {MINI}\nas_of: 2026-06-30\nbase: {{id: t, name: T}}\ncases:\n"
                   f"  - name: {json.dumps('case ' + HOSTILE)}\n    given: {{revenue: 2M}}\n"
                   "    expect: {classification: {tier: gold}}\n", encoding="utf-8")
-    res = CliRunner().invoke(main, ["test", str(tf)])
+    res = run(["test", str(tf)])
     assert res.exit_code == 1 and "FAIL" in res.stdout, res.output
     assert_no_raw_controls(res.stdout, res.stderr)
     assert not re.search(r"(?m)^# Fake", res.stdout)
@@ -677,11 +682,11 @@ def test_a_csv_with_one_gbk_row_is_refused_naming_the_row(tmp_path: Path) -> Non
     f.write_bytes("id,name,revenue\nhx-1,华信钢铁,1200万\n".encode("utf-8") + "hx-2,东方管道,800万\n".encode("gbk")
                   + "hx-3,明华精密,300万\n".encode("utf-8"))
     for args in (["portfolio", str(f)], ["advise", str(f), "--account", "hx-1"]):
-        res = CliRunner().invoke(main, [*args, "-r", str(MINI)])
+        res = run([*args, "-r", str(MINI)])
         assert res.exit_code == 2 and "mixed.csv:3:1: error[file.mixed-encoding]" in res.stderr, res.output
     gbk = tmp_path / "gbk.csv"  # a whole GBK export still reads, every name intact
     gbk.write_bytes("id,name,revenue\nhx-1,华信钢铁,1200万\nhx-2,东方管道,800万\n".encode("gbk"))
-    res = CliRunner().invoke(main, ["portfolio", str(gbk), "-r", str(MINI), "-f", "json"])
+    res = run(["portfolio", str(gbk), "-r", str(MINI), "-f", "json"])
     assert res.exit_code == 0 and {a["name"] for a in json.loads(res.stdout)["accounts"]} == {"华信钢铁", "东方管道"}
 
 
@@ -713,7 +718,7 @@ def test_rows_over_the_cap_are_refused_at_the_first_row_too_many(tmp_path: Path,
     f = tmp_path / "many.csv"
     f.write_text("id,name\n" + "".join(f"a{i},A\n" for i in range(9)), encoding="utf-8")
     for args in (["portfolio", str(f)], ["advise", str(f), "--account", "a1"]):
-        res = CliRunner().invoke(main, [*args, "-r", str(MINI)])
+        res = run([*args, "-r", str(MINI)])
         assert res.exit_code == 2 and "many.csv:7:1: error[csv.too-many-rows]" in res.stderr, res.output
         assert "KAMRULES_MAX_ROWS" in res.stderr
     # many files add up: the run stops at the limit, naming the file where it was crossed
@@ -722,7 +727,7 @@ def test_rows_over_the_cap_are_refused_at_the_first_row_too_many(tmp_path: Path,
         g = tmp_path / f"part{n}.csv"
         g.write_text("id,name\n" + "".join(f"p{n}-{i},A\n" for i in range(3)), encoding="utf-8")
         files.append(str(g))
-    res = CliRunner().invoke(main, ["portfolio", *files, "-r", str(MINI)])
+    res = run(["portfolio", *files, "-r", str(MINI)])
     assert res.exit_code == 2 and "part1.csv: error[portfolio.too-many-accounts]" in res.stderr, res.output
 
 
@@ -768,14 +773,14 @@ def test_reports_list_the_first_problems_and_say_how_many_more(tmp_path: Path,
     book = tmp_path / "book.yaml"
     book.write_text(f"rulebook: b\nextends: [{MINI}]\n" + "".join(f"unknown_{i}: 1\n" for i in range(300)),
                     encoding="utf-8")
-    res = CliRunner().invoke(main, ["check", str(book)])
+    res = run(["check", str(book)])
     assert res.stdout.count("error[rulebook.unknown-key]") == 100 and "… and 202 more problems" in res.stdout
-    res = CliRunner().invoke(main, ["check", str(book), "--format", "json"])
+    res = run(["check", str(book), "--format", "json"])
     assert sum(p["code"] == "rulebook.unknown-key" for p in json.loads(res.stdout)) == 300
 
 
 def test_standard_input_over_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAMRULES_MAX_FILE_BYTES", "1K")
-    res = CliRunner().invoke(main, ["advise", "-", "-r", str(MINI)], input="id: t1\nname: T\nnotes: " + "x" * 5000)
+    res = run(["advise", "-", "-r", str(MINI)], input="id: t1\nname: T\nnotes: " + "x" * 5000)
     assert res.exit_code == 2 and "<stdin>:1:1: error[file.too-large]" in res.stderr, res.output
     assert "larger than the limit of 1 KiB" in res.stderr
