@@ -784,3 +784,15 @@ def test_standard_input_over_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     res = run(["advise", "-", "-r", str(MINI)], input="id: t1\nname: T\nnotes: " + "x" * 5000)
     assert res.exit_code == 2 and "<stdin>:1:1: error[file.too-large]" in res.stderr, res.output
     assert "larger than the limit of 1 KiB" in res.stderr
+
+
+def test_everything_printed_goes_through_the_neutralising_edge() -> None:
+    """The mechanism for the terminal: one function prints (cli/common.echo, textsafe.terminal).
+    A new print path that bypasses it would let controls through again."""
+    offenders = []
+    for py in sorted((ROOT / "kamrules").rglob("*.py")):
+        for n, text in enumerate(py.read_text(encoding="utf-8").splitlines(), start=1):
+            code = text.split("#", 1)[0]
+            if re.search(r"\b(print\(|click\.(s?echo|echo_via_pager)\(|sys\.std(out|err)\.write)", code):
+                offenders.append(f"{py.relative_to(ROOT).as_posix()}: {text.strip()}")
+    assert offenders == ["kamrules/cli/common.py: click.echo(textsafe.terminal(text), err=err, nl=nl)"], offenders

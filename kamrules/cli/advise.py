@@ -64,8 +64,8 @@ def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str 
     out = render(advice, fmt, explain=expl)
     if verbose:
         echo(f"kamrules {__version__}: engine={advice.engine} rulebook={advice.book.id} "
-                   f"{advice.book.digest[:19]} as_of={advice.as_of} rules={len(advice.book.rules)} "
-                   f"fired={len(advice.matches)}", err=True)
+             f"{advice.book.digest[:19]} as_of={advice.as_of} rules={len(advice.book.rules)} "
+             f"fired={len(advice.matches)}", err=True)
     if output:
         from kamrules.io.output import write_atomic
 

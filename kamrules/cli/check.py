@@ -48,7 +48,7 @@ def check_cmd(rulebooks: tuple[str, ...], strict: bool, fmt: str) -> None:
             echo(render_problems(problems, shown_problems()))
         echo(_summary(problems, len(results), sum(r.hidden for r in results)))
     if unusable:
-        echo(f"kamrules: cannot read {', '.join(unusable)}; nothing was checked there.", err=True)
+        echo(textsafe.line(f"kamrules: cannot read {', '.join(unusable)}; nothing was checked there."), err=True)
         sys.exit(2)
     if any(r.failed(strict) for r in results):
         sys.exit(1)

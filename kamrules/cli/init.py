@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from kamrules.cli.common import echo, guarded, rulebook_option
+from kamrules.core import textsafe
 from kamrules.core.errors import Location, Problem, UsageError
 
 LANGS = ["zh", "en"]
@@ -49,7 +50,7 @@ def init_account(rulebook: str, lang: str | None, output: str | None) -> None:
         echo(text, nl=False)
         return
     write_new({Path(output): text})
-    echo(f"kamrules: wrote {output}", err=True)
+    echo(textsafe.line(f"kamrules: wrote {output}"), err=True)  # a file name is one line, whatever it holds
 
 
 @init_group.command("company")
@@ -84,9 +85,9 @@ def init_company(name: str, folder: str, base: str, lang: str | None) -> None:
     files = company_files(name, base, book, Path(folder), lang or book.lang)
     written = write_new(files)
     for p in written:
-        echo(f"wrote {p}")
+        echo(textsafe.line(f"wrote {p}"))
     overlay = written[0]
-    echo(f"next: kamrules check {overlay}  ·  kamrules test {overlay.parent}")
+    echo(textsafe.line(f"next: kamrules check {overlay}  ·  kamrules test {overlay.parent}"))
 
 
 command = init_group
