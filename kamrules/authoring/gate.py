@@ -32,15 +32,25 @@ def _builtin(ref: str) -> bool:
 def checked_rulebook(ref: str) -> Rulebook:
     """The effective rulebook, refused (RulebookError, exit 2) when check reports an error in it."""
     book = load_rulebook(ref)  # load errors are check's errors too: raised here
-    if _builtin(ref):
-        return book
+    if not _builtin(ref):
+        _refuse_lint_errors(book, ref)
+    return book
+
+
+def refuse_what_check_refuses(ref: str) -> None:
+    """checked_rulebook for a command that loads the rulebook itself (advise and explain, through
+    the pipeline): a built-in is not even loaded here, so its users pay nothing."""
+    if not _builtin(ref):
+        _refuse_lint_errors(load_rulebook(ref), ref)
+
+
+def _refuse_lint_errors(book: Rulebook, ref: str) -> None:
     from kamrules.authoring.lint import check_rulebook, lint, template_variables
 
     quick = [p for p in lint(book, engine=False) + template_variables(book) if p.severity == "error"]
     if not quick:
-        return book
+        return
     # check's own verdict, with findings that the built-in base has on its own left out
     errors = [p for p in check_rulebook(ref).problems if p.severity == "error" and p.code != "lint.engine-limit"]
     if errors:
         raise RulebookError(errors)
-    return book

@@ -49,11 +49,11 @@ def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str 
       kamrules advise account.yaml --format json --fail-on high
     """
     from kamrules.advice.render import render
-    from kamrules.authoring.gate import checked_rulebook
+    from kamrules.authoring.gate import refuse_what_check_refuses
     from kamrules.pipeline import advise as run_advise
 
     file, text = read_input(account)
-    checked_rulebook(rulebook)  # what check calls wrong is refused here too (authoring/gate.py)
+    refuse_what_check_refuses(rulebook)  # what check calls wrong is refused here too (authoring/gate.py)
     advice = run_advise(file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine, stdin_text=text,
                         account_id=account_id)
     expl = None

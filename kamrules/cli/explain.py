@@ -48,11 +48,11 @@ def explain_cmd(account: str, rulebook: str, rules: tuple[str, ...], why_not: bo
       kamrules explain account.yaml --rule over-concession-discount --format json
     """
     from kamrules.advice.explain import explain, find_rule, json_report, pretty_report
-    from kamrules.authoring.gate import checked_rulebook
+    from kamrules.authoring.gate import refuse_what_check_refuses
     from kamrules.pipeline import advise
 
     file, text = read_input(account)
-    checked_rulebook(rulebook)  # what check calls wrong is refused here too
+    refuse_what_check_refuses(rulebook)  # what check calls wrong is refused here too
     advice = advise(file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine, stdin_text=text,
                     account_id=account_id)
     wanted = [find_rule(advice.book, r) for r in rules] if rules else None

@@ -100,8 +100,14 @@ _MD_BLOCK_START = re.compile(
 )
 
 
+# Anything markdown() could change: most text (a Chinese name, a sentence) has none of it.
+_MD_TOUCHES = re.compile(f"[\\\\`*\\[\\]|<&\r\n\x85{_CONTROL_CLASS}]")
+
+
 def markdown(text: str) -> str:
     """One value inside a Markdown document, shown as the text it is."""
+    if not _MD_TOUCHES.search(text) and not _MD_BLOCK_START.match(text):
+        return text
     text = _LINE_BREAKS.sub(" ", text)
     text = _MD_ANYWHERE.sub(r"\\\1", text)
     text = _MD_HTML.sub(lambda m: "\\" + m.group(), text)
@@ -164,13 +170,32 @@ def json_dumps(obj: Any, *, indent: int | None = 2, default: Callable[[Any], Any
 
 def deep(obj: Any, fn: Callable[[str], str]) -> Any:
     """Every string inside dicts, lists and tuples passed through fn (keys are left alone: they
-    are names the template reads, not text it shows)."""
-    if isinstance(obj, str):
-        return fn(obj)
-    if isinstance(obj, dict):
-        return {k: deep(v, fn) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [deep(v, fn) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(deep(v, fn) for v in obj)
-    return obj
+    are names the template reads, not text it shows). A structure shared by several parts of
+    the input (the playbook context lists each finding in several places) is converted once,
+    and stays shared."""
+    memo: dict[int, Any] = {}
+    texts: dict[str, str] = {}
+
+    def walk(o: Any) -> Any:
+        if isinstance(o, str):
+            done = texts.get(o)
+            if done is None:
+                done = texts[o] = fn(o)
+            return done
+        if not isinstance(o, (dict, list, tuple)):
+            return o
+        key = id(o)
+        if key in memo:
+            return memo[key]
+        out: Any
+        if isinstance(o, dict):
+            out = memo[key] = {}
+            out.update((k, walk(v)) for k, v in o.items())
+        elif isinstance(o, list):
+            out = memo[key] = []
+            out.extend(walk(v) for v in o)
+        else:
+            out = memo[key] = tuple(walk(v) for v in o)
+        return out
+
+    return walk(obj)
