@@ -442,17 +442,17 @@ def fuzz_rulebook(data: str | bytes, folder: Path) -> None:
 
 
 def fuzz_test_file(data: str | bytes, folder: Path) -> None:
-    """The rule-test loader (kamrules.authoring.testing), and running what it loads."""
-    from kamrules.authoring import testing
+    """The rule-test loader (kamrules.authoring.ruletests.reader), and running what it loads."""
+    from kamrules.authoring.ruletests import reader, runner
     from kamrules.core.errors import InputError
 
     try:
-        tf = testing.read_test_file(str(_write(folder, "rules.test.yaml", data)))
+        tf = reader.read_test_file(str(_write(folder, "rules.test.yaml", data)))
     except InputError as e:
         check_problems(e)
         return
     for case in tf.cases:
-        testing.run_case(tf, case)
+        runner.run_case(tf, case)
 
 
 def fuzz_condition(text: str, folder: Path) -> None:

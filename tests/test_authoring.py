@@ -16,7 +16,8 @@ import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
-from kamrules.authoring import testing
+from kamrules.authoring.ruletests.report import pretty
+from kamrules.authoring.ruletests.runner import run
 from kamrules.cli import main
 from kamrules.core import yamlio
 from kamrules.core.resources import rules_dir
@@ -220,8 +221,8 @@ def test_init_company_skeleton_passes_check_and_test(base: str, tmp_path: Path) 
     checked = cli("check", str(overlay), "--strict")
     assert checked.exit_code == 0, checked.stdout
     assert "no problems in 1 rulebook" in checked.stdout
-    report = testing.run([str(root)])
-    assert [c.status for f in report.files for c in f.cases] == ["PASS"], testing.pretty(report)
+    report = run([str(root)])
+    assert [c.status for f in report.files for c in f.cases] == ["PASS"], pretty(report)
     # the commented examples name real parameters and rules: uncommented, they still check clean
     overlay.write_text(_uncomment_examples(overlay.read_text(encoding="utf-8")), encoding="utf-8")
     text = overlay.read_text(encoding="utf-8")

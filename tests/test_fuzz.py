@@ -79,7 +79,7 @@ def test_rule_test_files(rnd: random.Random) -> None:
 
 def test_the_seeds_themselves_load(tmp_path: Path) -> None:
     """The mutations start from inputs that work: otherwise the fuzz run only tests refusals."""
-    from kamrules.authoring import testing
+    from kamrules.authoring.ruletests import reader, runner
     from kamrules.io.account import load_account
 
     for i, text in enumerate(account_seeds()):
@@ -87,8 +87,8 @@ def test_the_seeds_themselves_load(tmp_path: Path) -> None:
         assert load_account(str(tmp_path / f"a{i}.yaml"), BOOK).values["revenue"] > 0
         fuzz_account(text, tmp_path, BOOK)
     (tmp_path / "t.test.yaml").write_text(TEST_FILE_SEED, encoding="utf-8")
-    tf = testing.read_test_file(str(tmp_path / "t.test.yaml"))
-    assert [testing.run_case(tf, c).status for c in tf.cases] == ["PASS", "PASS"]
+    tf = reader.read_test_file(str(tmp_path / "t.test.yaml"))
+    assert [runner.run_case(tf, c).status for c in tf.cases] == ["PASS", "PASS"]
     assert len(rulebook_seeds()) > 20 and MINI in rulebook_seeds()
 
 

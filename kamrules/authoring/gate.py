@@ -45,7 +45,8 @@ def refuse_what_check_refuses(ref: str) -> None:
 
 
 def _refuse_lint_errors(book: Rulebook, ref: str) -> None:
-    from kamrules.authoring.lint import check_rulebook, lint, template_variables
+    from kamrules.authoring.check import check_rulebook
+    from kamrules.authoring.lint import lint, template_variables
 
     quick = [p for p in lint(book, engine=False) + template_variables(book) if p.severity == "error"]
     if not quick:

@@ -38,7 +38,8 @@ def test_cmd(paths: tuple[str, ...], coverage: bool, min_coverage: float | None,
       kamrules test rules/course --coverage
       kamrules test examples/company --min-coverage 90 --format json
     """
-    from kamrules.authoring.testing import pretty, run, to_json
+    from kamrules.authoring.ruletests.report import pretty, to_json
+    from kamrules.authoring.ruletests.runner import run
 
     report = run(list(paths), lang=lang)
     if fmt == "json":

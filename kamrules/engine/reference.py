@@ -25,42 +25,44 @@ class Context:
 
 
 def eval_term(t: ir.Term, ctx: Context) -> Any:
-    if isinstance(t, ir.Const):
-        return t.value
-    if isinstance(t, ir.Ref):
-        if t.kind == "item":
-            if ctx.item is None:
+    match t:
+        case ir.Const():
+            return t.value
+        case ir.Ref():
+            if t.kind == "item":
+                if ctx.item is None:
+                    return None
+                return ctx.item.get("__it__") if t.name == "it" else ctx.item.get(t.name)
+            return ctx.env.get(t.name)
+        case ir.Arith():
+            a, b = eval_term(t.left, ctx), eval_term(t.right, ctx)
+            if a is None or b is None:
                 return None
-            return ctx.item.get("__it__") if t.name == "it" else ctx.item.get(t.name)
-        return ctx.env.get(t.name)
-    if isinstance(t, ir.Arith):
-        a, b = eval_term(t.left, ctx), eval_term(t.right, ctx)
-        if a is None or b is None:
-            return None
-        a, b = float(a), float(b)
-        if t.op == "+":
-            return _tidy(a + b)
-        if t.op == "-":
-            return _tidy(a - b)
-        if t.op == "*":
-            return _tidy(a * b)
-        return None if b == 0 else _tidy(a / b)
-    if isinstance(t, ir.Fn):
-        args = [eval_term(a, ctx) for a in t.args]
-        if any(a is None for a in args):
-            return None
-        if t.name == "days_since":
-            return (ctx.as_of - args[0]).days
-        if t.name == "abs":
-            return abs(float(args[0]))
-        if t.name == "min":
-            return min(float(args[0]), float(args[1]))
-        if t.name == "max":
-            return max(float(args[0]), float(args[1]))
-        raise ValueError(t.name)  # pragma: no cover - the checker admits only these
-    if isinstance(t, ir.Agg):
-        return _agg(t, ctx)
-    raise TypeError(t)  # pragma: no cover
+            a, b = float(a), float(b)
+            if t.op == "+":
+                return _tidy(a + b)
+            if t.op == "-":
+                return _tidy(a - b)
+            if t.op == "*":
+                return _tidy(a * b)
+            return None if b == 0 else _tidy(a / b)
+        case ir.Fn():
+            args = [eval_term(a, ctx) for a in t.args]
+            if any(a is None for a in args):
+                return None
+            if t.name == "days_since":
+                return (ctx.as_of - args[0]).days
+            if t.name == "abs":
+                return abs(float(args[0]))
+            if t.name == "min":
+                return min(float(args[0]), float(args[1]))
+            if t.name == "max":
+                return max(float(args[0]), float(args[1]))
+            raise ValueError(t.name)  # pragma: no cover - the checker admits only these
+        case ir.Agg():
+            return _agg(t, ctx)
+        case _:
+            ir.unknown(t)
 
 
 def _tidy(x: float) -> float | None:
@@ -79,22 +81,25 @@ def _agg(t: ir.Agg, ctx: Context) -> Any:
     lst = ctx.env.get(t.list.name)
     if lst is None:
         return None
-    if t.body is None:
-        return len(lst)
-    subs = [Context(ctx.env, ctx.as_of, item) for item in _items(lst)]
-    if t.func in ("count", "any", "all"):
-        outs = [eval_cond(t.body, c) for c in subs]  # type: ignore[arg-type]
-        if t.func == "count":
-            return sum(1 for o in outs if o is True)
-        if t.func == "any":
-            return True if any(o is True for o in outs) else (None if any(o is None for o in outs) else False)
-        return False if any(o is False for o in outs) else (None if any(o is None for o in outs) else True)
-    vals = [v for v in (eval_term(t.body, c) for c in subs) if v is not None]  # type: ignore[arg-type]
-    if t.func == "sum":
-        return float(sum(float(v) for v in vals))
-    if not vals:
-        return None
-    return float(max(vals) if t.func == "max" else min(vals))
+    match t.body:
+        case None:
+            return len(lst)
+        case ir.Cmp() | ir.Exists() | ir.And() | ir.Or() | ir.Not() | ir.Truth() as cond:  # count | any | all
+            subs = [Context(ctx.env, ctx.as_of, item) for item in _items(lst)]
+            outs = [eval_cond(cond, c) for c in subs]
+            if t.func == "count":
+                return sum(1 for o in outs if o is True)
+            if t.func == "any":
+                return True if any(o is True for o in outs) else (None if any(o is None for o in outs) else False)
+            return False if any(o is False for o in outs) else (None if any(o is None for o in outs) else True)
+        case term:  # sum | max | min
+            subs = [Context(ctx.env, ctx.as_of, item) for item in _items(lst)]
+            vals = [v for v in (eval_term(term, c) for c in subs) if v is not None]
+            if t.func == "sum":
+                return float(sum(float(v) for v in vals))
+            if not vals:
+                return None
+            return float(max(vals) if t.func == "max" else min(vals))
 
 
 def compare(op: str, a: Any, b: Any) -> Truth3:
@@ -122,27 +127,29 @@ def compare(op: str, a: Any, b: Any) -> Truth3:
 
 
 def eval_cond(c: ir.Cond, ctx: Context) -> Truth3:
-    if isinstance(c, ir.Cmp):
-        return compare(c.op, eval_term(c.left, ctx), eval_term(c.right, ctx))
-    if isinstance(c, ir.Exists):
-        present = eval_term(c.ref, ctx) is not None
-        return present if c.positive else not present
-    if isinstance(c, ir.And):
-        vals = [eval_cond(i, ctx) for i in c.items]
-        if any(v is False for v in vals):
-            return False
-        return None if any(v is None for v in vals) else True
-    if isinstance(c, ir.Or):
-        vals = [eval_cond(i, ctx) for i in c.items]
-        if any(v is True for v in vals):
-            return True
-        return None if any(v is None for v in vals) else False
-    if isinstance(c, ir.Not):
-        v = eval_cond(c.item, ctx)
-        return None if v is None else not v
-    if isinstance(c, ir.Truth):
-        return c.value
-    raise TypeError(c)  # pragma: no cover
+    match c:
+        case ir.Cmp():
+            return compare(c.op, eval_term(c.left, ctx), eval_term(c.right, ctx))
+        case ir.Exists():
+            present = eval_term(c.ref, ctx) is not None
+            return present if c.positive else not present
+        case ir.And():
+            vals = [eval_cond(i, ctx) for i in c.items]
+            if any(v is False for v in vals):
+                return False
+            return None if any(v is None for v in vals) else True
+        case ir.Or():
+            vals = [eval_cond(i, ctx) for i in c.items]
+            if any(v is True for v in vals):
+                return True
+            return None if any(v is None for v in vals) else False
+        case ir.Not():
+            v = eval_cond(c.item, ctx)
+            return None if v is None else not v
+        case ir.Truth():
+            return c.value
+        case _:
+            ir.unknown(c)
 
 
 # ----------------------------------------------------------------------------- explanations
@@ -175,40 +182,42 @@ class Literal:
 
 def literal_of(c: ir.Cond, ctx: Context) -> Literal:
     outcome = eval_cond(c, ctx)
-    if isinstance(c, ir.Cmp):
-        lv, rv = eval_term(c.left, ctx), eval_term(c.right, ctx)
-        missing = tuple(sorted({r.name for side in (c.left, c.right) for r in ir.refs(side)
-                                if eval_term(r, ctx) is None}))
-        param = c.right.param if isinstance(c.right, ir.Const) else ""
-        return Literal(ir.show(c), outcome, ir.show(c.left), lv, c.op, rv, ir.show(c.right), param,
-                       c.left.type if c.left.type != "number" else c.right.type, missing)
-    if isinstance(c, ir.Exists):
-        v = eval_term(c.ref, ctx)
-        return Literal(ir.show(c), outcome, c.ref.name, v, "exists" if c.positive else "missing", None, "", "",
-                       c.ref.type)
-    return Literal(ir.show(c), outcome, ir.show(c), None, "", None, "")
+    match c:
+        case ir.Cmp():
+            lv, rv = eval_term(c.left, ctx), eval_term(c.right, ctx)
+            missing = tuple(sorted({r.name for side in (c.left, c.right) for r in ir.refs(side)
+                                    if eval_term(r, ctx) is None}))
+            return Literal(ir.show(c), outcome, ir.show(c.left), lv, c.op, rv, ir.show(c.right), ir.param_of(c.right),
+                           c.left.type if c.left.type != "number" else c.right.type, missing)
+        case ir.Exists():
+            v = eval_term(c.ref, ctx)
+            return Literal(ir.show(c), outcome, c.ref.name, v, "exists" if c.positive else "missing", None, "", "",
+                           c.ref.type)
+        case _:
+            return Literal(ir.show(c), outcome, ir.show(c), None, "", None, "")
 
 
 def trace(c: ir.Cond, ctx: Context) -> tuple[Truth3, list[Literal]]:
     """The condition's value and the literals that decide it (true ones when it holds,
     failing or unknown ones when it does not)."""
-    if isinstance(c, (ir.And, ir.Or)):
-        parts = [trace(i, ctx) for i in c.items]
-        value = eval_cond(c, ctx)
-        want: Truth3
-        if isinstance(c, ir.And):
-            want = True if value is True else None
-            chosen = [lits for v, lits in parts if (v is True) == (value is True)] if value is True else \
-                [lits for v, lits in parts if v is not True]
-        else:
-            chosen = [lits for v, lits in parts if v is True] if value is True else [lits for _, lits in parts]
-            want = value
-        del want
-        return value, [lit for lits in chosen for lit in lits]
-    if isinstance(c, ir.Not):
-        v, lits = trace(c.item, ctx)
-        return (None if v is None else not v), lits
-    return eval_cond(c, ctx), [literal_of(c, ctx)]
+    match c:
+        case ir.And():
+            parts = [trace(i, ctx) for i in c.items]
+            value = eval_cond(c, ctx)
+            holds = value is True  # then every part is true; else the parts that are not decide it
+            return value, [lit for v, lits in parts if (v is True) == holds for lit in lits]
+        case ir.Or():
+            parts = [trace(i, ctx) for i in c.items]
+            value = eval_cond(c, ctx)
+            # true: the parts that are; false or unknown: every part
+            return value, [lit for v, lits in parts if v is True or value is not True for lit in lits]
+        case ir.Not():
+            v, lits = trace(c.item, ctx)
+            return (None if v is None else not v), lits
+        case ir.Cmp() | ir.Exists() | ir.Truth():
+            return eval_cond(c, ctx), [literal_of(c, ctx)]
+        case _:
+            ir.unknown(c)
 
 
 def missing_refs(c: ir.Cond, ctx: Context) -> set[str]:
@@ -226,69 +235,78 @@ Fn3 = Callable[[Env, _dt.date, Optional[Mapping[str, Any]]], Any]
 
 
 def compile_term(t: ir.Term) -> Fn3:
-    if isinstance(t, ir.Const):
-        v = t.value
-        return lambda env, as_of, item: v
-    if isinstance(t, ir.Ref):
-        name = t.name
-        if t.kind == "item":
-            key = "__it__" if name == "it" else name
-            return lambda env, as_of, item: None if item is None else item.get(key)
-        return lambda env, as_of, item: env.get(name)
-    if isinstance(t, ir.Arith):
-        lf, rf, op = compile_term(t.left), compile_term(t.right), t.op
+    match t:
+        case ir.Const():
+            value = t.value
+            return lambda env, as_of, item: value
+        case ir.Ref():
+            name = t.name
+            if t.kind == "item":
+                key = "__it__" if name == "it" else name
+                return lambda env, as_of, item: None if item is None else item.get(key)
+            return lambda env, as_of, item: env.get(name)
+        case ir.Arith():
+            lf, rf, op = compile_term(t.left), compile_term(t.right), t.op
 
-        def arith(env: Env, as_of: _dt.date, item: Any) -> Any:
-            a = lf(env, as_of, item)
-            if a is None:
-                return None
-            b = rf(env, as_of, item)
-            if b is None:
-                return None
-            a, b = float(a), float(b)
-            if op == "+":
-                return _tidy(a + b)
-            if op == "-":
-                return _tidy(a - b)
-            if op == "*":
-                return _tidy(a * b)
-            return None if b == 0 else _tidy(a / b)
-        return arith
-    if isinstance(t, (ir.Fn, ir.Agg)):
-        # rarer, and list-shaped: share the tree walker's code rather than duplicate it
-        return lambda env, as_of, item: eval_term(t, Context(env, as_of, item))
-    raise TypeError(t)  # pragma: no cover
+            def arith(env: Env, as_of: _dt.date, item: Any) -> Any:
+                a = lf(env, as_of, item)
+                if a is None:
+                    return None
+                b = rf(env, as_of, item)
+                if b is None:
+                    return None
+                a, b = float(a), float(b)
+                if op == "+":
+                    return _tidy(a + b)
+                if op == "-":
+                    return _tidy(a - b)
+                if op == "*":
+                    return _tidy(a * b)
+                return None if b == 0 else _tidy(a / b)
+            return arith
+        case ir.Fn() | ir.Agg():
+            # rarer, and list-shaped: share the tree walker's code rather than duplicate it
+            return lambda env, as_of, item: eval_term(t, Context(env, as_of, item))
+        case _:
+            ir.unknown(t)
 
 
 def compile_cond(c: ir.Cond) -> Fn3:
-    if isinstance(c, ir.Cmp):
-        lf, rf, op = compile_term(c.left), compile_term(c.right), c.op
-        return lambda env, as_of, item: compare(op, lf(env, as_of, item), rf(env, as_of, item))
-    if isinstance(c, ir.Exists):
-        f, positive = compile_term(c.ref), c.positive
-        return lambda env, as_of, item: (f(env, as_of, item) is not None) == positive
-    if isinstance(c, (ir.And, ir.Or)):
-        parts = [compile_cond(i) for i in c.items]
-        decisive = isinstance(c, ir.Or)  # one false decides an and, one true decides an or
+    match c:
+        case ir.Cmp():
+            lf, rf, op = compile_term(c.left), compile_term(c.right), c.op
+            return lambda env, as_of, item: compare(op, lf(env, as_of, item), rf(env, as_of, item))
+        case ir.Exists():
+            f, positive = compile_term(c.ref), c.positive
+            return lambda env, as_of, item: (f(env, as_of, item) is not None) == positive
+        case ir.And():
+            return _junction([compile_cond(i) for i in c.items], decisive=False)
+        case ir.Or():
+            return _junction([compile_cond(i) for i in c.items], decisive=True)
+        case ir.Not():
+            g = compile_cond(c.item)
 
-        def junction(env: Env, as_of: _dt.date, item: Any) -> Truth3:
-            unknown = False
-            for p in parts:
-                v: Truth3 = p(env, as_of, item)
-                if v is decisive:
-                    return decisive
-                if v is None:
-                    unknown = True
-            return None if unknown else not decisive
-        return junction
-    if isinstance(c, ir.Not):
-        f = compile_cond(c.item)
+            def not3(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+                v = g(env, as_of, item)
+                return None if v is None else not v
+            return not3
+        case ir.Truth():
+            value = c.value
+            return lambda env, as_of, item: value
+        case _:
+            ir.unknown(c)
 
-        def not3(env: Env, as_of: _dt.date, item: Any) -> Truth3:
-            v = f(env, as_of, item)
-            return None if v is None else not v
-        return not3
-    if isinstance(c, ir.Truth):
-        value = c.value
-        return lambda env, as_of, item: value
-    raise TypeError(c)  # pragma: no cover
+
+def _junction(parts: list[Fn3], decisive: bool) -> Fn3:
+    """Kleene and (decisive False: one false decides it) / or (decisive True: one true does)."""
+
+    def junction(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+        unknown = False
+        for p in parts:
+            v: Truth3 = p(env, as_of, item)
+            if v is decisive:
+                return decisive
+            if v is None:
+                unknown = True
+        return None if unknown else not decisive
+    return junction

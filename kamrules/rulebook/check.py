@@ -30,8 +30,10 @@ from kamrules.rulebook.model import (
     Rulebook,
     RuleDef,
     ScoreDef,
+    TableDef,
     Text,
 )
+from kamrules.rulebook import playbook
 from kamrules.rulebook.read import RawBook
 
 
@@ -64,6 +66,16 @@ def _expr_loc(base: Location, pos: int, src: str) -> Location:
         before = src[:pos]
         return Location(base.file, base.line + before.count("\n") + 1, len(before) - before.rfind("\n"))
     return Location(base.file, base.line, base.col + pos)
+
+
+def _table_cond(t: TableDef, scope: Scope) -> ir.Cond:
+    """A table's shared precondition, checked (a mistake in it is reported on every row)."""
+    if not t.when.strip():
+        return ir.Truth(True)
+    try:
+        return check_condition(t.when, scope)
+    except ParseError:
+        return ir.Truth(True)
 
 
 def _condition_loc(r: RuleDef, pos: int) -> Location:
@@ -108,6 +120,10 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
     check_message_vars(rules, scope, out)
     kept = {r.id for r in rules}  # a table's rows without the disabled ones
     strata = stratify(rules, out)
+    sections, where = playbook.merge((b.playbook, b.playbook_locs) for b in chain)
+    guide = playbook.build(sections)
+    playbook.check_names(guide, where, values=set(facts) | set(metrics) | set(derived), dimensions=set(dims),
+                         scores=set(scores), params=set(params), out=out)
     lang = next((b.lang for b in reversed(chain) if b.lang), "zh")
     top = chain[-1] if chain else None
     book = Rulebook(
@@ -119,12 +135,14 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
         disabled=tuple(layered.disabled), metric_order=tuple(order),
         templates=tuple(b.templates for b in reversed(chain) if b.templates),
         chain=tuple(b.id for b in chain), strata=strata,
-        tables={k: replace(v, rows=tuple(r for r in v.rows if r in kept)) for k, v in layered.tables.items()})
+        tables={k: replace(v, rows=tuple(r for r in v.rows if r in kept), cond=_table_cond(v, scope))
+                for k, v in layered.tables.items()},
+        playbook=guide)
     return replace(book, digest=digest(book))
 
 
 def _check_rule(r: RuleDef, scope: Scope, layered: Any, out: Collector) -> RuleDef:
-    cond: ir.Cond = ir.Truth(False)
+    cond = ir.NEVER  # a placeholder when `when` does not check: lint skips the rule
     try:
         cond = check_condition(r.when, scope)
     except ParseError as e:
@@ -214,7 +232,7 @@ def digest(book: Rulebook) -> str:
 
     # tables are how rules were written, not what they decide: their rows are in `rules`
     payload = {k: clean(getattr(book, k)) for k in ("facts", "params", "metrics", "derived", "dimensions",
-                                                     "scores", "rules", "disabled")}
+                                                     "scores", "rules", "disabled", "playbook")}
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

@@ -258,6 +258,64 @@ TABLE = Map("table", (
 ), what="a decision table", owner=lambda t: f"table '{t.get('table')}'" if isinstance(t.get("table"), str)
     else "a decision table", type_message="each decision table must be a mapping")
 
+NAMES = Seq(Scalar("str", what="a name"), what="names", single=True)
+
+
+def _labelled(name: str, *fields: Field, what: str) -> Map:
+    return Map(name, (Field("key", Scalar("str", what="key"), required=True, missing="{owner} needs a key"),
+                      Field("label", TEXT), *fields), what=what,
+               owner=lambda v: f"{what} '{v.get('key')}'" if isinstance(v.get("key"), str) else what)
+
+
+PLAYBOOK = Map("playbook", (
+    Field("summary", Map("", (
+        Field("dimensions", NAMES), Field("scores", NAMES), Field("figures", NAMES),
+    ), what="summary", desc="What the playbook's summary shows: dimensions, scores and key figures")),
+    Field("families", Table(TEXT, key=Key(pattern=r"[a-z_]+", what="concept family"), what="families",
+                            desc="Concept families (standard, misconception …) → their names")),
+    Field("concepts", Table(TEXT, key=Key(pattern=CONCEPT_PATTERN, what="concept key", expected="family.name"),
+                            what="concepts", desc="Concept keys → their names")),
+    Field("analysis", Seq(_labelled(
+        "analysis_step",
+        Field("ask", TEXT),
+        Field("known", NAMES),
+        Field("date", Scalar("str", what="date fact", desc="The fact holding the date the step was last done")),
+        what="analysis step"), what="analysis",
+        desc="The six-step analysis, in order: each step's name, what to find out, the facts that show what is "
+             "known, and the fact holding the date it was last done")),
+    Field("buying_roles", NAMES),
+    Field("relationships", Map("", (
+        Field("metrics", NAMES), Field("gaps", NAMES),
+    ), what="relationships", desc="The relationship map's metrics, and the concepts shown as its gaps")),
+    Field("management", Seq(_labelled("management_part", what="management part"), what="management",
+                            desc="The eight parts of management, in order (concept management.<key>)")),
+    Field("service", Map("", (
+        Field("fact", Scalar("str", what="fact")),
+        Field("steps", Seq(TEXT, what="steps")),
+    ), what="service", desc="The service ladder: the fact holding the step, and each step's name")),
+    Field("scorecard", Map("", (
+        Field("dimension", Scalar("str", what="dimension")),
+        Field("quadrants", Table(Scalar("str", choices=("tl", "tr", "bl", "br"), what="quadrant position",
+                                        code="value", message="quadrant position {value} is not known"),
+                                 key=Key(), what="quadrants")),
+        Field("flight", Seq(_labelled(
+            "gauge",
+            Field("metric", Scalar("str", what="metric"), required=True, missing="{owner} needs a metric"),
+            Field("kind", Scalar("str", choices=("scale", "growth", "cost"), what="gauge kind", code="value",
+                                 message="gauge kind {value} is not known")),
+            Field("good", Scalar("str", what="parameter")),
+            Field("low", Scalar("str", what="parameter")),
+            Field("high", Scalar("str", what="parameter")),
+            what="gauge"), what="flight")),
+    ), what="scorecard", desc="The 2×2 scorecard chart: its dimension, where each value sits, and the flight gauges")),
+    Field("due_days", Table(Scalar("int", what="days"), key=Key(), what="due_days",
+                            desc="Suggested days to act, by severity")),
+    Field("portfolio", Map("", (
+        Field("dimensions", NAMES), Field("scores", NAMES),
+    ), what="portfolio", desc="What `kamrules portfolio` shows per account")),
+), what="playbook", desc="What the playbook knows about the course: its steps, roles, labels and layout. An overlay "
+                         "replaces any of these sections.")
+
 RULEBOOK = Map("", (
     Field("rulebook", Scalar("str", pattern=ID_PATTERN, what="id", code="id",
                              message="the rulebook needs an id: 'rulebook: <id>'",
@@ -306,6 +364,7 @@ RULEBOOK = Map("", (
                             desc="Overlays: rule id → the parts to change")),
     Field("lock", Seq(Scalar("str", what="a rule id"), what="lock",
                       desc="Overlays: rule ids that later overlays may not change")),
+    Field("playbook", Ref("playbook")),
     Field("templates", Scalar("str", what="templates", message="templates must be a folder path",
                               desc="A folder of playbook templates that shadow the built-in ones")),
 ), what="the rulebook", expected="rulebook: <id>, rules: […]", type_code="not-mapping",
@@ -314,7 +373,8 @@ RULEBOOK = Map("", (
 GRAMMAR = Grammar(
     root=RULEBOOK,
     defs={"fact": FACT, "parameter": PARAMETER, "metric": METRIC, "derived": DERIVED, "dimension": DIMENSION,
-          "score": SCORE, "message": MESSAGE, "rule": RULE, "override": OVERRIDE, "table": TABLE, "row": ROW},
+          "score": SCORE, "message": MESSAGE, "rule": RULE, "override": OVERRIDE, "table": TABLE, "row": ROW,
+          "playbook": PLAYBOOK},
     id="https://kamrules.invalid/schemas/rulebook.schema.json",
     title="kamrules rulebook",
     desc="A kamrules rulebook or company overlay (docs/rulebook-language.md). Editors use this for completion "

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from kamrules.core.errors import Location
 from kamrules.core.i18n import LANGS as LANGS
 from kamrules.core.i18n import Text as Text
+from kamrules.language import ir
 from kamrules.rulebook.grammar import HIT_POLICIES as HIT_POLICIES
 from kamrules.rulebook.grammar import SEVERITIES as SEVERITIES
 
@@ -63,7 +64,7 @@ class MetricDef:
     label: Text
     origin: Origin
     help: Text = Text()
-    term: Any = None  # ir.Term after checking
+    term: ir.Term = ir.UNKNOWN  # the checked formula (a Rulebook keeps only metrics whose formula checks)
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,9 @@ class RuleDef:
     # where each part of a table row's generated condition was written: (start, end) offsets in
     # `when`, and the cell's location in the file (errors point at the cell, not the whole row)
     cells: tuple[tuple[int, int, Location], ...] = ()
-    # filled by checking:
-    cond: Any = None  # ir.Cond
-    score_terms: tuple[tuple[str, Any], ...] = ()
+    # filled by checking (until then, and when `when` does not check, the rule never fires):
+    cond: ir.Cond = ir.NEVER
+    score_terms: tuple[tuple[str, ir.Term], ...] = ()  # score name, checked expression
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,69 @@ class TableDef:
     origin: Origin
     complete: bool = False
     title: Text = Text()
+    when: str = ""  # the precondition every row shares ("" = none)
+    cond: ir.Cond = ir.Truth(True)  # the precondition, checked (filled by checking)
+
+
+@dataclass(frozen=True)
+class Labelled:
+    key: str
+    label: Text
+
+
+@dataclass(frozen=True)
+class AnalysisStep:
+    key: str  # concept analysis.<key>
+    label: Text
+    ask: Text  # what to find out
+    known: tuple[str, ...]  # facts and metrics that show what is known for the step
+    date: str  # the fact holding the date the step was last done ("" = not tracked)
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """One gauge of the scorecard's flight image: a metric against thresholds (parameters)."""
+
+    key: str
+    label: Text
+    metric: str
+    kind: str  # scale | growth | cost
+    good: str = ""  # parameter: the level that is good (scale, growth)
+    low: str = ""  # parameter: low cost
+    high: str = ""  # parameter: high cost
+
+
+@dataclass(frozen=True)
+class PlaybookDef:
+    """What the playbook knows about the course (the rulebook's `playbook:` section), so an overlay
+    can change it: the steps and roles it walks, their names, what the summary shows."""
+
+    summary_dimensions: tuple[str, ...] = ()
+    summary_scores: tuple[str, ...] = ()
+    summary_figures: tuple[str, ...] = ()
+    families: Mapping[str, Text] = field(default_factory=dict)
+    concepts: Mapping[str, Text] = field(default_factory=dict)
+    analysis: tuple[AnalysisStep, ...] = ()
+    buying_roles: tuple[str, ...] = ()
+    relationship_metrics: tuple[str, ...] = ()
+    relationship_gaps: tuple[str, ...] = ()
+    management: tuple[Labelled, ...] = ()
+    service_fact: str = ""
+    service_steps: tuple[Text, ...] = ()
+    scorecard_dimension: str = ""
+    quadrants: Mapping[str, str] = field(default_factory=dict)  # dimension value → tl | tr | bl | br
+    flight: tuple[Gauge, ...] = ()
+    due_days: Mapping[str, int] = field(default_factory=dict)  # severity → days
+    portfolio_dimensions: tuple[str, ...] = ()
+    portfolio_scores: tuple[str, ...] = ()
+
+    def concept_label(self, concept: str, lang: str) -> str:
+        t = self.concepts.get(concept)
+        return (t.get(lang) if t else "") or concept
+
+    def family_label(self, family: str, lang: str) -> str:
+        t = self.families.get(family)
+        return (t.get(lang) if t else "") or family
 
 
 @dataclass(frozen=True)
@@ -178,6 +242,7 @@ class Rulebook:
     chain: tuple[str, ...] = ()  # rulebook ids, base first
     strata: Mapping[str, int] = field(default_factory=dict)  # rule id → stratum
     tables: Mapping[str, TableDef] = field(default_factory=dict)
+    playbook: PlaybookDef = PlaybookDef()
 
     def rule(self, rule_id: str) -> RuleDef | None:
         for r in self.rules:

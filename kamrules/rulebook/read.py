@@ -57,6 +57,8 @@ class RawBook:
     lock: list[tuple[str, Location]] = field(default_factory=list)
     templates: str = ""
     tables: list[tuple[TableDef, bool]] = field(default_factory=list)  # (table, replace)
+    playbook: dict[str, Any] = field(default_factory=dict)  # section → what the grammar read
+    playbook_locs: dict[str, Location] = field(default_factory=dict)
 
 
 def _ok(v: Any) -> bool:
@@ -136,6 +138,9 @@ class Reader:
         for i, tbl in enumerate(data.get("tables") or []):
             if isinstance(tbl, dict) and isinstance(tbl.get("table"), str):
                 self.table(book, tbl, ("tables", i))
+        if isinstance(data.get("playbook"), dict):
+            book.playbook = {k: v for k, v in data["playbook"].items() if _ok(v)}
+            book.playbook_locs = {k: self.loc(("playbook", k)) for k in book.playbook}
         self.overlay_parts(book, data)
         t = data.get("templates")
         if isinstance(t, str):
@@ -289,7 +294,8 @@ class Reader:
         policy = spec["hit_policy"] if isinstance(spec.get("hit_policy"), str) else "unique"
         table = TableDef(tid, policy, tuple(i for i in spec.get("inputs") or [] if isinstance(i, str)),
                          tuple(outputs), tuple(r.id for r in rows), self.origin(path),
-                         spec.get("complete") is True, _text(spec.get("title")))
+                         spec.get("complete") is True, _text(spec.get("title")),
+                         pre if isinstance(pre := spec.get("when"), str) else "")
         book.tables.append((table, spec.get("replace") is True))
 
     def row_rule(self, table: Mapping[str, Any], row: ExpandedRow, outputs: list[str]) -> RuleDef:
