@@ -465,6 +465,8 @@ EDGE_RULEBOOK_CASES = [
     # class 5 in rulebooks
     Case("param_400_digits.yaml", "rulebook.value", (5,), ("400 digits", "10^15")),
     Case("bound_400_digits.yaml", "rulebook.value", (5,), ("400 digits",)),
+    Case("bound_bare_percent.yaml", "rulebook.value", (5,), ("10000%", "did you mean 100%?"),
+         why="a bound is set by the rulebook: the same rule as a percent parameter"),
     Case("condition_literal_1e400.yaml", "rulebook.condition", (8,), ("1e400", "outside the range")),
     Case("condition_date_9999.yaml", "rulebook.condition", (8,), ("9999-12-31", "not a plausible date")),
 ]
