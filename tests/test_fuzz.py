@@ -8,27 +8,36 @@ Deterministic (derandomized) and short; benchmarks/fuzz.py runs the same targets
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import pickle
 import random
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 import hostile
 from strategies import (
     CONDITION_TOKENS,
+    TEMPLATE_TOKENS,
     FUZZ,
     MINI,
     TEST_FILE_SEED,
     account_seeds,
     fuzz_account,
+    fuzz_cache_entry,
     fuzz_condition,
+    fuzz_message,
     fuzz_rulebook,
+    fuzz_template,
     fuzz_test_file,
     fuzz_yaml,
     mutate,
+    mutate_template,
     rulebook_seeds,
+    template_seeds,
 )
 
 from kamrules.rulebook.load import load_rulebook
@@ -90,6 +99,61 @@ def test_the_seeds_themselves_load(tmp_path: Path) -> None:
     tf = reader.read_test_file(str(tmp_path / "t.test.yaml"))
     assert [runner.run_case(tf, c).status for c in tf.cases] == ["PASS", "PASS"]
     assert len(rulebook_seeds()) > 20 and MINI in rulebook_seeds()
+
+
+@contextlib.contextmanager
+def quick_limits() -> Iterator[None]:
+    """The playbook bounds, smaller: the same mechanism, hit in milliseconds instead of seconds
+    (benchmarks/fuzz.py runs the real ones)."""
+    import kamrules.advice.render as render
+
+    real = render.PLAYBOOK
+    render.PLAYBOOK = dataclasses.replace(real, seconds=2.0, iterations=20_000, size=200_000, output=400_000)
+    try:
+        yield
+    finally:
+        render.PLAYBOOK = real
+
+
+@settings(FUZZ, max_examples=40)
+@given(seed=st.sampled_from(template_seeds()), rnd=st.randoms(use_true_random=False))
+def test_company_templates(seed: str, rnd: random.Random) -> None:
+    with quick_limits():
+        in_folder(lambda d: fuzz_template(mutate_template(seed, rnd), d))
+
+
+@settings(FUZZ, max_examples=40)
+@given(st.lists(st.sampled_from([*TEMPLATE_TOKENS, "{{ revenue|pct }}", "{{ discount_rate }}", " text ", "{% if revenue %}",
+                                 "{% endif %}", "{{ params.max_discount }}"]), min_size=1, max_size=6).map("".join))
+def test_rule_messages(text: str) -> None:
+    in_folder(lambda d: fuzz_message(text, d))
+
+
+def _flip(at: int, bit: int) -> Callable[[bytes], bytes]:
+    def f(data: bytes) -> bytes:
+        if not data:
+            return data
+        b = bytearray(data)
+        b[at % len(b)] ^= 1 << bit
+        return bytes(b)
+    return f
+
+
+class _Boom:
+    def __reduce__(self) -> tuple[object, ...]:
+        return (exec, ("raise SystemExit('a planted pickle ran')",))
+
+
+@settings(FUZZ, max_examples=30)
+@given(st.one_of(
+    st.builds(_flip, st.integers(0, 1 << 20), st.integers(0, 7)),
+    st.integers(0, 4096).map(lambda n: (lambda data: data[:n])),  # truncated
+    st.binary(max_size=64).map(lambda junk: (lambda data: data + junk)),  # grown
+    st.binary(max_size=200).map(lambda junk: (lambda data: junk)),  # replaced
+    st.just(lambda data: data[:17] + pickle.dumps(_Boom())),  # a pickle after the magic
+))
+def test_cache_entries(mutation: Callable[[bytes], bytes]) -> None:
+    in_folder(lambda d: fuzz_cache_entry(mutation, d))
 
 
 # ----------------------------------------------------------------------------- the edges (issue 9, classes 5–9)

@@ -10,12 +10,12 @@ from typing import Any, Mapping
 import jinja2
 
 from kamrules.advice.model import Because, Blocked, Classification, Finding, Score
-from kamrules.core.errors import EngineError
+from kamrules.core.errors import EngineError, RulebookError
 from kamrules.engine.facts import Facts
 from kamrules.engine.matches import Match
 from kamrules.engine.reference import Context, Literal, eval_cond, eval_term, trace
 from kamrules.language import ir
-from kamrules.language.messages import make_env
+from kamrules.language.messages import make_env, message_problem
 from kamrules.rulebook.model import Rulebook, RuleDef
 
 
@@ -187,6 +187,9 @@ def findings(book: Rulebook, facts: Facts, state: State, lang: str) -> list[Find
             try:
                 text = render_msg(msg.message.get(lang), ctx)
                 remedy = render_msg(msg.remedy.get(lang), ctx) if (msg.remedy.zh or msg.remedy.en) else ""
+            except (jinja2.TemplateError, RecursionError, MemoryError) as e:  # the message's own fault: exit 2, located
+                raise RulebookError([message_problem(e, r.id, kind, facts.account.id, msg.location or r.origin.location)]
+                                    ) from None
             except Exception as e:  # a message that cannot render is a rule fault, named
                 raise EngineError(f"rule '{r.id}' could not render its {kind} message for account "
                                   f"'{facts.account.id}': {e}", rule=r.id, account=facts.account.id) from e

@@ -466,7 +466,8 @@ def _templates_readme(name: str, lang: str) -> str:
 - 只改一部分：新建 `playbook.md.j2`，第一行写 `{{% extends "default:playbook.md.j2" %}}`，
   再用 `{{% block 名称 %}}…{{% endblock %}}` 覆盖内置模板中的块。
 - 整体替换：把内置模板复制到这里后修改。
-- 模板在 Jinja 沙箱中运行；可用的变量见 docs/playbook-context.md。
+- 模板在受限的 Jinja 沙箱中运行（时间、大小、循环和嵌套都有上限）；可用的变量见 docs/playbook-context.md。
+- 模板只从本公司文件夹内读取：请用 UTF-8 保存，不要用指向文件夹外的符号链接（见 docs/security.md）。
 - `kamrules check {name}/{name}.yaml` 会检查模板里的变量名和过滤器。
 """
     return f"""# Playbook templates of {name}
@@ -477,7 +478,10 @@ A template in this folder replaces the built-in template of the same name (`play
 - To change a part: create `playbook.md.j2` starting with `{{% extends "default:playbook.md.j2" %}}`
   and override the built-in template's `{{% block name %}}…{{% endblock %}}` sections.
 - To replace it entirely: copy the built-in template here and edit it.
-- Templates run in Jinja's sandbox; the variables they can use are listed in docs/playbook-context.md.
+- Templates run in a bounded Jinja sandbox (time, size, loops and nesting are capped); the
+  variables they can use are listed in docs/playbook-context.md.
+- Templates are read only from this company's folder: save them as UTF-8, and do not link to
+  files outside it (see docs/security.md).
 - `kamrules check {name}/{name}.yaml` checks the variable names and filters your templates use.
 """
 

@@ -341,26 +341,31 @@ def _language_issue(t: Text) -> str:
 # --------------------------------------------------------------------------- templates and engine
 
 def template_variables(book: Rulebook) -> list[Problem]:
-    """Company templates may use only the documented playbook context (context.context)."""
-    files = [p for d in book.templates if Path(d).is_dir() for p in sorted(Path(d).rglob("*.j2"))]
-    if not files:
-        return []
+    """Company templates may use only the documented playbook context (context.context); and
+    what the loader would refuse (links out of the overlay, FIFOs, non-UTF-8) is reported."""
+    from kamrules.rulebook.templates import scan
+
+    scanned = scan(book.templates)  # a bounded walk of the overlays' own folders
+    out = list(scanned.problems)
+    if not scanned.templates:
+        return out
     from jinja2 import TemplateSyntaxError, meta, nodes
 
     from kamrules.advice.render import environment
-    from kamrules.rulebook.load import display_path
 
     env = environment(book.templates)
     allowed = context_names(book) | set(env.globals)
     filters = set(env.filters) | {"money"}  # render_text adds money per language
-    out = []
-    for f in files:
-        where = display_path(f)
+    for where, _, source in scanned.templates:
         try:
-            tree = env.parse(f.read_text(encoding="utf-8"))
+            tree = env.parse(source)
         except TemplateSyntaxError as e:
             out.append(_problem("lint.template-syntax", f"template error: {e.message}", Location(where, e.lineno or 0),
                                 "", "check {{ … }} and {% … %} pairs", "error"))
+            continue
+        except RecursionError:
+            out.append(_problem("lint.template-syntax", "the template is nested too deeply to read", Location(where, 1),
+                                "", "flatten the nesting", "error"))
             continue
         unknown = meta.find_undeclared_variables(tree) - allowed
         seen: set[str] = set()

@@ -66,12 +66,13 @@ def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str 
         echo(f"kamrules {__version__}: engine={advice.engine} rulebook={advice.book.id} "
              f"{advice.book.digest[:19]} as_of={advice.as_of} rules={len(advice.book.rules)} "
              f"fired={len(advice.matches)}", err=True)
-    if output:
-        from kamrules.io.output import write_atomic
+    from kamrules.io.output import write_atomic, write_stdout
 
-        write_atomic(output, out, inputs=[account, *advice.book.files])
+    if output:
+        # the account, every rulebook and every template this run read are refused too (io/output.py)
+        write_atomic(output, out, inputs=[account, *advice.book.files, *(f.folder for f in advice.book.templates)])
     else:
-        echo(out, nl=False)
+        write_stdout(out)
     if fail_on:
         limit = SEVERITY_CHOICES.index(fail_on)
         if any(SEVERITY_CHOICES.index(f.severity) <= limit for f in advice.findings):

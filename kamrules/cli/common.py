@@ -7,7 +7,9 @@ Exit codes: 0 ok · 1 findings at or above --fail-on (or lint findings / failing
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import functools
+import io
 import os
 import sys
 import traceback
@@ -60,10 +62,25 @@ def guarded(fn: F) -> F:
     """Library errors become exit codes here, and only here."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from kamrules.core import inputs
+
+        inputs.reset()  # what this command reads is what its output must not replace (io/output.py)
+        if sys.stdout is None:  # started with standard output closed: writing to it must fail, not vanish
+            sys.stdout = _ClosedStdout()
         try:
             for limit in settings.LIMITS:  # a bad KAMRULES_* setting is a usage error, whatever the command
                 settings.value(limit)
-            return fn(*args, **kwargs)
+            try:
+                result = fn(*args, **kwargs)
+                if sys.stdout is not None:
+                    sys.stdout.flush()  # a full device or a closed pipe must fail here, not at exit
+                return result
+            except OSError as e:
+                if not _stdout_error(e):
+                    raise
+                from kamrules.io.output import stdout_failed
+
+                raise stdout_failed(e.strerror or str(e)) from None
         except InputError as e:
             echo(e.render(limit=shown_problems()), err=True)
             n = len(e.problems)
@@ -88,6 +105,27 @@ def guarded(fn: F) -> F:
             _report_bug(e)
             sys.exit(3)
     return wrapper  # type: ignore[return-value]
+
+
+class _ClosedStdout(io.TextIOBase):
+    """Stands in for a standard output that was closed before kamrules started (Python then
+    sets sys.stdout to None and click.echo silently drops the output)."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
+def _stdout_error(e: OSError) -> bool:
+    """An OSError from writing standard output (click.echo to a closed pipe or a full
+    device): file reads and -o writes report their own errors, with the file's name."""
+    return isinstance(e, BrokenPipeError) or (
+        e.filename is None and e.errno in (errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF))
 
 
 # --------------------------------------------------------------------------- shared options

@@ -69,13 +69,14 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
                                   hint="pass account files, CSV exports or folders holding them")])
     result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine)
     text = portfolio.render(result, fmt)
+    from kamrules.io.output import write_atomic, write_stdout
+
     if output:
-        from kamrules.io.output import write_atomic
         from kamrules.portfolio.portfolio import expand
 
-        write_atomic(output, text, inputs=[*expand(files), *book.files])
+        write_atomic(output, text, inputs=[*expand(files), *book.files, *(f.folder for f in book.templates)])
     else:
-        echo(text, nl=False)
+        write_stdout(text)
     if fail_on and portfolio.fails(result, fail_on):
         sys.exit(1)
 

@@ -13,7 +13,7 @@ from typing import Any, Union
 
 import yaml
 
-from kamrules.core import settings
+from kamrules.core import inputs, settings
 from kamrules.core.errors import InputError, Location, Problem
 
 try:  # libyaml is ~5x faster and caps flow nesting itself
@@ -195,6 +195,7 @@ def read_text(file: str, *, stdin_text: str | None = None) -> tuple[str, str]:
         try:
             with open(file, "rb") as fh:
                 raw = fh.read(limit + 1)
+                inputs.note_fd(file, fh.fileno())  # never an output target (io/output.py)
         except OSError as e:
             raise _problem("file.unreadable", f"cannot read the file: {e.strerror or e}", file, 0, 0,
                            hint="check the path and its permissions") from None

@@ -90,6 +90,7 @@ def _condition_loc(r: RuleDef, pos: int) -> Location:
 
 def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Rulebook:
     from kamrules.rulebook.strata import stratify
+    from kamrules.rulebook.templates import chain_folders
 
     facts, params, metrics = layered.facts, layered.params, layered.metrics
     derived, dims, scores = layered.derived, layered.dimensions, layered.scores
@@ -133,7 +134,7 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
         metrics=checked_metrics, derived=dict(derived), dimensions=dict(dims), scores=dict(scores),
         rules=tuple(sorted(rules, key=lambda r: (strata.get(r.id, 0), -r.priority, r.id))),
         disabled=tuple(layered.disabled), metric_order=tuple(order),
-        templates=tuple(b.templates for b in reversed(chain) if b.templates),
+        templates=chain_folders(chain, out),
         chain=tuple(b.id for b in chain), strata=strata,
         tables={k: replace(v, rows=tuple(r for r in v.rows if r in kept), cond=_table_cond(v, scope))
                 for k, v in layered.tables.items()},
@@ -262,6 +263,10 @@ def check_message_vars(rules: list[RuleDef], scope: Scope, out: Collector) -> No
                         out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
                                 at, where, hint="check {{ … }} and {% … %} pairs")
                         continue
+                    except RecursionError:
+                        out.add("rulebook.message-syntax", f"rule '{r.id}': the message is nested too deeply to read",
+                                at, where, hint="flatten the nesting")
+                        continue
                     if _check_filters(ast, r, where, at, out):
                         continue  # compiling for the variable check would fail on the unknown filter
                     try:
@@ -269,6 +274,10 @@ def check_message_vars(rules: list[RuleDef], scope: Scope, out: Collector) -> No
                     except TemplateSyntaxError as e:
                         out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
                                 at, where)
+                        continue
+                    except RecursionError:
+                        out.add("rulebook.message-syntax", f"rule '{r.id}': the message is nested too deeply to read",
+                                at, where, hint="flatten the nesting")
                         continue
                     for var in sorted(names):
                         if var not in allowed:
@@ -281,6 +290,10 @@ def _check_filters(ast: Any, r: RuleDef, where: str, at: Any, out: Collector) ->
     from jinja2 import nodes
 
     bad = False
+    for n in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        bad = True
+        out.add("rulebook.message-unsafe", f"rule '{r.id}': a message cannot extend, include or import templates",
+                at, where, hint="write the text into the message itself")
     for g in ast.find_all(nodes.Getattr):
         if g.attr.startswith("_"):
             bad = True

@@ -220,6 +220,17 @@ class Disabled:
 
 
 @dataclass(frozen=True)
+class TemplateFolder:
+    """A company overlay's `templates:` folder, confined to the overlay's own folder tree
+    (rulebook/templates.py): every template is read only when its real path is inside `root`."""
+
+    folder: str  # the overlay's folder (real path) joined with the setting, not resolved further
+    root: str  # the overlay's own folder, real path: the boundary
+    overlay: str  # the overlay file (as found), for messages and the cache check
+    setting: str  # as written
+
+
+@dataclass(frozen=True)
 class Rulebook:
     """The effective (merged and checked) rulebook."""
 
@@ -238,7 +249,7 @@ class Rulebook:
     disabled: tuple[Disabled, ...] = ()
     digest: str = ""
     metric_order: tuple[str, ...] = ()  # topological
-    templates: tuple[str, ...] = ()  # company template folders, nearest overlay first
+    templates: tuple[TemplateFolder, ...] = ()  # company template folders, nearest overlay first
     chain: tuple[str, ...] = ()  # rulebook ids, base first
     strata: Mapping[str, int] = field(default_factory=dict)  # rule id → stratum
     tables: Mapping[str, TableDef] = field(default_factory=dict)

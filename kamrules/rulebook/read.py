@@ -55,7 +55,7 @@ class RawBook:
     disable: list[tuple[str, str, Location]] = field(default_factory=list)
     override: list[tuple[str, dict[str, Any], Location]] = field(default_factory=list)
     lock: list[tuple[str, Location]] = field(default_factory=list)
-    templates: str = ""
+    templates: str = ""  # the `templates:` setting as written
     tables: list[tuple[TableDef, bool]] = field(default_factory=list)  # (table, replace)
     playbook: dict[str, Any] = field(default_factory=dict)  # section → what the grammar read
     playbook_locs: dict[str, Location] = field(default_factory=dict)
@@ -144,7 +144,7 @@ class Reader:
         self.overlay_parts(book, data)
         t = data.get("templates")
         if isinstance(t, str):
-            book.templates = str((Path(self.doc.file).parent / t).resolve())
+            book.templates = t  # as written: rulebook/templates.py confines it to the overlay's folder
         return book
 
     # -- values the grammar cannot judge
