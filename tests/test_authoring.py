@@ -492,7 +492,7 @@ def test_schema_output_validates_a_course_playbook() -> None:
 def test_schema_unknown_kind_exits_2() -> None:
     result = cli("schema", "accounts")
     assert result.exit_code == 2
-    assert "Invalid value for '{account|rulebook|output}': 'accounts' is not one of" in result.stderr
+    assert "Invalid value for '{account|rulebook|output|mapping}': 'accounts' is not one of" in result.stderr
 
 
 def test_schema_account_bad_rulebook_exits_2() -> None:

@@ -845,10 +845,10 @@ def test_reports_list_the_first_problems_and_say_how_many_more(tmp_path: Path,
 
 
 def test_standard_input_over_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KAMRULES_MAX_FILE_BYTES", "1K")
-    res = run(["advise", "-", "-r", str(MINI)], input="id: t1\nname: T\nnotes: " + "x" * 5000)
+    monkeypatch.setenv("KAMRULES_MAX_FILE_BYTES", "4K")  # the mini rulebook itself is 2 KiB
+    res = run(["advise", "-", "-r", str(MINI)], input="id: t1\nname: T\nnotes: " + "x" * 10000)
     assert res.exit_code == 2 and "<stdin>:1:1: error[file.too-large]" in res.stderr, res.output
-    assert "larger than the limit of 1 KiB" in res.stderr
+    assert "larger than the limit of 4 KiB" in res.stderr
 
 
 def test_everything_printed_goes_through_the_neutralising_edge() -> None:
@@ -863,3 +863,55 @@ def test_everything_printed_goes_through_the_neutralising_edge() -> None:
                 offenders.append(f"{py.relative_to(ROOT).as_posix()}: {text.strip()}")
     assert offenders == ["kamrules/cli/common.py: click.echo(textsafe.terminal(text), err=err, nl=nl)",
                          "kamrules/io/output.py: stream.write(textsafe.terminal(text))"], offenders
+
+
+def _crm_jsonl(tmp_path: Path, accounts: list[dict[str, object]], deals: list[str]) -> list[str]:
+    """The example CRM mapping, pointed at JSON Lines exports (numbers arrive as numbers there)."""
+    mapping = (ROOT / "examples" / "portfolio" / "crm" / "mapping.yaml").read_text(encoding="utf-8")
+    mapping = mapping.replace("file: accounts.csv", "file: accounts.jsonl").replace("file: deals.xlsx", "file: deals.jsonl")
+    mapping = re.sub(r"(?m)^  sheet: .*\n", "", mapping)
+    (tmp_path / "mapping.yaml").write_text(mapping, encoding="utf-8")
+    base = {"客户名称": "华信", "所属行业": "steel", "所属区域": "east", "负责人": "li", "客户级别": "A",
+            "注册资金(万元)": 100, "是否上市": "是", "战略契合度": "高", "电话": "1", "创建时间": "2020-01-01"}
+    (tmp_path / "accounts.jsonl").write_text("".join(json.dumps({**base, **a}, ensure_ascii=False) + "\n"
+                                                     for a in accounts), encoding="utf-8")
+    (tmp_path / "deals.jsonl").write_text("".join(d + "\n" for d in deals), encoding="utf-8")
+    return [str(tmp_path / "accounts.jsonl"), str(tmp_path / "deals.jsonl"), "--mapping", str(tmp_path / "mapping.yaml")]
+
+
+def _deal(n: int, account: str, amount: str, close: str = "2026-05-01") -> str:
+    # written by hand: json.dumps would refuse 1e999 and NaN, which JSON Lines exports do contain
+    return (f'{{"商机编号": "D{n}", "商机名称": "x", "客户编号": "{account}", "客户名称": "n", "商机金额(万元)": {amount}, '
+            f'"币种": "CNY", "销售阶段": "赢单", "预计成交日期": "{close}", "赢率": 0.5, "负责人": "li", '
+            f'"创建时间": "2026-01-01", "最后跟进时间": "2026-06-01"}}')
+
+
+def test_crm_exports_at_the_edges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mapped CRM export gives numbers as numbers (JSON Lines, Excel): the same declared range,
+    and the same row cap, as every other input."""
+    args = _crm_jsonl(tmp_path, [{"客户编号": "A1", "员工人数": 10 ** 400}, {"客户编号": "A2", "员工人数": 5}],
+                      [_deal(1, "A1", "1e999"), _deal(2, "A2", "NaN", "9999-12-31"), _deal(3, "A2", "1e300"),
+                       _deal(4, "A1", str(10 ** 400))])
+    res = run(["portfolio", *args, "--as-of", "2026-06-30", "-f", "json"])
+    assert res.exit_code == 0, res.output  # the bad cells are left out and said so; nothing is exit 3
+    assert "internal error" not in res.stderr
+    for words in ("员工人数", "401 digits", "not inf", "not nan", "9999-12-31", "1e+300"):
+        assert words in res.stderr, f"{words!r} not reported:\n{res.stderr}"
+    _strict_json(res.stdout)
+    monkeypatch.setenv("KAMRULES_MAX_ROWS", "1")
+    res = run(["portfolio", *args, "--as-of", "2026-06-30"])
+    assert res.exit_code == 2 and "accounts.jsonl:2:1: error[csv.too-many-rows]" in res.stderr, res.output
+
+
+def test_a_drafted_mapping_keeps_export_text_in_its_comments(tmp_path: Path) -> None:
+    """init mapping writes YAML from an export's headers and values: a line break in one must not
+    write a live key into the mapping."""
+    f = tmp_path / "accounts.csv"
+    f.write_text('客户编号,客户名称,"级别\nevil: 1"\nA1,华信,"A\nrates: {USD: 0}"\n', encoding="utf-8")
+    res = run(["init", "mapping", str(f)])
+    assert res.exit_code == 0, res.output
+    import yaml
+
+    data = yaml.safe_load(res.stdout)
+    assert "evil" not in data and "rates" not in data, res.stdout
+    assert_no_raw_controls(res.stdout)

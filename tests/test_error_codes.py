@@ -27,6 +27,7 @@ RULEBOOK_CASES = {
     "rulebook.rule-id": HEAD + RULE.replace("id: r1", "id: 'bad id!'"),
     "rulebook.id": HEAD.replace("rulebook: t", "rulebook: 'Bad Id!'") + RULE,
     "rulebook.lang": HEAD + "lang: fr\n" + RULE,
+    "rulebook.currency": HEAD + "currency: yuan\n" + RULE,
     "rulebook.requires": HEAD + "requires: {kamrules: '>=9.0'}\n" + RULE,
     "rulebook.type": HEAD + "rules: just one rule\n",
     "rulebook.missing": HEAD + RULE.replace("    when: revenue > 1\n", ""),

@@ -1,7 +1,9 @@
 """`kamrules advise`: one account → its playbook."""
 from __future__ import annotations
 
+import datetime as _dt
 import sys
+from typing import Any
 
 import click
 
@@ -14,14 +16,17 @@ from kamrules.cli.common import (
     engine_option,
     guarded,
     lang_option,
+    mapping_option,
     parse_as_of,
     read_input,
+    read_mapped,
     rulebook_option,
 )
+from kamrules.core.errors import AccountError, Location, Problem, UsageError
 
 
 @click.command("advise")
-@click.argument("account", metavar="ACCOUNT")
+@click.argument("files", metavar="ACCOUNT...", nargs=-1, required=True)
 @rulebook_option
 @click.option("--format", "-f", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
 @lang_option
@@ -33,13 +38,17 @@ from kamrules.cli.common import (
 @engine_option
 @click.option("--verbose", "-v", is_flag=True, help="Say which engine and rulebook ran, on standard error.")
 @account_option
+@mapping_option
 @guarded
-def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str | None, fail_on: str | None,
-           explain: bool, as_of: str | None, engine: str, verbose: bool, account_id: str | None) -> None:
+def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, output: str | None,
+           fail_on: str | None, explain: bool, as_of: str | None, engine: str, verbose: bool,
+           account_id: str | None, mapping: str | None, strict: bool) -> None:
     """Evaluate an account file and print its strategy playbook.
 
     ACCOUNT is a YAML or JSON account file, - for standard input, or a CSV export from a CRM
-    (one row, or pick a row with --account ID).
+    (one row, or pick a row with --account ID). With --mapping, the ACCOUNT files are CRM
+    exports (accounts and deals tables) as the mapping describes them; pick the account with
+    --account ID.
 
     \b
     Examples:
@@ -47,15 +56,24 @@ def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str 
       kamrules advise examples/portfolio/crm-export.csv --account HX-001
       kamrules advise account.yaml --lang en --format html -o playbook.html
       kamrules advise account.yaml --format json --fail-on high
+      kamrules advise accounts.csv deals.csv --mapping crm.yaml --account HX-001
     """
     from kamrules.advice.render import render
     from kamrules.authoring.gate import refuse_what_check_refuses
-    from kamrules.pipeline import advise as run_advise
 
-    file, text = read_input(account)
     refuse_what_check_refuses(rulebook)  # what check calls wrong is refused here too (authoring/gate.py)
-    advice = run_advise(file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine, stdin_text=text,
-                        account_id=account_id)
+    if mapping:
+        advice = _mapped(files, mapping, rulebook, parse_as_of(as_of), lang, engine, account_id, strict)
+    else:
+        if len(files) > 1:
+            raise UsageError([Problem("cli.one-account", f"advise reads one account file, not {len(files)}",
+                                      Location(files[1]), hint="several exports go with --mapping FILE; many "
+                                                               "accounts with 'kamrules portfolio'")])
+        from kamrules.pipeline import advise as run_advise
+
+        file, text = read_input(files[0])
+        advice = run_advise(file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine, stdin_text=text,
+                            account_id=account_id)
     expl = None
     if explain:
         from kamrules.advice.explain import explain_all
@@ -70,13 +88,46 @@ def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str 
 
     if output:
         # the account, every rulebook and every template this run read are refused too (io/output.py)
-        write_atomic(output, out, inputs=[account, *advice.book.files, *(f.folder for f in advice.book.templates)])
+        write_atomic(output, out, inputs=[*files, *advice.book.files, *(f.folder for f in advice.book.templates),
+                                          *([mapping] if mapping else [])])
     else:
         write_stdout(out)
     if fail_on:
         limit = SEVERITY_CHOICES.index(fail_on)
         if any(SEVERITY_CHOICES.index(f.severity) <= limit for f in advice.findings):
             sys.exit(1)
+
+
+def _mapped(files: tuple[str, ...], mapping: str, rulebook: str, as_of: _dt.date | None, lang: str | None,
+            engine: str, account_id: str | None, strict: bool) -> Any:
+    """One account of mapped CRM exports: every row is read (an account's figures come from all
+    its deals), the one named by --account is evaluated."""
+    from kamrules.core.errors import suggest
+    from kamrules.pipeline import evaluate, rulebook as load_rulebook
+
+    book = load_rulebook(rulebook)
+    date = as_of or _dt.date.today()
+    intake = read_mapped(files, mapping, book, date, strict)
+    ids = [a.id for a, _ in intake.accounts]
+    shown = ", ".join(ids[:20]) + (f", … ({len(ids) - 20} more)" if len(ids) > 20 else "")
+    if account_id is None:
+        if len(ids) != 1:
+            raise UsageError([Problem("cli.account-needed", f"the exports hold {len(ids)} accounts; advise is about "
+                                      "one", Location(files[0]), expected="--account ID",
+                                      hint=f"pick one with --account ID ({shown or 'no valid account'}), or "
+                                           "evaluate them all with 'kamrules portfolio'")])
+        account_id = ids[0]
+    chosen = next((a for a, _ in intake.accounts if a.id == account_id), None)
+    if chosen is None:
+        left = intake.rejected.get(account_id)
+        if left:  # the account's row was left out: say why
+            from dataclasses import replace
+
+            raise AccountError([replace(p, severity="error") for p in left])
+        raise UsageError([Problem("cli.account-unknown", f"no account with the id '{account_id}' in the exports",
+                                  Location("--account"), account_id, "one of: " + (shown or "no valid account"),
+                                  suggest(account_id, ids) or "ids are matched exactly")])
+    return evaluate(chosen, book, as_of=date, lang=lang, engine=engine)
 
 
 command = advise

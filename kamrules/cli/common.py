@@ -25,6 +25,7 @@ from kamrules.core.errors import (
     Location,
     Problem,
     UsageError,
+    render_problems,
 )
 from kamrules.core.values import ValueProblem, within_dates
 
@@ -188,3 +189,36 @@ def read_input(path: str) -> tuple[str, str | None]:
 
 
 SEVERITY_CHOICES = ["critical", "high", "medium", "low", "info"]
+
+
+def mapping_option(fn: F) -> F:
+    fn = click.option("--strict", is_flag=True,
+                      help="With --mapping: stop (exit 2, nothing written) when any export row is left out "
+                           "(rejected, duplicate id, deal without a known account) instead of reporting it "
+                           "and going on.")(fn)
+    return click.option("--mapping", metavar="FILE", default=None,
+                        help="A CRM mapping file (docs/crm-mapping.md, `kamrules init mapping`): the FILEs are the "
+                             "accounts and deals exports it describes (CSV, .xlsx, JSON Lines).")(fn)
+
+
+def read_mapped(files: tuple[str, ...], mapping: str, book: Any, as_of: _dt.date, strict: bool) -> Any:
+    """The accounts of mapped CRM exports; where every row went goes to standard error."""
+    from kamrules.io.crm.intake import read_mapped as read
+
+    intake = read(files, mapping, book, as_of)
+    report = intake.report
+    refused = report.refused()
+    if strict and refused:
+        from dataclasses import replace
+
+        from kamrules.core.errors import AccountError
+
+        for line in report.summary_lines():
+            echo(textsafe.line(f"kamrules: {line}"), err=True)
+        raise AccountError([replace(p, severity="error") for p in refused])
+    left_out = sorted((*report.problems, *report.cells), key=lambda p: p.sort_key())
+    if left_out:
+        echo(render_problems(left_out, shown_problems()), err=True)
+    for line in report.summary_lines():
+        echo(textsafe.line(f"kamrules: {line}"), err=True)
+    return intake

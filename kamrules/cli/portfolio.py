@@ -12,7 +12,9 @@ from kamrules.cli.common import (
     engine_option,
     guarded,
     lang_option,
+    mapping_option,
     parse_as_of,
+    read_mapped,
     rulebook_option,
     shown_problems,
 )
@@ -34,9 +36,11 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError, re
 @click.option("--skip-invalid", is_flag=True,
               help="Report invalid accounts on standard error and go on with the others "
                    "(default: list every problem and stop, exit 2).")
+@mapping_option
 @guarded
 def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, as_of: str | None,
-                  engine: str, output: str | None, fail_on: str | None, skip_invalid: bool) -> None:
+                  engine: str, output: str | None, fail_on: str | None, skip_invalid: bool, mapping: str | None,
+                  strict: bool) -> None:
     """Evaluate many accounts and print one row per account, with a portfolio summary.
 
     FILE is a YAML/JSON account file, a CSV export from a CRM (every row an account; Chinese
@@ -45,9 +49,15 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
     first), then id. The summary counts the classes and gives the Pareto view (share of revenue
     from the top 20% of accounts) and concentration (accounts ≥ 10% of company revenue).
 
+    With --mapping, the FILEs are CRM exports as the mapping describes them: an accounts table
+    and a deals table (CSV, Excel .xlsx or JSON Lines), joined and aggregated into account
+    facts. Where every row went (evaluated, joined, duplicate, rejected — each with file:line
+    and why) is reported on standard error, and as "rows" in --format json.
+
     \b
     Examples:
       kamrules portfolio examples/portfolio/crm-export.csv --as-of 2026-06-30
+      kamrules portfolio accounts.csv deals.xlsx --mapping crm.yaml --as-of 2026-06-30
       kamrules portfolio examples/accounts/ --lang en
       kamrules portfolio export.csv more/*.yaml --format csv -o portfolio.csv
       kamrules portfolio export.csv --skip-invalid --fail-on high --format json
@@ -57,10 +67,21 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
 
     date = parse_as_of(as_of)
     book = checked_rulebook(rulebook)
-    inputs = portfolio.collect(files, book)
-    if inputs.problems and not skip_invalid:
+    intake = None
+    if mapping:
+        import datetime as _dt
+
+        date = date or _dt.date.today()  # periods and evaluation count from the same day
+        intake = read_mapped(files, mapping, book, date, strict)
+        left_out = tuple(p for p in intake.report.problems if p.location.file in
+                         {f.file for f in intake.report.files if f.table == "accounts"})
+        inputs = portfolio.Inputs(tuple(portfolio.Source(a, where) for a, where in intake.accounts), left_out,
+                                  intake.report.rejected_accounts)
+    else:
+        inputs = portfolio.collect(files, book)
+    if inputs.problems and not skip_invalid and intake is None:
         raise AccountError(inputs.problems)
-    if inputs.problems:
+    if inputs.problems and intake is None:
         echo(render_problems(inputs.problems, shown_problems()), err=True)
         echo(f"kamrules: skipped {inputs.invalid} invalid account{'s' if inputs.invalid != 1 else ''}.",
              err=True)
@@ -69,12 +90,17 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
                                   hint="pass account files, CSV exports or folders holding them")])
     result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine)
     text = portfolio.render(result, fmt)
+    if intake is not None and fmt == "json":
+        from kamrules.io.crm.report import with_rows
+
+        text = with_rows(text, intake.report)
     from kamrules.io.output import write_atomic, write_stdout
 
     if output:
         from kamrules.portfolio.portfolio import expand
 
-        write_atomic(output, text, inputs=[*expand(files), *book.files, *(f.folder for f in book.templates)])
+        write_atomic(output, text, inputs=[*expand(files), *book.files, *(f.folder for f in book.templates),
+                                           *([mapping] if mapping else [])])
     else:
         write_stdout(text)
     if fail_on and portfolio.fails(result, fail_on):

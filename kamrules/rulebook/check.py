@@ -126,11 +126,12 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
     playbook.check_names(guide, where, values=set(facts) | set(metrics) | set(derived), dimensions=set(dims),
                          scores=set(scores), params=set(params), out=out)
     lang = next((b.lang for b in reversed(chain) if b.lang), "zh")
+    currency = next((b.currency for b in reversed(chain) if b.currency), "")  # the nearest overlay's
     top = chain[-1] if chain else None
     book = Rulebook(
         id=top.id if top else name, version=top.version if top else "0",
         title=next((b.title for b in reversed(chain) if b.title.zh or b.title.en), Text(zh=name, en=name)),
-        lang=lang, files=tuple(b.file for b in chain), facts=dict(facts), params=dict(params),
+        lang=lang, currency=currency, files=tuple(b.file for b in chain), facts=dict(facts), params=dict(params),
         metrics=checked_metrics, derived=dict(derived), dimensions=dict(dims), scores=dict(scores),
         rules=tuple(sorted(rules, key=lambda r: (strata.get(r.id, 0), -r.priority, r.id))),
         disabled=tuple(layered.disabled), metric_order=tuple(order),

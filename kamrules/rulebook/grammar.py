@@ -330,6 +330,11 @@ RULEBOOK = Map("", (
     Field("lang", Scalar("str", choices=("zh", "en"), what="lang", code="lang",
                          message="lang {value} is not supported", expected="zh or en",
                          desc="Default output language")),
+    Field("currency", Scalar("str", pattern=r"[A-Z]{3}", what="currency", code="currency",
+                             message="currency {value} is not an ISO 4217 code",
+                             expected="three capital letters: CNY, USD, EUR …",
+                             desc="The currency the rulebook's amounts are in (ISO 4217, e.g. CNY): money from an "
+                                  "export in another currency is converted or refused, never compared as it is")),
     Field("requires", Map("", (
         Field("kamrules", Scalar("str", pattern=REQUIRES_PATTERN, what="the version requirement", code="requires",
                                  message="cannot read the version requirement {value}", expected='">=0.1"',
@@ -366,7 +371,8 @@ RULEBOOK = Map("", (
                       desc="Overlays: rule ids that later overlays may not change")),
     Field("playbook", Ref("playbook")),
     Field("templates", Scalar("str", what="templates", message="templates must be a folder path",
-                              desc="A folder of playbook templates that shadow the built-in ones")),
+                              desc="A folder of playbook templates that shadow the built-in ones: a relative path "
+                                   "inside the overlay's own folder (no .., no link out of it)")),
 ), what="the rulebook", expected="rulebook: <id>, rules: […]", type_code="not-mapping",
     type_message="a rulebook must be a YAML mapping")
 

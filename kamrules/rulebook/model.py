@@ -254,6 +254,7 @@ class Rulebook:
     strata: Mapping[str, int] = field(default_factory=dict)  # rule id → stratum
     tables: Mapping[str, TableDef] = field(default_factory=dict)
     playbook: PlaybookDef = PlaybookDef()
+    currency: str = ""  # ISO 4217 code of its money amounts; "" when the rulebook does not say
 
     def rule(self, rule_id: str) -> RuleDef | None:
         for r in self.rules:

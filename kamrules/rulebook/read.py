@@ -42,6 +42,7 @@ class RawBook:
     version: str = "0"
     title: Text = Text()
     lang: str = ""
+    currency: str = ""
     extends: list[tuple[str, Location]] = field(default_factory=list)
     facts: dict[str, FactDef] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # partial: overlays may set only value
@@ -105,6 +106,7 @@ class Reader:
             book.version = str(data["version"])
         book.title = _text(data.get("title"))
         book.lang = data["lang"] if _ok(data.get("lang")) else ""
+        book.currency = data["currency"] if _ok(data.get("currency")) else ""
         self.requires(data.get("requires"))
         for i, e in enumerate(data.get("extends") or []):
             if _ok(e):
