@@ -8,9 +8,12 @@ YAML reader, account files (the mini rulebook and the built-in course with its e
 accounts), rulebooks and company overlays (including the course's own files), conditions,
 rule-test files, company templates and rule messages (with the sandbox's real bounds: a case
 that runs past them is a hang), and cache entries (mutated, they must never change the
-answer). Only kamrules' InputError may escape a loader, and what loads must evaluate on every
-engine. A case that raises anything else, or runs longer than --hang seconds, is saved under
---out with its traceback, once per distinct failure; the exit code is 1 when there was any.
+answer); and the edges (tests/hostile.py): numbers and dates at and beyond the declared ranges,
+hostile text through every output medium, files mixing UTF-8 and GBK lines, and CSV exports
+with hostile cells around a small row cap. Only kamrules' InputError may escape a loader, and
+what loads must evaluate on every engine. A case that raises anything else, or runs longer
+than --hang seconds, is saved under --out with its traceback, once per distinct failure; the
+exit code is 1 when there was any.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+import hostile as H  # noqa: E402
 import strategies as S  # noqa: E402
 
 from kamrules.rulebook.load import load_rulebook  # noqa: E402
@@ -118,9 +122,31 @@ def make_targets() -> dict[str, Target]:
 
         return f"{'cut' if cut else 'flip'} at {at} bit {bit}", lambda: S.fuzz_cache_entry(mutation, d)
 
+    # the edges (issue 9, classes 5–9): tests/hostile.py
+    def number_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        raw = H.random_number(rnd)
+        return repr(raw), lambda: H.fuzz_number(raw, d)
+
+    def date_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        raw = H.random_date(rnd)
+        return repr(raw), lambda: H.fuzz_date(raw, d)
+
+    def text_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        text = H.random_text(rnd)
+        return repr(text), lambda: H.fuzz_text(text, d)
+
+    def encoding_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        lines = H.random_lines(rnd)
+        return repr(lines), lambda: H.fuzz_mixed_encoding(lines, d)
+
+    def csv_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        rows = H.random_rows(rnd)
+        return repr(rows), lambda: H.fuzz_csv(rows, d)
+
     return {"yaml": yaml_target, "account": account_target, "rulebook": rulebook_target,
             "condition": condition_target, "testfile": test_file_target, "template": template_target,
-            "message": message_target, "cache": cache_target}
+            "message": message_target, "cache": cache_target, "number": number_target,
+            "date": date_target, "text": text_target, "encoding": encoding_target, "csv": csv_target}
 
 
 def _show(data: str | bytes) -> str:
@@ -138,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="how long to run (default 60)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (runs are reproducible per seed)")
-    ap.add_argument("--targets", default="yaml,account,rulebook,condition,testfile,template,message,cache",
-                    help="comma-separated: yaml, account, rulebook, condition, testfile, template, message, cache")
+    ap.add_argument("--targets", default="yaml,account,rulebook,condition,testfile,template,message,cache,"
+                                          "number,date,text,encoding,csv",
+                    help="comma-separated: yaml, account, rulebook, condition, testfile, template, message, cache, "
+                         "number, date, text, encoding, csv")
     ap.add_argument("--hang", type=int, default=20, help="seconds before one case counts as a hang (default 20)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "fuzz"),
                     help="where failing inputs are saved")

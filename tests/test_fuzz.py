@@ -1,6 +1,8 @@
 """A bounded fuzz run over every loader (CI): the YAML reader, account files, rulebooks and
-company overlays, conditions, and rule-test files. Only kamrules' InputError may escape a
-loader; what loads must then evaluate on every engine without an exception.
+company overlays, conditions, and rule-test files; and the edges (tests/hostile.py): numbers,
+dates, hostile text in every output medium, mixed encodings, CSV exports around a row cap.
+Only kamrules' InputError may escape a loader; what loads must then evaluate on every engine
+without an exception.
 
 Deterministic (derandomized) and short; benchmarks/fuzz.py runs the same targets for minutes.
 """
@@ -16,6 +18,7 @@ from typing import Callable, Iterator
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+import hostile
 from strategies import (
     CONDITION_TOKENS,
     TEMPLATE_TOKENS,
@@ -151,3 +154,49 @@ class _Boom:
 ))
 def test_cache_entries(mutation: Callable[[bytes], bytes]) -> None:
     in_folder(lambda d: fuzz_cache_entry(mutation, d))
+
+
+# ----------------------------------------------------------------------------- the edges (issue 9, classes 5–9)
+# tests/hostile.py: hostile numbers, dates, text, mixed encodings and CSV exports around a row cap,
+# each through every output medium (md, html, json, explain, portfolio md/csv/json): only
+# InputError escapes, JSON is strict, nothing prints as -0, no raw control character is written.
+
+
+@settings(FUZZ, max_examples=25)  # each example runs seven commands
+@given(raw=hostile.edge_numbers)
+def test_numbers_at_the_edges(raw: object) -> None:
+    in_folder(lambda d: hostile.fuzz_number(raw, d))
+
+
+@settings(FUZZ, max_examples=40)
+@given(raw=hostile.edge_dates)
+def test_dates_at_the_edges(raw: object) -> None:
+    in_folder(lambda d: hostile.fuzz_date(raw, d))
+
+
+@settings(FUZZ, max_examples=25)
+@given(text=hostile.hostile_text)
+def test_hostile_text_in_every_medium(text: str) -> None:
+    in_folder(lambda d: hostile.fuzz_text(text, d))
+
+
+@settings(FUZZ, max_examples=100)
+@given(lines=st.lists(st.tuples(st.one_of(hostile.hanzi_line, hostile.ascii_line, st.text(max_size=20)),
+                                st.sampled_from(("utf-8", "gbk"))), min_size=1, max_size=10)
+       .filter(lambda ls: all(_encodable(t, e) for t, e in ls)))
+def test_mixed_encodings(lines: list[tuple[str, str]]) -> None:
+    in_folder(lambda d: hostile.fuzz_mixed_encoding(lines, d))
+
+
+def _encodable(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return "\n" not in text and "\x00" not in text
+
+
+@settings(FUZZ, max_examples=10)  # three portfolio runs each; benchmarks/fuzz.py runs many more
+@given(rnd=st.randoms(use_true_random=False))
+def test_csv_exports_with_hostile_cells(rnd: random.Random) -> None:
+    in_folder(lambda d: hostile.fuzz_csv(hostile.random_rows(rnd), d))

@@ -148,9 +148,17 @@ def test_a_template_with_an_unknown_variable_names_file_and_line(tmp_path):
     tpl = tmp_path / "tpl"
     tpl.mkdir()
     (tpl / "playbook.md.j2").write_text("line one\n{{ acount.name }}\n")
-    r = CliRunner().invoke(main, ["advise", ACC, "-r", overlay(tmp_path, "templates: tpl\n")])
+    book = overlay(tmp_path, "templates: tpl\n")
+    r = CliRunner().invoke(main, ["advise", ACC, "-r", book])
+    # a name outside the context: `check` calls it an error, and advise refuses it the same way
     assert r.exit_code == 2
-    assert "playbook.md.j2:2" in r.output and "'acount' is undefined" in r.output
+    assert "playbook.md.j2:2" in r.output and "error[lint.template-var]" in r.output and "'acount'" in r.output
+    assert "did you mean 'account'?" in r.output
+    # an attribute lint cannot see is found when the template runs, with the same file:line
+    (tpl / "playbook.md.j2").write_text("line one\n{{ account.nmae }}\n")
+    r = CliRunner().invoke(main, ["advise", ACC, "-r", book])
+    assert r.exit_code == 2
+    assert "playbook.md.j2:2" in r.output and "error[template.error]" in r.output and "'nmae'" in r.output
 
 
 def test_label_filter_disambiguates_by_name():

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from kamrules.core import textsafe
 from kamrules.core.errors import Location, Problem, UsageError, suggest
 from kamrules.core.values import format_money, format_number, format_percent
 from kamrules.engine.reference import Context, Truth3, eval_cond, eval_term, literal_of
@@ -606,17 +607,18 @@ def pretty_lines(explanations: Iterable[RuleExplanation], *, details: bool = Fal
     for e in explanations:
         mark = {"fired": "✓", "not_fired": "✗", "disabled": "–"}[e.status]
         title = f" {e.title}" if e.title and e.title != e.rule else ""
-        lines.append(f"{indent}{mark} {e.rule}{title} — {e.summary}")
+        # one line each: titles, summaries and phrases quote rulebook text and account values
+        lines.append(textsafe.line(f"{indent}{mark} {e.rule}{title} — {e.summary}"))
         shown = set()
         for phrase in e.why:
-            lines.append(f"{indent}    {phrase}")
+            lines.append(textsafe.line(f"{indent}    {phrase}"))
             shown.add(phrase)
         if details:
             for c in e.checks:
                 if c.phrase in shown:
                     continue
                 sym = "✓" if c.outcome is True else "✗" if c.outcome is False else "?"
-                lines.append(f"{indent}    {sym} {c.phrase}")
+                lines.append(textsafe.line(f"{indent}    {sym} {c.phrase}"))
     return lines
 
 
@@ -630,7 +632,7 @@ def pretty_report(advice: Any, explanations: Sequence[RuleExplanation], *, detai
     groups = (("heading_fired", [e for e in explanations if e.status == "fired"]),
               ("heading_missed", [e for e in explanations if e.status == "not_fired"]),
               ("heading_disabled", [e for e in explanations if e.status == "disabled"]))
-    lines = [head]
+    lines = [textsafe.line(head)]  # the account's name is input: it cannot start a line of its own
     for key, items in groups:
         if not items and (key == "heading_disabled" or not show_empty):
             continue

@@ -9,7 +9,6 @@ without end, is reported at its file and line (exit 2).
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable
 
 from jinja2 import ChoiceLoader, PrefixLoader, StrictUndefined, TemplateError
@@ -18,6 +17,7 @@ from jinja2.exceptions import SecurityError
 from kamrules import __version__
 from kamrules.advice.context import context
 from kamrules.advice.model import Advice
+from kamrules.core import textsafe
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.resources import playbooks_dir
 from kamrules.core.values import format_money, format_number, format_percent
@@ -44,7 +44,9 @@ def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | Non
     env = environment(advice.book.templates)
     if fmt == "html":
         env.autoescape = True
-    ctx = context(advice, explain=explain)
+    # every string of the context is input or derived from it (names, messages, labels from
+    # overlays): neutralised here, where it meets the medium; the template's own text is not
+    ctx = textsafe.deep(context(advice, explain=explain), textsafe.html if fmt == "html" else textsafe.markdown)
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), advice.lang)
     name = f"playbook.{fmt}.j2"
     try:
@@ -120,5 +122,5 @@ def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
 
 def render(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None) -> str:
     if fmt == "json":
-        return json.dumps(to_json(advice, explain=explain), ensure_ascii=False, indent=2, default=str) + "\n"
+        return textsafe.json_dumps(to_json(advice, explain=explain), default=str) + "\n"
     return render_text(advice, fmt, explain=explain)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from kamrules.core import yamlio
+from kamrules.core import textsafe, yamlio
 from kamrules.core.errors import InputError, Location, Problem, UsageError
 from kamrules.core.values import format_money, format_number, format_percent
 from kamrules.rulebook.model import FactDef, ParamDef, Rulebook, RuleDef
@@ -65,7 +65,6 @@ def _t(key: str, lang: str) -> str:
 def scalar(v: Any) -> str:
     """A value as YAML text that reads back as the same value (plain when safe, else quoted)."""
     import datetime as _dt
-    import json
 
     if v is None:
         return ""
@@ -76,9 +75,10 @@ def scalar(v: Any) -> str:
     if isinstance(v, _dt.date):
         return v.isoformat()
     s = str(v)
-    if s and "\n" not in s and _reads_back(s, s):
+    if s and not textsafe.has_controls(s) and _reads_back(s, s):
         return s
-    return json.dumps(s, ensure_ascii=False)
+    # a JSON string is a YAML double-quoted scalar; textsafe writes controls and bidi as \u escapes
+    return textsafe.json_dumps(s, indent=None)
 
 
 def _reads_back(text: str, value: Any) -> bool:
@@ -135,7 +135,9 @@ def fact_comment(f: FactDef, lang: str) -> str:
     h = _help(f, lang)
     if h:
         parts.append(h)
-    return " · ".join(parts)
+    # a YAML comment ends at a line break: a label or help text with one (an overlay's) would
+    # write live keys into the template, so it is kept on one line, controls shown
+    return textsafe.line(" · ".join(parts))
 
 
 @dataclass
@@ -174,7 +176,7 @@ def account_template(book: Rulebook, lang: str) -> str:
             groups.setdefault(f.group or "other", []).append(f)
     for group, facts in groups.items():
         title = GROUP_NAMES.get(group, group) if lang == "zh" else group
-        heading = f"{title} ({group})" if title != group else group
+        heading = textsafe.line(f"{title} ({group})" if title != group else group)
         lines += ["", f"# ── {heading} " + "─" * max(4, 60 - len(heading))]
         lines += _level(_nest(facts, 0), 0, lang)
     return "\n".join(lines).rstrip() + "\n"
@@ -353,9 +355,7 @@ def _both(key: str, **kw: str) -> tuple[str, str]:
 
 
 def _quoted(s: str) -> str:
-    import json
-
-    return json.dumps(s, ensure_ascii=False)
+    return textsafe.json_dumps(s, indent=None)
 
 
 def _overlay(name: str, extends: str, book: Rulebook, fact: FactDef | None, lang: str) -> str:

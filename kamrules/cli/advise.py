@@ -12,6 +12,7 @@ from kamrules.cli.common import (
     SEVERITY_CHOICES,
     account_option,
     as_of_option,
+    echo,
     engine_option,
     guarded,
     lang_option,
@@ -58,7 +59,9 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
       kamrules advise accounts.csv deals.csv --mapping crm.yaml --account HX-001
     """
     from kamrules.advice.render import render
+    from kamrules.authoring.gate import refuse_what_check_refuses
 
+    refuse_what_check_refuses(rulebook)  # what check calls wrong is refused here too (authoring/gate.py)
     if mapping:
         advice = _mapped(files, mapping, rulebook, parse_as_of(as_of), lang, engine, account_id, strict)
     else:
@@ -78,9 +81,9 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
         expl = explain_all(advice)
     out = render(advice, fmt, explain=expl)
     if verbose:
-        click.echo(f"kamrules {__version__}: engine={advice.engine} rulebook={advice.book.id} "
-                   f"{advice.book.digest[:19]} as_of={advice.as_of} rules={len(advice.book.rules)} "
-                   f"fired={len(advice.matches)}", err=True)
+        echo(f"kamrules {__version__}: engine={advice.engine} rulebook={advice.book.id} "
+             f"{advice.book.digest[:19]} as_of={advice.as_of} rules={len(advice.book.rules)} "
+             f"fired={len(advice.matches)}", err=True)
     from kamrules.io.output import write_atomic, write_stdout
 
     if output:

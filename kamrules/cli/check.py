@@ -1,12 +1,13 @@
 """`kamrules check`: every load and lint problem of rulebooks, at once."""
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
-from kamrules.cli.common import guarded
+from kamrules.cli.common import echo, guarded, shown_problems
+from kamrules.core import textsafe
+from kamrules.core.errors import render_problems
 
 
 @click.command("check")
@@ -40,13 +41,13 @@ def check_cmd(rulebooks: tuple[str, ...], strict: bool, fmt: str) -> None:
     problems = merged(results)
     unusable = [r.ref for r in results if r.unusable]
     if fmt == "json":
-        click.echo(json.dumps([p.as_dict() for p in problems], ensure_ascii=False, indent=2))
-    else:
-        for p in problems:
-            click.echo(p.render())
-        click.echo(summary(problems, len(results), sum(r.hidden for r in results)))
+        echo(textsafe.json_dumps([p.as_dict() for p in problems]))
+    else:  # JSON lists every problem (it is for scripts); the text lists the first KAMRULES_MAX_PROBLEMS
+        if problems:
+            echo(render_problems(problems, shown_problems()))
+        echo(summary(problems, len(results), sum(r.hidden for r in results)))
     if unusable:
-        click.echo(f"kamrules: cannot read {', '.join(unusable)}; nothing was checked there.", err=True)
+        echo(textsafe.line(f"kamrules: cannot read {', '.join(unusable)}; nothing was checked there."), err=True)
         sys.exit(2)
     if any(r.failed(strict) for r in results):
         sys.exit(1)

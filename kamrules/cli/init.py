@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from kamrules.cli.common import guarded, rulebook_option
+from kamrules.cli.common import echo, guarded, rulebook_option
+from kamrules.core import textsafe
 from kamrules.core.errors import Location, Problem, UsageError
 
 LANGS = ["zh", "en"]
@@ -47,10 +48,10 @@ def init_account(rulebook: str, lang: str | None, output: str | None) -> None:
     book = load_rulebook(rulebook)
     text = account_template(book, lang or book.lang)
     if output is None:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
         return
     write_new({Path(output): text})
-    click.echo(f"kamrules: wrote {output}", err=True)
+    echo(textsafe.line(f"kamrules: wrote {output}"), err=True)  # a file name is one line, whatever it holds
 
 
 @init_group.command("mapping")
@@ -87,11 +88,12 @@ def init_mapping(files: tuple[str, ...], rulebook: str, lang: str | None, output
                           for f in missing])
     text = draft_mapping(files, book, lang or book.lang)
     if output is None:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
         return
     write_new({Path(output): text})
-    click.echo(f"kamrules: wrote {output}", err=True)
-    click.echo(f"next: check the TODOs, then: kamrules portfolio {' '.join(files)} --mapping {output}", err=True)
+    echo(textsafe.line(f"kamrules: wrote {output}"), err=True)
+    echo(textsafe.line(f"next: check the TODOs, then: kamrules portfolio {' '.join(files)} --mapping {output}"),
+         err=True)
 
 
 @init_group.command("company")
@@ -126,9 +128,9 @@ def init_company(name: str, folder: str, base: str, lang: str | None) -> None:
     files = company_files(name, base, book, Path(folder), lang or book.lang)
     written = write_new(files)
     for p in written:
-        click.echo(f"wrote {p}")
+        echo(textsafe.line(f"wrote {p}"))
     overlay = written[0]
-    click.echo(f"next: kamrules check {overlay}  ·  kamrules test {overlay.parent}")
+    echo(textsafe.line(f"next: kamrules check {overlay}  ·  kamrules test {overlay.parent}"))
 
 
 command = init_group

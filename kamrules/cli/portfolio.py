@@ -8,6 +8,7 @@ import click
 from kamrules.cli.common import (
     SEVERITY_CHOICES,
     as_of_option,
+    echo,
     engine_option,
     guarded,
     lang_option,
@@ -15,8 +16,9 @@ from kamrules.cli.common import (
     parse_as_of,
     read_mapped,
     rulebook_option,
+    shown_problems,
 )
-from kamrules.core.errors import AccountError, Location, Problem, UsageError
+from kamrules.core.errors import AccountError, Location, Problem, UsageError, render_problems
 
 
 @click.command("portfolio")
@@ -60,11 +62,11 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
       kamrules portfolio export.csv more/*.yaml --format csv -o portfolio.csv
       kamrules portfolio export.csv --skip-invalid --fail-on high --format json
     """
-    from kamrules.pipeline import rulebook as load_rulebook
+    from kamrules.authoring.gate import checked_rulebook
     from kamrules.portfolio import portfolio
 
     date = parse_as_of(as_of)
-    book = load_rulebook(rulebook)
+    book = checked_rulebook(rulebook)
     intake = None
     if mapping:
         import datetime as _dt
@@ -80,10 +82,9 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
     if inputs.problems and not skip_invalid and intake is None:
         raise AccountError(inputs.problems)
     if inputs.problems and intake is None:
-        for p in inputs.problems:
-            click.echo(p.render(), err=True)
-        click.echo(f"kamrules: skipped {inputs.invalid} invalid account{'s' if inputs.invalid != 1 else ''}.",
-                   err=True)
+        echo(render_problems(inputs.problems, shown_problems()), err=True)
+        echo(f"kamrules: skipped {inputs.invalid} invalid account{'s' if inputs.invalid != 1 else ''}.",
+             err=True)
     if not inputs.sources:
         raise UsageError([Problem("portfolio.empty", "there is no valid account to evaluate", Location(files[0]),
                                   hint="pass account files, CSV exports or folders holding them")])

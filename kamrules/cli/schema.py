@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from kamrules.cli.common import guarded, rulebook_option
+from kamrules.cli.common import echo, guarded, rulebook_option
 
 
 @click.command("schema")
@@ -33,19 +33,19 @@ def schema_cmd(kind: str, rulebook: str) -> None:
         from kamrules.rulebook.load import load_rulebook
         from kamrules.rulebook.schema import account_schema
 
-        click.echo(dumps(account_schema(load_rulebook(rulebook))), nl=False)
+        echo(dumps(account_schema(load_rulebook(rulebook))), nl=False)
     elif kind == "rulebook":
         from kamrules.rulebook.grammar import GRAMMAR
 
-        click.echo(dumps(json_schema(GRAMMAR)), nl=False)
+        echo(dumps(json_schema(GRAMMAR)), nl=False)
     elif kind == "mapping":
         from kamrules.io.crm.grammar import GRAMMAR as MAPPING
 
-        click.echo(dumps(json_schema(MAPPING)), nl=False)
+        echo(dumps(json_schema(MAPPING)), nl=False)
     else:
         from kamrules.advice.contract import GRAMMAR as OUTPUT
 
-        click.echo(dumps(json_schema(OUTPUT)), nl=False)
+        echo(dumps(json_schema(OUTPUT)), nl=False)
 
 
 command = schema_cmd

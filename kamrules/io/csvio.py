@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from kamrules.core import yamlio
+from kamrules.core import settings, yamlio
 from kamrules.core.errors import (
     AccountError,
     InputError,
@@ -189,13 +189,19 @@ def read_table(file: str, *, text: str | None = None) -> Table:
     encoding, delimiter, records = read_records(file, text=text)
     header: Record | None = None
     rows: list[Record] = []
+    limit = settings.max_rows()
     blank = 0
-    for rec in records:
+    for rec in records:  # a generator: records are made one at a time
         if rec.blank:
             blank += 1  # blank lines, and the ,,,, rows Excel leaves under a table
             continue
         if header is None:
             header = rec
+        elif len(rows) == limit:  # stop here: a million short rows fit under the byte cap
+            raise InputError([_problem(
+                "csv.too-many-rows", f"the file has more than {limit:,} accounts (rows); the limit is {limit:,}",
+                file, rec.line, 1, expected=f"at most {limit:,} rows under the header",
+                hint="split the export into smaller files, or raise KAMRULES_MAX_ROWS if it is genuine")])
         else:
             rows.append(rec)
     if header is None:

@@ -26,6 +26,7 @@ import sys
 import tempfile
 from typing import Iterable
 
+from kamrules.core import textsafe
 from kamrules.core import inputs as read_inputs
 from kamrules.core.errors import Location, Problem, UsageError
 
@@ -203,12 +204,14 @@ def _default_mode() -> int:
 
 def write_stdout(text: str) -> None:
     """The command's result on standard output. A closed or full output is exit 2 with a
-    message, never exit 0 with the result lost."""
+    message, never exit 0 with the result lost. Like every line the CLI prints, it passes
+    textsafe.terminal: a no-op on a result written for its medium, and the last guard against
+    a control character from input (a company template's own text included) reaching a terminal."""
     stream = sys.stdout
     if stream is None:  # started with standard output closed (>&-)
         raise stdout_failed("standard output is closed")
     try:
-        stream.write(text)
+        stream.write(textsafe.terminal(text))
         stream.flush()
     except (OSError, ValueError) as e:
         raise stdout_failed(e.strerror if isinstance(e, OSError) and e.strerror else str(e)) from None

@@ -170,7 +170,9 @@ class Reader:
             return None
         try:
             t = "percent" if type_ == "percent" else "number"
-            return float(parse_scalar(value, t))
+            # a bound is set by the rulebook, like a parameter: a bare 100 for a percent is refused
+            # ("did you mean 100%?"), never read as 10000%
+            return float(parse_scalar(value, t, setting=True))
         except ValueProblem as e:
             self.err("rulebook.value", e.message, path, e.expected, e.hint, value=True)
             return None

@@ -5,16 +5,17 @@ from typing import Any
 
 from kamrules.advice import explain as ex
 from kamrules.authoring.ruletests.records import CaseResult, Coverage, Report
+from kamrules.core import textsafe
 
 
 def pretty(report: Report, *, coverage: bool = False, min_coverage: float | None = None) -> str:
     lines: list[str] = []
     for f in report.files:
         if f.problems:
-            lines.append(f"ERROR {f.file}: the test file cannot be used")
+            lines.append(textsafe.line(f"ERROR {f.file}: the test file cannot be used"))
             lines += ["      " + line for p in f.problems for line in p.render().splitlines()]
         for c in f.cases:
-            lines.append(f"{c.status:<5} {c.location.file}:{c.location.line}  {c.name}")
+            lines.append(textsafe.line(f"{c.status:<5} {c.location.file}:{c.location.line}  {c.name}"))
             lines += _case_details(c)
     n = report.counts()
     summary = (f"{n['cases']} case{'s' if n['cases'] != 1 else ''}: {n['passed']} passed, {n['failed']} failed, "
@@ -35,7 +36,7 @@ def _case_details(c: CaseResult) -> list[str]:
     pad = "      "
     lines: list[str] = []
     for f in c.failures:
-        lines.append(f"{pad}{f.message}")
+        lines.append(textsafe.line(f"{pad}{f.message}"))  # case names and values are input: one line each
     for p in c.problems:
         lines += [pad + line for line in p.render().splitlines()]
     if c.explanations:

@@ -12,7 +12,7 @@ import unicodedata
 from typing import Any
 
 from kamrules.core.errors import suggest
-from kamrules.core.values import ValueProblem, parse_amount, parse_bool, parse_enum, parse_percent
+from kamrules.core.values import ValueProblem, parse_amount, parse_bool, parse_enum, parse_percent, within_dates
 from kamrules.io.crm.mapping import ColumnSpec, MappingSpec, value_key
 
 # How a cell may name its currency: a code before or after the number, or a symbol that is not
@@ -72,7 +72,10 @@ def money(raw: Any, col: ColumnSpec, currency: str, spec: MappingSpec,
     if isinstance(raw, bool):
         raise CellProblem("crm.value", f"'{raw}' is not an amount", "an amount such as 1200000 or 120万")
     if isinstance(raw, (int, float)):
-        value, own = float(raw) * col.factor, ""
+        try:  # a number from xlsx or JSON: the declared range first (a 400-digit int, 1e999, NaN)
+            value, own = parse_amount(raw) * col.factor, ""
+        except ValueProblem as e:
+            raise _from_value_problem(e) from None
     else:
         own, text = cell_currency(str(raw))
         try:
@@ -105,7 +108,10 @@ def currency_code(raw: Any) -> str:
 
 def percent(raw: Any, col: ColumnSpec) -> float:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return float(raw) / 100 if col.percent else float(raw)
+        try:  # the declared range, as for text
+            return parse_amount(raw) / 100 if col.percent else parse_percent(raw)
+        except ValueProblem as e:
+            raise _from_value_problem(e) from None
     text = str(raw).strip()
     if col.percent and _BARE.match(text):
         text += "%"
@@ -120,7 +126,16 @@ def percent(raw: Any, col: ColumnSpec) -> float:
 def date(raw: Any, order: str = "YMD") -> _dt.date:
     """A date as exports write them: a date, an ISO or Chinese date with or without a time,
     US (MDY) or European (DMY) text when the mapping says so, an Excel serial day number, or a
-    Unix time (seconds or milliseconds, as CRM APIs give them)."""
+    Unix time (seconds or milliseconds, as CRM APIs give them). Within the declared date range
+    (core/values.py): period arithmetic on 9999-12-31 overflows."""
+    day = _date(raw, order)
+    try:
+        return within_dates(day, raw)
+    except ValueProblem as e:
+        raise _from_value_problem(e, "crm.date") from None
+
+
+def _date(raw: Any, order: str) -> _dt.date:
     if isinstance(raw, _dt.datetime):
         return raw.date()
     if isinstance(raw, _dt.date):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from kamrules.core import yamlio
+from kamrules.core import textsafe, yamlio
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.values import ValueProblem, parse_bool, parse_enum
 from kamrules.io.account import ID_RE, KeyIndex
@@ -347,7 +347,9 @@ WORDS = {
 
 
 def _w(key: str, lang: str, **kw: Any) -> str:
-    return WORDS[key][lang].format(**kw)
+    # the words go into YAML comments, and the values (headers, cells, file names) come from the
+    # exports: a line break would end the comment and write a live key (core/textsafe.line)
+    return WORDS[key][lang].format(**{k: textsafe.line(v) if isinstance(v, str) else v for k, v in kw.items()})
 
 
 _PLAIN_KEY = re.compile(r"^[^\s\-?:,\[\]{}#&*!|>'\"%@`][^:#\n]*$")
@@ -361,9 +363,7 @@ def _key(text: str) -> str:
             and not re.fullmatch(r"[-+]?[\d.]+(e[-+]?\d+)?", t.lower()) and yamlio.load(
                 "<draft>", text=f"{t}: 1\n").data == {t: 1}:
         return t
-    import json
-
-    return json.dumps(t, ensure_ascii=False)
+    return textsafe.json_dumps(t, indent=None)  # a YAML double-quoted scalar; controls as \u escapes
 
 
 def _value(text: str) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from kamrules.core import yamlio
+from kamrules.core import settings, yamlio
 from kamrules.core.errors import InputError, Location, Problem, suggest
 from kamrules.io import csvio
 from kamrules.io.crm.mapping import norm
@@ -186,8 +186,11 @@ def _split(records: Iterable[tuple[int, list[Cell]]], wanted: set[str], name: st
     rows: list[Row] = []
     problems: dict[int, Problem] = {}
     width = len(header)
+    limit = settings.max_rows()
 
     def add(line: int, cells: list[Cell]) -> None:
+        if len(rows) == limit:  # the records come one at a time: stop at the first row too many
+            raise _too_many_rows(name, line, limit)
         extra = [c for c in cells[width:] if not c.empty]
         if extra:
             problems[line] = _problem(
@@ -206,6 +209,13 @@ def _split(records: Iterable[tuple[int, list[Cell]]], wanted: set[str], name: st
             continue
         add(line, cells)
     return Sheet(name, name, kind, tuple(header), header_line, tuple(rows), blank, above, problems, sheets)
+
+
+def _too_many_rows(name: str, line: int, limit: int) -> InputError:
+    return InputError([_problem(
+        "csv.too-many-rows", f"the export has more than {limit:,} rows; the limit is {limit:,}", name, line, 1,
+        expected=f"at most {limit:,} rows under the header",
+        hint="split the export into smaller files, or raise KAMRULES_MAX_ROWS if it is genuine")])
 
 
 def _trim(cells: list[Cell]) -> list[Cell]:
@@ -236,10 +246,13 @@ def _read_jsonl(file: str) -> Sheet:
     parsed: list[tuple[int, dict[str, Any], str]] = []
     problems: dict[int, Problem] = {}
     blank = 0
+    limit = settings.max_rows()
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             blank += 1
             continue
+        if len(parsed) == limit:
+            raise _too_many_rows(file, n, limit)
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
@@ -302,10 +315,9 @@ def _open_workbook(file: str) -> Any:
     except OSError as e:
         raise InputError([_problem("file.unreadable", f"cannot read the file: {e.strerror or e}", file, 0, 0,
                                    hint="check the path")]) from None
-    if size > yamlio.MAX_BYTES:
-        raise InputError([_problem("file.too-large", f"the file is {size / 1048576:.1f} MiB; the limit is "
-                                   f"{yamlio.MAX_BYTES / 1048576:.0f} MiB", file,
-                                   hint="split it, or raise KAMRULES_MAX_FILE_BYTES if it is genuine")])
+    limit = settings.max_file_bytes()  # the one file-size limit (core/settings.py)
+    if size > limit:
+        raise yamlio.too_large(file, size, limit)
     import openpyxl  # only when a workbook is read
 
     try:
