@@ -169,3 +169,144 @@ def test_the_course_playbook_declares_horizons_owners_and_the_brief() -> None:
 def test_a_walk_away_fact_must_be_declared(tmp_path: Path) -> None:
     found = problems(overlay(tmp_path, "playbook:\n  brief:\n    walk_away: {revenue: revenu}\n"))
     assert any(c == "rulebook.playbook-name" and "revenu" in m for c, m in found), found
+
+
+# --------------------------------------------------------------------------- suppression, both engines
+
+import datetime as dt  # noqa: E402
+import json  # noqa: E402
+
+from click.testing import CliRunner  # noqa: E402
+
+from kamrules.cli import main  # noqa: E402
+from kamrules.engine.backends import durable_available  # noqa: E402
+from kamrules.pipeline import advise  # noqa: E402
+
+ENGINES = ("durable", "reference") if durable_available() else ("reference",)
+ACC = str(DATA / "core" / "acc.yaml")  # revenue 12M, margin 18% → 2.16M, discount 22%
+AS_OF = dt.date(2026, 6, 30)
+
+LOSS = """
+rules:
+  - id: loss
+    concept: misconception.volume_not_profit
+    title: {zh: 利润太薄, en: Thin margin}
+    source: recon
+    tags: [loss]
+    suppresses: [tier=gold, rule:over, tag:invest]
+    when: margin < 5M
+    then:
+      warn: {severity: critical, message: {zh: 亏损, en: Thin margin}}
+  - id: push
+    concept: scorecard.invest
+    source: recon
+    tags: [invest]
+    when: revenue > 1M
+    then:
+      score: {health: 7}
+      recommend: {message: {zh: 加大投入, en: "Invest in {{ account.name }}"}}
+  - id: reads-gold
+    concept: standard.pyramid
+    source: recon
+    when: tier == gold
+    then:
+      recommend: {message: {zh: 金卡, en: Gold}}
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_suppressing_rule_withdraws_every_output_the_same_on_each_engine(tmp_path: Path, engine: str) -> None:
+    a = advise(ACC, overlay(tmp_path, LOSS), engine=engine, as_of=AS_OF)
+    assert {m.rule for m in a.matches} == {"loss", "nocoach"}  # gold, push: withdrawn; over, reads-gold: no gold
+    assert [(s.rule, s.by) for s in a.suppressed] == [("gold", ("loss",)), ("push", ("loss",))]
+    assert a.classification["tier"].value is None  # the withdrawn classification is gone …
+    assert a.scores["health"].value is None  # … and so are its and push's points
+    gold = a.suppressed[0]
+    assert (gold.classify, gold.score) == ((("tier", "gold"),), (("health", 50.0),))
+    assert [f.rule for f in a.findings] == ["loss", "nocoach"]
+    assert [(f.rule, f.suppressed_by, f.message) for f in a.suppressed_findings] == [
+        ("push", "loss", "Invest in Test")]
+
+
+def test_without_the_suppressor_everything_is_back(tmp_path: Path) -> None:
+    a = advise(ACC, overlay(tmp_path, LOSS.replace("margin < 5M", "margin < 1M")), engine="reference", as_of=AS_OF)
+    assert {m.rule for m in a.matches} == {"gold", "push", "over", "reads-gold", "nocoach", "gold-no-coach"}
+    assert a.suppressed == () and a.scores["health"].value == 57
+
+
+def test_a_suppressed_rule_runs_after_its_suppressor(tmp_path: Path) -> None:
+    book = load_rulebook(overlay(tmp_path, LOSS))
+    assert book.suppressors["gold"] == ("loss",) and book.suppressors["push"] == ("loss",)
+    assert book.strata["gold"] > book.strata["loss"] and book.strata["push"] > book.strata["loss"]
+    assert book.strata["over"] > book.strata["gold"]  # readers of gold's outputs later still
+
+
+def test_suppressing_what_you_read_is_a_cycle(tmp_path: Path) -> None:
+    found = problems(overlay(tmp_path, LOSS.replace("when: margin < 5M", "when: tier == gold")))
+    assert any(c == "rulebook.rule-cycle" and "loss" in m and "gold" in m for c, m in found), found
+
+
+def test_a_withdrawn_rule_does_not_suppress(tmp_path: Path) -> None:
+    body = LOSS + """
+  - id: trump
+    concept: misconception.volume_not_profit
+    source: recon
+    suppresses: [rule:loss]
+    when: revenue > 10M
+    then:
+      recommend: {message: {zh: 王牌, en: Trump}}
+"""
+    a = advise(ACC, overlay(tmp_path, body), engine="reference", as_of=AS_OF)
+    assert [(s.rule, s.by) for s in a.suppressed] == [("loss", ("trump",))]
+    assert {"gold", "push"} <= {m.rule for m in a.matches}  # loss is withdrawn: its suppression is too
+
+
+def test_json_lists_what_was_suppressed_and_validates(tmp_path: Path) -> None:
+    import jsonschema
+
+    r = CliRunner().invoke(main, ["advise", ACC, "-r", overlay(tmp_path, LOSS), "-f", "json", "--as-of",
+                                  "2026-06-30", "--engine", "reference"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    schema = json.loads((Path(__file__).parent.parent / "kamrules" / "schemas" / "output.schema.json").read_text())
+    jsonschema.validate(data, schema)
+    assert [(s["rule"], s["by"]) for s in data["suppressed"]] == [("gold", ["loss"]), ("push", ["loss"])]
+    assert data["suppressed"][0]["classify"] == {"tier": "gold"} and data["suppressed"][1]["score"] == {"health": 7}
+    assert data["suppressed"][1]["findings"][0]["suppressed_by"] == "loss"
+    assert "suppressed_by" not in json.dumps(data["findings"])
+    plain = json.loads(CliRunner().invoke(main, ["advise", ACC, "-r", str(CORE), "-f", "json"]).output)
+    assert "suppressed" not in plain  # nothing suppressed: the key is absent, as before
+
+
+def test_explain_says_what_was_suppressed_by_which_rule_and_why(tmp_path: Path) -> None:
+    book = overlay(tmp_path, LOSS)
+    r = CliRunner().invoke(main, ["explain", ACC, "-r", book, "--as-of", "2026-06-30", "--engine", "reference"])
+    assert "Rules that were suppressed (2)" in r.output
+    assert "⊘ gold — its condition held, but it was suppressed by loss 'Thin margin' (margin < 5M: it is 2.16M)" \
+        in r.output
+    zh = CliRunner().invoke(main, ["explain", ACC, "-r", book, "--as-of", "2026-06-30", "--lang", "zh",
+                                   "--rule", "push"]).output
+    assert "被 loss「利润太薄」撤回" in zh
+    js = json.loads(CliRunner().invoke(main, ["explain", ACC, "-r", book, "--as-of", "2026-06-30", "-f", "json"])
+                    .output)
+    assert {e["rule"]: e["status"] for e in js["rules"]}["push"] == "suppressed"
+
+
+def test_a_rule_test_can_expect_a_suppression(tmp_path: Path) -> None:
+    book = overlay(tmp_path, LOSS, "shop.yaml")
+    (tmp_path / "shop.test.yaml").write_text(f"""rulebook: shop.yaml
+as_of: 2026-06-30
+base: {{id: t, name: T, revenue: 12M, discount_rate: 22%}}
+cases:
+  - name: thin margin withdraws invest and gold
+    given: {{gross_margin: 18%}}
+    expect: {{fires: [loss], suppressed: [gold, push], not_fires: [push, over]}}
+  - name: a fat margin is not withdrawn
+    given: {{gross_margin: 60%}}
+    expect: {{suppressed: [push]}}
+""", encoding="utf-8")
+    assert book
+    r = CliRunner().invoke(main, ["test", str(tmp_path / "shop.test.yaml")])
+    assert r.exit_code == 1, r.output
+    assert "PASS" in r.output and "thin margin withdraws invest and gold" in r.output
+    assert "suppressed: push was not suppressed (it fired)" in r.output

@@ -125,7 +125,10 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
     relations.check_rules(rules, facts=facts, causes=layered.causes, dims=dims, out=out)
     invariants = relations.check_invariants(list(layered.invariants.values()), rules, scope, dims, out)
     kept = {r.id for r in rules}  # a table's rows without the disabled ones
-    strata = stratify(rules, out)
+    from kamrules.rulebook.selectors import suppressors
+
+    suppressed_by = suppressors(rules)
+    strata = stratify(rules, out, suppressed_by)
     sections, where = playbook.merge((b.playbook, b.playbook_locs) for b in chain)
     guide = playbook.build(sections)
     playbook.check_names(guide, where, values=set(facts) | set(metrics) | set(derived), dimensions=set(dims),
@@ -144,7 +147,7 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
         chain=tuple(b.id for b in chain), strata=strata,
         tables={k: replace(v, rows=tuple(r for r in v.rows if r in kept), cond=_table_cond(v, scope))
                 for k, v in layered.tables.items()},
-        playbook=guide, causes=dict(layered.causes), invariants=tuple(invariants))
+        playbook=guide, causes=dict(layered.causes), invariants=tuple(invariants), suppressors=suppressed_by)
     return replace(book, digest=digest(book))
 
 

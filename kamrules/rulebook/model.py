@@ -328,6 +328,7 @@ class Rulebook:
     currency: str = ""  # ISO 4217 code of its money amounts; "" when the rulebook does not say
     causes: Mapping[str, CauseDef] = field(default_factory=dict)
     invariants: tuple[InvariantDef, ...] = ()
+    suppressors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rule id → rules that suppress it
 
     def rule(self, rule_id: str) -> RuleDef | None:
         for r in self.rules:

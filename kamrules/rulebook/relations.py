@@ -17,56 +17,17 @@ is rulebook/strata.py.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from kamrules.core.errors import Collector, Location, suggest
 from kamrules.language.parser import ParseError
 from kamrules.language.typecheck import Scope, check_condition
 from kamrules.rulebook.model import CauseDef, DimensionDef, FactDef, InvariantDef, RuleDef
+from kamrules.rulebook.selectors import matches, parse, select
 from kamrules.rulebook.vocabulary import COMPANY_ROLES, OWNER_ROLES
 
 SELECTOR_EXPECTED = "tag:<tag>, rule:<rule id>, concept:<family.name> or <dimension>=<value>"
 COMPANY_TAG = "company"  # a change to the company (pay, targets, prices, structure), not to the account
-
-
-def parse(selector: str) -> tuple[str, str, str]:
-    """'tag:invest' → ('tag', 'invest', ''); 'scorecard=invest' → ('class', 'scorecard', 'invest')."""
-    kind, sep, rest = selector.partition(":")
-    if sep and kind in ("tag", "rule", "concept"):
-        return kind, rest, ""
-    dim, _, value = selector.partition("=")
-    return "class", dim, value
-
-
-def matches(selector: str, rule: RuleDef) -> bool:
-    kind, name, value = parse(selector)
-    if kind == "tag":
-        return name in rule.tags
-    if kind == "rule":
-        return rule.id == name
-    if kind == "concept":
-        return rule.concept == name
-    return (name, value) in rule.classify
-
-
-def select(selector: str, rules: Iterable[RuleDef]) -> list[RuleDef]:
-    return [r for r in rules if matches(selector, r)]
-
-
-def selects_any(selectors: Sequence[str], rule: RuleDef) -> bool:
-    return any(matches(s, rule) for s in selectors)
-
-
-def suppressors(rules: Sequence[RuleDef]) -> dict[str, tuple[str, ...]]:
-    """rule id → the ids of the rules that suppress it (in rule order)."""
-    out: dict[str, list[str]] = {}
-    for a in rules:
-        if not a.suppresses:
-            continue
-        for b in rules:
-            if b.id != a.id and selects_any(a.suppresses, b):
-                out.setdefault(b.id, []).append(a.id)
-    return {k: tuple(v) for k, v in out.items()}
 
 
 def _check_selector(sel: str, rules: Sequence[RuleDef], dims: Mapping[str, DimensionDef], where: str,
