@@ -555,7 +555,8 @@ def _suppressed(advice: Any, s: Any) -> RuleExplanation:
     rule = book.rule(s.rule)
     assert rule is not None
     e = explain_rule(advice, rule, fired=True)
-    parts, whys = [], []
+    parts: list[str] = []
+    whys: list[str] = []
     for rid in s.by:
         by = book.rule(rid)
         if by is None:  # pragma: no cover - a suppressor is a rule of the book
