@@ -115,7 +115,7 @@ OUTPUT = _closed(
         _req("revenue", Scalar("number", desc="Today's revenue")),
         _req("margin_after_cts", Scalar("number", desc="Today's margin after cost to serve")),
         desc="Present when the account gives revenue, gross margin, discount, rebates, free services and cost to "
-            "serve (docs/advice.md)")),
+            "serve (docs/judgement.md)")),
     _req("missing_facts", Seq(STRING, nullable=False, desc="Facts whose absence left rules undecided",
                               schema_extra={"uniqueItems": True})),
     _req("blocked", Seq(_closed("", _req("rule", STRING), _req("concept", STRING),
