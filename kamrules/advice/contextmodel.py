@@ -158,7 +158,7 @@ class Action:
     horizon_label: str = doc("the horizon in `lang` (`本周`), or `\"\"`")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class OwnerGroup:
     """The action plan of one owner role."""
 
@@ -168,7 +168,7 @@ class OwnerGroup:
     actions: tuple[Action, ...] = doc("its actions, soonest first")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RootCause:
     """A cause several findings share: said once, its findings listed under it."""
 
@@ -179,7 +179,7 @@ class RootCause:
     warnings: tuple[Finding, ...] = doc("its symptoms of kind `warning`")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RoomContact:
     """A contact in the meeting brief: who they are and what to say to them (说对话)."""
 
@@ -195,7 +195,7 @@ class RoomContact:
     handle: str = doc("how to handle their stance (`playbook.brief.stances`)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class WalkAway:
     """The walk-away price (docs/advice.md): computed from the account's own figures."""
 
@@ -208,13 +208,13 @@ class WalkAway:
     text: str = doc("the whole line in `lang`")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ContactAsk:
     names: str = doc("the contacts' names, joined")
     ask: str = doc("what to ask them for")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Brief:
     """The meeting brief: what a rep reads in two minutes before meeting the customer."""
 
