@@ -552,6 +552,9 @@ def context(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
         "disabled": [{"rule": d.rule, "reason": d.reason, "by": d.origin.rulebook} for d in book.disabled],
         "provenance": provenance,
         "explain": explain or [],
+        # the review store fills these in (kamrules.history): None / nothing without one
+        "history": None,
+        "overrides": {"title": "", "lines": [], "dimensions": {}, "accepted": {}},
         "severities": list(SEVERITIES),
         "generated_by": _ui("generated_by", lang, v=__version__),
     }

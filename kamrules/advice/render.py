@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from jinja2 import (
     ChoiceLoader,
@@ -30,6 +30,9 @@ from kamrules.core.resources import playbooks_dir
 from kamrules.core.values import format_money, format_number, format_percent
 
 
+EXTRA_KEYS = ("history", "overrides")
+
+
 def environment(template_dirs: Iterable[str] = ()) -> ImmutableSandboxedEnvironment:
     default = FileSystemLoader(str(playbooks_dir()))
     loaders: list[Any] = [FileSystemLoader(d) for d in template_dirs if Path(d).is_dir()]
@@ -45,11 +48,18 @@ def environment(template_dirs: Iterable[str] = ()) -> ImmutableSandboxedEnvironm
     return env
 
 
-def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None) -> str:
+def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None,
+                extra: Mapping[str, Any] | None = None) -> str:
+    """`extra`: context keys another stage supplies (the review store's `history` and
+    `overrides`, docs/playbook-context.md); only documented keys are accepted."""
     env = environment(advice.book.templates)
     if fmt == "html":
         env.autoescape = True
     ctx = context(advice, explain=explain)
+    for k, v in (extra or {}).items():
+        if k not in EXTRA_KEYS:
+            raise ValueError(f"unknown playbook context key {k!r}")
+        ctx[k] = v
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), advice.lang)
     name = f"playbook.{fmt}.j2"
     try:
@@ -94,6 +104,8 @@ def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
             "dimensions": {d: c.value for d, c in cls.items()},
         },
         "scores": {s: sc.value for s, sc in advice.scores.items()},
+        # the points each rule added to each score (why a score is what it is, and why it moved)
+        "score_parts": {s: [{"rule": r, "points": p} for r, p in sc.parts] for s, sc in advice.scores.items()},
         "findings": [
             {"rule": f.rule, "concept": f.concept, "kind": f.kind, "severity": f.severity, "priority": f.priority,
              "title": f.title, "message": f.message, "remedy": f.remedy,
@@ -111,7 +123,11 @@ def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
     return out
 
 
-def render(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None) -> str:
+def render(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None,
+           extra: Mapping[str, Any] | None = None, extra_json: Mapping[str, Any] | None = None) -> str:
+    """`extra_json`: keys added to the JSON output (the review store's `history`, `overrides`)."""
     if fmt == "json":
-        return json.dumps(to_json(advice, explain=explain), ensure_ascii=False, indent=2, default=str) + "\n"
-    return render_text(advice, fmt, explain=explain)
+        doc = to_json(advice, explain=explain)
+        doc.update(extra_json or {})
+        return json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n"
+    return render_text(advice, fmt, explain=explain, extra=extra)
