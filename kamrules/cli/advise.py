@@ -15,7 +15,9 @@ from kamrules.cli.common import (
     lang_option,
     parse_as_of,
     read_input,
+    record_options,
     rulebook_option,
+    store_may_exist,
 )
 
 
@@ -32,9 +34,11 @@ from kamrules.cli.common import (
 @engine_option
 @click.option("--verbose", "-v", is_flag=True, help="Say which engine and rulebook ran, on standard error.")
 @account_option
+@record_options
 @guarded
 def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str | None, fail_on: str | None,
-           explain: bool, as_of: str | None, engine: str, verbose: bool, account_id: str | None) -> None:
+           explain: bool, as_of: str | None, engine: str, verbose: bool, account_id: str | None,
+           store: str | None, record: bool, by: str | None) -> None:
     """Evaluate an account file and print its strategy playbook.
 
     ACCOUNT is a YAML or JSON account file, - for standard input, or a CSV export from a CRM
@@ -46,19 +50,35 @@ def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str 
       kamrules advise examples/portfolio/crm-export.csv --account HX-001
       kamrules advise account.yaml --lang en --format html -o playbook.html
       kamrules advise account.yaml --format json --fail-on high
+      kamrules advise account.yaml --record --by 王经理
     """
     from kamrules.advice.render import render
     from kamrules.pipeline import advise as run_advise
 
     file, text = read_input(account)
-    advice = run_advise(file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine, stdin_text=text,
-                        account_id=account_id)
+    hist = None
+    if record or store or store_may_exist():
+        from kamrules.history import use
+
+        u = use.in_use(store, record, by)
+        if u is not None:
+            hist = use.advise(u, file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine,
+                              stdin_text=text, account_id=account_id)
+    if hist is None:
+        advice = run_advise(file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine, stdin_text=text,
+                            account_id=account_id)
+    else:
+        advice = hist.advice
     expl = None
     if explain:
         from kamrules.advice.explain import explain_all
 
         expl = explain_all(advice)
-    out = render(advice, fmt, explain=expl)
+    out = render(advice, fmt, explain=expl, extra=hist.extra.context if hist else None,
+                 extra_json=hist.extra.json if hist else None)
+    if hist is not None:
+        for note in hist.commit():  # before the output: a store that refuses the review fails the run
+            click.echo(note, err=True)
     if verbose:
         click.echo(f"kamrules {__version__}: engine={advice.engine} rulebook={advice.book.id} "
                    f"{advice.book.digest[:19]} as_of={advice.as_of} rules={len(advice.book.rules)} "
@@ -71,7 +91,9 @@ def advise(account: str, rulebook: str, fmt: str, lang: str | None, output: str 
         click.echo(out, nl=False)
     if fail_on:
         limit = SEVERITY_CHOICES.index(fail_on)
-        if any(SEVERITY_CHOICES.index(f.severity) <= limit for f in advice.findings):
+        accepted = hist.extra.accepted if hist else frozenset()  # a manager accepted these warnings
+        if any(SEVERITY_CHOICES.index(f.severity) <= limit for f in advice.findings
+               if not (f.kind == "warning" and f.rule in accepted)):
             sys.exit(1)
 
 

@@ -56,6 +56,7 @@ class Session:
     pending: list[NewReview] = field(default_factory=list)
     previous: dict[str, Summary | None] = field(default_factory=dict)  # account → its last earlier review
     dates: dict[str, _dt.date] = field(default_factory=dict)
+    current: dict[str, Summary] = field(default_factory=dict)  # account → this run's review, in brief
 
     def preload(self, account_ids: Iterable[str]) -> None:
         from kamrules.history.overrides import load_overrides
@@ -74,8 +75,10 @@ class Session:
         advice = evaluate(evaluated, book, as_of=date, lang=lang, engine=engine)
         self.previous[account.id] = past[-1] if past else None
         self.dates[account.id] = date
+        active = in_force(self.overrides.get(account.id, ()), date)
+        self.current[account.id] = brief(advice, {o.target for o in active if o.kind == "accept"})
         if self.record:
-            self.pending.append(new_review(advice, given, supplied, in_force(self.overrides.get(account.id, ()), date)))
+            self.pending.append(new_review(advice, given, supplied, active))
         return advice
 
     def commit(self) -> list[int]:
@@ -112,3 +115,14 @@ def result_text(doc: Mapping[str, Any]) -> str:
     import json
 
     return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def brief(advice: Advice, accepted: set[str]) -> Summary:
+    """This run's review in the form the store's reviews are read in (not yet numbered)."""
+    book = advice.book
+    return Summary(0, advice.account.id, advice.account.name, advice.as_of, _dt.datetime.min, "", "", book.digest,
+                   book.id, book.version, advice.engine, "", advice.lang, "", "",
+                   {d: c.value for d, c in advice.classification.items()},
+                   {s: sc.value for s, sc in advice.scores.items()},
+                   tuple(FindingRow(f.rule, f.concept, f.kind, f.severity, f.priority,
+                                    f.kind == "warning" and f.rule in accepted) for f in advice.findings))

@@ -13,7 +13,7 @@ UI: dict[str, dict[str, str]] = {
     "not_separable": {"zh": "规则库已变化，且无法用新规则库重新评估上次的数据：下列改变可能来自两者。",
                       "en": "The rulebook changed and the last review's facts could not be evaluated with the new one: "
                             "the changes below may come from either."},
-    "by_facts": {"zh": "客户数据变化带来的改变", "en": "Changes from the account's facts"},
+    "by_facts": {"zh": "客户数据（及评估日期）变化带来的改变", "en": "Changes from the account's facts (and the evaluation date)"},
     "by_rulebook": {"zh": "规则库变化带来的改变", "en": "Changes from the rulebook"},
     "mixed": {"zh": "改变（来源无法区分）", "en": "Changes (source cannot be told apart)"},
     "no_change": {"zh": "没有改变。", "en": "Nothing changed."},

@@ -173,14 +173,17 @@ def delta_lines(book: Rulebook, lang: str, d: Mapping[str, Any]) -> list[dict[st
     from kamrules.history.analysis import SEVERITY_ORDER  # noqa: F401 - order kept by analysis
 
     sev = _severity_labels(lang)
+    def title(w: Mapping[str, Any]) -> str:  # today's wording, in today's language, where the rule still exists
+        return rule_title(book, w["rule"], lang) if book.rule(w["rule"]) else str(w["title"])
+
     for w in d["new_warnings"]:
         lines.append({"text": ui("new_warning", lang, severity=sev.get(w["severity"], w["severity"]),
-                                 title=w["title"]), "rules": []})
+                                 title=title(w)), "rules": []})
     for w in d["resolved_warnings"]:
         lines.append({"text": ui("resolved_warning", lang, severity=sev.get(w["severity"], w["severity"]),
-                                 title=w["title"]), "rules": []})
+                                 title=title(w)), "rules": []})
     for w in d["severity_changed"]:
-        lines.append({"text": ui("severity_changed", lang, title=w["title"], old=sev.get(w["from"], w["from"]),
+        lines.append({"text": ui("severity_changed", lang, title=title(w), old=sev.get(w["from"], w["from"]),
                                  new=sev.get(w["to"], w["to"])), "rules": []})
     return lines
 
@@ -254,3 +257,64 @@ def dumps(doc: Mapping[str, Any]) -> str:
 
 def today() -> _dt.date:
     return _dt.date.today()
+
+
+@dataclass
+class Advised:
+    advice: Advice
+    extra: Extra
+    session: Session
+
+    def commit(self) -> list[str]:
+        """Record (when asked) and say so; the store's notes (created, upgraded) first."""
+        try:
+            ids = self.session.commit()
+            notes = [f"kamrules: {n}" for n in self.session.store.notes]
+            if ids:
+                notes.append(recorded_note(self.session, ids))
+            return notes
+        finally:
+            self.session.store.close()
+
+
+def advise(u: Use, file: str, rulebook_ref: str, *, as_of: _dt.date | None, lang: str | None, engine: str,
+           stdin_text: str | None, account_id: str | None) -> Advised:
+    from kamrules.io.csvio import select_account
+    from kamrules.pipeline import rulebook
+
+    book = rulebook(rulebook_ref)
+    account = select_account(file, book, account_id, text=stdin_text)
+    session = open_session(u, book)
+    try:
+        session.preload([account.id])
+        advice = session.evaluate(account, book, as_of=as_of, lang=lang, engine=engine)
+        return Advised(advice, extra_for(session, advice), session)
+    except BaseException:
+        session.store.close()
+        raise
+
+
+# ---------------------------------------------------------------------- the portfolio
+
+def portfolio_overrides(session: Session, on: _dt.date | None) -> dict[str, dict[str, str]]:
+    """account → dimension → the value a manager set (in force on the evaluation date)."""
+    out: dict[str, dict[str, str]] = {}
+    day = on or today()
+    for acc, items in session.overrides.items():
+        for o in items:
+            if o.kind == "dimension" and o.value and o.in_force(session.dates.get(acc, day)):
+                out.setdefault(acc, {})[o.target] = o.value
+    return out
+
+
+def since_portfolio(session: Session, since: _dt.date, months: int) -> dict[str, Any]:
+    from kamrules.history import trend
+    from kamrules.history.analysis import portfolio_since
+
+    book = session.book
+    effective = {a: trend.effective(s) for a, s in session.series.items()}
+    before = {a: [s for s in ser if s.as_of <= since] for a, ser in effective.items()}
+    tiers = [v for v, _ in book.dimensions["tier"].values] if "tier" in book.dimensions else []
+    day = max(session.dates.values()) if session.dates else today()
+    return portfolio_since(before, session.current, since=since, today=day, tier_order=tiers,
+                           months=months, all_series=effective)
