@@ -177,7 +177,8 @@ def _postgresql(value: str, why: str) -> Where:
 
     try:
         url = make_url(value)
-        url.port  # noqa: B018 - a bad port raises here, before any connection is tried
+        if url.port is not None and not 0 < url.port < 65536:
+            raise ValueError("port")
     except (ArgumentError, ValueError):
         raise store_problem("store.url", f"'{_hide(value)}' is not a valid PostgreSQL URL", why,
                             "postgresql://user:password@host:5432/database") from None

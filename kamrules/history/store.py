@@ -347,8 +347,10 @@ class _Guard:
             return
         from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-        if isinstance(e, OperationalError) or (isinstance(e, DBAPIError) and e.connection_invalidated):
-            raise connect_error(e, self.where) from None
+        if isinstance(e, DBAPIError):
+            err = connect_error(e, self.where)
+            if err.problems[0].code != "store.connect" or isinstance(e, OperationalError) or e.connection_invalidated:
+                raise err from None
         if isinstance(e, SQLAlchemyError):
             raise store_problem("store.failed", f"the store refused a write or read: {_first_line(e, self.where)}",
                                 self.where.shown, "nothing was recorded; check the store with "
