@@ -6,6 +6,7 @@ says why in the skip reason; any other failure to start the server is an error."
 from __future__ import annotations
 
 import itertools
+import os
 from typing import Iterator
 
 import pytest
@@ -18,6 +19,8 @@ _count = itertools.count(1)
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[pgserver.Server]:
     if pgserver.find_bin() is None:
+        if os.environ.get("KAMRULES_REQUIRE_POSTGRESQL"):  # .ci/run: it must run there
+            pytest.fail("no PostgreSQL server binaries (initdb, pg_ctl), and KAMRULES_REQUIRE_POSTGRESQL is set")
         pytest.skip("PostgreSQL store tests did not run: no PostgreSQL server binaries (initdb, pg_ctl) on PATH "
                     "or under /usr/lib/postgresql/*/bin — install Debian's 'postgresql' package (.ci/run does)")
     srv = pgserver.start()

@@ -277,3 +277,24 @@ def test_psycopg_missing_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
         open_store(f"postgresql://kam:{PASSWORD}@127.0.0.1:5432/kam")
     assert e.value.problems[0].code == "store.driver" and "kamrules[postgresql]" in str(e.value)
     assert PASSWORD not in str(e.value)
+
+
+def test_project_setting_record_true_records_every_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".kamrules").mkdir()
+    (tmp_path / ".kamrules" / "settings.yaml").write_text("record: true\n")
+    monkeypatch.chdir(tmp_path)
+    r = cli("advise", HUAXIN, "--as-of", "2026-06-30", "--by", "李明")
+    assert r.exit_code == 0 and "recorded review 1" in r.stderr
+    r = cli("history", "huaxin-steel", "-f", "json")
+    assert '"recorded_by": "李明"' in r.stdout
+
+
+def test_a_plain_advise_without_any_store_imports_no_database_library() -> None:
+    code = ("import sys, runpy; sys.argv = ['kamrules', 'advise', %r, '-o', '/dev/null']\n"
+            "try:\n    runpy.run_module('kamrules', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)") % HUAXIN
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip().splitlines()[-1] == "False False", r.stderr
