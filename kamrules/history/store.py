@@ -198,7 +198,8 @@ class Store:
 
     def summaries(self, account_ids: Iterable[str] | None = None, *, before: _dt.date | None = None,
                   since: _dt.date | None = None) -> dict[str, list[Summary]]:
-        """Every recorded review of these accounts (all accounts: None), oldest first."""
+        """Every recorded review of these accounts (all accounts: None), oldest first, each with
+        its dimension values, scores and warnings."""
         from sqlalchemy import select
 
         ids = None if account_ids is None else sorted(set(account_ids))
@@ -228,7 +229,9 @@ class Store:
                             vals[v.review_id][0][v.name] = v.text
                         else:
                             vals[v.review_id][1][v.name] = v.number
-                fq = select(S.findings).where(S.findings.c.review_id.between(lo, hi)).order_by(
+                # warnings only: trends, history and the portfolio read nothing else (full() has all)
+                fq = select(S.findings).where(S.findings.c.review_id.between(lo, hi),
+                                              S.findings.c.kind == "warning").order_by(
                     S.findings.c.review_id, S.findings.c.position)
                 for f in conn.execute(fq):
                     if f.review_id in fnds:
