@@ -41,3 +41,14 @@ def test_readme_documents_command_and_options(name, cmd):
     missing = [opt for p in cmd.params if isinstance(p, click.Option)
                for opt in p.opts if opt.startswith("--") and opt != "--help" and opt not in README]
     assert not missing, f"README does not mention {missing} of 'kamrules {name}'"
+
+
+def test_the_readme_python_example_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    assert blocks, "the README shows kamrules used from Python"
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102 - our own README
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "key"

@@ -11,7 +11,7 @@ the same bytes as
 They are compared byte for byte. After an intended change to the templates, the UI text or the
 course rulebook, regenerate them and review the diff before committing:
 
-    KAMRULES_UPDATE_GOLDEN=1 /work/venv/bin/pytest tests/test_playbooks.py
+    KAMRULES_UPDATE_GOLDEN=1 pytest tests/test_playbooks.py
     git diff --stat tests/golden
 
 With KAMRULES_UPDATE_GOLDEN=1 the golden tests write the files (and delete goldens of examples

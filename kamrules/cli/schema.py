@@ -25,14 +25,22 @@ def schema_cmd(kind: str, rulebook: str) -> None:
       kamrules schema rulebook > rulebook.schema.json
       kamrules schema account --rulebook acme/acme.yaml > acme-account.schema.json
     """
-    from kamrules.rulebook.schema import dumps, schema
+    from kamrules.core.grammar import json_schema
+    from kamrules.rulebook.schema import dumps
 
-    book = None
     if kind == "account":
         from kamrules.rulebook.load import load_rulebook
+        from kamrules.rulebook.schema import account_schema
 
-        book = load_rulebook(rulebook)
-    click.echo(dumps(schema(kind, book)), nl=False)
+        click.echo(dumps(account_schema(load_rulebook(rulebook))), nl=False)
+    elif kind == "rulebook":
+        from kamrules.rulebook.grammar import GRAMMAR
+
+        click.echo(dumps(json_schema(GRAMMAR)), nl=False)
+    else:
+        from kamrules.advice.contract import GRAMMAR as OUTPUT
+
+        click.echo(dumps(json_schema(OUTPUT)), nl=False)
 
 
 command = schema_cmd

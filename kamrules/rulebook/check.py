@@ -32,6 +32,7 @@ from kamrules.rulebook.model import (
     ScoreDef,
     Text,
 )
+from kamrules.rulebook import playbook
 from kamrules.rulebook.read import RawBook
 
 
@@ -66,6 +67,16 @@ def _expr_loc(base: Location, pos: int, src: str) -> Location:
     return Location(base.file, base.line, base.col + pos)
 
 
+def _condition_loc(r: RuleDef, pos: int) -> Location:
+    """Where a condition error is: in a table row, the cell (or precondition) that holds the offset."""
+    if r.cells:
+        for start, end, loc in r.cells:
+            if start <= pos <= end:
+                return loc
+        return r.cells[0][2]
+    return _expr_loc(r.when_location, pos, r.when)
+
+
 def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Rulebook:
     from kamrules.rulebook.strata import stratify
 
@@ -96,7 +107,12 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
     for r in layered.rules:
         rules.append(_check_rule(r, scope, layered, out))
     check_message_vars(rules, scope, out)
+    kept = {r.id for r in rules}  # a table's rows without the disabled ones
     strata = stratify(rules, out)
+    sections, where = playbook.merge((b.playbook, b.playbook_locs) for b in chain)
+    guide = playbook.build(sections)
+    playbook.check_names(guide, where, values=set(facts) | set(metrics) | set(derived), dimensions=set(dims),
+                         scores=set(scores), params=set(params), out=out)
     lang = next((b.lang for b in reversed(chain) if b.lang), "zh")
     top = chain[-1] if chain else None
     book = Rulebook(
@@ -107,7 +123,9 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
         rules=tuple(sorted(rules, key=lambda r: (strata.get(r.id, 0), -r.priority, r.id))),
         disabled=tuple(layered.disabled), metric_order=tuple(order),
         templates=tuple(b.templates for b in reversed(chain) if b.templates),
-        chain=tuple(b.id for b in chain), strata=strata)
+        chain=tuple(b.id for b in chain), strata=strata,
+        tables={k: replace(v, rows=tuple(r for r in v.rows if r in kept)) for k, v in layered.tables.items()},
+        playbook=guide)
     return replace(book, digest=digest(book))
 
 
@@ -116,7 +134,7 @@ def _check_rule(r: RuleDef, scope: Scope, layered: Any, out: Collector) -> RuleD
     try:
         cond = check_condition(r.when, scope)
     except ParseError as e:
-        out.add("rulebook.condition", f"rule '{r.id}': {e.message}", _expr_loc(r.when_location, e.pos, r.when),
+        out.add("rulebook.condition", f"rule '{r.id}': {e.message}", _condition_loc(r, e.pos),
                 f"rules[{r.id}].when", hint=e.hint)
     terms = []
     for sname, text in r.score:
@@ -191,7 +209,7 @@ def digest(book: Rulebook) -> str:
     def clean(x: Any) -> Any:
         if hasattr(x, "__dataclass_fields__"):
             return {k: clean(getattr(x, k)) for k in x.__dataclass_fields__
-                    if k not in ("origin", "when_location", "cond", "score_terms", "term", "location")}
+                    if k not in ("origin", "when_location", "cond", "score_terms", "term", "location", "table", "cells")}
         if isinstance(x, dict):
             return {str(k): clean(v) for k, v in sorted(x.items())}
         if isinstance(x, (list, tuple)):
@@ -200,8 +218,9 @@ def digest(book: Rulebook) -> str:
             return x
         return str(x)
 
+    # tables are how rules were written, not what they decide: their rows are in `rules`
     payload = {k: clean(getattr(book, k)) for k in ("facts", "params", "metrics", "derived", "dimensions",
-                                                     "scores", "rules", "disabled")}
+                                                     "scores", "rules", "disabled", "playbook")}
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

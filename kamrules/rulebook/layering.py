@@ -10,7 +10,7 @@ from typing import Any
 
 from kamrules.core.errors import Collector, Location, Problem, suggest
 from kamrules.core.values import SCALAR_TYPES, ValueProblem, parse_scalar
-from kamrules.rulebook.model import Disabled, Message, Origin, ParamDef, RuleDef, Text
+from kamrules.rulebook.model import Disabled, Message, Origin, ParamDef, RuleDef, TableDef, Text
 from kamrules.rulebook.read import RawBook
 
 
@@ -25,6 +25,7 @@ class Layered:
     rules: list[RuleDef] = field(default_factory=list)
     disabled: list[Disabled] = field(default_factory=list)
     locked: dict[str, str] = field(default_factory=dict)  # rule id → rulebook that locked it
+    tables: dict[str, TableDef] = field(default_factory=dict)
 
 
 def _define(table: dict[str, Any], book: RawBook, items: dict[str, Any], kind: str, out: Collector) -> None:
@@ -58,7 +59,8 @@ def layer(chain: list[RawBook], out: Collector) -> Layered:
                 raw_params[name] = ({**merged, **spec}, Origin(book.id, loc))
             else:
                 raw_params[name] = (dict(spec), Origin(book.id, loc))
-        _rules(lay, book, out)
+        refused = _tables(lay, book, out)
+        _rules(lay, book, out, refused)
     for name, (spec, origin) in raw_params.items():
         p = _param(name, spec, origin, out)
         if p:
@@ -94,9 +96,45 @@ def _param(name: str, spec: dict[str, Any], origin: Origin, out: Collector) -> P
     return ParamDef(name, type_, parsed, source, label, origin, help_)
 
 
-def _rules(lay: Layered, book: RawBook, out: Collector) -> None:
+def _tables(lay: Layered, book: RawBook, out: Collector) -> set[str]:
+    """A table id is defined once; an overlay replaces a whole table (all its rows) with
+    `replace: true`. Its rows are rules, added with the book's other rules. Returns the tables
+    refused (their rows are not added: the table's error says it all)."""
+    refused: set[str] = set()
+    for table, is_replace in book.tables:
+        prev = lay.tables.get(table.id)
+        if prev is not None and prev.origin.rulebook == book.id:
+            out.add("rulebook.duplicate-table", f"table id '{table.id}' is used twice (first at {prev.origin.location})",
+                    table.origin.location, f"tables[{table.id}]", hint="table ids must be unique")
+            continue
+        if prev is not None and not is_replace:
+            out.add("rulebook.duplicate-table",
+                    f"table '{table.id}' already exists in {prev.origin.rulebook} ({prev.origin.location})",
+                    table.origin.location, f"tables[{table.id}]",
+                    hint="add 'replace: true' to replace the whole table, or use override: to change one row")
+            refused.add(table.id)
+            continue
+        if prev is None and is_replace:
+            out.add("rulebook.unknown-table", f"table '{table.id}' says replace: true, but no earlier rulebook has it",
+                    table.origin.location, f"tables[{table.id}]", hint=suggest(table.id, lay.tables) or "remove 'replace'")
+        if prev is not None:
+            locked = [r for r in prev.rows if r in lay.locked]
+            if locked:
+                out.add("rulebook.locked", f"table '{table.id}' has rows locked by {lay.locked[locked[0]]} "
+                        f"({', '.join(locked)}) and cannot be replaced", table.origin.location, f"tables[{table.id}]")
+                refused.add(table.id)
+                continue
+            gone = set(prev.rows)
+            lay.rules = [r for r in lay.rules if r.id not in gone]
+        lay.tables[table.id] = table
+    return refused
+
+
+def _rules(lay: Layered, book: RawBook, out: Collector, refused: frozenset[str] | set[str] = frozenset()) -> None:
     index = {r.id: i for i, r in enumerate(lay.rules)}
     for rule, is_replace in book.rules:
+        if rule.table and rule.table in refused:
+            continue
         if rule.id in index:
             prev = lay.rules[index[rule.id]]
             if prev.origin.rulebook == book.id:

@@ -6,25 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from kamrules.core.errors import Location
-
-LANGS = ("zh", "en")
-SEVERITIES = ("critical", "high", "medium", "low", "info")  # most severe first
-HIT_POLICIES = ("unique", "first", "priority", "any")
-
-
-@dataclass(frozen=True)
-class Text:
-    """A bilingual string. Built-in course strings have both; company strings may have one."""
-
-    zh: str = ""
-    en: str = ""
-
-    def get(self, lang: str) -> str:
-        primary = self.zh if lang == "zh" else self.en
-        return primary or self.en or self.zh
-
-    def as_dict(self) -> dict[str, str]:
-        return {k: v for k, v in (("zh", self.zh), ("en", self.en)) if v}
+from kamrules.core.i18n import LANGS as LANGS
+from kamrules.core.i18n import Text as Text
+from kamrules.rulebook.grammar import HIT_POLICIES as HIT_POLICIES
+from kamrules.rulebook.grammar import SEVERITIES as SEVERITIES
 
 
 @dataclass(frozen=True)
@@ -147,9 +132,88 @@ class RuleDef:
     recommend: Message | None = None
     locked: bool = False
     changed_by: tuple[str, ...] = ()  # overlays that overrode parts of it
+    table: str = ""  # the decision table this rule is a row of
+    # where each part of a table row's generated condition was written: (start, end) offsets in
+    # `when`, and the cell's location in the file (errors point at the cell, not the whole row)
+    cells: tuple[tuple[int, int, Location], ...] = ()
     # filled by checking:
     cond: Any = None  # ir.Cond
     score_terms: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """A decision table: its rows are ordinary rules (`rows` holds their ids, in table order)."""
+
+    id: str
+    hit_policy: str  # unique | first | priority | collect
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]  # classify.<dim> | score.<name> | derive.<name>
+    rows: tuple[str, ...]
+    origin: Origin
+    complete: bool = False
+    title: Text = Text()
+
+
+@dataclass(frozen=True)
+class Labelled:
+    key: str
+    label: Text
+
+
+@dataclass(frozen=True)
+class AnalysisStep:
+    key: str  # concept analysis.<key>
+    label: Text
+    ask: Text  # what to find out
+    known: tuple[str, ...]  # facts and metrics that show what is known for the step
+    date: str  # the fact holding the date the step was last done ("" = not tracked)
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """One gauge of the scorecard's flight image: a metric against thresholds (parameters)."""
+
+    key: str
+    label: Text
+    metric: str
+    kind: str  # scale | growth | cost
+    good: str = ""  # parameter: the level that is good (scale, growth)
+    low: str = ""  # parameter: low cost
+    high: str = ""  # parameter: high cost
+
+
+@dataclass(frozen=True)
+class PlaybookDef:
+    """What the playbook knows about the course (the rulebook's `playbook:` section), so an overlay
+    can change it: the steps and roles it walks, their names, what the summary shows."""
+
+    summary_dimensions: tuple[str, ...] = ()
+    summary_scores: tuple[str, ...] = ()
+    summary_figures: tuple[str, ...] = ()
+    families: Mapping[str, Text] = field(default_factory=dict)
+    concepts: Mapping[str, Text] = field(default_factory=dict)
+    analysis: tuple[AnalysisStep, ...] = ()
+    buying_roles: tuple[str, ...] = ()
+    relationship_metrics: tuple[str, ...] = ()
+    relationship_gaps: tuple[str, ...] = ()
+    management: tuple[Labelled, ...] = ()
+    service_fact: str = ""
+    service_steps: tuple[Text, ...] = ()
+    scorecard_dimension: str = ""
+    quadrants: Mapping[str, str] = field(default_factory=dict)  # dimension value → tl | tr | bl | br
+    flight: tuple[Gauge, ...] = ()
+    due_days: Mapping[str, int] = field(default_factory=dict)  # severity → days
+    portfolio_dimensions: tuple[str, ...] = ()
+    portfolio_scores: tuple[str, ...] = ()
+
+    def concept_label(self, concept: str, lang: str) -> str:
+        t = self.concepts.get(concept)
+        return (t.get(lang) if t else "") or concept
+
+    def family_label(self, family: str, lang: str) -> str:
+        t = self.families.get(family)
+        return (t.get(lang) if t else "") or family
 
 
 @dataclass(frozen=True)
@@ -181,6 +245,8 @@ class Rulebook:
     templates: tuple[str, ...] = ()  # company template folders, nearest overlay first
     chain: tuple[str, ...] = ()  # rulebook ids, base first
     strata: Mapping[str, int] = field(default_factory=dict)  # rule id → stratum
+    tables: Mapping[str, TableDef] = field(default_factory=dict)
+    playbook: PlaybookDef = PlaybookDef()
 
     def rule(self, rule_id: str) -> RuleDef | None:
         for r in self.rules:

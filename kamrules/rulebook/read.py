@@ -1,27 +1,25 @@
-"""One rulebook file → a RawBook: its structure validated (unknown keys, types), every problem
-collected with file:line, the path to the bad key and a hint."""
+"""One rulebook file → a RawBook.
 
+The file's structure is checked against the declared grammar (grammar.py: unknown keys, shapes,
+ids, words — every problem collected with file:line:col, the path to the bad key and a hint).
+This module turns what the grammar accepted into model objects and checks what depends on
+values: a fact's range against its type, the kamrules version a rulebook requires, an enum
+without values, a disable entry without a reason.
+"""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from kamrules.core.errors import Collector, Location, suggest
-from kamrules.core.values import (
-    ALL_TYPES,
-    NUMERIC_TYPES,
-    SCALAR_TYPES,
-    ValueProblem,
-    parse_scalar,
-)
+from kamrules.core.errors import Collector, Location
+from kamrules.core.grammar import INVALID, read_doc
+from kamrules.core.values import ValueProblem, parse_scalar
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
+from kamrules.rulebook.grammar import GRAMMAR, ID_PATTERN, REQUIRES_PATTERN
 from kamrules.rulebook.model import (
-    HIT_POLICIES,
-    LANGS,
-    SEVERITIES,
     DerivedDef,
     DimensionDef,
     FactDef,
@@ -30,33 +28,11 @@ from kamrules.rulebook.model import (
     Origin,
     RuleDef,
     ScoreDef,
+    TableDef,
     Text,
 )
+from kamrules.rulebook.tables import ExpandedRow, expand
 
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,80}$")
-RULE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,80}$")
-NAME_RE = re.compile(r"^[^\W\d][\w]*(\.[^\W\d][\w]*)*$")
-SOURCE_RE = re.compile(r"^(deck|recon|lit:.+|company:.+)$")
-CONCEPT_RE = re.compile(r"^[a-z_]+\.[a-z_]+$")
-RESERVED = {"params", "account", "and", "or", "not", "in", "true", "false", "it", "classification", "score", "scores"}
-
-TOP_KEYS = ("rulebook", "version", "title", "description", "lang", "requires", "extends", "facts",
-            "parameters", "metrics", "derived", "dimensions", "scores", "rules", "disable", "override",
-            "lock", "templates")
-FACT_KEYS = ("type", "unit", "min", "max", "values", "label", "help", "aliases", "example", "group",
-             "required", "items")
-PARAM_KEYS = ("type", "value", "source", "label", "help")
-METRIC_KEYS = ("type", "formula", "label", "help")
-DERIVED_KEYS = ("type", "values", "label", "help")
-DIM_KEYS = ("label", "hit_policy", "values", "help")
-SCORE_KEYS = ("label", "min", "max", "help")
-RULE_KEYS = ("id", "concept", "source", "priority", "title", "when", "then", "replace", "description")
-THEN_KEYS = ("classify", "score", "derive", "warn", "recommend")
-MSG_KEYS = ("severity", "message", "remedy", "owner")
-OVERRIDE_KEYS = ("when", "priority", "title", "severity", "message", "remedy", "classify", "score", "source")
-
-
-# --------------------------------------------------------------------------- raw per file
 
 @dataclass
 class RawBook:
@@ -80,10 +56,26 @@ class RawBook:
     override: list[tuple[str, dict[str, Any], Location]] = field(default_factory=list)
     lock: list[tuple[str, Location]] = field(default_factory=list)
     templates: str = ""
+    tables: list[tuple[TableDef, bool]] = field(default_factory=list)  # (table, replace)
+    playbook: dict[str, Any] = field(default_factory=dict)  # section → what the grammar read
+    playbook_locs: dict[str, Location] = field(default_factory=dict)
+
+
+def _ok(v: Any) -> bool:
+    return v is not None and v is not INVALID
+
+
+def _items(table: Any) -> list[tuple[str, Any]]:
+    """The valid entries of a Table the grammar read (failed ones are already reported)."""
+    return [(k, v) for k, v in table.items() if _ok(v)] if isinstance(table, dict) else []
+
+
+def _text(v: Any) -> Text:
+    return v if isinstance(v, Text) else Text()
 
 
 class Reader:
-    """Structural validation of one rulebook file."""
+    """What the grammar accepted → model objects, for one file."""
 
     def __init__(self, doc: Doc, out: Collector) -> None:
         self.doc = doc
@@ -97,54 +89,83 @@ class Reader:
         loc = self.doc.value_loc(path) if value else self.doc.loc(path)
         self.out.add(code, msg, loc, format_path(path), expected, hint)
 
-    def mapping(self, value: Any, path: YPath, what: str) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.err("rulebook.type", f"{what} must be a mapping", path, "key: value pairs", value=True)
-            return {}
-        return value
-
-    def keys(self, m: dict[str, Any], allowed: tuple[str, ...], path: YPath, what: str) -> None:
-        for k in m:
-            if k not in allowed:
-                self.err("rulebook.unknown-key", f"unknown key '{k}' in {what}", path + (k,),
-                         "one of " + ", ".join(allowed), suggest(k, allowed))
-
-    def text(self, value: Any, path: YPath, what: str, required: bool = False) -> Text:
-        if value is None:
-            if required:
-                self.err("rulebook.missing", f"{what} is required", path, "{zh: …, en: …}")
-            return Text()
-        if isinstance(value, str):
-            return Text(zh=value, en=value)
-        if not isinstance(value, dict):
-            self.err("rulebook.type", f"{what} must be text or {{zh: …, en: …}}", path, value=True)
-            return Text()
-        for k in value:
-            if k not in LANGS:
-                # the usual cause: `{en: Size, lower end}` — in a flow mapping a comma ends the text
-                self.err("rulebook.unknown-key", f"unknown key '{k}' in {what}", path + (k,), "one of zh, en",
-                         suggest(k, LANGS) or "inside {zh: …, en: …} a comma or colon ends the text: put it in quotes")
-        for k, v in value.items():
-            if k in LANGS and not isinstance(v, str):
-                self.err("rulebook.type", f"{what}.{k} must be text", path + (k,), value=True)
-        return Text(zh=str(value.get("zh") or ""), en=str(value.get("en") or ""))
-
-    def name_ok(self, name: str, path: YPath, what: str) -> bool:
-        if not NAME_RE.match(name) or any(p.startswith("__") for p in name.split(".")):
-            self.err("rulebook.bad-name", f"'{name}' is not a valid {what} name", path,
-                     "letters, digits and _, dotted for nested facts (team.accounts_per_manager)")
-            return False
-        if name.split(".")[0] in RESERVED:
-            self.err("rulebook.reserved-name", f"'{name}' is reserved", path, hint="pick another name")
-            return False
-        return True
-
     def origin(self, path: YPath) -> Origin:
         return Origin(self.book_id, self.loc(path))
 
+    def read(self) -> RawBook:
+        data = read_doc(GRAMMAR, self.doc, self.out, "rulebook")
+        if not isinstance(data, dict):
+            return RawBook(id="?", file=self.doc.file, doc=self.doc)
+        rid = data.get("rulebook")
+        if not isinstance(rid, str) or not re.fullmatch(ID_PATTERN, rid):
+            rid = Path(self.doc.file).stem  # reported by the grammar; go on to find more problems
+        self.book_id = rid
+        book = RawBook(id=rid, file=self.doc.file, doc=self.doc)
+        if _ok(data.get("version")):
+            book.version = str(data["version"])
+        book.title = _text(data.get("title"))
+        book.lang = data["lang"] if _ok(data.get("lang")) else ""
+        self.requires(data.get("requires"))
+        for i, e in enumerate(data.get("extends") or []):
+            if _ok(e):
+                at = ("extends", i) if isinstance(self.doc.data.get("extends"), list) else ("extends",)
+                book.extends.append((e, self.doc.value_loc(at)))
+        for name, spec in _items(data.get("facts")):
+            f = self.fact(name, spec, ("facts", name))
+            if f:
+                book.facts[name] = f
+        for name, spec in _items(data.get("parameters")):
+            self.parameter(book, name, spec)
+        for name, spec in _items(data.get("metrics")):
+            self.metric(book, name, spec)
+        for name, spec in _items(data.get("derived")):
+            path: YPath = ("derived", name)
+            book.derived[name] = DerivedDef(name, spec.get("type") or "bool", _text(spec.get("label")),
+                                            self.origin(path), self.values(spec.get("values"), path + ("values",)))
+        for name, spec in _items(data.get("dimensions")):
+            self.dimension(book, name, spec)
+        for name, spec in _items(data.get("scores")):
+            path = ("scores", name)
+            mn = self.number(spec.get("min", 0), path + ("min",))
+            mx = self.number(spec.get("max", 100), path + ("max",))
+            book.scores[name] = ScoreDef(name, _text(spec.get("label")), self.origin(path), mn or 0.0,
+                                         100.0 if mx is None else mx)
+        for i, r in enumerate(data.get("rules") or []):
+            if isinstance(r, dict):
+                rule = self.rule(r, ("rules", i))
+                if rule:
+                    book.rules.append(rule)
+        for i, tbl in enumerate(data.get("tables") or []):
+            if isinstance(tbl, dict) and isinstance(tbl.get("table"), str):
+                self.table(book, tbl, ("tables", i))
+        if isinstance(data.get("playbook"), dict):
+            book.playbook = {k: v for k, v in data["playbook"].items() if _ok(v)}
+            book.playbook_locs = {k: self.loc(("playbook", k)) for k in book.playbook}
+        self.overlay_parts(book, data)
+        t = data.get("templates")
+        if isinstance(t, str):
+            book.templates = str((Path(self.doc.file).parent / t).resolve())
+        return book
+
+    # -- values the grammar cannot judge
+
+    def requires(self, req: Any) -> None:
+        if not isinstance(req, dict) or not _ok(req.get("kamrules")):
+            return
+        from kamrules import __version__
+
+        spec = req["kamrules"]
+        m = re.fullmatch(REQUIRES_PATTERN, spec)
+        assert m is not None  # the grammar checked the pattern
+        need = tuple(int(x) for x in m[1].split("."))
+        have = tuple(int(x) for x in __version__.split("."))
+        if have < need:
+            self.err("rulebook.requires", f"this rulebook needs kamrules {spec}; this is {__version__}",
+                     ("requires", "kamrules"), hint="upgrade kamrules", value=True)
+
     def number(self, value: Any, path: YPath, type_: str = "number") -> float | None:
+        if not _ok(value):
+            return None
         try:
             t = "percent" if type_ == "percent" else "number"
             return float(parse_scalar(value, t))
@@ -154,31 +175,20 @@ class Reader:
 
     def values(self, value: Any, path: YPath) -> tuple[tuple[str, Text], ...]:
         if isinstance(value, list):
-            out = []
-            for i, v in enumerate(value):
-                if not isinstance(v, (str, int)) or isinstance(v, bool):
-                    self.err("rulebook.type", "enum values must be words", path + (i,), value=True)
-                    continue
-                out.append((str(v), Text()))
-            return tuple(out)
+            return tuple((str(v), Text()) for v in value if _ok(v))
         if isinstance(value, dict):
-            return tuple((str(k), self.text(v, path + (k,), f"label of '{k}'")) for k, v in value.items())
-        self.err("rulebook.type", "values must be a list or a mapping of value → label", path,
-                 "[low, medium, high] or {low: {zh: 低, en: low}}", value=True)
+            return tuple((str(k), _text(v)) for k, v in value.items())
         return ()
 
     # -- sections
-    def fact(self, name: str, spec: Any, path: YPath, in_list: bool = False) -> FactDef | None:
-        if isinstance(spec, str) and in_list:
+
+    def fact(self, name: str, spec: Any, path: YPath) -> FactDef | None:
+        if isinstance(spec, str):  # a list item's field written as its type alone
             spec = {"type": spec}
-        spec = self.mapping(spec, path, f"fact '{name}'")
-        self.keys(spec, FACT_KEYS, path, f"fact '{name}'")
         type_ = spec.get("type")
-        if type_ not in ALL_TYPES:
-            self.err("rulebook.fact-type", f"fact '{name}' has type {type_!r}", path + ("type",),
-                     "one of " + ", ".join(ALL_TYPES), suggest(str(type_), ALL_TYPES), value="type" in spec)
+        if not _ok(type_):
             return None
-        values = self.values(spec["values"], path + ("values",)) if "values" in spec else ()
+        values = self.values(spec.get("values"), path + ("values",))
         if type_ == "enum" and not values:
             self.err("rulebook.missing", f"enum fact '{name}' needs values", path, "values: [a, b, c]")
         items: tuple[FactDef, ...] = ()
@@ -186,308 +196,168 @@ class Reader:
         if type_ == "list":
             raw_items = spec.get("items", "string")
             if isinstance(raw_items, str):
-                if raw_items not in SCALAR_TYPES:
-                    self.err("rulebook.fact-type", f"list items of '{name}' have type {raw_items!r}", path + ("items",),
-                             "a scalar type or a mapping of fields", suggest(raw_items, SCALAR_TYPES), value=True)
                 item_type = raw_items
-            else:
-                fields = self.mapping(raw_items, path + ("items",), "items")
-                built = [self.fact(k, v, path + ("items", k), in_list=True) for k, v in fields.items()]
+            elif isinstance(raw_items, dict):
+                built = [self.fact(k, v, path + ("items", k)) for k, v in _items(raw_items)]
                 items = tuple(f for f in built if f is not None)
-        mn = self.number(spec["min"], path + ("min",), type_) if "min" in spec else None
-        mx = self.number(spec["max"], path + ("max",), type_) if "max" in spec else None
-        aliases = spec.get("aliases") or []
-        if not isinstance(aliases, list):
-            self.err("rulebook.type", "aliases must be a list", path + ("aliases",), value=True)
-            aliases = []
+        mn = self.number(spec.get("min"), path + ("min",), type_)
+        mx = self.number(spec.get("max"), path + ("max",), type_)
+        aliases = [a for a in spec.get("aliases") or [] if _ok(a)] if isinstance(spec.get("aliases"), list) else []
         return FactDef(
-            name=name, type=type_, label=self.text(spec.get("label"), path + ("label",), "label"),
-            origin=self.origin(path), help=self.text(spec.get("help"), path + ("help",), "help"),
-            unit=str(spec.get("unit") or ""), min=mn, max=mx, values=values,
+            name=name, type=type_, label=_text(spec.get("label")), origin=self.origin(path),
+            help=_text(spec.get("help")), unit=str(spec.get("unit") or ""), min=mn, max=mx, values=values,
             aliases=tuple(str(a) for a in aliases), example=spec.get("example"),
-            group=str(spec.get("group") or ""), required=bool(spec.get("required", False)),
+            group=str(spec.get("group") or ""), required=spec.get("required") is True,
             items=items, item_type=item_type)
 
-    def read(self) -> RawBook:
-        data = self.doc.data
-        if not isinstance(data, dict):
-            self.err("rulebook.not-mapping", "a rulebook must be a YAML mapping", (),
-                     "rulebook: <id>, rules: […]", value=True)
-            return RawBook(id="?", file=self.doc.file, doc=self.doc)
-        self.keys(data, TOP_KEYS, (), "the rulebook")
-        rid = data.get("rulebook")
-        if not isinstance(rid, str) or not ID_RE.match(rid):
-            self.err("rulebook.id", "the rulebook needs an id: 'rulebook: <id>'", ("rulebook",),
-                     "lowercase letters, digits, . _ -", value="rulebook" in data)
-            rid = Path(self.doc.file).stem
-        self.book_id = rid
-        book = RawBook(id=rid, file=self.doc.file, doc=self.doc)
-        book.version = str(data.get("version", "0"))
-        book.title = self.text(data.get("title"), ("title",), "title")
-        lang = data.get("lang", "")
-        if lang and lang not in LANGS:
-            self.err("rulebook.lang", f"lang {lang!r} is not supported", ("lang",), "zh or en", value=True)
-        book.lang = lang if lang in LANGS else ""
-        self.requires(data.get("requires"))
-        ext = data.get("extends", [])
-        if isinstance(ext, str):
-            ext = [ext]
-        if not isinstance(ext, list):
-            self.err("rulebook.type", "extends must be a list", ("extends",), value=True)
-            ext = []
-        for i, e in enumerate(ext):
-            if not isinstance(e, str):
-                self.err("rulebook.type", "each extends entry is a rulebook id or a path", ("extends", i), value=True)
-                continue
-            book.extends.append((e, self.doc.value_loc(("extends", i))))
-        for name, spec in self.mapping(data.get("facts"), ("facts",), "facts").items():
-            if self.name_ok(name, ("facts", name), "fact"):
-                f = self.fact(name, spec, ("facts", name))
-                if f:
-                    book.facts[name] = f
-        self.parameters(book, data)
-        self.metrics(book, data)
-        self.derived(book, data)
-        self.dimensions(book, data)
-        self.scores(book, data)
-        rules = data.get("rules", [])
-        if rules is None:
-            rules = []
-        if not isinstance(rules, list):
-            self.err("rulebook.type", "rules must be a list", ("rules",), "- id: …", value=True)
-            rules = []
-        for i, r in enumerate(rules):
-            rule = self.rule(r, ("rules", i))
-            if rule:
-                book.rules.append(rule)
-        self.overlay_parts(book, data)
-        t = data.get("templates")
-        if t is not None:
-            if not isinstance(t, str):
-                self.err("rulebook.type", "templates must be a folder path", ("templates",), value=True)
-            else:
-                book.templates = str((Path(self.doc.file).parent / t).resolve())
-        return book
-
-    def requires(self, req: Any) -> None:
-        if req is None:
+    def parameter(self, book: RawBook, name: str, spec: Any) -> None:
+        path: YPath = ("parameters", name)
+        if not isinstance(spec, dict):
+            spec = {"value": spec}  # shorthand in overlays: name: 12%
+        if any(v is INVALID for k, v in spec.items() if k in ("type", "source")):
             return
-        req = self.mapping(req, ("requires",), "requires")
-        spec = req.get("kamrules")
-        if spec is None:
+        entry = {k: v for k, v in spec.items() if v is not INVALID and v is not None}
+        book.params[name] = entry
+        book.param_locs[name] = self.loc(path)
+
+    def metric(self, book: RawBook, name: str, spec: Any) -> None:
+        path: YPath = ("metrics", name)
+        if isinstance(spec, str):
+            spec = {"formula": spec}
+            at: YPath = path
+        else:
+            at = path + ("formula",)
+        formula, type_ = spec.get("formula"), spec.get("type", "number")
+        if not _ok(formula) or not _ok(type_):
             return
-        from kamrules import __version__
-
-        m = re.fullmatch(r"\s*>=\s*(\d+(?:\.\d+)*)\s*", str(spec))
-        if not m:
-            self.err("rulebook.requires", f"cannot read the version requirement {spec!r}", ("requires", "kamrules"),
-                     "\">=0.1\"", value=True)
+        if not formula.strip():
+            self.err("rulebook.missing", f"metric '{name}' needs a formula", path, "formula: revenue * gross_margin")
             return
-        need = tuple(int(x) for x in m[1].split("."))
-        have = tuple(int(x) for x in __version__.split("."))
-        if have < need:
-            self.err("rulebook.requires", f"this rulebook needs kamrules {spec}; this is {__version__}",
-                     ("requires", "kamrules"), hint="upgrade kamrules", value=True)
+        book.metrics[name] = MetricDef(name, type_, formula, _text(spec.get("label")),
+                                       Origin(self.book_id, self.doc.value_loc(at)), _text(spec.get("help")))
 
-    def parameters(self, book: RawBook, data: dict[str, Any]) -> None:
-        for name, spec in self.mapping(data.get("parameters"), ("parameters",), "parameters").items():
-            path: YPath = ("parameters", name)
-            if not self.name_ok(name, path, "parameter"):
-                continue
-            if not isinstance(spec, dict):
-                spec = {"value": spec}  # shorthand in overlays: name: 12%
-            self.keys(spec, PARAM_KEYS, path, f"parameter '{name}'")
-            if "type" in spec and spec["type"] not in SCALAR_TYPES:
-                self.err("rulebook.param-type", f"parameter '{name}' has type {spec['type']!r}", path + ("type",),
-                         "one of " + ", ".join(SCALAR_TYPES), suggest(str(spec["type"]), SCALAR_TYPES), value=True)
-                continue
-            if "source" in spec and (not isinstance(spec["source"], str) or not SOURCE_RE.match(spec["source"])):
-                self.err("rulebook.source", f"source {spec['source']!r} is not recognised", path + ("source",),
-                         "deck, recon, lit:<name> or company:<who>", value=True)
-            entry = dict(spec)
-            for k in ("label", "help"):
-                if k in entry:
-                    entry[k] = self.text(entry[k], path + (k,), k)
-            book.params[name] = entry
-            book.param_locs[name] = self.loc(path)
-
-    def metrics(self, book: RawBook, data: dict[str, Any]) -> None:
-        for name, spec in self.mapping(data.get("metrics"), ("metrics",), "metrics").items():
-            path: YPath = ("metrics", name)
-            if not self.name_ok(name, path, "metric"):
-                continue
-            if isinstance(spec, str):
-                spec = {"formula": spec}
-            spec = self.mapping(spec, path, f"metric '{name}'")
-            self.keys(spec, METRIC_KEYS, path, f"metric '{name}'")
-            formula = spec.get("formula")
-            if not isinstance(formula, str) or not formula.strip():
-                self.err("rulebook.missing", f"metric '{name}' needs a formula", path, "formula: revenue * gross_margin")
-                continue
-            type_ = spec.get("type", "number")
-            if type_ not in NUMERIC_TYPES | {"bool"}:
-                self.err("rulebook.metric-type", f"metric '{name}' has type {type_!r}", path + ("type",),
-                         "number, integer, money, percent or bool", value=True)
-                continue
-            book.metrics[name] = MetricDef(name, type_, formula, self.text(spec.get("label"), path + ("label",), "label"),
-                                           Origin(self.book_id, self.doc.value_loc(path + ("formula",))),
-                                           self.text(spec.get("help"), path + ("help",), "help"))
-
-    def derived(self, book: RawBook, data: dict[str, Any]) -> None:
-        for name, spec in self.mapping(data.get("derived"), ("derived",), "derived").items():
-            path: YPath = ("derived", name)
-            if not self.name_ok(name, path, "derived fact"):
-                continue
-            spec = self.mapping(spec, path, f"derived fact '{name}'")
-            self.keys(spec, DERIVED_KEYS, path, f"derived fact '{name}'")
-            type_ = spec.get("type", "bool")
-            if type_ not in SCALAR_TYPES or type_ == "date":
-                self.err("rulebook.derived-type", f"derived fact '{name}' has type {type_!r}", path + ("type",),
-                         "bool, number, money, percent, integer, enum or string", value=True)
-                continue
-            values = self.values(spec["values"], path + ("values",)) if "values" in spec else ()
-            book.derived[name] = DerivedDef(name, type_, self.text(spec.get("label"), path + ("label",), "label"),
-                                            self.origin(path), values)
-
-    def dimensions(self, book: RawBook, data: dict[str, Any]) -> None:
-        for name, spec in self.mapping(data.get("dimensions"), ("dimensions",), "dimensions").items():
-            path: YPath = ("dimensions", name)
-            if not self.name_ok(name, path, "dimension"):
-                continue
-            spec = self.mapping(spec, path, f"dimension '{name}'")
-            self.keys(spec, DIM_KEYS, path, f"dimension '{name}'")
-            hp = spec.get("hit_policy", "priority")
-            if hp not in HIT_POLICIES:
-                self.err("rulebook.hit-policy", f"hit policy {hp!r} is not known", path + ("hit_policy",),
-                         "one of " + ", ".join(HIT_POLICIES), suggest(str(hp), HIT_POLICIES), value=True)
-                continue
-            values = self.values(spec.get("values"), path + ("values",))
-            if not values:
+    def dimension(self, book: RawBook, name: str, spec: Mapping[str, Any]) -> None:
+        path: YPath = ("dimensions", name)
+        hp = spec.get("hit_policy", "priority")
+        if not _ok(hp):
+            return
+        values = self.values(spec.get("values"), path + ("values",))
+        if not values:
+            if _ok(spec.get("values")):
                 self.err("rulebook.missing", f"dimension '{name}' needs values", path, "values: {key: …, medium: …}")
-                continue
-            book.dimensions[name] = DimensionDef(name, self.text(spec.get("label"), path + ("label",), "label"),
-                                                 hp, values, self.origin(path))
-
-    def scores(self, book: RawBook, data: dict[str, Any]) -> None:
-        for name, spec in self.mapping(data.get("scores"), ("scores",), "scores").items():
-            path: YPath = ("scores", name)
-            if not self.name_ok(name, path, "score"):
-                continue
-            spec = self.mapping(spec, path, f"score '{name}'")
-            self.keys(spec, SCORE_KEYS, path, f"score '{name}'")
-            mn = self.number(spec.get("min", 0), path + ("min",)) or 0.0
-            mx = self.number(spec.get("max", 100), path + ("max",))
-            book.scores[name] = ScoreDef(name, self.text(spec.get("label"), path + ("label",), "label"),
-                                         self.origin(path), mn, 100.0 if mx is None else mx)
+            return
+        book.dimensions[name] = DimensionDef(name, _text(spec.get("label")), hp, values, self.origin(path))
 
     def message(self, spec: Any, path: YPath, kind: str) -> Message | None:
-        spec = self.mapping(spec, path, kind)
-        self.keys(spec, MSG_KEYS, path, kind)
-        sev = spec.get("severity", "medium" if kind == "warn" else "info")
-        if sev not in SEVERITIES:
-            self.err("rulebook.severity", f"severity {sev!r} is not known", path + ("severity",),
-                     "one of " + ", ".join(SEVERITIES), suggest(str(sev), SEVERITIES), value=True)
-            sev = "medium"
-        if "message" not in spec:
-            self.err("rulebook.missing", f"{kind} needs a message", path, "message: {zh: …, en: …}")
-        return Message(sev, self.text(spec.get("message"), path + ("message",), "message"),
-                       self.text(spec.get("remedy"), path + ("remedy",), "remedy"), str(spec.get("owner") or ""),
+        if not isinstance(spec, dict):
+            return None
+        sev = spec.get("severity")
+        if not isinstance(sev, str):
+            sev = "medium" if kind == "warn" else "info"
+        return Message(sev, _text(spec.get("message")), _text(spec.get("remedy")), str(spec.get("owner") or ""),
                        self.doc.value_loc(path + ("message",)) if "message" in spec else self.loc(path))
 
-    def rule(self, spec: Any, path: YPath) -> tuple[RuleDef, bool] | None:
-        if not isinstance(spec, dict):
-            self.err("rulebook.type", "each rule must be a mapping", path, "- id: …\n  when: …\n  then: …", value=True)
-            return None
-        self.keys(spec, RULE_KEYS, path, "a rule")
+    def rule(self, spec: Mapping[str, Any], path: YPath) -> tuple[RuleDef, bool] | None:
         rid = spec.get("id")
-        if not isinstance(rid, str) or not RULE_ID_RE.match(rid):
-            self.err("rulebook.rule-id", "a rule needs an id", path + ("id",) if "id" in spec else path,
-                     "letters, digits, - _ .", value="id" in spec)
+        if not isinstance(rid, str):
             return None
-        concept = spec.get("concept", "")
-        if not isinstance(concept, str) or not CONCEPT_RE.match(concept):
-            self.err("rulebook.concept", f"rule '{rid}' needs a concept key like misconception.over_concession",
-                     path + ("concept",) if "concept" in spec else path, "family.name", value="concept" in spec)
-        source = spec.get("source", "")
-        if not isinstance(source, str) or not SOURCE_RE.match(source):
-            self.err("rulebook.source", f"rule '{rid}' needs a source", path + ("source",) if "source" in spec else path,
-                     "deck, recon, lit:<name> or company:<who>", value="source" in spec)
-        prio = spec.get("priority", 0)
-        if not isinstance(prio, int) or isinstance(prio, bool):
-            self.err("rulebook.type", "priority must be a whole number", path + ("priority",), value=True)
-            prio = 0
         when = spec.get("when")
         if isinstance(when, bool):
             when = "true" if when else "false"
-        if not isinstance(when, str) or not when.strip():
-            self.err("rulebook.missing", f"rule '{rid}' needs a condition", path + ("when",) if "when" in spec else path,
-                     "when: revenue > 1000万")
+        if not _ok(when) or not str(when).strip():
+            if _ok(when):
+                self.err("rulebook.missing", f"rule '{rid}' needs a condition", path + ("when",),
+                         "when: revenue > 1000万")
             when = "false"
-        then = self.mapping(spec.get("then"), path + ("then",), "then")
-        self.keys(then, THEN_KEYS, path + ("then",), "then")
-        if not then:
-            self.err("rulebook.missing", f"rule '{rid}' does nothing", path + ("then",) if "then" in spec else path,
-                     "then: with classify, score, derive, warn or recommend")
-        classify = self.pairs(then.get("classify"), path + ("then", "classify"), "classify")
-        score = self.pairs(then.get("score"), path + ("then", "score"), "score")
-        derive = self.pairs(then.get("derive"), path + ("then", "derive"), "derive", raw=True)
-        warn = self.message(then["warn"], path + ("then", "warn"), "warn") if "warn" in then else None
-        rec = self.message(then["recommend"], path + ("then", "recommend"), "recommend") if "recommend" in then else None
+        then: Mapping[str, Any] = spec["then"] if isinstance(spec.get("then"), dict) else {}
+        tpath = path + ("then",)
+        warn = self.message(then.get("warn"), tpath + ("warn",), "warn")
+        rec = self.message(then.get("recommend"), tpath + ("recommend",), "recommend")
+        prio = spec.get("priority")
         rule = RuleDef(
-            id=rid, concept=str(concept), source=str(source),
-            title=self.text(spec.get("title"), path + ("title",), "title"), when=when,
-            origin=self.origin(path), when_location=self.doc.value_loc(path + ("when",)),
-            priority=prio, classify=tuple((k, str(v)) for k, v in classify),
-            score=tuple((k, str(v)) for k, v in score), derive=tuple(derive), warn=warn, recommend=rec)
-        return rule, bool(spec.get("replace", False))
+            id=rid, concept=str(spec.get("concept") if _ok(spec.get("concept")) else ""),
+            source=str(spec.get("source") if _ok(spec.get("source")) else ""),
+            title=_text(spec.get("title")), when=str(when), origin=self.origin(path),
+            when_location=self.doc.value_loc(path + ("when",)), priority=prio if isinstance(prio, int) else 0,
+            classify=tuple((k, _word(v)) for k, v in _items(then.get("classify"))),
+            score=tuple((k, _word(v)) for k, v in _items(then.get("score"))),
+            derive=tuple(_items(then.get("derive"))), warn=warn, recommend=rec)
+        return rule, spec.get("replace") is True
 
-    def pairs(self, value: Any, path: YPath, what: str, raw: bool = False) -> list[tuple[str, Any]]:
-        if value is None:
-            return []
-        m = self.mapping(value, path, what)
-        out = []
-        for k, v in m.items():
-            if isinstance(v, (dict, list)) or v is None:
-                self.err("rulebook.type", f"{what}.{k} must be a single value", path + (k,), value=True)
+    def table(self, book: RawBook, spec: Mapping[str, Any], path: YPath) -> None:
+        """A decision table: each row becomes an ordinary rule (tables.py)."""
+        tid = spec["table"]
+        outputs = [o for o in spec.get("outputs") or [] if isinstance(o, str)]
+        rows = expand(spec, path, self.doc, self.out)
+        for row in rows:
+            book.rules.append((self.row_rule(spec, row, outputs), False))
+        policy = spec["hit_policy"] if isinstance(spec.get("hit_policy"), str) else "unique"
+        table = TableDef(tid, policy, tuple(i for i in spec.get("inputs") or [] if isinstance(i, str)),
+                         tuple(outputs), tuple(r.id for r in rows), self.origin(path),
+                         spec.get("complete") is True, _text(spec.get("title")))
+        book.tables.append((table, spec.get("replace") is True))
+
+    def row_rule(self, table: Mapping[str, Any], row: ExpandedRow, outputs: list[str]) -> RuleDef:
+        spec = row.spec
+
+        def own(key: str) -> Any:
+            v = spec.get(key)
+            return v if _ok(v) else table.get(key) if _ok(table.get(key)) else None
+
+        classify, score, derive = [], [], []
+        for col, value in zip(outputs, spec["then"]):
+            kind, _, name = col.partition(".")
+            if not _ok(value):
                 continue
-            out.append((k, v if raw else (str(v).lower() if isinstance(v, bool) else v)))
-        return out
+            if kind == "classify":
+                classify.append((name, _word(value)))
+            elif kind == "score":
+                score.append((name, _word(value)))
+            else:
+                derive.append((name, value))
+        prio = own("priority")
+        row_title = _text(spec.get("title"))
+        return RuleDef(
+            id=row.id, concept=str(own("concept") or ""), source=str(own("source") or ""),
+            title=row_title if (row_title.zh or row_title.en) else _text(table.get("title")), when=row.when,
+            origin=self.origin(row.path),
+            when_location=row.spans[0][2] if row.spans else self.doc.value_loc(row.path + ("when",)),
+            priority=prio if isinstance(prio, int) else 0, classify=tuple(classify), score=tuple(score),
+            derive=tuple(derive), warn=self.message(spec.get("warn"), row.path + ("warn",), "warn"),
+            recommend=self.message(spec.get("recommend"), row.path + ("recommend",), "recommend"),
+            table=table["table"], cells=row.spans)
 
-    def overlay_parts(self, book: RawBook, data: dict[str, Any]) -> None:
-        dis = data.get("disable") or []
-        if not isinstance(dis, list):
-            self.err("rulebook.type", "disable must be a list", ("disable",), "- {rule: id, reason: why}", value=True)
-            dis = []
-        for i, d in enumerate(dis):
+    def overlay_parts(self, book: RawBook, data: Mapping[str, Any]) -> None:
+        for i, d in enumerate(data.get("disable") or []):
             p: YPath = ("disable", i)
             if isinstance(d, str):
                 self.err("rulebook.missing", f"disabling '{d}' needs a reason", p,
                          "- {rule: " + d + ", reason: why}", "the reason is shown in every playbook's provenance")
                 continue
-            d = self.mapping(d, p, "disable entry")
-            self.keys(d, ("rule", "reason"), p, "disable entry")
-            if not isinstance(d.get("rule"), str) or not str(d.get("reason") or "").strip():
+            if not isinstance(d, dict) or not _ok(d.get("rule")) or not _ok(d.get("reason")):
+                continue
+            if not str(d["reason"]).strip():
                 self.err("rulebook.missing", "a disable entry needs rule and reason", p, "{rule: id, reason: why}")
                 continue
             book.disable.append((d["rule"], str(d["reason"]), self.loc(p)))
-        ov = self.mapping(data.get("override"), ("override",), "override")
-        for rid, spec in ov.items():
+        for rid, spec in _items(data.get("override")):
             p = ("override", rid)
-            spec = self.mapping(spec, p, f"override of '{rid}'")
-            self.keys(spec, OVERRIDE_KEYS, p, f"override of '{rid}'")
-            if "severity" in spec and spec["severity"] not in SEVERITIES:
-                self.err("rulebook.severity", f"severity {spec['severity']!r} is not known", p + ("severity",),
-                         "one of " + ", ".join(SEVERITIES), suggest(str(spec["severity"]), SEVERITIES), value=True)
+            if any(v is INVALID for v in spec.values()):
                 continue
-            for k in ("message", "remedy", "title"):
+            spec = {k: v for k, v in spec.items() if v is not None}
+            for k in ("classify", "score"):
                 if k in spec:
-                    spec[k] = self.text(spec[k], p + (k,), k)
+                    spec[k] = {name: _word(v) for name, v in spec[k].items() if _ok(v)}
             if "when" in spec:
+                if isinstance(spec["when"], bool):
+                    spec["when"] = "true" if spec["when"] else "false"
                 spec["when_location"] = self.doc.value_loc(p + ("when",))
             book.override.append((rid, spec, self.loc(p)))
-        lock = data.get("lock") or []
-        if not isinstance(lock, list):
-            self.err("rulebook.type", "lock must be a list of rule ids", ("lock",), value=True)
-            lock = []
-        for i, rid in enumerate(lock):
-            book.lock.append((str(rid), self.doc.value_loc(("lock", i))))
+        for i, rid in enumerate(data.get("lock") or []):
+            if _ok(rid):
+                book.lock.append((str(rid), self.doc.value_loc(("lock", i))))
+
+
+def _word(v: Any) -> str:
+    """An assignment's value as written: true/false in lower case, numbers as they read."""
+    return str(v).lower() if isinstance(v, bool) else str(v)

@@ -4,7 +4,9 @@
   are completed and checked too. It mirrors account.py: nested objects for dotted facts, the
   Chinese/English labels and aliases as alternative keys, friendly amounts ('1.2M', '120万')
   as strings beside plain numbers, null for "not known".
-- rulebook and output: hand-written data files in kamrules/schemas/ (schemas are data).
+- rulebook and output: generated from the grammars declared in rulebook/grammar.py and
+  advice/contract.py (`json_schema(GRAMMAR)`); the files shipped in kamrules/schemas/ are the same
+  output, for editors that point at a file, and tests/test_grammar.py keeps them in step.
 
 The schema is for completion and a first check in the editor; `kamrules check` and the account
 loader stay the authority (they also accept keys in any letter case, which a schema cannot say).
@@ -15,8 +17,6 @@ import datetime as _dt
 import json
 from typing import Any, Iterable
 
-from kamrules.core.errors import Location, Problem, UsageError, suggest
-from kamrules.core.resources import schemas_dir
 from kamrules.rulebook.model import FactDef, Rulebook
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -30,23 +30,6 @@ FREE_KEYS = {  # account.FREE_KEYS: accepted at the top level, not facts
 BOOL_WORDS = ["true", "false", "yes", "no", "y", "n", "1", "0", "是", "否", "有", "无", "没有", "对", "错", "真", "假"]
 AMOUNT_HELP = "a number, or a friendly amount: 1,200,000 · 1.2M · 300k · 120万 · 1.2亿"
 PERCENT_HELP = "a percent such as 18% or a fraction such as 0.18"
-
-
-def schema(kind: str, book: Rulebook | None = None) -> dict[str, Any]:
-    if kind == "account":
-        if book is None:
-            raise ValueError("the account schema needs a rulebook")
-        return account_schema(book)
-    if kind in ("rulebook", "output"):
-        return packaged(kind)
-    raise UsageError([Problem("cli.schema-kind", f"there is no schema '{kind}'", Location("schema"),
-                              expected="one of " + ", ".join(KINDS), hint=suggest(kind, KINDS))])
-
-
-def packaged(kind: str) -> dict[str, Any]:
-    path = schemas_dir() / f"{kind}.schema.json"
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
 
 
 def dumps(s: dict[str, Any]) -> str:

@@ -1,0 +1,118 @@
+"""The JSON output contract of `kamrules advise --format json` (DESIGN §6), declared once.
+
+render.to_json builds the object; this grammar describes it, and `kamrules schema output` (and
+the shipped kamrules/schemas/output.schema.json, regenerated and compared by
+tests/test_grammar.py) is generated from it. New keys may be added in minor versions; the ones
+here keep their meaning.
+"""
+from __future__ import annotations
+
+from kamrules.core.grammar import (
+    Anything,
+    Either,
+    Field,
+    Grammar,
+    Map,
+    Ref,
+    Scalar,
+    Seq,
+    Table,
+)
+from kamrules.rulebook.grammar import CONCEPT_PATTERN, SEVERITIES
+
+STRING = Scalar("str")
+NAMED = Table(Scalar("str", nullable=True), nullable=False)
+
+
+def _closed(name: str, *fields: Field, desc: str = "") -> Map:
+    return Map(name, fields, desc=desc)
+
+
+def _req(key: str, node: Scalar | Map | Seq | Table | Either | Ref | Anything) -> Field:
+    return Field(key, node, required=True)
+
+
+FINDING = _closed(
+    "finding",
+    _req("rule", STRING),
+    _req("concept", Scalar("str", pattern=CONCEPT_PATTERN, desc="Concept key (DESIGN §5)")),
+    _req("kind", Scalar("str", choices=("warning", "recommendation", "conflict"))),
+    _req("severity", Scalar("str", choices=SEVERITIES)),
+    _req("priority", Scalar("int")),
+    _req("title", STRING),
+    _req("message", STRING),
+    _req("remedy", STRING),
+    _req("because", Seq(_closed(
+        "",
+        _req("fact", STRING),
+        _req("value", Ref("value")),
+        _req("op", STRING),
+        _req("against", Either((Ref("value"), Seq(Anything(), nullable=False)))),
+        Field("param", Scalar("str", desc="The parameter the threshold came from")),
+    ), nullable=False)),
+    _req("source", Scalar("str", desc="deck | recon | lit:<name> | company:<who>")),
+    _req("at", Scalar("str", desc="file:line:col of the rule")),
+)
+
+OUTPUT = _closed(
+    "",
+    _req("kamrules", Scalar("str", pattern=r"\d+\.\d+.*", desc="The kamrules version that produced it")),
+    _req("account", _closed("", _req("id", STRING), _req("name", STRING))),
+    _req("rulebook", _closed(
+        "",
+        _req("id", STRING),
+        _req("version", STRING),
+        _req("digest", Scalar("str", pattern=r"sha256:[0-9a-f]{64}", desc="Content digest of the effective rulebook")),
+    )),
+    _req("engine", Scalar("str", choices=("durable", "reference"))),
+    _req("as_of", Scalar("str", pattern=r"\d{4}-\d{2}-\d{2}", desc="The evaluation date",
+                         schema_extra={"format": "date"})),
+    _req("lang", Scalar("str", choices=("zh", "en"))),
+    _req("classification", _closed(
+        "",
+        _req("final", Scalar("str", nullable=True,
+                             desc="key | medium | small | unprofitable, or null when not classified")),
+        _req("by_standard", Table(Scalar("str", nullable=True), nullable=False,
+                                  desc="The three standards: single_indicator, pyramid, scorecard")),
+        _req("dimensions", Table(Scalar("str", nullable=True), nullable=False,
+                                 desc="Every dimension of the rulebook → its value (null: no rule classified it)")),
+    )),
+    _req("scores", Table(Scalar("number", nullable=True), nullable=False,
+                         desc="score → value (null: no rule added to it)")),
+    _req("score_parts", Table(Seq(_closed("", _req("rule", STRING), _req("points", Scalar("number"))), nullable=False),
+                              nullable=False,
+                              desc="score → the points each rule added to it (negative points take away), by rule: "
+                                   "the score is their sum, clamped to the score's range. The review store's 'why a "
+                                   "score moved' reads it")),
+    _req("findings", Seq(Ref("finding"), nullable=False)),
+    _req("missing_facts", Seq(STRING, nullable=False, desc="Facts whose absence left rules undecided",
+                              schema_extra={"uniqueItems": True})),
+    _req("blocked", Seq(_closed("", _req("rule", STRING), _req("concept", STRING),
+                                _req("missing", Seq(STRING, nullable=False))), nullable=False)),
+    _req("disabled", Seq(_closed("", _req("rule", STRING), _req("reason", STRING),
+                                 _req("by", Scalar("str", desc="The overlay that disabled it"))),
+                         nullable=False, desc="Rules a company overlay switched off, with the reason")),
+    Field("history", Map("", (_req("previous", Anything()), _req("changes", Anything())), closed=False,
+                         desc="With a review store and an earlier review: the previous review and what changed "
+                              "since (as `kamrules diff --format json`; docs/history.md)")),
+    Field("overrides", Seq(Map("", (_req("kind", Scalar("str", choices=("dimension", "accept"))),
+                                    _req("target", STRING), _req("status", STRING)), closed=False),
+                           nullable=False,
+                           desc="With a review store: a manager's overrides of this account (class, tier, accepted "
+                                "warnings), in force or lapsed, each with the computed value beside it")),
+    Field("explain", Seq(Map("", (_req("rule", STRING),
+                                  _req("status", Scalar("str", choices=("fired", "not_fired", "disabled")))),
+                             closed=False), nullable=False,
+                         desc="Present with --explain: one entry per rule (see kamrules explain --format json)")),
+)
+
+GRAMMAR = Grammar(
+    root=OUTPUT,
+    defs={"finding": FINDING,
+          "value": Scalar("any", nullable=True,
+                          desc="A fact value: number, text, boolean, null (missing) or an ISO date string")},
+    id="https://kamrules.invalid/schemas/output.schema.json",
+    title="kamrules advise --format json",
+    desc="The JSON output contract (DESIGN §6): one object per account. New keys may be added in minor versions; "
+         "the ones here keep their meaning. Generated from kamrules/advice/contract.py.",
+)
