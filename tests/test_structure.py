@@ -43,7 +43,7 @@ def imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     here = module_name(path)
     out: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _runtime_nodes(tree):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name.startswith("kamrules")}
         elif isinstance(node, ast.ImportFrom):
@@ -60,6 +60,23 @@ def imports(path: Path) -> set[str]:
                 out.add(sub if (PKG.parent / (sub.replace(".", "/") + ".py")).exists()
                         or (PKG.parent / sub.replace(".", "/") / "__init__.py").exists() else mod)
     out.discard(here)
+    return out
+
+
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node, except inside `if TYPE_CHECKING:` (imports for type checkers never run)."""
+    out: list[ast.AST] = []
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and ((isinstance(child.test, ast.Name) and child.test.id == "TYPE_CHECKING")
+                                              or (isinstance(child.test, ast.Attribute)
+                                                  and child.test.attr == "TYPE_CHECKING")):
+                todo.extend(child.orelse)
+                continue
+            todo.append(child)
     return out
 
 
@@ -123,6 +140,13 @@ def test_the_import_graph_has_no_cycles() -> None:
         if v not in index:
             connect(v)
     assert cycles == [], f"import cycles: {cycles}"
+
+
+def test_type_checking_imports_do_not_count() -> None:
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import kamrules.pipeline\n"
+                     "else:\n    import kamrules.core.errors\nimport kamrules.io.output\n")
+    names = {a.name for n in _runtime_nodes(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert names == {"kamrules.core.errors", "kamrules.io.output"}
 
 
 def test_the_checker_sees_imports() -> None:
