@@ -114,7 +114,8 @@ def result_text(doc: Mapping[str, Any]) -> str:
     """The recorded form of an `advise --format json` document (canonical JSON)."""
     import json
 
-    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
+                      check_circular=False)  # a result is a tree
 
 
 def brief(advice: Advice, accepted: set[str]) -> Summary:

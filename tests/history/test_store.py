@@ -48,6 +48,11 @@ def test_migrations_from_empty_build_the_schema(store_url: str) -> None:
     for t in S.TABLES:  # the migrations and the tables the code uses agree, column for column
         assert cols[t.name] == {c.name for c in t.columns}, t.name
     assert S.VERSION_TABLE in cols
+    if "://" not in store_url:  # SQLite: write-ahead logging, so readers never block the writer
+        import sqlite3
+
+        with sqlite3.connect(store_url) as c:
+            assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_a_store_of_the_first_schema_is_upgraded_in_place(store_url: str) -> None:
