@@ -96,6 +96,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         else:
             from kamrules.history import use
 
+            hist.keep_current = since_date is not None
             hist.preload([s.account.id for s in inputs.sources])
             result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine, evaluator=hist.evaluate,
                                      overrides=use.portfolio_overrides(hist, date))

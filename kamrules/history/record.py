@@ -57,6 +57,7 @@ class Session:
     previous: dict[str, Summary | None] = field(default_factory=dict)  # account → its last earlier review
     dates: dict[str, _dt.date] = field(default_factory=dict)
     current: dict[str, Summary] = field(default_factory=dict)  # account → this run's review, in brief
+    keep_current: bool = False  # fill `current` (portfolio --since reads it)
 
     def preload(self, account_ids: Iterable[str]) -> None:
         from kamrules.history.overrides import load_overrides
@@ -76,7 +77,8 @@ class Session:
         self.previous[account.id] = past[-1] if past else None
         self.dates[account.id] = date
         active = in_force(self.overrides.get(account.id, ()), date)
-        self.current[account.id] = brief(advice, {o.target for o in active if o.kind == "accept"})
+        if self.keep_current:
+            self.current[account.id] = brief(advice, {o.target for o in active if o.kind == "accept"})
         if self.record:
             self.pending.append(new_review(advice, given, supplied, active))
         return advice

@@ -162,20 +162,18 @@ class Store:
             for chunk in _chunks(rows, 2000):
                 res = conn.execute(insert(S.reviews).returning(S.reviews.c.id, sort_by_parameter_order=True), chunk)
                 ids.extend(int(x) for x in res.scalars())
-            vals: list[dict[str, Any]] = []
-            fnds: list[dict[str, Any]] = []
+            vals: list[tuple[Any, ...]] = []
+            fnds: list[tuple[Any, ...]] = []
             for rid, r in zip(ids, reviews):
-                vals.extend({"review_id": rid, "kind": "dimension", "name": d, "text": v, "number": None}
-                            for d, v in r.dims.items())
-                vals.extend({"review_id": rid, "kind": "score", "name": s, "text": None, "number": v}
-                            for s, v in r.scores.items())
-                fnds.extend({"review_id": rid, "position": i, "rule": f.rule, "concept": f.concept, "kind": f.kind,
-                             "severity": f.severity, "priority": f.priority, "suppressed": f.suppressed}
+                vals.extend((rid, "dimension", d, v, None) for d, v in r.dims.items())
+                vals.extend((rid, "score", n, None, v) for n, v in r.scores.items())
+                fnds.extend((rid, i, f.rule, f.concept, f.kind, f.severity, f.priority, f.suppressed)
                             for i, f in enumerate(r.findings))
-            for chunk in _chunks(vals, 5000):
-                conn.execute(insert(S.values), chunk)
-            for chunk in _chunks(fnds, 5000):
-                conn.execute(insert(S.findings), chunk)
+            # the child rows (≈ 30 per review) go straight to the driver's executemany: the same
+            # statement, a third of the time of SQLAlchemy's per-row parameter processing
+            _bulk(conn, S.values, ("review_id", "kind", "name", "text", "number"), vals)
+            _bulk(conn, S.findings, ("review_id", "position", "rule", "concept", "kind", "severity", "priority",
+                                     "suppressed"), fnds)
         return ids
 
     def _put_rulebook(self, conn: Any, book: RulebookSource, now: _dt.datetime) -> None:
@@ -222,21 +220,22 @@ class Store:
             vals: dict[int, tuple[dict[str, str | None], dict[str, float | None]]] = {i: ({}, {}) for i in by_id}
             fnds: dict[int, list[FindingRow]] = {i: [] for i in by_id}
             if by_id:
-                lo, hi = min(by_id), max(by_id)
-                for v in conn.execute(select(S.values).where(S.values.c.review_id.between(lo, hi))):
-                    if v.review_id in vals:
-                        if v.kind == "dimension":
-                            vals[v.review_id][0][v.name] = v.text
+                lo, hi = int(min(by_id)), int(max(by_id))  # integers: safe to write into the SQL
+                # plain driver rows (tuples): these two tables are most of what a portfolio reads
+                for rid, kind, name, txt, number in conn.exec_driver_sql(
+                        f"SELECT review_id, kind, name, text, number FROM {S.values.name} "
+                        f"WHERE review_id BETWEEN {lo} AND {hi}"):
+                    if rid in vals:
+                        if kind == "dimension":
+                            vals[rid][0][name] = txt
                         else:
-                            vals[v.review_id][1][v.name] = v.number
+                            vals[rid][1][name] = number
                 # warnings only: trends, history and the portfolio read nothing else (full() has all)
-                fq = select(S.findings).where(S.findings.c.review_id.between(lo, hi),
-                                              S.findings.c.kind == "warning").order_by(
-                    S.findings.c.review_id, S.findings.c.position)
-                for f in conn.execute(fq):
-                    if f.review_id in fnds:
-                        fnds[f.review_id].append(FindingRow(f.rule, f.concept, f.kind, f.severity, f.priority,
-                                                            bool(f.suppressed)))
+                for rid, rule, concept, kind, sev, prio, supp in conn.exec_driver_sql(
+                        f"SELECT review_id, rule, concept, kind, severity, priority, suppressed FROM {S.findings.name} "
+                        f"WHERE review_id BETWEEN {lo} AND {hi} AND kind = 'warning' ORDER BY review_id, position"):
+                    if rid in fnds:
+                        fnds[rid].append(FindingRow(rule, concept, kind, sev, prio, bool(supp)))
         for r in sorted(rows, key=lambda r: (r.account_id, r.as_of, r.recorded_at, r.id)):
             d, s = vals[r.id]
             out.setdefault(r.account_id, []).append(_summary(r, d, s, tuple(fnds[r.id])))
@@ -320,6 +319,15 @@ def utcnow() -> _dt.datetime:
 def _chunks(rows: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
     for i in range(0, len(rows), n):
         yield rows[i:i + n]
+
+
+def _bulk(conn: Any, table: Any, cols: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+    for chunk in _chunks(rows, 5000):
+        conn.exec_driver_sql(sql, list(chunk))
 
 
 def _insert_missing(conn: Any, table: Any, row: Mapping[str, Any]) -> None:
