@@ -6,10 +6,14 @@
 The targets are the ones tests/test_fuzz.py runs briefly in CI (tests/strategies.py): the
 YAML reader, account files (the mini rulebook and the built-in course with its example
 accounts), rulebooks and company overlays (including the course's own files), conditions,
-and rule-test files. Only kamrules' InputError may escape a loader, and what loads must
-evaluate on every engine. A case that raises anything else, or runs longer than --hang
-seconds, is saved under --out with its traceback, once per distinct failure; the exit code
-is 1 when there was any.
+rule-test files, company templates and rule messages (with the sandbox's real bounds: a case
+that runs past them is a hang), and cache entries (mutated, they must never change the
+answer); and the edges (tests/hostile.py): numbers and dates at and beyond the declared ranges,
+hostile text through every output medium, files mixing UTF-8 and GBK lines, and CSV exports
+with hostile cells around a small row cap. Only kamrules' InputError may escape a loader, and
+what loads must evaluate on every engine. A case that raises anything else, or runs longer
+than --hang seconds, is saved under --out with its traceback, once per distinct failure; the
+exit code is 1 when there was any.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+import hostile as H  # noqa: E402
 import strategies as S  # noqa: E402
 
 from kamrules.rulebook.load import load_rulebook  # noqa: E402
@@ -93,8 +98,55 @@ def make_targets() -> dict[str, Target]:
         text = S.mutate(rnd.choice(test_files), rnd)
         return text, lambda: S.fuzz_test_file(text, d)
 
+    templates = S.template_seeds()
+
+    def template_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        text = S.mutate_template(rnd.choice(templates), rnd, rounds=5)
+        return text, lambda: S.fuzz_template(text, d)
+
+    def message_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        text = "".join(rnd.choice(S.TEMPLATE_TOKENS + ["{{ revenue|pct }}", " x "]) for _ in range(rnd.randint(1, 6)))
+        return text, lambda: S.fuzz_message(text, d)
+
+    def cache_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        at, bit, cut = rnd.randrange(1 << 20), rnd.randrange(8), rnd.random() < 0.3
+
+        def mutation(data: bytes) -> bytes:
+            if not data:
+                return data
+            if cut:
+                return data[: at % len(data)]
+            b = bytearray(data)
+            b[at % len(b)] ^= 1 << bit
+            return bytes(b)
+
+        return f"{'cut' if cut else 'flip'} at {at} bit {bit}", lambda: S.fuzz_cache_entry(mutation, d)
+
+    # the edges (issue 9, classes 5–9): tests/hostile.py
+    def number_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        raw = H.random_number(rnd)
+        return repr(raw), lambda: H.fuzz_number(raw, d)
+
+    def date_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        raw = H.random_date(rnd)
+        return repr(raw), lambda: H.fuzz_date(raw, d)
+
+    def text_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        text = H.random_text(rnd)
+        return repr(text), lambda: H.fuzz_text(text, d)
+
+    def encoding_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        lines = H.random_lines(rnd)
+        return repr(lines), lambda: H.fuzz_mixed_encoding(lines, d)
+
+    def csv_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        rows = H.random_rows(rnd)
+        return repr(rows), lambda: H.fuzz_csv(rows, d)
+
     return {"yaml": yaml_target, "account": account_target, "rulebook": rulebook_target,
-            "condition": condition_target, "testfile": test_file_target}
+            "condition": condition_target, "testfile": test_file_target, "template": template_target,
+            "message": message_target, "cache": cache_target, "number": number_target,
+            "date": date_target, "text": text_target, "encoding": encoding_target, "csv": csv_target}
 
 
 def _show(data: str | bytes) -> str:
@@ -112,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="how long to run (default 60)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (runs are reproducible per seed)")
-    ap.add_argument("--targets", default="yaml,account,rulebook,condition,testfile",
-                    help="comma-separated: yaml, account, rulebook, condition, testfile")
+    ap.add_argument("--targets", default="yaml,account,rulebook,condition,testfile,template,message,cache,"
+                                          "number,date,text,encoding,csv",
+                    help="comma-separated: yaml, account, rulebook, condition, testfile, template, message, cache, "
+                         "number, date, text, encoding, csv")
     ap.add_argument("--hang", type=int, default=20, help="seconds before one case counts as a hang (default 20)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "fuzz"),
                     help="where failing inputs are saved")

@@ -400,10 +400,11 @@ def _evaluate_everywhere(account: Any, book: Rulebook) -> None:
     for engine in ("durable", "reference") if durable_available() else ("reference",):
         try:
             advice = evaluate(account, book, as_of=AS_OF, engine=engine)
+            # messages render when the findings are first read (here, by the JSON output): a
+            # message that goes past a bound of the sandbox is a located input error there
+            render(advice, "json")
         except InputError as e:
             check_problems(e)
-            continue
-        render(advice, "json")
 
 
 def fuzz_yaml(data: str | bytes, folder: Path) -> None:
@@ -442,17 +443,17 @@ def fuzz_rulebook(data: str | bytes, folder: Path) -> None:
 
 
 def fuzz_test_file(data: str | bytes, folder: Path) -> None:
-    """The rule-test loader (kamrules.authoring.testing), and running what it loads."""
-    from kamrules.authoring import testing
+    """The rule-test loader (kamrules.authoring.ruletests.reader), and running what it loads."""
+    from kamrules.authoring.ruletests import reader, runner
     from kamrules.core.errors import InputError
 
     try:
-        tf = testing.read_test_file(str(_write(folder, "rules.test.yaml", data)))
+        tf = reader.read_test_file(str(_write(folder, "rules.test.yaml", data)))
     except InputError as e:
         check_problems(e)
         return
     for case in tf.cases:
-        testing.run_case(tf, case)
+        runner.run_case(tf, case)
 
 
 def fuzz_condition(text: str, folder: Path) -> None:
@@ -498,3 +499,105 @@ def account_seeds() -> list[str]:
 def rulebook_seeds() -> list[Path]:
     """Small rulebooks and overlays (the course files are fuzzed by benchmarks/fuzz.py: they load slowly)."""
     return [MINI, *sorted((DATA / "bad" / "rulebooks").glob("*.yaml")), *sorted((DATA / "core").glob("*.yaml"))]
+
+
+# ----------------------------------------------------------------------------- templates, messages, cache
+#
+# issue 9: a company template or a rule message may do anything Jinja allows, and must end
+# within its bounds with a located InputError; a cache entry may be anything, and must never
+# change the answer.
+
+TEMPLATE_TOKENS = [
+    "{% for x in range(99999) %}", "{% for y in range(99999) %}", "{% endfor %}", "{{ x }}", "{{ 9 ** 99999999 }}",
+    "{{ 'x' * 9999999999 }}", "{{ [1] * 99999999 }}", "{% extends 'playbook.md.j2' %}", "{% include 'playbook.md.j2' %}",
+    "{% extends 'default:playbook.md.j2' %}", "{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(1) }}",
+    "{% set ns = namespace(s='ab') %}", "{% set ns.s = ns.s ~ ns.s %}", "{{ ns.s|length }}", "{{ '%0999999999d' % 1 }}",
+    "{{ 'x'|center(999999999) }}", "{{ '{:>999999999}'.format(1) }}", "{% for x in [[1]] recursive %}{{ loop([[x]]) }}",
+    "{{ account.__class__ }}", "{{ self }}", "{{ lipsum(99) }}", "{{ range(10**12) }}", "{{ 1 // 0 }}", "{{ 10.0 ** 999 }}",
+    "{% include '../../etc/passwd' %}", "{% import 'playbook.md.j2' as p %}", "((((((", "))", "{{", "}}", "{%", "%}",
+    "{#", "#}", "|join", "|batch(99999999, 0)", "|replace('', 'xxxxxxxx')", "|indent(9999999)", "|sum(start=[])",
+    "|round(-99999999)", "\x00", "\ufeff", "中文", "{{ account.name }}", "{{ findings|length }}", "{% raw %}", "{% endraw %}",
+]
+
+
+def mutate_template(text: str, rnd: random.Random, rounds: int = 3) -> str:
+    """Token-level mutations of Jinja text: hostile constructs inserted, lines cut and repeated."""
+    lines = text.splitlines(keepends=True) or [""]
+    for _ in range(rnd.randint(1, rounds)):
+        op = rnd.randrange(4)
+        i = rnd.randrange(len(lines))
+        if op == 0:
+            j = rnd.randint(0, len(lines[i]))
+            lines[i] = lines[i][:j] + rnd.choice(TEMPLATE_TOKENS) + lines[i][j:]
+        elif op == 1 and len(lines) > 1:
+            del lines[i]
+        elif op == 2:
+            lines.insert(i, lines[i])
+        else:
+            lines = lines[: i + 1]
+    return "".join(lines)
+
+
+def template_seeds() -> list[str]:
+    """The built-in playbooks (big: the mutations land inside real loops and macros) and
+    small templates made of hostile tokens."""
+    seeds = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "playbooks").glob("*.md.j2"))]
+    return seeds + ["{{ account.name }}\n", "".join(TEMPLATE_TOKENS[:6]), "{% for f in findings %}{{ f }}{% endfor %}\n"]
+
+
+def fuzz_template(data: str | bytes, folder: Path, account: Any = None) -> None:
+    """A company overlay whose playbook.md.j2 is `data`: advise renders it, or refuses it with
+    a located InputError (template.*), within the sandbox's bounds."""
+    from kamrules.advice.render import render
+    from kamrules.core.errors import InputError
+    from kamrules.io.account import load_account
+    from kamrules.pipeline import evaluate
+    from kamrules.rulebook.load import load_rulebook
+
+    (folder / "templates").mkdir(exist_ok=True)
+    _write(folder / "templates", "playbook.md.j2", data)
+    overlay = _write(folder, "o.yaml", f"rulebook: o\nextends: [{MINI}]\ntemplates: templates\n")
+    try:
+        book = load_rulebook(str(overlay))
+        advice = evaluate(account or load_account(str(GOOD), book), book, as_of=AS_OF, engine="reference")
+        render(advice, "md")
+    except InputError as e:
+        check_problems(e)
+        assert all(p.location.file for p in e.problems)
+
+
+def fuzz_message(text: str, folder: Path) -> None:
+    """A rule whose message is `text`: refused when the rulebook loads, or rendered (bounded)."""
+    body = (f"rulebook: fuzz\nextends: [{MINI}]\nrules:\n  - id: fuzz\n    concept: misconception.big_order\n"
+            f"    source: recon\n    when: revenue > 1M\n    then: {{warn: {{message: {{en: {json_quote(text)}}}}}}}\n")
+    fuzz_rulebook(body, folder)
+
+
+def fuzz_cache_entry(mutation: Callable[[bytes], bytes], folder: Path) -> None:
+    """Warm a private cache for the mini rulebook, mutate every entry, and load again: the
+    answer must be the one an empty cache gives."""
+    import os
+
+    from kamrules.advice.render import render
+    from kamrules.io.account import load_account
+    from kamrules.pipeline import evaluate
+    from kamrules.rulebook.load import load_rulebook
+
+    old = os.environ.get("KAMRULES_CACHE_DIR")
+    os.environ["KAMRULES_CACHE_DIR"] = str(folder / "cache")
+    try:
+        def run() -> tuple[str, str]:
+            book = load_rulebook(str(MINI))
+            advice = evaluate(load_account(str(GOOD), book), book, as_of=AS_OF, engine="reference")
+            return book.digest, render(advice, "md")
+
+        first = run()
+        for p in (folder / "cache").iterdir():
+            if p.is_file() and p.name != "key":
+                p.write_bytes(mutation(p.read_bytes()))
+        assert run() == first
+    finally:
+        if old is None:
+            os.environ.pop("KAMRULES_CACHE_DIR", None)
+        else:
+            os.environ["KAMRULES_CACHE_DIR"] = old

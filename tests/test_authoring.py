@@ -16,7 +16,8 @@ import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
-from kamrules.authoring import testing
+from kamrules.authoring.ruletests.report import pretty
+from kamrules.authoring.ruletests.runner import run
 from kamrules.cli import main
 from kamrules.core import yamlio
 from kamrules.core.resources import rules_dir
@@ -224,8 +225,8 @@ def test_init_company_skeleton_passes_check_and_test(base: str, tmp_path: Path) 
     checked = cli("check", str(overlay), "--strict")
     assert checked.exit_code == 0, checked.stdout
     assert "no problems in 1 rulebook" in checked.stdout
-    report = testing.run([str(root)])
-    assert [c.status for f in report.files for c in f.cases] == ["PASS"], testing.pretty(report)
+    report = run([str(root)])
+    assert [c.status for f in report.files for c in f.cases] == ["PASS"], pretty(report)
     # the commented examples name real parameters and rules: uncommented, they still check clean
     overlay.write_text(_uncomment_examples(overlay.read_text(encoding="utf-8")), encoding="utf-8")
     text = overlay.read_text(encoding="utf-8")
@@ -495,7 +496,7 @@ def test_schema_output_validates_a_course_playbook() -> None:
 def test_schema_unknown_kind_exits_2() -> None:
     result = cli("schema", "accounts")
     assert result.exit_code == 2
-    assert "Invalid value for '{account|rulebook|output}': 'accounts' is not one of" in result.stderr
+    assert "Invalid value for '{account|rulebook|output|mapping}': 'accounts' is not one of" in result.stderr
 
 
 def test_schema_account_bad_rulebook_exits_2() -> None:

@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +93,7 @@ ACCOUNT_CASES = [
     Case("nan_word.yaml", "account.value", (3,), ("NaN", "not a finite number")),
     Case("infinity.yaml", "account.not-finite", (3,), ("gross_margin", "not a finite number")),
     Case("infinity_word.yaml", "account.value", (3,), ("-Infinity", "not a finite number")),
-    Case("huge_exponent.yaml", "account.value", (3,), ("1e400", "range")),
+    Case("huge_exponent.yaml", "account.range", (3,), ("1e400", "range", "10^15")),
     Case("impossible_date.yaml", "yaml.value", (3,), ("2026-02-30", "day is out of range", "YYYY-MM-DD")),
     Case("impossible_month.yaml", "yaml.value", (3,), ("2026-13-01", "month")),
     Case("impossible_date_zh.yaml", "account.value", (3,), ("2026年2月30日", "not a real date")),
@@ -259,18 +260,68 @@ RULEBOOK_CASES = [
     Case("extends_missing.yaml", "rulebook.extends-missing", (2,), ("../nowhere.yaml",)),
     Case("extends_cycle_a.yaml", "rulebook.extends-cycle", (2,), ("extends_cycle_a.yaml", "extends_cycle_b.yaml"),
          at="extends_cycle_b.yaml"),  # the extends that closes the cycle
+    # templates: must stay inside the overlay's own folder tree (issue 9, class 1)
+    Case("template_absolute.yaml", "rulebook.templates", (4,), ("absolute path '/etc'", "relative to the overlay")),
+    Case("template_root.yaml", "rulebook.templates", (4,), ("absolute path '/'",),
+         why="check once walked the whole file system for *.j2"),
+    Case("template_parent.yaml", "rulebook.templates", (4,), ("'..'", "own folder tree")),
+    Case("template_windows.yaml", "rulebook.templates", (4,), ("absolute path",)),
+    Case("template_missing.yaml", "rulebook.templates", (4,), ("no_such_templates", "does not exist")),
+    # messages: bounded like templates, refused at the message's file:line (issue 9, class 2)
+    Case("message_pow.yaml", "template.limit", (5, 9), ("rule 'msg'", "1,024 bits")),
+    Case("message_loop.yaml", "template.limit", (5, 9), ("rule 'msg'", "10,000 times")),
+    Case("message_macro.yaml", "template.limit", (5, 9), ("rule 'msg'", "nested more than 16")),
+    Case("message_strmul.yaml", "template.limit", (5, 9), ("rule 'msg'", "100,000 characters")),
+    Case("message_include.yaml", "rulebook.message-unsafe", (5, 9), ("cannot extend, include or import",)),
+    Case("message_deep.yaml", "rulebook.message-syntax", (5, 9), ("nested too deeply",),
+         why="a RecursionError in the message parser ended as 'nested too deeply' with no location"),
 ]
+
+
+@dataclass(frozen=True)
+class TemplateCase:
+    rulebook: str
+    folder: str
+    code: str | None
+    lines: tuple[int, ...]
+    words: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return self.rulebook
+
+
 TEMPLATE_CASES = [  # company template folders: the sandbox must block them, as bad input (exit 2)
-    ("template_evil_templates.yaml", "evil_templates", "__init__"),
-    ("template_evil_self.yaml", "evil_self", "__init__"),
-    ("template_evil_include.yaml", "evil_include", "etc/passwd"),
-    ("template_typo.yaml", "typo_templates", "acount"),
+    TemplateCase("template_evil_templates.yaml", "evil_templates", None, (1,), ("__init__",)),
+    TemplateCase("template_evil_self.yaml", "evil_self", None, (1,), ("__init__",)),
+    TemplateCase("template_evil_include.yaml", "evil_include", None, (1,), ("etc/passwd",)),
+    TemplateCase("template_typo.yaml", "typo_templates", None, (1,), ("acount",)),
+    # bounded in time, size, loops and recursion: never minutes of CPU, never exit 3 (issue 9, class 2)
+    TemplateCase("template_loop.yaml", "loop_templates", "template.limit", (2,), ("1,000,000 times",)),
+    TemplateCase("template_pow.yaml", "pow_templates", "template.limit", (2,), ("4,096 bits",)),
+    TemplateCase("template_strmul.yaml", "strmul_templates", "template.limit", (2,), ("2,000,000 characters",)),
+    TemplateCase("template_macro.yaml", "macro_templates", "template.limit", (2,), ("nested more than 32",)),
+    TemplateCase("template_self_extends.yaml", "self_extends_templates", "template.limit", (2,),
+                 ("extend or include itself",)),
+    TemplateCase("template_include_self.yaml", "include_self_templates", "template.limit", (2,),
+                 ("extend or include itself",)),
+    # check finds this one when it reads the template; advise refuses it as check reports it (one answer)
+    TemplateCase("template_deep.yaml", "deep_templates", "lint.template-syntax", (1, 2), ("nested too deeply",)),
+    TemplateCase("template_width.yaml", "width_templates", "template.limit", (2,), ("2,000,000 characters",)),
+    TemplateCase("template_concat_doubling.yaml", "concat_doubling_templates", "template.limit", (2,),
+                 ("2,000,000 characters",)),
+    TemplateCase("template_static_flood.yaml", "static_flood_templates", "template.limit", (1,),
+                 ("8,000,000 characters",)),
+    # a template saved in GBK or Latin-1: an encoding error naming the file and line
+    TemplateCase("template_gbk.yaml", "gbk_templates", "template.encoding", (1,), ("not UTF-8", "save it as UTF-8")),
+    TemplateCase("template_latin1.yaml", "latin1_templates", "template.encoding", (1,), ("not UTF-8", "Latin-1")),
 ]
 
 
 def test_every_rulebook_file_has_a_case() -> None:
-    named = {c.file for c in RULEBOOK_CASES} | {t[0] for t in TEMPLATE_CASES} | {"extends_cycle_b.yaml"}
+    named = {c.file for c in RULEBOOK_CASES} | {t.rulebook for t in TEMPLATE_CASES} | {"extends_cycle_b.yaml"}
     assert {p.name for p in RULEBOOKS.glob("*.yaml")} == named
+    folders = {t.folder for t in TEMPLATE_CASES}
+    assert {p.name for p in RULEBOOKS.iterdir() if p.is_dir()} == folders
 
 
 @pytest.mark.parametrize("case", RULEBOOK_CASES, ids=str)
@@ -291,15 +342,27 @@ def test_bad_rulebook(case: Case, tmp_path: Path) -> None:
     assert not (ROOT / "pwned").exists()
 
 
-@pytest.mark.parametrize("rulebook,folder,word", TEMPLATE_CASES, ids=[t[0] for t in TEMPLATE_CASES])
-def test_company_template_is_sandboxed(rulebook: str, folder: str, word: str, tmp_path: Path) -> None:
-    template = RULEBOOKS / folder / "playbook.md.j2"
+@pytest.mark.parametrize("case", TEMPLATE_CASES, ids=str)
+def test_company_template_is_sandboxed(case: TemplateCase, tmp_path: Path) -> None:
+    template = RULEBOOKS / case.folder / "playbook.md.j2"
     out = tmp_path / "out" / "playbook.md"
     out.parent.mkdir()
-    res = advise(str(GOOD), "-r", str(RULEBOOKS / rulebook), "-o", str(out))
-    assert_refused(res, Case(rulebook, None, (1,), (word,)), template, out)
+    t0 = time.perf_counter()
+    res = advise(str(GOOD), "-r", str(RULEBOOKS / case.rulebook), "-o", str(out))
+    elapsed = time.perf_counter() - t0
+    assert_refused(res, Case(case.rulebook, case.code, case.lines, case.words), template, out)
     assert "root:" not in res.output  # /etc/passwd was not included
     assert not (ROOT / "pwned").exists()
+    assert elapsed < 30, f"refusing it took {elapsed:.0f} s"  # the deadline is 10 s; most bounds hit in well under 1
+
+
+@pytest.mark.parametrize("case", [c for c in RULEBOOK_CASES if c.file.startswith("message_")
+                                  and c.code == "template.limit"], ids=str)
+def test_message_bounds_hit_fast(case: Case, tmp_path: Path) -> None:
+    t0 = time.perf_counter()
+    res = advise(str(GOOD), "-r", str(RULEBOOKS / case.file))
+    assert res.exit_code == 2 and "template.limit" in res.stderr, res.output
+    assert time.perf_counter() - t0 < 30
 
 
 # ----------------------------------------------------------------------------- output and faults
@@ -416,3 +479,439 @@ def test_a_full_disk_is_reported_as_such(tmp_path: Path, monkeypatch: pytest.Mon
     assert "bug in kamrules" not in res.stderr, res.stderr
     assert "No space left on device" in res.stderr and "playbook.md" in res.stderr, res.stderr
     assert res.exit_code == 2, res.output
+
+
+# ----------------------------------------------------------------------------- the edges (issue 9, classes 5–9)
+#
+# Numbers and dates at the edges of the declared ranges, a percent parameter written as a bare
+# number, text that tries to drive a terminal, mixed encodings, and sizes. Each refusal is
+# located, and no raw control character ever reaches the output.
+
+EDGES = BAD / "edges"
+# never raw in anything kamrules prints or writes: C0 controls but tab/line feed, DEL, C1, bidi
+# controls and the Unicode line/paragraph separators (a lone CR is checked separately)
+RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+EDGE_ACCOUNT_CASES = [
+    # class 5: numbers and dates at the edges
+    Case("int_400_digits.yaml", "account.range", (4,), ("400 digits", "10^15"),
+         why="float() of a 400-digit int raised OverflowError (exit 3)"),
+    Case("int_400_digits_quoted.yaml", "account.range", (4,), ("400 digits", "10^15")),
+    Case("float_1e307.yaml", "account.range", (4,), ("1e+307", "10^15")),
+    Case("percent_1_7e308.yaml", "account.range", (5,), ("gross_margin", "100,000%"),
+         why="formatting 1.7e308 as a percent multiplied it into Infinity"),
+    Case("money_over_range.yaml", "account.range", (4,), ("1,000,000,000,000,001",)),
+    Case("money_multiplier_over_range.yaml", "account.range", (4,), ("99999万亿",)),
+    Case("integer_item_huge.yaml", "account.range", (6,), ("contacts[0].rating", "40 digits")),
+    Case("as_of_9999.yaml", "account.range", (5,), ("as_of", "9999-12-31", "2200-12-31"),
+         why="as_of + a due-date horizon raised OverflowError (exit 3)"),
+    Case("as_of_year_1.yaml", "account.range", (5,), ("0001-01-01", "1900-01-01")),
+    Case("date_fact_9999_zh.yaml", "account.range", (5,), ("plan_reviewed", "2200-12-31")),
+    # class 7: what the account says is echoed, never obeyed
+    Case("key_with_escape.yaml", "account.unknown-key", (4,), ("\\x1b]0;pwned\\x07\\x1b[2Jrevenu",)),
+    Case("key_with_bidi.yaml", "account.unknown-key", (4,), ("rev\\u202eenue", "did you mean 'revenue'?")),
+    Case("key_with_newline.yaml", "account.unknown-key", (4,), ("x\\nbad.yaml:1:1",)),
+    Case("enum_with_c1.yaml", "account.value", (4,), ("\\x9b31mhigh", "did you mean 'high'?")),
+    # class 8: one encoding per file
+    Case("mixed_gbk_line.yaml", "file.mixed-encoding", (7,), ("line 7 is not UTF-8", "line 6 is", "GBK")),
+    Case("mixed_utf8_line_in_gbk.yaml", "file.mixed-encoding", (9,), ("line 9 is UTF-8", "GBK")),
+    Case("bom_then_gbk.yaml", "file.mixed-encoding", (5,), ("line 5 is not UTF-8", "byte-order mark")),
+    Case("utf16_bom_broken.yaml", "file.encoding", (1,), ("UTF-16",)),
+]
+EDGE_RULEBOOK_CASES = [
+    # class 6: one loader, one answer
+    Case("param_bare_percent.yaml", "rulebook.value", (5,), ("max_discount", "1500%", "did you mean 15%?"),
+         why="advise read 15 as 1500% and the over-discount warning disappeared (exit 0)"),
+    Case("param_bare_percent_spec.yaml", "rulebook.value", (5,), ("did you mean 15%?",)),
+    Case("param_percent_1500.yaml", "lint.never-fires", (46,), ("can never fire", "1500%"), at="mini.yaml",
+         why="check calls it an error; advise must refuse it too"),
+    # class 5 in rulebooks
+    Case("param_400_digits.yaml", "rulebook.value", (5,), ("400 digits", "10^15")),
+    Case("bound_400_digits.yaml", "rulebook.value", (5,), ("400 digits",)),
+    Case("bound_bare_percent.yaml", "rulebook.value", (5,), ("10000%", "did you mean 100%?"),
+         why="a bound is set by the rulebook: the same rule as a percent parameter"),
+    Case("condition_literal_1e400.yaml", "rulebook.condition", (8,), ("1e400", "outside the range")),
+    Case("condition_date_9999.yaml", "rulebook.condition", (8,), ("9999-12-31", "not a plausible date")),
+]
+
+
+def test_every_edge_file_has_a_case() -> None:
+    assert {p.name for p in (EDGES / "accounts").iterdir()} == {c.file for c in EDGE_ACCOUNT_CASES}
+    assert {p.name for p in (EDGES / "rulebooks").iterdir()} == {c.file for c in EDGE_RULEBOOK_CASES}
+
+
+def run(args: list[str], input: str | None = None) -> Result:
+    """The CLI as a terminal would receive it: color=True stops click from stripping CSI
+    sequences itself (it does when the output is not a terminal), which would hide them."""
+    return CliRunner().invoke(main, args, input=input, color=True)
+
+
+def assert_no_raw_controls(*texts: str) -> None:
+    for text in texts:
+        m = RAW_CONTROL.search(text) or re.search("\r(?!\n)", text)
+        assert m is None, f"raw {m.group()!r} in the output:\n{text[max(0, m.start() - 80):m.start() + 80]!r}"
+
+
+@pytest.mark.parametrize("case", EDGE_ACCOUNT_CASES, ids=str)
+def test_edge_account(case: Case, tmp_path: Path) -> None:
+    file = EDGES / "accounts" / case.file
+    out = tmp_path / "out" / "playbook.md"
+    out.parent.mkdir()
+    res = run(["advise", str(file), "-r", str(MINI), "-o", str(out)])
+    assert_refused(res, case, file, out)
+    assert_no_raw_controls(res.output)
+
+
+@pytest.mark.parametrize("case", EDGE_RULEBOOK_CASES, ids=str)
+def test_edge_rulebook(case: Case, tmp_path: Path) -> None:
+    file = EDGES / "rulebooks" / case.file
+    out = tmp_path / "out" / "playbook.md"
+    out.parent.mkdir()
+    res = run(["advise", str(GOOD), "-r", str(file), "-o", str(out)])
+    assert_refused(res, case, file, out)
+    # one answer: check reports the same problem at the same place
+    checked = run(["check", str(file)])
+    assert checked.exit_code == 1, checked.output
+    first = re.search(rf"{re.escape(case.at or file.name)}:\d+(:\d+)?: error\[{re.escape(case.code or '')}", res.stderr)
+    assert first is not None and first.group() in checked.output, checked.output
+
+
+def test_advise_refuses_whatever_check_calls_an_error(tmp_path: Path) -> None:
+    """The mechanism behind the cases above, over every rulebook of the corpus: when `check`
+    reports an error, advise exits 2; when advise gives a playbook, check reported no error.
+    (durable_rules' own limits are left to that engine: the reference engine has none.)"""
+    books = sorted([*RULEBOOKS.glob("*.yaml"), *(EDGES / "rulebooks").glob("*.yaml")])
+    assert len(books) > 30
+    for book in books:
+        checked = run(["check", str(book), "--format", "json"])
+        errors = [p for p in json.loads(checked.stdout or "[]")
+                  if p["severity"] == "error" and p["code"] != "lint.engine-limit"] if checked.exit_code != 2 else [1]
+        res = advise(str(GOOD), "-r", str(book), "--engine", "reference", "-f", "json")
+        if errors:
+            assert res.exit_code == 2, f"{book.name}: check reports {errors}, advise exits {res.exit_code}"
+        else:
+            assert res.exit_code in (0, 2), f"{book.name}: {res.output}"
+
+
+def test_as_of_option_within_the_date_range() -> None:
+    res = advise(str(GOOD), "-r", str(MINI), "--as-of", "9999-12-31")
+    assert res.exit_code == 2 and "error[cli.as-of]" in res.stderr and "2200-12-31" in res.stderr, res.output
+    assert "internal error" not in res.stderr
+    assert advise(str(GOOD), "-r", str(MINI), "--as-of", "2200-12-31").exit_code == 0
+
+
+def _strict_json(text: str) -> object:
+    def refuse(name: str) -> object:
+        raise AssertionError(f"{name} in the JSON output")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_numbers_at_the_edges_compute_print_and_stay_json(tmp_path: Path) -> None:
+    """The largest and smallest values the declared range admits, a negative zero, and a tiny
+    company revenue that makes a ratio huge: every output is valid JSON, nothing prints as -0."""
+    acc = tmp_path / "edge.yaml"
+    acc.write_text("id: edge\nname: Edge\nrevenue: 1,000,000,000,000,000\ndiscount_rate: -0.0\n"
+                   "gross_margin: 1.0e-300\nemployees: 1000000000000000\ncontacts:\n"
+                   "  - {name: A, role: coach, rating: -0}\n", encoding="utf-8")
+    for fmt in ("json", "md", "html"):
+        res = advise(str(acc), "-r", str(MINI), "-f", fmt, "--as-of", "2200-12-31", "--explain")
+        assert res.exit_code == 0, res.output
+        if fmt == "json":
+            data = _strict_json(res.stdout)
+            assert "-0.0" not in res.stdout and data["account"]["id"] == "edge"  # type: ignore[index]
+        assert not re.search(r"(?<![\w.])-0(\.0+)?%", res.stdout), "a zero printed with a minus sign"
+    course = (ROOT / "examples" / "accounts" / "huaxin-steel.yaml").read_text(encoding="utf-8")
+    course = re.sub(r"(?m)^revenue:.*$", "revenue: 1,000,000,000,000,000", course)
+    course = re.sub(r"(?m)^(\s+revenue:).*$", r"\1 0.000001", course)  # the company's revenue: a tiny divisor
+    (tmp_path / "huge.yaml").write_text(course, encoding="utf-8")
+    for args in (["advise", "-f", "json", "--explain"], ["explain", "--format", "json"]):
+        res = run([args[0], str(tmp_path / "huge.yaml"), *args[1:], "--as-of", "2026-06-30"])
+        assert res.exit_code in (0, 1), res.output
+        _strict_json(res.stdout)
+    res = run(["portfolio", str(tmp_path / "huge.yaml"), str(acc), "-r", "course", "-f", "json", "--skip-invalid"])
+    _strict_json(res.stdout)
+
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202eevil\u2066 | [x](javascript:alert(1)) <img src=x>\n# Fake\n- [ ] task"
+
+
+def _strings(data: object) -> list[str]:
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [s for v in data.values() for s in _strings(v)]
+    if isinstance(data, list):
+        return [s for v in data for s in _strings(v)]
+    return []
+
+
+def _hostile_account(tmp_path: Path) -> Path:
+    acc = tmp_path / "hostile.yaml"
+    acc.write_text(f"id: hostile\nname: {json.dumps(HOSTILE)}\nrevenue: 12M\ndiscount_rate: 22%\ncontacts:\n"
+                   f"  - {{name: {json.dumps(HOSTILE)}, role: user_buyer}}\n", encoding="utf-8")
+    return acc
+
+
+def test_text_from_input_is_neutralised_for_every_medium(tmp_path: Path) -> None:
+    acc = _hostile_account(tmp_path)
+    runs = {
+        "md": ["advise", str(acc), "-r", str(MINI)],
+        "md-explain": ["advise", str(acc), "-r", str(MINI), "--explain"],
+        "html": ["advise", str(acc), "-r", str(MINI), "-f", "html"],
+        "json": ["advise", str(acc), "-r", str(MINI), "-f", "json", "--explain"],
+        "explain": ["explain", str(acc), "-r", str(MINI)],
+        "explain-json": ["explain", str(acc), "-r", str(MINI), "--format", "json"],
+        "portfolio-md": ["portfolio", str(acc), "-r", str(MINI)],
+        "portfolio-csv": ["portfolio", str(acc), "-r", str(MINI), "-f", "csv"],
+        "portfolio-json": ["portfolio", str(acc), "-r", str(MINI), "-f", "json"],
+    }
+    for name, args in runs.items():
+        res = run([*args, "--as-of", "2026-06-30"])
+        assert res.exit_code == 0, f"{name}: {res.output}"
+        assert_no_raw_controls(res.stdout, res.stderr)
+        if name.endswith("json"):
+            assert HOSTILE in _strings(_strict_json(res.stdout)), f"{name}: JSON keeps the text exactly (escaped)"
+            assert "\\u202e" in res.stdout and "\\u009b" in res.stdout, name
+        if name.startswith(("md", "portfolio-md")):
+            # a line break in a name adds no heading, no task item, no link, no HTML tag
+            assert not re.search(r"(?m)^(# Fake|- \[ \] task)", res.stdout), name
+            assert "](javascript:" not in res.stdout.replace("\\](javascript:", ""), name
+            assert re.search(r"(?<!\\)<img", res.stdout) is None, name
+        if name == "html":
+            assert "<img src=x>" not in res.stdout and "\\u202e" in res.stdout
+        if name == "portfolio-csv":
+            assert len(res.stdout.splitlines()) == 2, "one header and one account: a name cannot add rows"
+    # the file written with -o is neutralised too, not only what reaches the terminal
+    out = tmp_path / "p.md"
+    assert run([*runs["md"], "-o", str(out)]).exit_code == 0
+    assert_no_raw_controls(out.read_text(encoding="utf-8"))
+
+
+def test_file_names_and_headers_are_echoed_neutralised(tmp_path: Path) -> None:
+    name = tmp_path / "acc\x1b[31m\u202e.yaml"
+    name.write_text("id: t1\nname: T\nrevenu: 1\n", encoding="utf-8")
+    res = run(["advise", str(name), "-r", str(MINI)])
+    assert res.exit_code == 2 and "acc\\x1b[31m\\u202e.yaml:3:1: error[account.unknown-key]" in res.stderr, res.stderr
+    assert_no_raw_controls(res.output)
+    csv_file = tmp_path / "export.csv"
+    csv_file.write_text("id,name,\x1b]0;x\x07bad\n" + "".join(f"{i},Account {i},2\n" for i in range(20)),
+                        encoding="utf-8")
+    res = run(["portfolio", str(csv_file), "-r", str(MINI)])
+    assert res.exit_code == 2 and "\\x1b]0;x\\x07bad" in res.stderr, res.stderr
+    assert_no_raw_controls(res.output)
+    res = run(["advise", "--lang", "\x1b[2J"])
+    assert res.exit_code == 2 and "\\x1b[2J" in res.output, res.output  # click's own usage errors too
+    assert_no_raw_controls(res.output)
+
+
+def test_rulebook_text_from_an_overlay_is_neutralised(tmp_path: Path) -> None:
+    evil = "Evil\x1b[31m\u202e title\n# Injected"
+    book = tmp_path / "evil.yaml"
+    book.write_text(
+        f"rulebook: evil\nextends: [{MINI}]\ntitle: {{en: {json.dumps(evil)}}}\n"
+        f"facts:\n  orders: {{type: integer, label: {{zh: 订单, en: {json.dumps(evil)}}}, help: {{en: {json.dumps(evil)}}}}}\n"
+        "rules:\n  - id: evil\n    concept: misconception.big_order\n    source: recon\n"
+        f"    title: {{en: {json.dumps(evil)}}}\n    when: revenue > 1\n"
+        f"    then: {{warn: {{severity: low, message: {{zh: 坏, en: {json.dumps(evil)}}}}}}}\n", encoding="utf-8")
+    for args in (["rules", "-r", str(book)], ["rules", "-r", str(book), "-f", "md"], ["rules", "-r", str(book), "-f", "json"],
+                 ["advise", str(GOOD), "-r", str(book)], ["advise", str(GOOD), "-r", str(book), "-f", "json"],
+                 ["explain", str(GOOD), "-r", str(book)], ["check", str(book)], ["schema", "account", "-r", str(book)],
+                 ["init", "account", "-r", str(book), "--lang", "en"]):
+        res = run([*args])
+        assert res.exit_code in (0, 1), f"{args}: {res.output}"
+        assert_no_raw_controls(res.stdout, res.stderr)
+        assert not re.search(r"(?m)^# Injected", res.stdout), args
+    # the account template is YAML: a label with a line break must not write a live key
+    res = run(["init", "account", "-r", str(book), "--lang", "en"])
+    import yaml
+
+    keys = set(yaml.safe_load(res.stdout))
+    assert "Injected" not in str(keys) and {"id", "name", "orders"} <= keys
+
+
+def test_rule_test_names_are_neutralised(tmp_path: Path) -> None:
+    tf = tmp_path / "x.test.yaml"
+    tf.write_text(f"rulebook: {MINI}\nas_of: 2026-06-30\nbase: {{id: t, name: T}}\ncases:\n"
+                  f"  - name: {json.dumps('case ' + HOSTILE)}\n    given: {{revenue: 2M}}\n"
+                  "    expect: {classification: {tier: gold}}\n", encoding="utf-8")
+    res = run(["test", str(tf)])
+    assert res.exit_code == 1 and "FAIL" in res.stdout, res.output
+    assert_no_raw_controls(res.stdout, res.stderr)
+    assert not re.search(r"(?m)^# Fake", res.stdout)
+
+
+# ----------------------------------------------------------------------------- encodings and sizes
+
+def test_a_csv_with_one_gbk_row_is_refused_naming_the_row(tmp_path: Path) -> None:
+    f = tmp_path / "mixed.csv"
+    f.write_bytes("id,name,revenue\nhx-1,华信钢铁,1200万\n".encode("utf-8") + "hx-2,东方管道,800万\n".encode("gbk")
+                  + "hx-3,明华精密,300万\n".encode("utf-8"))
+    for args in (["portfolio", str(f)], ["advise", str(f), "--account", "hx-1"]):
+        res = run([*args, "-r", str(MINI)])
+        assert res.exit_code == 2 and "mixed.csv:3:1: error[file.mixed-encoding]" in res.stderr, res.output
+    gbk = tmp_path / "gbk.csv"  # a whole GBK export still reads, every name intact
+    gbk.write_bytes("id,name,revenue\nhx-1,华信钢铁,1200万\nhx-2,东方管道,800万\n".encode("gbk"))
+    res = run(["portfolio", str(gbk), "-r", str(MINI), "-f", "json"])
+    assert res.exit_code == 0 and {a["name"] for a in json.loads(res.stdout)["accounts"]} == {"华信钢铁", "东方管道"}
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "1.5M", "10 apples", "9" * 30])
+@pytest.mark.parametrize("var", ["KAMRULES_MAX_FILE_BYTES", "KAMRULES_MAX_ROWS", "KAMRULES_MAX_PROBLEMS"])
+def test_a_bad_setting_is_a_usage_error(var: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(var, value)
+    for args in (["advise", str(GOOD), "-r", str(MINI)], ["rules"], ["check", str(MINI)]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, f"{var}={value} {args}: {res.output}"
+        assert f"{var}: error[env.value]" in res.stderr and "unset it" in res.stderr, res.stderr
+
+
+def test_settings_accept_what_the_readme_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAMRULES_MAX_FILE_BYTES", "20M")
+    monkeypatch.setenv("KAMRULES_MAX_ROWS", "50_000")
+    monkeypatch.setenv("KAMRULES_MAX_PROBLEMS", "1,000")
+    assert advise(str(GOOD), "-r", str(MINI)).exit_code == 0
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    from kamrules.core import settings
+
+    for limit in settings.LIMITS:
+        assert limit.env in readme and f"{limit.default:,}" in readme, f"{limit.env} and its default are documented"
+
+
+def test_rows_over_the_cap_are_refused_at_the_first_row_too_many(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAMRULES_MAX_ROWS", "5")
+    f = tmp_path / "many.csv"
+    f.write_text("id,name\n" + "".join(f"a{i},A\n" for i in range(9)), encoding="utf-8")
+    for args in (["portfolio", str(f)], ["advise", str(f), "--account", "a1"]):
+        res = run([*args, "-r", str(MINI)])
+        assert res.exit_code == 2 and "many.csv:7:1: error[csv.too-many-rows]" in res.stderr, res.output
+        assert "KAMRULES_MAX_ROWS" in res.stderr
+    # many files add up: the run stops at the limit, naming the file where it was crossed
+    files = []
+    for n in range(3):
+        g = tmp_path / f"part{n}.csv"
+        g.write_text("id,name\n" + "".join(f"p{n}-{i},A\n" for i in range(3)), encoding="utf-8")
+        files.append(str(g))
+    res = run(["portfolio", *files, "-r", str(MINI)])
+    assert res.exit_code == 2 and "part1.csv: error[portfolio.too-many-accounts]" in res.stderr, res.output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="resource.getrusage is POSIX-only")
+def test_a_million_rows_under_the_byte_cap_are_refused_fast(tmp_path: Path) -> None:
+    big = tmp_path / "million.csv"
+    big.write_text("id,name\n" + "".join(f"{i},n\n" for i in range(1_000_000)), encoding="utf-8")
+    prog = textwrap.dedent("""
+        import json, resource, sys, time
+        from kamrules.io import csvio
+        from kamrules.core.errors import InputError
+        t = time.perf_counter()
+        try:
+            csvio.read_table(sys.argv[1])
+            outcome = "read"
+        except InputError as e:
+            outcome = e.problems[0].code
+        print(json.dumps({"outcome": outcome, "seconds": time.perf_counter() - t,
+                          "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-c", prog, str(big)], capture_output=True, text=True, timeout=120,
+                          env=env, cwd=str(ROOT))
+    assert done.returncode == 0, done.stderr
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    assert r["outcome"] == "csv.too-many-rows"
+    assert r["rss_mb"] < 250, f"refusing a million rows peaked at {r['rss_mb']:.0f} MB"
+
+
+def test_reports_list_the_first_problems_and_say_how_many_more(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    acc = tmp_path / "keys.yaml"
+    acc.write_text("id: t1\nname: T\n" + "".join(f"unknown_{i}: {i}\n" for i in range(5000)), encoding="utf-8")
+    monkeypatch.setenv("KAMRULES_MAX_PROBLEMS", "10")
+    res = advise(str(acc), "-r", str(MINI))
+    assert res.exit_code == 2
+    assert res.stderr.count("error[account.unknown-key]") == 10, res.stderr
+    assert "… and 4,990 more problems" in res.stderr and "kamrules: 5,000 problems; nothing was written." in res.stderr
+    monkeypatch.delenv("KAMRULES_MAX_PROBLEMS")
+    res = advise(str(acc), "-r", str(MINI))
+    assert res.stderr.count("error[account.unknown-key]") == 100 and "… and 4,900 more problems" in res.stderr
+    # check lists the first ones too, and its JSON (for scripts) lists them all
+    book = tmp_path / "book.yaml"
+    book.write_text(f"rulebook: b\nextends: [{MINI}]\n" + "".join(f"unknown_{i}: 1\n" for i in range(300)),
+                    encoding="utf-8")
+    res = run(["check", str(book)])
+    assert res.stdout.count("error[rulebook.unknown-key]") == 100 and "… and 202 more problems" in res.stdout
+    res = run(["check", str(book), "--format", "json"])
+    assert sum(p["code"] == "rulebook.unknown-key" for p in json.loads(res.stdout)) == 300
+
+
+def test_standard_input_over_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAMRULES_MAX_FILE_BYTES", "4K")  # the mini rulebook itself is 2 KiB
+    res = run(["advise", "-", "-r", str(MINI)], input="id: t1\nname: T\nnotes: " + "x" * 10000)
+    assert res.exit_code == 2 and "<stdin>:1:1: error[file.too-large]" in res.stderr, res.output
+    assert "larger than the limit of 4 KiB" in res.stderr
+
+
+def test_everything_printed_goes_through_the_neutralising_edge() -> None:
+    """The mechanism for the terminal: two functions print — cli/common.echo (messages) and
+    io/output.write_stdout (a command's result) — and both pass textsafe.terminal. A new print
+    path that bypasses them would let controls through again."""
+    offenders = []
+    for py in sorted((ROOT / "kamrules").rglob("*.py")):
+        for n, text in enumerate(py.read_text(encoding="utf-8").splitlines(), start=1):
+            code = text.split("#", 1)[0]
+            if re.search(r"\b(print\(|click\.(s?echo|echo_via_pager)\(|sys\.std(out|err)\.write|stream\.write)", code):
+                offenders.append(f"{py.relative_to(ROOT).as_posix()}: {text.strip()}")
+    assert offenders == ["kamrules/cli/common.py: click.echo(textsafe.terminal(text), err=err, nl=nl)",
+                         "kamrules/io/output.py: stream.write(textsafe.terminal(text))"], offenders
+
+
+def _crm_jsonl(tmp_path: Path, accounts: list[dict[str, object]], deals: list[str]) -> list[str]:
+    """The example CRM mapping, pointed at JSON Lines exports (numbers arrive as numbers there)."""
+    mapping = (ROOT / "examples" / "portfolio" / "crm" / "mapping.yaml").read_text(encoding="utf-8")
+    mapping = mapping.replace("file: accounts.csv", "file: accounts.jsonl").replace("file: deals.xlsx", "file: deals.jsonl")
+    mapping = re.sub(r"(?m)^  sheet: .*\n", "", mapping)
+    (tmp_path / "mapping.yaml").write_text(mapping, encoding="utf-8")
+    base = {"客户名称": "华信", "所属行业": "steel", "所属区域": "east", "负责人": "li", "客户级别": "A",
+            "注册资金(万元)": 100, "是否上市": "是", "战略契合度": "高", "电话": "1", "创建时间": "2020-01-01"}
+    (tmp_path / "accounts.jsonl").write_text("".join(json.dumps({**base, **a}, ensure_ascii=False) + "\n"
+                                                     for a in accounts), encoding="utf-8")
+    (tmp_path / "deals.jsonl").write_text("".join(d + "\n" for d in deals), encoding="utf-8")
+    return [str(tmp_path / "accounts.jsonl"), str(tmp_path / "deals.jsonl"), "--mapping", str(tmp_path / "mapping.yaml")]
+
+
+def _deal(n: int, account: str, amount: str, close: str = "2026-05-01") -> str:
+    # written by hand: json.dumps would refuse 1e999 and NaN, which JSON Lines exports do contain
+    return (f'{{"商机编号": "D{n}", "商机名称": "x", "客户编号": "{account}", "客户名称": "n", "商机金额(万元)": {amount}, '
+            f'"币种": "CNY", "销售阶段": "赢单", "预计成交日期": "{close}", "赢率": 0.5, "负责人": "li", '
+            f'"创建时间": "2026-01-01", "最后跟进时间": "2026-06-01"}}')
+
+
+def test_crm_exports_at_the_edges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mapped CRM export gives numbers as numbers (JSON Lines, Excel): the same declared range,
+    and the same row cap, as every other input."""
+    args = _crm_jsonl(tmp_path, [{"客户编号": "A1", "员工人数": 10 ** 400}, {"客户编号": "A2", "员工人数": 5}],
+                      [_deal(1, "A1", "1e999"), _deal(2, "A2", "NaN", "9999-12-31"), _deal(3, "A2", "1e300"),
+                       _deal(4, "A1", str(10 ** 400))])
+    res = run(["portfolio", *args, "--as-of", "2026-06-30", "-f", "json"])
+    assert res.exit_code == 0, res.output  # the bad cells are left out and said so; nothing is exit 3
+    assert "internal error" not in res.stderr
+    for words in ("员工人数", "401 digits", "not inf", "not nan", "9999-12-31", "1e+300"):
+        assert words in res.stderr, f"{words!r} not reported:\n{res.stderr}"
+    _strict_json(res.stdout)
+    monkeypatch.setenv("KAMRULES_MAX_ROWS", "1")
+    res = run(["portfolio", *args, "--as-of", "2026-06-30"])
+    assert res.exit_code == 2 and "accounts.jsonl:2:1: error[csv.too-many-rows]" in res.stderr, res.output
+
+
+def test_a_drafted_mapping_keeps_export_text_in_its_comments(tmp_path: Path) -> None:
+    """init mapping writes YAML from an export's headers and values: a line break in one must not
+    write a live key into the mapping."""
+    f = tmp_path / "accounts.csv"
+    f.write_text('客户编号,客户名称,"级别\nevil: 1"\nA1,华信,"A\nrates: {USD: 0}"\n', encoding="utf-8")
+    res = run(["init", "mapping", str(f)])
+    assert res.exit_code == 0, res.output
+    import yaml
+
+    data = yaml.safe_load(res.stdout)
+    assert "evil" not in data and "rates" not in data, res.stdout
+    assert_no_raw_controls(res.stdout)

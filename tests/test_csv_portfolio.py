@@ -201,9 +201,7 @@ def test_binary_junk_and_workbooks(tmp_path, book):
 
 
 def test_size_is_capped_like_yaml(tmp_path, monkeypatch):
-    from kamrules.core import yamlio
-
-    monkeypatch.setattr(yamlio, "MAX_BYTES", 100)
+    monkeypatch.setenv("KAMRULES_MAX_FILE_BYTES", "100")
     big = tmp_path / "big.csv"
     big.write_text("id,name\n" + "a,b\n" * 50)
     with pytest.raises(InputError) as e:
@@ -345,7 +343,10 @@ def test_portfolio_csv_neutralises_formulas_keeps_numbers(tmp_path):
 
 @pytest.mark.parametrize("text, expected", [
     ("=1+1", "'=1+1"), ("+cmd", "'+cmd"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
-    ("\rx", "'\rx"), ("a=b", "a=b"), ("华信", "华信"), ("", ""),
+    # a leading CR is a formula start (prefixed) and a line break (one account, one line: a space)
+    ("\rx", "' x"), ("a=b", "a=b"), ("华信", "华信"), ("", ""),
+    # controls and bidi overrides are shown, not written raw (core/textsafe.csv_cell)
+    ("\x1b[31mred", "\\x1b[31mred"), ("a\u202eb", "a\\u202eb"), ("a\nb", "a b"),
 ])
 def test_neutralise(text, expected):
     assert portfolio.neutralise(text) == expected

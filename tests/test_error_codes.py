@@ -27,6 +27,7 @@ RULEBOOK_CASES = {
     "rulebook.rule-id": HEAD + RULE.replace("id: r1", "id: 'bad id!'"),
     "rulebook.id": HEAD.replace("rulebook: t", "rulebook: 'Bad Id!'") + RULE,
     "rulebook.lang": HEAD + "lang: fr\n" + RULE,
+    "rulebook.currency": HEAD + "currency: yuan\n" + RULE,
     "rulebook.requires": HEAD + "requires: {kamrules: '>=9.0'}\n" + RULE,
     "rulebook.type": HEAD + "rules: just one rule\n",
     "rulebook.missing": HEAD + RULE.replace("    when: revenue > 1\n", ""),
@@ -146,6 +147,24 @@ def test_schema_kind():
 
 
 def test_unique_hit_policy_overlap_is_a_finding(tmp_path):
+    # lint relates two rules only through a term both constrain (it stays quiet rather than wrong):
+    # revenue and revenue * 2 are different terms, so this overlap is found when both rules fire,
+    # as a 'rulebook.conflict' finding at run time
+    f = tmp_path / "u.yaml"
+    f.write_text(HEAD + "dimensions:\n  tier: {hit_policy: unique, values: [gold, silver]}\nrules:\n"
+                 "  - {id: a, concept: standard.pyramid, source: recon, when: revenue > 1, then: {classify: {tier: gold}}}\n"
+                 "  - {id: b, concept: standard.pyramid, source: recon, when: revenue * 2 > 4, then: {classify: {tier: silver}}}\n",
+                 encoding="utf-8")
+    acc = tmp_path / "a.yaml"
+    acc.write_text("id: t\nname: T\nrevenue: 5\n", encoding="utf-8")
+    data = json.loads(run("advise", str(acc), "-r", str(f), "-f", "json").output)
+    conflict = [x for x in data["findings"] if x["concept"] == "rulebook.conflict"]
+    assert conflict and conflict[0]["severity"] == "high" and "a → gold" in conflict[0]["message"]
+
+
+def test_an_overlap_check_proves_is_refused_by_advise_too(tmp_path):
+    """One answer: what `check` calls an error (a proven overlap in a unique dimension), `advise`
+    refuses with the same problem, instead of a playbook with a conflict in it."""
     f = tmp_path / "u.yaml"
     f.write_text(HEAD + "dimensions:\n  tier: {hit_policy: unique, values: [gold, silver]}\nrules:\n"
                  "  - {id: a, concept: standard.pyramid, source: recon, when: revenue > 1, then: {classify: {tier: gold}}}\n"
@@ -153,6 +172,6 @@ def test_unique_hit_policy_overlap_is_a_finding(tmp_path):
                  encoding="utf-8")
     acc = tmp_path / "a.yaml"
     acc.write_text("id: t\nname: T\nrevenue: 5\n", encoding="utf-8")
-    data = json.loads(run("advise", str(acc), "-r", str(f), "-f", "json").output)
-    conflict = [x for x in data["findings"] if x["concept"] == "rulebook.conflict"]
-    assert conflict and conflict[0]["severity"] == "high" and "a → gold" in conflict[0]["message"]
+    checked = run("check", str(f))
+    assert checked.exit_code == 1 and "error[lint.unique-overlap]" in checked.output, checked.output
+    assert_code(run("advise", str(acc), "-r", str(f), "-f", "json"), "lint.unique-overlap", str(f))

@@ -1,5 +1,5 @@
 """The file grammars are declared once (core/grammar.py nodes; rulebook/grammar.py,
-advice/contract.py): the shipped JSON Schemas are exactly what the declarations generate, and
+advice/contract.py, io/crm/grammar.py): the shipped JSON Schemas are exactly what the declarations generate, and
 the generic reader reports every kind of mistake with a location, a path and a hint."""
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from kamrules.core import grammar as g
 from kamrules.core.errors import Collector
 from kamrules.core.i18n import Text
 from kamrules.core.yamlio import load
+from kamrules.io.crm.grammar import GRAMMAR as MAPPING
 from kamrules.rulebook.grammar import GRAMMAR as RULEBOOK
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "kamrules" / "schemas"
 
 
-@pytest.mark.parametrize("name, grammar", [("rulebook", RULEBOOK), ("output", OUTPUT)])
+@pytest.mark.parametrize("name, grammar", [("rulebook", RULEBOOK), ("output", OUTPUT), ("mapping", MAPPING)])
 def test_shipped_schema_is_what_the_grammar_generates(name: str, grammar: g.Grammar) -> None:
     shipped = json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
     generated = g.json_schema(grammar)
@@ -30,7 +31,7 @@ def test_shipped_schema_is_what_the_grammar_generates(name: str, grammar: g.Gram
         f"`kamrules schema {name} > kamrules/schemas/{name}.schema.json`")
 
 
-@pytest.mark.parametrize("name", ["rulebook", "output"])
+@pytest.mark.parametrize("name", ["rulebook", "output", "mapping"])
 def test_the_schema_command_prints_the_shipped_file(name: str) -> None:
     from click.testing import CliRunner
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -120,8 +121,8 @@ def test_extends_cycle_and_missing(tmp_path):
 
 
 def test_company_template_extends_the_default(tmp_path):
-    tpl = DATA / "layering" / "tpl"
-    path = overlay(tmp_path, f"templates: {tpl}\n")
+    shutil.copytree(DATA / "layering" / "tpl", tmp_path / "tpl")  # templates live in the overlay's folder
+    path = overlay(tmp_path, "templates: tpl\n")
     r = CliRunner().invoke(main, ["advise", ACC, "-r", path, "--as-of", "2026-06-30"])
     base = CliRunner().invoke(main, ["advise", ACC, "-r", str(CORE), "--as-of", "2026-06-30"])
     assert r.exit_code == 0, r.output
@@ -136,7 +137,7 @@ def test_company_templates_are_sandboxed(tmp_path):
     tpl = tmp_path / "tpl"
     tpl.mkdir()
     (tpl / "playbook.md.j2").write_text("{{ account.__class__.__mro__[1].__subclasses__() }}")
-    path = overlay(tmp_path, f"templates: {tpl}\n")
+    path = overlay(tmp_path, "templates: tpl\n")
     r = CliRunner().invoke(main, ["advise", ACC, "-r", path])
     assert r.exit_code == 2
     assert "error[template.unsafe]" in r.output and "playbook.md.j2:1" in r.output
@@ -147,9 +148,17 @@ def test_a_template_with_an_unknown_variable_names_file_and_line(tmp_path):
     tpl = tmp_path / "tpl"
     tpl.mkdir()
     (tpl / "playbook.md.j2").write_text("line one\n{{ acount.name }}\n")
-    r = CliRunner().invoke(main, ["advise", ACC, "-r", overlay(tmp_path, f"templates: {tpl}\n")])
+    book = overlay(tmp_path, "templates: tpl\n")
+    r = CliRunner().invoke(main, ["advise", ACC, "-r", book])
+    # a name outside the context: `check` calls it an error, and advise refuses it the same way
     assert r.exit_code == 2
-    assert "playbook.md.j2:2" in r.output and "'acount' is undefined" in r.output
+    assert "playbook.md.j2:2" in r.output and "error[lint.template-var]" in r.output and "'acount'" in r.output
+    assert "did you mean 'account'?" in r.output
+    # an attribute lint cannot see is found when the template runs, with the same file:line
+    (tpl / "playbook.md.j2").write_text("line one\n{{ account.nmae }}\n")
+    r = CliRunner().invoke(main, ["advise", ACC, "-r", book])
+    assert r.exit_code == 2
+    assert "playbook.md.j2:2" in r.output and "error[template.error]" in r.output and "'nmae'" in r.output
 
 
 def test_label_filter_disambiguates_by_name():

@@ -1,40 +1,26 @@
 """kamrules check / lint: every finding has a bad rulebook that triggers it and a good one that does not.
 
 The data lives in tests/data/lint/<case>.bad.yaml and <case>.good.yaml; each extends base.yaml.
-A property test checks that the condition analysis is sound against the reference evaluator.
+The constraint algebra the passes read conditions with (and its soundness against the
+reference evaluator) is tested in test_algebra.py.
 """
 from __future__ import annotations
 
-import datetime as _dt
-import itertools
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from kamrules.authoring import lint
-from kamrules.authoring.lint import (
-    Analysis,
-    Interval,
-    check_rulebook,
-    fmt_span,
-    rule_implies,
-)
-from kamrules.core.errors import Location
-from kamrules.engine.reference import Context, eval_cond
-from kamrules.language import ir
-from kamrules.rulebook.load import load_rulebook
-from kamrules.rulebook.model import Origin, RuleDef, Text
+from kamrules.authoring import check
+from kamrules.authoring.check import check_rulebook
 
 DATA = Path(__file__).parent / "data" / "lint"
 
 
-def run(name: str) -> lint.CheckResult:
+def run(name: str) -> check.CheckResult:
     return check_rulebook(str(DATA / name))
 
 
-def codes(result: lint.CheckResult) -> list[str]:
+def codes(result: check.CheckResult) -> list[str]:
     return [p.code for p in result.problems]
 
 
@@ -153,13 +139,13 @@ def test_findings_of_a_builtin_base_are_hidden_but_those_an_overlay_causes_are_n
     # load.read_chain opens built-ins by their display name (rules/…), so run from DATA
     monkeypatch.chdir(DATA)
     monkeypatch.setattr("kamrules.core.resources.rules_dir", lambda: DATA / "rules")
-    lint._builtin_problems.cache_clear()
+    check._builtin_problems.cache_clear()
     try:
         base = check_rulebook("flawed")
         assert [p.code for p in base.problems] == ["lint.message-lang"]
         result = run("overlay-on-builtin.yaml")
     finally:
-        lint._builtin_problems.cache_clear()
+        check._builtin_problems.cache_clear()
     assert result.hidden == 1
     assert [p.code for p in result.problems] == ["lint.never-fires"]
     assert "params.floor (5M)" in result.problems[0].message and "params.ceiling (4M)" in result.problems[0].message
@@ -169,85 +155,3 @@ def test_the_builtin_course_loads_and_lints_without_errors() -> None:
     result = check_rulebook("course")
     assert not result.unusable
     assert result.errors == 0, "\n".join(p.render() for p in result.problems)
-
-
-# --------------------------------------------------------------------------- intervals
-
-def test_integer_intervals_are_normalised() -> None:
-    assert Interval(2, False, 3, False).discrete().empty()
-    assert Interval(2, False, 4, False).discrete() == Interval(3, True, 3, True)
-    assert Interval(2.5, True, 7.2, True).discrete() == Interval(3, True, 7, True)
-
-
-def test_interval_text() -> None:
-    assert fmt_span("revenue", Interval(5e6, True, 1e7, False), "money") == "revenue in [5M, 10M)"
-    assert fmt_span("rate", Interval(0.1, True, 0.1, True), "percent") == "rate = 10%"
-    assert fmt_span("n", Interval(-lint.INF, False, 3, True), "integer") == "n <= 3"
-
-
-# --------------------------------------------------------------------------- soundness
-
-BOOK = load_rulebook(str(DATA / "base.yaml"))
-X = ir.Ref("revenue", "money", "fact")  # declared min 0
-N = ir.Ref("service_step", "integer", "fact")  # declared 1..5
-E = ir.Ref("strategic_fit", "enum", "fact", ("low", "medium", "high"))
-OPS = ["<", "<=", ">", ">=", "==", "!="]
-ENVS = [dict(zip(("revenue", "service_step", "strategic_fit"), combo)) for combo in itertools.product(
-    [None, 0.0, 1.0, 2.0, 2.5, 3.0, 5.0, 10.0], [None, 1, 2, 3, 4, 5], [None, "low", "medium", "high"])]
-
-
-def _literal() -> st.SearchStrategy[ir.Cond]:
-    num = st.builds(lambda op, v: ir.Cmp(op, X, ir.Const(v, "number")), st.sampled_from(OPS),
-                    st.sampled_from([0.0, 1.0, 2.0, 2.5, 3.0, 5.0, 10.0, -1.0]))
-    integer = st.builds(lambda op, v: ir.Cmp(op, N, ir.Const(v, "number")), st.sampled_from(OPS),
-                        st.sampled_from([0.0, 1.0, 2.0, 2.5, 3.0, 5.0, 6.0]))
-    enum = st.builds(lambda op, v: ir.Cmp(op, E, ir.Const(v, "enum")), st.sampled_from(["==", "!="]),
-                     st.sampled_from(["low", "medium", "high"]))
-    exists = st.builds(ir.Exists, st.sampled_from([X, N, E]), st.booleans())
-    truth = st.builds(ir.Truth, st.booleans())
-    return st.one_of(num, integer, enum, exists, truth)
-
-
-CONDS = st.recursive(_literal(), lambda inner: st.one_of(
-    st.builds(lambda xs: ir.And(tuple(xs)), st.lists(inner, min_size=2, max_size=3)),
-    st.builds(lambda xs: ir.Or(tuple(xs)), st.lists(inner, min_size=2, max_size=3)),
-    st.builds(ir.Not, inner)), max_leaves=6)
-
-
-def _rule(rid: str, cond: ir.Cond) -> RuleDef:
-    loc = Location("t.yaml", 1, 1)
-    return RuleDef(rid, "law.pareto", "deck", Text(), ir.show(cond), Origin("t", loc), loc, cond=cond)
-
-
-def _truth(cond: ir.Cond, env: dict[str, object]) -> object:
-    return eval_cond(cond, Context({k: v for k, v in env.items() if v is not None}, _dt.date(2026, 1, 1)))
-
-
-@settings(max_examples=150, deadline=None)
-@given(CONDS, CONDS)
-def test_analysis_is_sound(a_cond: ir.Cond, b_cond: ir.Cond) -> None:
-    """'never fires' and 'A implies B' must hold on every account the reference evaluator sees."""
-    an = Analysis(BOOK)
-    a, b = _rule("a", a_cond), _rule("b", b_cond)
-    never = an.dnf(a) == []
-    implies = rule_implies(an, a, b)
-    for env in ENVS:
-        if _truth(a_cond, env) is True:
-            assert not never, f"'{ir.show(a_cond)}' said never to fire, but fires on {env}"
-            if implies:
-                assert _truth(b_cond, env) is True, f"'{ir.show(a_cond)}' ⇒ '{ir.show(b_cond)}' fails on {env}"
-
-
-def test_analysis_proves_what_it_should() -> None:
-    """The other direction, on hand-picked cases: the analysis is not vacuous."""
-    an = Analysis(BOOK)
-    gt5 = ir.Cmp(">", X, ir.Const(5.0, "number"))
-    gt2 = ir.Cmp(">", X, ir.Const(2.0, "number"))
-    lt1 = ir.Cmp("<", X, ir.Const(1.0, "number"))
-    assert rule_implies(an, _rule("a", gt5), _rule("b", gt2))
-    assert not rule_implies(an, _rule("b", gt2), _rule("a", gt5))
-    assert an.dnf(_rule("c", ir.And((gt5, lt1)))) == []
-    assert an.dnf(_rule("d", ir.Or((ir.And((gt5, lt1)), gt2)))) == [[gt2]]
-    step3 = ir.Cmp("==", N, ir.Const(3.0, "number"))
-    between = ir.And((ir.Cmp(">", N, ir.Const(2.0, "number")), ir.Cmp("<", N, ir.Const(4.0, "number"))))
-    assert rule_implies(an, _rule("e", between), _rule("f", step3))  # integers: 2 < n < 4 means n == 3

@@ -275,7 +275,9 @@ def test_input_is_escaped_in_html_and_markdown_tables() -> None:
     assert "<script>" not in html and "<img" not in html and "<b>bold" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;Co&#34;" in html
     assert "&lt;b&gt;bold&lt;/b&gt; | pipe" in html
-    assert "| &lt;b&gt;" not in md and "| <b>bold</b> \\| pipe |" in md  # Markdown: the pipe cannot split the row
+    # Markdown: the pipe cannot split the row, and inline HTML is shown as text (\< is a literal <)
+    assert "| &lt;b&gt;" not in md and "| \\<b>bold\\</b> \\| pipe |" in md
+    assert re.search(r"(?<!\\)<(script|img|b)\b", md) is None, "a tag from the account reached the Markdown raw"
 
 
 # ----------------------------------------------------------------------------- any valid account

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 import tempfile
 from collections import Counter
 from dataclasses import replace
@@ -21,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+import hostile
 from strategies import (
     AS_OF,
     E2,
@@ -39,12 +41,19 @@ from strategies import (
 
 from kamrules.advice.resolve import State
 from kamrules.cli import main
+from kamrules.core import textsafe
 from kamrules.core.errors import Location, RulebookError
 from kamrules.core.resources import schemas_dir
 from kamrules.core.values import (
+    MAX_MAGNITUDE,
+    MAX_PERCENT,
+    RangeProblem,
+    ValueProblem,
     format_money,
+    format_number,
     format_percent,
     parse_amount,
+    parse_date,
     parse_percent,
 )
 from kamrules.engine.backends import (
@@ -229,7 +238,8 @@ def test_a_disjunction_with_two_true_branches_fires_once(tmp_path: Path) -> None
 
 # ----------------------------------------------------------------------------- friendly numbers
 
-finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)
+finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e15, max_value=1e15)  # the declared range
+fractions = st.floats(allow_nan=False, allow_infinity=False, min_value=-1000, max_value=1000)  # ±100,000%
 
 
 def close(a: float, b: float) -> bool:
@@ -242,19 +252,20 @@ def close(a: float, b: float) -> bool:
 @example(x=999_999.9999999999, lang="en")  # just under 1M
 @example(x=-12_345.678, lang="zh")
 @example(x=1e-7, lang="en")
-@example(x=1e20, lang="en")
+@example(x=1e15, lang="en")  # the edge of the declared range
+@example(x=-1e15, lang="zh")
 def test_money_round_trips(x: float, lang: str) -> None:
     text = format_money(x, lang, exact=True)
     assert close(parse_amount(text), x), f"{x!r} → {text!r} → {parse_amount(text)!r}"
 
 
 @PROPERTY
-@given(x=finite)
+@given(x=fractions)
 @example(x=0.15)
 @example(x=0.1 + 0.2)
 @example(x=-1.0)
 @example(x=1e-13)
-@example(x=1e22)
+@example(x=1000.0)  # 100,000%: the edge of the declared range
 def test_percent_round_trips(x: float) -> None:
     text = format_percent(x, exact=True)
     assert close(parse_percent(text), x), f"{x!r} → {text!r} → {parse_percent(text)!r}"
@@ -307,14 +318,16 @@ def test_layering_laws(base_pct: float, one: float, two: float, three: float) ->
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_numbers_that_json_writes_with_an_exponent(engine: str, tmp_path: Path) -> None:
-    """Divergence 3 above, end to end: a 0.001% discount (1e-05), a 1e17 revenue and a 0.001%
-    threshold are ordinary inputs; Python's json writes them as 1e-05 / 1e+17, which
-    durable_rules' parser rejects (exit 3, 'error code: 204')."""
+    """Divergence 3 above, end to end: a 0.001% discount (1e-05), a 0.001% threshold and a
+    computed value of 1e17 are ordinary; Python's json writes them as 1e-05 / 1e+17, which
+    durable_rules' parser rejects (exit 3, 'error code: 204'). Inputs stop at 10^15 (the
+    declared range, core/values.py), so the 1e17 is a metric: revenue × 100."""
     acc = tmp_path / "acc.yaml"
-    acc.write_text("id: t1\nname: Test\nrevenue: 1e17\ndiscount_rate: 0.001%\n", encoding="utf-8")
+    acc.write_text("id: t1\nname: Test\nrevenue: 1e15\ndiscount_rate: 0.001%\n", encoding="utf-8")
     book = tmp_path / "tiny.yaml"
-    book.write_text(f"rulebook: tiny\nextends: [{MINI}]\nrules:\n  - id: tiny\n    concept: misconception.big_order\n"
-                    "    source: recon\n    when: discount_rate < 0.002% and discount_rate > 0.0001%\n"
+    book.write_text(f"rulebook: tiny\nextends: [{MINI}]\nmetrics:\n  scaled: {{type: number, formula: revenue * 100}}\n"
+                    "rules:\n  - id: tiny\n    concept: misconception.big_order\n"
+                    "    source: recon\n    when: discount_rate < 0.002% and discount_rate > 0.0001% and scaled > 1e15\n"
                     "    then: {warn: {severity: low, message: {en: tiny}}}\n", encoding="utf-8")
     res = CliRunner().invoke(main, ["advise", str(acc), "-r", str(book), "-f", "json", "--engine", engine,
                                     "--as-of", "2026-06-30"])
@@ -322,3 +335,110 @@ def test_numbers_that_json_writes_with_an_exponent(engine: str, tmp_path: Path) 
     data = json.loads(res.stdout)
     assert data["classification"]["dimensions"]["tier"] == "gold"
     assert "tiny" in {f["rule"] for f in data["findings"]}
+
+
+# ----------------------------------------------------------------------------- the edges (issue 9, classes 5–9)
+# Hostile values from tests/hostile.py: every number kamrules accepts can be computed and printed,
+# every date survives date arithmetic, text is neutralised for each medium, one encoding per file,
+# and every setting parses or is refused.
+
+@PROPERTY
+@given(raw=hostile.edge_numbers)
+@example(raw=10 ** 400)  # OverflowError in float()
+@example(raw=1.7e308)  # Infinity once multiplied by 100
+@example(raw=-0.0)
+@example(raw="99999万亿")
+def test_every_accepted_number_computes_and_prints(raw: Any) -> None:
+    for parse, bound in ((parse_amount, MAX_MAGNITUDE), (parse_percent, MAX_PERCENT)):
+        try:
+            x = parse(raw)
+        except ValueProblem:
+            continue
+        assert math.isfinite(x) and abs(x) <= bound, (raw, x)
+        for text in (format_money(x, "zh"), format_money(x, "en"), format_percent(x), format_number(x),
+                     format_money(x, "en", exact=True), format_percent(x, exact=True)):
+            assert not hostile.NEGATIVE_ZERO.search(text.replace("-0.", "x")), (raw, text)
+        hostile.strict_json(textsafe.json_dumps({"x": x, "pct": x * 100, "sq": x * x}))
+
+
+@PROPERTY
+@given(x=st.one_of(st.floats(min_value=1e15, exclude_min=True, allow_infinity=False),
+                   st.integers(min_value=10 ** 15 + 1)), sign=st.sampled_from((1, -1)))
+def test_numbers_beyond_the_range_are_refused_as_such(x: float, sign: int) -> None:
+    with pytest.raises(RangeProblem) as e:
+        parse_amount(sign * x)
+    assert "10^15" in e.value.expected
+
+
+@PROPERTY
+@given(raw=hostile.edge_dates)
+def test_every_accepted_date_survives_date_arithmetic(raw: Any) -> None:
+    try:
+        day = parse_date(raw)
+    except ValueProblem:
+        return
+    for days in (14, 30, 90, 180, 365 * 50):
+        assert (day + _dt.timedelta(days=days)) > day > (day - _dt.timedelta(days=days))
+
+
+_DANGER = textsafe._CONTROLS  # what never passes raw, whatever the medium
+
+
+@PROPERTY
+@given(text=st.one_of(hostile.hostile_text, st.text()))
+@example(text="a\r\nb\rc\x85d\u2028e")
+@example(text="\ufeff\x1b[31m")
+def test_text_is_neutralised_for_each_medium(text: str) -> None:
+    term = textsafe.terminal(text)
+    assert not _DANGER.search(term.lstrip("\ufeff")) and "\r" not in term.replace("\r\n", "")
+    one = textsafe.line(text)
+    assert not _DANGER.search(one) and "\n" not in one and "\r" not in one
+    md = textsafe.markdown(text)
+    assert not _DANGER.search(md) and not re.search("[\r\n\x0b\x0c\x85\u2028\u2029]", md)
+    # wherever the template puts it — a line start, after a list marker, in a table cell — it is text
+    assert hostile.md_skeleton(md) in (["p"], [""]), md
+    for doc, shape in ((f"- {md}", ["0-"]), (f"| {md} |", ["0|"]), (f"# Title: {md}", ["0#"])):
+        assert hostile.md_skeleton(doc) == shape, doc
+    assert re.search(r"(?<!\\)(\[|\]|`|\||<[A-Za-z/!?])", md) is None, md
+    assert not _DANGER.search(textsafe.html(text))
+    cell = textsafe.csv_cell(text)
+    assert not _DANGER.search(cell) and not cell.startswith(textsafe.FORMULA_START[:4])
+    js = textsafe.json_dumps({"t": text})
+    assert not _DANGER.search(js) and hostile.strict_json(js) == {"t": text}  # lossless
+
+
+@settings(PROPERTY, max_examples=15)  # each example runs every command (~1 s)
+@given(text=hostile.hostile_text)
+@example(text="Acme\n# Fake heading\n- [ ] fake task | x |")
+@example(text="\x1b]0;pwned\x07\u202eevil\x9b31m")
+def test_hostile_text_in_an_account_changes_no_output_structure(text: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        hostile.fuzz_text(text, Path(tmp))
+
+
+@settings(PROPERTY, max_examples=60)
+@given(lines=st.lists(st.tuples(st.one_of(hostile.hanzi_line, hostile.ascii_line), st.sampled_from(("utf-8", "gbk"))),
+                      min_size=1, max_size=8))
+@example(lines=[("name: 华信钢铁", "utf-8"), ("name: 东方管道", "gbk")])
+@example(lines=[("name: 华信钢铁", "gbk"), ("name: 东方管道", "gbk"), ("name: 明华精密", "utf-8")])
+def test_one_encoding_per_file_or_the_line_that_does_not_fit(lines: list[tuple[str, str]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        hostile.fuzz_mixed_encoding(lines, Path(tmp))
+
+
+@PROPERTY
+@given(raw=st.one_of(st.text(max_size=12), st.integers().map(str), st.sampled_from(["20M", "1K", "10_000", "1,000",
+                                                                                   "0", "-5", "1e3", "abc", " 7 "])))
+def test_every_setting_parses_or_is_a_usage_error(raw: str) -> None:
+    from kamrules.core import settings
+    from kamrules.core.errors import UsageError
+
+    for limit in settings.LIMITS:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(limit.env, raw)
+            try:
+                n = settings.value(limit)
+            except UsageError as e:
+                assert e.problems[0].code == "env.value" and limit.env in e.problems[0].message
+            else:
+                assert limit.minimum <= n <= limit.maximum

@@ -167,3 +167,31 @@ def test_the_course_writes_its_band_families_as_tables() -> None:
     rows = [r for t in book.tables.values() for r in t.rows]
     assert len(rows) >= 45
     assert book.rule("current-sales-medium").table == "current-sales"  # type: ignore[union-attr]
+
+
+def test_check_reports_table_gaps_overlaps_and_policies() -> None:
+    r = run("check", str(DATA / "lint.yaml"))
+    assert r.exit_code == 1, r.output
+    out = r.output
+    assert "error[lint.table-gap] at tables[size]" in out and "no row covers revenue in [1M, 2M)" in out
+    assert "error[lint.table-overlap]" in out and "rows 'size-large' and 'size-middle'" in out \
+        and "revenue in [10M, 12M)" in out
+    assert "no row covers fit == low" in out
+    assert out.count("error[lint.table-policy]") == 2
+    assert "lint.unique-overlap" not in out  # the table's finding names the table; no second report
+
+
+def test_the_test_tables_and_the_course_are_clean_under_strict() -> None:
+    for ref in (str(DATA / "book.yaml"), str(DATA / "overlay.yaml"), "course"):
+        r = run("check", ref, "--strict")
+        assert r.exit_code == 0, r.output
+
+
+def test_a_gap_the_algebra_cannot_read_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    f = _book(tmp_path, HEAD.replace("revenue: {type: money}", "revenue: {type: money}\n  cost: {type: money}")
+              + "tables:\n  - table: s\n    concept: standard.pyramid\n    source: recon\n    complete: true\n"
+              "    inputs: [revenue]\n    outputs: [classify.size]\n    rows:\n"
+              "      - {id: s-a, when: \">= cost\", then: large}\n      - {id: s-b, when: \"< cost / 2\", then: little}\n")
+    r = run("check", str(f))
+    assert "warning[lint.table-unchecked]" in r.output and "not proved" in r.output, r.output
+    assert "error[lint.table-gap]" not in r.output

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from kamrules import pipeline
-from kamrules.authoring import testing
+from kamrules.authoring.ruletests import reader, runner
+from kamrules.authoring.ruletests.report import pretty
 from kamrules.cli import main
 from kamrules.engine.backends import ReferenceBackend, pick_backend
 from kamrules.engine.matches import Match
@@ -203,7 +204,7 @@ def test_discovery_finds_test_files_in_folders_and_skips_hidden_ones(shop):
     a = write(shop / "a" / "x.test.yaml", "rulebook: ../shop.yaml\n" + case)
     write(shop / ".hidden" / "y.test.yaml", "rulebook: ../shop.yaml\n" + case.replace("gold]", "silver]"))
     write(shop / "a" / "not-a-test.yaml", "junk: [")
-    assert testing.discover([str(shop)]) == [a]
+    assert reader.discover([str(shop)]) == [a]
     r = cli(str(shop))
     assert r.exit_code == 0, r.output
 
@@ -246,7 +247,7 @@ def test_help_has_an_example():
 # ----------------------------------------------------------------------------- coverage
 
 def test_coverage_numbers():
-    report = testing.run([PASSING])
+    report = runner.run([PASSING])
     cov = report.coverage.as_dict()
     assert cov["rules"] == {"covered": 6, "total": 7, "percent": 85.7}
     book = cov["rulebooks"][0]
@@ -288,7 +289,7 @@ def test_a_rule_shared_by_two_rulebooks_is_counted_once(shop):
     case = "base: {id: t, name: T}\ncases:\n  - given: {revenue: 5M}\n    expect: {fires: [silver]}\n"
     write(shop / "one.test.yaml", "rulebook: shop.yaml\n" + case)
     write(shop / "two.test.yaml", "rulebook: overlay.yaml\n" + case)
-    cov = testing.run([str(shop)]).coverage.as_dict()
+    cov = runner.run([str(shop)]).coverage.as_dict()
     assert len(cov["rulebooks"]) == 2
     assert cov["rules"] == {"covered": 1, "total": 7, "percent": 14.3}
 
@@ -309,7 +310,7 @@ def _two_engines(monkeypatch: pytest.MonkeyPatch, tamper) -> None:
 
     monkeypatch.setattr(pipeline, "pick_backend", lambda name="auto": Tampered() if name == "durable"
                         else ReferenceBackend())
-    monkeypatch.setattr(testing, "engine_names", lambda: ("reference", "durable"))
+    monkeypatch.setattr(runner, "engine_names", lambda: ("reference", "durable"))
 
 
 def test_a_dropped_match_on_one_engine_fails_the_case(monkeypatch):
@@ -335,17 +336,17 @@ def test_different_bindings_on_one_engine_fail_the_case(monkeypatch):
 
 
 def test_the_real_engines_agree_on_the_fixture():
-    report = testing.run([PASSING])
-    assert report.engines == testing.engine_names()
+    report = runner.run([PASSING])
+    assert report.engines == runner.engine_names()
     assert [c.status for c in report.cases] == ["PASS"] * 4
 
 
 def test_the_course_rule_tests_pass_on_every_engine():
     from kamrules.core.resources import rules_dir
 
-    report = testing.run([str(rules_dir() / "course")])
+    report = runner.run([str(rules_dir() / "course")])
     assert report.cases
-    assert report.exit_code() == 0, testing.pretty(report)
+    assert report.exit_code() == 0, pretty(report)
 
 
 def test_expecting_a_disabled_rule_to_fire_is_an_error(shop):

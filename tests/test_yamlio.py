@@ -60,7 +60,7 @@ def test_binary_is_refused():
 
 
 def test_size_cap_names_the_cap(tmp_path, monkeypatch):
-    monkeypatch.setattr(yamlio, "MAX_BYTES", 1000)
+    monkeypatch.setenv("KAMRULES_MAX_FILE_BYTES", "1000")
     f = tmp_path / "big.yaml"
     f.write_text("x: " + "a" * 2000)
     with pytest.raises(InputError) as e:

@@ -20,7 +20,6 @@ from kamrules.advice.texts import (
     UI,
 )
 from kamrules.core.values import format_number, format_value
-from kamrules.engine.reference import Context, trace
 from kamrules.rulebook.model import SEVERITIES
 
 # Course structure the default playbooks walk; each part appears only when the rulebook declares
@@ -166,10 +165,9 @@ def _because_text(advice: Advice, b: Any) -> str:
 
 
 def _evidence(advice: Advice, rule: Any) -> list[Any]:
-    """The conditions that held when the rule fired (the same literals resolve.because keeps,
+    """The conditions that held when the rule fired (the same literals Finding.because keeps,
     with the threshold's own name, which Because does not carry)."""
-    _, lits = trace(rule.cond, Context(advice.env, advice.as_of))
-    return [lit for lit in lits if lit.outcome is True]
+    return list(advice.details.evidence(rule))
 
 
 def _label(advice: Advice, name: str) -> str:

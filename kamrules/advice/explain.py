@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from kamrules.core import textsafe
 from kamrules.core.errors import Location, Problem, UsageError, suggest
 from kamrules.core.values import format_money, format_number, format_percent
 from kamrules.engine.reference import Context, Truth3, eval_cond, eval_term, literal_of
@@ -158,34 +159,60 @@ def plain(v: Any) -> Any:
 
 # ----------------------------------------------------------------------------- conditions
 
-def _in_group(c: ir.Cond) -> bool:
+@dataclass(frozen=True)
+class _Group:
     """`x in [a, b]` (an `or` of ==) or `x not in [a, b]` (an `and` of !=) over one subject."""
-    if not isinstance(c, (ir.Or, ir.And)) or len(c.items) < 2:
-        return False
-    op = "==" if isinstance(c, ir.Or) else "!="
-    first = c.items[0]
-    if not isinstance(first, ir.Cmp):
-        return False
-    return all(isinstance(i, ir.Cmp) and i.op == op and i.left == first.left and isinstance(i.right, ir.Const)
-               and not i.right.param for i in c.items)
+
+    op: str  # in | not in
+    subject: ir.Term
+    values: tuple[ir.Const, ...]
+
+
+def _group(c: ir.Cond) -> _Group | None:
+    match c:
+        case ir.Or():
+            cmp, op = "==", "in"
+        case ir.And():
+            cmp, op = "!=", "not in"
+        case _:
+            return None
+    if len(c.items) < 2:
+        return None
+    subject: ir.Term | None = None
+    values: list[ir.Const] = []
+    for i in c.items:
+        match i:
+            case ir.Cmp() if i.op == cmp and (subject is None or i.left == subject):
+                match i.right:
+                    case ir.Const() if not i.right.param:
+                        subject = i.left
+                        values.append(i.right)
+                    case _:
+                        return None
+            case _:
+                return None
+    assert subject is not None
+    return _Group(op, subject, tuple(values))
 
 
 def unit_text(u: ir.Cond) -> str:
     """A condition in rule syntax, with numbers written out (10000000, not 1e+07)."""
-    if isinstance(u, (ir.Or, ir.And)) and _in_group(u):
-        first = u.items[0]
-        assert isinstance(first, ir.Cmp)
-        consts = [_show(c.right) for c in u.items if isinstance(c, ir.Cmp)]
-        return f"{_show(first.left)} {'in' if isinstance(u, ir.Or) else 'not in'} [{', '.join(consts)}]"
-    if isinstance(u, ir.Cmp):
-        return f"{_show(u.left)} {u.op} {_show(u.right)}"
-    return ir.show(u)
+    group = _group(u)
+    if group is not None:
+        return f"{_show(group.subject)} {group.op} [{', '.join(_show(v) for v in group.values)}]"
+    match u:
+        case ir.Cmp():
+            return f"{_show(u.left)} {u.op} {_show(u.right)}"
+        case _:
+            return ir.show(u)
 
 
 def _show(t: ir.Term) -> str:
-    if isinstance(t, ir.Const) and not t.param and isinstance(t.value, float) and t.type != "percent":
-        return str(int(t.value)) if t.value.is_integer() and abs(t.value) < 1e15 else repr(t.value)
-    return ir.show(t)
+    match t:
+        case ir.Const() if not t.param and isinstance(t.value, float) and t.type != "percent":
+            return str(int(t.value)) if t.value.is_integer() and abs(t.value) < 1e15 else repr(t.value)
+        case _:
+            return ir.show(t)
 
 
 def units(cond: ir.Cond) -> list[ir.Cond]:
@@ -197,19 +224,26 @@ def units(cond: ir.Cond) -> list[ir.Cond]:
 
 def unit_outcomes(rule: RuleDef, env: Mapping[str, Any], as_of: _dt.date) -> list[tuple[str, Truth3]]:
     """Each condition of the rule with its outcome on an environment (for test coverage)."""
-    if rule.cond is None:
-        return []
     ctx = Context(env, as_of)
     return [(unit_text(u), eval_cond(u, ctx)) for u in units(rule.cond)]
 
 
 def _collect(c: ir.Cond, out: list[ir.Cond]) -> None:
-    if _in_group(c) or isinstance(c, (ir.Cmp, ir.Exists)):
-        out.append(c)
-    elif isinstance(c, (ir.And, ir.Or)):
-        for i in c.items:
-            _collect(i, out)
-    # Truth: a constant, not a condition anyone can change
+    match c:
+        case ir.Cmp() | ir.Exists():
+            out.append(c)
+        case ir.And() | ir.Or():
+            if _group(c) is not None:
+                out.append(c)
+            else:
+                for i in c.items:
+                    _collect(i, out)
+        case ir.Truth():
+            pass  # a constant, not a condition anyone can change
+        case ir.Not():
+            ir.not_nnf(c)
+        case _:
+            ir.unknown(c)
 
 
 @dataclass(frozen=True)
@@ -222,24 +256,36 @@ class _Plan:
 
 def _plan(c: ir.Cond, gaps: list[float], outcomes: list[Truth3], counter: list[int]) -> _Plan:
     """Walk the NNF condition in `units` order: the cheapest way to make it true."""
-    if _in_group(c) or isinstance(c, (ir.Cmp, ir.Exists)):
-        i = counter[0]
-        counter[0] += 1
-        if outcomes[i] is True:
-            return _Plan(0, 0.0, (), (i,))
-        return _Plan(1, gaps[i], (i,), ())
-    if isinstance(c, ir.Truth):
-        return _Plan(0, 0.0, (), ()) if c.value else _Plan(NEVER, 1.0, (), ())
-    parts = [_plan(i, gaps, outcomes, counter) for i in c.items]  # type: ignore[union-attr]
-    if isinstance(c, ir.And):
-        failing = min(sum(p.failing for p in parts), NEVER)
-        return _Plan(failing, sum(p.gap for p in parts), tuple(i for p in parts for i in p.fix),
-                     tuple(i for p in parts for i in p.because) if failing == 0 else ())
-    true_parts = [p for p in parts if p.failing == 0]
-    if true_parts:
-        return _Plan(0, 0.0, (), tuple(i for p in true_parts for i in p.because))
-    best = min(parts, key=lambda p: (p.failing, p.gap)) if parts else _Plan(NEVER, 1.0, (), ())
-    return best
+    match c:
+        case ir.And() | ir.Or() if _group(c) is not None:
+            return _unit_plan(gaps, outcomes, counter)
+        case ir.Cmp() | ir.Exists():
+            return _unit_plan(gaps, outcomes, counter)
+        case ir.Truth():
+            return _Plan(0, 0.0, (), ()) if c.value else _Plan(NEVER, 1.0, (), ())
+        case ir.And():
+            parts = [_plan(i, gaps, outcomes, counter) for i in c.items]
+            failing = min(sum(p.failing for p in parts), NEVER)
+            return _Plan(failing, sum(p.gap for p in parts), tuple(i for p in parts for i in p.fix),
+                         tuple(i for p in parts for i in p.because) if failing == 0 else ())
+        case ir.Or():
+            parts = [_plan(i, gaps, outcomes, counter) for i in c.items]
+            true_parts = [p for p in parts if p.failing == 0]
+            if true_parts:
+                return _Plan(0, 0.0, (), tuple(i for p in true_parts for i in p.because))
+            return min(parts, key=lambda p: (p.failing, p.gap)) if parts else _Plan(NEVER, 1.0, (), ())
+        case ir.Not():
+            ir.not_nnf(c)
+        case _:
+            ir.unknown(c)
+
+
+def _unit_plan(gaps: list[float], outcomes: list[Truth3], counter: list[int]) -> _Plan:
+    i = counter[0]
+    counter[0] += 1
+    if outcomes[i] is True:
+        return _Plan(0, 0.0, (), (i,))
+    return _Plan(1, gaps[i], (i,), ())
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -261,10 +307,13 @@ class _Words:
         return name
 
     def subject(self, t: ir.Term) -> str:
-        if isinstance(t, ir.Ref) and t.kind != "item":
-            return self.label(t.name)
-        if self.lang == "zh" and isinstance(t, ir.Fn) and t.name == "days_since" and isinstance(t.args[0], ir.Ref):
-            return f"距{self.label(t.args[0].name)}天数"
+        match t:
+            case ir.Ref() if t.kind != "item":
+                return self.label(t.name)
+            case ir.Fn() if self.lang == "zh" and t.name == "days_since":
+                match t.args[0]:
+                    case ir.Ref():
+                        return f"距{self.label(t.args[0].name)}天数"
         return ir.show(t)
 
     def enum_label(self, owner: str, value: str) -> str:
@@ -336,8 +385,20 @@ def _unwrap(text: str) -> str:
     return text
 
 
+def _is_const(t: ir.Term) -> bool:
+    match t:
+        case ir.Const():
+            return True
+        case _:
+            return False
+
+
 def _owner(t: ir.Term) -> str:
-    return t.name if isinstance(t, ir.Ref) else ""
+    match t:
+        case ir.Ref():
+            return t.name
+        case _:
+            return ""
 
 
 def _base_missing(book: Rulebook, names: Iterable[str], env: Mapping[str, Any]) -> list[str]:
@@ -345,7 +406,7 @@ def _base_missing(book: Rulebook, names: Iterable[str], env: Mapping[str, Any]) 
     out: list[str] = []
 
     def visit(n: str, seen: frozenset[str]) -> None:
-        if n in book.metrics and n not in seen and book.metrics[n].term is not None:
+        if n in book.metrics and n not in seen:
             inner = [r.name for r in ir.refs(book.metrics[n].term) if env.get(r.name) is None]
             if inner:
                 for m in inner:
@@ -361,39 +422,43 @@ def _base_missing(book: Rulebook, names: Iterable[str], env: Mapping[str, Any]) 
 
 def _check(i: int, unit: ir.Cond, ctx: Context, outcome: Truth3, words: _Words, role: str) -> Check:
     lang = words.lang
-    if isinstance(unit, ir.Exists):
-        v = eval_term(unit.ref, ctx)
-        name = words.subject(unit.ref)
-        cond = _t("given" if unit.positive else "absent", lang, x=name)
-        vt = words.value(v, unit.ref.type, _owner(unit.ref))
-        actual = _t("it_is_missing", lang) if v is None else _t("it_is", lang, v=vt)
-        return _finish(i, ir.show(unit), outcome, unit.ref.name, name, "exists" if unit.positive else "missing",
-                       plain(v), vt, None, "", "", (), 0.0 if outcome is True else 1.0, role, cond, actual, words)
-    if isinstance(unit, (ir.Or, ir.And)):  # an `in [...]` group
-        first = unit.items[0]
-        assert isinstance(first, ir.Cmp)
-        left = first.left
+    group = _group(unit)
+    if group is not None:  # an `in [...]` group
+        left = group.subject
         v = eval_term(left, ctx)
-        consts = [c.right.value for c in unit.items if isinstance(c, ir.Cmp) and isinstance(c.right, ir.Const)]
-        op = "in" if isinstance(unit, ir.Or) else "not in"
+        consts = [k.value for k in group.values]
         owner = _owner(left)
         sep = "、" if words.lang == "zh" else ", "
         against_text = "[" + sep.join(words.value(x, left.type, owner) for x in consts) + "]"
         text = unit_text(unit)
         missing = _base_missing(words.book, [r.name for r in ir.refs(left) if ctx.env.get(r.name) is None], ctx.env)
-        return _comparison(i, text, outcome, left, v, op, plain(consts), against_text, "", missing,
+        return _comparison(i, text, outcome, left, v, group.op, plain(consts), against_text, "", missing,
                            0.0 if outcome is True else 1.0, role, words)
-    assert isinstance(unit, ir.Cmp)
-    c = unit
-    if isinstance(c.left, ir.Const) and not isinstance(c.right, ir.Const):
-        c = ir.Cmp(ir.FLIP[c.op], c.right, c.left)  # the fact on the left, as people read it
+    match unit:
+        case ir.Exists():
+            ref = unit.ref
+            v = eval_term(ref, ctx)
+            name = words.subject(ref)
+            cond = _t("given" if unit.positive else "absent", lang, x=name)
+            vt = words.value(v, ref.type, _owner(ref))
+            actual = _t("it_is_missing", lang) if v is None else _t("it_is", lang, v=vt)
+            return _finish(i, ir.show(unit), outcome, ref.name, name, "exists" if unit.positive else "missing",
+                           plain(v), vt, None, "", "", (), 0.0 if outcome is True else 1.0, role, cond, actual, words)
+        case ir.Cmp():
+            c = unit
+            if _is_const(c.left) and not _is_const(c.right):
+                c = ir.Cmp(ir.FLIP[c.op], c.right, c.left)  # the fact on the left, as people read it
+        case _:  # units() yields only comparisons, exists and `in` groups
+            raise ValueError(f"not a unit of explanation: {ir.show(unit)}")
     lit = literal_of(c, ctx)
     owner = _owner(c.left) or _owner(c.right)
     against_text = words.value(lit.against, lit.type, owner)
-    if isinstance(c.right, ir.Const) and c.right.param:
-        against_text += words.source(words.param(c.right.param))
-    elif not isinstance(c.right, ir.Const):
-        against_text += words.source(_unwrap(words.subject(c.right)))
+    match c.right:
+        case ir.Const():
+            if c.right.param:
+                against_text += words.source(words.param(c.right.param))
+        case right:
+            against_text += words.source(_unwrap(words.subject(right)))
     missing = _base_missing(words.book, lit.missing, ctx.env)
     return _comparison(i, unit_text(c), outcome, c.left, lit.value, c.op, plain(lit.against), against_text,
                        lit.param, missing, lit.gap() if outcome is not None else 1.0, role, words, lit.type)
@@ -436,8 +501,8 @@ def explain_rule(advice: Any, rule: RuleDef, *, fired: bool | None = None) -> Ru
     ctx = Context(advice.env, advice.as_of)
     if fired is None:
         fired = rule.id in {m.rule for m in advice.matches}
-    cond = ir.nnf(rule.cond) if rule.cond is not None else ir.Truth(False)
-    us = units(rule.cond) if rule.cond is not None else []
+    cond = ir.nnf(rule.cond)
+    us = units(rule.cond)
     outcomes = [eval_cond(u, ctx) for u in us]
     gaps = [_unit_gap(u, ctx, o) for u, o in zip(us, outcomes)]
     plan = _plan(cond, gaps, outcomes, [0])
@@ -472,9 +537,11 @@ def explain_rule(advice: Any, rule: RuleDef, *, fired: bool | None = None) -> Ru
 def _unit_gap(u: ir.Cond, ctx: Context, outcome: Truth3) -> float:
     if outcome is True:
         return 0.0
-    if outcome is None or not isinstance(u, ir.Cmp):
-        return 1.0
-    return literal_of(u, ctx).gap()
+    match u:
+        case ir.Cmp() if outcome is not None:
+            return literal_of(u, ctx).gap()
+        case _:
+            return 1.0
 
 
 def _disabled(advice: Any) -> list[RuleExplanation]:
@@ -540,17 +607,18 @@ def pretty_lines(explanations: Iterable[RuleExplanation], *, details: bool = Fal
     for e in explanations:
         mark = {"fired": "✓", "not_fired": "✗", "disabled": "–"}[e.status]
         title = f" {e.title}" if e.title and e.title != e.rule else ""
-        lines.append(f"{indent}{mark} {e.rule}{title} — {e.summary}")
+        # one line each: titles, summaries and phrases quote rulebook text and account values
+        lines.append(textsafe.line(f"{indent}{mark} {e.rule}{title} — {e.summary}"))
         shown = set()
         for phrase in e.why:
-            lines.append(f"{indent}    {phrase}")
+            lines.append(textsafe.line(f"{indent}    {phrase}"))
             shown.add(phrase)
         if details:
             for c in e.checks:
                 if c.phrase in shown:
                     continue
                 sym = "✓" if c.outcome is True else "✗" if c.outcome is False else "?"
-                lines.append(f"{indent}    {sym} {c.phrase}")
+                lines.append(textsafe.line(f"{indent}    {sym} {c.phrase}"))
     return lines
 
 
@@ -564,7 +632,7 @@ def pretty_report(advice: Any, explanations: Sequence[RuleExplanation], *, detai
     groups = (("heading_fired", [e for e in explanations if e.status == "fired"]),
               ("heading_missed", [e for e in explanations if e.status == "not_fired"]),
               ("heading_disabled", [e for e in explanations if e.status == "disabled"]))
-    lines = [head]
+    lines = [textsafe.line(head)]  # the account's name is input: it cannot start a line of its own
     for key, items in groups:
         if not items and (key == "heading_disabled" or not show_empty):
             continue

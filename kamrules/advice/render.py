@@ -1,48 +1,43 @@
 """Advice → playbook text (Markdown, HTML via Jinja; JSON built directly, it is a contract).
 
 Templates are looked up in company folders first, then the built-in `playbooks/`; a company
-template can `{% extends "default:playbook.md.j2" %}` the one it replaces. Every template runs
-in Jinja's sandbox with StrictUndefined, against the context documented in
-docs/playbook-context.md.
+template can `{% extends "default:playbook.md.j2" %}` the one it replaces. Company templates
+are read only from the overlay's own folder tree (rulebook/templates.py) and every template
+runs in the bounded sandbox (language/sandbox.py) with StrictUndefined, against the context
+documented in docs/playbook-context.md. Whatever a template does wrong, from a typo to a loop
+without end, is reported at its file and line (exit 2).
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from jinja2 import (
-    ChoiceLoader,
-    FileSystemBytecodeCache,
-    FileSystemLoader,
-    PrefixLoader,
-    StrictUndefined,
-    TemplateError,
-)
+from jinja2 import ChoiceLoader, PrefixLoader, StrictUndefined, TemplateError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from kamrules import __version__
 from kamrules.advice.context import context
 from kamrules.advice.model import Advice
+from kamrules.core import textsafe
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.resources import playbooks_dir
 from kamrules.core.values import format_money, format_number, format_percent
+from kamrules.language.sandbox import PLAYBOOK, BoundedEnvironment, LimitExceeded, SignedBytecodeCache
+from kamrules.rulebook.model import TemplateFolder
+from kamrules.rulebook.templates import ConfinedLoader, TemplateFileError, builtin_folder, display
 
 
-EXTRA_KEYS = ("history", "overrides")
+EXTRA_KEYS = ("history", "overrides")  # context keys another stage may supply (the review store)
 
 
-def environment(template_dirs: Iterable[str] = ()) -> ImmutableSandboxedEnvironment:
-    default = FileSystemLoader(str(playbooks_dir()))
-    loaders: list[Any] = [FileSystemLoader(d) for d in template_dirs if Path(d).is_dir()]
-    loader = ChoiceLoader([PrefixLoader({"default": default}, delimiter=":"), *loaders, default])
+def environment(folders: Iterable[TemplateFolder] = ()) -> BoundedEnvironment:
+    default = ConfinedLoader([builtin_folder(str(playbooks_dir()))])
+    loader = ChoiceLoader([PrefixLoader({"default": default}, delimiter=":"), ConfinedLoader(list(folders)), default])
     from kamrules.core import cache
 
-    jdir = cache.jinja_dir()  # compiled templates, validated by their source's checksum
-    env = ImmutableSandboxedEnvironment(loader=loader, undefined=StrictUndefined, autoescape=False,
-                                        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                                        bytecode_cache=FileSystemBytecodeCache(jdir) if jdir else None)
+    # compiled templates in the signed cache, keyed by real path, content and options
+    bcc = SignedBytecodeCache() if cache.cache_path() is not None else None
+    env = BoundedEnvironment(limits=PLAYBOOK, loader=loader, undefined=StrictUndefined, autoescape=False,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, bytecode_cache=bcc)
     env.filters["pct"] = lambda x: "—" if x is None else format_percent(float(x))
     env.filters["num"] = lambda x: "—" if x is None else format_number(float(x))
     return env
@@ -55,24 +50,39 @@ def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | Non
     env = environment(advice.book.templates)
     if fmt == "html":
         env.autoescape = True
-    ctx = context(advice, explain=explain)
+    # every string of the context is input or derived from it (names, messages, labels from
+    # overlays): neutralised here, where it meets the medium; the template's own text is not
+    raw = context(advice, explain=explain)
     for k, v in (extra or {}).items():
         if k not in EXTRA_KEYS:
             raise ValueError(f"unknown playbook context key {k!r}")
-        ctx[k] = v
+        raw[k] = v
+    ctx = textsafe.deep(raw, textsafe.html if fmt == "html" else textsafe.markdown)
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), advice.lang)
     name = f"playbook.{fmt}.j2"
     try:
         return env.get_template(name).render(ctx)
+    except TemplateFileError as e:
+        raise InputError([e.problem()]) from None
+    except LimitExceeded as e:
+        raise _template_problem(e, name, "template.limit", f"the template went past a limit: {e}",
+                                "templates are bounded in time, size, loops and nesting (docs/security.md)") from None
     except SecurityError as e:
         raise _template_problem(e, name, "template.unsafe", "the template tried something the sandbox forbids",
                                 "templates may read the documented context only (docs/playbook-context.md)") from None
     except TemplateError as e:
         raise _template_problem(e, name, "template.error", f"the template failed: {e.message or e}",
                                 "check the variable names against docs/playbook-context.md") from None
+    except RecursionError as e:
+        raise _template_problem(e, name, "template.limit", "the template is nested too deeply",
+                                "templates are bounded in time, size, loops and nesting (docs/security.md)") from None
+    except (ArithmeticError, LookupError, TypeError, ValueError, MemoryError) as e:
+        # raised by the template's own expressions and filters: its fault, at its line
+        raise _template_problem(e, name, "template.error", f"the template failed: {type(e).__name__}: {e}",
+                                "check the expression on that line") from None
 
 
-def _template_problem(e: Exception, name: str, code: str, message: str, hint: str) -> InputError:
+def _template_problem(e: BaseException, name: str, code: str, message: str, hint: str) -> InputError:
     tb = e.__traceback__
     file, line = getattr(e, "filename", None) or name, getattr(e, "lineno", 0) or 0
     while tb is not None:  # the innermost frame that belongs to a template names file and line
@@ -80,7 +90,7 @@ def _template_problem(e: Exception, name: str, code: str, message: str, hint: st
             file, line = tb.tb_frame.f_code.co_filename, tb.tb_lineno
         tb = tb.tb_next
     return InputError([Problem(code, f"{message}: {e}" if code == "template.unsafe" else message,
-                               Location(str(file), int(line)), hint=hint)])
+                               Location(display(str(file)), int(line)), hint=hint)])
 
 
 def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -129,5 +139,5 @@ def render(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = N
     if fmt == "json":
         doc = to_json(advice, explain=explain)
         doc.update(extra_json or {})
-        return json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n"
+        return textsafe.json_dumps(doc, default=str) + "\n"
     return render_text(advice, fmt, explain=explain, extra=extra)

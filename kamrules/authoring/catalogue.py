@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+from kamrules.core import textsafe
 from kamrules.core.values import format_value
 from kamrules.rulebook.model import Rulebook, Text
 
@@ -136,17 +137,20 @@ def _columns(section: str, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 def render_catalog(data: dict[str, Any], fmt: str, lang: str) -> str:
     book = data["rulebook"]
-    head = f"{book['id']} {book['version']}: {book['title']}"
+    # titles, labels and messages may come from an overlay: each cell is neutralised for the
+    # medium (Markdown, or one line of a terminal table)
+    cell = textsafe.markdown if fmt == "md" else textsafe.line
+    head = cell(f"{book['id']} {book['version']}: {book['title']}")
     lines = [f"# {head}" if fmt == "md" else head, ""]
     if "files" in book:  # --effective
-        lines += [f"digest: {book['digest']}", f"chain: {' → '.join(book['chain'])}", ""]
+        lines += [f"digest: {book['digest']}", f"chain: {cell(' → '.join(book['chain']))}", ""]
     for section in COLUMNS:
         rows = data.get(section)
         if rows is None:
             continue
         title = TITLES[section][0 if lang == "zh" else 1]
         cols = _columns(section, rows)
-        table = [[h for h, _ in cols]] + [[_cell(r, k) for _, k in cols] for r in rows]
+        table = [[h for h, _ in cols]] + [[cell(_cell(r, k)) for _, k in cols] for r in rows]
         if fmt == "md":
             lines += [f"## {title} ({len(rows)})", ""] + _md_table(table) + [""]
         else:
@@ -170,9 +174,7 @@ def _text_table(table: list[list[str]]) -> list[str]:
 
 
 def _md_table(table: list[list[str]]) -> list[str]:
-    def esc(c: str) -> str:
-        return c.replace("|", "\\|").replace("\n", " ")
-
-    out = ["| " + " | ".join(esc(c) for c in table[0]) + " |", "|" + "---|" * len(table[0])]
-    out += ["| " + " | ".join(esc(c) for c in row) + " |" for row in table[1:]]
+    # the cells are already escaped for Markdown (render_catalog)
+    out = ["| " + " | ".join(table[0]) + " |", "|" + "---|" * len(table[0])]
+    out += ["| " + " | ".join(row) + " |" for row in table[1:]]
     return out

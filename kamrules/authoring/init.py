@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from kamrules.core import yamlio
+from kamrules.core import textsafe, yamlio
 from kamrules.core.errors import InputError, Location, Problem, UsageError
 from kamrules.core.values import format_money, format_number, format_percent
 from kamrules.rulebook.model import FactDef, ParamDef, Rulebook, RuleDef
@@ -65,7 +65,6 @@ def _t(key: str, lang: str) -> str:
 def scalar(v: Any) -> str:
     """A value as YAML text that reads back as the same value (plain when safe, else quoted)."""
     import datetime as _dt
-    import json
 
     if v is None:
         return ""
@@ -76,9 +75,10 @@ def scalar(v: Any) -> str:
     if isinstance(v, _dt.date):
         return v.isoformat()
     s = str(v)
-    if s and "\n" not in s and _reads_back(s, s):
+    if s and not textsafe.has_controls(s) and _reads_back(s, s):
         return s
-    return json.dumps(s, ensure_ascii=False)
+    # a JSON string is a YAML double-quoted scalar; textsafe writes controls and bidi as \u escapes
+    return textsafe.json_dumps(s, indent=None)
 
 
 def _reads_back(text: str, value: Any) -> bool:
@@ -135,7 +135,9 @@ def fact_comment(f: FactDef, lang: str) -> str:
     h = _help(f, lang)
     if h:
         parts.append(h)
-    return " · ".join(parts)
+    # a YAML comment ends at a line break: a label or help text with one (an overlay's) would
+    # write live keys into the template, so it is kept on one line, controls shown
+    return textsafe.line(" · ".join(parts))
 
 
 @dataclass
@@ -175,7 +177,7 @@ def account_template(book: Rulebook, lang: str) -> str:
             groups.setdefault(f.group or "other", []).append(f)
     for group, facts in groups.items():
         title = GROUP_NAMES.get(group, group) if lang == "zh" else group
-        heading = f"{title} ({group})" if title != group else group
+        heading = textsafe.line(f"{title} ({group})" if title != group else group)
         lines += ["", f"# ── {heading} " + "─" * max(4, 60 - len(heading))]
         lines += _level(_nest(facts, 0), 0, lang)
     return "\n".join(lines).rstrip() + "\n"
@@ -354,9 +356,7 @@ def _both(key: str, **kw: str) -> tuple[str, str]:
 
 
 def _quoted(s: str) -> str:
-    import json
-
-    return json.dumps(s, ensure_ascii=False)
+    return textsafe.json_dumps(s, indent=None)
 
 
 def _overlay(name: str, extends: str, book: Rulebook, fact: FactDef | None, lang: str) -> str:
@@ -467,7 +467,8 @@ def _templates_readme(name: str, lang: str) -> str:
 - 只改一部分：新建 `playbook.md.j2`，第一行写 `{{% extends "default:playbook.md.j2" %}}`，
   再用 `{{% block 名称 %}}…{{% endblock %}}` 覆盖内置模板中的块。
 - 整体替换：把内置模板复制到这里后修改。
-- 模板在 Jinja 沙箱中运行；可用的变量见 docs/playbook-context.md。
+- 模板在受限的 Jinja 沙箱中运行（时间、大小、循环和嵌套都有上限）；可用的变量见 docs/playbook-context.md。
+- 模板只从本公司文件夹内读取：请用 UTF-8 保存，不要用指向文件夹外的符号链接（见 docs/security.md）。
 - `kamrules check {name}/{name}.yaml` 会检查模板里的变量名和过滤器。
 """
     return f"""# Playbook templates of {name}
@@ -478,7 +479,10 @@ A template in this folder replaces the built-in template of the same name (`play
 - To change a part: create `playbook.md.j2` starting with `{{% extends "default:playbook.md.j2" %}}`
   and override the built-in template's `{{% block name %}}…{{% endblock %}}` sections.
 - To replace it entirely: copy the built-in template here and edit it.
-- Templates run in Jinja's sandbox; the variables they can use are listed in docs/playbook-context.md.
+- Templates run in a bounded Jinja sandbox (time, size, loops and nesting are capped); the
+  variables they can use are listed in docs/playbook-context.md.
+- Templates are read only from this company's folder: save them as UTF-8, and do not link to
+  files outside it (see docs/security.md).
 - `kamrules check {name}/{name}.yaml` checks the variable names and filters your templates use.
 """
 

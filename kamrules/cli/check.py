@@ -1,14 +1,13 @@
 """`kamrules check`: every load and lint problem of rulebooks, at once."""
 from __future__ import annotations
 
-import json
 import sys
-from typing import Iterable, Sequence
 
 import click
 
-from kamrules.cli.common import guarded
-from kamrules.core.errors import Problem
+from kamrules.cli.common import echo, guarded, shown_problems
+from kamrules.core import textsafe
+from kamrules.core.errors import render_problems
 
 
 @click.command("check")
@@ -36,48 +35,22 @@ def check_cmd(rulebooks: tuple[str, ...], strict: bool, fmt: str) -> None:
       kamrules check course --strict
       kamrules check my-overlay.yaml --format json
     """
-    from kamrules.authoring.lint import check_rulebook
+    from kamrules.authoring.check import check_rulebook, merged, summary
 
     results = [check_rulebook(ref) for ref in rulebooks]
-    problems = _merge(p for r in results for p in r.problems)
+    problems = merged(results)
     unusable = [r.ref for r in results if r.unusable]
     if fmt == "json":
-        click.echo(json.dumps([p.as_dict() for p in problems], ensure_ascii=False, indent=2))
-    else:
-        for p in problems:
-            click.echo(p.render())
-        click.echo(_summary(problems, len(results), sum(r.hidden for r in results)))
+        echo(textsafe.json_dumps([p.as_dict() for p in problems]))
+    else:  # JSON lists every problem (it is for scripts); the text lists the first KAMRULES_MAX_PROBLEMS
+        if problems:
+            echo(render_problems(problems, shown_problems()))
+        echo(summary(problems, len(results), sum(r.hidden for r in results)))
     if unusable:
-        click.echo(f"kamrules: cannot read {', '.join(unusable)}; nothing was checked there.", err=True)
+        echo(textsafe.line(f"kamrules: cannot read {', '.join(unusable)}; nothing was checked there."), err=True)
         sys.exit(2)
     if any(r.failed(strict) for r in results):
         sys.exit(1)
-
-
-def _merge(problems: Iterable[Problem]) -> list[Problem]:
-    """Across rulebooks: a base shared by two overlays is reported once."""
-    seen: set[tuple[str, str, int, int, str]] = set()
-    out = []
-    for p in problems:
-        k = (p.code, p.location.file, p.location.line, p.location.col, p.message)
-        if k not in seen:
-            seen.add(k)
-            out.append(p)
-    return sorted(out, key=Problem.sort_key)
-
-
-def _summary(problems: Sequence[Problem], n_books: int, hidden: int) -> str:
-    errors = sum(1 for p in problems if p.severity == "error")
-    warnings = len(problems) - errors
-    books = f"{n_books} rulebook{'s' if n_books != 1 else ''}"
-    text = (f"kamrules check: {errors} error{'s' if errors != 1 else ''}, "
-            f"{warnings} warning{'s' if warnings != 1 else ''} in {books}")
-    if not problems:
-        text = f"kamrules check: no problems in {books}"
-    if hidden:
-        text += f" ({hidden} finding{'s' if hidden != 1 else ''} of the built-in rulebooks not shown: " \
-                "check the built-in id to see them)"
-    return text
 
 
 command = check_cmd

@@ -1,13 +1,13 @@
 """`kamrules explain`: why each rule fired or did not, for one account."""
 from __future__ import annotations
 
-import json
 
 import click
 
 from kamrules.cli.common import (
     account_option,
     as_of_option,
+    echo,
     engine_option,
     guarded,
     lang_option,
@@ -15,6 +15,7 @@ from kamrules.cli.common import (
     read_input,
     rulebook_option,
 )
+from kamrules.core import textsafe
 
 
 @click.command("explain")
@@ -47,18 +48,20 @@ def explain_cmd(account: str, rulebook: str, rules: tuple[str, ...], why_not: bo
       kamrules explain account.yaml --rule over-concession-discount --format json
     """
     from kamrules.advice.explain import explain, find_rule, json_report, pretty_report
+    from kamrules.authoring.gate import refuse_what_check_refuses
     from kamrules.pipeline import advise
 
     file, text = read_input(account)
+    refuse_what_check_refuses(rulebook)  # what check calls wrong is refused here too
     advice = advise(file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine, stdin_text=text,
                     account_id=account_id)
     wanted = [find_rule(advice.book, r) for r in rules] if rules else None
     explanations = explain(advice, rules=wanted, why_not=why_not)
     if fmt == "json":
-        click.echo(json.dumps(json_report(advice, explanations), ensure_ascii=False, indent=2, default=str))
+        echo(textsafe.json_dumps(json_report(advice, explanations), default=str))
     else:
         # a filtered view (--rule, --why-not) leaves out the groups it filtered away
-        click.echo(pretty_report(advice, explanations, details=not brief, show_empty=not (rules or why_not)), nl=False)
+        echo(pretty_report(advice, explanations, details=not brief, show_empty=not (rules or why_not)), nl=False)
 
 
 command = explain_cmd

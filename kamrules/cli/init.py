@@ -1,11 +1,12 @@
-"""`kamrules init account|company`: starting files to fill in."""
+"""`kamrules init account|company|mapping`: starting files to fill in."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-from kamrules.cli.common import guarded, rulebook_option
+from kamrules.cli.common import echo, guarded, rulebook_option
+from kamrules.core import textsafe
 from kamrules.core.errors import Location, Problem, UsageError
 
 LANGS = ["zh", "en"]
@@ -13,12 +14,13 @@ LANGS = ["zh", "en"]
 
 @click.group("init")
 def init_group() -> None:
-    """Write starting files: an account template, or a company overlay folder.
+    """Write starting files: an account template, a company overlay folder, or a CRM mapping.
 
     \b
     Examples:
       kamrules init account --lang en -o new-account.yaml
       kamrules init company acme --dir examples/company
+      kamrules init mapping accounts.csv deals.xlsx -o crm-mapping.yaml
     """
 
 
@@ -46,10 +48,52 @@ def init_account(rulebook: str, lang: str | None, output: str | None) -> None:
     book = load_rulebook(rulebook)
     text = account_template(book, lang or book.lang)
     if output is None:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
         return
     write_new({Path(output): text})
-    click.echo(f"kamrules: wrote {output}", err=True)
+    echo(textsafe.line(f"kamrules: wrote {output}"), err=True)  # a file name is one line, whatever it holds
+
+
+@init_group.command("mapping")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@rulebook_option
+@click.option("--lang", type=click.Choice(LANGS), default=None,
+              help="Language of the comments (default: the rulebook's).")
+@click.option("-o", "--output", metavar="FILE", help="Write here (never over an existing file) instead of standard output.")
+@guarded
+def init_mapping(files: tuple[str, ...], rulebook: str, lang: str | None, output: str | None) -> None:
+    """Write a starting CRM mapping for the exports FILE... (CSV, .xlsx, JSON Lines).
+
+    Reads the headers and values of each export (each sheet of a workbook), finds the accounts
+    table and the deals table, matches columns to facts and deal fields by the rulebook's
+    names, labels and aliases and the usual column names of Salesforce, HubSpot, Dynamics 365,
+    销售易 and 纷享销客, reads units and currencies from the headers, writes value maps for
+    stages and yes/no columns and the usual aggregations (revenue, orders, largest order, win
+    rate, pipeline, last activity). Every column it could not place is a TODO with the nearest
+    candidates. Check the TODOs, then pass the file to `portfolio --mapping`.
+
+    \b
+    Examples:
+      kamrules init mapping accounts.csv opportunities.xlsx -o crm-mapping.yaml
+      kamrules init mapping export.xlsx --lang en
+    """
+    from kamrules.authoring.init import write_new
+    from kamrules.io.crm.draft import draft_mapping
+    from kamrules.rulebook.load import load_rulebook
+
+    book = load_rulebook(rulebook)
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise UsageError([Problem("file.unreadable", f"{f} is not a file", Location(f), hint="check the path")
+                          for f in missing])
+    text = draft_mapping(files, book, lang or book.lang)
+    if output is None:
+        echo(text, nl=False)
+        return
+    write_new({Path(output): text})
+    echo(textsafe.line(f"kamrules: wrote {output}"), err=True)
+    echo(textsafe.line(f"next: check the TODOs, then: kamrules portfolio {' '.join(files)} --mapping {output}"),
+         err=True)
 
 
 @init_group.command("company")
@@ -84,9 +128,9 @@ def init_company(name: str, folder: str, base: str, lang: str | None) -> None:
     files = company_files(name, base, book, Path(folder), lang or book.lang)
     written = write_new(files)
     for p in written:
-        click.echo(f"wrote {p}")
+        echo(textsafe.line(f"wrote {p}"))
     overlay = written[0]
-    click.echo(f"next: kamrules check {overlay}  ·  kamrules test {overlay.parent}")
+    echo(textsafe.line(f"next: kamrules check {overlay}  ·  kamrules test {overlay.parent}"))
 
 
 command = init_group

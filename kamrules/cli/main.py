@@ -2,9 +2,12 @@
 imported only when it runs."""
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from kamrules import __version__
+from kamrules.core import textsafe
 
 COMMANDS = ("advise", "check", "diff", "explain", "history", "init", "override", "portfolio", "replay", "rules",
             "schema", "store", "test")
@@ -25,6 +28,23 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"kamrules.cli.{name}")
         cmd: click.Command = module.command
         return cmd
+
+    # click's own usage errors quote what was typed (an unknown command, an option value, a
+    # path that does not exist): neutralised like every other line kamrules prints.
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as e:
+            e.message = textsafe.line(e.message)  # type: ignore[misc]  # click types it Final; we only clean it
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as e:
+            e.message = textsafe.line(e.message)  # type: ignore[misc]  # click types it Final; we only clean it
+            raise
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

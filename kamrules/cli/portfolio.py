@@ -8,15 +8,19 @@ import click
 from kamrules.cli.common import (
     SEVERITY_CHOICES,
     as_of_option,
+    echo,
     engine_option,
     guarded,
     lang_option,
+    mapping_option,
     parse_as_of,
+    read_mapped,
     record_options,
     rulebook_option,
+    shown_problems,
     store_may_exist,
 )
-from kamrules.core.errors import AccountError, Location, Problem, UsageError
+from kamrules.core.errors import AccountError, Location, Problem, UsageError, render_problems
 
 
 @click.command("portfolio")
@@ -34,6 +38,7 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError
 @click.option("--skip-invalid", is_flag=True,
               help="Report invalid accounts on standard error and go on with the others "
                    "(default: list every problem and stop, exit 2).")
+@mapping_option
 @record_options
 @click.option("--since", metavar="YYYY-MM-DD", default=None,
               help="Compare with the reviews recorded on or before this date: tier migration, new critical "
@@ -42,8 +47,9 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError
               help="With --since: list key accounts whose last review is older than N months.")
 @guarded
 def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, as_of: str | None,
-                  engine: str, output: str | None, fail_on: str | None, skip_invalid: bool, store: str | None,
-                  record: bool, by: str | None, since: str | None, stale_months: int) -> None:
+                  engine: str, output: str | None, fail_on: str | None, skip_invalid: bool, mapping: str | None,
+                  strict: bool, store: str | None, record: bool, by: str | None, since: str | None,
+                  stale_months: int) -> None:
     """Evaluate many accounts and print one row per account, with a portfolio summary.
 
     FILE is a YAML/JSON account file, a CSV export from a CRM (every row an account; Chinese
@@ -52,27 +58,43 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
     first), then id. The summary counts the classes and gives the Pareto view (share of revenue
     from the top 20% of accounts) and concentration (accounts ≥ 10% of company revenue).
 
+    With --mapping, the FILEs are CRM exports as the mapping describes them: an accounts table
+    and a deals table (CSV, Excel .xlsx or JSON Lines), joined and aggregated into account
+    facts. Where every row went (evaluated, joined, duplicate, rejected — each with file:line
+    and why) is reported on standard error, and as "rows" in --format json.
+
     \b
     Examples:
       kamrules portfolio examples/portfolio/crm-export.csv --as-of 2026-06-30
+      kamrules portfolio accounts.csv deals.xlsx --mapping crm.yaml --as-of 2026-06-30
       kamrules portfolio examples/accounts/ --lang en
       kamrules portfolio export.csv more/*.yaml --format csv -o portfolio.csv
       kamrules portfolio export.csv --skip-invalid --fail-on high --format json
       kamrules portfolio export.csv --record --since 2026-03-31
     """
-    from kamrules.pipeline import rulebook as load_rulebook
+    from kamrules.authoring.gate import checked_rulebook
     from kamrules.portfolio import portfolio
 
     date = parse_as_of(as_of)
-    book = load_rulebook(rulebook)
-    inputs = portfolio.collect(files, book)
-    if inputs.problems and not skip_invalid:
+    book = checked_rulebook(rulebook)
+    intake = None
+    if mapping:
+        import datetime as _dt
+
+        date = date or _dt.date.today()  # periods and evaluation count from the same day
+        intake = read_mapped(files, mapping, book, date, strict)
+        left_out = tuple(p for p in intake.report.problems if p.location.file in
+                         {f.file for f in intake.report.files if f.table == "accounts"})
+        inputs = portfolio.Inputs(tuple(portfolio.Source(a, where) for a, where in intake.accounts), left_out,
+                                  intake.report.rejected_accounts)
+    else:
+        inputs = portfolio.collect(files, book)
+    if inputs.problems and not skip_invalid and intake is None:
         raise AccountError(inputs.problems)
-    if inputs.problems:
-        for p in inputs.problems:
-            click.echo(p.render(), err=True)
-        click.echo(f"kamrules: skipped {inputs.invalid} invalid account{'s' if inputs.invalid != 1 else ''}.",
-                   err=True)
+    if inputs.problems and intake is None:
+        echo(render_problems(inputs.problems, shown_problems()), err=True)
+        echo(f"kamrules: skipped {inputs.invalid} invalid account{'s' if inputs.invalid != 1 else ''}.",
+             err=True)
     if not inputs.sources:
         raise UsageError([Problem("portfolio.empty", "there is no valid account to evaluate", Location(files[0]),
                                   hint="pass account files, CSV exports or folders holding them")])
@@ -116,21 +138,27 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         if hist is not None:  # before the output: a store that refuses the reviews fails the run
             ids = hist.commit()
             for n in hist.store.notes:
-                click.echo(f"kamrules: {n}", err=True)
+                echo(f"kamrules: {n}", err=True)
             if ids:
                 from kamrules.history.use import recorded_note
 
-                click.echo(recorded_note(hist, ids), err=True)
+                echo(recorded_note(hist, ids), err=True)
     finally:
         if hist is not None:
             hist.store.close()
+    if intake is not None and fmt == "json":
+        from kamrules.io.crm.report import with_rows
+
+        text = with_rows(text, intake.report)
+    from kamrules.io.output import write_atomic, write_stdout
+
     if output:
-        from kamrules.io.output import write_atomic
         from kamrules.portfolio.portfolio import expand
 
-        write_atomic(output, text, inputs=[*expand(files), *book.files])
+        write_atomic(output, text, inputs=[*expand(files), *book.files, *(f.folder for f in book.templates),
+                                           *([mapping] if mapping else [])])
     else:
-        click.echo(text, nl=False)
+        write_stdout(text)
     if fail_on and portfolio.fails(result, fail_on):
         sys.exit(1)
 

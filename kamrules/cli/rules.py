@@ -1,11 +1,11 @@
 """`kamrules rules`: the rulebook's documentation (rules, parameters, facts)."""
 from __future__ import annotations
 
-import json
 
 import click
 
-from kamrules.cli.common import guarded, rulebook_option
+from kamrules.cli.common import echo, guarded, rulebook_option
+from kamrules.core import textsafe
 
 LANGS = ["zh", "en"]
 
@@ -42,9 +42,9 @@ def rules_cmd(rulebook: str, fmt: str, show_rules: bool, show_params: bool, show
     sections = chosen or {"rules", "parameters", "facts", "metrics", "dimensions", "scores", "derived"}
     data = catalog(book, lang or book.lang, sections, effective)
     if fmt == "json":
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        echo(textsafe.json_dumps(data, default=str))
     else:
-        click.echo(render_catalog(data, fmt, lang or book.lang), nl=False)
+        echo(render_catalog(data, fmt, lang or book.lang), nl=False)
 
 
 command = rules_cmd

@@ -1,12 +1,12 @@
 """`kamrules test`: run YAML rule tests on every engine."""
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
-from kamrules.cli.common import guarded, lang_option
+from kamrules.cli.common import echo, guarded, lang_option
+from kamrules.core import textsafe
 
 
 @click.command("test")
@@ -38,14 +38,14 @@ def test_cmd(paths: tuple[str, ...], coverage: bool, min_coverage: float | None,
       kamrules test rules/course --coverage
       kamrules test examples/company --min-coverage 90 --format json
     """
-    from kamrules.authoring.testing import pretty, run, to_json
+    from kamrules.authoring.ruletests.report import pretty, to_json
+    from kamrules.authoring.ruletests.runner import run
 
     report = run(list(paths), lang=lang)
     if fmt == "json":
-        click.echo(json.dumps(to_json(report, coverage=coverage, min_coverage=min_coverage), ensure_ascii=False,
-                              indent=2, default=str))
+        echo(textsafe.json_dumps(to_json(report, coverage=coverage, min_coverage=min_coverage), default=str))
     else:
-        click.echo(pretty(report, coverage=coverage, min_coverage=min_coverage), nl=False)
+        echo(pretty(report, coverage=coverage, min_coverage=min_coverage), nl=False)
     code = report.exit_code(min_coverage)
     if code:
         sys.exit(code)

@@ -8,6 +8,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from kamrules.core import textsafe
+
 
 @dataclass(frozen=True, order=True)
 class Location:
@@ -39,14 +41,17 @@ class Problem:
         return (self.location.file, self.location.line, self.location.col, self.path, self.code)
 
     def render(self) -> str:
-        head = f"{self.location}: {self.severity}[{self.code}]"
+        """One problem as text for a terminal. File names, paths and messages quote input (a key,
+        a cell, a name), so each is neutralised: no control reaches the terminal, and no line
+        break lets a value pass for a problem line of its own."""
+        head = f"{textsafe.line(str(self.location))}: {self.severity}[{self.code}]"
         if self.path:
-            head += f" at {self.path}"
-        lines = [f"{head}: {self.message}"]
+            head += f" at {textsafe.line(self.path)}"
+        lines = [f"{head}: {textsafe.line(self.message)}"]
         if self.expected:
-            lines.append(f"    expected: {self.expected}")
+            lines.append(f"    expected: {textsafe.block(self.expected, ' ' * 14)}")
         if self.hint:
-            lines.append(f"    hint: {self.hint}")
+            lines.append(f"    hint: {textsafe.block(self.hint, ' ' * 10)}")
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, object]:
@@ -76,10 +81,26 @@ class InputError(KamrulesError):
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(sorted(problems, key=Problem.sort_key))
-        super().__init__(self.render())
+        n = len(self.problems)
+        # the text is rendered when asked for: a file with 100,000 unknown keys has 100,000 problems
+        super().__init__(f"{n:,} problem{'s' if n != 1 else ''}")
 
-    def render(self) -> str:
-        return "\n".join(p.render() for p in self.problems)
+    def __str__(self) -> str:
+        return self.render()
+
+    def render(self, limit: int | None = None) -> str:
+        return render_problems(self.problems, limit)
+
+
+def render_problems(problems: Sequence[Problem], limit: int | None = None) -> str:
+    """Problems as text, at most `limit` of them, saying how many more there are."""
+    shown = problems if limit is None else problems[:limit]
+    lines = [p.render() for p in shown]
+    rest = len(problems) - len(shown)
+    if rest:
+        lines.append(f"… and {rest:,} more problem{'s' if rest != 1 else ''} (the first {len(shown):,} are shown; "
+                     "set KAMRULES_MAX_PROBLEMS to see more)")
+    return "\n".join(lines)
 
 
 class AccountError(InputError):
@@ -106,8 +127,15 @@ class EngineError(KamrulesError):
 class Collector:
     """Collects problems so a loader can report every mistake in one run."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hint_limit: int | None = None) -> None:
         self.problems: list[Problem] = []
+        self.hint_limit = hint_limit  # see worth_a_hint
+
+    def worth_a_hint(self) -> bool:
+        """Whether a costly hint ('did you mean', a search over every name) is worth computing for
+        the next problem: reports list only the first KAMRULES_MAX_PROBLEMS, and a file with
+        100,000 unknown keys would otherwise spend minutes on suggestions nobody sees."""
+        return self.hint_limit is None or len(self.problems) < self.hint_limit
 
     def add(self, code: str, message: str, location: Location, path: str = "",
             expected: str = "", hint: str = "") -> None:

@@ -24,6 +24,30 @@ class ValueProblem(ValueError):
         self.expected = expected
 
 
+class RangeProblem(ValueProblem):
+    """A well-formed value outside the range kamrules computes with (loaders report *.range)."""
+
+
+# ---------------------------------------------------------------------------- declared ranges
+# Every number kamrules accepts — facts, parameters, range bounds, CSV cells, condition literals —
+# is parsed here and must be one it can compute with and print:
+# - |x| ≤ 10^15: 1,000万亿 is more than any company's revenue (world GDP is ~7×10^14 yuan); every
+#   integer up to it is exact in a float (2^53 ≈ 9×10^15); and products of two such values, a
+#   value × 100 for a percent, or a sum of 100,000 list items stay far below float overflow, so
+#   no formatting or JSON ever meets Infinity.
+# - a percent (as a fraction) within ±1000, i.e. ±100,000%: more than any growth or margin a
+#   rule compares, and a bound that turns 1.7e308 % into an error instead of a crash.
+# - dates from 1900-01-01 to 2200-12-31: as_of plus any due-date horizon or days_since() stays far
+#   from date.max (9999-12-31), where date arithmetic raises OverflowError.
+MAX_MAGNITUDE = 10 ** 15
+MAX_PERCENT = 1000
+DATE_MIN = _dt.date(1900, 1, 1)
+DATE_MAX = _dt.date(2200, 12, 31)
+NUMBER_RANGE = "a number between -10^15 and 10^15 (±1,000,000,000,000,000)"
+PERCENT_RANGE = "a percent between -100,000% and 100,000%"
+DATE_RANGE = f"a date between {DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}"
+
+
 _MULTIPLIERS: dict[str, Decimal] = {
     "": Decimal(1),
     "k": Decimal(10) ** 3, "K": Decimal(10) ** 3, "千": Decimal(10) ** 3,
@@ -48,12 +72,38 @@ def _finite(x: float, what: str) -> float:
     return x
 
 
+def _shown(raw: Any) -> str:
+    """The value as the user wrote it, shortened: a 400-digit number is not printed whole."""
+    text = str(raw).strip()
+    if len(text) > 24:
+        digits = sum(ch.isdigit() for ch in text)
+        return f"{text[:12]}… ({digits} digits)" if digits > 20 else text[:24] + "…"
+    return text
+
+
+def _too_big(raw: Any) -> RangeProblem:
+    return RangeProblem(f"'{_shown(raw)}' is outside the range kamrules computes with", expected=NUMBER_RANGE,
+                        hint="numbers are at most 10^15 (1,000万亿); check for a typo or extra zeros")
+
+
+def within_range(x: float | Decimal, raw: Any) -> None:
+    """Raise RangeProblem unless |x| ≤ 10^15 (the one numeric range, see above)."""
+    if not -MAX_MAGNITUDE <= x <= MAX_MAGNITUDE:
+        raise _too_big(raw)
+
+
 def parse_amount(raw: Any, *, allow_percent: bool = False) -> float:
-    """A number in any friendly form. Returns a float (ints stay integral-valued)."""
+    """A number in any friendly form, within ±10^15. Returns a float (ints stay integral-valued;
+    -0.0 becomes 0.0, so nothing prints as '-0')."""
     if isinstance(raw, bool):
         raise ValueProblem(f"expected a number, got {str(raw).lower()}", expected="a number")
-    if isinstance(raw, (int, float)):
-        return _finite(float(raw), "the value")
+    if isinstance(raw, int):
+        within_range(raw, raw)  # before float(): a 400-digit int would raise OverflowError
+        return float(raw) + 0.0
+    if isinstance(raw, float):
+        _finite(raw, "the value")
+        within_range(raw, raw)
+        return raw + 0.0
     if not isinstance(raw, str):
         raise ValueProblem(f"expected a number, got {type(raw).__name__}", expected="a number")
     text = raw.strip().translate(_FULLWIDTH).replace("_", "").replace(" ", "")
@@ -73,29 +123,39 @@ def parse_amount(raw: Any, *, allow_percent: bool = False) -> float:
         if low in {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", ".nan", ".inf"}:
             raise ValueProblem(f"'{raw}' is not a finite number", hint="leave the key out if the value is unknown")
         raise ValueProblem(
-            f"'{raw}' is not a number kamrules can read",
+            f"'{_shown(raw)}' is not a number kamrules can read",
             hint="write e.g. 1200000, 1,200,000, 1.2M, 120万 or 1.2亿" + (" (or 18% for a percent)" if allow_percent else ""),
             expected="a number",
         )
+    if len(m["num"]) > 64:  # more digits than any value in range can need: refuse before Decimal work
+        raise _too_big(raw)
     try:
         value = Decimal(m["num"].replace(",", ""))
     except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
         raise ValueProblem(f"'{raw}' is not a number") from None
     if m["exp"]:
         if abs(int(m["exp"])) > 30:
-            raise ValueProblem(f"'{raw}' is out of any sensible range")
+            raise _too_big(raw)
         value = value.scaleb(int(m["exp"]))
     value *= _MULTIPLIERS[m["mult"] or ""]
     if m["sign"] == "-":
         value = -value
     if percent:
         value /= 100
-    return _finite(float(value), "the value")
+    within_range(value, raw)
+    return float(value) + 0.0
 
 
 def parse_percent(raw: Any) -> float:
-    """'18%' → 0.18; a bare number is already a fraction (0.18)."""
-    return parse_amount(raw, allow_percent=True)
+    """'18%' → 0.18; a bare number is already a fraction (0.18). Within ±100,000%."""
+    try:
+        value = parse_amount(raw, allow_percent=True)
+    except RangeProblem:
+        value = math.inf  # reported with the percent range below
+    if abs(value) > MAX_PERCENT:
+        raise RangeProblem(f"'{_shown(raw)}' is outside the range kamrules computes with", expected=PERCENT_RANGE,
+                           hint="a bare number is a fraction (0.18 = 18%); check for a typo or extra zeros")
+    return value
 
 
 def parse_bool(raw: Any) -> bool:
@@ -110,18 +170,28 @@ def parse_bool(raw: Any) -> bool:
 
 
 def parse_date(raw: Any) -> _dt.date:
+    """A date (ISO, 2026/3/1, 2026年3月1日, or a YAML date) within 1900-01-01 … 2200-12-31."""
     if isinstance(raw, _dt.datetime):
-        return raw.date()
+        return within_dates(raw.date(), raw.date().isoformat())
     if isinstance(raw, _dt.date):
-        return raw
+        return within_dates(raw, raw.isoformat())
     text = str(raw).strip().translate(_FULLWIDTH)
     m = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", text)
     if not m:
         raise ValueProblem(f"'{raw}' is not a date", expected="a date like 2026-03-01")
     try:
-        return _dt.date(int(m[1]), int(m[2]), int(m[3]))
+        day = _dt.date(int(m[1]), int(m[2]), int(m[3]))
     except ValueError as e:
         raise ValueProblem(f"'{raw}' is not a real date ({e})", expected="a date like 2026-03-01") from None
+    return within_dates(day, raw)
+
+
+def within_dates(day: _dt.date, raw: Any = None) -> _dt.date:
+    """The date, if date arithmetic on it cannot overflow (see the declared ranges above)."""
+    if not DATE_MIN <= day <= DATE_MAX:
+        raise RangeProblem(f"'{raw if raw is not None else day}' is not a plausible date", expected=DATE_RANGE,
+                           hint="check the year")
+    return day
 
 
 def parse_enum(raw: Any, values: Mapping[str, Any]) -> str:
@@ -170,11 +240,29 @@ def parse_string(raw: Any) -> str:
     return str(raw)
 
 
-def parse_scalar(raw: Any, type_: str, enum_values: Mapping[str, Any] | None = None) -> Any:
+def parse_percent_setting(raw: Any) -> float:
+    """A percent a rulebook *sets* (a parameter): '15%', or a bare fraction within ±1 (0.15).
+
+    A bare number beyond ±1 is refused, not read as a fraction: `max_key_discount: 15` in an
+    overlay means 15%, and reading it as 1500% silently switches the over-discount warning off.
+    (An account's value is checked against its fact's declared range instead, with the same hint.)"""
+    value = parse_percent(raw)
+    bare = isinstance(raw, (int, float)) or (isinstance(raw, str) and not raw.strip().endswith(("%", "％")))
+    if bare and abs(value) > 1:
+        shown = _shown(raw)
+        raise ValueProblem(f"{shown} is a bare number for a percent: as a fraction it would be {format_percent(value)}",
+                           hint=f"did you mean {shown}%?", expected="a percent such as 15%, or a fraction within ±1 (0.15)")
+    return value
+
+
+def parse_scalar(raw: Any, type_: str, enum_values: Mapping[str, Any] | None = None, *,
+                 setting: bool = False) -> Any:
+    """A value of a declared type. setting=True: a value a rulebook sets (parameters), where a
+    percent must carry its % unless it is a fraction within ±1."""
     if type_ in ("number", "money"):
         return parse_amount(raw)
     if type_ == "percent":
-        return parse_percent(raw)
+        return parse_percent_setting(raw) if setting else parse_percent(raw)
     if type_ == "integer":
         return parse_integer(raw)
     if type_ == "bool":
@@ -194,8 +282,20 @@ def _trim(s: str) -> str:
     return s.rstrip("0").rstrip(".") if "." in s else s
 
 
+_NONZERO = re.compile(r"[1-9]")
+
+
+def _no_negative_zero(text: str) -> str:
+    """'-0', '-0%', '-0.0' → without the sign: a value that rounds to zero is shown as zero."""
+    return text[1:] if text.startswith("-") and not _NONZERO.search(text) else text
+
+
 def format_money(x: float, lang: str = "en", *, exact: bool = False) -> str:
     """zh: 1,200 / 120万 / 1.2亿; en: 12,000 / 1.2M / 1.2B. exact=True round-trips through parse."""
+    return _no_negative_zero(_format_money(x, lang, exact))
+
+
+def _format_money(x: float, lang: str, exact: bool) -> str:
     sign = "-" if x < 0 else ""
     a = abs(x)
     digits = 12 if exact else 2
@@ -216,15 +316,15 @@ def format_money(x: float, lang: str = "en", *, exact: bool = False) -> str:
 
 def format_percent(x: float, *, exact: bool = False) -> str:
     if exact:
-        return _trim(f"{x * 100:.12f}") + "%"
+        return _no_negative_zero(_trim(f"{x * 100:.12f}") + "%")
     pct = x * 100
-    return (f"{pct:.0f}" if abs(pct - round(pct)) < 0.05 else f"{pct:.1f}") + "%"
+    return _no_negative_zero((f"{pct:.0f}" if abs(pct - round(pct)) < 0.05 else f"{pct:.1f}") + "%")
 
 
 def format_number(x: float) -> str:
     if float(x).is_integer():
         return f"{int(x):,}"
-    return _trim(f"{x:,.2f}")
+    return _no_negative_zero(_trim(f"{x:,.2f}"))
 
 
 def format_value(x: Any, type_: str, lang: str = "en") -> str:

@@ -57,9 +57,16 @@ class Program:
         """The one fact a stratum asserts: only the properties its rules read."""
         fact: dict[str, Any] = {STRATUM: stratum}
         for target, name, term in self._readers[stratum]:
-            enc = encode_value(term(env, as_of, None) if term else env.get(name))
-            if enc is not None:
-                fact[target] = enc
+            v = term(env, as_of, None) if term else env.get(name)
+            if v is None:
+                continue
+            t = type(v)
+            if t is float or t is str or t is bool:  # already as durable_rules takes them
+                fact[target] = v
+            else:
+                enc = encode_value(v)
+                if enc is not None:
+                    fact[target] = enc
         return fact
 
     @functools.cached_property
@@ -122,25 +129,29 @@ class _Compiler:
 
     def side(self, t: ir.Term) -> tuple[str, Any]:
         """('const', value) or ('prop', property name)."""
-        if isinstance(t, ir.Const):
-            return "const", encode_value(t.value)
-        if isinstance(t, ir.Ref) and t.kind != "item":
-            return "prop", self.prop(t.name)
+        match t:
+            case ir.Const():
+                return "const", encode_value(t.value)
+            case ir.Ref() if t.kind != "item":
+                return "prop", self.prop(t.name)
         if t not in self.by_term:
             name = f"_t{len(self.by_term)}"
             self.by_term[t] = name
             self.synthetic[name] = t
         return "prop", self.by_term[t]
 
-    def literal(self, c: ir.Cond, props: set[str]) -> Any:
-        if isinstance(c, ir.Exists):
-            p = self.side(c.ref)[1]
-            props.add(p)
-            return {"$ex" if c.positive else "$nex": {p: 1}}
-        assert isinstance(c, ir.Cmp)
-        lk, lv = self.side(c.left)
-        rk, rv = self.side(c.right)
-        op = c.op
+    def literal(self, c: ir.Cmp | ir.Exists, props: set[str]) -> Any:
+        match c:
+            case ir.Exists():
+                p = self.side(c.ref)[1]
+                props.add(p)
+                return {"$ex" if c.positive else "$nex": {p: 1}}
+            case ir.Cmp():
+                lk, lv = self.side(c.left)
+                rk, rv = self.side(c.right)
+                op = c.op
+            case _:
+                ir.unknown(c)
         if lk == "const" and rk == "const":
             from kamrules.engine.reference import compare
 
@@ -157,25 +168,35 @@ class _Compiler:
         return {OPS[op]: {lv: rv}}
 
     def cond(self, c: ir.Cond, props: set[str]) -> Any:
-        """True / False for constant conditions, else a durable expression."""
-        if isinstance(c, ir.Truth):
-            return c.value
-        if isinstance(c, (ir.And, ir.Or)):
-            is_and = isinstance(c, ir.And)
-            parts = []
-            for i in c.items:
-                sub = self.cond(i, props)
-                if sub is (not is_and):  # False in and / True in or decides it
-                    return sub
-                if sub is is_and:
-                    continue
-                parts.append(sub)
-            if not parts:
-                return is_and
-            if len(parts) == 1:
-                return parts[0]
-            return {"$and" if is_and else "$or": parts}
-        return self.literal(c, props)
+        """True / False for constant conditions, else a durable expression (c is in NNF)."""
+        match c:
+            case ir.Truth():
+                return c.value
+            case ir.And():
+                return self.junction(c.items, True, props)
+            case ir.Or():
+                return self.junction(c.items, False, props)
+            case ir.Cmp() | ir.Exists():
+                return self.literal(c, props)
+            case ir.Not():
+                ir.not_nnf(c)
+            case _:
+                ir.unknown(c)
+
+    def junction(self, items: tuple[ir.Cond, ...], is_and: bool, props: set[str]) -> Any:
+        parts = []
+        for i in items:
+            sub = self.cond(i, props)
+            if sub is (not is_and):  # False in and / True in or decides it
+                return sub
+            if sub is is_and:
+                continue
+            parts.append(sub)
+        if not parts:
+            return is_and
+        if len(parts) == 1:
+            return parts[0]
+        return {"$and" if is_and else "$or": parts}
 
 
 def compile_rulebook(book: Rulebook) -> Program:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from kamrules.core import yamlio
+from kamrules.core import settings, yamlio
 from kamrules.core.errors import (
     AccountError,
     InputError,
@@ -85,6 +85,7 @@ class Table:
     header_problems: tuple[Problem, ...] = ()  # empty and duplicate headers: every row is affected
     row_problems: Mapping[int, Problem] = field(default_factory=dict)  # by line: rows with too many cells
     skip: frozenset[int] = frozenset()  # column indexes already reported (the second of a duplicate)
+    blank: int = 0  # blank records skipped (empty lines, rows of empty cells)
 
     @property
     def headers(self) -> tuple[str, ...]:
@@ -108,31 +109,50 @@ def _problem(code: str, message: str, file: str, line: int = 1, col: int = 1, *,
 
 
 def scan(text: str, delimiter: str, file: str, start: int = 0) -> Iterator[Record]:
-    """Records of an RFC 4180 text: quoted cells may hold the delimiter, "" and line breaks."""
-    lines = _Lines(text)
+    """Records of an RFC 4180 text: quoted cells may hold the delimiter, "" and line breaks.
+
+    A record starts at the start of a line. A line without a quote is one record and is split
+    at once (the common case, and the fast one); a line with a quote is scanned cell by cell,
+    since its cells may span lines."""
+    lines: _Lines | None = None  # built on the first quoted record: offsets → line numbers
     unquoted = re.compile(f"[^{re.escape(delimiter)}\r\n]*")
+    eol = re.compile(r"\r\n|\r|\n")
     pos, n = start, len(text)
+    line_no = text.count("\n", 0, start) + 1 if "\r" not in text[:start] else _Lines(text).at(start)[0]
     while pos < n:
-        first_line = lines.at(pos)[0]
-        cells: list[Cell] = []
+        m = eol.search(text, pos)
+        end, after = (m.start(), m.end()) if m else (n, n)
+        if '"' not in text[pos:end]:
+            cells: list[Cell] = []
+            col = 1
+            for part in text[pos:end].split(delimiter):
+                cells.append(Cell(part.strip(), line_no, col))
+                col += len(part) + 1
+            yield Record(line_no, tuple(cells))
+            pos, line_no = after, line_no + 1
+            continue
+        if lines is None:
+            lines = _Lines(text)
+        first_line = line_no
+        cells = []
         while True:
             cell_at = pos
             if text.startswith('"', pos):
-                m = _QUOTED.match(text, pos)
-                if m is None:
+                q = _QUOTED.match(text, pos)
+                if q is None:
                     line, col = lines.at(pos)
                     raise InputError([_problem(
                         "csv.unclosed-quote", "a quoted cell starting here is never closed", file, line, col,
                         hint='a " inside a quoted cell is written twice (""); check this cell')])
-                value = m.group(1).replace('""', '"')
-                rest = unquoted.match(text, m.end())
+                value = q.group(1).replace('""', '"')
+                rest = unquoted.match(text, q.end())
                 assert rest is not None  # the pattern matches the empty string
                 value += rest.group()  # "ab"c → abc, as the csv module and Excel read it
                 pos = rest.end()
             else:
-                m = unquoted.match(text, pos)
-                assert m is not None
-                value, pos = m.group(), m.end()
+                u = unquoted.match(text, pos)
+                assert u is not None
+                value, pos = u.group(), u.end()
             line, col = lines.at(cell_at)
             cells.append(Cell(value.strip(), line, col))
             if pos < n and text[pos] == delimiter:
@@ -141,6 +161,7 @@ def scan(text: str, delimiter: str, file: str, start: int = 0) -> Iterator[Recor
             pos += 2 if text.startswith("\r\n", pos) else 1
             break
         yield Record(first_line, tuple(cells))
+        line_no = lines.at(min(pos, n))[0] if pos < n else line_no
 
 
 def sniff(line: str) -> str:
@@ -151,21 +172,36 @@ def sniff(line: str) -> str:
     return best if counts[best] else ","
 
 
-def read_table(file: str, *, text: str | None = None) -> Table:
-    """Read and scan a CSV file. Raises InputError (unreadable, binary, empty, malformed)."""
+def read_records(file: str, *, text: str | None = None) -> tuple[str, str, Iterator[Record]]:
+    """The encoding, the delimiter, and every record of a CSV file, blank ones included (for
+    callers that account for every line). Raises InputError (unreadable, binary, malformed)."""
     encoding = "utf-8"
     if text is None:
         text, encoding = _read(file)
     text = text.lstrip("\ufeff")
     _refuse_binary(text, file)
     start, delimiter = _directive(text)
+    return encoding, delimiter, scan(text, delimiter, file, start)
+
+
+def read_table(file: str, *, text: str | None = None) -> Table:
+    """Read and scan a CSV file. Raises InputError (unreadable, binary, empty, malformed)."""
+    encoding, delimiter, records = read_records(file, text=text)
     header: Record | None = None
     rows: list[Record] = []
-    for rec in scan(text, delimiter, file, start):
+    limit = settings.max_rows()
+    blank = 0
+    for rec in records:  # a generator: records are made one at a time
         if rec.blank:
-            continue  # blank lines, and the ,,,, rows Excel leaves under a table
+            blank += 1  # blank lines, and the ,,,, rows Excel leaves under a table
+            continue
         if header is None:
             header = rec
+        elif len(rows) == limit:  # stop here: a million short rows fit under the byte cap
+            raise InputError([_problem(
+                "csv.too-many-rows", f"the file has more than {limit:,} accounts (rows); the limit is {limit:,}",
+                file, rec.line, 1, expected=f"at most {limit:,} rows under the header",
+                hint="split the export into smaller files, or raise KAMRULES_MAX_ROWS if it is genuine")])
         else:
             rows.append(rec)
     if header is None:
@@ -174,7 +210,7 @@ def read_table(file: str, *, text: str | None = None) -> Table:
     if len(header.cells) > MAX_COLUMNS:
         raise InputError([_problem("csv.too-wide", f"the header has {len(header.cells):,} columns; "
                                    f"the limit is {MAX_COLUMNS:,}", file, header.line)])
-    table = Table(file, encoding, delimiter, header, tuple(rows))
+    table = Table(file, encoding, delimiter, header, tuple(rows), blank=blank)
     return _checked(table)
 
 
@@ -314,7 +350,7 @@ def _label(f: FactDef) -> str:
     return f.label.zh or f.label.en or f.name
 
 
-def _lookup(index: KeyIndex, header: str) -> str | None:
+def lookup_fact(index: KeyIndex, header: str) -> str | None:
     """A header → dotted fact name, 'prefix:…' for a group, or None. Dotted headers walk the groups."""
     found = index.lookup("", header)
     if found is not None or "." not in header:
@@ -338,10 +374,10 @@ def _resolve(i: int, cell: Cell, index: KeyIndex, book: Rulebook, file: str,
     header = cell.text
     if header in FREE_KEYS:
         return Column(i, cell, header, (header,))
-    target, base, suffix = _lookup(index, header), header, ""
+    target, base, suffix = lookup_fact(index, header), header, ""
     if target is None:
         m = _UNIT.match(header)
-        if m and (inner := _lookup(index, m["base"])) is not None and not inner.startswith("prefix:"):
+        if m and (inner := lookup_fact(index, m["base"])) is not None and not inner.startswith("prefix:"):
             unit_suffix = _unit_suffix(book.facts[inner], m["unit"])
             if unit_suffix is None:
                 f = book.facts[inner]

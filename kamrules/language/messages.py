@@ -1,7 +1,8 @@
 """Bilingual rule messages: Jinja text rendered with the facts that triggered the rule.
 
-One small environment with StrictUndefined and a sandbox (messages come from rulebooks,
-which companies share). Variables are checked at load time against the declared names.
+One small environment with StrictUndefined and the bounded sandbox (language/sandbox.py:
+messages come from rulebooks, which companies share, so every evaluation is bounded in time,
+size, loops and recursion). Variables are checked at load time against the declared names.
 """
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import datetime as _dt
 from typing import Any, Mapping
 
 from jinja2 import StrictUndefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from kamrules.core.errors import Location, Problem
 from kamrules.core.values import format_money, format_number, format_percent
+from kamrules.language.sandbox import MESSAGE, BoundedEnvironment, LimitExceeded
 
 
 def _pct(x: Any) -> str:
@@ -35,8 +37,8 @@ def _date(x: Any) -> str:
 Labels = Mapping[str, Mapping[str, Mapping[str, str]]]  # fact/dimension → value → {zh, en}
 
 
-def make_env(lang: str, labels: Labels | None = None) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+def make_env(lang: str, labels: Labels | None = None) -> BoundedEnvironment:
+    env = BoundedEnvironment(limits=MESSAGE, undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters["pct"] = _pct
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), lang)
     env.filters["num"] = _num
@@ -64,3 +66,15 @@ def make_env(lang: str, labels: Labels | None = None) -> ImmutableSandboxedEnvir
 
 CHECK_ENV = make_env("en")  # parses message text at load time; filters and tests as at run time
 FILTERS = ("pct", "money", "num", "days", "date", "label")
+
+
+def message_problem(e: BaseException, rule: str, kind: str, account: str, at: Location) -> Problem:
+    """A message that went past a bound of the sandbox, or failed on its own terms (a name it
+    cannot read, an operation on the wrong type): the rulebook's fault, at the message."""
+    if isinstance(e, (LimitExceeded, RecursionError, MemoryError)):
+        what = str(e) if isinstance(e, LimitExceeded) else "it is nested too deeply"
+        return Problem("template.limit", f"rule '{rule}': its {kind} message went past a limit for account "
+                       f"'{account}': {what}", at, f"rules[{rule}]",
+                       hint="messages are bounded in time, size, loops and nesting (docs/security.md)")
+    return Problem("template.error", f"rule '{rule}': its {kind} message cannot be rendered for account "
+                   f"'{account}': {e}", at, f"rules[{rule}]", hint="check the message against the facts it uses")

@@ -15,6 +15,8 @@ from kamrules.language import ir
 from kamrules.language import parser as ast
 from kamrules.language.parser import ParseError
 
+COMPARISONS = frozenset(ir.NEGATE)  # == != < <= > >=
+
 FUNCTIONS = {
     "exists": "exists(x): true when x has a value",
     "missing": "missing(x): true when x has no value",
@@ -85,9 +87,11 @@ class Checker:
         if isinstance(node, ast.Unary) and node.op == "-":
             inner = self.term(node.operand)
             self.numeric(inner, node.operand)
-            if isinstance(inner, ir.Const) and not inner.param:
-                return ir.Const(-inner.value, inner.type)
-            return ir.Arith("-", ir.Const(0.0, "number"), inner, inner.type)
+            match inner:
+                case ir.Const() if not inner.param:
+                    return ir.Const(-inner.value, inner.type)
+                case _:
+                    return ir.Arith("-", ir.Const(0.0, "number"), inner, inner.type)
         if isinstance(node, ast.Binary) and node.op in "+-*/":
             left, right = self.term(node.left), self.term(node.right)
             self.numeric(left, node.left)
@@ -150,8 +154,7 @@ class Checker:
         inner = Checker(Scope(self.scope.names, self.scope.params, self.scope.list_items,
                               self.scope.list_scalar, item_scope))
         if f in ("count", "any", "all"):
-            body: Any = inner.cond(args[1])
-            return ir.Agg(f, lst, body, "integer" if f == "count" else "bool")
+            return ir.Agg(f, lst, inner.cond(args[1]), "integer" if f == "count" else "bool")
         body = inner.term(args[1])
         inner.numeric(body, args[1])
         return ir.Agg(f, lst, body, body.type)
@@ -164,25 +167,30 @@ class Checker:
     # -- conditions
     def cond(self, node: ast.Node) -> ir.Cond:
         if isinstance(node, ast.Binary) and node.op in ("and", "or"):
-            items = (self.cond(node.left), self.cond(node.right))
             flat: list[ir.Cond] = []
-            cls = ir.And if node.op == "and" else ir.Or
-            for i in items:
-                flat.extend(i.items if isinstance(i, cls) else (i,))
-            return cls(tuple(flat))
+            for i in (self.cond(node.left), self.cond(node.right)):
+                match i:  # a and (b and c) is one `and` of three
+                    case ir.And() if node.op == "and":
+                        flat.extend(i.items)
+                    case ir.Or() if node.op == "or":
+                        flat.extend(i.items)
+                    case _:
+                        flat.append(i)
+            return ir.And(tuple(flat)) if node.op == "and" else ir.Or(tuple(flat))
         if isinstance(node, ast.Unary) and node.op == "not":
             return ir.Not(self.cond(node.operand))
         if isinstance(node, ast.Binary) and node.op in ("in", "not in"):
             return self.membership(node)
-        if isinstance(node, ast.Binary) and node.op in ir.NEGATE:
+        if isinstance(node, ast.Binary) and node.op in COMPARISONS:
             return self.compare(node)
         if isinstance(node, ast.Call) and node.func in ("exists", "missing"):
             if len(node.args) != 1 or not isinstance(node.args[0], ast.Name):
                 raise _err(f"{node.func} takes one name", node, f"write {node.func}(gross_margin)")
-            t = self.name(node.args[0])
-            if not isinstance(t, ir.Ref):
-                raise _err(f"{node.func} needs a fact, not a parameter", node.args[0])
-            return ir.Exists(t, node.func == "exists")
+            match self.name(node.args[0]):
+                case ir.Ref() as ref:
+                    return ir.Exists(ref, node.func == "exists")
+                case _:
+                    raise _err(f"{node.func} needs a fact, not a parameter", node.args[0])
         if isinstance(node, ast.BoolLit):
             return ir.Truth(node.value)
         t = self.term(node)
@@ -211,32 +219,40 @@ class Checker:
             left = self.operand(node.left, right)
         else:
             left = self.term(node.left)
-            right = self.operand(node.right, left)
-            if left.type == "enum" and isinstance(right, ir.Const) and right.type == "string":
-                if right.value not in left.values:  # type: ignore[union-attr]
-                    raise _err(f"'{right.value}' is not a value of {ir.show(left)}", node.right,
-                               suggest(str(right.value), left.values) or "allowed: " + ", ".join(left.values))  # type: ignore[union-attr]
-                right = ir.Const(right.value, "enum")
+            right = self.enum_word(left, self.operand(node.right, left), node.right)
         left, right = self.unify(left, right, node)
         if node.op not in ("==", "!=") and left.type in ("enum", "string", "bool"):
             raise _err(f"'{node.op}' cannot compare {left.type} values", node,
                        "use == / != or 'in [...]'")
         return ir.Cmp(node.op, left, right)
 
+    def enum_word(self, left: ir.Term, right: ir.Term, node: ast.Node) -> ir.Term:
+        """A string compared with an enum must be one of its values: it becomes that value."""
+        match left, right:
+            case ir.Ref(), ir.Const() if left.type == "enum" and right.type == "string":
+                if right.value not in left.values:
+                    raise _err(f"'{right.value}' is not a value of {ir.show(left)}", node,
+                               suggest(str(right.value), left.values) or "allowed: " + ", ".join(left.values))
+                return ir.Const(right.value, "enum")
+            case _:
+                return right
+
     def unify(self, left: ir.Term, right: ir.Term, node: ast.Binary) -> tuple[ir.Term, ir.Term]:
         lt, rt = left.type, right.type
-        if lt == "date" and isinstance(right, ir.Const) and rt == "string":
-            return left, ir.Const(self.date(right.value, node.right), "date")
-        if rt == "date" and isinstance(left, ir.Const) and lt == "string":
-            return ir.Const(self.date(left.value, node.left), "date"), right
+        match left, right:
+            case _, ir.Const() if lt == "date" and rt == "string":
+                return left, ir.Const(self.date(right.value, node.right), "date")
+            case ir.Const(), _ if rt == "date" and lt == "string":
+                return ir.Const(self.date(left.value, node.left), "date"), right
         if lt in NUMERIC_TYPES and rt in NUMERIC_TYPES:
             if {lt, rt} == {"money", "percent"}:
                 raise _err(f"'{ir.show(left)}' ({lt}) is compared with '{ir.show(right)}' ({rt})", node,
                            "a money amount compared with a percent is almost always a mistake")
             return left, right
         if lt == "enum" and rt == "enum":
-            if isinstance(left, ir.Ref) and isinstance(right, ir.Ref) and set(left.values) != set(right.values):
-                raise _err(f"'{left.name}' and '{right.name}' have different values", node)
+            match left, right:
+                case ir.Ref(), ir.Ref() if set(left.values) != set(right.values):
+                    raise _err(f"'{left.name}' and '{right.name}' have different values", node)
             return left, right
         if lt == rt:
             return left, right
@@ -260,12 +276,7 @@ class Checker:
         cmps: list[ir.Cond] = []
         negated = node.op == "not in"
         for item in node.right.items:
-            right = self.operand(item, left)
-            if left.type == "enum" and isinstance(right, ir.Const) and right.type == "string":
-                if right.value not in left.values:  # type: ignore[union-attr]
-                    raise _err(f"'{right.value}' is not a value of {ir.show(left)}", item,
-                               suggest(str(right.value), left.values) or "allowed: " + ", ".join(left.values))  # type: ignore[union-attr]
-                right = ir.Const(right.value, "enum")
+            right = self.enum_word(left, self.operand(item, left), item)
             left2, right = self.unify(left, right, node)
             cmps.append(ir.Cmp("!=" if negated else "==", left2, right))
         if len(cmps) == 1:

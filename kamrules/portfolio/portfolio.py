@@ -17,14 +17,14 @@ import csv
 import dataclasses
 import datetime as _dt
 import io
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from kamrules import __version__
-from kamrules.advice.model import Advice, Finding
+from kamrules.advice.model import Advice, Headline
+from kamrules.core import settings, textsafe
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.values import format_money, format_percent
 from kamrules.io import csvio
@@ -36,7 +36,7 @@ DIMENSIONS = ("final", "tier", "scorecard")  # shown when the rulebook declares 
 SCORES = ("current_value", "potential_value", "health")
 PARETO_DEFAULT = 0.20  # the course's 20% of accounts, when the rulebook has no parameter for it
 MAJOR_DEFAULT = 0.10  # a customer at 10% of revenue is a major customer (ASC 280)
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = textsafe.FORMULA_START  # kept as a name: docs and tests refer to it
 
 UI: dict[str, dict[str, str]] = {
     "title": {"zh": "客户组合", "en": "Account portfolio"},
@@ -138,11 +138,17 @@ def collect(paths: Iterable[str], book: Rulebook) -> Inputs:
     sources: list[Source] = []
     problems: list[Problem] = []
     invalid = 0
+    limit = settings.max_rows()
     for file in expand(paths):
         got, bad, n_bad = _read(file, book)
         sources.extend(got)
         problems.extend(bad)
         invalid += n_bad
+        if len(sources) > limit:  # one CSV file stops at the limit itself; many files add up
+            raise InputError([Problem(
+                "portfolio.too-many-accounts", f"the inputs hold more than {limit:,} accounts (reached in this file); "
+                f"the limit is {limit:,}", Location(file), expected=f"at most {limit:,} accounts in one run",
+                hint="evaluate the accounts in several runs, or raise KAMRULES_MAX_ROWS if it is genuine")])
     unique, dupes = _unique_ids(sources)
     return Inputs(tuple(unique), tuple(sorted([*problems, *dupes], key=Problem.sort_key)), invalid + len(dupes))
 
@@ -190,7 +196,7 @@ class Row:
     revenue: float | None
     company_revenue: float | None
     warnings: Mapping[str, int]  # severity → number of warnings
-    top: Finding | None  # the most severe warning
+    top: Headline | None  # the most severe warning
     severities: frozenset[str]  # of every finding, for --fail-on
     manager: str | None = None  # team.account_manager
     overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)  # dimension → a manager's value
@@ -263,8 +269,13 @@ class Portfolio:
 
 
 def row_of(advice: Advice, where: Location) -> Row:
-    warnings = [f for f in advice.findings if f.kind == "warning"]
-    counts = {s: sum(1 for f in warnings if f.severity == s) for s in SEVERITIES}
+    """Classes, scores and finding headlines only: a row renders no message and traces no evidence."""
+    headlines = advice.headlines
+    warnings = [f for f in headlines if f.kind == "warning"]
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for f in warnings:
+        if f.severity in counts:
+            counts[f.severity] += 1
     values = advice.account.values
     return Row(
         id=advice.account.id, name=advice.account.name, where=str(where), as_of=advice.as_of,
@@ -272,7 +283,7 @@ def row_of(advice: Advice, where: Location) -> Row:
         scores={s: advice.scores[s].value for s in SCORES if s in advice.scores},
         revenue=_number(values.get("revenue")), company_revenue=_number(values.get("company.revenue")),
         warnings=counts, top=warnings[0] if warnings else None,  # findings come most severe first
-        severities=frozenset(f.severity for f in advice.findings),
+        severities=frozenset(f.severity for f in headlines),
         manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None)
 
 
@@ -412,7 +423,8 @@ def _cell_text(p: Portfolio, r: Row, col: str) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """Names, ids, file names and rulebook labels are input: shown as text, never as Markdown."""
+    return textsafe.markdown(text)
 
 
 def to_markdown(p: Portfolio) -> str:
@@ -439,7 +451,7 @@ def _summary_md(p: Portfolio) -> list[str]:
     colon = "：" if lang == "zh" else ": "
     out: list[str] = []
     if s.by_final:
-        counts = [f"{_dim_label(p, 'final', v)} {n}" for v, n in s.by_final]
+        counts = [f"{_md_cell(_dim_label(p, 'final', v))} {n}" for v, n in s.by_final]
         if s.unclassified:
             counts.append(f"{ui('unclassified', lang)} {s.unclassified}")
         out.append(f"- **{ui('by_final', lang)}**{colon}" + " · ".join(counts))
@@ -447,7 +459,7 @@ def _summary_md(p: Portfolio) -> list[str]:
     out.append(f"- **{ui('concentration', lang)}**{colon}" + _concentration_head(p))
     if s.concentration:
         for r in s.concentration.over:
-            out.append(f"  - {_md_cell(r.name)} (`{r.id}`): {format_percent(r.revenue_share or 0)}")
+            out.append(f"  - {_md_cell(r.name)} (`{_md_cell(r.id)}`): {format_percent(r.revenue_share or 0)}")
     pg = s.programme
     if pg is not None:
         out.append(f"- **{ui('programme', lang)}**{colon}" + ui(f"programme_{pg.verdict}", lang, n=pg.key_accounts,
@@ -481,9 +493,8 @@ def _concentration_head(p: Portfolio) -> str:
 
 
 def neutralise(text: str) -> str:
-    """A text cell a spreadsheet would run as a formula (=HYPERLINK(…), +cmd, -1+1, @SUM) is
-    prefixed with ' so it shows as text. Numbers are written as numbers and never pass here."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """One text cell of the CSV export (textsafe.csv_cell: formulas, line breaks, controls)."""
+    return textsafe.csv_cell(text)
 
 
 def _csv_number(v: float | None) -> int | float | str:
@@ -553,7 +564,7 @@ def to_json(p: Portfolio) -> str:
         },
         "skipped": [q.as_dict() for q in p.skipped],
     }
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    return textsafe.json_dumps(data) + "\n"
 
 
 def _row_json(p: Portfolio, r: Row) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import TemplateSyntaxError
 
 from kamrules.core.errors import Collector, Location, suggest
 from kamrules.core.values import (
@@ -19,6 +19,7 @@ from kamrules.core.values import (
 from kamrules.language import ir
 from kamrules.language.messages import CHECK_ENV, FILTERS
 from kamrules.language.parser import ParseError
+from kamrules.language.templatenames import undeclared
 from kamrules.language.typecheck import Scope, check_condition, check_term
 from kamrules.rulebook.model import (
     DerivedDef,
@@ -30,6 +31,7 @@ from kamrules.rulebook.model import (
     Rulebook,
     RuleDef,
     ScoreDef,
+    TableDef,
     Text,
 )
 from kamrules.rulebook import playbook
@@ -67,6 +69,16 @@ def _expr_loc(base: Location, pos: int, src: str) -> Location:
     return Location(base.file, base.line, base.col + pos)
 
 
+def _table_cond(t: TableDef, scope: Scope) -> ir.Cond:
+    """A table's shared precondition, checked (a mistake in it is reported on every row)."""
+    if not t.when.strip():
+        return ir.Truth(True)
+    try:
+        return check_condition(t.when, scope)
+    except ParseError:
+        return ir.Truth(True)
+
+
 def _condition_loc(r: RuleDef, pos: int) -> Location:
     """Where a condition error is: in a table row, the cell (or precondition) that holds the offset."""
     if r.cells:
@@ -79,6 +91,7 @@ def _condition_loc(r: RuleDef, pos: int) -> Location:
 
 def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Rulebook:
     from kamrules.rulebook.strata import stratify
+    from kamrules.rulebook.templates import chain_folders
 
     facts, params, metrics = layered.facts, layered.params, layered.metrics
     derived, dims, scores = layered.derived, layered.dimensions, layered.scores
@@ -114,23 +127,25 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
     playbook.check_names(guide, where, values=set(facts) | set(metrics) | set(derived), dimensions=set(dims),
                          scores=set(scores), params=set(params), out=out)
     lang = next((b.lang for b in reversed(chain) if b.lang), "zh")
+    currency = next((b.currency for b in reversed(chain) if b.currency), "")  # the nearest overlay's
     top = chain[-1] if chain else None
     book = Rulebook(
         id=top.id if top else name, version=top.version if top else "0",
         title=next((b.title for b in reversed(chain) if b.title.zh or b.title.en), Text(zh=name, en=name)),
-        lang=lang, files=tuple(b.file for b in chain), facts=dict(facts), params=dict(params),
+        lang=lang, currency=currency, files=tuple(b.file for b in chain), facts=dict(facts), params=dict(params),
         metrics=checked_metrics, derived=dict(derived), dimensions=dict(dims), scores=dict(scores),
         rules=tuple(sorted(rules, key=lambda r: (strata.get(r.id, 0), -r.priority, r.id))),
         disabled=tuple(layered.disabled), metric_order=tuple(order),
-        templates=tuple(b.templates for b in reversed(chain) if b.templates),
+        templates=chain_folders(chain, out),
         chain=tuple(b.id for b in chain), strata=strata,
-        tables={k: replace(v, rows=tuple(r for r in v.rows if r in kept)) for k, v in layered.tables.items()},
+        tables={k: replace(v, rows=tuple(r for r in v.rows if r in kept), cond=_table_cond(v, scope))
+                for k, v in layered.tables.items()},
         playbook=guide)
     return replace(book, digest=digest(book))
 
 
 def _check_rule(r: RuleDef, scope: Scope, layered: Any, out: Collector) -> RuleDef:
-    cond: ir.Cond = ir.Truth(False)
+    cond = ir.NEVER  # a placeholder when `when` does not check: lint skips the rule
     try:
         cond = check_condition(r.when, scope)
     except ParseError as e:
@@ -240,8 +255,8 @@ def check_message_vars(rules: list[RuleDef], scope: Scope, out: Collector) -> No
                 continue
             for field, text in (("message", msg.message), ("remedy", msg.remedy)):
                 for lang, s in (("zh", text.zh), ("en", text.en)):
-                    if not s:
-                        continue
+                    if not s or "{" not in s:
+                        continue  # no {{ }}, {% %} or {# #}: plain text, nothing to check
                     where = f"rules[{r.id}].then.{kind}.{field}.{lang}"
                     at = msg.location or r.origin.location
                     try:
@@ -250,13 +265,21 @@ def check_message_vars(rules: list[RuleDef], scope: Scope, out: Collector) -> No
                         out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
                                 at, where, hint="check {{ … }} and {% … %} pairs")
                         continue
+                    except RecursionError:
+                        out.add("rulebook.message-syntax", f"rule '{r.id}': the message is nested too deeply to read",
+                                at, where, hint="flatten the nesting")
+                        continue
                     if _check_filters(ast, r, where, at, out):
                         continue  # compiling for the variable check would fail on the unknown filter
                     try:
-                        names = meta.find_undeclared_variables(ast)
+                        names = undeclared(ast, CHECK_ENV)
                     except TemplateSyntaxError as e:
                         out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
                                 at, where)
+                        continue
+                    except RecursionError:
+                        out.add("rulebook.message-syntax", f"rule '{r.id}': the message is nested too deeply to read",
+                                at, where, hint="flatten the nesting")
                         continue
                     for var in sorted(names):
                         if var not in allowed:
@@ -269,6 +292,10 @@ def _check_filters(ast: Any, r: RuleDef, where: str, at: Any, out: Collector) ->
     from jinja2 import nodes
 
     bad = False
+    for n in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        bad = True
+        out.add("rulebook.message-unsafe", f"rule '{r.id}': a message cannot extend, include or import templates",
+                at, where, hint="write the text into the message itself")
     for g in ast.find_all(nodes.Getattr):
         if g.attr.startswith("_"):
             bad = True

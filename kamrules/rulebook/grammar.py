@@ -26,6 +26,8 @@ from kamrules.core.grammar import (
     Text,
 )
 from kamrules.core.values import ALL_TYPES, NUMERIC_TYPES, SCALAR_TYPES
+from kamrules.rulebook.vocabulary import HIT_POLICIES as HIT_POLICIES
+from kamrules.rulebook.vocabulary import SEVERITIES as SEVERITIES
 
 ID_PATTERN = r"[a-z0-9][a-z0-9_.\-]{0,80}"
 RULE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,80}"
@@ -33,8 +35,6 @@ NAME_PATTERN = r"[^\W\d][\w]*(\.[^\W\d][\w]*)*"
 SOURCE_PATTERN = r"(deck|recon|lit:.+|company:.+)"
 CONCEPT_PATTERN = r"[a-z_]+\.[a-z_]+"
 REQUIRES_PATTERN = r"\s*>=\s*(\d+(?:\.\d+)*)\s*"
-SEVERITIES = ("critical", "high", "medium", "low", "info")  # most severe first
-HIT_POLICIES = ("unique", "first", "priority", "any")
 TABLE_POLICIES = ("unique", "first", "priority", "collect")  # DMN's single- and multiple-hit policies
 OUTPUT_PATTERN = r"(classify|score|derive)\.[^\W\d][\w]*"
 RESERVED = frozenset({"params", "account", "and", "or", "not", "in", "true", "false", "it", "classification",
@@ -330,6 +330,11 @@ RULEBOOK = Map("", (
     Field("lang", Scalar("str", choices=("zh", "en"), what="lang", code="lang",
                          message="lang {value} is not supported", expected="zh or en",
                          desc="Default output language")),
+    Field("currency", Scalar("str", pattern=r"[A-Z]{3}", what="currency", code="currency",
+                             message="currency {value} is not an ISO 4217 code",
+                             expected="three capital letters: CNY, USD, EUR …",
+                             desc="The currency the rulebook's amounts are in (ISO 4217, e.g. CNY): money from an "
+                                  "export in another currency is converted or refused, never compared as it is")),
     Field("requires", Map("", (
         Field("kamrules", Scalar("str", pattern=REQUIRES_PATTERN, what="the version requirement", code="requires",
                                  message="cannot read the version requirement {value}", expected='">=0.1"',
@@ -366,7 +371,8 @@ RULEBOOK = Map("", (
                       desc="Overlays: rule ids that later overlays may not change")),
     Field("playbook", Ref("playbook")),
     Field("templates", Scalar("str", what="templates", message="templates must be a folder path",
-                              desc="A folder of playbook templates that shadow the built-in ones")),
+                              desc="A folder of playbook templates that shadow the built-in ones: a relative path "
+                                   "inside the overlay's own folder (no .., no link out of it)")),
 ), what="the rulebook", expected="rulebook: <id>, rules: […]", type_code="not-mapping",
     type_message="a rulebook must be a YAML mapping")
 

@@ -80,11 +80,16 @@ def _param(name: str, spec: dict[str, Any], origin: Origin, out: Collector) -> P
     if type_ not in SCALAR_TYPES:
         return None
     try:
-        parsed = parse_scalar(value, type_)
+        # the same parse for every caller: `check` and `advise` load parameters here, and both
+        # refuse a bare 15 for a percent ("did you mean 15%?") instead of reading 1500%
+        parsed = parse_scalar(value, type_, setting=True)
     except ValueProblem as e:
         out.add("rulebook.value", f"parameter '{name}': {e.message}", origin.location, f"parameters.{name}.value",
                 e.expected, e.hint)
-        return None
+        try:  # the load fails either way; keeping the value as read spares every rule that uses the
+            parsed = parse_scalar(value, type_)  # parameter an 'unknown parameter' error on top
+        except ValueProblem:
+            return None
     source = str(spec.get("source") or "")
     if not source:
         out.problems.append(Problem("lint.param-no-source", f"parameter '{name}' has no source", origin.location,

@@ -1,22 +1,26 @@
 """Rulebook files → one effective, checked Rulebook.
 
-from __future__ import annotations
-
 Three passes, each collecting every problem before it stops:
 1. read each file of the `extends` graph and validate its structure (read.py);
 2. layer them, parents first (layering.py);
 3. check the effective rulebook: names, types, expressions, message variables, strata (check.py).
 """
+from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kamrules.core import yamlio
 from kamrules.core.errors import Collector, InputError, Location, RulebookError, suggest
 from kamrules.core.resources import builtin_rulebook_path
-from kamrules.rulebook.check import check
-from kamrules.rulebook.layering import layer
 from kamrules.rulebook.model import Rulebook
-from kamrules.rulebook.read import RawBook, Reader
+
+if TYPE_CHECKING:
+    from kamrules.rulebook.read import RawBook
+
+# Reading, layering and checking (read.py, layering.py, check.py and the condition parser behind
+# them) are imported when a rulebook is not in the cache: a warm `kamrules advise` never needs them.
 
 # --------------------------------------------------------------------------- the extends graph
 
@@ -86,6 +90,8 @@ class StoredFiles(Files):
 
 def read_chain(ref: str, out: Collector, files: Files | None = None) -> list[RawBook]:
     """Every rulebook of the extends graph, parents before children, each once."""
+    from kamrules.rulebook.read import Reader
+
     src = files or Files()
     order: list[RawBook] = []
     seen: dict[str, RawBook] = {}
@@ -140,21 +146,64 @@ def read_chain(ref: str, out: Collector, files: Files | None = None) -> list[Raw
 def load_rulebook(ref: str = "course") -> Rulebook:
     """Load, layer and check a rulebook by built-in id or path. Raises RulebookError.
 
-    A checked rulebook is cached on disk, keyed by the reference and validated against the
-    content hash of every file of its extends graph (cache.py)."""
+    A checked rulebook is cached on disk (core/cache.py: signed entries in a private folder).
+    An entry is used only when everything it was made from is still the same: every file of
+    the extends graph (real path and content), how every reference of the graph resolves,
+    and every templates setting (the folder it confines to). Any doubt: load afresh."""
     from kamrules.core import cache
 
     ck = cache.key("rulebook", ref, str(Path.cwd()))
-    hit = cache.get("rulebook", ck)
-    if hit is not None:
-        files, book = hit
-        try:
-            if all(cache.file_hash(f) == h for f, h in files):
-                return book  # type: ignore[no-any-return]
-        except OSError:
-            pass
+    book = _verified(cache.get("rulebook", ck), ref)
+    if book is not None:
+        return book
     book, chain = _load_fresh(ref)
-    cache.put("rulebook", ck, ([(b.real, cache.file_hash(b.real)) for b in chain], book))
+    try:
+        cache.put("rulebook", ck, (_dependencies(ref, chain, book), book))
+    except OSError:
+        pass  # a file vanished since it was read: just no cache entry
+    return book
+
+
+Dependency = tuple[str, str, str, str]  # (kind, a, b, expected)
+
+
+def _dependencies(ref: str, chain: list[RawBook], book: Rulebook) -> list[Dependency]:
+    from kamrules.core import cache
+
+    deps: list[Dependency] = [("ref", ref, "", str(resolve_ref(ref, None)))]
+    for b in chain:
+        deps.append(("file", b.real, os.path.realpath(b.real), cache.file_hash(b.real)))
+        deps += [("ref", parent, b.real, str(resolve_ref(parent, b.real))) for parent, _ in b.extends]
+    deps += [("templates", f.overlay, f.setting, repr(f)) for f in book.templates]
+    return deps
+
+
+def _verified(hit: object, ref: str) -> Rulebook | None:
+    """The cached rulebook if the entry has the right shape and every dependency still holds."""
+    from kamrules.core import cache, inputs
+    from kamrules.rulebook.templates import confine
+
+    if not (isinstance(hit, tuple) and len(hit) == 2 and isinstance(hit[1], Rulebook) and isinstance(hit[0], list)):
+        return None
+    deps, book = hit[0], hit[1]
+    assert isinstance(book, Rulebook)
+    try:
+        if not deps or deps[0][:2] != ("ref", ref):
+            return None
+        for kind, a, b, expected in deps:
+            if kind == "ref":
+                ok = str(resolve_ref(a, b or None)) == expected
+            elif kind == "file":
+                ok = os.path.realpath(a) == b and cache.file_hash(a) == expected
+                inputs.note(a)  # an output must never replace it (io/output.py)
+            elif kind == "templates":
+                ok = repr(confine(a, b, Location(a))) == expected
+            else:
+                ok = False
+            if not ok:
+                return None
+    except (OSError, ValueError, TypeError):
+        return None
     return book
 
 
@@ -165,6 +214,9 @@ def load_stored(entry: str, files: dict[str, str]) -> Rulebook:
 
 
 def _load_fresh(ref: str, files: Files | None = None) -> tuple[Rulebook, list[RawBook]]:
+    from kamrules.rulebook.check import check
+    from kamrules.rulebook.layering import layer
+
     out = Collector()
     chain = read_chain(ref, out, files)
     if out:

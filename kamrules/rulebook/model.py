@@ -8,8 +8,9 @@ from typing import Any, Mapping
 from kamrules.core.errors import Location
 from kamrules.core.i18n import LANGS as LANGS
 from kamrules.core.i18n import Text as Text
-from kamrules.rulebook.grammar import HIT_POLICIES as HIT_POLICIES
-from kamrules.rulebook.grammar import SEVERITIES as SEVERITIES
+from kamrules.language import ir
+from kamrules.rulebook.vocabulary import HIT_POLICIES as HIT_POLICIES
+from kamrules.rulebook.vocabulary import SEVERITIES as SEVERITIES
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class MetricDef:
     label: Text
     origin: Origin
     help: Text = Text()
-    term: Any = None  # ir.Term after checking
+    term: ir.Term = ir.UNKNOWN  # the checked formula (a Rulebook keeps only metrics whose formula checks)
 
 
 @dataclass(frozen=True)
@@ -136,9 +137,9 @@ class RuleDef:
     # where each part of a table row's generated condition was written: (start, end) offsets in
     # `when`, and the cell's location in the file (errors point at the cell, not the whole row)
     cells: tuple[tuple[int, int, Location], ...] = ()
-    # filled by checking:
-    cond: Any = None  # ir.Cond
-    score_terms: tuple[tuple[str, Any], ...] = ()
+    # filled by checking (until then, and when `when` does not check, the rule never fires):
+    cond: ir.Cond = ir.NEVER
+    score_terms: tuple[tuple[str, ir.Term], ...] = ()  # score name, checked expression
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,8 @@ class TableDef:
     origin: Origin
     complete: bool = False
     title: Text = Text()
+    when: str = ""  # the precondition every row shares ("" = none)
+    cond: ir.Cond = ir.Truth(True)  # the precondition, checked (filled by checking)
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,17 @@ class Disabled:
 
 
 @dataclass(frozen=True)
+class TemplateFolder:
+    """A company overlay's `templates:` folder, confined to the overlay's own folder tree
+    (rulebook/templates.py): every template is read only when its real path is inside `root`."""
+
+    folder: str  # the overlay's folder (real path) joined with the setting, not resolved further
+    root: str  # the overlay's own folder, real path: the boundary
+    overlay: str  # the overlay file (as found), for messages and the cache check
+    setting: str  # as written
+
+
+@dataclass(frozen=True)
 class Rulebook:
     """The effective (merged and checked) rulebook."""
 
@@ -242,11 +256,12 @@ class Rulebook:
     disabled: tuple[Disabled, ...] = ()
     digest: str = ""
     metric_order: tuple[str, ...] = ()  # topological
-    templates: tuple[str, ...] = ()  # company template folders, nearest overlay first
+    templates: tuple[TemplateFolder, ...] = ()  # company template folders, nearest overlay first
     chain: tuple[str, ...] = ()  # rulebook ids, base first
     strata: Mapping[str, int] = field(default_factory=dict)  # rule id → stratum
     tables: Mapping[str, TableDef] = field(default_factory=dict)
     playbook: PlaybookDef = PlaybookDef()
+    currency: str = ""  # ISO 4217 code of its money amounts; "" when the rulebook does not say
 
     def rule(self, rule_id: str) -> RuleDef | None:
         for r in self.rules:

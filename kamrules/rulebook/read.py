@@ -42,6 +42,7 @@ class RawBook:
     version: str = "0"
     title: Text = Text()
     lang: str = ""
+    currency: str = ""
     extends: list[tuple[str, Location]] = field(default_factory=list)
     facts: dict[str, FactDef] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # partial: overlays may set only value
@@ -55,7 +56,7 @@ class RawBook:
     disable: list[tuple[str, str, Location]] = field(default_factory=list)
     override: list[tuple[str, dict[str, Any], Location]] = field(default_factory=list)
     lock: list[tuple[str, Location]] = field(default_factory=list)
-    templates: str = ""
+    templates: str = ""  # the `templates:` setting as written
     tables: list[tuple[TableDef, bool]] = field(default_factory=list)  # (table, replace)
     playbook: dict[str, Any] = field(default_factory=dict)  # section → what the grammar read
     playbook_locs: dict[str, Location] = field(default_factory=dict)
@@ -105,6 +106,7 @@ class Reader:
             book.version = str(data["version"])
         book.title = _text(data.get("title"))
         book.lang = data["lang"] if _ok(data.get("lang")) else ""
+        book.currency = data["currency"] if _ok(data.get("currency")) else ""
         self.requires(data.get("requires"))
         for i, e in enumerate(data.get("extends") or []):
             if _ok(e):
@@ -144,7 +146,7 @@ class Reader:
         self.overlay_parts(book, data)
         t = data.get("templates")
         if isinstance(t, str):
-            book.templates = str((Path(self.doc.file).parent / t).resolve())
+            book.templates = t  # as written: rulebook/templates.py confines it to the overlay's folder
         return book
 
     # -- values the grammar cannot judge
@@ -168,7 +170,9 @@ class Reader:
             return None
         try:
             t = "percent" if type_ == "percent" else "number"
-            return float(parse_scalar(value, t))
+            # a bound is set by the rulebook, like a parameter: a bare 100 for a percent is refused
+            # ("did you mean 100%?"), never read as 10000%
+            return float(parse_scalar(value, t, setting=True))
         except ValueProblem as e:
             self.err("rulebook.value", e.message, path, e.expected, e.hint, value=True)
             return None
@@ -294,7 +298,8 @@ class Reader:
         policy = spec["hit_policy"] if isinstance(spec.get("hit_policy"), str) else "unique"
         table = TableDef(tid, policy, tuple(i for i in spec.get("inputs") or [] if isinstance(i, str)),
                          tuple(outputs), tuple(r.id for r in rows), self.origin(path),
-                         spec.get("complete") is True, _text(spec.get("title")))
+                         spec.get("complete") is True, _text(spec.get("title")),
+                         pre if isinstance(pre := spec.get("when"), str) else "")
         book.tables.append((table, spec.get("replace") is True))
 
     def row_rule(self, table: Mapping[str, Any], row: ExpandedRow, outputs: list[str]) -> RuleDef:

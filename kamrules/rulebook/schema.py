@@ -14,9 +14,9 @@ loader stay the authority (they also accept keys in any letter case, which a sch
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from typing import Any, Iterable
 
+from kamrules.core import textsafe
 from kamrules.rulebook.model import FactDef, Rulebook
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -33,7 +33,7 @@ PERCENT_HELP = "a percent such as 18% or a fraction such as 0.18"
 
 
 def dumps(s: dict[str, Any]) -> str:
-    return json.dumps(s, ensure_ascii=False, indent=2) + "\n"
+    return textsafe.json_dumps(s) + "\n"  # labels and help may come from an overlay
 
 
 # --------------------------------------------------------------------------- account

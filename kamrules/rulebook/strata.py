@@ -19,7 +19,7 @@ def writes(r: RuleDef) -> set[str]:
 
 
 def reads(r: RuleDef) -> set[str]:
-    names = {x.name for x in ir.refs(r.cond) if x.kind in ("dimension", "score", "derived")} if r.cond is not None else set()
+    names = {x.name for x in ir.refs(r.cond) if x.kind in ("dimension", "score", "derived")}
     for _, t in r.score_terms:
         names |= {x.name for x in ir.refs(t) if x.kind in ("dimension", "score", "derived")}
     return names

@@ -1,0 +1,201 @@
+"""Text from input, neutralised for the medium it is written to.
+
+Account and contact names, CSV cells and headers, file names, rulebook titles, labels and
+messages come from files kamrules does not control. Written out raw they can drive a terminal
+(ESC/CSI sequences move the cursor or recolour text, OSC sequences set the window title, C1
+controls do the same on some terminals), reorder what a reader sees (bidi overrides and
+isolates: 'Trojan Source'), fake structure in a Markdown playbook (a line break followed by
+`# ` or `- [ ]`), or run as a formula in a spreadsheet.
+
+The data itself is never changed; each writer calls the function for its medium, where the
+text is written:
+
+    terminal(text)     a whole output the CLI prints: line breaks and tabs stay, every other
+                       control is shown as a visible escape (\\x1b, \\u202e)
+    line(text)         one value inside a line (an error message, a file name): line breaks
+                       are shown as \\n too, so a value cannot start a line of its own
+    markdown(text)     one value inside a Markdown document: line breaks become spaces,
+                       characters that would start a heading, list, task item, quote, table
+                       cell, link, code span or HTML tag are backslash-escaped
+    html(text)         one value inside HTML, before Jinja's autoescape: controls and bidi shown
+    csv_cell(text)     one text cell of a CSV export: formula starts prefixed with ', controls shown
+    json_dumps(obj)    JSON: no NaN/Infinity, no -0.0, and C1 controls, bidi controls and line
+                       separators written as \\u escapes (lossless: a JSON reader gets the text back)
+
+Visible escapes rather than deletion: a reader sees that something was there, and what.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Callable
+
+# Characters that are never written raw: C0 controls (tab and line feed are handled per
+# medium), DEL, C1 controls, the bidi embeddings/overrides/isolates and marks, the Unicode
+# line and paragraph separators, invisible operators and a BOM that is not the first character.
+# Zero-width (non-)joiners U+200C/U+200D are kept: emoji sequences and Persian, Arabic and Indic
+# text need them, and they cannot move or hide text.
+_CONTROL_CLASS = (
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+    "\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb"
+)
+_CONTROLS = re.compile(f"[{_CONTROL_CLASS}]")
+_CONTROLS_AND_CR = re.compile(f"[{_CONTROL_CLASS}]|\r(?!\n)")  # a lone CR rewrites the line
+_LINE_BREAKS = re.compile("\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet runs as a formula
+
+
+def _visible(m: re.Match[str]) -> str:
+    ch = m.group()
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def has_controls(text: str) -> bool:
+    """True when any character of the text would be escaped by terminal() or line()."""
+    return bool(_CONTROLS.search(text)) or "\r" in text or "\n" in text
+
+
+def terminal(text: str) -> str:
+    """A whole output for a terminal: keep \\n, \\t and \\r\\n; show every other control.
+
+    A leading BOM is kept: the CSV export starts with one so Excel reads it as UTF-8."""
+    if text.startswith("\ufeff"):
+        return "\ufeff" + _CONTROLS_AND_CR.sub(_visible, text[1:])
+    return _CONTROLS_AND_CR.sub(_visible, text)
+
+
+def line(text: str) -> str:
+    """One value inside a line of text: line breaks are shown (\\n) like any other control."""
+    return _CONTROLS.sub(_visible, text).replace("\r", "\\r").replace("\n", "\\n")
+
+
+def block(text: str, indent: str) -> str:
+    """A value that may span lines (an 'expected:' example): controls shown, and every line
+    after the first indented, so no line of it can pass for a line of its own."""
+    lines = _LINE_BREAKS.split(text)
+    return ("\n" + indent).join(_CONTROLS.sub(_visible, part) for part in lines)
+
+
+# --------------------------------------------------------------------------- Markdown
+
+# Escaped anywhere: \ (so no escape of ours can be undone), ` (code spans), * (emphasis),
+# [ and ] (links, images, task items, footnotes), | (table cells).
+_MD_ANYWHERE = re.compile(r"([\\`*\[\]|])")
+# Escaped where they would open HTML or an entity: <tag, </tag, <!--, <?, <http://…>, &name; &#…;
+_MD_HTML = re.compile(r"<(?=[A-Za-z/!?])|&(?=#?\w+;)")
+# A value can land at the start of a line (a table row, after a list marker): escape the first
+# character when it would start a heading, list item, quote, fence, thematic break or setext line.
+_MD_BLOCK_START = re.compile(
+    r"^(\s*)("
+    r"#{1,6}(?=\s|$)"          # heading
+    r"|[-+](?=\s|$)"           # bullet (* is escaped everywhere)
+    r"|>"                      # block quote
+    r"|\d{1,9}(?=[.)](?:\s|$))"  # ordered list: 1. or 1)
+    r"|[-_=~](?=[-_=~\s]*$)"   # --- ___ === ~~~ alone: thematic break, setext underline, fence
+    r"|~~~"                    # fence with an info string
+    r")"
+)
+
+
+# Anything markdown() could change: most text (a Chinese name, a sentence) has none of it.
+_MD_TOUCHES = re.compile(f"[\\\\`*\\[\\]|<&\r\n\x85{_CONTROL_CLASS}]")
+
+
+def markdown(text: str) -> str:
+    """One value inside a Markdown document, shown as the text it is."""
+    if not _MD_TOUCHES.search(text) and not _MD_BLOCK_START.match(text):
+        return text
+    text = _LINE_BREAKS.sub(" ", text)
+    text = _MD_ANYWHERE.sub(r"\\\1", text)
+    text = _MD_HTML.sub(lambda m: "\\" + m.group(), text)
+    m = _MD_BLOCK_START.match(text)
+    if m:
+        # 1. → 1\.  (the digits stay, the delimiter is escaped); # → \#, - → \-, > → \>
+        at = m.end() if m.group(2)[0].isdigit() else m.start(2)
+        text = text[:at] + "\\" + text[at:]
+    return _CONTROLS.sub(_visible, text)
+
+
+# --------------------------------------------------------------------------- HTML, CSV
+
+def html(text: str) -> str:
+    """One value inside HTML: controls and bidi shown; Jinja's autoescape does < > & " '."""
+    return _CONTROLS.sub(_visible, text)
+
+
+def csv_cell(text: str) -> str:
+    """One text cell of a CSV export: a cell a spreadsheet would run as a formula (=HYPERLINK(…),
+    +cmd, -1+1, @SUM) is prefixed with ' so it shows as text; line breaks become spaces (one
+    account, one line) and other controls are shown. Numbers are written as numbers and never
+    pass here."""
+    text = "'" + text if text.startswith(FORMULA_START) else text
+    return _CONTROLS.sub(_visible, _LINE_BREAKS.sub(" ", text))
+
+
+# --------------------------------------------------------------------------- JSON
+
+_JSON_UNSAFE = re.compile(f"[{_CONTROL_CLASS}]")  # after json.dumps, only inside strings
+
+
+def _json_escape(m: re.Match[str]) -> str:
+    return f"\\u{ord(m.group()):04x}"
+
+
+def json_ready(obj: Any) -> Any:
+    """The data with -0.0 as 0.0; NaN or Infinity anywhere is a bug in kamrules (ValueError),
+    never JSON that a strict parser refuses."""
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            raise ValueError(f"{obj} cannot be written as JSON")
+        return obj + 0.0  # -0.0 + 0.0 == 0.0
+    if isinstance(obj, dict):
+        return {k: json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    return obj
+
+
+def json_dumps(obj: Any, *, indent: int | None = 2, default: Callable[[Any], Any] | None = None,
+               sort_keys: bool = False) -> str:
+    """JSON text that every strict parser accepts and that is safe to print to a terminal."""
+    text = json.dumps(json_ready(obj), ensure_ascii=False, allow_nan=False, indent=indent, default=default,
+                      sort_keys=sort_keys)
+    return _JSON_UNSAFE.sub(_json_escape, text)
+
+
+# --------------------------------------------------------------------------- whole structures
+
+def deep(obj: Any, fn: Callable[[str], str]) -> Any:
+    """Every string inside dicts, lists and tuples passed through fn (keys are left alone: they
+    are names the template reads, not text it shows). A structure shared by several parts of
+    the input (the playbook context lists each finding in several places) is converted once,
+    and stays shared."""
+    memo: dict[int, Any] = {}
+    texts: dict[str, str] = {}
+
+    def walk(o: Any) -> Any:
+        if isinstance(o, str):
+            done = texts.get(o)
+            if done is None:
+                done = texts[o] = fn(o)
+            return done
+        if not isinstance(o, (dict, list, tuple)):
+            return o
+        key = id(o)
+        if key in memo:
+            return memo[key]
+        out: Any
+        if isinstance(o, dict):
+            out = memo[key] = {}
+            out.update((k, walk(v)) for k, v in o.items())
+        elif isinstance(o, list):
+            out = memo[key] = []
+            out.extend(walk(v) for v in o)
+        else:
+            out = memo[key] = tuple(walk(v) for v in o)
+        return out
+
+    return walk(obj)

@@ -1,0 +1,572 @@
+"""The bounded Jinja sandbox that every company template and rule message runs in.
+
+Jinja's SandboxedEnvironment stops templates from reaching Python internals, but not from
+spending the machine: `{% for a in range(99999) %}{% for b in range(99999) %}` runs for hours,
+`{{ 9 ** 999999999 }}` computes a billion-bit integer, `{{ 'x' * 10**10 }}` allocates ten
+gigabytes, a macro that calls itself or a template that extends itself ends in a RecursionError
+with no location. Templates and messages come from company overlays that people share, so
+every evaluation here is bounded (Limits), and a bound that is hit raises LimitExceeded, a
+SecurityError: the caller reports it as bad input (exit 2) at the template's file and line.
+
+How, through the sandbox's own hooks (no fork of Jinja):
+* time: one deadline per render, checked at every loop iteration, call, filter and operator;
+* loops: every `{% for %}` iterates through a counter (the code generator wraps the loop's
+  iterable), shared by all loops of the render, so nested loops multiply into one budget;
+  recursive loops are counted the same way; `range()` is capped;
+* arithmetic: `**` and `*` are checked before they run (the size of the integer, string or
+  list they would build); `+`, `~` and every filter and method result after;
+* text: the rendered output and every buffer Jinja joins (macro bodies, blocks, `{% set %}`
+  blocks) are capped; so are the widths a filter or method pads to (center, indent, format,
+  ljust, …) before the string is built;
+* recursion: calls (macros, `caller()`, recursive loops) and nested templates (extends,
+  include, import) are capped; a RecursionError anyway is the template's fault, with its line.
+
+Rendering must go through Template.render (the budget starts in Environment.concat, which
+render calls); kamrules never streams templates.
+"""
+from __future__ import annotations
+
+import marshal
+import re
+import sys
+import threading
+import time
+import types
+from dataclasses import dataclass
+from string import Formatter
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import jinja2
+from jinja2 import nodes, pass_context
+from jinja2.bccache import BytecodeCache, Bucket
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.exceptions import SecurityError, TemplateRuntimeError, TemplateSyntaxError
+from jinja2.runtime import Context, LoopContext
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
+
+
+@dataclass(frozen=True)
+class Limits:
+    seconds: float  # one render, start to end
+    size: int  # characters of any one value a template builds (strings; lists and dicts counted deep)
+    items: int  # items of any one list, tuple or dict a template builds
+    output: int  # characters emitted by one render in all (a macro's text counts again where it is output)
+    iterations: int  # loop iterations of one render, all loops together
+    depth: int  # nested calls (macros, recursive loops) and nested templates (extends, include, import)
+    range: int  # items of one range()
+    int_bits: int  # an integer a template computes
+
+
+# A real playbook renders in well under a second, a few hundred kB, a few thousand iterations.
+PLAYBOOK = Limits(seconds=10.0, size=2_000_000, items=100_000, output=8_000_000, iterations=1_000_000, depth=32,
+                  range=100_000, int_bits=4096)
+# A rule message is a sentence; it is rendered per finding per account.
+MESSAGE = Limits(seconds=2.0, size=100_000, items=10_000, output=400_000, iterations=10_000, depth=16,
+                 range=10_000, int_bits=1024)
+
+
+class LimitExceeded(SecurityError):
+    """A bound of the sandbox was hit: the template's (or message's) fault, not kamrules'."""
+
+
+class _Budget:
+    __slots__ = ("deadline", "iterations", "depth", "emitted", "limits")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.seconds
+        self.iterations = limits.iterations
+        self.depth = 0
+        self.emitted = 0
+
+    def emit(self, n: int) -> None:
+        self.emitted += n
+        if self.emitted > self.limits.output:
+            raise LimitExceeded(f"the template wrote more than {self.limits.output:,} characters")
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise LimitExceeded(f"the template ran longer than {self.limits.seconds:g} seconds")
+
+    def tick(self) -> None:
+        self.iterations -= 1
+        if self.iterations < 0:
+            raise LimitExceeded(f"the loops ran more than {self.limits.iterations:,} times in all "
+                                "(nested loops multiply)")
+        self.check_time()
+
+
+_ITER = "_kam_iter"  # filter names the code generator inserts; harmless if a template uses them
+_SIZE = "_kam_size"
+_OUT = "_kam_out"
+
+
+class _Bounder(NodeTransformer):
+    """Every loop iterates through the budget; every `~` result is size-checked; everything a
+    template outputs is counted, its static text included (a loop body that writes the same
+    kilobyte a million times into a macro's buffer is caught before the buffer is joined)."""
+
+    def __init__(self, env: jinja2.Environment) -> None:
+        self.env = env
+
+    def _wrap(self, node: nodes.Expr, name: str, *args: nodes.Expr) -> nodes.Filter:
+        f = nodes.Filter(node, name, list(args), [], None, None, lineno=node.lineno)
+        f.set_environment(self.env)
+        return f
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:
+        self.generic_visit(node)  # in place: children of an Output stay expressions
+        static = sum(len(c.data) for c in node.nodes if isinstance(c, nodes.TemplateData))
+        children: list[nodes.Expr] = [c if isinstance(c, nodes.TemplateData) else self._wrap(c, _OUT)
+                                      for c in node.nodes]
+        if static:
+            lineno = node.nodes[-1].lineno if node.nodes else node.lineno
+            children.append(self._wrap(nodes.Const("", lineno=lineno), _OUT, nodes.Const(static, lineno=lineno)))
+        node.nodes = children
+        return node
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = self._wrap(node.iter, _ITER)  # type: ignore[arg-type]  # generic_visit keeps an Expr
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return self._wrap(node, _SIZE)
+
+
+class _BoundedCodeGenerator(CodeGenerator):
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        _Bounder(self.environment).visit(node)
+        super().visit_Template(node, frame)
+
+
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_DIGITS = re.compile(r"\d+")
+
+
+class BoundedEnvironment(ImmutableSandboxedEnvironment):
+    """ImmutableSandboxedEnvironment with Limits. One budget per render, per thread."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "-", "%", "//", "/"})
+    code_generator_class = _BoundedCodeGenerator
+
+    def __init__(self, *, limits: Limits, **options: Any) -> None:
+        super().__init__(**options)
+        self.limits = limits
+        self._local = threading.local()
+        self.globals.pop("lipsum", None)  # lipsum(n=10**9): text without bound, and no use here
+        self.globals["range"] = self._range
+        self.filters.pop("random", None)  # output must be deterministic
+        self.filters = {name: _guarded(self, name, f) for name, f in self.filters.items()}
+        self.filters[_ITER] = pass_context(lambda _ctx, it: self._counted(it))
+        self.filters[_SIZE] = pass_context(lambda _ctx, value: self._sized(value))
+        self.filters[_OUT] = pass_context(lambda _ctx, value, extra=0: self._emitted(value, extra))
+
+    # ------------------------------------------------------------------ the per-render budget
+
+    def budget(self) -> _Budget | None:
+        """The budget of the render running on this thread, if any."""
+        b: _Budget | None = getattr(self._local, "budget", None)
+        return b
+
+    def concat(self, parts: Iterable[str]) -> str:
+        """Template.render joins the whole output here, and compiled code joins every buffer
+        (macro bodies, blocks, {% set %} blocks) with it: the budget starts with the outermost
+        join and every join is size-checked before it allocates."""
+        local = self._local
+        limit = self.limits.output
+        if getattr(local, "budget", None) is not None:
+            buf = parts if isinstance(parts, list) else list(parts)
+            if sum(map(len, buf)) > limit:
+                raise LimitExceeded(f"the template built a text of more than {limit:,} characters")
+            return "".join(buf)
+        local.budget = _Budget(self.limits)
+        try:
+            # every piece was counted as it was written (_kam_out), so the list is bounded
+            out = list(parts)
+        finally:
+            local.budget = None
+        if sum(map(len, out)) > limit:
+            raise LimitExceeded(f"the output is larger than {limit:,} characters")
+        return "".join(out)
+
+    def _counted(self, it: Iterable[Any]) -> Iterator[Any]:
+        budget = self.budget()
+        if budget is None:
+            yield from it
+            return
+        for x in it:
+            budget.tick()
+            yield x
+
+    def _emitted(self, value: Any, extra: int) -> Any:
+        budget: _Budget | None = getattr(self._local, "budget", None)
+        if budget is not None:
+            budget.emit(extra + (len(value) if type(value) is str else _deep_size(value, self.limits.output)))
+        return value
+
+    def _sized(self, value: Any) -> Any:
+        """A value the template built: bounded in characters (counted deep) and items."""
+        if isinstance(value, str):
+            if len(value) > self.limits.size:
+                raise LimitExceeded(f"the template built a text of more than {self.limits.size:,} characters")
+        elif isinstance(value, (list, tuple, dict)):
+            if len(value) > self.limits.items:
+                raise LimitExceeded(f"the template built a list of more than {self.limits.items:,} items")
+            if _deep_size(value, self.limits.size) > self.limits.size:
+                raise LimitExceeded(f"the template built a value of more than {self.limits.size:,} characters")
+        elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > self.limits.int_bits:
+            raise LimitExceeded(f"the template computed an integer of more than {self.limits.int_bits:,} bits")
+        return value
+
+    def check_size(self, n: int, what: str = "characters") -> None:
+        limit = self.limits.items if what == "items" else self.limits.size
+        if n > limit:
+            raise LimitExceeded(f"the template would build a value of more than {limit:,} {what}")
+
+    def _range(self, *args: int) -> range:
+        try:
+            r = range(*args)
+            n = len(r)
+        except OverflowError:
+            n = sys.maxsize
+        if n > self.limits.range:
+            raise LimitExceeded(f"range() of more than {self.limits.range:,} numbers")
+        return r
+
+    # ------------------------------------------------------------------ nested templates
+
+    def _check_nesting(self) -> None:
+        """extends, include and import run the other template's root function inside this
+        one's: count the root functions of this environment on the stack."""
+        budget = self.budget()
+        if budget is None:
+            return
+        budget.check_time()
+        depth, frame = 0, sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_name == "root" and frame.f_globals.get("environment") is self:
+                depth += 1
+            frame = frame.f_back  # type: ignore[assignment]
+        if depth >= self.limits.depth:
+            raise LimitExceeded(f"templates are nested more than {self.limits.depth} deep "
+                                "(does a template extend or include itself?)")
+
+    def get_template(self, name: Any, parent: str | None = None,
+                     globals: Any = None) -> jinja2.Template:
+        self._check_nesting()
+        return super().get_template(name, parent, globals)
+
+    def select_template(self, names: Any, parent: str | None = None,
+                        globals: Any = None) -> jinja2.Template:
+        self._check_nesting()
+        return super().select_template(names, parent, globals)
+
+    def compile(self, source: Any, name: str | None = None, filename: str | None = None,
+                raw: bool = False, defer_init: bool = False) -> Any:
+        try:
+            return super().compile(source, name, filename, raw, defer_init)  # type: ignore[call-overload]
+        except (RecursionError, MemoryError, SyntaxError) as e:
+            if isinstance(e, TemplateSyntaxError):
+                raise
+            raise TemplateSyntaxError("the template is nested too deeply to compile", 1, name, filename) from None
+
+    # ------------------------------------------------------------------ sandbox hooks
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        budget = self.budget()
+        if budget is not None:
+            budget.check_time()
+        if operator == "**":
+            self._check_pow(left, right)
+        elif operator == "*":
+            self._check_mul(left, right)
+        elif operator == "%" and isinstance(left, str):
+            self._check_percent_format(left)
+        try:
+            rv = super().call_binop(context, operator, left, right)
+        except (ArithmeticError, TypeError, ValueError) as e:
+            raise TemplateRuntimeError(f"cannot compute {_short(left)} {operator} {_short(right)}: {e}") from None
+        return self._sized(rv)
+
+    def _check_pow(self, left: Any, right: Any) -> None:
+        if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+            if right > self.limits.int_bits or right * abs(left).bit_length() > self.limits.int_bits:
+                raise LimitExceeded(f"{_short(left)} ** {_short(right)} is larger than "
+                                    f"{self.limits.int_bits:,} bits")
+
+    def _check_mul(self, left: Any, right: Any) -> None:
+        seq, n = (left, right) if isinstance(right, int) else (right, left)
+        if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and n > 0:
+            if not isinstance(seq, str):
+                self.check_size(len(seq) * n, "items")
+            self.check_size(_deep_size(seq, self.limits.size) * n)
+        elif isinstance(left, int) and isinstance(right, int):
+            if left.bit_length() + right.bit_length() > self.limits.int_bits:
+                raise LimitExceeded(f"the product is larger than {self.limits.int_bits:,} bits")
+
+    def _check_percent_format(self, fmt: str) -> None:
+        for m in _PERCENT_SPEC.finditer(fmt):
+            for part in m.groups():
+                if part == "*":
+                    raise SecurityError("'%*d'-style widths are not available in templates")
+                if part and int(part) > self.limits.size:
+                    self.check_size(int(part))
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """str.format / str.format_map, which the sandbox hands out as a wrapper: widths and
+        precisions are checked before the text is built."""
+        wrapper = super().wrap_str_format(value)
+        if wrapper is None:
+            return None
+        fmt = value.__self__
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            self._check_brace_format(fmt)
+            return str(self._sized(wrapper(*args, **kwargs)))
+
+        return checked
+
+    def _check_brace_format(self, fmt: str) -> None:
+        try:
+            fields = list(Formatter().parse(fmt))
+        except ValueError as e:
+            raise TemplateRuntimeError(f"bad format string: {e}") from None
+        for _, _, spec, _ in fields:
+            if spec and "{" in spec:
+                raise SecurityError("nested format fields are not available in templates")
+            for d in _DIGITS.findall(spec or ""):
+                self.check_size(int(d) if len(d) < 12 else 10 ** 12)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        budget = __self.budget()
+        if budget is not None:
+            budget.check_time()
+            if budget.depth >= __self.limits.depth:
+                raise LimitExceeded(f"calls are nested more than {__self.limits.depth} deep "
+                                    "(a macro or a recursive loop that calls itself?)")
+        args = __self._precheck_call(__obj, args, kwargs)
+        if isinstance(__obj, LoopContext) and args:  # loop(children) of a recursive loop
+            args = (__self._counted(args[0]), *args[1:])
+        if budget is not None:
+            budget.depth += 1
+        try:
+            rv = super().call(__context, __obj, *args, **kwargs)
+        finally:
+            if budget is not None:
+                budget.depth -= 1
+        return __self._sized(rv)
+
+    def _precheck_call(self, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """str methods that can build a string far larger than their inputs, checked first."""
+        if not (isinstance(obj, types.BuiltinMethodType) and isinstance(obj.__self__, str)):
+            return args
+        s, name = obj.__self__, obj.__name__
+        if name in ("center", "ljust", "rjust", "zfill"):
+            width = args[0] if args else kwargs.get("width", 0)
+            if isinstance(width, int):
+                self.check_size(width)
+        elif name == "expandtabs":
+            tab = args[0] if args else kwargs.get("tabsize", 8)
+            if isinstance(tab, int):
+                self.check_size(len(s) + s.count("\t") * max(tab, 0))
+        elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+            self.check_size(_replaced_size(s, args[0], args[1], args[2] if len(args) > 2 else -1))
+        elif name == "join" and args:
+            items = list(self._counted(args[0]))
+            self.check_size(_deep_size(items, self.limits.size) + len(s) * max(len(items) - 1, 0))
+            return (items, *args[1:])
+        return args
+
+
+def _short(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def _deep_size(value: Any, limit: int) -> int:
+    """Characters a value stands for (strings by length, containers by their contents, other
+    values as one), counted until the count passes `limit`: `[big] * 1000` is small as a list
+    and huge as text."""
+    total, stack = 0, [value]
+    while stack and total <= limit:
+        v = stack.pop()
+        if isinstance(v, str):
+            total += len(v)
+        elif isinstance(v, (list, tuple)):
+            total += 1
+            stack.extend(v)
+        elif isinstance(v, dict):
+            total += 1
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        else:
+            total += 1
+    return total
+
+
+def _replaced_size(s: str, old: str, new: str, count: Any) -> int:
+    n = len(s) + 1 if old == "" else s.count(old)
+    if isinstance(count, int) and count >= 0:
+        n = min(n, count)
+    return len(s) + n * (len(new) - len(old))
+
+
+# --------------------------------------------------------------------------- filters
+
+def _guarded(env: BoundedEnvironment, name: str, f: Callable[..., Any]) -> Callable[..., Any]:
+    """Jinja's built-in filters, with the deadline, their amplifying arguments checked before
+    they run and their result's size after. The pass_context/… marker is kept."""
+    pre = _PRECHECKS.get(name)
+
+    def filter_(*args: Any, **kwargs: Any) -> Any:
+        budget = env.budget()
+        if budget is not None:
+            budget.check_time()
+        if pre is not None:
+            args = pre(env, args, kwargs)
+        return env._sized(f(*args, **kwargs))
+
+    filter_.__name__ = getattr(f, "__name__", name)
+    filter_.__doc__ = f.__doc__
+    if hasattr(f, "jinja_pass_arg"):
+        filter_.jinja_pass_arg = f.jinja_pass_arg  # type: ignore[attr-defined]
+    return filter_
+
+
+Args = tuple[Any, ...]
+
+
+def _arg(args: Args, kwargs: Mapping[str, Any], i: int, name: str, default: Any) -> Any:
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+def _pre_center(env: BoundedEnvironment, args: Args, kwargs: dict[str, Any]) -> Args:
+    width = _arg(args, kwargs, 1, "width", 80)
+    if isinstance(width, int):
+        env.check_size(width)
+    return args
+
+
+def _pre_indent(env: BoundedEnvironment, args: Args, kwargs: dict[str, Any]) -> Args:
+    s, width = str(_arg(args, kwargs, 0, "s", "")), _arg(args, kwargs, 1, "width", 4)
+    per_line = width if isinstance(width, int) else len(str(width))
+    env.check_size(len(s) + (s.count("\n") + 1) * max(per_line, 0))
+    return args
+
+
+def _pre_format(env: BoundedEnvironment, args: Args, kwargs: dict[str, Any]) -> Args:
+    if args and isinstance(args[0], str):
+        env._check_percent_format(args[0])
+    return args
+
+
+def _pre_count_arg(i: int, name: str) -> Callable[[BoundedEnvironment, Args, dict[str, Any]], Args]:
+    def pre(env: BoundedEnvironment, args: Args, kwargs: dict[str, Any]) -> Args:
+        n = _arg(args, kwargs, i, name, 0)
+        if isinstance(n, int):
+            env.check_size(n, "items")
+        return args
+    return pre
+
+
+def _pre_replace(env: BoundedEnvironment, args: Args, kwargs: dict[str, Any]) -> Args:
+    # do_replace(eval_ctx, s, old, new, count=None); only a longer `new` can grow the text
+    if len(args) >= 4 and not kwargs:
+        s, old, new = args[1], args[2], args[3]
+    else:
+        s, old, new = _arg(args, kwargs, 1, "s", ""), _arg(args, kwargs, 2, "old", ""), _arg(args, kwargs, 3, "new", "")
+    if isinstance(new, str) and isinstance(old, str) and len(new) > len(old) and isinstance(s, str):
+        count = _arg(args, kwargs, 4, "count", None)
+        env.check_size(_replaced_size(s, old, new, count if count is not None else -1))
+    return args
+
+
+def _pre_join(env: BoundedEnvironment, args: Args, kwargs: dict[str, Any]) -> Args:
+    # do_join(eval_ctx, value, d="", attribute=None): count what would be joined first
+    if len(args) < 2:
+        return args
+    items = list(env._counted(args[1]))
+    sep = _arg(args, kwargs, 2, "d", "")
+    env.check_size(_deep_size(items, env.limits.size) + len(str(sep)) * max(len(items) - 1, 0))
+    return (args[0], items, *args[2:])
+
+
+def _pre_sum(env: BoundedEnvironment, args: Args, kwargs: dict[str, Any]) -> Args:
+    # do_sum(environment, iterable, attribute=None, start=0): lists and tuples add up in size
+    if len(args) < 2:
+        return args
+    items = list(env._counted(args[1]))
+    start = _arg(args, kwargs, 3, "start", 0)
+    if isinstance(start, (list, tuple)) or any(isinstance(x, (list, tuple)) for x in items):
+        env.check_size(sum(len(x) for x in [start, *items] if isinstance(x, (list, tuple))), "items")
+        env.check_size(_deep_size([start, *items], env.limits.size))
+    return (args[0], items, *args[2:])
+
+
+def _pre_wordwrap(env: BoundedEnvironment, args: Args, kwargs: dict[str, Any]) -> Args:
+    # do_wordwrap(environment, s, width=79, break_long_words=True, wrapstring=None, …)
+    s, width = str(_arg(args, kwargs, 1, "s", "")), _arg(args, kwargs, 2, "width", 79)
+    wrap = _arg(args, kwargs, 4, "wrapstring", None)
+    if isinstance(width, int):
+        env.check_size(len(s) + (len(s) // max(width, 1) + 1) * len(str(wrap or "\n")))
+    return args
+
+
+def _pre_round(env: BoundedEnvironment, args: Args, kwargs: dict[str, Any]) -> Args:
+    precision = _arg(args, kwargs, 1, "precision", 0)
+    if isinstance(precision, int) and abs(precision) > 100:
+        raise LimitExceeded("round() to more than 100 digits")
+    return args
+
+
+_PRECHECKS: dict[str, Callable[[BoundedEnvironment, Args, dict[str, Any]], Args]] = {
+    "center": _pre_center,
+    "indent": _pre_indent,
+    "format": _pre_format,
+    "batch": _pre_count_arg(1, "linecount"),
+    "slice": _pre_count_arg(1, "slices"),
+    "replace": _pre_replace,
+    "join": _pre_join,
+    "sum": _pre_sum,
+    "wordwrap": _pre_wordwrap,
+    "round": _pre_round,
+    "truncate": lambda env, args, kwargs: args,
+}
+
+
+# --------------------------------------------------------------------------- compiled templates on disk
+
+class SignedBytecodeCache(BytecodeCache):
+    """Jinja's compiled templates in kamrules' cache (core/cache.py): signed entries, keyed by
+    the template's real path and content checksum (Jinja's bucket) and by the environment's
+    options, so a template repointed, edited or compiled with other options is recompiled."""
+
+    def _key(self, bucket: Bucket) -> str:
+        from kamrules.core import cache
+
+        env = bucket.environment
+        options = (jinja2.__version__, env.autoescape, env.trim_blocks, env.lstrip_blocks, env.keep_trailing_newline,
+                   type(env).__name__)
+        return cache.key("jinja", repr(options), bucket.key, bucket.checksum)
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        from kamrules.core import cache
+
+        data = cache.get_bytes("jinja", self._key(bucket))
+        if data is None:
+            return
+        try:
+            code = marshal.loads(data)
+        except Exception:
+            return
+        if isinstance(code, types.CodeType):
+            bucket.code = code
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        from kamrules.core import cache
+
+        if bucket.code is not None:
+            cache.put_bytes("jinja", self._key(bucket), marshal.dumps(bucket.code))
