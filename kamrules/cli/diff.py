@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from kamrules.cli.common import guarded, lang_option, parse_as_of, rulebook_option, store_option
+from kamrules.cli.common import echo, guarded, lang_option, parse_as_of, rulebook_option, store_option
 
 
 @click.command("diff")
@@ -71,12 +71,12 @@ def diff_cmd(account: str, since: str | None, store: str | None, rulebook: str, 
     finally:
         st.close()
     if fmt == "json":
-        click.echo(json.dumps({"account": account, **diff}, ensure_ascii=False, indent=2, default=str))
+        echo(json.dumps({"account": account, **diff}, ensure_ascii=False, indent=2, default=str))
         return
     info = {"review": old.id, "as_of": old.as_of.isoformat(), "recorded_by": old.recorded_by}
     ctx = use.since_context(book, lang, info, diff)
     head = (f"{new.account_name} ({account}): #{old.id} {old.as_of} → #{new.id} {new.as_of}")
-    click.echo(views.diff_text(ctx["sections"], head, ctx["notes"], ctx["facts"]), nl=False)
+    echo(views.diff_text(ctx["sections"], head, ctx["notes"], ctx["facts"]), nl=False)
 
 
 command = diff_cmd

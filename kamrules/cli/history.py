@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from kamrules.cli.common import guarded, lang_option, rulebook_option, store_option
+from kamrules.cli.common import echo, guarded, lang_option, rulebook_option, store_option
 
 
 @click.command("history")
@@ -57,7 +57,7 @@ def history_cmd(account: str, store: str | None, rulebook: str, lang: str | None
 
         write_atomic(output, text)
     else:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
 
 
 command = history_cmd

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from kamrules.cli.common import guarded, rulebook_option, store_option
+from kamrules.cli.common import echo, guarded, rulebook_option, store_option
 
 
 @click.group("override")
@@ -88,7 +88,7 @@ def set_(account: str, klass: str | None, tier: str | None, accept: str | None, 
     finally:
         st.close()
     what = f"{target} → {value_}" if kind == "dimension" else f"accepted warning {target}"
-    click.echo(f"kamrules: override {o.id} for '{account}': {what}, until {o.expires} (by {o.author})")
+    echo(f"kamrules: override {o.id} for '{account}': {what}, until {o.expires} (by {o.author})")
 
 
 @override_cmd.command("list")
@@ -120,14 +120,14 @@ def list_(account: str | None, show_all: bool, fmt: str, store: str | None) -> N
     today = _dt.date.today()
     items = sorted((o for os_ in found.values() for o in os_), key=lambda o: o.id)
     if fmt == "json":
-        click.echo(json.dumps([{**o.as_dict(), "status": o.status(today)} for o in items], ensure_ascii=False,
+        echo(json.dumps([{**o.as_dict(), "status": o.status(today)} for o in items], ensure_ascii=False,
                               indent=2))
         return
     if not items:
-        click.echo("no overrides")
+        echo("no overrides")
     for o in items:
         what = f"{o.target} → {o.value}" if o.kind == "dimension" else f"accept {o.target}"
-        click.echo(f"{o.id}\t{o.account_id}\t{what}\tuntil {o.expires}\t{o.status(today)}\t{o.author}: {o.reason}")
+        echo(f"{o.id}\t{o.account_id}\t{what}\tuntil {o.expires}\t{o.status(today)}\t{o.author}: {o.reason}")
 
 
 @override_cmd.command("remove")
@@ -152,7 +152,7 @@ def remove(override_id: int, by: str | None, store: str | None) -> None:
         o = remove_override(st, override_id, by=location.recorded_by(by))
     finally:
         st.close()
-    click.echo(f"kamrules: removed override {o.id} of '{o.account_id}'")
+    echo(f"kamrules: removed override {o.id} of '{o.account_id}'")
 
 
 command = override_cmd

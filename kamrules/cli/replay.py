@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from kamrules.cli.common import engine_option, guarded, store_option
+from kamrules.cli.common import echo, engine_option, guarded, store_option
 
 
 @click.command("replay")
@@ -41,7 +41,7 @@ def replay_cmd(review: int, store: str | None, rulebook: str | None, engine: str
     s = r.review.summary
     status = "OK" if r.identical else "DIFFERENT"
     if fmt == "json":
-        click.echo(json.dumps({"review": s.id, "account": s.account_id, "as_of": s.as_of.isoformat(), "status": status,
+        echo(json.dumps({"review": s.id, "account": s.account_id, "as_of": s.as_of.isoformat(), "status": status,
                                "rulebook": {"id": s.rulebook_id, "version": s.rulebook_version,
                                             "digest": s.rulebook_digest},
                                "recorded_engine": s.engine, "replay_engine": r.engine,
@@ -52,33 +52,33 @@ def replay_cmd(review: int, store: str | None, rulebook: str | None, engine: str
                                    "changes": r.today}},
                               ensure_ascii=False, indent=2, default=str))
     else:
-        click.echo(f"{status}: review {s.id} ({s.account_id}, as of {s.as_of}) re-evaluated with rulebook "
+        echo(f"{status}: review {s.id} ({s.account_id}, as of {s.as_of}) re-evaluated with rulebook "
                    f"{s.rulebook_id} {s.rulebook_version} ({s.rulebook_digest[:19]}) on the {r.engine} engine"
                    + (" — byte-identical to the recorded result" if r.identical else " — the result differs"))
         if s.engine != r.engine:
-            click.echo(f"  recorded on the {s.engine} engine; replayed on {r.engine} (same rules, same matches)")
+            echo(f"  recorded on the {s.engine} engine; replayed on {r.engine} (same rules, same matches)")
         if not r.identical:
             book = r.book
             ctx = use.since_context(book, s.lang, {"review": s.id, "as_of": s.as_of.isoformat(),
                                                    "recorded_by": s.recorded_by},
                                     {"same_rulebook": True, "separable": True, "facts": [],
                                      "from": {}, "to": {}, "by_facts": r.differences})
-            click.echo(f"  differing parts: {', '.join(r.differences.get('keys', [])) or 'none'}")
+            echo(f"  differing parts: {', '.join(r.differences.get('keys', [])) or 'none'}")
             for line in ctx["sections"][0]["lines"]:
-                click.echo(f"  - {line['text']}")
+                echo(f"  - {line['text']}")
         if r.today is not None and r.today_book is not None:
             tb = r.today_book
             same = tb.digest == s.rulebook_digest
-            click.echo(f"With {tb.id} {tb.version} ({tb.digest[:19]})"
+            echo(f"With {tb.id} {tb.version} ({tb.digest[:19]})"
                        + (": the same rulebook." if same else ":"))
             ctx = use.since_context(tb, s.lang, {"review": s.id, "as_of": s.as_of.isoformat(),
                                                  "recorded_by": s.recorded_by},
                                     {"same_rulebook": True, "separable": True, "facts": [], "from": {}, "to": {},
                                      "by_facts": r.today})
             for line in ctx["sections"][0]["lines"]:
-                click.echo(f"  - {line['text']}")
+                echo(f"  - {line['text']}")
                 for rr in line["rules"]:
-                    click.echo(f"      {rr}")
+                    echo(f"      {rr}")
     if not r.identical:
         sys.exit(1)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from kamrules.cli.common import guarded, store_option
+from kamrules.cli.common import echo, guarded, store_option
 
 
 @click.group("store")
@@ -45,14 +45,14 @@ def info(store: str | None, fmt: str) -> None:
         finally:
             st.close()
     if fmt == "json":
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    click.echo(f"store: {where.shown}")
-    click.echo(f"chosen by: {where.why}")
+    echo(f"store: {where.shown}")
+    echo(f"chosen by: {where.why}")
     if not exists:
-        click.echo("not created yet: the first 'kamrules advise … --record' creates it")
+        echo("not created yet: the first 'kamrules advise … --record' creates it")
         return
-    click.echo(f"schema: {data['schema']}; reviews: {data['reviews']} of {data['accounts']} accounts; "
+    echo(f"schema: {data['schema']}; reviews: {data['reviews']} of {data['accounts']} accounts; "
                f"rulebooks: {data['rulebooks']}; overrides: {data['overrides']}")
 
 
@@ -85,7 +85,7 @@ def init(folder: str) -> None:
                             "# store: postgresql://user@host:5432/db   # default: .kamrules/history.sqlite\n"
                             "# record: true                             # record every advise/portfolio run\n",
                             encoding="utf-8")
-    click.echo(f"kamrules: {base.resolve()} is a project folder; its store is {d.resolve() / location.STORE_FILE}")
+    echo(f"kamrules: {base.resolve()} is a project folder; its store is {d.resolve() / location.STORE_FILE}")
 
 
 @store_cmd.command("upgrade")
@@ -106,9 +106,9 @@ def upgrade(store: str | None) -> None:
     st = open_store(location.resolve(store), create=False)
     try:
         for n in st.notes:
-            click.echo(f"kamrules: {n}")
+            echo(f"kamrules: {n}")
         if not st.notes:
-            click.echo(f"kamrules: the store at {st.where.shown} is at schema {st.revision()}, the newest")
+            echo(f"kamrules: the store at {st.where.shown} is at schema {st.revision()}, the newest")
     finally:
         st.close()
 
@@ -139,7 +139,7 @@ def export(store: str | None, output: str | None) -> None:
 
         write_atomic(output, text)
     else:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
 
 
 @store_cmd.command("import")
@@ -172,7 +172,7 @@ def import_(file: str, store: str | None) -> None:
         st = open_store(location.resolve(store), create=True)
         try:
             counts = import_lines(st, fh, file)
-            click.echo(f"kamrules: imported {counts['kamrules_reviews']} reviews, {counts['kamrules_overrides']} "
+            echo(f"kamrules: imported {counts['kamrules_reviews']} reviews, {counts['kamrules_overrides']} "
                        f"overrides and {counts['kamrules_rulebooks']} rulebooks into {st.where.shown}", err=True)
         finally:
             st.close()

@@ -255,3 +255,11 @@ def test_portfolio_records_and_looks_back(store_url: str, tmp_path: Path) -> Non
 def test_since_needs_a_store(tmp_path: Path) -> None:
     r = cli("portfolio", str(EXAMPLES), "--since", "2026-01-01")
     assert r.exit_code == 2 and "portfolio.no-store" in r.stderr
+
+
+def test_record_with_a_mapping_is_refused_on_advise_and_pointed_to_portfolio(tmp_path: Path) -> None:
+    crm = ROOT / "examples" / "portfolio" / "crm"
+    r = cli("advise", str(crm / "accounts.csv"), str(crm / "deals.xlsx"), "--mapping", str(crm / "mapping.yaml"),
+            "--record", "--store", str(tmp_path / "s.sqlite"))
+    assert r.exit_code == 2 and "cli.record-mapping" in r.stderr and "kamrules portfolio" in r.stderr
+    assert not (tmp_path / "s.sqlite").exists()
