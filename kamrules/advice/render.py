@@ -9,6 +9,8 @@ without end, is reported at its file and line (exit 2).
 """
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Any, Iterable, Mapping
 
 from jinja2 import ChoiceLoader, PrefixLoader, StrictUndefined, TemplateError
@@ -53,15 +55,16 @@ def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | Non
     # every string of the context is input or derived from it (names, messages, labels from
     # overlays): neutralised here, where it meets the medium; the template's own text is not
     raw = context(advice, explain=explain)
-    for k, v in (extra or {}).items():
-        if k not in EXTRA_KEYS:
-            raise ValueError(f"unknown playbook context key {k!r}")
-        raw[k] = v
+    if extra:
+        unknown = set(extra) - set(EXTRA_KEYS)
+        if unknown:
+            raise ValueError(f"unknown playbook context key {sorted(unknown)[0]!r}")
+        raw = dataclasses.replace(raw, **extra)
     ctx = textsafe.deep(raw, textsafe.html if fmt == "html" else textsafe.markdown)
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), advice.lang)
     name = f"playbook.{fmt}.j2"
     try:
-        return env.get_template(name).render(ctx)
+        return env.get_template(name).render(vars(ctx))  # the top-level fields are the template's names
     except TemplateFileError as e:
         raise InputError([e.problem()]) from None
     except LimitExceeded as e:

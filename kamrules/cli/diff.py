@@ -76,7 +76,7 @@ def diff_cmd(account: str, since: str | None, store: str | None, rulebook: str, 
     info = {"review": old.id, "as_of": old.as_of.isoformat(), "recorded_by": old.recorded_by}
     ctx = use.since_context(book, lang, info, diff)
     head = (f"{new.account_name} ({account}): #{old.id} {old.as_of} → #{new.id} {new.as_of}")
-    echo(views.diff_text(ctx["sections"], head, ctx["notes"], ctx["facts"]), nl=False)
+    echo(views.diff_text(ctx.sections, head, ctx.notes, ctx.facts), nl=False)
 
 
 command = diff_cmd

@@ -64,8 +64,8 @@ def replay_cmd(review: int, store: str | None, rulebook: str | None, engine: str
                                     {"same_rulebook": True, "separable": True, "facts": [],
                                      "from": {}, "to": {}, "by_facts": r.differences})
             echo(f"  differing parts: {', '.join(r.differences.get('keys', [])) or 'none'}")
-            for line in ctx["sections"][0]["lines"]:
-                echo(f"  - {line['text']}")
+            for line in ctx.sections[0].lines:
+                echo(f"  - {line.text}")
         if r.today is not None and r.today_book is not None:
             tb = r.today_book
             same = tb.digest == s.rulebook_digest
@@ -75,9 +75,9 @@ def replay_cmd(review: int, store: str | None, rulebook: str | None, engine: str
                                                  "recorded_by": s.recorded_by},
                                     {"same_rulebook": True, "separable": True, "facts": [], "from": {}, "to": {},
                                      "by_facts": r.today})
-            for line in ctx["sections"][0]["lines"]:
-                echo(f"  - {line['text']}")
-                for rr in line["rules"]:
+            for line in ctx.sections[0].lines:
+                echo(f"  - {line.text}")
+                for rr in line.rules:
                     echo(f"      {rr}")
     if not r.identical:
         sys.exit(1)

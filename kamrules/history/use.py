@@ -16,12 +16,13 @@ from typing import Any, Mapping
 
 from kamrules.advice.model import Advice
 from kamrules.core.values import format_number, format_value
+from kamrules.advice import contextmodel as cm
+from kamrules.core.i18n import t
 from kamrules.history import location
 from kamrules.history.analysis import Side, compare, empty, side_of
 from kamrules.history.location import Where
 from kamrules.history.overrides import Override
 from kamrules.history.record import Session
-from kamrules.history.texts import ui
 from kamrules.rulebook.model import Rulebook
 
 
@@ -122,7 +123,7 @@ def dim_label(book: Rulebook, dim: str, lang: str) -> str:
 
 def value_label(book: Rulebook, dim: str, value: Any, lang: str) -> str:
     if value is None:
-        return ui("not_classified", lang)
+        return t("history.not_classified", lang)
     d = book.dimensions.get(dim)
     return d.value_label(str(value), lang) if d else str(value)
 
@@ -161,14 +162,14 @@ def delta_lines(book: Rulebook, lang: str, d: Mapping[str, Any]) -> list[dict[st
     """One line per change; a score line carries the rules that moved it."""
     lines: list[dict[str, Any]] = []
     for x in d["dimensions"]:
-        lines.append({"text": ui("dim_change", lang, label=dim_label(book, x["dimension"], lang),
+        lines.append({"text": t("history.dim_change", lang, label=dim_label(book, x["dimension"], lang),
                                  old=value_label(book, x["dimension"], x["from"], lang),
                                  new=value_label(book, x["dimension"], x["to"], lang)), "rules": []})
     for s in d["scores"]:
         change = _signed(s["change"]) if s["change"] is not None else "—"
-        rules = [ui("rule_points", lang, points=_signed(r["change"]), title=rule_title(book, r["rule"], lang),
+        rules = [t("history.rule_points", lang, points=_signed(r["change"]), title=rule_title(book, r["rule"], lang),
                     old=_num_text(r["from"]), new=_num_text(r["to"])) for r in s["rules"]]
-        lines.append({"text": ui("score_change", lang, label=score_label(book, s["score"], lang),
+        lines.append({"text": t("history.score_change", lang, label=score_label(book, s["score"], lang),
                                  old=_num_text(s["from"]), new=_num_text(s["to"]), change=change), "rules": rules})
     from kamrules.history.analysis import SEVERITY_ORDER  # noqa: F401 - order kept by analysis
 
@@ -177,48 +178,49 @@ def delta_lines(book: Rulebook, lang: str, d: Mapping[str, Any]) -> list[dict[st
         return rule_title(book, w["rule"], lang) if book.rule(w["rule"]) else str(w["title"])
 
     for w in d["new_warnings"]:
-        lines.append({"text": ui("new_warning", lang, severity=sev.get(w["severity"], w["severity"]),
+        lines.append({"text": t("history.new_warning", lang, severity=sev.get(w["severity"], w["severity"]),
                                  title=title(w)), "rules": []})
     for w in d["resolved_warnings"]:
-        lines.append({"text": ui("resolved_warning", lang, severity=sev.get(w["severity"], w["severity"]),
+        lines.append({"text": t("history.resolved_warning", lang, severity=sev.get(w["severity"], w["severity"]),
                                  title=title(w)), "rules": []})
     for w in d["severity_changed"]:
-        lines.append({"text": ui("severity_changed", lang, title=title(w), old=sev.get(w["from"], w["from"]),
+        lines.append({"text": t("history.severity_changed", lang, title=title(w), old=sev.get(w["from"], w["from"]),
                                  new=sev.get(w["to"], w["to"])), "rules": []})
     return lines
 
 
 def _severity_labels(lang: str) -> dict[str, str]:
-    from kamrules.advice.texts import SEVERITY_LABEL
+    from kamrules.rulebook.vocabulary import SEVERITIES
 
-    return {k: v[lang] for k, v in SEVERITY_LABEL.items()}
+    return {k: t(f"severity.{k}", lang) for k in SEVERITIES}
 
 
-def since_context(book: Rulebook, lang: str, info: Mapping[str, Any], diff: Mapping[str, Any]) -> dict[str, Any]:
+def since_context(book: Rulebook, lang: str, info: Mapping[str, Any], diff: Mapping[str, Any]) -> cm.History:
     sections = []
     notes = []
     if not diff["same_rulebook"]:
-        notes.append(ui("rulebook_changed", lang, old=str(diff["from"]["rulebook"])[:19],
-                        new=str(diff["to"]["rulebook"])[:19]) if diff["separable"] else ui("not_separable", lang))
-    for key in ("by_rulebook", "by_facts", "mixed"):
+        notes.append(t("history.rulebook_changed", lang, old=str(diff["from"]["rulebook"])[:19],
+                        new=str(diff["to"]["rulebook"])[:19]) if diff["separable"] else t("history.not_separable", lang))
+    for key, heading in (("by_rulebook", "history.by_rulebook"), ("by_facts", "history.by_facts"),
+                         ("mixed", "history.mixed")):
         d = diff.get(key)
         if d is None:
             continue
         lines = delta_lines(book, lang, d)
-        sections.append({"key": key, "heading": ui(key, lang),
-                         "lines": lines or [{"text": ui("no_change", lang), "rules": []}]})
-    facts = [ui("fact_change", lang, label=(book.facts[f["fact"]].label.get(lang) if f["fact"] in book.facts
+        sections.append(cm.HistorySection(key, t(heading, lang), tuple(
+            cm.HistoryLine(x["text"], tuple(x["rules"])) for x in lines) or (cm.HistoryLine(t("history.no_change", lang), ()),)))
+    facts = [t("history.fact_change", lang, label=(book.facts[f["fact"]].label.get(lang) if f["fact"] in book.facts
                                             else f["fact"]) or f["fact"],
                 old=fact_text(book, f["fact"], f["from"], lang), new=fact_text(book, f["fact"], f["to"], lang))
              for f in diff["facts"]]
-    return {"title": ui("since_title", lang),
-            "intro": ui("since_intro", lang, as_of=info["as_of"], review=info["review"], by=info["recorded_by"]),
-            "notes": notes, "sections": sections,
-            "facts": (ui("facts_changed", lang) + ("；" if lang == "zh" else "; ").join(facts)) if facts else "",
-            "previous": dict(info), "changes": dict(diff)}
+    return cm.History(t("history.since_title", lang),
+                      t("history.since_intro", lang, as_of=info["as_of"], review=info["review"], by=info["recorded_by"]),
+                      tuple(notes), tuple(sections),
+                      (t("history.facts_changed", lang) + ("；" if lang == "zh" else "; ").join(facts)) if facts else "",
+                      dict(info), dict(diff))
 
 
-def overrides_context(book: Rulebook, advice: Advice, shown: list[Override]) -> dict[str, Any]:
+def overrides_context(book: Rulebook, advice: Advice, shown: list[Override]) -> cm.Overrides:
     lang, on = advice.lang, advice.as_of
     lines, dims, accepted = [], {}, {}
     for o in shown:
@@ -228,19 +230,19 @@ def overrides_context(book: Rulebook, advice: Advice, shown: list[Override]) -> 
             value = value_label(book, o.target, o.value, lang)
             label = dim_label(book, o.target, lang)
             if o.in_force(on):
-                lines.append(ui("override_dim", lang, label=label, computed=computed, value=value, **kw))
-                dims[o.target] = ui("override_beside", lang, value=value, author=o.author,
+                lines.append(t("history.override_dim", lang, label=label, computed=computed, value=value, **kw))
+                dims[o.target] = t("history.override_beside", lang, value=value, author=o.author,
                                     expires=o.expires.isoformat())
             else:
-                lines.append(ui("override_dim_lapsed", lang, label=label, computed=computed, value=value, **kw))
+                lines.append(t("history.override_dim_lapsed", lang, label=label, computed=computed, value=value, **kw))
         else:
             title = rule_title(book, o.target, lang)
             if o.in_force(on):
-                lines.append(ui("override_accept", lang, title=title, **kw))
-                accepted[o.target] = ui("accepted_beside", lang, **kw)
+                lines.append(t("history.override_accept", lang, title=title, **kw))
+                accepted[o.target] = t("history.accepted_beside", lang, **kw)
             else:
-                lines.append(ui("override_accept_lapsed", lang, title=title, **kw))
-    return {"title": ui("overrides_title", lang), "lines": lines, "dimensions": dims, "accepted": accepted}
+                lines.append(t("history.override_accept_lapsed", lang, title=title, **kw))
+    return cm.Overrides(t("history.overrides_title", lang), tuple(lines), dims, accepted)
 
 
 def recorded_note(session: Session, ids: list[int]) -> str:

@@ -6,26 +6,15 @@ import html
 import json
 from typing import Any, Mapping, Sequence
 
+from kamrules.advice.contextmodel import HistorySection
+from kamrules.core.i18n import t
 from kamrules.core.values import format_number
 from kamrules.history.store import Summary
 from kamrules.rulebook.model import Rulebook
+from kamrules.rulebook.vocabulary import SEVERITIES
 
 SPARKS = "▁▂▃▄▅▆▇█"
 SCORES = ("current_value", "potential_value", "health")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-TEXT: dict[str, dict[str, str]] = {
-    "title": {"zh": "复盘历史", "en": "Review history"},
-    "head": {"zh": "{name}（{id}）：{n} 次复盘，存于 {store}", "en": "{name} ({id}): {n} reviews in {store}"},
-    "review": {"zh": "记录", "en": "record"}, "as_of": {"zh": "日期", "en": "as of"},
-    "warnings": {"zh": "预警 严/高/中/低", "en": "warnings c/h/m/l"}, "by": {"zh": "记录人", "en": "by"},
-    "rulebook": {"zh": "规则库", "en": "rulebook"},
-    "superseded": {"zh": "（同日较早的 {n} 次记录已被更正取代）", "en": "({n} earlier recording(s) of the same date superseded)"},
-}
-
-
-def t(key: str, lang: str, **kw: Any) -> str:
-    s = TEXT[key][lang]
-    return s.format(**kw) if kw else s
 
 
 def sparkline(values: Sequence[float | None], lo: float = 0.0, hi: float = 100.0) -> str:
@@ -72,9 +61,9 @@ def history_json(account: str, shown: str, series: Sequence[Summary], superseded
 def history_text(book: Rulebook, lang: str, account: str, shown: str, series: Sequence[Summary],
                  superseded: int) -> str:
     name = series[-1].account_name if series else account
-    lines = [t("head", lang, name=name, id=account, n=len(series), store=shown)]
+    lines = [t("history.head", lang, name=name, id=account, n=len(series), store=shown)]
     if superseded:
-        lines.append(t("superseded", lang, n=superseded))
+        lines.append(t("history.superseded", lang, n=superseded))
     dims = [d for d in ("final", "tier") if d in book.dimensions]
     scores = [s for s in SCORES if s in book.scores]
     for sc in scores:
@@ -84,9 +73,9 @@ def history_text(book: Rulebook, lang: str, account: str, shown: str, series: Se
         label = sd.label.get(lang) or sc
         lines.append(f"  {label}{' ' * max(1, 16 - _width(label))}{sparkline(vals, sd.min, sd.max)}  "
                      f"{'—' if last is None else format_number(last)}")
-    head = [t("review", lang), t("as_of", lang), *[(book.dimensions[d].label.get(lang) or d)[:14] for d in dims],
-            *[(book.scores[s].label.get(lang) or s)[:10] for s in scores], t("warnings", lang), t("rulebook", lang),
-            t("by", lang)]
+    head = [t("history.review", lang), t("history.as_of", lang), *[(book.dimensions[d].label.get(lang) or d)[:14] for d in dims],
+            *[(book.scores[s].label.get(lang) or s)[:10] for s in scores], t("history.warnings", lang), t("history.rulebook", lang),
+            t("history.by", lang)]
     rows = [head]
     for s in series:
         rows.append([f"#{s.id}", s.as_of.isoformat(), *[_label(book, d, s.dims.get(d), lang) for d in dims],
@@ -120,7 +109,7 @@ def history_html(book: Rulebook, lang: str, account: str, shown: str, series: Se
         sd = book.scores[sc]
         return h - pad - (h - 2 * pad) * ((v - sd.min) / ((sd.max - sd.min) or 1))
 
-    svg = [f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="{e(t("title", lang))}" '
+    svg = [f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="{e(t("history.title", lang))}" '
            f'xmlns="http://www.w3.org/2000/svg">',
            f'<rect x="{pad}" y="{pad}" width="{w - 2 * pad}" height="{h - 2 * pad}" fill="#f8fafc" stroke="#cbd5e1"/>']
     for g in (0, 25, 50, 75, 100):
@@ -141,16 +130,16 @@ def history_html(book: Rulebook, lang: str, account: str, shown: str, series: Se
                    f'● {e(book.scores[sc].label.get(lang) or sc)}</text>')
     svg.append("</svg>")
     dims = [d for d in ("final", "tier") if d in book.dimensions]
-    head = [t("review", lang), t("as_of", lang), *[book.dimensions[d].label.get(lang) or d for d in dims],
-            *[book.scores[s].label.get(lang) or s for s in scores], t("warnings", lang), t("rulebook", lang),
-            t("by", lang)]
+    head = [t("history.review", lang), t("history.as_of", lang), *[book.dimensions[d].label.get(lang) or d for d in dims],
+            *[book.scores[s].label.get(lang) or s for s in scores], t("history.warnings", lang), t("history.rulebook", lang),
+            t("history.by", lang)]
     rows = "".join(
         "<tr>" + "".join(f"<td>{e(c)}</td>" for c in [
             f"#{s.id}", s.as_of.isoformat(), *[_label(book, d, s.dims.get(d), lang) for d in dims],
             *["—" if s.scores.get(x_) is None else format_number(float(s.scores[x_] or 0)) for x_ in scores],
             "/".join(str(c) for c in _counts(s)), s.rulebook_digest[7:19], s.recorded_by]) + "</tr>\n"
         for s in series)
-    title = f"{t('title', lang)} · {name} ({account})"
+    title = f"{t('history.title', lang)} · {name} ({account})"
     return ("<!DOCTYPE html>\n"
             f'<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -158,46 +147,24 @@ def history_html(book: Rulebook, lang: str, account: str, shown: str, series: Se
             "svg{max-width:100%;height:auto}.wrap{overflow-x:auto}table{border-collapse:collapse}"
             "td,th{border-bottom:1px solid #e2e8f0;padding:.3rem .6rem;text-align:left;white-space:nowrap}"
             "</style></head><body>\n"
-            f"<h1>{e(title)}</h1>\n<p>{e(t('head', lang, name=name, id=account, n=len(series), store=shown))}"
-            f"{(' ' + e(t('superseded', lang, n=superseded))) if superseded else ''}</p>\n"
+            f"<h1>{e(title)}</h1>\n<p>{e(t('history.head', lang, name=name, id=account, n=len(series), store=shown))}"
+            f"{(' ' + e(t('history.superseded', lang, n=superseded))) if superseded else ''}</p>\n"
             + "".join(svg) + "\n<div class=\"wrap\"><table><thead><tr>"
             + "".join(f"<th>{e(c)}</th>" for c in head) + "</tr></thead><tbody>\n" + rows
             + "</tbody></table></div>\n</body></html>\n")
 
 
-def diff_text(lines_by_section: Sequence[Mapping[str, Any]], head: str, notes: Sequence[str], facts: str) -> str:
+def diff_text(sections: Sequence[HistorySection], head: str, notes: Sequence[str], facts: str) -> str:
     out = [head]
     out.extend(f"  {n}" for n in notes)
-    for sec in lines_by_section:
-        out.append(f"{sec['heading']}:")
-        for line in sec["lines"]:
-            out.append(f"  - {line['text']}")
-            out.extend(f"      {r}" for r in line["rules"])
+    for sec in sections:
+        out.append(f"{sec.heading}:")
+        for line in sec.lines:
+            out.append(f"  - {line.text}")
+            out.extend(f"      {r}" for r in line.rules)
     if facts:
         out.append(facts)
     return "\n".join(out) + "\n"
-
-
-SINCE: dict[str, dict[str, str]] = {
-    "title": {"zh": "自 {since} 以来", "en": "Since {since}"},
-    "compared": {"zh": "{n} 个客户中有 {k} 个在 {since} 或之前有复盘记录，可以比较。",
-                 "en": "{k} of {n} accounts have a review on or before {since} to compare with."},
-    "migration": {"zh": "层级迁移（行：当时 × 列：现在）", "en": "Tier migration (rows: then × columns: now)"},
-    "ups_downs": {"zh": "升级 {up} 个，降级 {down} 个", "en": "{up} upgrades, {down} downgrades"},
-    "new_critical": {"zh": "新出现的严重预警", "en": "New critical warnings"},
-    "unresolved": {"zh": "跨复盘未解决的严重/高级别预警", "en": "Critical and high warnings unresolved across reviews"},
-    "stale": {"zh": "超过 {m} 个月未复盘的大客户（上次复盘早于 {before}）",
-              "en": "Key accounts not reviewed for {m} months (last review before {before})"},
-    "never": {"zh": "从未复盘", "en": "never reviewed"},
-    "since_date": {"zh": "自 {d} 起", "en": "since {d}"},
-    "none": {"zh": "无。", "en": "None."},
-    "no_tier": {"zh": "无记录", "en": "no review"},
-}
-
-
-def _s(key: str, lang: str, **kw: Any) -> str:
-    text = SINCE[key][lang]
-    return text.format(**kw) if kw else text
 
 
 def since_markdown(doc: Mapping[str, Any], book: Rulebook, lang: str) -> str:
@@ -205,16 +172,16 @@ def since_markdown(doc: Mapping[str, Any], book: Rulebook, lang: str) -> str:
         return x.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
     def tier(v: str) -> str:
-        return _s("no_tier", lang) if v == "—" else _label(book, "tier", v, lang)
+        return t("history.book_no_tier", lang) if v == "—" else _label(book, "tier", v, lang)
 
     def rule(r: str) -> str:
         x = book.rule(r)
         return (x.title.get(lang) or r) if x else r
 
     tm = doc["tier_migration"]
-    out = ["", f"## {_s('title', lang, since=doc['since'])}", "",
-           _s("compared", lang, n=doc["accounts"], k=doc["compared"], since=doc["since"]), "",
-           f"### {_s('migration', lang)}", ""]
+    out = ["", f"## {t('history.book_title', lang, since=doc['since'])}", "",
+           t("history.book_compared", lang, n=doc["accounts"], k=doc["compared"], since=doc["since"]), "",
+           f"### {t('history.book_migration', lang)}", ""]
     cols = [*tm["tiers"], "—"]
     rows = [r for r in [*tm["tiers"], "—"] if r in tm["matrix"]]
     used = [c for c in cols if any(tm["matrix"][r].get(c) for r in rows)]
@@ -222,18 +189,18 @@ def since_markdown(doc: Mapping[str, Any], book: Rulebook, lang: str) -> str:
     out.append("|---|" + "---:|" * len(used))
     for r in rows:
         out.append(f"| {cell(tier(r))} | " + " | ".join(str(tm["matrix"][r].get(c, 0)) for c in used) + " |")
-    out += ["", _s("ups_downs", lang, up=tm["upgrades"], down=tm["downgrades"])]
+    out += ["", t("history.book_ups_downs", lang, up=tm["upgrades"], down=tm["downgrades"])]
     for m in tm["moves"]:
         out.append(f"- {'↑' if m['direction'] == 'up' else '↓'} {cell(m['name'])} (`{m['account']}`): "
                    f"{cell(tier(m['from']))} → {cell(tier(m['to']))}")
-    out += ["", f"### {_s('new_critical', lang)}", ""]
+    out += ["", f"### {t('history.book_new_critical', lang)}", ""]
     out += [f"- {cell(w['name'])} (`{w['account']}`): {cell(rule(w['rule']))}" for w in doc["new_critical_warnings"]] \
-        or [_s("none", lang)]
-    out += ["", f"### {_s('unresolved', lang)}", ""]
+        or [t("history.book_none", lang)]
+    out += ["", f"### {t('history.book_unresolved', lang)}", ""]
     out += [f"- {cell(w['name'])} (`{w['account']}`): {cell(rule(w['rule']))} "
-            f"({_s('since_date', lang, d=w['since'])})" for w in doc["unresolved_warnings"]] or [_s("none", lang)]
+            f"({t('history.book_since_date', lang, d=w['since'])})" for w in doc["unresolved_warnings"]] or [t("history.book_none", lang)]
     nr = doc["not_reviewed"]
-    out += ["", f"### {_s('stale', lang, m=nr['months'], before=nr['before'])}", ""]
-    out += [f"- {cell(a['name'])} (`{a['account']}`): {a['last_review'] or _s('never', lang)}"
-            for a in nr["key_accounts"]] or [_s("none", lang)]
+    out += ["", f"### {t('history.book_stale', lang, m=nr['months'], before=nr['before'])}", ""]
+    out += [f"- {cell(a['name'])} (`{a['account']}`): {a['last_review'] or t('history.book_never', lang)}"
+            for a in nr["key_accounts"]] or [t("history.book_none", lang)]
     return "\n".join(out) + "\n"
