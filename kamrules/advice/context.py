@@ -491,9 +491,10 @@ def _walk_away(advice: Advice) -> cm.WalkAway | None:
     crossed = wa.room < 0
     if wa.max_discount < 0:
         text = _ui("walk_away_none", lang, floor=floor, revenue=revenue)
+    elif crossed:
+        text = _ui("walk_away_crossed", lang, max=mx, now=now, room=room, floor=floor, revenue=revenue)
     else:
-        text = _ui("walk_away_crossed" if crossed else "walk_away", lang, max=mx, now=now, room=room,
-                   floor=floor, revenue=revenue)
+        text = _ui("walk_away", lang, max=mx, now=now, room=room, floor=floor, revenue=revenue)
     return cm.WalkAway(mx, now, room, floor, revenue, crossed, text)
 
 
@@ -509,10 +510,14 @@ def _brief(advice: Advice, fs: tuple[cm.Finding, ...], causes: tuple[cm.RootCaus
     else:
         cls = final.value_label if final is not None and final.value else ""
         top = next((f for f in fs if f.kind in ("warning", "conflict")), None)
-        if top is not None:
-            verdict = _ui("brief_top" if cls else "brief_top_unclassified", lang, cls=cls, title=top.title)
+        if top is not None and cls:
+            verdict = _ui("brief_top", lang, cls=cls, title=top.title)
+        elif top is not None:
+            verdict = _ui("brief_top_unclassified", lang, title=top.title)
+        elif cls:
+            verdict = _ui("brief_quiet", lang, cls=cls)
         else:
-            verdict = _ui("brief_quiet" if cls else "brief_quiet_unclassified", lang, cls=cls)
+            verdict = _ui("brief_quiet_unclassified", lang)
     asks: list[str] = []
     for a in plan.tagged(advice, brief.ask_tags):
         text = by_rule[(a.rule, a.kind)].remedy or by_rule[(a.rule, a.kind)].message
