@@ -10,6 +10,7 @@ import re
 from typing import Any, Iterable, Mapping
 
 from kamrules import __version__
+from kamrules.advice import partial
 from kamrules.advice.model import Advice, Finding
 from kamrules.advice.texts import (
     CONCEPT_FAMILY,
@@ -138,6 +139,8 @@ def _because_text(advice: Advice, b: Any) -> str:
     'Average discount 22%, above max key-account discount (15%)'. `b` is a resolve.Because or a
     reference.Literal (which also says what the threshold was: a parameter or another fact)."""
     lang = advice.lang
+    if getattr(b, "bounded", False):  # decided although a fact is missing: say for which values
+        return partial.evidence_text(advice.book, advice.env, b, lang)
     m = _DAYS_SINCE.match(b.fact)
     name = m["name"] if m else b.fact
     days = _is_days(advice, name, bool(m))
@@ -547,6 +550,7 @@ def context(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
         "pyramid": _pyramid(by_dim),
         "facts": facts,
         "missing": _missing(advice),
+        "data_checks": partial.data_check_rows(book, advice.facts.checks, lang),
         "disabled": [{"rule": d.rule, "reason": d.reason, "by": d.origin.rulebook} for d in book.disabled],
         "provenance": provenance,
         "explain": explain or [],

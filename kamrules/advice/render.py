@@ -15,8 +15,9 @@ from jinja2 import ChoiceLoader, PrefixLoader, StrictUndefined, TemplateError
 from jinja2.exceptions import SecurityError
 
 from kamrules import __version__
+from kamrules.advice import partial
 from kamrules.advice.context import context
-from kamrules.advice.model import Advice
+from kamrules.advice.model import Advice, Because
 from kamrules.core import textsafe
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.resources import playbooks_dir
@@ -107,16 +108,28 @@ def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
             {"rule": f.rule, "concept": f.concept, "kind": f.kind, "severity": f.severity, "priority": f.priority,
              "title": f.title, "message": f.message, "remedy": f.remedy,
              "because": [{"fact": b.fact, "value": b.value, "op": b.op, "against": b.against,
-                          **({"param": b.param} if b.param else {})} for b in f.because],
+                          **({"param": b.param} if b.param else {}), **_bounded(b)} for b in f.because],
              "source": f.source, "at": f.at}
             for f in advice.findings
         ],
         "missing_facts": sorted({m for b in advice.blocked for m in b.missing}),
+        "data_checks": [{k: row[k] for k in ("fact", "value", "plausible", "text")}
+                        for row in partial.data_check_rows(book, advice.facts.checks, advice.lang)],
         "blocked": [{"rule": b.rule, "concept": b.concept, "missing": list(b.missing)} for b in advice.blocked],
         "disabled": [{"rule": d.rule, "reason": d.reason, "by": d.origin.rulebook} for d in book.disabled],
     }
     if explain is not None:
         out["explain"] = explain
+    return out
+
+
+def _bounded(b: Because) -> dict[str, Any]:
+    """A comparison decided by bounds says so, with where its unknown side lies."""
+    if not b.bounded:
+        return {}
+    out: dict[str, Any] = {"bounded": True, "interval": list(b.interval) if b.interval else [None, None]}
+    if b.against_interval is not None and b.against_interval[0] != b.against_interval[1]:
+        out["against_interval"] = list(b.against_interval)
     return out
 
 

@@ -3,29 +3,50 @@
 One small environment with StrictUndefined and the bounded sandbox (language/sandbox.py:
 messages come from rulebooks, which companies share, so every evaluation is bounded in time,
 size, loops and recursion). Variables are checked at load time against the declared names.
+
+A metric the account misses but that bounds still pin down on one side (engine/bounds.py) is an
+`Interval` here: arithmetic works on it (`-margin_after_cts`), and the number filters write it
+as a bound ("at least 2.1M" / "至少210万"). A rule decided from bounds can so state what it knows.
 """
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Mapping
+import math
+from typing import Any, Callable, Mapping
 
 from jinja2 import StrictUndefined
 
 from kamrules.core.errors import Location, Problem
 from kamrules.core.values import format_money, format_number, format_percent
+from kamrules.language.intervals import Interval
 from kamrules.language.sandbox import MESSAGE, BoundedEnvironment, LimitExceeded
 
-
-def _pct(x: Any) -> str:
-    return "—" if x is None else format_percent(float(x))
+_BOUND_WORDS = {"zh": ("至少{}", "至多{}", "{}至{}"), "en": ("at least {}", "at most {}", "{} to {}")}
 
 
-def _num(x: Any) -> str:
-    return "—" if x is None else format_number(float(x))
+def bound_text(iv: Interval, fmt: Callable[[float], str], lang: str) -> str:
+    """An interval as a reader says it: 'at least 2.1M', 'at most −5%', '1M to 2M' (zh: 至少210万 …)."""
+    at_least, at_most, between = _BOUND_WORDS["zh" if lang == "zh" else "en"]
+    lo, hi = iv.lo, iv.hi
+    if math.isinf(lo) and math.isinf(hi):
+        return "—"
+    if math.isinf(hi):
+        return at_least.format(fmt(lo))
+    if math.isinf(lo):
+        return at_most.format(fmt(hi))
+    if lo == hi:
+        return fmt(lo)
+    return between.format(fmt(lo), fmt(hi))
 
 
-def _days(x: Any) -> str:
-    return "—" if x is None else f"{int(x)}"
+def _number_filter(fmt: Callable[[float], str], lang: str) -> Callable[[Any], str]:
+    def number(x: Any) -> str:
+        if x is None:
+            return "—"
+        if isinstance(x, Interval):
+            return bound_text(x, fmt, lang)
+        return fmt(float(x))
+    return number
 
 
 def _date(x: Any) -> str:
@@ -39,10 +60,11 @@ Labels = Mapping[str, Mapping[str, Mapping[str, str]]]  # fact/dimension → val
 
 def make_env(lang: str, labels: Labels | None = None) -> BoundedEnvironment:
     env = BoundedEnvironment(limits=MESSAGE, undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    env.filters["pct"] = _pct
-    env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), lang)
-    env.filters["num"] = _num
-    env.filters["days"] = _days
+    # the formatters are looked up at each call (lambdas), not bound now: tests patch them
+    env.filters["pct"] = _number_filter(lambda x: format_percent(x), lang)
+    env.filters["money"] = _number_filter(lambda x: format_money(x, lang), lang)
+    env.filters["num"] = _number_filter(lambda x: format_number(x), lang)
+    env.filters["days"] = _number_filter(lambda x: f"{int(x)}", lang)
     env.filters["date"] = _date
     by_name = labels or {}
     # Without a name, a value's label is used only when every enum that has the value agrees
