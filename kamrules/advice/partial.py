@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Mapping
 
+from kamrules.core import i18n
 from kamrules.core.values import format_value
 from kamrules.engine.facts import DataCheck
 from kamrules.language import ir
@@ -18,27 +19,10 @@ from kamrules.rulebook.model import Rulebook
 _OPS_ZH = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", ">": ">", "<": "<"}
 _OPS_EN = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", ">": ">", "<": "<"}
 
-TEXT: dict[str, dict[str, str]] = {
-    "whatever_one": {"zh": "无论{x}是多少（{r}）", "en": "whatever {x} {be} ({r})"},
-    "whatever_many": {"zh": "无论{xs}是多少", "en": "whatever {xs} are"},
-    "and": {"zh": "和", "en": " and "},
-    "at_least": {"zh": "至少为 {v}", "en": "at least {v}"},
-    "at_most": {"zh": "至多为 {v}", "en": "at most {v}"},
-    "between": {"zh": "在 {lo} 至 {hi} 之间", "en": "between {lo} and {hi}"},
-    "is": {"zh": "{s}{b}", "en": "{s} is {b}"},
-    "holds": {"zh": "{whatever}，{sides}：{cond} 成立", "en": "{whatever}, {sides}: {cond} holds"},
-    "fails": {"zh": "{whatever}，{sides}：{cond} 不成立", "en": "{whatever}, {sides}: {cond} cannot hold"},
-    "range_ge": {"zh": "≥ {lo}", "en": "≥ {lo}"},
-    "range_le": {"zh": "≤ {hi}", "en": "≤ {hi}"},
-    "range_in": {"zh": "{lo} 至 {hi}", "en": "{lo} to {hi}"},
-    "range_any": {"zh": "任意值", "en": "any value"},
-    "check": {"zh": "{label}为 {v}，超出通常范围（{r}）：已按原值评估，请核对这个数据",
-              "en": "{label} is {v}, outside the usual range ({r}): evaluated as given; check the figure"},
-}
 
 
 def _t(key: str, lang: str, **kw: Any) -> str:
-    return TEXT[key]["zh" if lang == "zh" else "en"].format(**kw)
+    return i18n.t(key, lang, **kw)
 
 
 def label(book: Rulebook, name: str, lang: str) -> str:
@@ -65,12 +49,12 @@ def range_text(low: float | None, high: float | None, type_: str, lang: str) -> 
     lo = None if low is None or math.isinf(low) else format_value(low, type_, lang)
     hi = None if high is None or math.isinf(high) else format_value(high, type_, lang)
     if lo is not None and hi is not None:
-        return _t("range_in", lang, lo=lo, hi=hi)
+        return _t("partial.range_in", lang, lo=lo, hi=hi)
     if lo is not None:
-        return _t("range_ge", lang, lo=lo)
+        return _t("partial.range_ge", lang, lo=lo)
     if hi is not None:
-        return _t("range_le", lang, hi=hi)
-    return _t("range_any", lang)
+        return _t("partial.range_le", lang, hi=hi)
+    return _t("partial.range_any", lang)
 
 
 def whatever(book: Rulebook, names: Iterable[str], lang: str) -> str:
@@ -84,12 +68,13 @@ def whatever(book: Rulebook, names: Iterable[str], lang: str) -> str:
     if len(parts) == 1:
         x, r = parts[0]
         plural = lang != "zh" and x.endswith("s") and not x.endswith("ss")
-        return _t("whatever_one", lang, x=x if lang == "zh" else f"the {x}", be="are" if plural else "is", r=r)
+        return _t("partial.whatever_plural" if plural else "partial.whatever_one", lang,
+                  x=x if lang == "zh" else f"the {x}", r=r)
     if lang == "zh":
-        xs = _t("and", lang).join(f"{x}（{r}）" for x, r in parts)
+        xs = _t("partial.and", lang).join(f"{x}（{r}）" for x, r in parts)
     else:
         xs = ", ".join(f"the {x} ({r})" for x, r in parts[:-1]) + f" and the {parts[-1][0]} ({parts[-1][1]})"
-    return _t("whatever_many", lang, xs=xs)
+    return _t("partial.whatever_many", lang, xs=xs)
 
 
 def side_text(subject: str, iv: Interval, type_: str, op: str, outcome: bool, lang: str) -> str:
@@ -98,12 +83,12 @@ def side_text(subject: str, iv: Interval, type_: str, op: str, outcome: bool, la
         return format_value(v, type_, lang)
 
     if op in ("==", "!=") and math.isfinite(iv.lo) and math.isfinite(iv.hi):
-        return _t("is", lang, s=subject, b=_t("between", lang, lo=fmt(iv.lo), hi=fmt(iv.hi)))
+        return _t("partial.is", lang, s=subject, b=_t("partial.between", lang, lo=fmt(iv.lo), hi=fmt(iv.hi)))
     upper = (op in ("<", "<=")) == outcome  # '<' holding: how high it can be; '<' failing: how low …
     if math.isinf(iv.hi if upper else iv.lo):
         upper = not upper  # (only for == and !=, decided by a finite end on the other side)
-    bound = _t("at_most", lang, v=fmt(iv.hi)) if upper else _t("at_least", lang, v=fmt(iv.lo))
-    return _t("is", lang, s=subject, b=bound)
+    bound = _t("partial.at_most", lang, v=fmt(iv.hi)) if upper else _t("partial.at_least", lang, v=fmt(iv.lo))
+    return _t("partial.is", lang, s=subject, b=bound)
 
 
 def bounded_phrase(book: Rulebook, env: Mapping[str, Any], *, left: str, left_iv: Interval | None,
@@ -120,7 +105,7 @@ def bounded_phrase(book: Rulebook, env: Mapping[str, Any], *, left: str, left_iv
         sides.append(side_text(label(book, right, lang), right_iv, type_, flipped, outcome, lang))
     ops = _OPS_ZH if lang == "zh" else _OPS_EN
     shown = cond or f"{ops.get(op, op)} {against_text}"
-    return _t("holds" if outcome else "fails", lang, whatever=whatever(book, names, lang),
+    return _t("partial.holds" if outcome else "fails", lang, whatever=whatever(book, names, lang),
               sides=("，" if lang == "zh" else ", ").join(sides), cond=shown)
 
 
@@ -149,7 +134,7 @@ def data_check_text(book: Rulebook, c: DataCheck, lang: str) -> str:
     lab = label(book, c.fact, lang)
     if lang != "zh":
         lab = lab[0].upper() + lab[1:] if lab else lab
-    return _t("check", lang, label=lab, v=format_value(c.value, type_, lang),
+    return _t("partial.check", lang, label=lab, v=format_value(c.value, type_, lang),
               r=range_text(c.low, c.high, type_, lang))
 
 

@@ -16,27 +16,26 @@ from typing import Any, Callable, Mapping
 
 from jinja2 import StrictUndefined
 
+from kamrules.core import i18n
 from kamrules.core.errors import Location, Problem
 from kamrules.core.values import format_money, format_number, format_percent
 from kamrules.language.intervals import Interval
 from kamrules.language.sandbox import MESSAGE, BoundedEnvironment, LimitExceeded
 
-_BOUND_WORDS = {"zh": ("至少{}", "至多{}", "{}至{}"), "en": ("at least {}", "at most {}", "{} to {}")}
 
 
 def bound_text(iv: Interval, fmt: Callable[[float], str], lang: str) -> str:
     """An interval as a reader says it: 'at least 2.1M', 'at most −5%', '1M to 2M' (zh: 至少210万 …)."""
-    at_least, at_most, between = _BOUND_WORDS["zh" if lang == "zh" else "en"]
     lo, hi = iv.lo, iv.hi
     if math.isinf(lo) and math.isinf(hi):
         return "—"
     if math.isinf(hi):
-        return at_least.format(fmt(lo))
+        return i18n.t("bounds.at_least", lang, v=fmt(lo))
     if math.isinf(lo):
-        return at_most.format(fmt(hi))
+        return i18n.t("bounds.at_most", lang, v=fmt(hi))
     if lo == hi:
         return fmt(lo)
-    return between.format(fmt(lo), fmt(hi))
+    return i18n.t("bounds.between", lang, lo=fmt(lo), hi=fmt(hi))
 
 
 def _number_filter(fmt: Callable[[float], str], lang: str) -> Callable[[Any], str]:
