@@ -341,3 +341,75 @@ def test_the_brute_force_property_decides_something() -> None:
     STATS["decided"] = 0
     test_bounds_agree_with_brute_force_over_the_ranges()
     assert STATS["decided"] >= 20, STATS
+
+
+# ----------------------------------------------------------------------------- ranges: impossible vs implausible
+
+def _account(tmp_path: Path, text: str) -> Path:
+    f = tmp_path / "acc.yaml"
+    f.write_text(text, encoding="utf-8")
+    return f
+
+
+def test_a_margin_below_minus_100_percent_is_evaluated_and_listed_as_a_data_check(tmp_path: Path) -> None:
+    # a real order-line export: losses larger than sales after heavy discounts
+    f = _account(tmp_path, "id: deep\nname: Deep loss\nrevenue: 3M\ngross_margin: -116%\ncost_to_serve: 100k\n"
+                           "rebates: 0\nfree_services_cost: 0\n")
+    res = _run("advise", str(f), "-f", "json", "--lang", "en", "--as-of", "2026-06-30")
+    assert res.exit_code in (0, 1), res.output
+    data = json.loads(res.stdout)
+    assert data["data_checks"] == [{
+        "fact": "gross_margin", "value": -1.16, "plausible": [-0.5, 0.8],
+        "text": "Gross margin is -116%, outside the usual range (-50% to 80%): evaluated as given; check the figure"}]
+    assert "volume-not-profit-negative" in {x["rule"] for x in data["findings"]}  # the worst loss-maker is kept
+    md = _run("advise", str(f), "--lang", "zh", "--as-of", "2026-06-30")
+    assert "## 数据核对" in md.stdout and "毛利率为 -116%，超出通常范围（-50% 至 80%）" in md.stdout
+    html = _run("advise", str(f), "--lang", "en", "-f", "html", "--as-of", "2026-06-30")
+    assert 'id="data-checks"' in html.stdout and 'href="#data-checks"' in html.stdout
+
+
+def test_a_plausible_account_has_no_data_checks_and_no_section(tmp_path: Path) -> None:
+    f = _account(tmp_path, "id: ok\nname: OK\nrevenue: 3M\ngross_margin: 20%\n")
+    data = json.loads(_run("advise", str(f), "-f", "json", "--as-of", "2026-06-30").stdout)
+    assert data["data_checks"] == []
+    assert "Data checks" not in _run("advise", str(f), "--lang", "en", "--as-of", "2026-06-30").stdout
+
+
+@pytest.mark.parametrize("line,hint,not_hint", [
+    # impossible below the hard min: the hint states that bound, not a rule about negatives
+    ("gross_margin: -1100%", "gross_margin must be at least -1000%", "negative values are not allowed"),
+    ("transactions: -3", "transactions must be at least 0: negative values are not allowed here", None),
+    ("discount_rate: 120%", "discount_rate must be at most 100%", None),
+])
+def test_an_impossible_value_is_an_error_whose_hint_states_the_real_bound(tmp_path: Path, line: str, hint: str,
+                                                                           not_hint: str | None) -> None:
+    f = _account(tmp_path, f"id: bad\nname: Bad\nrevenue: 3M\n{line}\n")
+    res = _run("advise", str(f), "--as-of", "2026-06-30")
+    assert res.exit_code == 2, res.output
+    assert "error[account.range]" in res.output and hint in res.output, res.output
+    assert "Traceback" not in res.output
+    if not_hint:
+        assert not_hint not in res.output
+
+
+@pytest.mark.parametrize("spec,words", [
+    ("{type: percent, min: 0%, max: 100%, plausible: [-10%, 50%]}", "reaches outside min/max"),
+    ("{type: string, plausible: [1, 2]}", "only numbers have a plausible range"),
+    ("{type: number, plausible: [5]}", "plausible must be a list of two bounds"),
+    ("{type: number, plausible: [~, ~]}", "needs at least one bound"),
+    ("{type: number, plausible: [9, 1]}", "starts above where it ends"),
+])
+def test_a_bad_plausible_range_is_refused(tmp_path: Path, spec: str, words: str) -> None:
+    book_file = tmp_path / "book.yaml"
+    book_file.write_text("rulebook: t\nfacts:\n  id: {type: string}\n  name: {type: string}\n"
+                         f"  x: {spec}\n", encoding="utf-8")
+    res = _run("check", str(book_file))
+    assert res.exit_code in (1, 2) and "error[rulebook.plausible]" in res.output and words in res.output, res.output
+
+
+def test_a_plausible_range_is_read_with_an_open_side(tmp_path: Path) -> None:
+    book_file = tmp_path / "book.yaml"
+    book_file.write_text("rulebook: t\nfacts:\n  id: {type: string}\n  name: {type: string}\n"
+                         "  x: {type: percent, min: -1000%, plausible: [-50%, ~]}\n", encoding="utf-8")
+    b = load_rulebook(str(book_file))
+    assert b.facts["x"].plausible == (-0.5, None) and b.facts["x"].min == -10.0

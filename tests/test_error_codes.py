@@ -50,6 +50,9 @@ RULEBOOK_CASES = {
     "rulebook.unknown-rule": f"rulebook: o\nextends: [{CORE}]\nlock: [gld]\n",
     "rulebook.redefined": f"rulebook: o\nextends: [{CORE}]\nfacts:\n  revenue: {{type: number}}\n",
     "rulebook.param-type": f"rulebook: o\nextends: [{CORE}]\nparameters:\n  max_discount: {{type: money, value: 5}}\n",
+    # plausible (the usual) must lie inside min/max (the possible); min above max is no range
+    "rulebook.plausible": HEAD + "  gm: {type: percent, min: 0%, max: 100%, plausible: [-10%, 50%]}\n" + RULE,
+    "rulebook.range": HEAD + "  n: {type: number, min: 5, max: 1}\n" + RULE,
     "yaml.key": HEAD + "? [a, b]\n: 1\n" + RULE,
     "yaml.merge": HEAD + "base: &b {x: 1}\nother:\n  <<: *b\n" + RULE,
 }
