@@ -413,3 +413,20 @@ def test_a_plausible_range_is_read_with_an_open_side(tmp_path: Path) -> None:
                          "  x: {type: percent, min: -1000%, plausible: [-50%, ~]}\n", encoding="utf-8")
     b = load_rulebook(str(book_file))
     assert b.facts["x"].plausible == (-0.5, None) and b.facts["x"].min == -10.0
+
+
+def test_portfolio_lists_implausible_figures_and_keeps_the_account(tmp_path: Path) -> None:
+    csv_file = tmp_path / "accounts.csv"
+    csv_file.write_text("id,name,revenue,gross_margin,cost_to_serve\n"
+                        "a1,Deep loss,3000000,-116%,100000\n"
+                        "a2,Normal,5000000,20%,100000\n", encoding="utf-8")
+    res = _run("portfolio", str(csv_file), "-f", "json", "--as-of", "2026-06-30", "--lang", "en")
+    assert res.exit_code in (0, 1), res.output
+    rows = {a["id"]: a for a in json.loads(res.stdout)["accounts"]}
+    assert set(rows) == {"a1", "a2"}  # the worst loss-maker is evaluated, not dropped
+    assert rows["a1"]["data_checks"] == [{"fact": "gross_margin", "value": -1.16, "plausible": [-0.5, 0.8],
+                                          "text": "Gross margin is -116%, outside the usual range (-50% to 80%): "
+                                                  "evaluated as given; check the figure"}]
+    assert rows["a2"]["data_checks"] == []
+    md = _run("portfolio", str(csv_file), "--as-of", "2026-06-30", "--lang", "zh").stdout
+    assert "**数据核对**：1 个客户有超出通常范围的数据" in md and "Deep loss (`a1`)" in md, md
