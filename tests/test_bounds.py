@@ -430,3 +430,18 @@ def test_portfolio_lists_implausible_figures_and_keeps_the_account(tmp_path: Pat
     assert rows["a2"]["data_checks"] == []
     md = _run("portfolio", str(csv_file), "--as-of", "2026-06-30", "--lang", "zh").stdout
     assert "**数据核对**：1 个客户有超出通常范围的数据" in md and "Deep loss (`a1`)" in md, md
+
+
+@pytest.mark.parametrize("lang,words", [
+    ("en", "whatever the rebates (≥ 0) and the cost of free services (≥ 0) are, margin after cost to serve is at "
+           "most -2M: ≥ 0 cannot hold"),
+    ("zh", "无论返利（≥ 0）和免费服务成本（≥ 0）是多少，服务成本后毛利至多为 -200万：≥ 0 不成立"),
+])
+def test_explain_says_when_bounds_rule_a_condition_out(loss_file: Path, lang: str, words: str) -> None:
+    res = _run("explain", str(loss_file), "--rule", "volume-not-profit-below-average", "--lang", lang,
+               "--engine", "reference", "--as-of", "2026-06-30")
+    assert res.exit_code == 0, res.output
+    assert words in res.stdout
+    # decided: a rule that cannot fire whatever the rebates are is not waiting for them
+    data = json.loads(_run("advise", str(loss_file), "-f", "json", "--as-of", "2026-06-30").stdout)
+    assert "volume-not-profit-below-average" not in {b["rule"] for b in data["blocked"]}

@@ -105,7 +105,7 @@ def bounded_phrase(book: Rulebook, env: Mapping[str, Any], *, left: str, left_iv
         sides.append(side_text(label(book, right, lang), right_iv, type_, flipped, outcome, lang))
     ops = _OPS_ZH if lang == "zh" else _OPS_EN
     shown = cond or f"{ops.get(op, op)} {against_text}"
-    return _t("partial.holds" if outcome else "fails", lang, whatever=whatever(book, names, lang),
+    return _t("partial.holds" if outcome else "partial.fails", lang, whatever=whatever(book, names, lang),
               sides=("，" if lang == "zh" else ", ").join(sides), cond=shown)
 
 
