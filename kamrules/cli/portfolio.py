@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Iterable
 
 import click
 
@@ -37,10 +38,15 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError, re
               help="Report invalid accounts on standard error and go on with the others "
                    "(default: list every problem and stop, exit 2).")
 @mapping_option
+@click.option("--workers", "-j", type=click.IntRange(1, 256), default=None, metavar="N",
+              help="Evaluate in N processes (default: the number of cores). The output is the same for any N.")
+@click.option("--summary-only", is_flag=True,
+              help="Output the summary alone, without the table of accounts (md or json): the run then keeps "
+                   "a few numbers per account instead of every row.")
 @guarded
 def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, as_of: str | None,
                   engine: str, output: str | None, fail_on: str | None, skip_invalid: bool, mapping: str | None,
-                  strict: bool) -> None:
+                  strict: bool, workers: int | None, summary_only: bool) -> None:
     """Evaluate many accounts and print one row per account, with a portfolio summary.
 
     FILE is a YAML/JSON account file, a CSV export from a CRM (every row an account; Chinese
@@ -63,32 +69,46 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
       kamrules portfolio export.csv --skip-invalid --fail-on high --format json
     """
     from kamrules.authoring.gate import checked_rulebook
-    from kamrules.portfolio import portfolio
+    from kamrules.portfolio import pool, portfolio, stream
+    from kamrules.portfolio.run import run
 
+    if summary_only and fmt == "csv":
+        raise UsageError([Problem("portfolio.summary-csv", "--summary-only has no CSV form (a CSV is one row per "
+                                  "account)", Location("--summary-only"), hint="use --format md or --format json")])
     date = parse_as_of(as_of)
     book = checked_rulebook(rulebook)
     intake = None
+    tally = stream.Tally()
+    tasks: Iterable[stream.Task]
     if mapping:
         import datetime as _dt
 
         date = date or _dt.date.today()  # periods and evaluation count from the same day
         intake = read_mapped(files, mapping, book, date, strict)
-        left_out = tuple(p for p in intake.report.problems if p.location.file in
-                         {f.file for f in intake.report.files if f.table == "accounts"})
-        inputs = portfolio.Inputs(tuple(portfolio.Source(a, where) for a, where in intake.accounts), left_out,
-                                  intake.report.rejected_accounts)
+        tally.problems.extend(p for p in intake.report.problems if p.location.file in
+                              {f.file for f in intake.report.files if f.table == "accounts"})
+        tally.invalid = intake.report.rejected_accounts
+        tasks = stream.account_tasks(intake.accounts)
     else:
-        inputs = portfolio.collect(files, book)
-    if inputs.problems and not skip_invalid and intake is None:
-        raise AccountError(inputs.problems)
-    if inputs.problems and intake is None:
-        echo(render_problems(inputs.problems, shown_problems()), err=True)
-        echo(f"kamrules: skipped {inputs.invalid} invalid account{'s' if inputs.invalid != 1 else ''}.",
-             err=True)
-    if not inputs.sources:
+        tasks = stream.tasks(portfolio.expand(files), book, tally)
+    outcome = run(tasks, tally, book, as_of=date, lang=lang, engine=engine,
+                  workers=workers or pool.default_workers(), summary_only=summary_only, progress=stream.Progress())
+    result = outcome.portfolio
+    for note in outcome.notes:
+        echo(f"kamrules: {note}", err=True)
+    failed = [p for p in result.skipped if p.code == "portfolio.worker-failed"]
+    problems = tuple(p for p in result.skipped if p.code != "portfolio.worker-failed")
+    if problems and not skip_invalid and intake is None:
+        raise AccountError(problems)
+    if failed:
+        echo(render_problems(failed, shown_problems()), err=True)
+    if problems and intake is None:
+        echo(render_problems(problems, shown_problems()), err=True)
+        invalid = result.invalid
+        echo(f"kamrules: skipped {invalid} invalid account{'s' if invalid != 1 else ''}.", err=True)
+    if not result.accounts:
         raise UsageError([Problem("portfolio.empty", "there is no valid account to evaluate", Location(files[0]),
                                   hint="pass account files, CSV exports or folders holding them")])
-    result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine)
     text = portfolio.render(result, fmt)
     if intake is not None and fmt == "json":
         from kamrules.io.crm.report import with_rows

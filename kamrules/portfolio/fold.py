@@ -1,0 +1,136 @@
+"""Rows in input order → the portfolio, keeping per account only what the output needs.
+
+With a table of every account (md, csv, json), the rows themselves are the output: they are
+kept. With `--summary-only`, a row is folded into a few columns and dropped:
+
+    per account   final class (1 byte), revenue and the company's revenue (8 bytes each),
+                  manager (an index, 4 bytes), its id (for duplicate ids)
+    per run       the dates seen, the severities seen (for --fail-on), the engine
+    a few         id and name of the accounts at or over the major-customer share
+
+The summaries (portfolio.summarise) are computed over a read-only view that rebuilds slim rows
+from these columns, so one implementation serves both modes. A summary that reads another
+field of `Row` adds a column here (tests/test_scale.py checks the view against real rows).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from array import array
+from typing import Iterator, Sequence, overload
+
+from kamrules.core.errors import Location, Problem
+from kamrules.portfolio.portfolio import DIMENSIONS, MAJOR_DEFAULT, Row, _param
+from kamrules.rulebook.model import Rulebook
+
+_NONE = math.nan  # a missing number in a column
+
+
+def _num(v: float | None) -> float:
+    return _NONE if v is None else float(v)
+
+
+def _opt(v: float) -> float | None:
+    return None if math.isnan(v) else v
+
+
+class Fold:
+    def __init__(self, book: Rulebook, *, keep_rows: bool) -> None:
+        self.keep = keep_rows
+        self.rows: list[Row] = []
+        self.first: dict[str, str] = {}  # id → where it was first seen
+        self.duplicates: list[Problem] = []
+        self.dates: set[_dt.date] = set()
+        self.severities: set[str] = set()
+        self.engine = ""
+        self._codes = {d: [v for v, _ in book.dimensions[d].values] if d in book.dimensions else []
+                       for d in DIMENSIONS}
+        self._dims = {d: array("b") for d in DIMENSIONS}
+        self._revenue = array("d")
+        self._company = array("d")
+        self._manager = array("i")
+        self._managers: dict[str, int] = {}
+        self._names: dict[int, tuple[str, str]] = {}  # index → (id, name) of the major customers
+        self._major = _param(book, "major_customer_share", MAJOR_DEFAULT)
+
+    def __len__(self) -> int:
+        return len(self._revenue)
+
+    def add(self, row: Row) -> bool:
+        """Fold one row; False (and a problem) when its id was seen before: the first one counts."""
+        seen = self.first.get(row.id)
+        if seen is not None:
+            self.duplicates.append(Problem(
+                "portfolio.duplicate-id", f"the id '{row.id}' is already used by {seen}", _where(row), "id",
+                "a unique id per account", "give one of the two accounts another id"))
+            return False
+        self.first[row.id] = row.where
+        self.dates.add(row.as_of)
+        self.severities |= row.severities
+        if self.keep:
+            self.rows.append(row)
+            self._revenue.append(0.0)  # the count; the rows are the data
+            return True
+        for d in DIMENSIONS:
+            codes = self._codes[d]
+            v = row.dims.get(d)
+            self._dims[d].append(codes.index(v) if v in codes else -1)
+        i = len(self._revenue)
+        self._revenue.append(_num(row.revenue))
+        self._company.append(_num(row.company_revenue))
+        self._manager.append(self._managers.setdefault(row.manager, len(self._managers)) if row.manager else -1)
+        share = row.revenue_share
+        if share is not None and share >= self._major:
+            self._names[i] = (row.id, row.name)
+        return True
+
+    def view(self) -> Sequence[Row]:
+        """What the summaries read: the rows, or slim rows rebuilt from the columns."""
+        return self.rows if self.keep else _View(self)
+
+
+class _View(Sequence[Row]):
+    def __init__(self, fold: Fold) -> None:
+        self.f = fold
+        self.managers = {i: m for m, i in fold._managers.items()}
+        self.as_of = min(fold.dates) if fold.dates else _dt.date.min
+
+    def __len__(self) -> int:
+        return len(self.f)
+
+    @overload
+    def __getitem__(self, i: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Row]: ...
+
+    def __getitem__(self, i: int | slice) -> Row | Sequence[Row]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        f = self.f
+        ident, name = f._names.get(i, ("", ""))
+        dims: dict[str, str | None] = {}
+        for d in DIMENSIONS:
+            if f._codes[d]:
+                k = f._dims[d][i]
+                dims[d] = f._codes[d][k] if k >= 0 else None
+        m = f._manager[i]
+        return Row(id=ident, name=name, where="", as_of=self.as_of, dims=dims, scores={},
+                   revenue=_opt(f._revenue[i]), company_revenue=_opt(f._company[i]), warnings={}, top=None,
+                   severities=frozenset(), manager=self.managers[m] if m >= 0 else None)
+
+    def __iter__(self) -> Iterator[Row]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+def _where(row: Row) -> Location:
+    file, _, line = row.where.rpartition(":")
+    if file and line.isdigit():
+        return Location(file, int(line))
+    return Location(row.where)
+
