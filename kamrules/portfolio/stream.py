@@ -401,12 +401,16 @@ class Progress:
         self.shown = now
         width = 30
         full = int(max(0.0, min(share, 1.0)) * width)
-        self.stream.write(f"\r\x1b[Kkamrules: [{'#' * full}{'.' * (width - full)}] {share * 100:3.0f}% "
-                          f"{accounts:,} accounts {now - self.start:.0f} s")
-        self.stream.flush()
+        self._put(f"\r\x1b[Kkamrules: [{'#' * full}{'.' * (width - full)}] {share * 100:3.0f}% "
+                  f"{accounts:,} accounts {now - self.start:.0f} s")
         self.drawn = True
 
     def close(self) -> None:
         if self.enabled and self.drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+            self._put("\r\x1b[K")
+
+    def _put(self, text: str) -> None:
+        # The one write that bypasses textsafe.terminal: its controls (carriage return, erase
+        # line) are the bar itself, and it holds numbers only, never input text.
+        self.stream.write(text)
+        self.stream.flush()
