@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from array import array
-from typing import Iterator, Sequence, overload
+from typing import Iterator, Sequence, cast, overload
 
 from kamrules.core.errors import Location, Problem
 from kamrules.portfolio.portfolio import DIMENSIONS, MAJOR_DEFAULT, Row, _param
@@ -28,10 +28,6 @@ _NONE = math.nan  # a missing number in a column
 
 def _num(v: float | None) -> float:
     return _NONE if v is None else float(v)
-
-
-def _opt(v: float) -> float | None:
-    return None if math.isnan(v) else v
 
 
 class Fold:
@@ -89,11 +85,32 @@ class Fold:
         return self.rows if self.keep else _View(self)
 
 
+class _Slim:
+    """What the summaries read of a row, as a plain object: a frozen dataclass costs several
+    times more to build, and the summaries walk the whole portfolio a few times."""
+
+    __slots__ = ("id", "name", "dims", "revenue", "company_revenue", "manager")
+
+    def __init__(self, ident: str, name: str, dims: dict[str, str | None], revenue: float | None,
+                 company_revenue: float | None, manager: str | None) -> None:
+        self.id, self.name, self.dims = ident, name, dims
+        self.revenue, self.company_revenue, self.manager = revenue, company_revenue, manager
+
+    @property
+    def revenue_share(self) -> float | None:
+        if self.revenue is None or not self.company_revenue:
+            return None
+        return self.revenue / self.company_revenue
+
+
 class _View(Sequence[Row]):
+    """Slim rows rebuilt from the fold's columns, one at a time (duck-typed as Row: the fields the
+    summaries read)."""
+
     def __init__(self, fold: Fold) -> None:
         self.f = fold
         self.managers = {i: m for m, i in fold._managers.items()}
-        self.as_of = min(fold.dates) if fold.dates else _dt.date.min
+        self.dims_of: dict[tuple[int, ...], dict[str, str | None]] = {}  # shared: a few combinations
 
     def __len__(self) -> int:
         return len(self.f)
@@ -112,16 +129,17 @@ class _View(Sequence[Row]):
         if not 0 <= i < len(self):
             raise IndexError(i)
         f = self.f
+        key = tuple(f._dims[d][i] for d in DIMENSIONS)
+        dims = self.dims_of.get(key)
+        if dims is None:
+            dims = self.dims_of[key] = {d: (f._codes[d][k] if k >= 0 else None)
+                                        for d, k in zip(DIMENSIONS, key) if f._codes[d]}
         ident, name = f._names.get(i, ("", ""))
-        dims: dict[str, str | None] = {}
-        for d in DIMENSIONS:
-            if f._codes[d]:
-                k = f._dims[d][i]
-                dims[d] = f._codes[d][k] if k >= 0 else None
         m = f._manager[i]
-        return Row(id=ident, name=name, where="", as_of=self.as_of, dims=dims, scores={},
-                   revenue=_opt(f._revenue[i]), company_revenue=_opt(f._company[i]), warnings={}, top=None,
-                   severities=frozenset(), manager=self.managers[m] if m >= 0 else None)
+        revenue, company = f._revenue[i], f._company[i]
+        slim = _Slim(ident, name, dims, None if revenue != revenue else revenue,  # NaN: missing
+                     None if company != company else company, self.managers[m] if m >= 0 else None)
+        return cast(Row, slim)
 
     def __iter__(self) -> Iterator[Row]:
         for i in range(len(self)):
