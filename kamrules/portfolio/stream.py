@@ -36,6 +36,7 @@ from kamrules.rulebook.model import Account, Rulebook
 
 SLICE = 256  # records per task: large enough that pickling and messages are noise, small enough to spread
 BLOCK = 1 << 20  # bytes read at a time from a streamed file
+STREAM_ABOVE: int | None = None  # stream files larger than this (None: KAMRULES_MAX_FILE_BYTES); tests lower it
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
 
 
@@ -135,7 +136,7 @@ def _size(file: str) -> int:
 
 def _text(file: str) -> tuple[str, Iterator[tuple[str, float]]]:
     """The encoding, and the text in pieces with the share of the file read after each."""
-    limit = settings.max_file_bytes()
+    limit = settings.max_file_bytes() if STREAM_ABOVE is None else STREAM_ABOVE
     if _size(file) <= limit:
         text, encoding = csvio._read(file)  # the one decision and its errors, as for advise
         return encoding, iter([(text, 1.0)])
