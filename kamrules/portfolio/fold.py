@@ -34,7 +34,10 @@ class Fold:
     def __init__(self, book: Rulebook, *, keep_rows: bool) -> None:
         self.keep = keep_rows
         self.rows: list[Row] = []
-        self.first: dict[str, str] = {}  # id → where it was first seen
+        # id → where it was first seen, packed: file index << 32 | line (a "file:line" string per
+        # account cost more than all the columns together)
+        self.first: dict[str, int] = {}
+        self._files: dict[str, int] = {}
         self.duplicates: list[Problem] = []
         self.dates: set[_dt.date] = set()
         self.severities: set[str] = set()
@@ -57,10 +60,10 @@ class Fold:
         seen = self.first.get(row.id)
         if seen is not None:
             self.duplicates.append(Problem(
-                "portfolio.duplicate-id", f"the id '{row.id}' is already used by {seen}", _where(row), "id",
-                "a unique id per account", "give one of the two accounts another id"))
+                "portfolio.duplicate-id", f"the id '{row.id}' is already used by {self._unpack(seen)}", _where(row),
+                "id", "a unique id per account", "give one of the two accounts another id"))
             return False
-        self.first[row.id] = row.where
+        self.first[row.id] = self._pack(row.where)
         self.dates.add(row.as_of)
         self.severities |= row.severities
         if self.keep:
@@ -79,6 +82,17 @@ class Fold:
         if share is not None and share >= self._major:
             self._names[i] = (row.id, row.name)
         return True
+
+    def _pack(self, where: str) -> int:
+        file, _, line = where.rpartition(":")
+        if not (file and line.isdigit() and int(line) < 1 << 32):
+            file, line = where, "0"
+        return self._files.setdefault(file, len(self._files)) << 32 | int(line)
+
+    def _unpack(self, packed: int) -> str:
+        files = {i: f for f, i in self._files.items()}
+        file, line = files[packed >> 32], packed & 0xFFFFFFFF
+        return f"{file}:{line}" if line else file
 
     def view(self) -> Sequence[Row]:
         """What the summaries read: the rows, or slim rows rebuilt from the columns."""
