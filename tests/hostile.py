@@ -268,8 +268,8 @@ def fuzz_csv(rows: list[list[str]], folder: Path, max_rows: int = 5) -> None:
     buf = io.StringIO()
     csv.writer(buf).writerows([["id", "name", "revenue"], *rows])
     f = _write(folder, "export.csv", buf.getvalue())
-    old = os.environ.get("KAMRULES_MAX_ROWS")
-    os.environ["KAMRULES_MAX_ROWS"] = str(max_rows)
+    old = os.environ.get("KAMRULES_MAX_ACCOUNTS")  # a portfolio streams its CSV: this is its cap
+    os.environ["KAMRULES_MAX_ACCOUNTS"] = str(max_rows)
     try:
         from click.testing import CliRunner
 
@@ -280,13 +280,13 @@ def fuzz_csv(rows: list[list[str]], folder: Path, max_rows: int = 5) -> None:
                                             "--as-of", AS_OF.isoformat(), "--engine", "reference"], color=True)
             check_outputs({f"portfolio-{fmt}": (res.exit_code, res.stdout, res.stderr)})
             if len([r for r in rows if any(c.strip() for c in r)]) > max_rows:  # refused, not cut silently
-                assert res.exit_code == 2 and ("too-many-rows" in res.stderr or "file.binary" in res.stderr), \
+                assert res.exit_code == 2 and ("too-many-accounts" in res.stderr or "file.binary" in res.stderr), \
                     res.output
     finally:
         if old is None:
-            del os.environ["KAMRULES_MAX_ROWS"]
+            del os.environ["KAMRULES_MAX_ACCOUNTS"]
         else:
-            os.environ["KAMRULES_MAX_ROWS"] = old
+            os.environ["KAMRULES_MAX_ACCOUNTS"] = old
 
 
 def random_rows(rnd: random.Random) -> list[list[str]]:

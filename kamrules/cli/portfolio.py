@@ -1,7 +1,9 @@
 """`kamrules portfolio`: many accounts, one row each, and the portfolio summary."""
 from __future__ import annotations
 
+import dataclasses
 import sys
+from typing import Iterable
 
 import click
 
@@ -45,11 +47,17 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError, re
                    "warnings, warnings unresolved across reviews, key accounts not reviewed (md, json).")
 @click.option("--stale-months", type=click.IntRange(1, 120), default=3, show_default=True, metavar="N",
               help="With --since: list key accounts whose last review is older than N months.")
+@click.option("--workers", "-j", type=click.IntRange(1, 256), default=None, metavar="N",
+              help="Evaluate in N processes (default: the number of cores). The output is the same for any N. "
+                   "With a review store the run stays in one process (the store's session is not shared).")
+@click.option("--summary-only", is_flag=True,
+              help="Output the summary alone, without the table of accounts (md or json): the run then keeps "
+                   "a few numbers per account instead of every row.")
 @guarded
 def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, as_of: str | None,
                   engine: str, output: str | None, fail_on: str | None, skip_invalid: bool, mapping: str | None,
                   strict: bool, store: str | None, record: bool, by: str | None, since: str | None,
-                  stale_months: int) -> None:
+                  stale_months: int, workers: int | None, summary_only: bool) -> None:
     """Evaluate many accounts and print one row per account, with a portfolio summary.
 
     FILE is a YAML/JSON account file, a CSV export from a CRM (every row an account; Chinese
@@ -73,31 +81,14 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
       kamrules portfolio export.csv --record --since 2026-03-31
     """
     from kamrules.authoring.gate import checked_rulebook
-    from kamrules.portfolio import portfolio
+    from kamrules.portfolio import pool, portfolio, stream
+    from kamrules.portfolio.run import run
 
+    if summary_only and fmt == "csv":
+        raise UsageError([Problem("portfolio.summary-csv", "--summary-only has no CSV form (a CSV is one row per "
+                                  "account)", Location("--summary-only"), hint="use --format md or --format json")])
     date = parse_as_of(as_of)
     book = checked_rulebook(rulebook)
-    intake = None
-    if mapping:
-        import datetime as _dt
-
-        date = date or _dt.date.today()  # periods and evaluation count from the same day
-        intake = read_mapped(files, mapping, book, date, strict)
-        left_out = tuple(p for p in intake.report.problems if p.location.file in
-                         {f.file for f in intake.report.files if f.table == "accounts"})
-        inputs = portfolio.Inputs(tuple(portfolio.Source(a, where) for a, where in intake.accounts), left_out,
-                                  intake.report.rejected_accounts)
-    else:
-        inputs = portfolio.collect(files, book)
-    if inputs.problems and not skip_invalid and intake is None:
-        raise AccountError(inputs.problems)
-    if inputs.problems and intake is None:
-        echo(render_problems(inputs.problems, shown_problems()), err=True)
-        echo(f"kamrules: skipped {inputs.invalid} invalid account{'s' if inputs.invalid != 1 else ''}.",
-             err=True)
-    if not inputs.sources:
-        raise UsageError([Problem("portfolio.empty", "there is no valid account to evaluate", Location(files[0]),
-                                  hint="pass account files, CSV exports or folders holding them")])
     since_date = parse_as_of(since) if since else None
     if since_date is not None and fmt == "csv":
         raise UsageError([Problem("portfolio.since-csv", "--since adds sections a CSV file cannot hold",
@@ -112,16 +103,62 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
                                       Location("--since"), hint="record reviews first: kamrules portfolio … --record")])
         if u is not None:
             hist = use.open_session(u, book)
+    intake = None
     try:
+        if mapping:
+            import datetime as _dt
+
+            date = date or _dt.date.today()  # periods and evaluation count from the same day
+            intake = read_mapped(files, mapping, book, date, strict)
         if hist is None:
-            result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine)
+            # no store: the pooled, streaming run (any number of workers, the same bytes)
+            tally = stream.Tally()
+            tasks: Iterable[stream.Task]
+            if intake is not None:
+                tally.problems.extend(p for p in intake.report.problems if p.location.file in
+                                      {f.file for f in intake.report.files if f.table == "accounts"})
+                tally.invalid = intake.report.rejected_accounts
+                tasks = stream.account_tasks(intake.accounts)
+            else:
+                tasks = stream.tasks(portfolio.expand(files), book, tally)
+            outcome = run(tasks, tally, book, as_of=date, lang=lang, engine=engine,
+                          workers=workers or pool.default_workers(), summary_only=summary_only,
+                          progress=stream.Progress())
+            result = outcome.portfolio
+            for note in outcome.notes:
+                echo(f"kamrules: {note}", err=True)
+            failed = [p for p in result.skipped if p.code == "portfolio.worker-failed"]
+            problems = tuple(p for p in result.skipped if p.code != "portfolio.worker-failed")
+            invalid = result.invalid
         else:
+            # a review store: one process, the store's session reads the previous reviews and records these
+            if intake is not None:
+                left_out = tuple(p for p in intake.report.problems if p.location.file in
+                                 {f.file for f in intake.report.files if f.table == "accounts"})
+                inputs = portfolio.Inputs(tuple(portfolio.Source(a, where) for a, where in intake.accounts),
+                                          left_out, intake.report.rejected_accounts)
+            else:
+                inputs = portfolio.collect(files, book)
+            failed, problems, invalid = [], inputs.problems, inputs.invalid
+        if problems and not skip_invalid and intake is None:
+            raise AccountError(problems)
+        if failed:
+            echo(render_problems(failed, shown_problems()), err=True)
+        if problems and intake is None:
+            echo(render_problems(problems, shown_problems()), err=True)
+            echo(f"kamrules: skipped {invalid} invalid account{'s' if invalid != 1 else ''}.", err=True)
+        if not (result.accounts if hist is None else inputs.sources):
+            raise UsageError([Problem("portfolio.empty", "there is no valid account to evaluate", Location(files[0]),
+                                      hint="pass account files, CSV exports or folders holding them")])
+        if hist is not None:
             from kamrules.history import use
 
             hist.keep_current = since_date is not None
             hist.preload([s.account.id for s in inputs.sources])
             result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine, evaluator=hist.evaluate,
                                      overrides=use.portfolio_overrides(hist, date))
+            if summary_only:  # the same summary; the rows were needed for the reviews anyway
+                result = dataclasses.replace(result, summary_only=True)
         text = portfolio.render(result, fmt)
         if hist is not None and since_date is not None:
             from kamrules.history import use, views

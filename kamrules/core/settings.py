@@ -26,7 +26,11 @@ class Limit:
 MAX_FILE_BYTES = Limit("KAMRULES_MAX_FILE_BYTES", 10 * 1024 * 1024, 1, 2 ** 31, "bytes", units=True)
 MAX_ROWS = Limit("KAMRULES_MAX_ROWS", 20_000, 1, 10_000_000, "rows")
 MAX_PROBLEMS = Limit("KAMRULES_MAX_PROBLEMS", 100, 1, 10_000_000, "problems")
-LIMITS = (MAX_FILE_BYTES, MAX_ROWS, MAX_PROBLEMS)
+# A portfolio streams its CSV exports (kamrules/portfolio/stream.py): its memory does not grow
+# with the file, so neither MAX_FILE_BYTES nor MAX_ROWS (which bound what is held in memory at
+# once) applies to them; this bounds the accounts of one run, every file together.
+MAX_ACCOUNTS = Limit("KAMRULES_MAX_ACCOUNTS", 1_000_000, 1, 100_000_000, "accounts")
+LIMITS = (MAX_FILE_BYTES, MAX_ROWS, MAX_PROBLEMS, MAX_ACCOUNTS)
 
 _UNITS = {"": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024 ** 2, "mb": 1024 ** 2, "mib": 1024 ** 2,
           "g": 1024 ** 3, "gb": 1024 ** 3, "gib": 1024 ** 3}
@@ -66,3 +70,7 @@ def max_rows() -> int:
 
 def max_problems() -> int:
     return value(MAX_PROBLEMS)
+
+
+def max_accounts() -> int:
+    return value(MAX_ACCOUNTS)

@@ -108,17 +108,19 @@ def _problem(code: str, message: str, file: str, line: int = 1, col: int = 1, *,
     return Problem(code, message, Location(file, line, col), path, expected, hint)
 
 
-def scan(text: str, delimiter: str, file: str, start: int = 0) -> Iterator[Record]:
+def scan(text: str, delimiter: str, file: str, start: int = 0, first_line: int = 1) -> Iterator[Record]:
     """Records of an RFC 4180 text: quoted cells may hold the delimiter, "" and line breaks.
 
     A record starts at the start of a line. A line without a quote is one record and is split
     at once (the common case, and the fast one); a line with a quote is scanned cell by cell,
-    since its cells may span lines."""
+    since its cells may span lines. `first_line`: the line number of the text's first line (a
+    portfolio scans a large file a slice of whole records at a time)."""
+    shift = first_line - 1
     lines: _Lines | None = None  # built on the first quoted record: offsets → line numbers
     unquoted = re.compile(f"[^{re.escape(delimiter)}\r\n]*")
     eol = re.compile(r"\r\n|\r|\n")
     pos, n = start, len(text)
-    line_no = text.count("\n", 0, start) + 1 if "\r" not in text[:start] else _Lines(text).at(start)[0]
+    line_no = (text.count("\n", 0, start) + 1 if "\r" not in text[:start] else _Lines(text).at(start)[0]) + shift
     while pos < n:
         m = eol.search(text, pos)
         end, after = (m.start(), m.end()) if m else (n, n)
@@ -141,6 +143,7 @@ def scan(text: str, delimiter: str, file: str, start: int = 0) -> Iterator[Recor
                 q = _QUOTED.match(text, pos)
                 if q is None:
                     line, col = lines.at(pos)
+                    line += shift
                     raise InputError([_problem(
                         "csv.unclosed-quote", "a quoted cell starting here is never closed", file, line, col,
                         hint='a " inside a quoted cell is written twice (""); check this cell')])
@@ -154,14 +157,14 @@ def scan(text: str, delimiter: str, file: str, start: int = 0) -> Iterator[Recor
                 assert u is not None
                 value, pos = u.group(), u.end()
             line, col = lines.at(cell_at)
-            cells.append(Cell(value.strip(), line, col))
+            cells.append(Cell(value.strip(), line + shift, col))
             if pos < n and text[pos] == delimiter:
                 pos += 1
                 continue
             pos += 2 if text.startswith("\r\n", pos) else 1
             break
         yield Record(first_line, tuple(cells))
-        line_no = lines.at(min(pos, n))[0] if pos < n else line_no
+        line_no = lines.at(min(pos, n))[0] + shift if pos < n else line_no
 
 
 def sniff(line: str) -> str:
@@ -286,6 +289,16 @@ def _checked(table: Table) -> Table:
                 "columns", table.file, extra[0].line, extra[0].col, expected=f"at most {width} cells",
                 hint=_delimiter_hint(table.delimiter))
     return replace(table, header_problems=tuple(problems), row_problems=long_rows, skip=frozenset(skip))
+
+
+def checked(table: Table) -> Table:
+    """The table's shape problems (see _checked): for a caller that builds a Table a slice at a time."""
+    return _checked(table)
+
+
+def row_result(table: Table, columns: Columns, row: Record, book: Rulebook) -> RowResult:
+    """One data row validated as an account (see read_accounts)."""
+    return _row_account(table, columns, row, book)
 
 
 def _delimiter_hint(delimiter: str) -> str:

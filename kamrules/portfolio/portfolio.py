@@ -272,6 +272,13 @@ class Portfolio:
     summary: Summary
     skipped: tuple[Problem, ...] = ()
     invalid: int = 0
+    count: int | None = None  # accounts evaluated (None: len(rows)); with summary_only, rows is empty
+    summary_only: bool = False  # the output is the summary alone (no table of accounts)
+    severities: frozenset[str] | None = None  # of every finding of every account (None: read the rows)
+
+    @property
+    def accounts(self) -> int:
+        return len(self.rows) if self.count is None else self.count
 
 
 def row_of(advice: Advice, where: Location) -> Row:
@@ -439,8 +446,13 @@ def to_markdown(p: Portfolio) -> str:
     cols = _columns(p)
     as_of = p.as_of.isoformat() if p.as_of else ui("own_dates", lang)
     lines = [f"# {ui('title', lang)}", "",
-             ui("meta", lang, book=p.book.id, version=p.book.version, as_of=as_of, engine=p.engine, n=len(p.rows)),
+             ui("meta", lang, book=p.book.id, version=p.book.version, as_of=as_of, engine=p.engine, n=p.accounts),
              ""]
+    if p.summary_only:
+        lines += [f"## {ui('summary', lang)}", "", *_summary_md(p)]
+        if p.invalid:
+            lines += ["", ui("skipped", lang, n=p.invalid)]
+        return "\n".join(lines) + "\n"
     heads = [*(_heading(p, c) for c in cols), ui("warnings", lang), ui("top_warning", lang)]
     lines.append("| " + " | ".join(heads) + " |")
     lines.append("|" + "|".join("---:" if c in SCORES or c == "revenue" else "---" for c in cols) + "|---|---|")
@@ -558,7 +570,7 @@ def to_json(p: Portfolio) -> str:
         "lang": p.lang,
         "accounts": [_row_json(p, r) for r in p.rows],
         "summary": {
-            "accounts": len(p.rows),
+            "accounts": p.accounts,
             "by_final": dict(s.by_final),
             "unclassified": s.unclassified,
             "pareto": None if s.pareto is None else {
@@ -577,6 +589,8 @@ def to_json(p: Portfolio) -> str:
         },
         "skipped": [q.as_dict() for q in p.skipped],
     }
+    if p.summary_only:
+        del data["accounts"]  # --summary-only: the run kept no rows
     return textsafe.json_dumps(data) + "\n"
 
 
@@ -603,4 +617,6 @@ def render(p: Portfolio, fmt: str) -> str:
 def fails(p: Portfolio, fail_on: str) -> bool:
     """Some account has a finding at or above this severity (as `advise --fail-on`)."""
     limit = SEVERITIES.index(fail_on)
+    if p.severities is not None:
+        return any(SEVERITIES.index(s) <= limit for s in p.severities)
     return any(SEVERITIES.index(s) <= limit for r in p.rows for s in r.severities)

@@ -1,0 +1,168 @@
+"""Rows in input order → the portfolio, keeping per account only what the output needs.
+
+With a table of every account (md, csv, json), the rows themselves are the output: they are
+kept. With `--summary-only`, a row is folded into a few columns and dropped:
+
+    per account   final class (1 byte), revenue and the company's revenue (8 bytes each),
+                  manager (an index, 4 bytes), its id (for duplicate ids)
+    per run       the dates seen, the severities seen (for --fail-on), the engine
+    a few         id and name of the accounts at or over the major-customer share
+
+The summaries (portfolio.summarise) are computed over a read-only view that rebuilds slim rows
+from these columns, so one implementation serves both modes. A summary that reads another
+field of `Row` adds a column here (tests/test_scale.py checks the view against real rows).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from array import array
+from typing import Iterator, Sequence, cast, overload
+
+from kamrules.core.errors import Location, Problem
+from kamrules.portfolio.portfolio import DIMENSIONS, MAJOR_DEFAULT, Row, _param
+from kamrules.rulebook.model import Rulebook
+
+_NONE = math.nan  # a missing number in a column
+
+
+def _num(v: float | None) -> float:
+    return _NONE if v is None else float(v)
+
+
+class Fold:
+    def __init__(self, book: Rulebook, *, keep_rows: bool) -> None:
+        self.keep = keep_rows
+        self.rows: list[Row] = []
+        # id → where it was first seen, packed: file index << 32 | line (a "file:line" string per
+        # account cost more than all the columns together)
+        self.first: dict[str, int] = {}
+        self._files: dict[str, int] = {}
+        self.duplicates: list[Problem] = []
+        self.dates: set[_dt.date] = set()
+        self.severities: set[str] = set()
+        self.engine = ""
+        self._codes = {d: [v for v, _ in book.dimensions[d].values] if d in book.dimensions else []
+                       for d in DIMENSIONS}
+        self._dims = {d: array("b") for d in DIMENSIONS}
+        self._revenue = array("d")
+        self._company = array("d")
+        self._manager = array("i")
+        self._managers: dict[str, int] = {}
+        self._names: dict[int, tuple[str, str]] = {}  # index → (id, name) of the major customers
+        self._major = _param(book, "major_customer_share", MAJOR_DEFAULT)
+
+    def __len__(self) -> int:
+        return len(self._revenue)
+
+    def add(self, row: Row) -> bool:
+        """Fold one row; False (and a problem) when its id was seen before: the first one counts."""
+        seen = self.first.get(row.id)
+        if seen is not None:
+            self.duplicates.append(Problem(
+                "portfolio.duplicate-id", f"the id '{row.id}' is already used by {self._unpack(seen)}", _where(row),
+                "id", "a unique id per account", "give one of the two accounts another id"))
+            return False
+        self.first[row.id] = self._pack(row.where)
+        self.dates.add(row.as_of)
+        self.severities |= row.severities
+        if self.keep:
+            self.rows.append(row)
+            self._revenue.append(0.0)  # the count; the rows are the data
+            return True
+        for d in DIMENSIONS:
+            codes = self._codes[d]
+            v = row.dims.get(d)
+            self._dims[d].append(codes.index(v) if v in codes else -1)
+        i = len(self._revenue)
+        self._revenue.append(_num(row.revenue))
+        self._company.append(_num(row.company_revenue))
+        self._manager.append(self._managers.setdefault(row.manager, len(self._managers)) if row.manager else -1)
+        share = row.revenue_share
+        if share is not None and share >= self._major:
+            self._names[i] = (row.id, row.name)
+        return True
+
+    def _pack(self, where: str) -> int:
+        file, _, line = where.rpartition(":")
+        if not (file and line.isdigit() and int(line) < 1 << 32):
+            file, line = where, "0"
+        return self._files.setdefault(file, len(self._files)) << 32 | int(line)
+
+    def _unpack(self, packed: int) -> str:
+        files = {i: f for f, i in self._files.items()}
+        file, line = files[packed >> 32], packed & 0xFFFFFFFF
+        return f"{file}:{line}" if line else file
+
+    def view(self) -> Sequence[Row]:
+        """What the summaries read: the rows, or slim rows rebuilt from the columns."""
+        return self.rows if self.keep else _View(self)
+
+
+class _Slim:
+    """What the summaries read of a row, as a plain object: a frozen dataclass costs several
+    times more to build, and the summaries walk the whole portfolio a few times."""
+
+    __slots__ = ("id", "name", "dims", "revenue", "company_revenue", "manager")
+
+    def __init__(self, ident: str, name: str, dims: dict[str, str | None], revenue: float | None,
+                 company_revenue: float | None, manager: str | None) -> None:
+        self.id, self.name, self.dims = ident, name, dims
+        self.revenue, self.company_revenue, self.manager = revenue, company_revenue, manager
+
+    @property
+    def revenue_share(self) -> float | None:
+        if self.revenue is None or not self.company_revenue:
+            return None
+        return self.revenue / self.company_revenue
+
+
+class _View(Sequence[Row]):
+    """Slim rows rebuilt from the fold's columns, one at a time (duck-typed as Row: the fields the
+    summaries read)."""
+
+    def __init__(self, fold: Fold) -> None:
+        self.f = fold
+        self.managers = {i: m for m, i in fold._managers.items()}
+        self.dims_of: dict[tuple[int, ...], dict[str, str | None]] = {}  # shared: a few combinations
+
+    def __len__(self) -> int:
+        return len(self.f)
+
+    @overload
+    def __getitem__(self, i: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Row]: ...
+
+    def __getitem__(self, i: int | slice) -> Row | Sequence[Row]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        f = self.f
+        key = tuple(f._dims[d][i] for d in DIMENSIONS)
+        dims = self.dims_of.get(key)
+        if dims is None:
+            dims = self.dims_of[key] = {d: (f._codes[d][k] if k >= 0 else None)
+                                        for d, k in zip(DIMENSIONS, key) if f._codes[d]}
+        ident, name = f._names.get(i, ("", ""))
+        m = f._manager[i]
+        revenue, company = f._revenue[i], f._company[i]
+        slim = _Slim(ident, name, dims, None if revenue != revenue else revenue,  # NaN: missing
+                     None if company != company else company, self.managers[m] if m >= 0 else None)
+        return cast(Row, slim)
+
+    def __iter__(self) -> Iterator[Row]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+def _where(row: Row) -> Location:
+    file, _, line = row.where.rpartition(":")
+    if file and line.isdigit():
+        return Location(file, int(line))
+    return Location(row.where)
+

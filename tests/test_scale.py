@@ -1,0 +1,366 @@
+"""`kamrules portfolio` at scale (issue 10, item 6): the worker pool, streaming, the fold,
+Ctrl-C, the progress bar. No wall-clock assertions: what is checked is behaviour and data
+structures (benchmarks/portfolio.py measures time and memory)."""
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+import weakref
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kamrules.cli import main
+from kamrules.portfolio import pool, stream
+from kamrules.portfolio.fold import Fold
+from kamrules.portfolio.portfolio import Row, summarise
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPORT = ROOT / "examples" / "portfolio" / "crm-export.csv"
+CRM = ROOT / "examples" / "portfolio" / "crm"
+AS_OF = "2026-06-30"
+linux = pytest.mark.skipif(not sys.platform.startswith("linux") or not pool.can_fork(),
+                           reason="fork and /proc: the pool runs in one process elsewhere")
+
+
+def big_export(folder: Path, copies: int, *, name: str = "big.csv", encoding: str = "utf-8-sig") -> Path:
+    """The example export's rows, `copies` times over with new ids: more than one slice of records."""
+    lines = EXPORT.read_text(encoding="utf-8-sig").splitlines()
+    header, rows = lines[0], [r for r in lines[1:] if r.strip()]
+    out = [header]
+    for k in range(copies):
+        for r in rows:
+            ident, rest = r.split(",", 1)
+            out.append(f"{ident}-{k},{rest}")
+        if k % 7 == 3:
+            out.append("")  # blank lines inside the file keep their line numbers
+            out.append('XX-Q' + str(k) + ',"多行\n名称, 带逗号",钢铁' + "," * (header.count(",") - 2))
+    path = folder / name
+    path.write_text("\r\n".join(out) + "\r\n", encoding=encoding)
+    return path
+
+
+def cli(*args: str) -> "object":
+    return CliRunner().invoke(main, ["portfolio", *args, "--as-of", AS_OF, "--engine", "reference"])
+
+
+# --------------------------------------------------------------------------- determinism
+
+
+@linux
+def test_any_number_of_workers_gives_the_same_bytes(tmp_path: Path) -> None:
+    f = big_export(tmp_path, 60)  # ≈ 650 accounts: three slices and more
+    for fmt in ("json", "md", "csv"):
+        outs = {}
+        for n in (1, 2, 3):
+            res = cli(str(f), "-f", fmt, "--workers", str(n), "--skip-invalid")
+            assert res.exit_code == 0, res.output
+            outs[n] = res.stdout
+        assert outs[1] == outs[2] == outs[3], fmt
+    data = json.loads(outs_json(f))
+    assert data["summary"]["accounts"] == len(data["accounts"]) > 2 * stream.SLICE
+
+
+def outs_json(f: Path) -> str:
+    res = cli(str(f), "-f", "json", "--workers", "2", "--skip-invalid")
+    assert res.exit_code == 0, res.output
+    return str(res.stdout)
+
+
+@linux
+def test_the_pool_gives_what_the_one_process_build_gives(tmp_path: Path) -> None:
+    """The row accounting is unchanged: the old in-memory path (collect + build) and the
+    streamed, pooled run give the same output, invalid rows and duplicates included."""
+    from kamrules.portfolio import portfolio
+    from kamrules.rulebook.load import load_rulebook
+
+    import datetime as _dt
+
+    f = big_export(tmp_path, 30)
+    dupes = tmp_path / "dupes.csv"
+    lines = f.read_text(encoding="utf-8-sig").splitlines()
+    dupes.write_text("\n".join([lines[0], lines[5], lines[5].replace("华信", "华信二"), "x/y,坏编号"]) + "\n",
+                     encoding="utf-8")
+    book = load_rulebook("course")
+    inputs = portfolio.collect([str(f), str(dupes)], book)
+    old = portfolio.render(portfolio.build(inputs, book, as_of=_dt.date(2026, 6, 30), engine="reference"), "json")
+    res = cli(str(f), str(dupes), "-f", "json", "--workers", "2", "--skip-invalid")
+    assert res.exit_code == 0, res.output
+    assert res.stdout == old
+    skipped = json.loads(old)["skipped"]
+    assert {p["code"] for p in skipped} >= {"portfolio.duplicate-id"}
+
+
+@linux
+def test_mapped_exports_count_every_row_the_same_with_workers() -> None:
+    files = [str(CRM / "accounts.csv"), str(CRM / "deals.xlsx")]
+    outs = []
+    for n in ("1", "2"):
+        res = cli(*files, "--mapping", str(CRM / "mapping.yaml"), "-f", "json", "--workers", n)
+        assert res.exit_code == 0, res.output
+        outs.append(res.stdout)
+    assert outs[0] == outs[1]
+    data = json.loads(outs[0])
+    assert data["rows"]["accounts"]["evaluated"] == data["summary"]["accounts"] == len(data["accounts"])
+
+
+def test_summary_only_is_the_summary_of_the_full_run(tmp_path: Path) -> None:
+    f = big_export(tmp_path, 12)
+    full = json.loads(cli(str(f), "-f", "json", "--workers", "1", "--skip-invalid").stdout)
+    res = cli(str(f), "-f", "json", "--workers", "1", "--skip-invalid", "--summary-only")
+    assert res.exit_code == 0, res.output
+    slim = json.loads(res.stdout)
+    assert "accounts" not in slim and slim["summary"] == full["summary"] and slim["skipped"] == full["skipped"]
+    md = cli(str(f), "--workers", "1", "--skip-invalid", "--summary-only")
+    assert md.exit_code == 0 and "| " not in md.stdout and "帕累托" in md.stdout
+    bad = cli(str(f), "-f", "csv", "--summary-only")
+    assert bad.exit_code == 2 and "portfolio.summary-csv" in bad.stderr and bad.stdout == ""
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk"])
+def test_a_file_over_the_byte_limit_is_streamed_and_reads_the_same(tmp_path: Path, encoding: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    f = big_export(tmp_path, 30, encoding=encoding)
+    whole = cli(str(f), "-f", "json", "--workers", "1", "--skip-invalid")
+    assert whole.exit_code == 0, whole.output
+    monkeypatch.setattr(stream, "STREAM_ABOVE", 1024)  # now the file is read as a stream …
+    monkeypatch.setattr(stream, "BLOCK", 7)  # … in pieces that cut lines, \r\n and characters apart
+    streamed = cli(str(f), "-f", "json", "--workers", "1", "--skip-invalid")
+    assert streamed.exit_code == 0, streamed.output
+    assert streamed.stdout == whole.stdout
+    accounts = json.loads(whole.stdout)["accounts"]
+    lines = {int(a["source"].rsplit(":", 1)[1]) for a in accounts}
+    assert max(lines) > stream.SLICE + 40, "line numbers run on across slices"
+    assert any(a["name"] == "多行 名称, 带逗号" or "多行" in a["name"] for a in accounts), "a quoted cell over two lines"
+
+
+def row(i: int, final: str | None, revenue: float | None, manager: str | None = None,
+        company: float | None = None) -> Row:
+    import datetime as _dt
+
+    return Row(id=f"A-{i}", name=f"客户{i}", where=f"x.csv:{i + 2}", as_of=_dt.date(2026, 6, 30),
+               dims={"final": final}, scores={"health": 50.0}, revenue=revenue, company_revenue=company,
+               warnings={"high": 1}, top=None, severities=frozenset({"high"}), manager=manager)
+
+
+def test_the_fold_keeps_no_row_and_a_few_bytes_per_account() -> None:
+    from kamrules.rulebook.load import load_rulebook
+
+    book = load_rulebook("course")
+    fold = Fold(book, keep_rows=False)
+    rnd = random.Random(7)
+    refs = []
+    majors = set()
+    for i in range(3000):
+        r = row(i, rnd.choice(["key", "medium", "small", "unprofitable", None]),
+                rnd.choice([None, rnd.lognormvariate(14, 1.3)]), rnd.choice([None, "李明", "王芳"]), 3e8)
+        refs.append(weakref.ref(r))
+        if (r.revenue or 0) >= 0.1 * 3e8:
+            majors.add(i)
+        assert fold.add(r)
+        del r
+    gc.collect()
+    assert not any(ref() is not None for ref in refs), "the fold keeps no Row"
+    assert fold.rows == [] and len(fold) == 3000
+    # per account: one byte per dimension, 8 per revenue and company revenue, 4 for the manager,
+    # and the id for duplicates; names only for the major customers (≥ 10 % of the company's revenue)
+    columns = [*fold._dims.values(), fold._revenue, fold._company, fold._manager]
+    assert sum(c.itemsize for c in columns) == 3 + 8 + 8 + 4
+    assert all(len(c) == 3000 for c in columns)
+    assert set(fold._names) == majors and len(majors) < 30 and len(fold._managers) == 2
+    assert not fold.add(row(5, "key", 1.0)) and fold.duplicates[0].code == "portfolio.duplicate-id"
+
+
+def test_the_summary_of_the_fold_is_the_summary_of_the_rows() -> None:
+    from kamrules.rulebook.load import load_rulebook
+
+    book = load_rulebook("course")
+    rnd = random.Random(11)
+    rows = [row(i, rnd.choice(["key", "medium", "small", "unprofitable", None]),
+                rnd.choice([None, float(rnd.randint(1, 10 ** 7))]), rnd.choice([None, "李明", "王芳", "张伟"]),
+                rnd.choice([None, 5e7])) for i in range(800)]
+    fold = Fold(book, keep_rows=False)
+    for r in rows:
+        fold.add(r)
+    a, b = summarise(fold.view(), book), summarise(rows, book)
+    assert a.concentration is not None and b.concentration is not None and a.concentration.over
+    assert [(r.id, r.name, r.revenue_share) for r in a.concentration.over] == \
+        [(r.id, r.name, r.revenue_share) for r in b.concentration.over]
+    same = dataclasses.replace(a, concentration=dataclasses.replace(a.concentration, over=b.concentration.over))
+    assert same == b
+
+
+# --------------------------------------------------------------------------- the pool
+
+
+def _flaky(task: tuple[int, str]) -> int:
+    """Dies (SIGKILL) on task 3 the first time, on task 5 every time; else squares."""
+    n, marker = task
+    if n == 3 and not os.path.exists(marker):
+        Path(marker).write_text("died once")
+        os.kill(os.getpid(), signal.SIGKILL)
+    if n == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return n * n
+
+
+@linux
+def test_a_killed_worker_is_reported_retried_once_and_nothing_lost(tmp_path: Path) -> None:
+    marker = str(tmp_path / "died")
+    tasks = [(n, marker) for n in range(12)]
+    got = list(pool.run(tasks, _flaky, 2, window=3))
+    assert [d.index for d in got] == list(range(12)), "every task once, in order"
+    by = {d.index: d for d in got}
+    assert by[3].result == 9 and by[3].attempts == 2  # died, retried, done
+    failed = by[5].result
+    assert isinstance(failed, pool.Failed) and failed.attempts == 2 and "SIGKILL" in failed.reason
+    assert all(by[n].result == n * n for n in range(12) if n not in (5,))
+
+
+def _boom(task: int) -> int:
+    if task == 2:
+        raise ValueError("bad task")
+    return task
+
+
+@linux
+def test_a_handler_error_is_raised_in_the_main_process() -> None:
+    with pytest.raises(ValueError, match="bad task"):
+        list(pool.run(range(5), _boom, 2))
+
+
+@linux
+def test_a_slice_whose_worker_always_dies_is_listed_as_failed(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    f = big_export(tmp_path, 60)
+    good = json.loads(outs_json(f))
+    real = stream.Evaluate.__call__
+
+    def dies_on_the_second_slice(self: stream.Evaluate, task: stream.Task) -> stream.TaskResult:
+        if isinstance(task, stream.CsvSlice) and task.first_line > 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(self, task)
+    monkeypatch.setattr(stream.Evaluate, "__call__", dies_on_the_second_slice)  # the forked workers inherit it
+    res = cli(str(f), "-f", "json", "--workers", "2", "--skip-invalid")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert "error[portfolio.worker-failed]" in res.stderr and "SIGKILL" in res.stderr
+    failed = [p for p in data["skipped"] if p["code"] == "portfolio.worker-failed"]
+    assert failed and all(p["line"] > 2 for p in failed)
+    spans = []
+    for p in failed:
+        m = re.search(r"lines (\d+)–(\d+) of", str(p["message"]))
+        assert m, p["message"]
+        spans.append((int(m[1]), int(m[2])))
+
+    def line(a: dict[str, str]) -> int:
+        return int(a["source"].rsplit(":", 1)[1])
+    lost = {a["id"] for a in good["accounts"] if any(lo <= line(a) <= hi for lo, hi in spans)}
+    kept = {a["id"] for a in data["accounts"]}
+    assert lost and kept == {a["id"] for a in good["accounts"]} - lost, "the failed slices' accounts, and only those"
+    assert data["summary"]["accounts"] + len(lost) == good["summary"]["accounts"]
+
+
+# --------------------------------------------------------------------------- Ctrl-C and the progress bar
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for t in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{t}/children") as fh:
+                out += [int(c) for c in fh.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+@linux
+def test_ctrl_c_stops_cleanly_and_writes_nothing(tmp_path: Path) -> None:
+    f = big_export(tmp_path, 200)
+    out = tmp_path / "out" / "portfolio.json"
+    out.parent.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "kamrules", "portfolio", str(f), "-f", "json", "-o", str(out),
+                             "--workers", "2", "--as-of", AS_OF, "--engine", "reference", "--skip-invalid"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while len(_children(proc.pid)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # until the workers are evaluating
+    workers = _children(proc.pid)
+    assert len(workers) >= 2, "the workers started"
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the whole process group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert b"interrupted; nothing was written" in err and b"Traceback" not in err
+    assert not out.exists() and list(out.parent.iterdir()) == [], "no output, no temporary file"
+    for w in workers:
+        assert not Path(f"/proc/{w}").exists() or "zombie" in Path(f"/proc/{w}/status").read_text().lower() \
+            or _not_ours(w, proc.pid)
+
+
+def _not_ours(pid: int, parent: int) -> bool:
+    try:
+        return f"PPid:\t{parent}\n" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+
+
+def test_the_progress_bar_draws_only_on_a_terminal() -> None:
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    clock = iter([0.0, 1.0, 2.0, 3.0, 4.0])
+    tty = Tty()
+    bar = stream.Progress(tty, clock=lambda: next(clock))
+    bar.update(0.5, 500)
+    bar.update(1.0, 1000)
+    bar.close()
+    text = tty.getvalue()
+    assert "50%" in text and "1,000 accounts" in text and text.endswith("\r\x1b[K")
+    pipe = io.StringIO()
+    quiet = stream.Progress(pipe)
+    quiet.update(0.5, 500)
+    quiet.close()
+    assert pipe.getvalue() == ""
+
+
+@linux
+def test_the_cli_draws_the_bar_on_a_terminal_and_not_in_a_pipe(tmp_path: Path) -> None:
+    import pty
+
+    cmd = [sys.executable, "-m", "kamrules", "portfolio", str(EXPORT), "-f", "json", "--as-of", AS_OF,
+           "--engine", "reference", "--workers", "2"]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = proc.communicate(timeout=60)
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"accounts" in seen and b"\r" in seen and b"100%" in seen
+    assert b"\r" not in out and json.loads(out)["summary"]["accounts"] == 10
+    piped = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=60)
+    assert piped.returncode == 0 and b"\r" not in piped.stderr and b"accounts" not in piped.stderr
