@@ -52,6 +52,7 @@ FINDING = _closed(
     ), nullable=False)),
     _req("source", Scalar("str", desc="deck | recon | lit:<name> | company:<who>")),
     _req("at", Scalar("str", desc="file:line:col of the rule")),
+    Field("suppressed_by", Scalar("str", desc="Only under `suppressed`: the rule that withdrew this finding")),
 )
 
 OUTPUT = _closed(
@@ -87,8 +88,21 @@ OUTPUT = _closed(
     _req("disabled", Seq(_closed("", _req("rule", STRING), _req("reason", STRING),
                                  _req("by", Scalar("str", desc="The overlay that disabled it"))),
                          nullable=False, desc="Rules a company overlay switched off, with the reason")),
+    Field("suppressed", Seq(_closed(
+        "",
+        _req("rule", STRING),
+        _req("concept", STRING),
+        _req("by", Seq(STRING, nullable=False, desc="The rules that withdrew it (they fired), in rule order")),
+        _req("findings", Seq(Ref("finding"), nullable=False,
+                             desc="Its warning or recommendation as it would have read, with suppressed_by")),
+        _req("classify", Table(STRING, nullable=False, desc="dimension → the value withdrawn")),
+        _req("score", Table(Scalar("number"), nullable=False, desc="score → the points withdrawn")),
+        _req("derive", Table(Ref("value"), nullable=False, desc="derived fact → the value withdrawn")),
+    ), nullable=False, desc="Rules whose condition held but whose outputs a rule's `suppresses:` withdrew; not "
+                            "part of the advice (docs/judgement.md)")),
     Field("explain", Seq(Map("", (_req("rule", STRING),
-                                  _req("status", Scalar("str", choices=("fired", "not_fired", "disabled")))),
+                                  _req("status", Scalar("str", choices=("fired", "suppressed", "not_fired",
+                                                                        "disabled")))),
                              closed=False), nullable=False,
                          desc="Present with --explain: one entry per rule (see kamrules explain --format json)")),
 )

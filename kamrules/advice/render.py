@@ -16,7 +16,7 @@ from jinja2.exceptions import SecurityError
 
 from kamrules import __version__
 from kamrules.advice.context import context
-from kamrules.advice.model import Advice
+from kamrules.advice.model import Advice, Finding
 from kamrules.core import textsafe
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.resources import playbooks_dir
@@ -103,21 +103,29 @@ def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
             "dimensions": {d: c.value for d, c in cls.items()},
         },
         "scores": {s: sc.value for s, sc in advice.scores.items()},
-        "findings": [
-            {"rule": f.rule, "concept": f.concept, "kind": f.kind, "severity": f.severity, "priority": f.priority,
-             "title": f.title, "message": f.message, "remedy": f.remedy,
-             "because": [{"fact": b.fact, "value": b.value, "op": b.op, "against": b.against,
-                          **({"param": b.param} if b.param else {})} for b in f.because],
-             "source": f.source, "at": f.at}
-            for f in advice.findings
-        ],
+        "findings": [_finding(f) for f in advice.findings],
         "missing_facts": sorted({m for b in advice.blocked for m in b.missing}),
         "blocked": [{"rule": b.rule, "concept": b.concept, "missing": list(b.missing)} for b in advice.blocked],
         "disabled": [{"rule": d.rule, "reason": d.reason, "by": d.origin.rulebook} for d in book.disabled],
     }
+    if advice.suppressed:
+        withdrawn = advice.suppressed_findings
+        out["suppressed"] = [
+            {"rule": s.rule, "concept": s.concept, "by": list(s.by),
+             "findings": [_finding(f) for f in withdrawn if f.rule == s.rule],
+             "classify": dict(s.classify), "score": dict(s.score), "derive": dict(s.derive)}
+            for s in advice.suppressed]
     if explain is not None:
         out["explain"] = explain
     return out
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {"rule": f.rule, "concept": f.concept, "kind": f.kind, "severity": f.severity, "priority": f.priority,
+            "title": f.title, "message": f.message, "remedy": f.remedy,
+            "because": [{"fact": b.fact, "value": b.value, "op": b.op, "against": b.against,
+                         **({"param": b.param} if b.param else {})} for b in f.because],
+            "source": f.source, "at": f.at, **({"suppressed_by": f.suppressed_by} if f.suppressed_by else {})}
 
 
 def render(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None) -> str:

@@ -43,6 +43,11 @@ def divergence(results: Mapping[str, Advice]) -> list[Failure]:
     base = names[0]
     ref = {m.rule: m for m in results[base].matches}
     for other in names[1:]:
+        mine, theirs = ({(s.rule, s.by) for s in results[n].suppressed} for n in (base, other))
+        for rid, by in sorted(mine ^ theirs):
+            on = base if (rid, by) in mine else other
+            out.append(Failure("engines", f"{rid} suppressed on both or neither", f"suppressed on {on} only",
+                               f"the engines disagree: {rid} was suppressed by {', '.join(by)} on {on} only", (rid,)))
         got = {m.rule: m for m in results[other].matches}
         for rid in sorted(set(ref) | set(got)):
             a, b = ref.get(rid), got.get(rid)
@@ -74,6 +79,12 @@ def check_expect(advice: Advice, expect: Expect) -> list[Failure]:
     for rid in expect.not_fires:
         if rid in fired:
             out.append(Failure("not_fires", f"{rid} does not fire", "it fired", f"not_fires: {rid} fired", (rid,)))
+    withdrawn = {s.rule: s.by for s in advice.suppressed}
+    for rid in expect.suppressed:
+        if rid not in withdrawn:
+            got = "it fired" if rid in fired else "it did not fire"
+            out.append(Failure("suppressed", f"{rid} is suppressed", got, f"suppressed: {rid} was not suppressed "
+                               f"({got})", (rid,) + tuple(book.suppressors.get(rid, ()))))
     for concept in expect.concepts:
         if not any(f.concept == concept for f in advice.findings):
             rules = tuple(r.id for r in book.rules if r.concept == concept and (r.warn or r.recommend))
