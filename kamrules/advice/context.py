@@ -17,7 +17,7 @@ from kamrules.advice import contextmodel as cm
 from kamrules.advice.model import Advice
 from kamrules.advice.model import Finding as ResolvedFinding
 from kamrules.core import i18n
-from kamrules.core.values import format_number, format_value
+from kamrules.core.values import format_number, format_points, format_value
 from kamrules.rulebook.model import SEVERITIES
 
 SOURCE_ORDER = ("deck", "lit", "recon", "company", "kamrules")
@@ -63,12 +63,20 @@ def _enum_label(advice: Advice, name: str, value: Any) -> str | None:
     return None
 
 
+def _unit(advice: Advice, name: str) -> str:
+    book = advice.book
+    d = book.facts.get(name) or book.metrics.get(name) or book.params.get(name)
+    return d.unit if d is not None else ""
+
+
 def _value_text(advice: Advice, name: str, value: Any) -> str:
     book, lang = advice.book, advice.lang
     if value is None:
         return "—"
     if isinstance(value, bool):
         return _ui("yes" if value else "no", lang)
+    if _unit(advice, name) == "pp" and isinstance(value, (int, float)):
+        return format_points(float(value), lang)
     if name in book.facts:
         f = book.facts[name]
         if f.type == "enum":
@@ -100,6 +108,8 @@ def _evidence_value(advice: Advice, name: str, v: Any, type_: str, days: bool) -
         return _ui("yes" if v else "no", lang)
     if days and isinstance(v, (int, float)):
         return _ui("days_unit", lang, n=format_number(float(v)))
+    if isinstance(v, (int, float)) and _unit(advice, name) == "pp":
+        return format_points(float(v), lang)
     if isinstance(v, str):
         return _enum_label(advice, name, v) or v
     if isinstance(v, (int, float)):

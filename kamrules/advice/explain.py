@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from kamrules.core import textsafe
 from kamrules.core.errors import Location, Problem, UsageError, suggest
-from kamrules.core.values import format_money, format_number, format_percent
+from kamrules.core.values import format_money, format_number, format_percent, format_points
 from kamrules.engine.reference import Context, Truth3, eval_cond, eval_term, literal_of
 from kamrules.language import ir
 from kamrules.rulebook.model import Rulebook, RuleDef
@@ -338,6 +338,9 @@ class _Words:
         if isinstance(v, _dt.date):
             return v.isoformat()
         if isinstance(v, (int, float)):
+            d = self.book.facts.get(owner) or self.book.metrics.get(owner) or self.book.params.get(owner)
+            if type_ == "percent" and d is not None and d.unit == "pp":
+                return format_points(float(v), self.lang)
             if type_ == "percent":
                 return format_percent(float(v))
             if type_ == "money":

@@ -305,9 +305,15 @@ def labels_table(book: Rulebook) -> dict[str, dict[str, dict[str, str]]]:
     table: dict[str, dict[str, dict[str, str]]] = {}
     for dim in book.dimensions.values():
         table[dim.name] = {v: {"zh": t.zh or v, "en": t.en or v} for v, t in dim.values}
+    for d in book.derived.values():
+        if d.values:
+            table[d.name] = {v: {"zh": t.zh or v, "en": t.en or v} for v, t in d.values}
     for f in book.facts.values():
         if f.values:
             table[f.name] = {v: {"zh": t.zh or v, "en": t.en or v} for v, t in f.values}
+        for i in f.items:  # a list's enum fields, by the field's name (c.role inside a loop → role)
+            if i.values:
+                table.setdefault(i.name, {v: {"zh": t.zh or v, "en": t.en or v} for v, t in i.values})
     return table
 
 

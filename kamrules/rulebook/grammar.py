@@ -97,6 +97,8 @@ SOURCE = Scalar("str", desc=SOURCE_EXPECTED.replace(", ", " | ").replace(" or ",
                 what="source", code="source", message="{owner} needs a source; {value} is not one",
                 expected=SOURCE_EXPECTED)
 ANY = Scalar("any", what="value")
+UNIT = Scalar("str", what="unit", desc="Display only, e.g. CNY, days; pp: a percent that is a difference of two "
+                                       "percents, shown as percentage points (7 pp / 7 个百分点), never as 7%")
 SEVERITY = Scalar("str", choices=SEVERITIES, what="severity", code="severity",
                   message="severity {value} is not known")
 VALUES = Either((Seq(Scalar("any", what="an enum value", message="enum values must be words"), what="values"),
@@ -111,7 +113,7 @@ FACT = Map("fact", (
     Field("type", Scalar("str", choices=ALL_TYPES, what="type", code="fact-type", message="type {value} is not known"),
           required=True, missing="a fact needs a type", missing_code="fact-type",
           expected="one of " + ", ".join(ALL_TYPES)),
-    Field("unit", Scalar("str", what="unit", desc="Display only, e.g. CNY, days")),
+    Field("unit", UNIT),
     Field("min", ANY), Field("max", ANY),
     Field("values", VALUES),
     Field("label", TEXT), Field("help", TEXT),
@@ -131,7 +133,7 @@ PARAMETER = Map("parameter", (
                          message="type {value} is not known")),
     Field("value", Scalar("any", what="value")),
     Field("source", SOURCE),
-    Field("label", TEXT), Field("help", TEXT),
+    Field("label", TEXT), Field("help", TEXT), Field("unit", UNIT),
 ), what="a parameter")
 
 METRIC = Map("metric", (
@@ -140,7 +142,7 @@ METRIC = Map("metric", (
                          expected="number, integer, money, percent or bool")),
     Field("formula", Scalar("str", what="formula", schema_extra={"minLength": 1}), required=True,
           missing="a metric needs a formula", expected="formula: revenue * gross_margin"),
-    Field("label", TEXT), Field("help", TEXT),
+    Field("label", TEXT), Field("help", TEXT), Field("unit", UNIT),
 ), what="a metric")
 
 DERIVED = Map("derived", (

@@ -120,7 +120,7 @@ def _param(name: str, spec: dict[str, Any], origin: Origin, out: Collector) -> P
     raw_label, raw_help = spec.get("label"), spec.get("help")
     label = raw_label if isinstance(raw_label, Text) else Text(zh=name, en=name)
     help_ = raw_help if isinstance(raw_help, Text) else Text()
-    return ParamDef(name, type_, parsed, source, label, origin, help_)
+    return ParamDef(name, type_, parsed, source, label, origin, help_, str(spec.get("unit") or ""))
 
 
 def _tables(lay: Layered, book: RawBook, out: Collector) -> set[str]:

@@ -54,6 +54,7 @@ class ParamDef:
     label: Text
     origin: Origin
     help: Text = Text()
+    unit: str = ""  # display only; pp: percentage points
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class MetricDef:
     label: Text
     origin: Origin
     help: Text = Text()
+    unit: str = ""  # display only; pp: percentage points (a difference of two percents)
     term: ir.Term = ir.UNKNOWN  # the checked formula (a Rulebook keeps only metrics whose formula checks)
 
 

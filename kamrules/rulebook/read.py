@@ -249,7 +249,8 @@ class Reader:
             self.err("rulebook.missing", f"metric '{name}' needs a formula", path, "formula: revenue * gross_margin")
             return
         book.metrics[name] = MetricDef(name, type_, formula, _text(spec.get("label")),
-                                       Origin(self.book_id, self.doc.value_loc(at)), _text(spec.get("help")))
+                                       Origin(self.book_id, self.doc.value_loc(at)), _text(spec.get("help")),
+                                       str(spec.get("unit") or ""))
 
     def dimension(self, book: RawBook, name: str, spec: Mapping[str, Any]) -> None:
         path: YPath = ("dimensions", name)
