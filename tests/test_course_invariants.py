@@ -298,3 +298,12 @@ def test_generated_accounts_violate_no_invariant() -> None:
         _check_generated(data)
 
     prop()
+
+
+def test_the_course_passes_the_invariant_search_of_kamrules_test() -> None:
+    """The same invariants through kamrules' own checker (`kamrules test --invariants N`): its
+    generator draws from the declared facts and ranges, on the reference evaluator, and on
+    durable for a share. KAMRULES_INVARIANT_EXAMPLES sets the count here too."""
+    from invariant_props import assert_invariants
+
+    assert_invariants(book_for("course"), accounts=EXAMPLES, durable_accounts=min(EXAMPLES, 100))
