@@ -15,6 +15,7 @@ from jinja2 import ChoiceLoader, PrefixLoader, StrictUndefined, TemplateError
 from jinja2.exceptions import SecurityError
 
 from kamrules import __version__
+from kamrules.advice import plan
 from kamrules.advice.context import context
 from kamrules.advice.model import Advice, Finding
 from kamrules.core import textsafe
@@ -40,7 +41,7 @@ def environment(folders: Iterable[TemplateFolder] = ()) -> BoundedEnvironment:
     return env
 
 
-def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None) -> str:
+def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None, brief: bool = False) -> str:
     env = environment(advice.book.templates)
     if fmt == "html":
         env.autoescape = True
@@ -48,7 +49,7 @@ def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | Non
     # overlays): neutralised here, where it meets the medium; the template's own text is not
     ctx = textsafe.deep(context(advice, explain=explain), textsafe.html if fmt == "html" else textsafe.markdown)
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), advice.lang)
-    name = f"playbook.{fmt}.j2"
+    name = f"brief.{fmt}.j2" if brief else f"playbook.{fmt}.j2"
     try:
         return env.get_template(name).render(vars(ctx))  # the top-level fields are the template's names
     except TemplateFileError as e:
@@ -103,7 +104,10 @@ def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
             "dimensions": {d: c.value for d, c in cls.items()},
         },
         "scores": {s: sc.value for s, sc in advice.scores.items()},
-        "findings": [_finding(f) for f in advice.findings],
+        "findings": [_finding(f, advice) for f in advice.findings],
+        "causes": [{"id": rc.cause.id, "title": rc.cause.title.get(advice.lang) or rc.cause.id,
+                    "explanation": rc.cause.explanation.get(advice.lang),
+                    "symptoms": [f.rule for f in rc.findings]} for rc in plan.root_causes(advice)],
         "missing_facts": sorted({m for b in advice.blocked for m in b.missing}),
         "blocked": [{"rule": b.rule, "concept": b.concept, "missing": list(b.missing)} for b in advice.blocked],
         "disabled": [{"rule": d.rule, "reason": d.reason, "by": d.origin.rulebook} for d in book.disabled],
@@ -115,20 +119,39 @@ def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
              "findings": [_finding(f) for f in withdrawn if f.rule == s.rule],
              "classify": dict(s.classify), "score": dict(s.score), "derive": dict(s.derive)}
             for s in advice.suppressed]
+    wa = plan.walk_away(advice)
+    if wa is not None:
+        out["walk_away"] = {"max_discount": round(wa.max_discount, 6), "floor_revenue": round(wa.floor_revenue, 2),
+                            "discount": wa.discount, "revenue": wa.revenue,
+                            "margin_after_cts": round(wa.margin_after_cts, 2)}
     if explain is not None:
         out["explain"] = explain
     return out
 
 
-def _finding(f: Finding) -> dict[str, Any]:
-    return {"rule": f.rule, "concept": f.concept, "kind": f.kind, "severity": f.severity, "priority": f.priority,
-            "title": f.title, "message": f.message, "remedy": f.remedy,
-            "because": [{"fact": b.fact, "value": b.value, "op": b.op, "against": b.against,
-                         **({"param": b.param} if b.param else {})} for b in f.because],
-            "source": f.source, "at": f.at, **({"suppressed_by": f.suppressed_by} if f.suppressed_by else {})}
+def _finding(f: Finding, advice: Advice | None = None) -> dict[str, Any]:
+    out = {"rule": f.rule, "concept": f.concept, "kind": f.kind, "severity": f.severity, "priority": f.priority,
+           "title": f.title, "message": f.message, "remedy": f.remedy,
+           "because": [{"fact": b.fact, "value": b.value, "op": b.op, "against": b.against,
+                        **({"param": b.param} if b.param else {})} for b in f.because],
+           "source": f.source, "at": f.at, **({"suppressed_by": f.suppressed_by} if f.suppressed_by else {})}
+    if advice is not None:
+        rule = advice.book.rule(f.rule)
+        if rule is not None and rule.threshold:
+            out["threshold"] = rule.threshold
+        if rule is not None and rule.words.zh:
+            out["words"] = rule.words.zh
+        cause = plan.cause_of(advice, f)
+        if cause:
+            out["cause"] = cause
+        act = plan.action(advice, f)
+        if act is not None:
+            out["action"] = {"owner_role": act.role, "owner": act.name or None, "horizon": act.horizon or None,
+                             "due": act.due.isoformat()}
+    return out
 
 
-def render(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None) -> str:
+def render(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None, brief: bool = False) -> str:
     if fmt == "json":
         return textsafe.json_dumps(to_json(advice, explain=explain), default=str) + "\n"
-    return render_text(advice, fmt, explain=explain)
+    return render_text(advice, fmt, explain=explain, brief=brief)

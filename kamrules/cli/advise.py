@@ -34,6 +34,9 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default=None,
               help="Exit 1 when a finding at or above this severity exists (for scripts and CI).")
 @click.option("--explain", is_flag=True, help="Append the rule-by-rule explanation to the playbook.")
+@click.option("--brief", is_flag=True,
+              help="Only the meeting brief (Markdown, about 40 lines): verdict, root causes, who is in the room "
+                   "and what to say, what to ask for, the walk-away price.")
 @as_of_option
 @engine_option
 @click.option("--verbose", "-v", is_flag=True, help="Say which engine and rulebook ran, on standard error.")
@@ -42,7 +45,7 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError
 @guarded
 def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, output: str | None,
            fail_on: str | None, explain: bool, as_of: str | None, engine: str, verbose: bool,
-           account_id: str | None, mapping: str | None, strict: bool) -> None:
+           account_id: str | None, mapping: str | None, strict: bool, brief: bool) -> None:
     """Evaluate an account file and print its strategy playbook.
 
     ACCOUNT is a YAML or JSON account file, - for standard input, or a CSV export from a CRM
@@ -57,10 +60,15 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
       kamrules advise account.yaml --lang en --format html -o playbook.html
       kamrules advise account.yaml --format json --fail-on high
       kamrules advise accounts.csv deals.csv --mapping crm.yaml --account HX-001
+      kamrules advise account.yaml --brief --as-of 2026-06-30
     """
     from kamrules.advice.render import render
     from kamrules.authoring.gate import refuse_what_check_refuses
 
+    if brief and (fmt != "md" or explain):
+        raise UsageError([Problem("cli.brief-format", "--brief is the Markdown meeting brief: it goes without "
+                                  f"{'--explain' if explain else '--format ' + fmt}", Location("<command line>"),
+                                  hint="drop --brief for the full playbook in html or json")])
     refuse_what_check_refuses(rulebook)  # what check calls wrong is refused here too (authoring/gate.py)
     if mapping:
         advice = _mapped(files, mapping, rulebook, parse_as_of(as_of), lang, engine, account_id, strict)
@@ -79,7 +87,7 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
         from kamrules.advice.explain import explain_all
 
         expl = explain_all(advice)
-    out = render(advice, fmt, explain=expl)
+    out = render(advice, fmt, explain=expl, brief=brief)
     if verbose:
         echo(f"kamrules {__version__}: engine={advice.engine} rulebook={advice.book.id} "
              f"{advice.book.digest[:19]} as_of={advice.as_of} rules={len(advice.book.rules)} "
