@@ -1,10 +1,7 @@
 """What the course claims about its sources and its timing, checked against the text.
 
-- Every `words:` (shown as the course's own words, 课程原文) is a verbatim quote of the deck: the
-  deck text (../shared/seed/*.txt next to the repository) contains it, whitespace and punctuation
-  normalised (the scrape mixes full- and half-width punctuation and breaks lines anywhere). Where
-  that folder does not exist — a user's fresh clone — the test says so and is skipped: it cannot
-  judge quotes without the deck.
+- Only a rule whose idea is the deck's quotes it (`words:`; tests/test_words.py checks that each
+  quote is verbatim in the deck text).
 - A `deck` rule says where its threshold comes from when the number is not the deck's: the deck
   states no numbers, so a deck rule comparing with a parameter names `threshold:`.
 - A remedy that says when ("本周", "this quarter" …) has the horizon it says: the first time-word
@@ -12,35 +9,7 @@
 """
 from __future__ import annotations
 
-import re
-import unicodedata
-from pathlib import Path
-
-import pytest
-
 from kamrules import pipeline
-
-ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT.parent / "shared" / "seed"
-
-_DROP = re.compile(r"[\s\W_]+", re.UNICODE)
-
-
-def normalise(text: str) -> str:
-    """Letters and digits only, full-width folded to half-width (，→, ＝→= …)."""
-    return _DROP.sub("", unicodedata.normalize("NFKC", text))
-
-
-def test_every_quote_is_in_the_deck() -> None:
-    files = sorted(SEED.glob("*.txt")) if SEED.is_dir() else []
-    if not files:
-        pytest.skip(f"the deck text is not here ({SEED}): quotes not checked (they are in CI)")
-    deck = normalise("".join(f.read_text("utf-8") for f in files))
-    book = pipeline.rulebook("course")
-    quoted = [(r.id, r.words.zh) for r in book.rules if r.words and r.words.zh]
-    assert len(quoted) >= 40, "the deck rules carry their quotes"
-    missing = [(rid, q) for rid, q in quoted if normalise(q) not in deck]
-    assert not missing, f"not verbatim in the deck: {missing}"
 
 
 def test_a_quote_only_on_a_rule_whose_idea_is_the_decks() -> None:
