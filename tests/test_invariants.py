@@ -135,3 +135,14 @@ def test_kamrules_test_reports_each_invariant_as_a_case() -> None:
 def test_a_default_run_checks_invariants_on_a_few_accounts() -> None:
     r = CliRunner().invoke(main, ["test", str(DATA / "shop.test.yaml")])
     assert r.exit_code == 1 and "(25 generated accounts)" in r.output
+
+
+def test_an_invariant_check_proves_broken_is_refused_by_advise_too(tmp_path: Path) -> None:
+    acc = tmp_path / "a.yaml"
+    acc.write_text("id: a\nname: A\nrevenue: 7M\nstrategic_fit: high\n", encoding="utf-8")
+    bad = str(Path(__file__).parent / "data" / "lint" / "invariant.bad.yaml")
+    r = CliRunner().invoke(main, ["advise", str(acc), "-r", bad])
+    assert r.exit_code == 2 and "lint.invariant" in r.output and "small-never-gold" in r.output, r.output
+    good = str(Path(__file__).parent / "data" / "lint" / "invariant.good.yaml")
+    ok = CliRunner().invoke(main, ["advise", str(acc), "-r", good])
+    assert ok.exit_code == 0, ok.output
