@@ -97,6 +97,11 @@ OUTPUT = _closed(
     )),
     _req("scores", Table(Scalar("number", nullable=True), nullable=False,
                          desc="score → value (null: no rule added to it)")),
+    _req("score_parts", Table(Seq(_closed("", _req("rule", STRING), _req("points", Scalar("number"))), nullable=False),
+                              nullable=False,
+                              desc="score → the points each rule added to it (negative points take away), by rule: "
+                                   "the score is their sum, clamped to the score's range. The review store's 'why a "
+                                   "score moved' reads it")),
     _req("findings", Seq(Ref("finding"), nullable=False)),
     _req("causes", Seq(_closed(
         "",
@@ -135,6 +140,14 @@ OUTPUT = _closed(
         _req("derive", Table(Ref("value"), nullable=False, desc="derived fact → the value withdrawn")),
     ), nullable=False, desc="Rules whose condition held but whose outputs a rule's `suppresses:` withdrew; not "
                             "part of the advice (docs/judgement.md)")),
+    Field("history", Map("", (_req("previous", Anything()), _req("changes", Anything())), closed=False,
+                         desc="With a review store and an earlier review: the previous review and what changed "
+                              "since (as `kamrules diff --format json`; docs/history.md)")),
+    Field("overrides", Seq(Map("", (_req("kind", Scalar("str", choices=("dimension", "accept"))),
+                                    _req("target", STRING), _req("status", STRING)), closed=False),
+                           nullable=False,
+                           desc="With a review store: a manager's overrides of this account (class, tier, accepted "
+                                "warnings), in force or lapsed, each with the computed value beside it")),
     Field("explain", Seq(Map("", (_req("rule", STRING),
                                   _req("status", Scalar("str", choices=("fired", "suppressed", "not_fired",
                                                                         "disabled")))),

@@ -9,7 +9,9 @@ without end, is reported at its file and line (exit 2).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+import dataclasses
+
+from typing import Any, Iterable, Mapping
 
 from jinja2 import ChoiceLoader, PrefixLoader, StrictUndefined, TemplateError
 from jinja2.exceptions import SecurityError
@@ -27,6 +29,9 @@ from kamrules.rulebook.model import TemplateFolder
 from kamrules.rulebook.templates import ConfinedLoader, TemplateFileError, builtin_folder, display
 
 
+EXTRA_KEYS = ("history", "overrides")  # context keys another stage may supply (the review store)
+
+
 def environment(folders: Iterable[TemplateFolder] = ()) -> BoundedEnvironment:
     default = ConfinedLoader([builtin_folder(str(playbooks_dir()))])
     loader = ChoiceLoader([PrefixLoader({"default": default}, delimiter=":"), ConfinedLoader(list(folders)), default])
@@ -41,13 +46,23 @@ def environment(folders: Iterable[TemplateFolder] = ()) -> BoundedEnvironment:
     return env
 
 
-def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None, brief: bool = False) -> str:
+def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None,
+                extra: Mapping[str, Any] | None = None, brief: bool = False) -> str:
+    """`extra`: context keys another stage supplies (the review store's `history` and
+    `overrides`, docs/playbook-context.md); only documented keys are accepted. `brief`: the
+    meeting brief alone (brief.<fmt>.j2)."""
     env = environment(advice.book.templates)
     if fmt == "html":
         env.autoescape = True
     # every string of the context is input or derived from it (names, messages, labels from
     # overlays): neutralised here, where it meets the medium; the template's own text is not
-    ctx = textsafe.deep(context(advice, explain=explain), textsafe.html if fmt == "html" else textsafe.markdown)
+    raw = context(advice, explain=explain)
+    if extra:
+        unknown = set(extra) - set(EXTRA_KEYS)
+        if unknown:
+            raise ValueError(f"unknown playbook context key {sorted(unknown)[0]!r}")
+        raw = dataclasses.replace(raw, **extra)
+    ctx = textsafe.deep(raw, textsafe.html if fmt == "html" else textsafe.markdown)
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), advice.lang)
     name = f"brief.{fmt}.j2" if brief else f"playbook.{fmt}.j2"
     try:
@@ -104,6 +119,8 @@ def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
             "dimensions": {d: c.value for d, c in cls.items()},
         },
         "scores": {s: sc.value for s, sc in advice.scores.items()},
+        # the points each rule added to each score (why a score is what it is, and why it moved)
+        "score_parts": {s: [{"rule": r, "points": p} for r, p in sc.parts] for s, sc in advice.scores.items()},
         "findings": [_finding(f, advice) for f in advice.findings],
         "causes": [{"id": rc.cause.id, "title": rc.cause.title.get(advice.lang) or rc.cause.id,
                     "explanation": rc.cause.explanation.get(advice.lang),
@@ -151,7 +168,12 @@ def _finding(f: Finding, advice: Advice | None = None) -> dict[str, Any]:
     return out
 
 
-def render(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None, brief: bool = False) -> str:
+def render(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None,
+           extra: Mapping[str, Any] | None = None, extra_json: Mapping[str, Any] | None = None,
+           brief: bool = False) -> str:
+    """`extra_json`: keys added to the JSON output (the review store's `history`, `overrides`)."""
     if fmt == "json":
-        return textsafe.json_dumps(to_json(advice, explain=explain), default=str) + "\n"
-    return render_text(advice, fmt, explain=explain, brief=brief)
+        doc = to_json(advice, explain=explain)
+        doc.update(extra_json or {})
+        return textsafe.json_dumps(doc, default=str) + "\n"
+    return render_text(advice, fmt, explain=explain, extra=extra, brief=brief)
