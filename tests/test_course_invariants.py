@@ -135,7 +135,7 @@ COUNTEREXAMPLES: dict[str, tuple[str, str, str]] = {
         acc(**LOSS, praise_ratio="10%", complaint_ratio="4%", overdue_ratio="5%", delivery_issues=0,
             contacts=[CEO, {**CEO, "name": "张工", "role": "technical_buyer", "level": "manager"}],
             opportunities=[{"name": "二期", "stage": "mid", "last_activity_days": 10}]),
-        "override: {health-profit-loss: {score: {health: 10}}}"),
+        "override: {health-profit-loss: {score: {health: 10}}, profit-performance-failing: {suppresses: [tag:invest]}}"),
     "partner-step-not-while-eroding": (
         "a model key account at step 4 whose discount crept up a point",
         acc(service_step=4, contacts=[CEO], discount_rate="13%", discount_rate_last_year="12%"),
