@@ -13,6 +13,7 @@ import re
 from typing import Any, Iterable, Mapping
 
 from kamrules import __version__
+from kamrules.advice import partial
 from kamrules.advice import contextmodel as cm
 from kamrules.advice import plan
 from kamrules.advice.model import Advice
@@ -130,6 +131,8 @@ def _because_text(advice: Advice, b: Any) -> str:
     'Average discount 22%, above max key-account discount (15%)'. `b` is a resolve.Because or a
     reference.Literal (which also says what the threshold was: a parameter or another fact)."""
     lang = advice.lang
+    if getattr(b, "bounded", False):  # decided although a fact is missing: say for which values
+        return partial.evidence_text(advice.book, advice.env, b, lang)
     m = _DAYS_SINCE.match(b.fact)
     name = m["name"] if m else b.fact
     days = _is_days(advice, name, bool(m))
@@ -491,9 +494,10 @@ def _walk_away(advice: Advice) -> cm.WalkAway | None:
     crossed = wa.room < 0
     if wa.max_discount < 0:
         text = _ui("walk_away_none", lang, floor=floor, revenue=revenue)
+    elif crossed:
+        text = _ui("walk_away_crossed", lang, max=mx, now=now, room=room, floor=floor, revenue=revenue)
     else:
-        text = _ui("walk_away_crossed" if crossed else "walk_away", lang, max=mx, now=now, room=room,
-                   floor=floor, revenue=revenue)
+        text = _ui("walk_away", lang, max=mx, now=now, room=room, floor=floor, revenue=revenue)
     return cm.WalkAway(mx, now, room, floor, revenue, crossed, text)
 
 
@@ -509,10 +513,14 @@ def _brief(advice: Advice, fs: tuple[cm.Finding, ...], causes: tuple[cm.RootCaus
     else:
         cls = final.value_label if final is not None and final.value else ""
         top = next((f for f in fs if f.kind in ("warning", "conflict")), None)
-        if top is not None:
-            verdict = _ui("brief_top" if cls else "brief_top_unclassified", lang, cls=cls, title=top.title)
+        if top is not None and cls:
+            verdict = _ui("brief_top", lang, cls=cls, title=top.title)
+        elif top is not None:
+            verdict = _ui("brief_top_unclassified", lang, title=top.title)
+        elif cls:
+            verdict = _ui("brief_quiet", lang, cls=cls)
         else:
-            verdict = _ui("brief_quiet" if cls else "brief_quiet_unclassified", lang, cls=cls)
+            verdict = _ui("brief_quiet_unclassified", lang)
     asks: list[str] = []
     for a in plan.tagged(advice, brief.ask_tags):
         text = by_rule[(a.rule, a.kind)].remedy or by_rule[(a.rule, a.kind)].message
@@ -688,6 +696,7 @@ def context(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> c
         pyramid=_pyramid(by_dim),
         facts=tuple(facts),
         missing=_missing(advice),
+        data_checks=tuple(cm.DataCheck(**row) for row in partial.data_check_rows(book, advice.facts.checks, lang)),
         disabled=tuple(cm.DisabledRule(d.rule, d.reason, d.origin.rulebook) for d in book.disabled),
         provenance=_provenance(fs, lang),
         explain=tuple(explain or ()),

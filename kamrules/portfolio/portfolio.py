@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from kamrules import __version__
+from kamrules.advice import partial
 from kamrules.advice.model import Advice, Headline
 from kamrules.core import settings, textsafe
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.values import format_money, format_percent
+from kamrules.engine.facts import DataCheck
 from kamrules.io import csvio
 from kamrules.pipeline import evaluate
 from kamrules.rulebook.model import SEVERITIES, Account, Rulebook
@@ -89,6 +91,9 @@ UI: dict[str, dict[str, str]] = {
                            "computed."},
     "conc_total": {"zh": "这些客户合计占公司年销售额的 {share}。",
                    "en": "Together these accounts are {share} of the company's revenue."},
+    "data_checks": {"zh": "数据核对", "en": "Data checks"},
+    "data_checks_text": {"zh": "{n} 个客户有超出通常范围的数据，已按原值评估；请核对：",
+                         "en": "{n} accounts have figures outside the usual range, evaluated as given; check them:"},
     "skipped": {"zh": "{n} 个无效客户已跳过（问题见标准错误输出）。",
                 "en": "Invalid accounts skipped: {n} (their problems are on standard error)."},
 }
@@ -199,6 +204,7 @@ class Row:
     top: Headline | None  # the most severe warning
     severities: frozenset[str]  # of every finding, for --fail-on
     manager: str | None = None  # team.account_manager
+    checks: tuple[DataCheck, ...] = ()  # values outside their fact's plausible range (evaluated as given)
     overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)  # dimension → a manager's value
 
     @property
@@ -284,7 +290,8 @@ def row_of(advice: Advice, where: Location) -> Row:
         revenue=_number(values.get("revenue")), company_revenue=_number(values.get("company.revenue")),
         warnings=counts, top=warnings[0] if warnings else None,  # findings come most severe first
         severities=frozenset(f.severity for f in headlines),
-        manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None)
+        manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None,
+        checks=advice.facts.checks)
 
 
 def _number(v: Any) -> float | None:
@@ -466,6 +473,12 @@ def _summary_md(p: Portfolio) -> list[str]:
                                                                  lo=pg.size_min, hi=pg.size_max, many=pg.too_many))
         for m, n in pg.overloaded:
             out.append("  - " + ui("manager_overloaded", lang, manager=_md_cell(m), n=n, limit=pg.per_manager_limit))
+    checked = [r for r in p.rows if r.checks]
+    if checked:
+        out.append(f"- **{ui('data_checks', lang)}**{colon}" + ui("data_checks_text", lang, n=len(checked)))
+        for r in checked:
+            texts = "; ".join(c["text"] for c in partial.data_check_rows(p.book, r.checks, lang))
+            out.append(f"  - {_md_cell(r.name)} (`{_md_cell(r.id)}`): {_md_cell(texts)}")
     return out
 
 
@@ -577,6 +590,8 @@ def _row_json(p: Portfolio, r: Row) -> dict[str, Any]:
         "warnings": dict(r.warnings),
         "top_warning": None if r.top is None else {
             "rule": r.top.rule, "concept": r.top.concept, "severity": r.top.severity, "title": r.top.title},
+        "data_checks": [{k: c[k] for k in ("fact", "value", "plausible", "text")}
+                        for c in partial.data_check_rows(p.book, r.checks, p.lang)],
         **({"overrides": dict(r.overrides)} if r.overrides else {}),
     }
 
