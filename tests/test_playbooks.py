@@ -141,6 +141,8 @@ def test_each_language_is_complete(stem: str) -> None:
     zh_phrases = [v["zh"] for v in UI.values() if len(v["zh"]) >= 6 and "{" not in v["zh"]]
     assert not [p for p in zh_phrases if p in en]
     for heading in ("summary", "why", "warnings", "action_plan", "missing", "provenance"):
+        if heading == "warnings" and f"## {UI['root_causes']['zh']}" in zh:
+            heading = "other_warnings"  # with root causes first, the rest are 'other warnings'
         assert f"## {UI[heading]['zh']}" in zh and f"## {UI[heading]['en']}" in en
 
 
@@ -211,9 +213,16 @@ def test_action_plan_names_owners_and_dates() -> None:
     ctx = context(_advice(example("huaxin-steel"), "zh"))
     plan = ctx.action_plan
     assert plan and [a.n for a in plan] == list(range(1, len(plan) + 1))
-    assert {a.owner for a in plan} <= {"李明", "陈总"}  # the manager and the sponsor on file
-    high = next(a for a in plan if a.severity == "high")
-    assert high.due == "2026-07-30"  # 30 days after as_of
+    # the manager and the sponsor on file, or the role that acts when the rule names one
+    assert {a.owner for a in plan} <= {"李明", "陈总", "客户团队", "销售管理层", "公司高层", "财务"}
+    by_rule = {a.rule: a for a in plan}
+    # a change to the company's incentives is never the rep's
+    assert by_rule["management-incentives-revenue-only"].role == "sales_management"
+    assert by_rule["management-incentives-revenue-only"].owner == "销售管理层"
+    # the due date follows the rule's horizon: this month = 30 days, this week = 7
+    assert by_rule["risk-delivery-no-owner"].horizon == "this_month"
+    assert by_rule["risk-delivery-no-owner"].due == "2026-07-30"
+    assert by_rule["risk-momentum-stalled"].due == "2026-07-07"
     assert ctx.summary.actions == plan[:3]
 
 
@@ -240,12 +249,14 @@ def test_the_course_structure_comes_from_the_rulebook(tmp_path: Path) -> None:
     overlay = tmp_path / "acme.yaml"
     overlay.write_text(
         "rulebook: acme\nextends: [course]\nplaybook:\n  due_days: {critical: 7, high: 10, medium: 20, low: 40, info: 40}\n"
+        "  horizons:\n    this_month: {days: 10, label: {zh: 十天内, en: within ten days}}\n"
         "  service:\n    fact: service_step\n    steps: [{zh: 一, en: One}, {zh: 二, en: Two}, {zh: 三, en: Three}]\n",
         encoding="utf-8")
     ctx = context(_advice(example("huaxin-steel"), "en", str(overlay)))
     assert ctx.service is not None and [s.label for s in ctx.service.steps] == ["One", "Two", "Three"]
-    high = next(a for a in ctx.action_plan if a.severity == "high")
-    assert high.due == "2026-07-10"
+    # every course action has a horizon, so the overlay's horizon days set its due date
+    delivery = next(a for a in ctx.action_plan if a.rule == "risk-delivery-no-owner")
+    assert delivery.due == "2026-07-10" and delivery.horizon_label == "within ten days"
 
 
 # ----------------------------------------------------------------------------- HTML

@@ -21,6 +21,7 @@ from kamrules.core import textsafe, yamlio
 from kamrules.core.errors import InputError, Location, Problem, UsageError
 from kamrules.core.values import format_money, format_number, format_percent
 from kamrules.rulebook.model import FactDef, ParamDef, Rulebook, RuleDef
+from kamrules.rulebook.selectors import selects_any
 
 COMPANY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
@@ -304,11 +305,16 @@ def _params_example(book: Rulebook, name: str) -> str:
 
 
 def _rule_examples(book: Rulebook) -> tuple[str, str, str]:
-    """Real rule ids of the base for the disable / override / lock examples."""
+    """Real rule ids of the base for the disable / override / lock examples. The disable and lock
+    examples avoid the rules the base's relations rest on (a rule that suppresses others, or one an
+    invariant or a suppression names): uncommented, the example must still check clean, and
+    disabling the loss verdict is not an example to give."""
     rules: list[RuleDef] = list(book.rules)
+    selectors = [s for inv in book.invariants for s in inv.selectors] + [s for r in rules for s in r.suppresses]
+    structural = {r.id for r in rules if r.suppresses or selects_any(selectors, r)}
     with_msg = [r for r in rules if r.warn is not None]
     override = with_msg[0].id if with_msg else (rules[0].id if rules else "some-rule")
-    others = [r.id for r in rules if r.id != override]
+    others = [r.id for r in rules if r.id != override and r.id not in structural]
     disable = others[0] if others else override
     lock = others[1] if len(others) > 1 else disable
     return disable, override, lock
