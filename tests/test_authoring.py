@@ -60,7 +60,12 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
 def test_check_clean_rulebook_exits_0() -> None:
     result = cli("check", str(LINT / "band-gap.good.yaml"), "--strict")
     assert result.exit_code == 0
-    assert result.stdout.strip() == "kamrules check: no problems in 1 rulebook"
+    # where each part of the extends graph came from, then the verdict
+    assert result.stdout.strip().splitlines() == [
+        f"{LINT / 'band-gap.good.yaml'}: 2 rulebooks, base first",
+        "  lint.base           tests/data/lint/base.yaml",
+        "  lint.band-gap-good  tests/data/lint/band-gap.good.yaml",
+        "kamrules check: no problems in 1 rulebook"]
 
 
 def test_check_errors_exit_1_sorted_by_file_line_col() -> None:

@@ -23,7 +23,12 @@ def catalog(book: Rulebook, lang: str, sections: set[str], effective: bool) -> d
     out: dict[str, Any] = {"rulebook": {"id": book.id, "version": book.version, "title": book.title.get(lang),
                                         "digest": book.digest, "chain": list(book.chain)}}
     if effective:
+        from kamrules.core.resources import is_builtin_display
+
         out["rulebook"]["files"] = list(book.files)
+        # where each part came from: a copy of rules/course/ uses its own files, an overlay the built-in course
+        out["rulebook"]["parts"] = [{"id": i, "file": f, "builtin": is_builtin_display(f)}
+                                    for i, f in zip(book.chain, book.files)]
 
     def with_origin(row: dict[str, Any], o: Any) -> dict[str, Any]:
         if effective:
@@ -143,7 +148,14 @@ def render_catalog(data: dict[str, Any], fmt: str, lang: str) -> str:
     head = cell(f"{book['id']} {book['version']}: {book['title']}")
     lines = [f"# {head}" if fmt == "md" else head, ""]
     if "files" in book:  # --effective
-        lines += [f"digest: {book['digest']}", f"chain: {cell(' → '.join(book['chain']))}", ""]
+        lines += [f"digest: {book['digest']}", f"chain: {cell(' → '.join(book['chain']))}"]
+        width = max((len(p["id"]) for p in book["parts"]), default=0)
+        built_in = " (built-in)" if lang != "zh" else "（内置）"
+        parts = [f"{p['id'].ljust(width)}  {p['file']}{built_in if p['builtin'] else ''}" for p in book["parts"]]
+        if fmt == "md":
+            lines += ["", *(f"- {cell(r)}" for r in parts), ""]
+        else:
+            lines += [*(f"  {cell(r)}" for r in parts), ""]
     for section in COLUMNS:
         rows = data.get(section)
         if rows is None:

@@ -35,19 +35,24 @@ def check_cmd(rulebooks: tuple[str, ...], strict: bool, fmt: str) -> None:
       kamrules check course --strict
       kamrules check my-overlay.yaml --format json
     """
-    from kamrules.authoring.check import check_rulebook, merged, summary
+    from kamrules.authoring.check import check_rulebook, merged, parts_text, summary
 
     results = [check_rulebook(ref) for ref in rulebooks]
     problems = merged(results)
-    unusable = [r.ref for r in results if r.unusable]
+    unusable = [r for r in results if r.unusable]
     if fmt == "json":
         echo(textsafe.json_dumps([p.as_dict() for p in problems]))
     else:  # JSON lists every problem (it is for scripts); the text lists the first KAMRULES_MAX_PROBLEMS
         if problems:
             echo(render_problems(problems, shown_problems()))
+        for r in results:  # where each part came from: a copied course must be seen to use its own files
+            text = parts_text(r)
+            if text:
+                echo(text)
         echo(summary(problems, len(results), sum(r.hidden for r in results)))
     if unusable:
-        echo(textsafe.line(f"kamrules: cannot read {', '.join(unusable)}; nothing was checked there."), err=True)
+        for r in unusable:
+            echo(textsafe.line(f"kamrules: {r.why_unusable}; nothing was checked there."), err=True)
         sys.exit(2)
     if any(r.failed(strict) for r in results):
         sys.exit(1)
