@@ -168,6 +168,9 @@ def nearest(name: str, choices: Iterable[str]) -> str:
     if not close:
         lowered = {c.lower(): c for c in pool}
         close = [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)]
+    if not close and is_chinese(name):
+        # a Chinese character carries a word: 态渡 for 态度 is one character of two (ratio 0.5)
+        close = difflib.get_close_matches(name, [c for c in pool if is_chinese(c)], n=1, cutoff=0.5)
     return close[0] if close else ""
 
 

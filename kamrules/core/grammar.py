@@ -335,6 +335,8 @@ class FactsIndex:
         another level first (account_manager: → team.account_manager), then a close name, then
         a close label (Chinese labels for a Chinese key)."""
         elsewhere = [n for n in self.leaves.get(key.lower(), []) if n.rpartition(".")[0] != prefix]
+        if len(elsewhere) > 1 and prefix and key.lower() in self.leaves and any("." not in n for n in elsewhere):
+            elsewhere = [n for n in elsewhere if "." not in n]  # revenue under team: the top-level revenue
         if len(elsewhere) == 1:
             name = elsewhere[0]
             group = name.rpartition(".")[0]
