@@ -22,6 +22,7 @@ from kamrules.cli.common import (
     read_mapped,
     rulebook_option,
 )
+from kamrules.core import textsafe
 from kamrules.core.errors import AccountError, Location, Problem, UsageError
 
 
@@ -74,6 +75,7 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
         file, text = read_input(files[0])
         advice = run_advise(file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine, stdin_text=text,
                             account_id=account_id)
+    _warn_leftover_examples(advice)
     expl = None
     if explain:
         from kamrules.advice.explain import explain_all
@@ -96,6 +98,29 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
         limit = SEVERITY_CHOICES.index(fail_on)
         if any(SEVERITY_CHOICES.index(f.severity) <= limit for f in advice.findings):
             sys.exit(1)
+
+
+def _warn_leftover_examples(advice: Any) -> None:
+    """An account that still holds the `init account` examples (the example company's figures)
+    would get a playbook about that company: say so, on standard error (the playbook is still
+    written: the figures might be right)."""
+    from kamrules.authoring.init import leftover_examples
+    from kamrules.core.values import format_money, format_percent
+
+    left = leftover_examples(advice.account, advice.book)
+    if not left:
+        return
+
+    def shown(name: str, v: Any) -> str:
+        t = advice.book.facts[name].type
+        text = format_money(v, "en", exact=True) if t == "money" else format_percent(v, exact=True) \
+            if t == "percent" else str(v)
+        return f"{name} {text}"
+
+    listed = ", ".join(shown(n, v) for n, v in left[:4]) + (", …" if len(left) > 4 else "")
+    echo(textsafe.line(f"kamrules: warning: {advice.account.file}: {len(left)} values are still the examples of "
+                       f"'kamrules init account' ({listed}), the example company's figures: replace them with "
+                       "this account's own, or leave them empty"), err=True)
 
 
 def _mapped(files: tuple[str, ...], mapping: str, rulebook: str, as_of: _dt.date | None, lang: str | None,

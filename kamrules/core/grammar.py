@@ -677,6 +677,11 @@ def _facts(g: Grammar, node: Facts, value: Any, path: YPath, ctx: Ctx) -> Any:
             # a missing name has no place of its own: the top of the file (a CSV row or a rule
             # test case moves it to the row or the case)
             message = f.missing or f"'{f.key}' is required"
+            written = found.paths.get(f.key)
+            if written is not None:  # written and left empty (as `init account` writes id: and name:)
+                ctx.out.add(ctx.code(f.missing_code), f"{message} and is empty here", ctx.at(written, value=False),
+                            f.key, f.expected, "fill it in")
+                continue
             ctx.out.add(ctx.code(f.missing_code), message, Location(ctx.doc.file, 1, 1), f.key, f.expected, f.hint)
     return found
 
