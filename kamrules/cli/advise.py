@@ -57,7 +57,7 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
       kamrules advise examples/portfolio/crm-export.csv --account HX-001
       kamrules advise account.yaml --lang en --format html -o playbook.html
       kamrules advise account.yaml --format json --fail-on high
-      kamrules advise accounts.csv deals.csv --mapping crm.yaml --account HX-001
+      kamrules advise accounts.csv deals.xlsx --mapping crm.yaml --account KH-0001
     """
     from kamrules.advice.render import render
     from kamrules.authoring.gate import refuse_what_check_refuses
