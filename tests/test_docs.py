@@ -117,6 +117,7 @@ def _sandbox(tmp: Path, command: str) -> Path:
     crm = ROOT / "examples" / "portfolio" / "crm"
     huaxin = ROOT / "examples" / "accounts" / "huaxin-steel.yaml"
     shutil.copy(huaxin, tmp / "account.yaml")
+    shutil.copy(huaxin, tmp / "my-account.yaml")  # bare `kamrules`' start: filled in between its two steps
     for overlay in ("my-overlay", "my-company"):
         (tmp / f"{overlay}.yaml").write_text(f"rulebook: {overlay}\nextends: [course]\n", encoding="utf-8")
     shutil.copy(crm / "accounts.csv", tmp / "accounts.csv")

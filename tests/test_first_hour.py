@@ -323,3 +323,106 @@ def test_reader_and_schema_refuse_the_same_mistakes(text: str) -> None:
     data = yamlio.load("a.yaml", text=text).data
     assert list(_validator().iter_errors(plain(data))), "the schema accepts it"
     assert problems(text), "the reader accepts it"
+
+
+# --------------------------------------------------------------------------- 13/15. consistency
+
+def test_check_takes_a_folder_and_leaves_rule_tests_out(mycopy: Path) -> None:
+    r = cli("check", "mycopy/")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.rstrip().endswith("kamrules check: no problems in 10 rulebooks")
+    assert ".test.yaml" not in r.stdout  # the folder's 10 rule-test files are `kamrules test`'s
+    # a folder with no rulebook in it: exit 2 with what a rulebook file is
+    (mycopy.parent / "notes").mkdir()
+    (mycopy.parent / "notes" / "only.test.yaml").write_text("rulebook: course\ncases: []\n", encoding="utf-8")
+    empty = cli("check", "notes")
+    assert empty.exit_code == 2 and "error[cli.no-rulebooks]: no rulebook file in the folder notes" in empty.stderr
+    assert "Traceback" not in empty.output
+
+
+@pytest.mark.parametrize("written", ["2026-06-30", "2026/6/30", "2026年6月30日", "２０２６-０６-３０"])
+def test_as_of_takes_the_date_forms_account_files_take(written: str) -> None:
+    r = cli("advise", str(HUAXIN), "-f", "json", "--as-of", written, "--engine", "reference")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["as_of"] == "2026-06-30"
+
+
+def test_as_of_that_is_no_date_says_which_forms_work() -> None:
+    r = cli("advise", str(HUAXIN), "--as-of", "30.6.2026")
+    assert r.exit_code == 2 and "error[cli.as-of]: --as-of '30.6.2026' is not a date" in r.stderr
+    assert "2026年6月30日" in r.stderr and "Traceback" not in r.output
+
+
+def test_an_engine_that_is_not_available_is_exit_2_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kamrules.engine import backends
+
+    monkeypatch.setattr(backends, "durable_available", lambda: False)
+    r = cli("advise", str(HUAXIN), "--engine", "durable")
+    assert r.exit_code == 2, r.output
+    assert "--engine: error[cli.engine-unavailable]" in r.stderr
+    assert "hint: use --engine reference" in r.stderr and "Traceback" not in r.output
+
+
+def test_fail_on_says_on_stderr_why_it_exits_1(tmp_path: Path) -> None:
+    out = tmp_path / "p.md"
+    r = cli("advise", str(HUAXIN), "--fail-on", "high", "-o", str(out), "--engine", "reference")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("kamrules: exit 1 (--fail-on high): 5 findings at high or above: ")
+    assert "over-concession-discount (high)" in r.stderr
+    p = cli("portfolio", str(ROOT / "examples" / "accounts"), "--fail-on", "critical", "--engine", "reference")
+    clean = cli("portfolio", str(HUAXIN), "--fail-on", "critical", "--engine", "reference")
+    assert p.exit_code in (0, 1) and clean.exit_code == 0 and "exit 1" not in clean.stderr
+    high = cli("portfolio", str(ROOT / "examples" / "accounts"), "--fail-on", "high", "--engine", "reference")
+    assert high.exit_code == 1 and "accounts with a finding at high or above: " in high.stderr
+    assert "huaxin-steel" in high.stderr
+
+
+def test_bare_kamrules_starts_a_newcomer_with_init_account() -> None:
+    r = cli()
+    assert r.exit_code == 0
+    assert "Start here" in r.stdout and "kamrules init account -o my-account.yaml" in r.stdout
+    assert "\\n" not in r.stdout  # once printed as one line with escaped line breaks
+    assert "examples/accounts" not in r.stdout  # not there after `pip install`
+
+
+def test_the_start_here_commands_work_in_an_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli("init", "account", "-o", "my-account.yaml").exit_code == 0
+    text = (tmp_path / "my-account.yaml").read_text(encoding="utf-8")
+    filled = text.replace("\nid:\n", "\nid: acme\n").replace("\nname:\n", "\nname: Acme\n").replace(
+        "\nrevenue:\n", "\nrevenue: 3M\n")
+    (tmp_path / "my-account.yaml").write_text(filled, encoding="utf-8")
+    r = cli("advise", "my-account.yaml", "--engine", "reference")
+    assert r.exit_code == 0, r.output
+    assert "Acme" in r.stdout and "华信" not in r.stdout and "warning" not in r.stderr
+
+
+def test_the_cache_location_is_where_the_readme_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kamrules.core import cache
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "`$KAMRULES_CACHE_DIR`, else `$XDG_CACHE_HOME/kamrules`" in readme and "`~/.cache/kamrules`" in readme
+    monkeypatch.delenv("KAMRULES_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.cache_path() == tmp_path / "xdg" / "kamrules"
+    monkeypatch.setenv("KAMRULES_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache.cache_path() == tmp_path / "mine"
+
+
+def test_durable_rules_deprecation_warnings_are_filtered_in_pytest() -> None:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.warn_explicit("datetime.datetime.utcfromtimestamp() is deprecated", DeprecationWarning,
+                               "engine.py", 17, module="durable.engine")
+        warnings.warn_explicit("ours is not filtered", DeprecationWarning, "x.py", 1, module="kamrules.x")
+    assert [str(w.message) for w in seen] == ["ours is not filtered"]
+
+
+def test_rules_md_headers_are_in_the_output_language() -> None:
+    zh = cli("rules", "--params", "-f", "md", "--lang", "zh").stdout
+    en = cli("rules", "--params", "-f", "md", "--lang", "en").stdout
+    assert "## 参数 (50)\n\n| 键名 | 取值 | 出处 | 名称 |\n" in zh
+    assert "## Parameters (50)\n\n| NAME | VALUE | SOURCE | LABEL |\n" in en
+    facts = cli("rules", "--facts", "-f", "md", "--lang", "zh").stdout
+    assert "| 键名 | 类型 | 单位 | 中文名称 | 英文名称 | 别名 |" in facts

@@ -111,6 +111,14 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {  # section → (heading, key) ; "o
     "derived": [("NAME", "name"), ("TYPE", "type"), ("LABEL", "label")],
     "disabled": [("RULE", "rule"), ("REASON", "reason"), ("BY", "by"), ("AT", "at")],
 }
+HEADS_ZH = {  # column headings of `--format md` (a document for people) in Chinese; the terminal table keeps
+    # its short English headings, which scripts and older docs match
+    "ID": "编号", "CONCEPT": "概念", "SOURCE": "出处", "SEVERITY": "严重程度", "TITLE": "标题", "NAME": "键名",
+    "VALUE": "取值", "LABEL": "名称", "TYPE": "类型", "UNIT": "单位", "LABEL (zh)": "中文名称",
+    "LABEL (en)": "英文名称", "ALIASES": "别名", "FORMULA": "公式", "HIT POLICY": "命中策略", "VALUES": "取值范围",
+    "MIN": "最小值", "MAX": "最大值", "RULE": "规则", "REASON": "原因", "BY": "停用者", "AT": "位置",
+    "FROM": "来自规则库", "CHANGED BY": "修改者", "LOCKED": "锁定",
+}
 TITLES = {
     "rules": ("规则", "Rules"), "parameters": ("参数", "Parameters"), "facts": ("事实（客户档案字段）", "Facts"),
     "metrics": ("指标", "Metrics"), "dimensions": ("分类维度", "Dimensions"), "scores": ("评分", "Scores"),
@@ -162,7 +170,8 @@ def render_catalog(data: dict[str, Any], fmt: str, lang: str) -> str:
             continue
         title = TITLES[section][0 if lang == "zh" else 1]
         cols = _columns(section, rows)
-        table = [[h for h, _ in cols]] + [[cell(_cell(r, k)) for _, k in cols] for r in rows]
+        heads = [HEADS_ZH.get(h, h) if fmt == "md" and lang == "zh" else h for h, _ in cols]
+        table = [heads] + [[cell(_cell(r, k)) for _, k in cols] for r in rows]
         if fmt == "md":
             lines += [f"## {title} ({len(rows)})", ""] + _md_table(table) + [""]
         else:

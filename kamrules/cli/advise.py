@@ -96,7 +96,12 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
         write_stdout(out)
     if fail_on:
         limit = SEVERITY_CHOICES.index(fail_on)
-        if any(SEVERITY_CHOICES.index(f.severity) <= limit for f in advice.findings):
+        hits = [f for f in advice.findings if SEVERITY_CHOICES.index(f.severity) <= limit]
+        if hits:
+            # say why the exit is 1: the playbook itself may be in a file or piped away
+            shown = ", ".join(f"{f.rule} ({f.severity})" for f in hits[:5]) + (", …" if len(hits) > 5 else "")
+            echo(textsafe.line(f"kamrules: exit 1 (--fail-on {fail_on}): {len(hits)} finding"
+                               f"{'s' if len(hits) != 1 else ''} at {fail_on} or above: {shown}"), err=True)
             sys.exit(1)
 
 

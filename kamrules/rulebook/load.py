@@ -94,6 +94,26 @@ def _declared_ids(folder: Path) -> dict[str, list[Path]]:
     return ids
 
 
+def declared_id(path: Path) -> str:
+    """The rulebook id a file declares ('' when it is no rulebook: an account, a mapping)."""
+    return _declared_id(path)
+
+
+def rulebook_files(folder: Path) -> list[Path]:
+    """The rulebook files under a folder, as `kamrules check FOLDER` checks them: every
+    .yaml/.yml/.json that declares a `rulebook:` id, rule tests (*.test.yaml) left out as
+    `kamrules test` leaves out everything else; regular files only, hidden folders skipped."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            p = Path(root) / name
+            if (name.endswith(_RULEBOOK_SUFFIXES) and not name.endswith((".test.yaml", ".test.yml"))
+                    and p.is_file() and not p.is_symlink() and _declared_id(p)):
+                found.append(p)
+    return found
+
+
 def _declared_id(path: Path) -> str:
     """The id a rulebook file declares, read from its text without parsing it (a file that is
     not a rulebook has no top-level `rulebook:` key)."""
