@@ -146,21 +146,26 @@ def summarize_imports(rows: list[Imported], packages: tuple[str, ...]) -> dict[s
 
 _MARKERS = {  # what a run of `advise` does, by the function that does it
     "load rulebook": ("load.py", "load_rulebook"),
+    "  read the files (YAML)": ("load.py", "read_chain"),
+    "  check": ("check.py", "check"),
+    "  check messages": ("check.py", "check_message_vars"),
     "load account": ("account.py", "load_account"),
     "compile rulebook": ("compile.py", "compile_rulebook"),
-    "evaluate (engine + resolve + findings)": ("pipeline.py", "evaluate"),
-    "findings (messages)": ("resolve.py", "findings"),
-    "durable Host + ruleset": ("engine.py", "_register"),
+    "evaluate (engine + resolution)": ("pipeline.py", "evaluate"),
+    "durable Host + ruleset": ("durable.py", "_register"),
+    "findings (messages, evidence)": ("resolve.py", "findings"),
     "render playbook": ("render.py", "render"),
+    "  Jinja compiling (templates, messages)": ("environment.py", "compile"),
     "imports (all)": ("<frozen importlib._bootstrap>", "_find_and_load"),
 }
 
 
-def profile(argv_after_python: list[str], cwd: Path, top: int = 12) -> dict[str, Any]:
+def profile(argv_after_python: list[str], cwd: Path, top: int = 12,
+            extra: dict[str, str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "advise.prof"
         subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), *argv_after_python], cwd=cwd,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(), check=True)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(extra), check=True)
         stats = pstats.Stats(str(out))
     table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
     phases: dict[str, float] = {}

@@ -4,8 +4,10 @@
     python benchmarks/run.py --quick    # smoke run (seconds), e.g. from a test
 
 Prints a Markdown report and writes benchmarks/results/latest.json (git-ignored). Targets
-(issue 2): `kamrules advise` ≤ 2.5× the import floor; our durable path within 1.5× of raw
-durable_rules; ahead of zen-engine. See docs/performance.md for the method.
+(issue 8): `kamrules advise` ≤ 2× the import floor, ≤ 3× with an empty cache; the full pipeline
+on durable_rules within 1.5× of raw durable_rules; the full pipeline on the reference engine at
+≥ 50 % of the bare reference backend's rate. (Issue 2's: our durable backend within 1.5× of raw
+durable_rules; ahead of zen-engine.) See docs/performance.md for the method.
 
 Rulebook: the built-in course when `python -m kamrules advise examples/accounts/huaxin-steel.yaml`
 works, else the small fallback rulebook in benchmarks/data/ (the report says which).
@@ -36,8 +38,10 @@ if str(ROOT) not in sys.path:
 import coldstart  # noqa: E402
 import throughput  # noqa: E402
 
-CLI_TARGET = 2.5
+CLI_TARGET = 2.0
+UNCACHED_TARGET = 3.0
 RAW_TARGET = 1.5
+REFERENCE_SHARE_TARGET = 0.5  # full pipeline ÷ ReferenceBackend.run, in rate
 COURSE_ACCOUNT = "examples/accounts/huaxin-steel.yaml"
 MINI_RULEBOOK = HERE / "data" / "mini.yaml"
 MINI_ACCOUNT = HERE / "data" / "acc.yaml"
@@ -125,14 +129,16 @@ def cli_part(choice: Choice, runs: int, do_profile: bool | None) -> dict[str, An
         "cpu_seconds": {k: v.cpu_seconds for k, v in t.items()},
         "ratio": ratio, "cpu_ratio": t["advise"].cpu_median / t["floor"].cpu_median,
         "uncached_ratio": t["advise_uncached"].median / t["floor"].median,
-        "target": CLI_TARGET, "met": ratio <= CLI_TARGET,
+        "uncached_cpu_ratio": t["advise_uncached"].cpu_median / t["floor"].cpu_median,
+        "target": CLI_TARGET, "met": ratio <= CLI_TARGET, "uncached_target": UNCACHED_TARGET,
     }
-    if do_profile or (do_profile is None and ratio > CLI_TARGET):
+    if do_profile or (do_profile is None and (ratio > CLI_TARGET or out["uncached_ratio"] > UNCACHED_TARGET)):
         args = ["-m", "kamrules", *choice.advise_args]
         rows = coldstart.import_times(args, ROOT)
         out["imports"] = coldstart.summarize_imports(rows, ("click", "jinja2", "yaml", "durable", "json", "zen",
                                                             "markupsafe", "importlib_metadata", "hashlib"))
         out["profile"] = coldstart.profile(args, ROOT)
+        out["profile_uncached"] = coldstart.profile(args, ROOT, extra={"KAMRULES_NO_CACHE": "1"})
     return out
 
 
@@ -166,7 +172,15 @@ def engine_part(choice: Choice, n: int, reps: int, box: float) -> dict[str, Any]
             "backend_durable_vs_raw": {"value": engines["backend_durable"]["slowdown_vs_raw_durable"],
                                        "target": RAW_TARGET},
             "pipeline_durable_vs_raw": {"value": engines["pipeline_durable"]["slowdown_vs_raw_durable"],
+                                        "cpu": engines["pipeline_durable"]["cpu_slowdown_vs_raw_durable"],
                                         "target": RAW_TARGET},
+            "pipeline_reference_share": {
+                "value": throughput.ratio(by["pipeline_reference"], by["backend_reference"]),
+                "cpu": throughput.ratio(by["pipeline_reference"], by["backend_reference"], cpu=True),
+                "target": REFERENCE_SHARE_TARGET},
+            "pipeline_reference_full_share": {
+                "value": throughput.ratio(by["pipeline_reference_full"], by["backend_reference"]),
+                "cpu": throughput.ratio(by["pipeline_reference_full"], by["backend_reference"], cpu=True)},
             "ahead_of_zen": {k: engines[k]["speed_vs_zen"] for k in
                              ("pipeline_durable", "backend_durable", "backend_reference", "pipeline_reference")},
         },
@@ -199,7 +213,9 @@ def report(res: dict[str, Any]) -> str:
                          f"{max(s) * 1000:.0f} ms | {cli['cpu_median_s'][k] * 1000:.0f} ms |")
         lines += ["", f"**advise / floor = {cli['ratio']:.2f}×** wall clock (target ≤ {cli['target']}×: "
                   f"{_mark(cli['met'])}); {cli['cpu_ratio']:.2f}× in CPU time. Without kamrules' on-disk cache "
-                  f"(the first run, or the first after editing a rulebook): {cli['uncached_ratio']:.2f}×.", ""]
+                  f"(the first run, or the first after editing a rulebook): **{cli['uncached_ratio']:.2f}×** "
+                  f"(target ≤ {cli['uncached_target']}×: {_mark(cli['uncached_ratio'] <= cli['uncached_target'])}); "
+                  f"{cli['uncached_cpu_ratio']:.2f}× in CPU time.", ""]
         if "imports" in cli:
             imp, prof = cli["imports"], cli["profile"]
             lines += ["Where the start-up goes (one profiled run; profiling inflates times):", "",
@@ -208,7 +224,9 @@ def report(res: dict[str, Any]) -> str:
                       "- each library (all its modules) and who first pulls it in: "
                       + "; ".join(f"{k} {v['ms']} ms ← {' ← '.join(v['imported_by'][:4]) or 'a function at run time'}"
                                   for k, v in imp["packages"].items()),
-                      "- phases (cProfile, cumulative): " + ", ".join(f"{k} {v} ms" for k, v in prof["phases_ms"].items()),
+                      "- phases (cProfile, cumulative): " + ", ".join(f"{k.strip()} {v} ms" for k, v in prof["phases_ms"].items()),
+                      "- the same without the cache: " + ", ".join(
+                          f"{k.strip()} {v} ms" for k, v in cli["profile_uncached"]["phases_ms"].items()),
                       ""]
     eng = res.get("engines")
     if eng:
@@ -235,7 +253,13 @@ def report(res: dict[str, Any]) -> str:
                   f"- our durable backend vs raw durable_rules: {t['backend_durable_vs_raw']['value']:.2f}× slower "
                   f"(target ≤ {RAW_TARGET}×: {_mark(t['backend_durable_vs_raw']['value'] <= RAW_TARGET)}); "
                   f"full pipeline: {t['pipeline_durable_vs_raw']['value']:.2f}× "
-                  f"({_mark(t['pipeline_durable_vs_raw']['value'] <= RAW_TARGET)})",
+                  f"({t['pipeline_durable_vs_raw']['cpu']:.2f}× in CPU time; target ≤ {RAW_TARGET}×: "
+                  f"{_mark(t['pipeline_durable_vs_raw']['value'] <= RAW_TARGET)})",
+                  f"- full pipeline on the reference engine: {t['pipeline_reference_share']['value']:.0%} of "
+                  f"ReferenceBackend.run's rate ({t['pipeline_reference_share']['cpu']:.0%} in CPU time; target ≥ "
+                  f"{REFERENCE_SHARE_TARGET:.0%}: {_mark(t['pipeline_reference_share']['value'] >= REFERENCE_SHARE_TARGET)}); "
+                  f"with every finding materialised: {t['pipeline_reference_full_share']['value']:.0%} "
+                  f"({t['pipeline_reference_full_share']['cpu']:.0%})",
                   "- vs zen-engine (target: ahead, > 1×): " + ", ".join(
                       f"{k} {v:.2f}× ({_mark(v > 1)})" for k, v in t["ahead_of_zen"].items()),
                   f"- equivalence: on every account, every engine fired exactly the rules the reference evaluator "

@@ -2,9 +2,10 @@
 durable_rules and zen-engine on the same conditions, all in one process and one run.
 
 Method. N accounts are generated (seeded) and cut into R slices; repetition k evaluates slice
-k with every engine in turn (engines interleaved, so machine noise hits all of them alike),
-and the median of the R per-slice rates is reported. Every account is thus evaluated once by
-every engine, and the rule hits of all engines are compared account by account afterwards.
+k with every engine, the engines taking turns on twentieths of it (so machine noise hits all of
+them alike), and the median of the R per-slice rates is reported. Every account is thus
+evaluated once by every engine, and the rule hits of all engines are compared account by
+account afterwards.
 
 An engine too slow to finish a slice in `box` seconds evaluates only the first part of each
 slice (its rate, measured on the warm-up, decides how many); the report says so.
@@ -23,12 +24,14 @@ import rivals
 
 from kamrules import pipeline
 from kamrules.advice.resolve import State
+from kamrules.core.errors import Location
 from kamrules.engine import backends as kengine
 from kamrules.engine.compile import Program
 from kamrules.engine.facts import Facts, build_facts
 from kamrules.engine.matches import Match
 from kamrules.engine.reference import Context, compare, eval_cond, eval_term
 from kamrules.language import ir
+from kamrules.portfolio.portfolio import row_of
 from kamrules.rulebook.model import Account, Rulebook
 
 AS_OF = genaccounts.AS_OF
@@ -98,10 +101,28 @@ def engines(p: Prepared) -> list[Engine]:
     raw = rivals.RawDurable(p.flat, "bench_raw_" + book.digest.split(":")[-1][:12])
     zen = rivals.Zen(p.flat)
 
+    where = Location("generated")
+
     def pipeline_run(name: str) -> Runner:
+        # what `kamrules portfolio` asks of each account: classes, scores, finding headlines
         def run(idx: range) -> list[Hits]:
-            return [frozenset(m.rule for m in pipeline.evaluate(p.accounts[i], book, as_of=AS_OF, engine=name).matches)
-                    for i in idx]
+            out = []
+            for i in idx:
+                advice = pipeline.evaluate(p.accounts[i], book, as_of=AS_OF, engine=name)
+                row_of(advice, where)
+                out.append(frozenset(m.rule for m in advice.matches))
+            return out
+        return run
+
+    def pipeline_full(name: str) -> Runner:
+        # what `kamrules advise --format json` asks: every finding's message and evidence, blocked analyses
+        def run(idx: range) -> list[Hits]:
+            out = []
+            for i in idx:
+                advice = pipeline.evaluate(p.accounts[i], book, as_of=AS_OF, engine=name)
+                advice.findings, advice.blocked  # noqa: B018 - materialise them
+                out.append(frozenset(m.rule for m in advice.matches))
+            return out
         return run
 
     def backend_run(backend: kengine.Backend) -> Runner:
@@ -116,9 +137,14 @@ def engines(p: Prepared) -> list[Engine]:
 
     return [
         Engine("pipeline_durable", "kamrules pipeline.evaluate, durable",
-               "facts → engine → resolve → findings (messages, evidence)", pipeline_run("durable")),
+               "facts → engine → resolve → a portfolio row (classes, scores, finding headlines)",
+               pipeline_run("durable")),
         Engine("pipeline_reference", "kamrules pipeline.evaluate, reference",
-               "facts → engine → resolve → findings (messages, evidence)", pipeline_run("reference")),
+               "facts → engine → resolve → a portfolio row (classes, scores, finding headlines)",
+               pipeline_run("reference")),
+        Engine("pipeline_reference_full", "kamrules pipeline.evaluate, reference, all findings",
+               "the same, then every finding's message and evidence and the blocked analyses (advise's JSON)",
+               pipeline_full("reference")),
         Engine("backend_durable", "kamrules DurableBackend.run",
                "fact encoding + durable_rules, one fact per stratum (resolution replayed)", backend_run(durable)),
         Engine("backend_reference", "kamrules ReferenceBackend.run",
@@ -155,7 +181,7 @@ def ratio(a: Measured, b: Measured, cpu: bool = False) -> float:
     return statistics.median(x / y for x, y in zip(ra, rb))
 
 
-def measure(p: Prepared, reps: int, box: float, warmup: int = 20) -> list[Measured]:
+def measure(p: Prepared, reps: int, box: float, warmup: int = 20, rounds: int = 20) -> list[Measured]:
     n = len(p.accounts)
     size = n // reps
     out = []
@@ -167,19 +193,41 @@ def measure(p: Prepared, reps: int, box: float, warmup: int = 20) -> list[Measur
         rate = len(w) / max(time.process_time() - t0, 1e-9)
         per_rep = size if rate * box >= size else max(min(10, size), int(rate * box))
         out.append(Measured(e, per_rep))
-    for k in range(reps):
-        start = k * size
-        for m in out:
-            idx = range(start, start + m.per_rep)
-            gc.collect()
-            c0, t0 = time.process_time(), time.perf_counter()
-            hits = m.engine.run(idx)
-            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-            m.seconds.append(dt)
-            m.rates.append(len(idx) / dt)
-            m.cpu_rates.append(len(idx) / max(cpu, 1e-9))
-            m.hits.update(zip(idx, hits))
+    # The prepared accounts, facts and replays are a large heap that no engine allocates: freeze
+    # it, so the collector's full passes do not charge its size to whichever engine runs then.
+    gc.collect()
+    gc.freeze()
+    try:
+        for k in range(reps):
+            start = k * size
+            # each engine's share of the slice in `rounds` chunks, engines taking turns (the order
+            # reversed every other round): a busy second hits every engine, not one
+            chunks = [_split(range(start, start + m.per_rep), rounds) for m in out]
+            seconds, cpus = [0.0] * len(out), [0.0] * len(out)
+            for r in range(rounds):
+                gc.collect()
+                order = range(len(out)) if r % 2 == 0 else range(len(out) - 1, -1, -1)
+                for j in order:
+                    idx = chunks[j][r]
+                    if not idx:
+                        continue
+                    c0, t0 = time.process_time(), time.perf_counter()
+                    hits = out[j].engine.run(idx)
+                    seconds[j] += time.perf_counter() - t0
+                    cpus[j] += time.process_time() - c0
+                    out[j].hits.update(zip(idx, hits))
+            for m, dt, cpu in zip(out, seconds, cpus):
+                m.seconds.append(dt)
+                m.rates.append(m.per_rep / dt)
+                m.cpu_rates.append(m.per_rep / max(cpu, 1e-9))
+    finally:
+        gc.unfreeze()
     return out
+
+
+def _split(r: range, parts: int) -> list[range]:
+    step = -(-len(r) // parts)  # ceiling: `parts` chunks at most, the last ones possibly empty
+    return [range(r.start + i * step, min(r.start + (i + 1) * step, r.stop)) for i in range(parts)]
 
 
 def _round(v: Any) -> Any:

@@ -7,13 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from kamrules.advice.model import Advice
-from kamrules.advice.resolve import (
-    State,
-    blocked,
-    classifications,
-    findings,
-    scores,
-)
+from kamrules.advice.resolve import AccountDetails, State
 from kamrules.engine.backends import pick_backend
 from kamrules.engine.compile import Program, compile_rulebook
 from kamrules.engine.facts import build_facts
@@ -40,30 +34,33 @@ def rulebook(ref: str = "course") -> Rulebook:
 
 def evaluate(account: Account, book: Rulebook, *, as_of: _dt.date | None = None, lang: str | None = None,
              engine: str = "auto") -> Advice:
+    """Facts → engine → resolution, once. Findings (messages, evidence) and blocked analyses are
+    materialised when an output first reads them (Advice.findings, .blocked)."""
     as_of = as_of or account.as_of or _dt.date.today()
     lang = lang or book.lang
     facts = build_facts(account, book, as_of)
     prog = program_for(book)
     backend = pick_backend(engine)
     state = State(book, facts)
-    matches = backend.run(prog, facts, state.after_stratum)
-    if not state.env:
-        state.env = dict(facts.env)
-    return Advice(
-        account=account, book=book, facts=facts, engine=backend.name, lang=lang,
-        classification=classifications(book, state.matches),
-        scores=scores(book, state.matches, facts, state.env),
-        findings=tuple(findings(book, facts, state, lang)),
-        blocked=tuple(blocked(book, facts, state, prog.conds)),
-        matches=tuple(matches), env=dict(state.env))
+    matches = tuple(backend.run(prog, facts, state.after_stratum))
+    classification, scores = state.finish()
+    return Advice(account=account, book=book, facts=facts, engine=backend.name, lang=lang,
+                  classification=classification, scores=scores, matches=matches, env=state.env,
+                  details=AccountDetails(book, facts, state.env, tuple(state.matches), classification, lang, prog))
 
 
 def advise(account_file: str, rulebook_ref: str = "course", *, as_of: _dt.date | None = None,
            lang: str | None = None, engine: str = "auto", stdin_text: str | None = None,
            account_id: str | None = None) -> Advice:
     """One account: a YAML/JSON file, or one row (account_id) of a CRM CSV export."""
-    from kamrules.io.csvio import select_account
-
     book = rulebook(rulebook_ref)
-    account = select_account(account_file, book, account_id, text=stdin_text)
+    if account_id is None and account_file.lower().endswith((".yaml", ".yml", ".json")):
+        # the common case, without importing the CSV reader (a cold start pays for every import)
+        from kamrules.io.account import load_account
+
+        account = load_account(account_file, book, text=stdin_text)
+    else:
+        from kamrules.io.csvio import select_account
+
+        account = select_account(account_file, book, account_id, text=stdin_text)
     return evaluate(account, book, as_of=as_of, lang=lang, engine=engine)

@@ -1,14 +1,21 @@
 """What an evaluation concludes: findings, classifications, scores, blocked analyses, and the
-Advice that carries them with the account, the rulebook and the facts they came from."""
+Advice that carries them with the account, the rulebook and the facts they came from.
+
+Classifications and scores are resolved while the engine runs. Findings (rendered messages,
+evidence) and blocked analyses are materialised on first use: a portfolio of thousands of
+accounts reads only classes, scores and finding headlines, a playbook reads everything.
+"""
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
-from typing import Any, Mapping
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol
 
 from kamrules.engine.facts import Facts
 from kamrules.engine.matches import Match
-from kamrules.rulebook.model import SEVERITIES, Account, Rulebook
+from kamrules.engine.reference import Literal
+from kamrules.rulebook.model import SEVERITIES, Account, Rulebook, RuleDef
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,26 @@ class Because:
     text: str
     param: str = ""
     type: str = "number"
+
+
+def _sort_key(severity: str, priority: int, rule: str, kind: str) -> tuple[int, int, str, str]:
+    return (SEVERITIES.index(severity), -priority, rule, kind)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A finding without its rendered message and evidence: enough to count, order and name it
+    (what a portfolio row shows). `Advice.headlines` lists them in `Advice.findings`' order."""
+
+    rule: str
+    concept: str
+    kind: str  # warning | recommendation | conflict
+    severity: str
+    priority: int
+    title: str
+
+    def sort_key(self) -> tuple[int, int, str, str]:
+        return _sort_key(self.severity, self.priority, self.rule, self.kind)
 
 
 @dataclass(frozen=True)
@@ -39,7 +66,10 @@ class Finding:
     rulebook: str
 
     def sort_key(self) -> tuple[int, int, str, str]:
-        return (SEVERITIES.index(self.severity), -self.priority, self.rule, self.kind)
+        return _sort_key(self.severity, self.priority, self.rule, self.kind)
+
+    def headline(self) -> Headline:
+        return Headline(self.rule, self.concept, self.kind, self.severity, self.priority, self.title)
 
 
 @dataclass(frozen=True)
@@ -64,6 +94,18 @@ class Blocked:
     missing: tuple[str, ...]  # facts that would let the rule be decided
 
 
+class Details(Protocol):
+    """What an Advice materialises on first use (advice/resolve.py implements it)."""
+
+    def evidence(self, rule: RuleDef) -> tuple[Literal, ...]: ...
+
+    def headlines(self) -> tuple[Headline, ...]: ...
+
+    def findings(self) -> tuple[Finding, ...]: ...
+
+    def blocked(self) -> tuple[Blocked, ...]: ...
+
+
 @dataclass(frozen=True)
 class Advice:
     account: Account
@@ -73,11 +115,28 @@ class Advice:
     lang: str
     classification: Mapping[str, Classification]
     scores: Mapping[str, Score]
-    findings: tuple[Finding, ...]
-    blocked: tuple[Blocked, ...]
     matches: tuple[Match, ...]
     env: Mapping[str, Any]  # facts, metrics and everything the rules decided
+    details: Details = field(repr=False, compare=False)
 
     @property
     def as_of(self) -> _dt.date:
         return self.facts.as_of
+
+    @functools.cached_property
+    def findings(self) -> tuple[Finding, ...]:
+        """Warnings, recommendations and hit-policy conflicts with their messages (in `lang`) and
+        evidence, most severe first. Rendered on first use, once."""
+        return self.details.findings()
+
+    @functools.cached_property
+    def headlines(self) -> tuple[Headline, ...]:
+        """The findings without messages or evidence, in the same order (cheap)."""
+        if "findings" in self.__dict__:  # already rendered: no second pass
+            return tuple(f.headline() for f in self.findings)
+        return self.details.headlines()
+
+    @functools.cached_property
+    def blocked(self) -> tuple[Blocked, ...]:
+        """Rules that missing facts left undecided, with the facts to fill in."""
+        return self.details.blocked()

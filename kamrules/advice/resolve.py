@@ -1,124 +1,255 @@
-"""Matches → findings: hit policies per dimension, score sums, derived facts, messages,
-'because' evidence, and the analyses that missing facts blocked. Order is deterministic:
-severity, then priority (higher first), then rule id."""
+"""Matches → advice: hit policies per dimension, score sums, derived facts, and — on first use —
+findings with their messages and 'because' evidence, and the analyses that missing facts
+blocked. Order is deterministic: severity, then priority (higher first), then rule id.
+
+Resolution is incremental and runs once per account: after each stratum, `State` folds in only
+that stratum's matches and hands the engine only what they changed; `State.finish` then builds
+the classifications and scores once. Nothing here walks the IR per account: score terms,
+conditions and evidence run as closures compiled once per rulebook.
+"""
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import jinja2
 
-from kamrules.advice.model import Because, Blocked, Classification, Finding, Score
+from kamrules.advice.model import (
+    Because,
+    Blocked,
+    Classification,
+    Finding,
+    Headline,
+    Score,
+)
+from kamrules.core import i18n
 from kamrules.core.errors import EngineError, RulebookError
+from kamrules.engine.compile import Program
 from kamrules.engine.facts import Facts
 from kamrules.engine.matches import Match
-from kamrules.engine.reference import Context, Literal, eval_cond, eval_term, trace
+from kamrules.engine.reference import Context, Fn3, Literal, compile_term, eval_cond
+from kamrules.engine.trace import Tracer, compile_evidence
 from kamrules.language import ir
 from kamrules.language.messages import make_env, message_problem
 from kamrules.rulebook.model import Rulebook, RuleDef
 
+# What a rule does when it fires, prepared once per rulebook so that folding in a match is a few
+# dict operations: (classify, score, derive), each a tuple of
+#   classify: (dimension, value, the rule's rank for the hit policy or None, (rule id, value))
+#   score:    (score, compiled term, the points when constant else None, whether they add up exactly)
+#   derive:   (name, (-priority, rule id, value))
+Classify = tuple[str, str, "tuple[Any, ...] | None", tuple[str, str]]
+Points = tuple[str, Fn3, "float | None", bool]
+Derive = tuple[str, tuple[int, str, Any]]
+Effects = tuple[tuple[Classify, ...], tuple[Points, ...], tuple[Derive, ...]]
+
+
+@dataclass
+class _Table:
+    """What resolution needs of a rulebook, built once per rulebook (keyed by its digest)."""
+
+    book: Rulebook
+    rules: dict[str, RuleDef]
+    effects: dict[str, Effects]  # rule id → (classify, compiled score terms, derive), rules with any
+    order: dict[str, tuple[int, str]]  # rule id → (-priority, id): 'first' picks the smallest
+    rank: dict[str, dict[str, int]]  # dimension → value → its place in the declared order
+    by_value: dict[str, bool]  # dimension → its hit policy is 'priority' (the value decides, not the rule)
+    bool_derived: tuple[str, ...]  # derived facts that are false unless a rule asserts them
+    tracers: dict[str, tuple[Tracer, Tracer]] = field(default_factory=dict)  # filled on demand
+
+    @functools.cached_property
+    def nothing(self) -> tuple[dict[str, Classification], dict[str, Score]]:
+        """Each dimension unclassified and each score without points (immutable, so shared)."""
+        return ({d: Classification(d, None, (), ()) for d in self.book.dimensions},
+                {s: Score(s, None, ()) for s in self.book.scores})
+    _headlines: dict[str, dict[str, tuple[tuple[tuple[int, int, str, str], Headline], ...]]] = \
+        field(default_factory=dict)
+
+    def headlines(self, lang: str) -> dict[str, tuple[tuple[tuple[int, int, str, str], Headline], ...]]:
+        """Rule id → its findings' headlines with their sort keys: the same for every account."""
+        table = self._headlines.get(lang)
+        if table is None:
+            table = self._headlines[lang] = {}
+            for r in self.book.rules:
+                hs = [Headline(r.id, r.concept, kind, msg.severity, r.priority, r.title.get(lang) or r.id)
+                      for kind, msg in (("warning", r.warn), ("recommendation", r.recommend)) if msg is not None]
+                if hs:
+                    table[r.id] = tuple((h.sort_key(), h) for h in hs)
+        return table
+
+    def tracer(self, rule: RuleDef) -> tuple[Tracer, Tracer]:
+        """(evidence in negation normal form, evidence as written); one closure when they agree."""
+        t = self.tracers.get(rule.id)
+        if t is None:
+            norm = ir.nnf(rule.cond)
+            as_nnf = compile_evidence(norm)
+            t = self.tracers[rule.id] = (as_nnf, as_nnf if norm == rule.cond else compile_evidence(rule.cond))
+        return t
+
+
+_TABLES: dict[str, _Table] = {}
+
+
+def _table(book: Rulebook) -> _Table:
+    table = _TABLES.get(book.digest)
+    if table is None:
+        order = {r.id: (-r.priority, r.id) for r in book.rules}
+        rank = {d.name: {v: i for i, (v, _) in enumerate(d.values)} for d in book.dimensions.values()}
+        by_value = {d.name: d.hit_policy == "priority" for d in book.dimensions.values()}
+        table = _TABLES[book.digest] = _Table(
+            book, {r.id: r for r in book.rules},
+            {r.id: _effects(r, order, rank, by_value) for r in book.rules if r.classify or r.score_terms or r.derive},
+            order, rank, by_value, tuple(n for n, d in book.derived.items() if d.type == "bool"))
+    return table
+
+
+def _effects(r: RuleDef, order: Mapping[str, tuple[int, str]], rank: Mapping[str, Mapping[str, int]],
+             by_value: Mapping[str, bool]) -> Effects:
+    classify: list[Classify] = []
+    for d, v in r.classify:
+        # 'priority': the value first in the declared order wins; else the most important rule
+        key: tuple[Any, ...] | None = None if d not in rank else ((rank[d].get(v, len(rank[d])),) if by_value[d]
+                                                                   else order[r.id])
+        classify.append((d, v, key, (r.id, v)))
+    points: list[Points] = []
+    for s, t in r.score_terms:
+        match t:
+            case ir.Const() if isinstance(t.value, (int, float)) and not isinstance(t.value, bool):
+                const: float | None = float(t.value)
+            case _:
+                const = None
+        points.append((s, compile_term(t), const, const is not None and const.is_integer() and abs(const) < _EXACT))
+    return tuple(classify), tuple(points), tuple((n, (-r.priority, r.id, v)) for n, v in r.derive)
+
 
 @dataclass
 class State:
-    """What resolution has decided so far, stratum by stratum."""
+    """What resolution has decided so far, stratum by stratum.
+
+    Each rule fires in one stratum and reads only what earlier strata decided (strata.py), so a
+    score term evaluated when its rule fires has its final value, and a dimension, score or
+    derived fact changes only in a stratum where one of its rules fired. Winners and sums are
+    kept up to date as matches arrive, so nothing is recomputed from all matches."""
 
     book: Rulebook
     facts: Facts
     matches: list[Match] = field(default_factory=list)
     env: dict[str, Any] = field(default_factory=dict)
-    conflicts: list[Finding] = field(default_factory=list)
+    candidates: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # dimension → (rule, value)
+    parts: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # score → (rule, points)
+    winner: dict[str, tuple[tuple[Any, ...], str]] = field(default_factory=dict)  # dimension → (rank, value)
+    best: dict[str, tuple[int, str, Any]] = field(default_factory=dict)  # derived → (-priority, rule, value)
+    totals: dict[str, float | None] = field(default_factory=dict)  # score → running sum, None once inexact
+    points: dict[str, float] = field(default_factory=dict)  # score → its value so far
+    started: bool = False
+    table: _Table = field(init=False, repr=False)
 
-    def after_stratum(self, stratum: int, matches: list[Match]) -> Mapping[str, Any]:
-        self.matches.extend(matches)
+    def __post_init__(self) -> None:
         if not self.env:
             self.env = dict(self.facts.env)
+        self.table = _table(self.book)
+
+    def after_stratum(self, stratum: int, matches: list[Match]) -> Mapping[str, Any]:
+        """Fold in one stratum's matches; return the values they decided or changed."""
+        self.matches.extend(matches)
+        table, best = self.table, self.best
         updates: dict[str, Any] = {}
-        for c in classifications(self.book, self.matches).values():
-            if c.value is not None:
-                updates[c.dimension] = c.value
-        for s in scores(self.book, self.matches, self.facts, self.env).values():
-            if s.value is not None:
-                updates[s.name] = s.value
-        updates.update(derived(self.book, self.matches))
-        self.env.update(updates)
+        if not self.started:
+            # a boolean derived fact no rule asserted is false (negation as failure, sound because
+            # every reader runs in a later stratum than every writer)
+            self.started = True
+            for n in table.bool_derived:
+                best[n] = (1 << 30, "", False)
+                updates[n] = False
+        scores: list[str] = []
+        env, as_of, effects = self.env, self.facts.as_of, table.effects
+        candidates, winner, parts, totals = self.candidates, self.winner, self.parts, self.totals
+        for m in matches:
+            eff = effects.get(m.rule)
+            if eff is None:
+                continue
+            classify, points, derive = eff
+            for d, v, key, cand in classify:
+                candidates.setdefault(d, []).append(cand)
+                if key is None:  # not a declared dimension (the checker forbids it)
+                    continue
+                held = winner.get(d)
+                if held is None or key < held[0]:  # ties keep the first, as min() does
+                    held = winner[d] = (key, v)
+                updates[d] = held[1]
+            for sname, term, const, exact in points:
+                if const is None:
+                    value = term(env, as_of, None)
+                    if value is None:
+                        continue
+                    value = float(value)
+                    exact = value.is_integer() and abs(value) < _EXACT
+                else:
+                    value = const
+                parts.setdefault(sname, []).append((m.rule, value))
+                # sums of whole numbers are exact in any order; others are summed sorted
+                total = totals.get(sname, 0.0)
+                totals[sname] = total + value if total is not None and exact else None
+                scores.append(sname)
+            for name, cand3 in derive:
+                held3 = best.get(name)
+                if held3 is None or cand3 < held3:
+                    best[name] = held3 = cand3
+                updates[name] = held3[2]
+        for sname in scores:
+            if sname not in updates:
+                sd = self.book.scores.get(sname)
+                if sd is not None:
+                    updates[sname] = self.points[sname] = self._points(sname, sd.min, sd.max)
+        env.update(updates)
         return updates
 
+    def _points(self, name: str, lo: float, hi: float) -> float:
+        total = self.totals.get(name)
+        if total is None:  # float addition is not associative: a fixed order, (rule, points)
+            total = sum(p for _, p in sorted(self.parts[name]))
+        return round(min(max(total, lo), hi), 2)
 
-_BY_ID: dict[str, dict[str, RuleDef]] = {}
+    def finish(self) -> tuple[dict[str, Classification], dict[str, Score]]:
+        """Every dimension's classification and every score, built once from what was folded in."""
+        cls: dict[str, Classification] = {}
+        unclassified, unscored = self.table.nothing
+        for name in self.book.dimensions:
+            cands = self.candidates.get(name)
+            if not cands:
+                cls[name] = unclassified[name]
+                continue
+            value = self.winner[name][1]
+            if len(cands) == 1:
+                cls[name] = Classification(name, value, (cands[0][0],), (cands[0],))
+                continue
+            winners = tuple(sorted(r for r, v in cands if v == value))
+            cls[name] = Classification(name, value, winners, tuple(sorted(cands)))
+        scores: dict[str, Score] = {}
+        for name in self.book.scores:
+            ps = self.parts.get(name)
+            # the value after the last stratum that added points is final
+            scores[name] = Score(name, self.points[name], tuple(sorted(ps))) if ps else unscored[name]
+        return cls, scores
 
 
-def _rules(book: Rulebook) -> dict[str, RuleDef]:
-    """Rule id → rule, built once per rulebook (resolution asks for it every stratum)."""
-    table = _BY_ID.get(book.digest)
-    if table is None:
-        table = _BY_ID[book.digest] = {r.id: r for r in book.rules}
-    return table
-
-
-def classifications(book: Rulebook, matches: list[Match]) -> dict[str, Classification]:
-    rules = _rules(book)
-    out: dict[str, Classification] = {}
-    for dim in book.dimensions.values():
-        cands = [(m.rule, v) for m in matches for d, v in rules[m.rule].classify if d == dim.name]
-        order = [v for v, _ in dim.values]
-        if not cands:
-            out[dim.name] = Classification(dim.name, None, (), ())
-            continue
-        if dim.hit_policy == "priority":
-            value = min((v for _, v in cands), key=order.index)
-        else:  # first / unique / any: the most important rule (conflicts are reported separately)
-            best = sorted(cands, key=lambda c: (-rules[c[0]].priority, c[0]))[0]
-            value = best[1]
-        winners = tuple(sorted(r for r, v in cands if v == value))
-        out[dim.name] = Classification(dim.name, value, winners, tuple(sorted(cands)))
-    return out
+_EXACT = float(1 << 40)  # whole numbers below this add up exactly, whatever the order
 
 
 def hit_policy_conflicts(book: Rulebook, cls: Mapping[str, Classification]) -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
     out = []
     for c in cls.values():
+        if len(c.candidates) < 2:  # one candidate or none: nothing to conflict
+            continue
         policy = book.dimensions[c.dimension].hit_policy
         if policy == "unique" and len(c.candidates) > 1:
             out.append((c.dimension, "unique", c.candidates))
         if policy == "any" and len({v for _, v in c.candidates}) > 1:
             out.append((c.dimension, "any", c.candidates))
     return out
-
-
-def scores(book: Rulebook, matches: list[Match], facts: Facts, env: Mapping[str, Any]) -> dict[str, Score]:
-    rules = _rules(book)
-    parts: dict[str, list[tuple[str, float]]] = {s: [] for s in book.scores}
-    ctx = Context(env, facts.as_of)
-    for m in matches:
-        for sname, term in rules[m.rule].score_terms:
-            v = eval_term(term, ctx)
-            if v is not None:
-                parts[sname].append((m.rule, float(v)))
-    out = {}
-    for sname, sd in book.scores.items():
-        ps = sorted(parts[sname])
-        if not ps:
-            out[sname] = Score(sname, None, ())
-            continue
-        total = sum(p for _, p in ps)
-        out[sname] = Score(sname, round(min(max(total, sd.min), sd.max), 2), tuple(ps))
-    return out
-
-
-def derived(book: Rulebook, matches: list[Match]) -> dict[str, Any]:
-    """Derived values; a boolean derived fact no rule asserted is false (negation as failure,
-    sound because every reader runs in a later stratum than every writer)."""
-    rules = _rules(book)
-    best: dict[str, tuple[int, str, Any]] = {n: (1 << 30, "", False) for n, d in book.derived.items()
-                                             if d.type == "bool"}
-    for m in matches:
-        r = rules[m.rule]
-        for name, value in r.derive:
-            cand = (-r.priority, r.id, value)
-            if name not in best or cand < best[name]:
-                best[name] = cand
-    return {n: v for n, (_, _, v) in best.items()}
 
 
 # ----------------------------------------------------------------------------- findings
@@ -153,10 +284,110 @@ def labels_table(book: Rulebook) -> dict[str, dict[str, dict[str, str]]]:
     return table
 
 
-def because(rule: RuleDef, env: Mapping[str, Any], as_of: _dt.date) -> tuple[Because, ...]:
-    # NNF, so a negated test ('not any(contacts, role == coach)') is evidence in its own right
-    value, lits = trace(ir.nnf(rule.cond), Context(env, as_of))
-    return tuple(_because(lit) for lit in lits if lit.outcome is True)
+class AccountDetails:
+    """An account's findings, evidence and blocked analyses, materialised on first use (the
+    `Details` an Advice holds). Messages are rendered in the Advice's language."""
+
+    def __init__(self, book: Rulebook, facts: Facts, env: Mapping[str, Any], matches: tuple[Match, ...],
+                 classification: Mapping[str, Classification], lang: str, prog: Program | None = None) -> None:
+        self.book, self.facts, self.env, self.matches = book, facts, env, matches
+        self.classification, self.lang, self.prog = classification, lang, prog
+        self._evidence: dict[str, tuple[Literal, ...]] = {}
+        self._because: dict[str, tuple[Because, ...]] = {}
+
+    def evidence(self, rule: RuleDef) -> tuple[Literal, ...]:
+        """The literals of the rule's condition, as written, that held (for the playbook's texts)."""
+        lits = self._evidence.get(rule.id)
+        if lits is None:
+            as_nnf, as_written = _table(self.book).tracer(rule)
+            lits = self._evidence[rule.id] = as_written(self.env, self.facts.as_of)[1]
+            if as_written is as_nnf:
+                self._because.setdefault(rule.id, tuple(_because(lit) for lit in lits))
+        return lits
+
+    def because(self, rule: RuleDef) -> tuple[Because, ...]:
+        # NNF, so a negated test ('not any(contacts, role == coach)') is evidence in its own right
+        out = self._because.get(rule.id)
+        if out is None:
+            as_nnf, as_written = _table(self.book).tracer(rule)
+            lits = as_nnf(self.env, self.facts.as_of)[1]
+            if as_written is as_nnf:
+                self._evidence.setdefault(rule.id, lits)
+            out = self._because[rule.id] = tuple(_because(lit) for lit in lits)
+        return out
+
+    def headlines(self) -> tuple[Headline, ...]:
+        by_rule = _table(self.book).headlines(self.lang)
+        out = [kh for m in self.matches for kh in by_rule.get(m.rule, ())]
+        for dim, policy, cands in hit_policy_conflicts(self.book, self.classification):
+            h = Headline(f"{dim}:{policy}", "rulebook.conflict", "conflict", "high", 0,
+                         _conflict_text(self.book, dim, policy, cands, self.lang))
+            out.append((h.sort_key(), h))
+        out.sort(key=_KEY)
+        return tuple(h for _, h in out)
+
+    def findings(self) -> tuple[Finding, ...]:
+        book, facts, env, lang = self.book, self.facts, self.env, self.lang
+        rules = _table(book).rules
+        messages = _renderer(book, lang)
+        variables = messages.variables(message_context(book, facts, env))
+        out: list[Finding] = []
+        for m in self.matches:
+            r = rules[m.rule]
+            for kind, msg in (("warning", r.warn), ("recommendation", r.recommend)):
+                if msg is None:
+                    continue
+                try:
+                    text = messages.render(msg.message.get(lang), variables)
+                    remedy = messages.render(msg.remedy.get(lang), variables) if (msg.remedy.zh or msg.remedy.en) \
+                        else ""
+                except (jinja2.TemplateError, RecursionError, MemoryError) as e:  # the message's own fault: exit 2, located
+                    raise RulebookError([message_problem(e, r.id, kind, facts.account.id,
+                                                         msg.location or r.origin.location)]) from None
+                except Exception as e:  # a message that cannot render is a rule fault, named
+                    raise EngineError(f"rule '{r.id}' could not render its {kind} message for account "
+                                      f"'{facts.account.id}': {e}", rule=r.id, account=facts.account.id) from e
+                out.append(Finding(r.id, r.concept, kind, msg.severity, r.priority, r.title.get(lang) or r.id, text,
+                                   remedy, _owner(msg.owner, env), self.because(r), r.source,
+                                   str(r.origin.location), r.origin.rulebook))
+        _save_codes(book)
+        for dim, policy, cands in hit_policy_conflicts(book, self.classification):
+            text = _conflict_text(book, dim, policy, cands, lang)
+            out.append(Finding(f"{dim}:{policy}", "rulebook.conflict", "conflict", "high", 0, text, text,
+                               i18n.t("resolve.conflict_remedy", lang),
+                               "", (), "kamrules", str(book.dimensions[dim].origin.location), book.id))
+        return tuple(sorted(out, key=Finding.sort_key))
+
+    def blocked(self) -> tuple[Blocked, ...]:
+        """Rules that could not be decided because facts are missing, with the facts to fill in.
+
+        The rules' compiled conditions come from the Program when there is one (compiled on first
+        use: the durable path never needs them otherwise); a rule without one (its condition is
+        constant) is decided by the tree walker."""
+        book, env, as_of = self.book, self.env, self.facts.as_of
+        conds: Mapping[str, Fn3] | None = self.prog.conds if self.prog is not None else None
+        fired = {m.rule for m in self.matches}
+        out = []
+        for r in book.rules:
+            if r.id in fired:
+                continue
+            cond = conds.get(r.id) if conds else None
+            value = cond(env, as_of, None) if cond else eval_cond(r.cond, Context(env, as_of))
+            if value is not None:
+                continue
+            missing = sorted(_base_facts(book, {x.name for x in ir.refs(r.cond) if env.get(x.name) is None}, env))
+            if missing:
+                out.append(Blocked(r.id, r.concept, tuple(missing)))
+        return tuple(out)
+
+
+_KEY = operator.itemgetter(0)
+
+
+def _conflict_text(book: Rulebook, dim: str, policy: str, cands: tuple[tuple[str, str], ...], lang: str) -> str:
+    rule_list = ", ".join(f"{r} → {v}" for r, v in cands)
+    shown = book.dimensions[dim].label.get("zh") if lang == "zh" else dim
+    return i18n.t("resolve.conflict", lang, dimension=shown, policy=policy, rules=rule_list)
 
 
 def _because(lit: Literal) -> Because:
@@ -173,59 +404,39 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def findings(book: Rulebook, facts: Facts, state: State, lang: str) -> list[Finding]:
-    rules = _rules(book)
-    env = state.env or dict(facts.env)
-    render_msg = _renderer(book, lang)
-    ctx = message_context(book, facts, env)
-    out: list[Finding] = []
-    for m in state.matches:
-        r = rules[m.rule]
-        for kind, msg in (("warning", r.warn), ("recommendation", r.recommend)):
-            if msg is None:
-                continue
-            try:
-                text = render_msg(msg.message.get(lang), ctx)
-                remedy = render_msg(msg.remedy.get(lang), ctx) if (msg.remedy.zh or msg.remedy.en) else ""
-            except (jinja2.TemplateError, RecursionError, MemoryError) as e:  # the message's own fault: exit 2, located
-                raise RulebookError([message_problem(e, r.id, kind, facts.account.id, msg.location or r.origin.location)]
-                                    ) from None
-            except Exception as e:  # a message that cannot render is a rule fault, named
-                raise EngineError(f"rule '{r.id}' could not render its {kind} message for account "
-                                  f"'{facts.account.id}': {e}", rule=r.id, account=facts.account.id) from e
-            out.append(Finding(r.id, r.concept, kind, msg.severity, r.priority, r.title.get(lang) or r.id, text, remedy,
-                               _owner(msg.owner, env), because(r, env, facts.as_of), r.source,
-                               str(r.origin.location), r.origin.rulebook))
-    _save_codes(book)
-    cls = classifications(book, state.matches)
-    for dim, policy, cands in hit_policy_conflicts(book, cls):
-        rule_list = ", ".join(f"{r} → {v}" for r, v in cands)
-        text = (f"维度「{book.dimensions[dim].label.get('zh')}」的命中策略为 {policy},但有多条规则同时命中:{rule_list}"
-                if lang == "zh" else f"dimension '{dim}' has hit policy {policy}, but several rules matched: {rule_list}")
-        out.append(Finding(f"{dim}:{policy}", "rulebook.conflict", "conflict", "high", 0, text, text,
-                           "fix the rulebook: run 'kamrules check'" if lang == "en" else "请修正规则库:运行 kamrules check",
-                           "", (), "kamrules", str(book.dimensions[dim].origin.location), book.id))
-    return sorted(out, key=Finding.sort_key)
-
-
-_RENDERERS: dict[tuple[str, str], Any] = {}
-_CODES: dict[str, dict[str, Any]] = {}  # rulebook digest → message text → compiled code
+_RENDERERS: dict[tuple[str, str], _Messages] = {}
+_STORED: dict[str, dict[str, bytes]] = {}  # rulebook digest → message text → marshalled code (disk cache)
+_CODES: dict[str, dict[str, Any]] = {}  # rulebook digest → message text → code object, as used
 _DIRTY: set[str] = set()
 
 
-def _codes(book: Rulebook) -> dict[str, Any]:
-    """Compiled message code, shared by both languages, loaded from the disk cache once."""
-    import marshal
-
+def _stored(book: Rulebook) -> dict[str, bytes]:
+    """The rulebook's compiled messages from the disk cache, read once; each is unmarshalled only
+    when an account first shows it (a playbook shows a few dozen of several hundred)."""
     from kamrules.core import cache
 
-    if book.digest not in _CODES:
-        raw = cache.get("messages", cache.key("messages", book.digest, jinja2.__version__)) or {}
+    if book.digest not in _STORED:
+        raw = cache.get("messages", cache.key("messages", book.digest, jinja2.__version__))
+        _STORED[book.digest] = raw if isinstance(raw, dict) else {}
+    return _STORED[book.digest]
+
+
+def _code(book: Rulebook, env: Any, text: str) -> Any:
+    import marshal
+
+    codes = _CODES.setdefault(book.digest, {})
+    code = codes.get(text)
+    if code is None:
+        blob = _stored(book).get(text)
         try:
-            _CODES[book.digest] = {t: marshal.loads(c) for t, c in raw.items()}
-        except Exception:
-            _CODES[book.digest] = {}
-    return _CODES[book.digest]
+            code = marshal.loads(blob) if isinstance(blob, bytes) else None
+        except Exception:  # from another Python, or damaged: compile again
+            code = None
+        if code is None:
+            code = compile(env.compile(text, raw=True), "<message>", "exec")
+            _DIRTY.add(book.digest)
+        codes[text] = code
+    return code
 
 
 def _save_codes(book: Rulebook) -> None:
@@ -235,29 +446,47 @@ def _save_codes(book: Rulebook) -> None:
 
     if book.digest in _DIRTY:
         _DIRTY.discard(book.digest)
-        cache.put("messages", cache.key("messages", book.digest, jinja2.__version__),
-                  {t: marshal.dumps(c) for t, c in _codes(book).items()})
+        stored = _STORED.setdefault(book.digest, {})
+        stored.update((t, marshal.dumps(c)) for t, c in _CODES.get(book.digest, {}).items() if t not in stored)
+        cache.put("messages", cache.key("messages", book.digest, jinja2.__version__), stored)
 
 
-def _renderer(book: Rulebook, lang: str) -> Any:
+class _Messages:
+    """A rulebook's messages in one language: compiled once per rulebook (and cached on disk),
+    rendered against one account's variables at a time."""
+
+    def __init__(self, book: Rulebook, lang: str) -> None:
+        self.book = book
+        self.env = make_env(lang, labels_table(book))
+        self.globals = self.env.make_globals(None)
+        self.compiled: dict[str, Any] = {}
+
+    def variables(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        """What Template.render(ctx) would build for every message; built once per account."""
+        return dict(self.globals, **ctx)
+
+    def render(self, text: str, variables: dict[str, Any]) -> str:
+        env = self.env
+        tpl = self.compiled.get(text)
+        if tpl is None:
+            tpl = self.compiled[text] = env.template_class.from_code(env, _code(self.book, env, text), self.globals,
+                                                                     None)
+        # Template.render, less the copy of every variable per message: a message reads its
+        # variables and never writes them (a top-level {% set %} goes to the Context, not here).
+        # The sandbox's budget starts in env.concat, as in Template.render (language/sandbox.py).
+        context = env.context_class(env, variables, tpl.name, tpl.blocks, globals=self.globals)
+        try:
+            return str(env.concat(tpl.root_render_func(context)))
+        except Exception:
+            env.handle_exception()
+            raise  # pragma: no cover - handle_exception always raises
+
+
+def _renderer(book: Rulebook, lang: str) -> _Messages:
     """Message templates compile once per rulebook (and are cached on disk), not per account."""
     key = (book.digest, lang)
     if key not in _RENDERERS:
-        env = make_env(lang, labels_table(book))
-        codes = _codes(book)
-        compiled: dict[str, Any] = {}
-
-        def render_msg(text: str, ctx: Mapping[str, Any]) -> str:
-            tpl = compiled.get(text)
-            if tpl is None:
-                code = codes.get(text)
-                if code is None:
-                    code = codes[text] = compile(env.compile(text, raw=True), "<message>", "exec")
-                    _DIRTY.add(book.digest)
-                tpl = compiled[text] = env.template_class.from_code(env, code, env.make_globals(None), None)
-            return str(tpl.render(ctx))
-
-        _RENDERERS[key] = render_msg
+        _RENDERERS[key] = _Messages(book, lang)
     return _RENDERERS[key]
 
 
@@ -266,28 +495,6 @@ def _owner(owner: str, env: Mapping[str, Any]) -> str:
         return ""
     v = env.get(owner)
     return str(v) if v is not None else owner
-
-
-def blocked(book: Rulebook, facts: Facts, state: State, conds: Mapping[str, Any] | None = None) -> list[Blocked]:
-    """Rules that could not be decided because facts are missing, with the facts to fill in.
-
-    `conds` are the rules' compiled conditions (compile.Program.by_stratum), when the caller has
-    them; otherwise the tree walker decides."""
-    fired = {m.rule for m in state.matches}
-    env = state.env or dict(facts.env)
-    ctx = Context(env, facts.as_of)
-    out = []
-    for r in book.rules:
-        if r.id in fired:
-            continue
-        cond = conds.get(r.id) if conds else None
-        value = cond(env, facts.as_of, None) if cond else eval_cond(r.cond, ctx)
-        if value is not None:
-            continue
-        missing = sorted(_base_facts(book, {x.name for x in ir.refs(r.cond) if env.get(x.name) is None}, env))
-        if missing:
-            out.append(Blocked(r.id, r.concept, tuple(missing)))
-    return out
 
 
 def _base_facts(book: Rulebook, names: set[str], env: Mapping[str, Any]) -> set[str]:

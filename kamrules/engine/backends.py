@@ -3,6 +3,7 @@ between them, and `ReferenceBackend`, which evaluates a Program in pure Python. 
 backend lives in durable.py, the only module that imports durable_rules."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from kamrules.core.errors import EngineError, Location, Problem, UsageError
@@ -11,6 +12,7 @@ from kamrules.engine.facts import Facts
 from kamrules.engine.matches import Backend, Match, Resolver, bindings
 
 
+@functools.lru_cache(maxsize=1)  # asked once per account evaluated; the answer does not change
 def durable_available() -> bool:
     try:
         import durable.engine  # noqa: F401

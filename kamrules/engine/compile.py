@@ -57,9 +57,16 @@ class Program:
         """The one fact a stratum asserts: only the properties its rules read."""
         fact: dict[str, Any] = {STRATUM: stratum}
         for target, name, term in self._readers[stratum]:
-            enc = encode_value(term(env, as_of, None) if term else env.get(name))
-            if enc is not None:
-                fact[target] = enc
+            v = term(env, as_of, None) if term else env.get(name)
+            if v is None:
+                continue
+            t = type(v)
+            if t is float or t is str or t is bool:  # already as durable_rules takes them
+                fact[target] = v
+            else:
+                enc = encode_value(v)
+                if enc is not None:
+                    fact[target] = enc
         return fact
 
     @functools.cached_property

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import threading
 from decimal import Decimal
 from typing import Any, Callable
@@ -32,16 +33,32 @@ def _positional(x: float) -> str:
     return format(Decimal(text), "f")
 
 
+_EXPONENT = re.compile(r"\de[-+]\d")  # how repr() writes 1e-05 and 1e+16
+
+
 class _PositionalJson:
     loads = staticmethod(json.loads)
 
     @staticmethod
     def dumps(obj: Any, **kwargs: Any) -> str:
+        # durable_rules serialises every fact and, after every action, the whole session state:
+        # the C encoder does it; only a text that may hold an exponent (or a NaN) is redone by the
+        # pure-Python encoder below. A string that merely looks like one costs time, not correctness.
+        try:
+            text = json.dumps(obj, allow_nan=False, **kwargs)
+            if ("e-" not in text and "e+" not in text) or not _EXPONENT.search(text):
+                return text
+        except ValueError:  # NaN or infinity: the encoder below names the value
+            pass
         enc = json.JSONEncoder(**kwargs)
         chunks = json.encoder._make_iterencode(  # type: ignore[attr-defined]
             {}, enc.default, json.encoder.encode_basestring if not enc.ensure_ascii else json.encoder.encode_basestring_ascii,
             None, _positional, ": ", ", ", False, False, True)(obj, 0)
         return "".join(chunks)
+
+
+def _ignore(c: Any) -> None:
+    """The catch-all rule's action: it exists so that no fact goes unhandled (see run)."""
 
 
 def _limit_problem(prog: Program, rule_id: str, message: str) -> Problem:
@@ -93,12 +110,13 @@ class DurableBackend:
         if name in self.registered:
             return name
         ruleset = prog.ruleset()
+        compiled = {r.id: r for r in prog.rules}
         for rid, definition in list(ruleset.items()):
             if not definition:
                 del ruleset[rid]  # a rule whose condition is constant false
                 continue
-            props = next((r.props for r in prog.rules if r.id == rid), ())
-            definition["run"] = self._action(rid, props, prog)
+            rule = compiled.get(rid)
+            definition["run"] = self._action(rid, rule.props, rule.stratum) if rule else _ignore
         limits = engine_limits(prog)
         if limits:
             raise RulebookError([_limit_problem(prog, rid, msg) for rid, msg in limits])
@@ -113,19 +131,21 @@ class DurableBackend:
         self.registered[name] = prog
         return name
 
-    def _action(self, rule_id: str, props: tuple[str, ...], prog: Program) -> Callable[[Any], None]:
-        strata = {r.id: r.stratum for r in prog.rules}
-
+    def _action(self, rule_id: str, props: tuple[str, ...], stratum: int) -> Callable[[Any], None]:
+        # durable_rules runs this for every match of every account: keep it lean
         def run(c: Any) -> None:
             try:
-                if rule_id == "_seen":
-                    return
-                if self.current is None:
+                current = self.current
+                if current is None:
                     raise EngineError(f"rule '{rule_id}' fired outside an evaluation")
-                if len(self.current) >= FIRING_BUDGET:
+                if len(current) >= FIRING_BUDGET:
                     raise EngineError(f"the firing budget ({FIRING_BUDGET}) ran out at rule '{rule_id}'", rule=rule_id)
-                fact = c.m._d if hasattr(c.m, "_d") else dict(c.m)
-                self.current.append(Match(rule_id, strata[rule_id], bindings(props, fact)))
+                # the fact as durable_rules matched it (its own JSON round trip), not the one we sent
+                message = c._m  # the Closure's message dict ({"m": fact}); None for other shapes
+                fact = message.get("m") if message is not None else None
+                if type(fact) is not dict:
+                    fact = c.m._d if hasattr(c.m, "_d") else dict(c.m)
+                current.append(Match(rule_id, stratum, bindings(props, fact)))
             except BaseException as e:  # durable stores action errors as strings: keep the real one
                 self.errors.append((rule_id, e))
         return run

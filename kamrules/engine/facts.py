@@ -6,7 +6,6 @@ evaluator; a metric whose inputs are missing (or that divides by zero) is missin
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -32,10 +31,12 @@ def _compiled_metrics(book: Rulebook) -> tuple[tuple[str, str, Any], ...]:
 
 
 def build_facts(account: Account, book: Rulebook, as_of: _dt.date) -> Facts:
-    env: dict[str, Any] = {k: v for k, v in account.values.items() if v is not None}
+    env: dict[str, Any] = dict(account.values)
+    if None in env.values():  # rare: a loader keeps no missing value
+        env = {k: v for k, v in env.items() if v is not None}
     for name, type_, term in _compiled_metrics(book):
         value = term(env, as_of, None)
-        if isinstance(value, float) and not math.isfinite(value):
+        if type(value) is float and value - value != 0:  # NaN or ±infinity: missing
             value = None
         if value is not None:
             if type_ == "integer" and isinstance(value, float):

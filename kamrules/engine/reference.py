@@ -8,6 +8,7 @@ with a missing value is unknown, and a rule fires only when its condition is tru
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
@@ -68,8 +69,10 @@ def eval_term(t: ir.Term, ctx: Context) -> Any:
 def _tidy(x: float) -> float | None:
     """12 significant digits: 17% − 15% is 2%, not 2.0000000000000018%, so a value exactly at a
     threshold lands on the side the rulebook author meant."""
-    if x != x or abs(x) == float("inf"):
+    if x - x != 0:  # NaN or ±infinity (x − x is 0 for every finite x)
         return None  # overflow is 'unknown', like division by zero
+    if x.is_integer() and -1e12 < x < 1e12:
+        return x  # a whole number of at most 12 digits is its own 12-digit rounding
     return float(f"{x:.12g}")
 
 
@@ -264,9 +267,10 @@ def compile_term(t: ir.Term) -> Fn3:
                     return _tidy(a * b)
                 return None if b == 0 else _tidy(a / b)
             return arith
-        case ir.Fn() | ir.Agg():
-            # rarer, and list-shaped: share the tree walker's code rather than duplicate it
-            return lambda env, as_of, item: eval_term(t, Context(env, as_of, item))
+        case ir.Fn():
+            return _compile_fn(t)
+        case ir.Agg():
+            return _compile_agg(t)
         case _:
             ir.unknown(t)
 
@@ -274,8 +278,7 @@ def compile_term(t: ir.Term) -> Fn3:
 def compile_cond(c: ir.Cond) -> Fn3:
     match c:
         case ir.Cmp():
-            lf, rf, op = compile_term(c.left), compile_term(c.right), c.op
-            return lambda env, as_of, item: compare(op, lf(env, as_of, item), rf(env, as_of, item))
+            return _compile_cmp(c)
         case ir.Exists():
             f, positive = compile_term(c.ref), c.positive
             return lambda env, as_of, item: (f(env, as_of, item) is not None) == positive
@@ -310,3 +313,240 @@ def _junction(parts: list[Fn3], decisive: bool) -> Fn3:
                 unknown = True
         return None if unknown else not decisive
     return junction
+
+
+def _compile_fn(t: ir.Fn) -> Fn3:
+    """eval_term's functions, compiled: any missing argument makes the result missing."""
+    args = [compile_term(a) for a in t.args]
+    name = t.name
+
+    def fn(env: Env, as_of: _dt.date, item: Any) -> Any:
+        vals = [a(env, as_of, item) for a in args]
+        if any(v is None for v in vals):
+            return None
+        if name == "days_since":
+            return (as_of - vals[0]).days
+        if name == "abs":
+            return abs(float(vals[0]))
+        if name == "min":
+            return min(float(vals[0]), float(vals[1]))
+        if name == "max":
+            return max(float(vals[0]), float(vals[1]))
+        raise ValueError(name)  # pragma: no cover - the checker admits only these
+    return fn
+
+
+def _item(i: Any) -> Mapping[str, Any]:
+    return i if type(i) is dict or isinstance(i, Mapping) else {"__it__": i}
+
+
+def _compile_agg(t: ir.Agg) -> Fn3:
+    """_agg, compiled: aggregates are evaluated for every account (metrics such as
+    roles_covered, conditions such as any(contacts, …)), so they must not walk the tree."""
+    name, func = t.list.name, t.func
+    if t.body is None:
+        def size(env: Env, as_of: _dt.date, item: Any) -> Any:
+            lst = env.get(name)
+            return None if lst is None else len(lst)
+        return size
+    if func == "count":
+        tests = _text_tests(t.body)  # type: ignore[arg-type]
+        if tests is not None and len(tests) <= 2:
+            return _count_texts(name, tests)
+        holds = compile_holds(t.body)  # type: ignore[arg-type]
+
+        def count(env: Env, as_of: _dt.date, item: Any) -> Any:
+            lst = env.get(name)
+            if lst is None:
+                return None
+            n = 0
+            for i in lst:
+                if holds(env, as_of, _item(i)):
+                    n += 1
+            return n
+        return count
+    if func in ("any", "all"):
+        test = compile_cond(t.body)  # type: ignore[arg-type]
+
+        def quantifier(env: Env, as_of: _dt.date, item: Any) -> Any:
+            lst = env.get(name)
+            if lst is None:
+                return None
+            outs = [test(env, as_of, _item(i)) for i in lst]  # Kleene: True, False or None each
+            if func == "any":
+                return True if True in outs else (None if None in outs else False)
+            return False if False in outs else (None if None in outs else True)
+        return quantifier
+    value = compile_term(t.body)  # type: ignore[arg-type]
+
+    def numbers(env: Env, as_of: _dt.date, item: Any) -> Any:
+        lst = env.get(name)
+        if lst is None:
+            return None
+        vals = [v for v in (value(env, as_of, _item(i)) for i in lst) if v is not None]
+        if func == "sum":
+            return float(sum(float(v) for v in vals))
+        if not vals:
+            return None
+        return float(max(vals) if func == "max" else min(vals))
+    return numbers
+
+
+_TESTS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def _compile_cmp(c: ir.Cmp) -> Fn3:
+    """compare(op, left, right), compiled. Most comparisons test a fact or an item's field against a
+    constant string or number; when the value has that type, the test is one step, otherwise
+    `compare` decides exactly as the tree walker does (missing values, booleans, mixed types)."""
+    lf, rf, op = compile_term(c.left), compile_term(c.right), c.op
+    match c.right:
+        case ir.Const():
+            right = c.right.value
+        case _:
+            right = None
+    if right is None or isinstance(right, bool) or not isinstance(right, (str, int, float)):
+        return lambda env, as_of, item: compare(op, lf(env, as_of, item), rf(env, as_of, item))
+    test = _TESTS[op]
+    numeric = not isinstance(right, str)
+    fast: type = float if numeric else str
+    b = float(right) if numeric else right
+    # an int (a count, a whole-number fact) against a number: compare() would convert it to float
+    left = c.left
+    match left:
+        case ir.Ref():
+            ref: ir.Ref | None = left
+        case _:
+            ref = None
+    if ref is not None and ref.kind != "item":
+        name = ref.name
+
+        def fact_vs_const(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+            a: Any = env.get(name)
+            t = type(a)
+            if t is fast:
+                return test(a, b)
+            if t is int and numeric:
+                return test(float(a), b)
+            return compare(op, a, right)
+        return fact_vs_const
+    if ref is not None:
+        key = "__it__" if ref.name == "it" else ref.name
+
+        def item_vs_const(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+            a: Any = None if item is None else item.get(key)
+            t = type(a)
+            if t is fast:
+                return test(a, b)
+            if t is int and numeric:
+                return test(float(a), b)
+            return compare(op, a, right)
+        return item_vs_const
+
+    def term_vs_const(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+        a = lf(env, as_of, item)
+        t = type(a)
+        if t is fast:
+            return test(a, b)
+        if t is int and numeric:
+            return test(float(a), b)
+        return compare(op, a, right)
+    return term_vs_const
+
+
+Pred = Callable[[Env, _dt.date, Optional[Mapping[str, Any]]], bool]
+
+
+def compile_holds(c: ir.Cond) -> Pred:
+    """`compile_cond(c)(…) is True`, compiled for callers that only ask whether a condition holds
+    (count(list, …) counts the items where it does). Unknown and false need not be told apart, so
+    `and` and `or` stop at the first part that decides, and `x in [a, b]` on text is one set lookup."""
+    match c:
+        case ir.And():
+            parts = [compile_holds(i) for i in c.items]
+            if len(parts) == 2:  # the usual shape; spelled out, it saves a generator per item
+                first, second = parts
+                return lambda env, as_of, item: first(env, as_of, item) and second(env, as_of, item)
+            return lambda env, as_of, item: all(p(env, as_of, item) for p in parts)
+        case ir.Or():
+            same = _same_text_field(c)
+            if same is not None:
+                key, values = same
+
+                def one_of(env: Env, as_of: _dt.date, item: Any) -> bool:
+                    a = None if item is None else item.get(key)
+                    return type(a) is str and a in values
+                return one_of
+            parts = [compile_holds(i) for i in c.items]
+            return lambda env, as_of, item: any(p(env, as_of, item) for p in parts)
+        case ir.Cmp() | ir.Exists() | ir.Not() | ir.Truth():
+            f = compile_cond(c)
+            return lambda env, as_of, item: f(env, as_of, item) is True
+        case _:
+            ir.unknown(c)
+
+
+def _text_tests(c: ir.Cond) -> list[tuple[str, frozenset[str]]] | None:
+    """[(item field, texts), …] when `c` holds exactly when every field's value is text among its
+    texts: `role == coach`, `support in [mentor, supporter]`, and conjunctions of them — the
+    usual body of a count(contacts, …) metric."""
+    match c:
+        case ir.Cmp() | ir.Or():
+            same = _same_text_field(c if isinstance(c, ir.Or) else ir.Or((c,)))
+            return [same] if same is not None else None
+        case ir.And():
+            out: list[tuple[str, frozenset[str]]] = []
+            for i in c.items:
+                part = _text_tests(i)
+                if part is None:
+                    return None
+                out += part
+            return out
+        case _:  # any other shape is counted by compile_holds
+            return None
+
+
+def _count_texts(name: str, tests: list[tuple[str, frozenset[str]]]) -> Fn3:
+    """count(list, <text tests>) in one loop, with no call per item (metrics count contacts by role,
+    level and support for every account)."""
+    (k1, s1), (k2, s2) = tests[0], tests[-1]  # one test: both the same
+
+    def count(env: Env, as_of: _dt.date, item: Any) -> Any:
+        lst = env.get(name)
+        if lst is None:
+            return None
+        n = 0
+        for i in lst:
+            d = i if type(i) is dict else _item(i)
+            a = d.get(k1)
+            if type(a) is str and a in s1:
+                b = d.get(k2)
+                if type(b) is str and b in s2:
+                    n += 1
+        return n
+    return count
+
+
+def _same_text_field(c: ir.Or) -> tuple[str, frozenset[str]] | None:
+    """(item field, texts) when `c` is `field == "a" or field == "b" …` (how `field in [a, b]` reads).
+    Such a test holds exactly when the field's value is a str among the texts: compare() gives
+    None or False for a missing field, a number, a boolean or any other type."""
+    key, values = None, set()
+    for i in c.items:
+        match i:
+            case ir.Cmp() if i.op == "==":
+                left, right = i.left, i.right
+            case _:
+                return None
+        match left, right:
+            case ir.Ref(), ir.Const() if left.kind == "item" and type(right.value) is str:
+                pass
+            case _:
+                return None
+        k = "__it__" if left.name == "it" else left.name
+        if key is not None and k != key:
+            return None
+        key = k
+        values.add(right.value)
+    return (key, frozenset(values)) if key is not None else None

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from kamrules import __version__
-from kamrules.advice.model import Advice, Finding
+from kamrules.advice.model import Advice, Headline
 from kamrules.core import settings, textsafe
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.values import format_money, format_percent
@@ -195,7 +195,7 @@ class Row:
     revenue: float | None
     company_revenue: float | None
     warnings: Mapping[str, int]  # severity → number of warnings
-    top: Finding | None  # the most severe warning
+    top: Headline | None  # the most severe warning
     severities: frozenset[str]  # of every finding, for --fail-on
     manager: str | None = None  # team.account_manager
 
@@ -267,8 +267,13 @@ class Portfolio:
 
 
 def row_of(advice: Advice, where: Location) -> Row:
-    warnings = [f for f in advice.findings if f.kind == "warning"]
-    counts = {s: sum(1 for f in warnings if f.severity == s) for s in SEVERITIES}
+    """Classes, scores and finding headlines only: a row renders no message and traces no evidence."""
+    headlines = advice.headlines
+    warnings = [f for f in headlines if f.kind == "warning"]
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for f in warnings:
+        if f.severity in counts:
+            counts[f.severity] += 1
     values = advice.account.values
     return Row(
         id=advice.account.id, name=advice.account.name, where=str(where), as_of=advice.as_of,
@@ -276,7 +281,7 @@ def row_of(advice: Advice, where: Location) -> Row:
         scores={s: advice.scores[s].value for s in SCORES if s in advice.scores},
         revenue=_number(values.get("revenue")), company_revenue=_number(values.get("company.revenue")),
         warnings=counts, top=warnings[0] if warnings else None,  # findings come most severe first
-        severities=frozenset(f.severity for f in advice.findings),
+        severities=frozenset(f.severity for f in headlines),
         manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None)
 
 

@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import TemplateSyntaxError
 
 from kamrules.core.errors import Collector, Location, suggest
 from kamrules.core.values import (
@@ -19,6 +19,7 @@ from kamrules.core.values import (
 from kamrules.language import ir
 from kamrules.language.messages import CHECK_ENV, FILTERS
 from kamrules.language.parser import ParseError
+from kamrules.language.templatenames import undeclared
 from kamrules.language.typecheck import Scope, check_condition, check_term
 from kamrules.rulebook.model import (
     DerivedDef,
@@ -254,8 +255,8 @@ def check_message_vars(rules: list[RuleDef], scope: Scope, out: Collector) -> No
                 continue
             for field, text in (("message", msg.message), ("remedy", msg.remedy)):
                 for lang, s in (("zh", text.zh), ("en", text.en)):
-                    if not s:
-                        continue
+                    if not s or "{" not in s:
+                        continue  # no {{ }}, {% %} or {# #}: plain text, nothing to check
                     where = f"rules[{r.id}].then.{kind}.{field}.{lang}"
                     at = msg.location or r.origin.location
                     try:
@@ -271,7 +272,7 @@ def check_message_vars(rules: list[RuleDef], scope: Scope, out: Collector) -> No
                     if _check_filters(ast, r, where, at, out):
                         continue  # compiling for the variable check would fail on the unknown filter
                     try:
-                        names = meta.find_undeclared_variables(ast)
+                        names = undeclared(ast, CHECK_ENV)
                     except TemplateSyntaxError as e:
                         out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
                                 at, where)

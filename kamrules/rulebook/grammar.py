@@ -26,6 +26,8 @@ from kamrules.core.grammar import (
     Text,
 )
 from kamrules.core.values import ALL_TYPES, NUMERIC_TYPES, SCALAR_TYPES
+from kamrules.rulebook.vocabulary import HIT_POLICIES as HIT_POLICIES
+from kamrules.rulebook.vocabulary import SEVERITIES as SEVERITIES
 
 ID_PATTERN = r"[a-z0-9][a-z0-9_.\-]{0,80}"
 RULE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,80}"
@@ -33,8 +35,6 @@ NAME_PATTERN = r"[^\W\d][\w]*(\.[^\W\d][\w]*)*"
 SOURCE_PATTERN = r"(deck|recon|lit:.+|company:.+)"
 CONCEPT_PATTERN = r"[a-z_]+\.[a-z_]+"
 REQUIRES_PATTERN = r"\s*>=\s*(\d+(?:\.\d+)*)\s*"
-SEVERITIES = ("critical", "high", "medium", "low", "info")  # most severe first
-HIT_POLICIES = ("unique", "first", "priority", "any")
 TABLE_POLICIES = ("unique", "first", "priority", "collect")  # DMN's single- and multiple-hit policies
 OUTPUT_PATTERN = r"(classify|score|derive)\.[^\W\d][\w]*"
 RESERVED = frozenset({"params", "account", "and", "or", "not", "in", "true", "false", "it", "classification",

@@ -11,14 +11,18 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kamrules.core import yamlio
 from kamrules.core.errors import Collector, InputError, Location, RulebookError, suggest
 from kamrules.core.resources import builtin_rulebook_path
-from kamrules.rulebook.check import check
-from kamrules.rulebook.layering import layer
 from kamrules.rulebook.model import Rulebook
-from kamrules.rulebook.read import RawBook, Reader
+
+if TYPE_CHECKING:
+    from kamrules.rulebook.read import RawBook
+
+# Reading, layering and checking (read.py, layering.py, check.py and the condition parser behind
+# them) are imported when a rulebook is not in the cache: a warm `kamrules advise` never needs them.
 
 # --------------------------------------------------------------------------- the extends graph
 
@@ -143,6 +147,8 @@ def display_path(path: Path) -> str:
 
 def read_chain(ref: str, out: Collector) -> list[RawBook]:
     """Every rulebook of the extends graph, parents before children, each once."""
+    from kamrules.rulebook.read import Reader
+
     order: list[RawBook] = []
     seen: dict[str, RawBook] = {}
     by_id: dict[str, RawBook] = {}
@@ -284,6 +290,9 @@ def _verified(hit: object, ref: str) -> Rulebook | None:
 
 
 def _load_fresh(ref: str) -> tuple[Rulebook, list[RawBook]]:
+    from kamrules.rulebook.check import check
+    from kamrules.rulebook.layering import layer
+
     out = Collector()
     chain = read_chain(ref, out)
     if out:

@@ -9,8 +9,8 @@ from kamrules.core.errors import Location
 from kamrules.core.i18n import LANGS as LANGS
 from kamrules.core.i18n import Text as Text
 from kamrules.language import ir
-from kamrules.rulebook.grammar import HIT_POLICIES as HIT_POLICIES
-from kamrules.rulebook.grammar import SEVERITIES as SEVERITIES
+from kamrules.rulebook.vocabulary import HIT_POLICIES as HIT_POLICIES
+from kamrules.rulebook.vocabulary import SEVERITIES as SEVERITIES
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from jinja2 import BaseLoader, Environment, TemplateError, TemplateNotFound
 from jinja2.loaders import split_template_path
@@ -32,7 +32,9 @@ from jinja2.loaders import split_template_path
 from kamrules.core import inputs
 from kamrules.core.errors import Collector, Location, Problem
 from kamrules.rulebook.model import TemplateFolder
-from kamrules.rulebook.read import RawBook
+
+if TYPE_CHECKING:  # a type only: rendering a playbook must not import the rulebook reader and its grammar
+    from kamrules.rulebook.read import RawBook
 
 MAX_TEMPLATE_BYTES = 1024 * 1024  # a playbook template is a few kB
 MAX_ENTRIES = 2000
