@@ -356,7 +356,10 @@ def test_rules_sections_and_language() -> None:
 def test_rules_markdown() -> None:
     out = cli("rules", "-r", BOOK, "--format", "md", "--params", "--rules").stdout
     assert out.startswith("# authoring.book 2.1.0: 编写工具测试规则库\n")
-    assert "## 参数 (2)\n\n| NAME | VALUE | SOURCE | LABEL |\n|---|---|---|---|\n" in out
+    # headings in the output language (issue 9, class 15): the rulebook's zh here
+    assert "## 参数 (2)\n\n| 键名 | 取值 | 出处 | 名称 |\n|---|---|---|---|\n" in out
+    en = cli("rules", "-r", BOOK, "--format", "md", "--params", "--lang", "en").stdout
+    assert "## Parameters (2)\n\n| NAME | VALUE | SOURCE | LABEL |\n|---|---|---|---|\n" in en
     assert "| thin-margin | misconception.volume_not_profit | lit:McDonald | high | 毛利偏低 |" in out
 
 
