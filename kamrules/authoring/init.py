@@ -235,10 +235,11 @@ LEFTOVER_MIN = 3
 def leftover_examples(account: Account, book: Rulebook) -> list[tuple[str, Any]]:
     """The facts of an account that still hold the rulebook's examples (the `init account`
     template's values), when at least LEFTOVER_MIN telling ones do; [] otherwise, and for the
-    example account itself (its id is the example id: the examples are its own figures)."""
-    id_fact = book.facts.get("id")
-    if id_fact is not None and id_fact.example is not None and account.id == str(id_fact.example):
-        return []
+    example company itself (its id or name is the example's: the examples are its own figures)."""
+    for key, given in (("id", account.id), ("name", account.name)):  # the example company, in any file or export
+        fact = book.facts.get(key)
+        if fact is not None and fact.example is not None and given == str(fact.example):
+            return []
     examples = _typed_examples(book)
     same = [(n, account.values[n]) for n, v in examples.items()
             if n in account.values and account.values[n] == v and book.facts[n].type in _TELLING
