@@ -69,4 +69,6 @@ def main(ctx: click.Context) -> None:
       kamrules init company acme
     """
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        from kamrules.cli.common import echo
+
+        echo(ctx.get_help())  # through the neutralising edge, like every other line printed
