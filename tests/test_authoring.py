@@ -150,6 +150,9 @@ def test_init_account_template_loads_as_an_account(ref: str, tmp_path: Path) -> 
     path.write_text(_fill_id_name(result.stdout), encoding="utf-8")
     account = load_account(str(path), book)
     for f in book.facts.values():  # every fact is in the template, with its example as a comment only
+        if f.supplied:  # …except the facts a kamrules stage supplies (the review store's): nobody fills those in
+            assert not re.search(rf"(?m)^\s*(- )?{re.escape(f.name)}:", result.stdout), f.name
+            continue
         assert re.search(rf"(?m)^\s*(- )?{re.escape(f.name.split('.')[-1])}:", result.stdout), f.name
     # no example value leaks into the new account (issue 9, class 13): only what the user filled in
     assert {n: v for n, v in account.values.items() if v != ()} == {"id": "filled-in", "name": "填好的客户"}

@@ -15,8 +15,10 @@ from kamrules.cli.common import (
     mapping_option,
     parse_as_of,
     read_mapped,
+    record_options,
     rulebook_option,
     shown_problems,
+    store_may_exist,
 )
 from kamrules.core.errors import AccountError, Location, Problem, UsageError, render_problems
 
@@ -37,10 +39,17 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError, re
               help="Report invalid accounts on standard error and go on with the others "
                    "(default: list every problem and stop, exit 2).")
 @mapping_option
+@record_options
+@click.option("--since", metavar="YYYY-MM-DD", default=None,
+              help="Compare with the reviews recorded on or before this date: tier migration, new critical "
+                   "warnings, warnings unresolved across reviews, key accounts not reviewed (md, json).")
+@click.option("--stale-months", type=click.IntRange(1, 120), default=3, show_default=True, metavar="N",
+              help="With --since: list key accounts whose last review is older than N months.")
 @guarded
 def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, as_of: str | None,
                   engine: str, output: str | None, fail_on: str | None, skip_invalid: bool, mapping: str | None,
-                  strict: bool) -> None:
+                  strict: bool, store: str | None, record: bool, by: str | None, since: str | None,
+                  stale_months: int) -> None:
     """Evaluate many accounts and print one row per account, with a portfolio summary.
 
     FILE is a YAML/JSON account file, a CSV export from a CRM (every row an account; Chinese
@@ -61,6 +70,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
       kamrules portfolio examples/accounts/ --lang en
       kamrules portfolio export.csv more/*.yaml --format csv -o portfolio.csv
       kamrules portfolio export.csv --skip-invalid --fail-on high --format json
+      kamrules portfolio export.csv --record --since 2026-03-31
     """
     from kamrules.authoring.gate import checked_rulebook
     from kamrules.portfolio import portfolio
@@ -88,8 +98,54 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
     if not inputs.sources:
         raise UsageError([Problem("portfolio.empty", "there is no valid account to evaluate", Location(files[0]),
                                   hint="pass account files, CSV exports or folders holding them")])
-    result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine)
-    text = portfolio.render(result, fmt)
+    since_date = parse_as_of(since) if since else None
+    if since_date is not None and fmt == "csv":
+        raise UsageError([Problem("portfolio.since-csv", "--since adds sections a CSV file cannot hold",
+                                  Location("--since"), hint="use --format md or json with --since")])
+    hist = None
+    if record or store or since_date or store_may_exist():
+        from kamrules.history import use
+
+        u = use.in_use(store, record, by)
+        if u is None and since_date is not None:
+            raise UsageError([Problem("portfolio.no-store", "--since needs a review store, and there is none yet",
+                                      Location("--since"), hint="record reviews first: kamrules portfolio … --record")])
+        if u is not None:
+            hist = use.open_session(u, book)
+    try:
+        if hist is None:
+            result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine)
+        else:
+            from kamrules.history import use
+
+            hist.keep_current = since_date is not None
+            hist.preload([s.account.id for s in inputs.sources])
+            result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine, evaluator=hist.evaluate,
+                                     overrides=use.portfolio_overrides(hist, date))
+        text = portfolio.render(result, fmt)
+        if hist is not None and since_date is not None:
+            from kamrules.history import use, views
+
+            doc = use.since_portfolio(hist, since_date, stale_months)
+            if fmt == "json":
+                import json
+
+                data = json.loads(text)
+                data["since"] = doc
+                text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+            else:
+                text += views.since_markdown(doc, book, result.lang)
+        if hist is not None:  # before the output: a store that refuses the reviews fails the run
+            ids = hist.commit()
+            for n in hist.store.notes:
+                echo(f"kamrules: {n}", err=True)
+            if ids:
+                from kamrules.history.use import recorded_note
+
+                echo(recorded_note(hist, ids), err=True)
+    finally:
+        if hist is not None:
+            hist.store.close()
     if intake is not None and fmt == "json":
         from kamrules.io.crm.report import with_rows
 
@@ -109,9 +165,9 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         from kamrules.rulebook.model import SEVERITIES
 
         limit = SEVERITIES.index(fail_on)
-        ids = [r.id for r in result.rows if any(SEVERITIES.index(s) <= limit for s in r.severities)]
-        shown = ", ".join(ids[:10]) + (f", … ({len(ids) - 10} more)" if len(ids) > 10 else "")
-        echo(textsafe.line(f"kamrules: exit 1 (--fail-on {fail_on}): {len(ids)} account{'s' if len(ids) != 1 else ''} "
+        hit = [r.id for r in result.rows if any(SEVERITIES.index(s) <= limit for s in r.severities)]
+        shown = ", ".join(hit[:10]) + (f", … ({len(hit) - 10} more)" if len(hit) > 10 else "")
+        echo(textsafe.line(f"kamrules: exit 1 (--fail-on {fail_on}): {len(hit)} account{'s' if len(hit) != 1 else ''} "
                            f"with a finding at {fail_on} or above: {shown}"), err=True)
         sys.exit(1)
 

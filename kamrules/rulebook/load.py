@@ -145,17 +145,77 @@ def display_path(path: Path) -> str:
     return str(path)
 
 
-def read_chain(ref: str, out: Collector) -> list[RawBook]:
+class Files:
+    """Where rulebook files come from: the disk (built-in ids and paths), by default."""
+
+    def locate(self, ref: str, from_file: str | None) -> str | None:
+        p = resolve_ref(ref, from_file)
+        return None if p is None else str(p)
+
+    def beside(self, ref: str, from_file: str) -> list[str]:
+        """The files beside from_file that declare the rulebook id ref (shown to the user)."""
+        return [] if is_path_ref(ref) else [display_path(h) for h in beside(ref, from_file)]
+
+    def key(self, path: str) -> str:
+        return str(Path(path).resolve())
+
+    def read(self, path: str) -> tuple[str, str, str]:
+        """(text, encoding, the document's display name)"""
+        text, encoding = yamlio.read_text(path)
+        return text, encoding, display_path(Path(path))
+
+
+class StoredFiles(Files):
+    """Rulebook files from a snapshot: display path → text, as the review store keeps them, so a
+    past review's rulebook loads exactly as it was (same names in messages, same digest), even
+    when the files on disk, built-in ones included, have changed since."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files
+
+    def locate(self, ref: str, from_file: str | None) -> str | None:
+        import posixpath
+
+        if is_path_ref(ref):
+            base = posixpath.dirname(from_file) if from_file else ""
+            cand = posixpath.normpath(posixpath.join(base, ref.replace("\\", "/")))
+        else:
+            here = self.beside(ref, from_file) if from_file else []
+            if here:  # as on disk: an id names the rulebook beside the file first
+                return here[0] if len(here) == 1 else None
+            parts = ref.split(".")
+            cand = f"rules/{parts[0]}/" + (f"{parts[0]}.yaml" if len(parts) == 1 else "/".join(parts[1:]) + ".yaml")
+        return cand if cand in self.files else None
+
+    def beside(self, ref: str, from_file: str) -> list[str]:
+        import posixpath
+
+        if is_path_ref(ref):
+            return []
+        folder = posixpath.dirname(from_file)
+        return sorted(name for name, text in self.files.items()
+                      if name != from_file and posixpath.dirname(name) == folder
+                      and any(m.group(1) == ref for m in _ID_LINE.finditer(text)))
+
+    def key(self, path: str) -> str:
+        return path
+
+    def read(self, path: str) -> tuple[str, str, str]:
+        return self.files[path], "utf-8", path
+
+
+def read_chain(ref: str, out: Collector, files: Files | None = None) -> list[RawBook]:
     """Every rulebook of the extends graph, parents before children, each once."""
     from kamrules.rulebook.read import Reader
 
+    src = files or Files()
     order: list[RawBook] = []
     seen: dict[str, RawBook] = {}
     by_id: dict[str, RawBook] = {}
     stack: list[str] = []
 
-    def visit(path: Path, via: Location | None) -> RawBook | None:
-        key = str(path.resolve())
+    def visit(path: str, via: Location | None) -> RawBook | None:
+        key = src.key(path)
         if key in seen:
             return seen[key]
         if key in stack:
@@ -166,8 +226,8 @@ def read_chain(ref: str, out: Collector) -> list[RawBook]:
         stack.append(key)
         try:
             # open the real path; name the document by its stable display path
-            text, encoding = yamlio.read_text(str(path))
-            doc = yamlio.load(display_path(path), text=text, encoding=encoding)
+            text, encoding, name = src.read(path)
+            doc = yamlio.load(name, text=text, encoding=encoding)
         except InputError as e:
             out.extend(e.problems)
             stack.pop()
@@ -175,15 +235,15 @@ def read_chain(ref: str, out: Collector) -> list[RawBook]:
         book = Reader(doc, out).read()
         book.real = str(path)
         for parent_ref, loc in book.extends:
-            here = [] if is_path_ref(parent_ref) else beside(parent_ref, str(path))
+            here = src.beside(parent_ref, str(path))
             if len(here) > 1:
                 out.add("rulebook.ambiguous-id",
                         f"{len(here)} files beside {book.file} are the rulebook '{parent_ref}': "
-                        + ", ".join(display_path(h) for h in here), loc, f"extends[{parent_ref}]",
+                        + ", ".join(here), loc, f"extends[{parent_ref}]",
                         "one file per rulebook id in a folder",
                         "keep one of them, give the other its own id, or extend it by its path (./file.yaml)")
                 continue
-            p = resolve_ref(parent_ref, str(path))
+            p = src.locate(parent_ref, str(path))
             if p is None:
                 from kamrules.core.resources import builtin_rulebooks
 
@@ -208,7 +268,7 @@ def read_chain(ref: str, out: Collector) -> list[RawBook]:
         order.append(book)
         return book
 
-    path = resolve_ref(ref, None)
+    path = src.locate(ref, None)
     if path is None:
         from kamrules.core.resources import builtin_rulebooks
 
@@ -289,12 +349,18 @@ def _verified(hit: object, ref: str) -> Rulebook | None:
     return book
 
 
-def _load_fresh(ref: str) -> tuple[Rulebook, list[RawBook]]:
+def load_stored(entry: str, files: dict[str, str]) -> Rulebook:
+    """A rulebook from a snapshot of its files (display path → text), loaded exactly as it was
+    (the review store's replay). Not cached: a snapshot is loaded once per replay."""
+    return _load_fresh(entry, StoredFiles(files))[0]
+
+
+def _load_fresh(ref: str, files: Files | None = None) -> tuple[Rulebook, list[RawBook]]:
     from kamrules.rulebook.check import check
     from kamrules.rulebook.layering import layer
 
     out = Collector()
-    chain = read_chain(ref, out)
+    chain = read_chain(ref, out, files)
     if out:
         raise RulebookError(out.problems)
     layered = layer(chain, out)
