@@ -12,6 +12,7 @@ import shutil
 import struct
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +112,79 @@ def test_hostile_account_text_stays_text_in_the_browser(browser: str, tmp_path: 
     dom = proc.stdout
     assert "<script" not in dom and "<img" not in dom and "<b>bold" not in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+
+
+# --------------------------------------------------------------------------- the playbook on a phone
+# Headless Chromium keeps a window at least 500 px wide, so the phone is a 390 px wide iframe
+# (srcdoc: same origin, measurable from the host page): the playbook's own media queries and
+# layout see a 390 px viewport, exactly as on the phone. The desktop is a 1200 px iframe.
+
+MEASURE = """
+const doc = document.querySelector('iframe').contentDocument, win = doc.defaultView;
+const out = {vw: win.innerWidth, page: doc.documentElement.scrollWidth};
+const fig = doc.querySelector('table.figures'), box = fig.parentElement;
+// the figures scroll in their box (.scroll), or on a phone the table itself scrolls (display:block)
+out.figures = {box: box.className, overflow: win.getComputedStyle(box).overflowX,
+               boxRight: Math.max(box.getBoundingClientRect().right, fig.getBoundingClientRect().right),
+               scrolls: box.scrollWidth > box.clientWidth || fig.scrollWidth > fig.clientWidth};
+out.wide = [...doc.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > win.innerWidth + 1
+    && !e.closest('.scroll, table')).map(e => e.tagName + '.' + e.className);
+const plan = doc.querySelector('table.plan'), action = plan.querySelector('td.action');
+out.plan = {table: plan.getBoundingClientRect().width, action: action.getBoundingClientRect().width};
+const kids = [...doc.querySelector('.chart-quadrant svg').children];
+out.quadrant = [];
+for (let i = 0; i + 1 < kids.length; i++) {
+  if (kids[i].tagName !== 'rect' || kids[i + 1].tagName !== 'text') continue;
+  const cell = kids[i].getBBox(), t = kids[i + 1].getBBox();
+  out.quadrant.push([kids[i + 1].textContent, t.x - cell.x, cell.x + cell.width - (t.x + t.width)]);
+}
+out.chips = [...doc.querySelectorAll('#why h3 .chip')].map(c => [c.textContent, win.getComputedStyle(c).backgroundColor]);
+const pre = document.createElement('pre'); pre.id = 'measure'; pre.textContent = JSON.stringify(out);
+document.body.appendChild(pre);
+"""
+
+
+def measure(browser: str, tmp: Path, page: Path, width: int) -> dict[str, Any]:
+    import html as _html
+    import json
+
+    host = tmp / f"host-{width}.html"
+    host.write_text(f'<!DOCTYPE html><html><body style="margin:0">'
+                    f'<iframe style="width:{width}px;height:4000px;border:0" '
+                    f'srcdoc="{_html.escape(page.read_text(encoding="utf-8"), quote=True)}"></iframe>'
+                    f'<script>window.addEventListener("load", () => {{{MEASURE}}});</script></body></html>',
+                    encoding="utf-8")
+    proc = run(browser, tmp, host, "--dump-dom", "--window-size=1300,1000", "--virtual-time-budget=5000")
+    found = re.search(r'<pre id="measure">(.*?)</pre>', proc.stdout, re.S)
+    assert found, f"the measuring script did not run: {proc.stderr[-1500:]}"
+    data: dict[str, Any] = json.loads(_html.unescape(found.group(1)))
+    return data
+
+
+def rgb(css: str) -> tuple[int, int, int]:
+    r, g, b = (int(x) for x in re.findall(r"\d+", css)[:3])
+    return r, g, b
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("width", [390, 1200])
+def test_the_playbook_on_a_phone_and_a_desktop(browser: str, tmp_path: Path, lang: str, width: int) -> None:
+    page = write_playbook(tmp_path, str(ROOT / "examples" / "accounts" / "huaxin-steel.yaml"), "course", lang)
+    m = measure(browser, tmp_path, page, width)
+    assert m["vw"] == width
+    # nothing is cut off: the page itself never scrolls sideways …
+    assert m["page"] <= width and m["wide"] == [], m
+    # … the key figures scroll inside their own box where they do not fit
+    assert m["figures"]["box"] == "scroll" and m["figures"]["overflow"] == "auto", m["figures"]
+    assert m["figures"]["boxRight"] <= width
+    if width == 390 and lang == "en":
+        assert m["figures"]["scrolls"], "eight figures fit 390 px? then this test no longer tests the scroll"
+    # the action plan is not squeezed: its text gets most of the width at both sizes
+    assert m["plan"]["action"] >= 0.6 * m["plan"]["table"], m["plan"]
+    # no quadrant label crosses the divider (or the outer edge): room on both sides of each
+    assert len(m["quadrant"]) == 4
+    assert all(left >= 0 and right >= 0 for _, left, right in m["quadrant"]), m["quadrant"]
+    # the health band chip has its band's colour: yellow is yellow (red high, green high, blue low)
+    chips = dict(m["chips"])
+    r, g, b = rgb(chips["Yellow" if lang == "en" else "黄灯"])
+    assert r > 240 and g > 230 and b < 225 and r - b > 30, (r, g, b)

@@ -137,8 +137,12 @@ def test_pick_backend():
 
 def test_durable_unavailable_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(engine, "durable_available", lambda: False)
-    with pytest.raises(EngineError, match="--engine reference"):
+    # the user's choice this machine cannot honour: a usage error (exit 2), not an engine fault (issue 9, 15)
+    from kamrules.core.errors import UsageError
+
+    with pytest.raises(UsageError, match="--engine reference") as e:
         engine.pick_backend("durable")
+    assert e.value.problems[0].code == "cli.engine-unavailable"
     assert engine.pick_backend("auto").name == "reference"
 
 

@@ -23,7 +23,12 @@ def catalog(book: Rulebook, lang: str, sections: set[str], effective: bool) -> d
     out: dict[str, Any] = {"rulebook": {"id": book.id, "version": book.version, "title": book.title.get(lang),
                                         "digest": book.digest, "chain": list(book.chain)}}
     if effective:
+        from kamrules.core.resources import is_builtin_display
+
         out["rulebook"]["files"] = list(book.files)
+        # where each part came from: a copy of rules/course/ uses its own files, an overlay the built-in course
+        out["rulebook"]["parts"] = [{"id": i, "file": f, "builtin": is_builtin_display(f)}
+                                    for i, f in zip(book.chain, book.files)]
 
     def with_origin(row: dict[str, Any], o: Any) -> dict[str, Any]:
         if effective:
@@ -106,6 +111,14 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {  # section → (heading, key) ; "o
     "derived": [("NAME", "name"), ("TYPE", "type"), ("LABEL", "label")],
     "disabled": [("RULE", "rule"), ("REASON", "reason"), ("BY", "by"), ("AT", "at")],
 }
+HEADS_ZH = {  # column headings of `--format md` (a document for people) in Chinese; the terminal table keeps
+    # its short English headings, which scripts and older docs match
+    "ID": "编号", "CONCEPT": "概念", "SOURCE": "出处", "SEVERITY": "严重程度", "TITLE": "标题", "NAME": "键名",
+    "VALUE": "取值", "LABEL": "名称", "TYPE": "类型", "UNIT": "单位", "LABEL (zh)": "中文名称",
+    "LABEL (en)": "英文名称", "ALIASES": "别名", "FORMULA": "公式", "HIT POLICY": "命中策略", "VALUES": "取值范围",
+    "MIN": "最小值", "MAX": "最大值", "RULE": "规则", "REASON": "原因", "BY": "停用者", "AT": "位置",
+    "FROM": "来自规则库", "CHANGED BY": "修改者", "LOCKED": "锁定",
+}
 TITLES = {
     "rules": ("规则", "Rules"), "parameters": ("参数", "Parameters"), "facts": ("事实（客户档案字段）", "Facts"),
     "metrics": ("指标", "Metrics"), "dimensions": ("分类维度", "Dimensions"), "scores": ("评分", "Scores"),
@@ -143,14 +156,22 @@ def render_catalog(data: dict[str, Any], fmt: str, lang: str) -> str:
     head = cell(f"{book['id']} {book['version']}: {book['title']}")
     lines = [f"# {head}" if fmt == "md" else head, ""]
     if "files" in book:  # --effective
-        lines += [f"digest: {book['digest']}", f"chain: {cell(' → '.join(book['chain']))}", ""]
+        lines += [f"digest: {book['digest']}", f"chain: {cell(' → '.join(book['chain']))}"]
+        width = max((len(p["id"]) for p in book["parts"]), default=0)
+        built_in = " (built-in)" if lang != "zh" else "（内置）"
+        parts = [f"{p['id'].ljust(width)}  {p['file']}{built_in if p['builtin'] else ''}" for p in book["parts"]]
+        if fmt == "md":
+            lines += ["", *(f"- {cell(r)}" for r in parts), ""]
+        else:
+            lines += [*(f"  {cell(r)}" for r in parts), ""]
     for section in COLUMNS:
         rows = data.get(section)
         if rows is None:
             continue
         title = TITLES[section][0 if lang == "zh" else 1]
         cols = _columns(section, rows)
-        table = [[h for h, _ in cols]] + [[cell(_cell(r, k)) for _, k in cols] for r in rows]
+        heads = [HEADS_ZH.get(h, h) if fmt == "md" and lang == "zh" else h for h, _ in cols]
+        table = [heads] + [[cell(_cell(r, k)) for _, k in cols] for r in rows]
         if fmt == "md":
             lines += [f"## {title} ({len(rows)})", ""] + _md_table(table) + [""]
         else:

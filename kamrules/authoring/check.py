@@ -18,7 +18,9 @@ from kamrules.authoring.lint import lint
 from kamrules.core.errors import Collector, Problem
 
 UNUSABLE_PREFIXES = ("file.", "yaml.")
-UNUSABLE_CODES = frozenset({"rulebook.not-found"})
+# the extends graph itself cannot be built: checking what is left would only report what follows from it
+GRAPH_CODES = frozenset({"rulebook.ambiguous-id", "rulebook.duplicate-id"})
+UNUSABLE_CODES = frozenset({"rulebook.not-found"}) | GRAPH_CODES
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class CheckResult:
     problems: tuple[Problem, ...]
     unusable: bool = False  # the input could not be read at all (exit 2)
     hidden: int = 0  # findings inside built-in rulebooks that the overlay did not cause
+    parts: tuple[tuple[str, str], ...] = ()  # (rulebook id, file) of the extends graph, base first
 
     @property
     def errors(self) -> int:
@@ -39,6 +42,14 @@ class CheckResult:
     def failed(self, strict: bool) -> bool:
         return self.errors > 0 or (strict and self.warnings > 0)
 
+    @property
+    def why_unusable(self) -> str:
+        """Why nothing else was checked (for the closing line of `kamrules check`)."""
+        if any(p.code in GRAPH_CODES for p in self.problems) and not any(
+                p.code.startswith(UNUSABLE_PREFIXES) for p in self.problems):
+            return f"the extends graph of {self.ref} cannot be built"
+        return f"cannot read {self.ref}"
+
 
 def is_unusable(p: Problem) -> bool:
     return p.code.startswith(UNUSABLE_PREFIXES) or p.code in UNUSABLE_CODES
@@ -50,14 +61,30 @@ def check_rulebook(ref: str) -> CheckResult:
     A company that checks its overlay should see what *it* wrote or caused: findings that the
     built-in rulebooks it extends already have on their own are counted in `hidden`, not listed.
     """
-    problems, unusable, bases = _problems(ref)
+    problems, unusable, bases, parts = _problems(ref)
     if unusable:
-        return CheckResult(ref, tuple(sorted(dedupe(problems), key=Problem.sort_key)), True)
+        return CheckResult(ref, tuple(sorted(dedupe(problems), key=Problem.sort_key)), True, parts=parts)
     baseline: set[tuple[str, str, int, int, str]] = set()
     for base in bases:
         baseline |= {_key(p) for p in _builtin_problems(base)}
     kept = [p for p in dedupe(problems) if _key(p) not in baseline]
-    return CheckResult(ref, tuple(sorted(kept, key=Problem.sort_key)), False, len(dedupe(problems)) - len(kept))
+    return CheckResult(ref, tuple(sorted(kept, key=Problem.sort_key)), False, len(dedupe(problems)) - len(kept),
+                       parts)
+
+
+def parts_text(result: CheckResult) -> str:
+    """Where each part of a checked rulebook came from: a copy of rules/course/ must be seen to
+    use its own files, and an overlay to extend the built-in course."""
+    if len(result.parts) < 2:
+        return ""
+    from kamrules.core import textsafe
+    from kamrules.core.resources import is_builtin_display
+
+    width = max(len(i) for i, _ in result.parts)
+    lines = [textsafe.line(f"{result.ref}: {len(result.parts)} rulebooks, base first")]
+    lines += [f"  {i.ljust(width)}  {textsafe.line(f)}{'  (built-in)' if is_builtin_display(f) else ''}"
+              for i, f in result.parts]
+    return "\n".join(lines)
 
 
 def merged(results: Iterable[CheckResult]) -> list[Problem]:
@@ -100,21 +127,23 @@ def _builtin_problems(path: str) -> tuple[Problem, ...]:
     return tuple(_problems(path)[0])
 
 
-def _problems(ref: str) -> tuple[list[Problem], bool, list[str]]:
-    """(problems, unusable, built-in bases extended by a non-built-in rulebook of the chain)."""
+def _problems(ref: str) -> tuple[list[Problem], bool, list[str], tuple[tuple[str, str], ...]]:
+    """(problems, unusable, built-in bases extended by a non-built-in rulebook of the chain,
+    the chain's (id, file) parts)."""
     from kamrules.rulebook.check import check
     from kamrules.rulebook.layering import layer
     from kamrules.rulebook.load import read_chain
 
     out = Collector()
     chain = read_chain(ref, out)
+    parts = tuple((b.id, b.file) for b in chain)
     if not chain or any(is_unusable(p) for p in out.problems):
-        return out.problems, True, []
+        return out.problems, True, [], parts
     layered = layer(chain, out)
     book = check(ref, chain, layered, out)
     errors = [p for p in out.problems if p.severity == "error"]
     out.extend(lint(book, skip=_broken_rules(errors), engine=not errors))
-    return out.problems, False, _builtin_bases(chain)
+    return out.problems, False, _builtin_bases(chain), parts
 
 
 def _broken_rules(errors: Sequence[Problem]) -> frozenset[str]:

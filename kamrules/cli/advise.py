@@ -24,6 +24,7 @@ from kamrules.cli.common import (
     rulebook_option,
     store_may_exist,
 )
+from kamrules.core import textsafe
 from kamrules.core.errors import AccountError, Location, Problem, UsageError
 
 
@@ -64,7 +65,7 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
       kamrules advise account.yaml --lang en --format html -o playbook.html
       kamrules advise account.yaml --format json --fail-on high
       kamrules advise account.yaml --record --by 王经理
-      kamrules advise accounts.csv deals.csv --mapping crm.yaml --account HX-001
+      kamrules advise accounts.csv deals.xlsx --mapping crm.yaml --account KH-0001
       kamrules advise account.yaml --brief --as-of 2026-06-30
     """
     from kamrules.advice.render import render
@@ -102,6 +103,7 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
                                 stdin_text=text, account_id=account_id)
         else:
             advice = hist.advice
+    _warn_leftover_examples(advice)
     expl = None
     if explain:
         from kamrules.advice.explain import explain_all
@@ -127,9 +129,37 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
     if fail_on:
         limit = SEVERITY_CHOICES.index(fail_on)
         accepted = hist.extra.accepted if hist else frozenset()  # a manager accepted these warnings
-        if any(SEVERITY_CHOICES.index(f.severity) <= limit for f in advice.findings
-               if not (f.kind == "warning" and f.rule in accepted)):
+        hits = [f for f in advice.findings if SEVERITY_CHOICES.index(f.severity) <= limit
+                and not (f.kind == "warning" and f.rule in accepted)]
+        if hits:
+            # say why the exit is 1: the playbook itself may be in a file or piped away
+            shown = ", ".join(f"{f.rule} ({f.severity})" for f in hits[:5]) + (", …" if len(hits) > 5 else "")
+            echo(textsafe.line(f"kamrules: exit 1 (--fail-on {fail_on}): {len(hits)} finding"
+                               f"{'s' if len(hits) != 1 else ''} at {fail_on} or above: {shown}"), err=True)
             sys.exit(1)
+
+
+def _warn_leftover_examples(advice: Any) -> None:
+    """An account that still holds the `init account` examples (the example company's figures)
+    would get a playbook about that company: say so, on standard error (the playbook is still
+    written: the figures might be right)."""
+    from kamrules.authoring.init import leftover_examples
+    from kamrules.core.values import format_money, format_percent
+
+    left = leftover_examples(advice.account, advice.book)
+    if not left:
+        return
+
+    def shown(name: str, v: Any) -> str:
+        t = advice.book.facts[name].type
+        text = format_money(v, "en", exact=True) if t == "money" else format_percent(v, exact=True) \
+            if t == "percent" else str(v)
+        return f"{name} {text}"
+
+    listed = ", ".join(shown(n, v) for n, v in left[:4]) + (", …" if len(left) > 4 else "")
+    echo(textsafe.line(f"kamrules: warning: {advice.account.file}: {len(left)} values are still the examples of "
+                       f"'kamrules init account' ({listed}), the example company's figures: replace them with "
+                       "this account's own, or leave them empty"), err=True)
 
 
 def _mapped(files: tuple[str, ...], mapping: str, rulebook: str, as_of: _dt.date | None, lang: str | None,

@@ -19,7 +19,8 @@ from kamrules.core.errors import render_problems
 def check_cmd(rulebooks: tuple[str, ...], strict: bool, fmt: str) -> None:
     """Check rulebooks: every load and type error at once, plus lint.
 
-    RULEBOOK is a rulebook or overlay file, or a built-in id (course). Lint finds duplicate
+    RULEBOOK is a rulebook or overlay file, a folder (every rulebook file in it, rule tests
+    *.test.yaml left out, as `kamrules test` reads only those), or a built-in id (course). Lint finds duplicate
     rule ids, unknown names, rules that can never fire, redundant and shadowed rules,
     overlapping bands in a `unique` dimension, gaps between bands, cycles, messages missing a
     language, parameters without a source, template variables outside the playbook context,
@@ -32,25 +33,53 @@ def check_cmd(rulebooks: tuple[str, ...], strict: bool, fmt: str) -> None:
     \b
     Examples:
       kamrules check examples/company/acme/acme.yaml
+      kamrules check examples/company/
       kamrules check course --strict
       kamrules check my-overlay.yaml --format json
     """
-    from kamrules.authoring.check import check_rulebook, merged, summary
+    from kamrules.authoring.check import check_rulebook, merged, parts_text, summary
 
-    results = [check_rulebook(ref) for ref in rulebooks]
+    results = [check_rulebook(ref) for ref in _expand(rulebooks)]
     problems = merged(results)
-    unusable = [r.ref for r in results if r.unusable]
+    unusable = [r for r in results if r.unusable]
     if fmt == "json":
         echo(textsafe.json_dumps([p.as_dict() for p in problems]))
     else:  # JSON lists every problem (it is for scripts); the text lists the first KAMRULES_MAX_PROBLEMS
         if problems:
             echo(render_problems(problems, shown_problems()))
+        for r in results:  # where each part came from: a copied course must be seen to use its own files
+            text = parts_text(r)
+            if text:
+                echo(text)
         echo(summary(problems, len(results), sum(r.hidden for r in results)))
     if unusable:
-        echo(textsafe.line(f"kamrules: cannot read {', '.join(unusable)}; nothing was checked there."), err=True)
+        for r in unusable:
+            echo(textsafe.line(f"kamrules: {r.why_unusable}; nothing was checked there."), err=True)
         sys.exit(2)
     if any(r.failed(strict) for r in results):
         sys.exit(1)
 
 
 command = check_cmd
+
+
+def _expand(refs: tuple[str, ...]) -> list[str]:
+    """A folder stands for the rulebook files in it; a folder with none is a usage error."""
+    import os
+    from pathlib import Path
+
+    from kamrules.core.errors import Location, Problem, UsageError
+    from kamrules.rulebook.load import rulebook_files
+
+    out: list[str] = []
+    for ref in refs:
+        if not os.path.isdir(ref):
+            out.append(ref)
+            continue
+        found = rulebook_files(Path(ref))
+        if not found:
+            raise UsageError([Problem("cli.no-rulebooks", f"no rulebook file in the folder {ref}", Location(ref),
+                                      expected="a .yaml file with a top-level 'rulebook:' id",
+                                      hint="rule tests (*.test.yaml) are run by 'kamrules test', not checked")])
+        out += [str(p) for p in found]
+    return out

@@ -27,7 +27,7 @@ from kamrules.core.errors import (
     UsageError,
     render_problems,
 )
-from kamrules.core.values import ValueProblem, within_dates
+from kamrules.core.values import ValueProblem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -159,18 +159,20 @@ def account_option(fn: F) -> F:
 
 
 def parse_as_of(value: str | None) -> _dt.date | None:
+    """--as-of takes the date forms an account file takes (2026-06-30, 2026/6/30, 2026年6月30日)."""
+    from kamrules.core.values import RangeProblem, parse_date
+
     if value is None:
         return None
     try:
-        day = _dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError([Problem("cli.as-of", f"--as-of {value!r} is not a date", Location("--as-of"),
-                                  expected="YYYY-MM-DD")]) from None
-    try:
-        return within_dates(day)  # as_of + a due-date horizon must not overflow
-    except ValueProblem as e:
+        return parse_date(value)  # within the plausible dates: as_of + a due-date horizon must not overflow
+    except RangeProblem as e:
         raise UsageError([Problem("cli.as-of", f"--as-of {value}: {e.message}", Location("--as-of"),
                                   expected=e.expected, hint=e.hint)]) from None
+    except ValueProblem:
+        raise UsageError([Problem("cli.as-of", f"--as-of {value!r} is not a date", Location("--as-of"),
+                                  expected="a date like 2026-06-30 (or 2026/6/30, 2026年6月30日, as in account files)"
+                                  )]) from None
 
 
 def read_input(path: str) -> tuple[str, str | None]:

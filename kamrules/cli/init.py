@@ -34,8 +34,9 @@ def init_account(rulebook: str, lang: str | None, output: str | None) -> None:
     """Write a commented account template with every fact the rulebook declares.
 
     Facts are grouped as the rulebook groups them, each with its label, unit, type or allowed
-    values and help, and its example as the value: fill in id and name and it is a valid
-    account; then replace the examples with the account's own figures.
+    values, help and an example in a comment, and an empty value: the examples are the example
+    company's figures and never become the new account's. id and name are refused until filled
+    in; advise warns when an account still holds the examples.
 
     \b
     Examples:
@@ -51,7 +52,9 @@ def init_account(rulebook: str, lang: str | None, output: str | None) -> None:
         echo(text, nl=False)
         return
     write_new({Path(output): text})
+    # the three init commands report alike, on standard error (standard output is the file when there is no -o)
     echo(textsafe.line(f"kamrules: wrote {output}"), err=True)  # a file name is one line, whatever it holds
+    echo(textsafe.line(f"next: fill in id, name and what you know, then: kamrules advise {output}"), err=True)
 
 
 @init_group.command("mapping")
@@ -127,10 +130,10 @@ def init_company(name: str, folder: str, base: str, lang: str | None) -> None:
     book = load_rulebook(base)
     files = company_files(name, base, book, Path(folder), lang or book.lang)
     written = write_new(files)
-    for p in written:
-        echo(textsafe.line(f"wrote {p}"))
+    for p in written:  # reported as init account and init mapping report (standard error)
+        echo(textsafe.line(f"kamrules: wrote {p}"), err=True)
     overlay = written[0]
-    echo(textsafe.line(f"next: kamrules check {overlay}  ·  kamrules test {overlay.parent}"))
+    echo(textsafe.line(f"next: kamrules check {overlay}  ·  kamrules test {overlay.parent}"), err=True)
 
 
 command = init_group

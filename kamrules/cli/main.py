@@ -47,12 +47,29 @@ class LazyGroup(click.Group):
             raise
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Bare `kamrules` prints this help and exits 0: a newcomer who types the name gets a place to
+# start that works after `pip install` (no repository examples needed), not a usage error.
+@click.group(cls=LazyGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="kamrules")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """kamrules: key-account strategy from the 大客户攻略营销 course, as testable rulebooks.
 
     \b
-    Example:
-      kamrules advise examples/accounts/huaxin-steel.yaml
+    Start here (works anywhere kamrules is installed):
+      kamrules init account -o my-account.yaml
+      kamrules advise my-account.yaml
+    (fill in id, name and what you know about the account between the two)
+
+    \b
+    Then:
+      kamrules rules --facts
+      kamrules advise my-account.yaml --lang en --format html -o playbook.html
+      kamrules explain my-account.yaml --why-not
+      kamrules init company acme
     """
+    if ctx.invoked_subcommand is None:
+        from kamrules.cli.common import echo
+
+        echo(ctx.get_help())  # through the neutralising edge, like every other line printed

@@ -197,6 +197,15 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
     else:
         write_stdout(text)
     if fail_on and portfolio.fails(result, fail_on):
+        # say why the exit is 1 (the table may be in a file): which accounts have such a finding
+        from kamrules.core import textsafe
+        from kamrules.rulebook.model import SEVERITIES
+
+        limit = SEVERITIES.index(fail_on)
+        hit = [r.id for r in result.rows if any(SEVERITIES.index(s) <= limit for s in r.severities)]
+        shown = ", ".join(hit[:10]) + (f", … ({len(hit) - 10} more)" if len(hit) > 10 else "")
+        echo(textsafe.line(f"kamrules: exit 1 (--fail-on {fail_on}): {len(hit)} account{'s' if len(hit) != 1 else ''} "
+                           f"with a finding at {fail_on} or above: {shown}"), err=True)
         sys.exit(1)
 
 

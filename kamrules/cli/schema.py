@@ -26,26 +26,21 @@ def schema_cmd(kind: str, rulebook: str) -> None:
       kamrules schema mapping > mapping.schema.json
       kamrules schema account --rulebook acme/acme.yaml > acme-account.schema.json
     """
-    from kamrules.core.grammar import json_schema
-    from kamrules.rulebook.schema import dumps
+    from kamrules.core.grammar import Grammar, json_schema, schema_text
 
-    if kind == "account":
+    grammar: Grammar
+    if kind == "account":  # the account grammar follows the rulebook's facts (io/account.py)
+        from kamrules.io.account import account_grammar
         from kamrules.rulebook.load import load_rulebook
-        from kamrules.rulebook.schema import account_schema
 
-        echo(dumps(account_schema(load_rulebook(rulebook))), nl=False)
+        grammar = account_grammar(load_rulebook(rulebook))
     elif kind == "rulebook":
-        from kamrules.rulebook.grammar import GRAMMAR
-
-        echo(dumps(json_schema(GRAMMAR)), nl=False)
+        from kamrules.rulebook.grammar import GRAMMAR as grammar
     elif kind == "mapping":
-        from kamrules.io.crm.grammar import GRAMMAR as MAPPING
-
-        echo(dumps(json_schema(MAPPING)), nl=False)
+        from kamrules.io.crm.grammar import GRAMMAR as grammar
     else:
-        from kamrules.advice.contract import GRAMMAR as OUTPUT
-
-        echo(dumps(json_schema(OUTPUT)), nl=False)
+        from kamrules.advice.contract import GRAMMAR as grammar
+    echo(schema_text(json_schema(grammar)), nl=False)
 
 
 command = schema_cmd

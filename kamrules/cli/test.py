@@ -40,7 +40,7 @@ def test_cmd(paths: tuple[str, ...], coverage: bool, min_coverage: float | None,
     Examples:
       kamrules test
       kamrules test rules/course --coverage
-      kamrules test examples/company --min-coverage 90 --format json
+      kamrules test rules/course --min-coverage 90 --format json
       kamrules test rules/course --invariants 5000
     """
     from kamrules.authoring.ruletests.report import pretty, to_json

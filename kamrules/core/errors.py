@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from kamrules.core import textsafe
+from kamrules.core.i18n import is_chinese
 
 
 @dataclass(frozen=True, order=True)
@@ -153,10 +154,26 @@ class Collector:
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:
-    """A 'did you mean' hint, or '' when nothing is close."""
+    """A 'did you mean' hint, or '' when nothing is close. In the language of the input: a
+    Chinese name gets the hint in Chinese (the candidates are whatever the caller offers, so a
+    caller with labels offers the Chinese ones for Chinese input)."""
+    close = nearest(name, choices)
+    return did_you_mean(name, close) if close else ""
+
+
+def nearest(name: str, choices: Iterable[str]) -> str:
+    """The choice closest to name ('' when none is close): exact spelling first, then any case."""
     pool = sorted(set(choices))
     close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     if not close:
         lowered = {c.lower(): c for c in pool}
         close = [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)]
-    return f"did you mean '{close[0]}'?" if close else ""
+    if not close and is_chinese(name):
+        # a Chinese character carries a word: 态渡 for 态度 is one character of two (ratio 0.5)
+        close = difflib.get_close_matches(name, [c for c in pool if is_chinese(c)], n=1, cutoff=0.5)
+    return close[0] if close else ""
+
+
+def did_you_mean(name: str, candidate: str) -> str:
+    """The suggestion sentence, in the language the user wrote name in."""
+    return f"是否应为 '{candidate}'？" if is_chinese(name) else f"did you mean '{candidate}'?"

@@ -2,6 +2,7 @@
 (core/catalogue.py)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,15 @@ class Text:
 
     def as_dict(self) -> dict[str, str]:
         return {k: v for k, v in (("zh", self.zh), ("en", self.en)) if v}
+
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+
+
+def is_chinese(text: str) -> bool:
+    """Whether text a user wrote is Chinese (holds a CJK character or CJK punctuation): hints
+    about it are then given in Chinese, naming the Chinese labels."""
+    return bool(_CJK.search(text))
 
 
 def t(key: str, lang: str, **kw: Any) -> str:

@@ -47,3 +47,9 @@ def builtin_rulebooks() -> list[str]:
         folder = p.parent.name
         out.append(folder if p.stem == folder else f"{folder}.{p.stem}")
     return out
+
+
+def is_builtin_display(name: str) -> bool:
+    """Whether a file name as messages show it (rulebook/load.display_path: built-in files are
+    'rules/<folder>/<file>') is a built-in rulebook file."""
+    return name.startswith("rules/") and (rules_dir() / name[len("rules/"):]).is_file()

@@ -8,8 +8,11 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
+
+from kamrules.core.i18n import is_chinese
 
 SCALAR_TYPES = ("number", "integer", "money", "percent", "bool", "enum", "string", "date")
 ALL_TYPES = SCALAR_TYPES + ("list",)
@@ -195,7 +198,11 @@ def within_dates(day: _dt.date, raw: Any = None) -> _dt.date:
 
 
 def parse_enum(raw: Any, values: Mapping[str, Any]) -> str:
-    """An enum value by its name, case-insensitively, or by its zh/en label."""
+    """An enum value by its name, case-insensitively, or by its zh/en label.
+
+    The error speaks the input's language: for Chinese input the expected values are listed by
+    their Chinese labels (names after them) and the suggestion is the nearest Chinese label
+    (态度: 支持 → 支持者); for other input, the names and the nearest name or English label."""
     if isinstance(raw, bool) or raw is None:
         text = str(raw).lower()
     else:
@@ -208,9 +215,23 @@ def parse_enum(raw: Any, values: Mapping[str, Any]) -> str:
             return name
     from kamrules.core.errors import suggest
 
-    hint = suggest(text, values)
-    raise ValueProblem(f"'{raw}' is not one of the allowed values", hint=hint,
-                       expected="one of " + ", ".join(values))
+    if is_chinese(text):
+        zh = {_label(labels, "zh") or name: name for name, labels in values.items()}
+        hint = suggest(text, zh)
+        expected = "one of " + ", ".join(f"{label} ({name})" if label != name else name for label, name in zh.items())
+    else:
+        hint = suggest(text, values) or suggest(text, [_label(labels, "en") for labels in values.values()])
+        expected = "one of " + ", ".join(values)
+    raise ValueProblem(f"'{raw}' is not one of the allowed values", hint=hint, expected=expected)
+
+
+def _label(labels: Any, lang: str) -> str:
+    """One language's label of an enum value ('' when it has none)."""
+    if isinstance(labels, Mapping):
+        return str(labels.get(lang) or "")
+    return str(getattr(labels, lang, "") or "")
+
+
 
 
 def _label_strings(labels: Any) -> list[str]:
@@ -225,6 +246,19 @@ def parse_integer(raw: Any) -> int:
     if value != int(value):
         raise ValueProblem(f"'{raw}' is not a whole number", expected="a whole number")
     return int(value)
+
+
+def _parse_count(raw: Any, type_: str, unit: str) -> float | int:
+    parse = parse_integer if type_ == "integer" else parse_amount
+    bare = strip_unit(raw, unit) if isinstance(raw, str) else None
+    try:
+        return parse(raw if bare is None else bare)
+    except RangeProblem:
+        raise
+    except ValueProblem as e:
+        message = e.message if bare is None else e.message.replace(f"'{bare}'", f"'{_shown(raw)}'")
+        expected = ("a whole number" if type_ == "integer" else "a number") + (f" of {unit}" if unit in UNITS else "")
+        raise ValueProblem(message, hint=number_hint(type_, unit, raw), expected=expected) from None
 
 
 def parse_string(raw: Any) -> str:
@@ -255,16 +289,114 @@ def parse_percent_setting(raw: Any) -> float:
     return value
 
 
+# ---------------------------------------------------------------------------- units
+# A count or a score may carry its unit, in Chinese or English, where the fact declares that
+# unit: `90天` for days, `68分` for points, `第二台阶` for steps. A unit word the fact does not
+# declare is refused, with a hint that names both units: 90天 is not a satisfaction score.
+
+@dataclass(frozen=True)
+class Unit:
+    words: tuple[str, ...]  # what a value may end with (longest tried first)
+    zh: str
+    en: str
+    example: str  # a plausible value, for hints
+
+
+UNITS: dict[str, Unit] = {
+    "days": Unit(("天", "日", "days", "day", "d"), "天", "days", "90"),
+    "points": Unit(("分", "points", "point", "pts", "pt"), "分", "points", "68"),
+    "steps": Unit(("台阶", "步", "级", "阶", "steps", "step"), "台阶", "steps", "2"),
+    "years": Unit(("年", "years", "year", "yrs"), "年", "years", "6"),
+    "people": Unit(("人", "people", "persons", "person"), "人", "people", "200"),
+    "orders": Unit(("笔", "单", "orders", "order"), "笔", "orders", "46"),
+}
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def _cn_number(text: str) -> int | None:
+    """一 … 九十九 written in Chinese numerals (enough for steps, years and scores), else None."""
+    if not text or any(ch not in _CN_DIGITS and ch != "十" for ch in text):
+        return None
+    if "十" not in text:
+        return _CN_DIGITS[text] if len(text) == 1 else None
+    tens, _, ones = text.partition("十")
+    if len(tens) > 1 or len(ones) > 1 or "十" in ones:
+        return None
+    return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+
+
+def unit_in(text: str) -> str:
+    """The declared unit whose word a value ends with ('' for none): '90天' → 'days'."""
+    t = text.strip().translate(_FULLWIDTH).lower()
+    if not t or not (t[0].isdigit() or t[0] in _CN_DIGITS or t[0] in "十第" or t.startswith("step")):
+        return ""
+    for name, u in UNITS.items():
+        if any(t.endswith(w.lower()) and t != w.lower() for w in u.words):
+            return name
+    return "steps" if t.startswith(("第", "step")) else ""
+
+
+def strip_unit(text: str, unit: str) -> str | None:
+    """The number of a value written with the fact's unit ('90天' → '90', '第二台阶' → '2',
+    'step 3' → '3'), or None when the value carries no unit."""
+    u = UNITS.get(unit)
+    if u is None:
+        return None
+    t = text.strip().translate(_FULLWIDTH)
+    low = t.lower()
+    head = None
+    if unit == "steps":
+        m = re.fullmatch(r"steps?\s*(\d+)", low)
+        if m:
+            return m[1]
+    for w in sorted(u.words, key=len, reverse=True):
+        if low.endswith(w.lower()) and len(low) > len(w):
+            head = t[: len(t) - len(w)].strip()
+            break
+    if head is None:
+        if not (unit == "steps" and t.startswith("第")):
+            return None
+        head = t
+    if unit == "steps" and head.startswith("第"):
+        head = head[1:].strip()
+    n = _cn_number(head)
+    return str(n) if n is not None else head
+
+
+def number_hint(type_: str, unit: str, raw: Any) -> str:
+    """How to write a count or score, in the language of the input (never the money hint: 90天
+    for a count of days is not an amount)."""
+    text = str(raw)
+    zh = is_chinese(text)
+    u = UNITS.get(unit)
+    example = u.example if u else "3"
+    whole = type_ == "integer"
+    other = unit_in(text) if isinstance(raw, str) else ""
+    if other and other != unit:
+        o = UNITS[other]
+        if zh:
+            where = f"的单位是{u.zh}，不是{o.zh}" if u else f"不带单位（不以{o.zh}计）"
+            return f"这一项{where}：请只写{'整数' if whole else '数字'}，例如 {example}"
+        where = f"is counted in {u.en}, not {o.en}" if u else f"has no unit ({o.en} do not apply)"
+        return f"this value {where}: write {'a whole number' if whole else 'a number'} such as {example}"
+    if zh:
+        unit_text = f"（单位：{u.zh}，可写作 {example}{u.zh}）" if u else ""
+        return f"请写{'整数' if whole else '数字'}{unit_text}，例如 {example}"
+    unit_text = f" of {u.en} (or {example}{u.zh})" if u else ""
+    return f"write {'a whole number' if whole else 'a number'}{unit_text}, e.g. {example}"
+
+
 def parse_scalar(raw: Any, type_: str, enum_values: Mapping[str, Any] | None = None, *,
-                 setting: bool = False) -> Any:
+                 setting: bool = False, unit: str = "") -> Any:
     """A value of a declared type. setting=True: a value a rulebook sets (parameters), where a
-    percent must carry its % unless it is a fraction within ±1."""
-    if type_ in ("number", "money"):
+    percent must carry its % unless it is a fraction within ±1. unit: the fact's unit, which a
+    count or score may carry (90天, 68分, 第二台阶)."""
+    if type_ == "money":
         return parse_amount(raw)
     if type_ == "percent":
         return parse_percent_setting(raw) if setting else parse_percent(raw)
-    if type_ == "integer":
-        return parse_integer(raw)
+    if type_ in ("number", "integer"):
+        return _parse_count(raw, type_, unit)
     if type_ == "bool":
         return parse_bool(raw)
     if type_ == "date":

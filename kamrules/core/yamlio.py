@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -351,7 +352,13 @@ class _Converter:
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
         first_seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
+        pairs = list(node.value)
+        skip: set[int] = set()
+        if node.flow_style:
+            skip = self._split_numbers(pairs, path)
+        for i, (key_node, value_node) in enumerate(pairs):
+            if i in skip:
+                continue
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self._fail("yaml.merge", "merge keys (<<) are not supported", key_node, path,
                            "write the keys out")
@@ -370,3 +377,51 @@ class _Converter:
             self.doc.key_marks[kpath] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = self.convert(value_node, kpath)
         return out
+
+    def _split_numbers(self, pairs: list[tuple[yaml.Node, yaml.Node]], path: Path) -> set[int]:
+        """Numbers with thousands separators inside { … }: in a flow mapping a comma separates
+        entries, so `{value: 8,000,000}` reads as value: 8 plus two keys `000` (a "duplicate
+        key '000'", or silently 8 and an unknown key). Each such number is one problem, at
+        the number, saying what to write; the pieces are not read as keys. Returns the
+        indexes of the pieces."""
+        pieces: set[int] = set()
+        for i, (key_node, value_node) in enumerate(pairs):
+            if i in pieces or not _is_number_head(value_node):
+                continue
+            end = value_node.end_mark.index
+            tail: list[str] = []
+            j = i + 1
+            while j < len(pairs) and _is_number_piece(pairs[j], end):
+                tail.append(str(pairs[j][0].value))
+                end = pairs[j][0].end_mark.index
+                pieces.add(j)
+                j += 1
+            if not tail:
+                continue
+            key = str(getattr(key_node, "value", ""))
+            whole = ",".join([str(value_node.value), *tail])
+            plain = whole.replace(",", "")
+            self._fail("yaml.number-comma",
+                       f"the number {whole} is split at its commas: inside {{ … }} a comma separates entries, so "
+                       f"'{key}: {whole}' reads as {key}: {value_node.value} and the key{'s' if len(tail) > 1 else ''} "
+                       + ", ".join(tail),
+                       value_node, path + (key,),
+                       f"quote the number or drop the commas: {key}: '{whole}' or {key}: {plain}")
+        return pieces
+
+
+_NUMBER_HEAD = re.compile(r"[-+]?[¥￥$]?\d{1,3}")
+_NUMBER_PIECE = re.compile(r"\d{3}(?:\.\d+)?[^\W\d_]*%?")  # 000, 000.5, 200万, 000元, 500k
+
+
+def _is_number_head(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and not node.style and bool(_NUMBER_HEAD.fullmatch(node.value))
+
+
+def _is_number_piece(pair: tuple[yaml.Node, yaml.Node], after: int) -> bool:
+    """`,000` right after a number: a plain key of three digits with no value, written
+    directly after the comma that ended the number before it."""
+    key, value = pair
+    return (isinstance(key, yaml.ScalarNode) and not key.style and bool(_NUMBER_PIECE.fullmatch(key.value))
+            and key.start_mark.index == after + 1
+            and isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:null" and value.value == "")

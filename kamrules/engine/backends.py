@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from kamrules.core.errors import EngineError
+from kamrules.core.errors import EngineError, Location, Problem, UsageError
 from kamrules.engine.compile import Program
 from kamrules.engine.facts import Facts
 from kamrules.engine.matches import Backend, Match, Resolver, bindings
@@ -25,8 +25,12 @@ def pick_backend(name: str = "auto") -> Backend:
     if name == "reference":
         return ReferenceBackend()
     if name == "durable" and not durable_available():
-        raise EngineError("the durable engine is not available here (durable-rules is not installed or does not "
-                          "import on this Python); use --engine reference")
+        # a choice the user made that this machine cannot honour: a usage error (exit 2), not a fault
+        raise UsageError([Problem("cli.engine-unavailable", "the durable engine is not available here "
+                                  "(durable-rules is not installed, or does not import on this Python)",
+                                  Location("--engine"), "durable", "--engine reference or --engine auto",
+                                  "use --engine reference (the same results, in pure Python), or install "
+                                  "durable-rules on Python ≤ 3.12")])
     if name == "durable" or durable_available():
         from kamrules.engine.durable import DurableBackend
 

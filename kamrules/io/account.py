@@ -1,81 +1,177 @@
 """Account files → a validated Account, against the facts the rulebook declares.
 
-Keys may be the fact name, its Chinese or English label, or an alias; nested mappings give
-dotted facts (team: {accounts_per_manager: 3} is team.accounts_per_manager). Every mistake is
-collected, with file:line, the path to the key, what was expected and a suggestion.
+The account file's grammar is built from the effective rulebook's facts, and one declaration
+(core/grammar.py nodes) gives both this loader's validation — every problem with file:line, the
+path to the key, what was expected and a hint in the language of the input — and `kamrules
+schema account`, the JSON Schema editors use:
+
+- every fact is a name in a `Facts` node, with its Chinese and English labels and its aliases
+  as alternative keys, in any letter case; a dotted fact (team.account_manager) is written
+  nested (team: {account_manager: …}) or flat;
+- a fact's value is a `Friendly` node: its type, unit, enum values with their labels, range;
+  a list fact is a `Seq` of such values, or of `Map`s of its item fields (labels as aliases);
+- `notes`, `extra` and `as_of` are accepted at the top and are not facts; `company:` may name
+  a company profile file instead (read first, relative to the account file).
+
+A company overlay's own facts are part of its grammar like the course's. CSV rows and CRM
+exports become the same documents (io/csvio.py, io/crm/) and go through the same grammar.
 """
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import Any
 
 from kamrules.core import settings, yamlio
-from kamrules.core.errors import AccountError, Collector, InputError, Location, suggest
-from kamrules.core.values import RangeProblem, ValueProblem, format_value, parse_date, parse_scalar
-from kamrules.core.yamlio import Doc, format_path
-from kamrules.core.yamlio import Path as YPath
+from kamrules.core.errors import AccountError, Collector, InputError, Location
+from kamrules.core.grammar import (
+    Anything,
+    Check,
+    Ctx,
+    Facts,
+    FactsIndex,
+    Field,
+    Found,
+    Friendly,
+    Grammar,
+    Map,
+    Node,
+    Ref,
+    Seq,
+    plain,
+    read,
+)
+from kamrules.core.yamlio import Doc
 from kamrules.rulebook.model import Account, FactDef, Rulebook
 
+# --------------------------------------------------------------------------- the grammar
+
 ID_RE = re.compile(r"^[\w][\w.\-]{0,63}$", re.UNICODE)
-FREE_KEYS = ("notes", "extra", "as_of")  # accepted, not facts
-MAX_LIST_ITEMS = 100_000
+FREE_KEYS = ("notes", "extra", "as_of")  # accepted at the top level, not facts
+MAX_LIST_ITEMS = 100_000  # the longest list a fact may hold (read when a list is read)
+UNKNOWN_EXPECTED = "a fact the rulebook declares (see 'kamrules rules --facts')"
+COMPANY_FILE = "a company profile file, relative to this one"
+
+ID_CHECK = Check(ID_RE.pattern, "bad-id", "the id {value} cannot be used as an account id",
+                 "letters, digits, - _ . (at most 64), no spaces, slashes or line breaks",
+                 "ids name output files; write e.g. huaxin-steel", at_key=True)
 
 
-class KeyIndex:
-    """Which keys are accepted at each nesting level, and which fact or prefix each one means."""
-
-    def __init__(self, facts: dict[str, FactDef]) -> None:
-        self.levels: dict[str, dict[str, str]] = {"": {}}  # prefix → key → dotted fact or "prefix:" + sub
-        for f in facts.values():
-            parts = f.name.split(".")
-            for i in range(len(parts) - 1):
-                prefix = ".".join(parts[:i])
-                sub = ".".join(parts[: i + 1])
-                self.levels.setdefault(prefix, {})[parts[i]] = "prefix:" + sub
-                self.levels.setdefault(sub, {})
-            prefix = ".".join(parts[:-1])
-            level = self.levels.setdefault(prefix, {})
-            level[parts[-1]] = f.name
-            for alt in (f.label.zh, f.label.en, *f.aliases):
-                if alt and alt not in level:
-                    level[alt] = f.name
-                # labels also work at the top level, flat (年交易额: … or 每位经理负责大客户数: …)
-                if alt and prefix and alt not in self.levels[""]:
-                    self.levels[""][alt] = f.name
-            if prefix and f.name not in self.levels[""]:
-                self.levels[""][f.name] = f.name  # flat dotted key: team.accounts_per_manager: 3
-
-    def lookup(self, prefix: str, key: str) -> str | None:
-        level = self.levels.get(prefix, {})
-        if key in level:
-            return level[key]
-        low = key.lower()
-        for k, v in level.items():
-            if k.lower() == low:
-                return v
-        return None
-
-    def choices(self, prefix: str) -> list[str]:
-        return [k for k in self.levels.get(prefix, {}) if k.isascii()] + (list(FREE_KEYS) if not prefix else [])
+def aliases(f: FactDef) -> tuple[str, ...]:
+    """The other keys that name a fact: its Chinese label, its English label, its aliases."""
+    out: list[str] = []
+    for alt in (f.label.zh, f.label.en, *f.aliases):
+        if alt and alt != f.name.split(".")[-1] and alt not in out:
+            out.append(alt)
+    return tuple(out)
 
 
-_INDEXES: dict[int, tuple[Rulebook, KeyIndex]] = {}
+def title(f: FactDef) -> str:
+    zh, en = f.label.zh, f.label.en
+    if zh and en and zh != en:
+        return f"{zh} ({en})"
+    return zh or en or f.name
 
 
-def key_index(book: Rulebook) -> KeyIndex:
-    """The rulebook's key index, built once per rulebook: an export of 100,000 rows reads them
-    all against the same facts."""
-    hit = _INDEXES.get(id(book))
+def description(f: FactDef) -> str:
+    parts = [t for t in (f.help.zh, f.help.en) if t]
+    if len(parts) == 2 and parts[0] == parts[1]:
+        parts = parts[:1]
+    kind = f.type + (f" ({f.unit})" if f.unit else "")
+    if f.type == "enum":
+        kind += ": " + ", ".join(f"{v} = {t.zh or t.en}" if (t.zh or t.en) else v for v, t in f.values)
+    parts.append(kind)
+    if f.required:
+        parts.append("required")
+    return " · ".join(parts)
+
+
+def _examples(f: FactDef) -> tuple[Any, ...]:
+    return () if f.example is None else (plain(f.example),)
+
+
+def value_node(f: FactDef, type_: str | None = None, *, annotated: bool = True) -> Friendly:
+    """A fact's value (or, with type_, one item of a list fact of that item type)."""
+    return Friendly(type_ or f.type, unit=f.unit, choices=f.values, min=f.min, max=f.max,
+                    checks=(ID_CHECK,) if f.name == "id" and f.type == "string" else (),
+                    nullable=annotated, title=title(f) if annotated else "", desc=description(f) if annotated else "",
+                    examples=_examples(f) if annotated else ())
+
+
+def _max_items() -> int:
+    return MAX_LIST_ITEMS
+
+
+def fact_node(f: FactDef) -> Node:
+    if f.type != "list":
+        return value_node(f)
+    if f.items:
+        names = [i.name for i in f.items]
+        item: Node = Map("", tuple(Field(i.name, value_node(i), aliases=aliases(i)) for i in f.items),
+                         what=f"each item of '{f.name}'", expected=", ".join(names), allow_none=False,
+                         unknown="unknown field '{key}' in " + f.name, unknown_expected="one of " + ", ".join(names))
+    else:
+        item = value_node(f, f.item_type or "string", annotated=False)
+    extra: dict[str, Any] = {"title": title(f)}
+    if f.example is not None:
+        extra["examples"] = [plain(f.example)]
+    return Seq(item, desc=description(f), what=f"'{f.name}'", expected="- item\n- item", schema_extra=extra,
+               max_items=_max_items)
+
+
+def _missing(f: FactDef) -> str:
+    label = f.label.zh or f.label.en
+    named = f"'{f.name}' ({label})" if label and label != f.name else f"'{f.name}'"
+    return f"{named} is required"
+
+
+def account_grammar(book: Rulebook) -> Grammar:
+    """The grammar of an account file for this rulebook (built once per rulebook: an export of
+    100,000 rows reads them all against the same grammar)."""
+    hit = _CACHE.get(id(book))
     if hit is not None and hit[0] is book:  # the book is kept, so its id is not reused meanwhile
         return hit[1]
-    if len(_INDEXES) > 8:
-        _INDEXES.clear()
-    index = KeyIndex(dict(book.facts))
-    _INDEXES[id(book)] = (book, index)
-    return index
+    if len(_CACHE) > 8:
+        _CACHE.clear()
+    g = _build(book)
+    _CACHE[id(book)] = (book, g)
+    return g
 
+
+_CACHE: dict[int, tuple[Rulebook, Grammar]] = {}
+
+
+def _build(book: Rulebook) -> Grammar:
+    defs: dict[str, Node] = {}
+    fields = []
+    for f in book.facts.values():
+        defs[f.name] = fact_node(f)
+        example = f.example if f.example is not None else "…"
+        fields.append(Field(f.name, Ref(f.name), required=f.required, missing=_missing(f),
+                            expected=f"{f.name}: {example}", aliases=aliases(f)))
+    free = (
+        Field("notes", Anything("Free notes (not read by rules)")),
+        Field("extra", Anything("Anything else you want to keep with the account (not read by rules)")),
+        Field("as_of", Friendly("date", desc="Evaluation date for this account (YYYY-MM-DD)")),
+    )
+    root = Facts(tuple(fields), free, files={"company": COMPANY_FILE} if "company.revenue" in book.facts else {},
+                 what="an account", unknown_expected=UNKNOWN_EXPECTED)
+    return Grammar(root=root, defs=defs, title=f"kamrules account ({book.id} {book.version})",
+                   desc=f"An account file for the rulebook '{book.id}'. Keys are fact names, their Chinese or "
+                        "English labels, or aliases. Generated by `kamrules schema account`.")
+
+
+KeyIndex = FactsIndex  # which keys name which fact, at each level (CSV headers and CRM mappings use it too)
+
+
+def key_index(book: Rulebook) -> FactsIndex:
+    """The rulebook's key index (the account grammar's)."""
+    root = account_grammar(book).root
+    assert isinstance(root, Facts)
+    return root.index
+
+
+# --------------------------------------------------------------------------- loading
 
 def load_account(file: str, book: Rulebook, *, text: str | None = None) -> Account:
     """Read and validate an account file ('-' with text=stdin). Raises AccountError."""
@@ -87,6 +183,8 @@ def load_account(file: str, book: Rulebook, *, text: str | None = None) -> Accou
 
 
 def account_from_doc(doc: Doc, book: Rulebook) -> Account:
+    """Validate a document (an account file, a CSV row, a rule test's facts) against the
+    rulebook's account grammar. Raises AccountError with every problem."""
     out = Collector(hint_limit=settings.max_problems())
     data = doc.data
     if data is None:
@@ -99,37 +197,31 @@ def account_from_doc(doc: Doc, book: Rulebook) -> Account:
                 expected="key: value pairs such as 'revenue: 1200万'",
                 hint="a portfolio of accounts goes in separate files")
         raise AccountError(out.problems)
-    index = key_index(book)
-    values: dict[str, Any] = {}
-    locations: dict[str, Location] = {}
-    as_of = None
-    if "company" in data and isinstance(data["company"], str) and "company.revenue" in book.facts:
-        data = dict(data)
-        data["company"] = _company_file(doc, data["company"], out)
-    _walk(doc, data, (), "", index, book, values, locations, out)
-    if "as_of" in data and data["as_of"] is not None:
-        try:
-            as_of = parse_date(data["as_of"])
-        except ValueProblem as e:
-            out.add("account.range" if isinstance(e, RangeProblem) else "account.value", e.message,
-                    doc.value_loc(("as_of",)), "as_of", e.expected, e.hint)
-    for f in book.facts.values():
-        if f.required and values.get(f.name) is None:
-            label = f.label.zh or f.label.en
-            named = f"'{f.name}' ({label})" if label and label != f.name else f"'{f.name}'"
-            out.add("account.missing", f"{named} is required", Location(doc.file, 1, 1),
-                    f.name, f"{f.name}: {f.example if f.example is not None else '…'}")
-    rid = values.get("id")
-    if isinstance(rid, str) and not ID_RE.match(rid):
-        out.add("account.bad-id", f"the id {rid!r} cannot be used as an account id", locations.get("id", Location(doc.file)),
-                "id", "letters, digits, - _ . (at most 64), no spaces, slashes or line breaks",
-                "ids name output files; write e.g. huaxin-steel")
+    grammar = account_grammar(book)
+    root = grammar.root
+    assert isinstance(root, Facts)
+    for group in root.files:
+        if isinstance(data.get(group), str):
+            data = dict(data)
+            data[group] = _company_file(doc, group, data[group], out)
+    found = read(grammar, root, data, (), Ctx(doc, out, "account"))
     out.raise_if_any(AccountError)
+    assert isinstance(found, Found)
+    values = {name: _typed(v) for name, v in found.items() if name not in FREE_KEYS}
+    locations = {name: doc.loc(p) for name, p in found.paths.items() if name not in FREE_KEYS}
     return Account(id=str(values.get("id", Path(doc.file).stem)), name=str(values.get("name", values.get("id", ""))),
-                   file=doc.file, values=values, locations=locations, as_of=as_of)
+                   file=doc.file, values=values, locations=locations, as_of=found.get("as_of"))
 
 
-def _company_file(doc: Doc, ref: str, out: Collector) -> Any:
+def _typed(value: Any) -> Any:
+    """A list fact as a tuple, without the items and item fields written as null."""
+    if not isinstance(value, list):
+        return value
+    return tuple({k: x for k, x in item.items() if x is not None} if isinstance(item, dict) else item
+                 for item in value if item is not None)
+
+
+def _company_file(doc: Doc, group: str, ref: str, out: Collector) -> Any:
     path = Path(doc.file).parent / ref
     try:
         sub = yamlio.load(str(path))
@@ -137,145 +229,6 @@ def _company_file(doc: Doc, ref: str, out: Collector) -> Any:
         out.extend(e.problems)
         return None
     if not isinstance(sub.data, dict):
-        out.add("account.company-file", "the company profile must be a mapping", doc.value_loc(("company",)), "company")
+        out.add("account.company-file", "the company profile must be a mapping", doc.value_loc((group,)), group)
         return None
     return sub.data
-
-
-def _walk(doc: Doc, data: dict[str, Any], path: YPath, prefix: str, index: KeyIndex, book: Rulebook,
-          values: dict[str, Any], locations: dict[str, Location], out: Collector) -> None:
-    for key, raw in data.items():
-        kpath = path + (key,)
-        if not prefix and key in FREE_KEYS:
-            continue
-        target = index.lookup(prefix, key)
-        if target is None:
-            hint = suggest(key, index.choices(prefix)) if out.worth_a_hint() else ""
-            where = f"under '{prefix}'" if prefix else "in an account"
-            out.add("account.unknown-key", f"unknown key '{key}' {where}", doc.loc(kpath), format_path(kpath),
-                    "a fact the rulebook declares (see 'kamrules rules --facts')", hint)
-            continue
-        if target.startswith("prefix:"):
-            sub = target[len("prefix:"):]
-            if raw is None:
-                continue
-            if not isinstance(raw, dict):
-                out.add("account.type", f"'{key}' must be a mapping", doc.value_loc(kpath), format_path(kpath),
-                        f"{key}:\n  <field>: <value>")
-                continue
-            _walk(doc, raw, kpath, sub, index, book, values, locations, out)
-            continue
-        fact = book.facts[target]
-        if target in values:
-            out.add("account.duplicate-fact", f"'{target}' is given twice (also as another key or label)",
-                    doc.loc(kpath), format_path(kpath), hint="keep one of them")
-            continue
-        locations[target] = doc.loc(kpath)
-        if raw is None:
-            continue
-        value = _value(doc, fact, raw, kpath, out)
-        if value is not None:
-            values[target] = value
-
-
-def _value(doc: Doc, fact: FactDef, raw: Any, path: YPath, out: Collector) -> Any:
-    if fact.type == "list":
-        if not isinstance(raw, list):
-            out.add("account.type", f"'{fact.name}' must be a list", doc.value_loc(path), format_path(path),
-                    "- item\n- item")
-            return None
-        if len(raw) > MAX_LIST_ITEMS:
-            out.add("account.too-long", f"'{fact.name}' has {len(raw):,} items; the limit is {MAX_LIST_ITEMS:,}",
-                    doc.value_loc(path), format_path(path))
-            return None
-        items = []
-        for i, item in enumerate(raw):
-            ipath = path + (i,)
-            if fact.items:
-                if not isinstance(item, dict):
-                    out.add("account.type", f"each item of '{fact.name}' must be a mapping", doc.value_loc(ipath),
-                            format_path(ipath), ", ".join(f.name for f in fact.items))
-                    continue
-                items.append(_item(doc, fact, item, ipath, out))
-            else:
-                v = _scalar(doc, fact.item_type or "string", fact, item, ipath, out)
-                if v is not None:
-                    items.append(v)
-        return tuple(items)
-    return _scalar(doc, fact.type, fact, raw, path, out)
-
-
-def _item(doc: Doc, fact: FactDef, item: dict[str, Any], path: YPath, out: Collector) -> dict[str, Any]:
-    fields = {f.name: f for f in fact.items}
-    by_label = {alt: f.name for f in fact.items for alt in (f.label.zh, f.label.en, *f.aliases) if alt}
-    result: dict[str, Any] = {}
-    for k, raw in item.items():
-        kp = path + (k,)
-        name = k if k in fields else by_label.get(k)
-        if name is None:
-            out.add("account.unknown-key", f"unknown field '{k}' in {fact.name}", doc.loc(kp), format_path(kp),
-                    "one of " + ", ".join(fields), suggest(k, fields) if out.worth_a_hint() else "")
-            continue
-        if raw is None:
-            continue
-        v = _scalar(doc, fields[name].type, fields[name], raw, kp, out)
-        if v is not None:
-            result[name] = v
-    return result
-
-
-def _scalar(doc: Doc, type_: str, fact: FactDef, raw: Any, path: YPath, out: Collector) -> Any:
-    if isinstance(raw, (dict, list)):
-        out.add("account.type", f"'{format_path(path)}' must be a single value, not a "
-                + ("mapping" if isinstance(raw, dict) else "list"), doc.value_loc(path), format_path(path),
-                _expected(fact, type_))
-        return None
-    if isinstance(raw, float) and not math.isfinite(raw):
-        out.add("account.not-finite", f"'{format_path(path)}' is {raw}, not a finite number", doc.value_loc(path),
-                format_path(path), _expected(fact, type_), "leave the key out when the value is unknown")
-        return None
-    try:
-        value = parse_scalar(raw, type_, dict(fact.values))
-    except ValueProblem as e:  # RangeProblem: well formed, but outside what kamrules computes with
-        out.add("account.range" if isinstance(e, RangeProblem) else "account.value",
-                f"'{format_path(path)}': {e.message}", doc.value_loc(path), format_path(path),
-                e.expected or _expected(fact, type_), e.hint)
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        bad = (fact.min is not None and value < fact.min) or (fact.max is not None and value > fact.max)
-        if bad:
-            rng = _range(fact, type_)
-            hint = ""
-            if type_ == "percent" and isinstance(raw, (int, float)) and 1 < abs(raw) <= 100:
-                hint = f"a bare number is a fraction: did you mean {raw}%?"
-            elif fact.min is not None and value < fact.min:
-                # the real bound, not a rule of thumb: a margin may be negative, down to its min
-                hint = f"{fact.name} must be at least {format_value(fact.min, type_, 'en')}" + \
-                    (": negative values are not allowed here" if fact.min == 0 else "")
-            elif fact.max is not None and value > fact.max:
-                hint = f"{fact.name} must be at most {format_value(fact.max, type_, 'en')}"
-            shown = format_value(value, type_, "en")
-            if str(raw).strip() != shown:
-                shown = f"{raw} (= {shown})"
-            out.add("account.range", f"'{format_path(path)}' is {shown}, outside {rng}",
-                    doc.value_loc(path), format_path(path), rng, hint)
-            return None
-    if type_ == "string" and ("\x00" in value or len(value) > 2000):
-        out.add("account.value", f"'{format_path(path)}' is not usable text", doc.value_loc(path), format_path(path),
-                "text up to 2000 characters")
-        return None
-    return value
-
-
-def _range(fact: FactDef, type_: str) -> str:
-    lo = format_value(fact.min, type_, "en") if fact.min is not None else "−∞"
-    hi = format_value(fact.max, type_, "en") if fact.max is not None else "∞"
-    return f"[{lo}, {hi}]"
-
-
-def _expected(fact: FactDef, type_: str) -> str:
-    if type_ == "enum":
-        return "one of " + ", ".join(fact.value_names)
-    return {"money": "an amount such as 1200000, 1.2M or 120万", "percent": "a percent such as 18% or 0.18",
-            "integer": "a whole number", "number": "a number", "bool": "true or false", "date": "a date like 2026-03-01",
-            "string": "text"}.get(type_, type_)

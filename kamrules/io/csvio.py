@@ -28,7 +28,7 @@ from kamrules.core.errors import (
     suggest,
 )
 from kamrules.core.yamlio import Doc
-from kamrules.io.account import FREE_KEYS, KeyIndex, account_from_doc
+from kamrules.io.account import FREE_KEYS, KeyIndex, account_from_doc, key_index
 from kamrules.rulebook.model import Account, FactDef, Rulebook
 
 CSV_SUFFIXES = (".csv", ".tsv")
@@ -331,7 +331,7 @@ class Columns:
 
 def resolve_columns(table: Table, book: Rulebook) -> Columns:
     """Map each header to a fact, once for the whole file; report each bad header once."""
-    index = KeyIndex(dict(book.facts))
+    index = key_index(book)
     columns: list[Column] = []
     problems: list[Problem] = []
     by_fact: dict[str, Column] = {}

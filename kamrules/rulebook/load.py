@@ -8,6 +8,8 @@ Three passes, each collecting every problem before it stops:
 from __future__ import annotations
 
 import os
+import re
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,12 +26,109 @@ if TYPE_CHECKING:
 
 # --------------------------------------------------------------------------- the extends graph
 
+# How an `extends:` entry (or a rule test's `rulebook:`) names a rulebook:
+# - a path (it has a / or ends in .yaml/.yml/.json): relative to the file that names it;
+# - an id (course, course.standards): a rulebook BESIDE the naming file that declares that id
+#   (`rulebook: course.standards`) first, else the built-in rulebook of that id. So a copy of
+#   rules/course/ uses its own parts (copy-and-edit works), while an overlay that extends
+#   `course` from its own folder gets the built-in course and its built-in parts. Two files
+#   beside it declaring the same id are refused (rulebook.ambiguous-id), and so is one extends
+#   graph holding two different files of one id (rulebook.duplicate-id: a partial copy, whose
+#   untouched parts still extend the built-in ones).
+# An id given on the command line (--rulebook course) is always the built-in one.
+
+def is_path_ref(ref: str) -> bool:
+    return ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or "\\" in ref
+
+
 def resolve_ref(ref: str, from_file: str | None) -> Path | None:
-    if ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or "\\" in ref:
+    """The file a reference names (see above), or None. Ambiguous ids resolve to None here;
+    `beside` says why."""
+    if is_path_ref(ref):
         base = Path(from_file).parent if from_file else Path.cwd()
         p = (base / ref)
         return p if p.is_file() else None
+    if from_file is not None:
+        here = beside(ref, from_file)
+        if here:
+            return here[0] if len(here) == 1 else None
     return builtin_rulebook_path(ref)
+
+
+def beside(ref: str, from_file: str) -> list[Path]:
+    """The files in from_file's folder (itself excepted) that declare the rulebook id ref."""
+    folder = Path(from_file).parent
+    me = os.path.realpath(from_file)
+    return [p for p in _declared_ids(folder).get(ref, []) if os.path.realpath(p) != me]
+
+
+_RULEBOOK_SUFFIXES = (".yaml", ".yml", ".json")
+_MAX_SCANNED = 500  # files of one folder read for their `rulebook:` id (a folder of exports is not rulebooks)
+_ID_LINE = re.compile(r'^(?:rulebook|"rulebook")\s*:\s*["\']?([\w.\-]+)', re.M)
+_FOLDERS: dict[str, tuple[tuple[tuple[str, int, int], ...], dict[str, list[Path]]]] = {}
+
+
+def _declared_ids(folder: Path) -> dict[str, list[Path]]:
+    """id → the rulebook files of a folder that declare it (their top-level `rulebook:` key),
+    remembered per folder while no file of it changes."""
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(_RULEBOOK_SUFFIXES) and not n.endswith(".test.yaml"))
+    except OSError:
+        return {}
+    stamp = []
+    for n in names[:_MAX_SCANNED]:
+        try:
+            st = os.stat(folder / n)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):  # never a FIFO or a device: reading one could hang
+            stamp.append((n, st.st_mtime_ns, st.st_size))
+    key = str(folder.resolve())
+    hit = _FOLDERS.get(key)
+    if hit is not None and hit[0] == tuple(stamp):
+        return hit[1]
+    ids: dict[str, list[Path]] = {}
+    for n, _, _ in stamp:
+        found = _declared_id(folder / n)
+        if found:
+            ids.setdefault(found, []).append(folder / n)
+    if len(_FOLDERS) > 64:
+        _FOLDERS.clear()
+    _FOLDERS[key] = (tuple(stamp), ids)
+    return ids
+
+
+def declared_id(path: Path) -> str:
+    """The rulebook id a file declares ('' when it is no rulebook: an account, a mapping)."""
+    return _declared_id(path)
+
+
+def rulebook_files(folder: Path) -> list[Path]:
+    """The rulebook files under a folder, as `kamrules check FOLDER` checks them: every
+    .yaml/.yml/.json that declares a `rulebook:` id, rule tests (*.test.yaml) left out as
+    `kamrules test` leaves out everything else; regular files only, hidden folders skipped."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            p = Path(root) / name
+            if (name.endswith(_RULEBOOK_SUFFIXES) and not name.endswith((".test.yaml", ".test.yml"))
+                    and p.is_file() and not p.is_symlink() and _declared_id(p)):
+                found.append(p)
+    return found
+
+
+def _declared_id(path: Path) -> str:
+    """The id a rulebook file declares, read from its text without parsing it (a file that is
+    not a rulebook has no top-level `rulebook:` key)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            head = fh.read(256 * 1024)
+    except OSError:
+        return ""
+    m = _ID_LINE.search(head.decode("utf-8", "replace"))
+    return m.group(1) if m else ""
 
 
 def display_path(path: Path) -> str:
@@ -53,6 +152,10 @@ class Files:
         p = resolve_ref(ref, from_file)
         return None if p is None else str(p)
 
+    def beside(self, ref: str, from_file: str) -> list[str]:
+        """The files beside from_file that declare the rulebook id ref (shown to the user)."""
+        return [] if is_path_ref(ref) else [display_path(h) for h in beside(ref, from_file)]
+
     def key(self, path: str) -> str:
         return str(Path(path).resolve())
 
@@ -73,13 +176,26 @@ class StoredFiles(Files):
     def locate(self, ref: str, from_file: str | None) -> str | None:
         import posixpath
 
-        if ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or "\\" in ref:
+        if is_path_ref(ref):
             base = posixpath.dirname(from_file) if from_file else ""
             cand = posixpath.normpath(posixpath.join(base, ref.replace("\\", "/")))
         else:
+            here = self.beside(ref, from_file) if from_file else []
+            if here:  # as on disk: an id names the rulebook beside the file first
+                return here[0] if len(here) == 1 else None
             parts = ref.split(".")
             cand = f"rules/{parts[0]}/" + (f"{parts[0]}.yaml" if len(parts) == 1 else "/".join(parts[1:]) + ".yaml")
         return cand if cand in self.files else None
+
+    def beside(self, ref: str, from_file: str) -> list[str]:
+        import posixpath
+
+        if is_path_ref(ref):
+            return []
+        folder = posixpath.dirname(from_file)
+        return sorted(name for name, text in self.files.items()
+                      if name != from_file and posixpath.dirname(name) == folder
+                      and any(m.group(1) == ref for m in _ID_LINE.finditer(text)))
 
     def key(self, path: str) -> str:
         return path
@@ -95,6 +211,7 @@ def read_chain(ref: str, out: Collector, files: Files | None = None) -> list[Raw
     src = files or Files()
     order: list[RawBook] = []
     seen: dict[str, RawBook] = {}
+    by_id: dict[str, RawBook] = {}
     stack: list[str] = []
 
     def visit(path: str, via: Location | None) -> RawBook | None:
@@ -118,6 +235,14 @@ def read_chain(ref: str, out: Collector, files: Files | None = None) -> list[Raw
         book = Reader(doc, out).read()
         book.real = str(path)
         for parent_ref, loc in book.extends:
+            here = src.beside(parent_ref, str(path))
+            if len(here) > 1:
+                out.add("rulebook.ambiguous-id",
+                        f"{len(here)} files beside {book.file} are the rulebook '{parent_ref}': "
+                        + ", ".join(here), loc, f"extends[{parent_ref}]",
+                        "one file per rulebook id in a folder",
+                        "keep one of them, give the other its own id, or extend it by its path (./file.yaml)")
+                continue
             p = src.locate(parent_ref, str(path))
             if p is None:
                 from kamrules.core.resources import builtin_rulebooks
@@ -129,6 +254,17 @@ def read_chain(ref: str, out: Collector, files: Files | None = None) -> list[Raw
             visit(p, loc)
         stack.pop()
         seen[key] = book
+        other = by_id.get(book.id)
+        if other is not None:
+            # point at the user's copy rather than at a built-in part
+            mine = book if _builtin(other) or not _builtin(book) else other
+            out.add("rulebook.duplicate-id",
+                    f"two files of the extends graph are the rulebook '{book.id}': {other.file} and {book.file}",
+                    mine.doc.loc(("rulebook",)), "rulebook", "one file per rulebook id",
+                    "the parts of a rulebook extend each other by id, and an id resolves to the file beside the one "
+                    "that names it: copy the whole folder (every part), or give your copy its own id and extend that")
+            return other  # layered once: the second file would only repeat every rule as a duplicate
+        by_id[book.id] = book
         order.append(book)
         return book
 
@@ -141,6 +277,12 @@ def read_chain(ref: str, out: Collector, files: Files | None = None) -> list[Raw
         return []
     visit(path, None)
     return order
+
+
+def _builtin(book: RawBook) -> bool:
+    from kamrules.core.resources import rules_dir
+
+    return Path(book.real).resolve().is_relative_to(rules_dir().resolve())
 
 
 def load_rulebook(ref: str = "course") -> Rulebook:

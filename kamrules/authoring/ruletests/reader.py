@@ -91,7 +91,7 @@ class _Reader:
 
 
 def _rulebook_ref(r: _Reader, data: Mapping[str, Any], file: str) -> str | None:
-    from kamrules.rulebook.load import resolve_ref
+    from kamrules.rulebook.load import is_path_ref, resolve_ref
 
     ref = data.get("rulebook")
     if ref is None:
@@ -114,8 +114,11 @@ def _rulebook_ref(r: _Reader, data: Mapping[str, Any], file: str) -> str | None:
               "a built-in id or a path relative to this test file",
               ("paths are relative to the test file" if is_path else suggest(ref, builtin_rulebooks())), value=True)
         return None
-    is_builtin = not (ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or "\\" in ref)
-    return ref if is_builtin else str(path)
+    # an id resolves beside the test file first (a copied rules/course/ tests its own parts)
+    from kamrules.core.resources import builtin_rulebook_path
+
+    builtin = builtin_rulebook_path(ref) if not is_path_ref(ref) else None
+    return ref if builtin is not None and builtin.resolve() == path.resolve() else str(path)
 
 
 def read_test_file(file: str) -> TestFile:

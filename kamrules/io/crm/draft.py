@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 from kamrules.core import i18n, textsafe, yamlio
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.values import ValueProblem, parse_bool, parse_enum
-from kamrules.io.account import ID_RE, KeyIndex
+from kamrules.io.account import ID_RE, KeyIndex, key_index
 from kamrules.io.crm import convert
 from kamrules.io.crm.mapping import DEAL_FIELDS, MONEY_UNITS, PERCENT_UNITS, PLAIN_UNITS, stage_words
 from kamrules.io.crm.sources import Sheet, kind_of, read_sheet, sheet_names
@@ -330,7 +330,7 @@ def _value(text: str) -> str:
 
 
 def candidates(files: Sequence[str], book: Rulebook, vocab: Vocabulary) -> list[Candidate]:
-    index = KeyIndex(dict(book.facts))
+    index = key_index(book)
     expect = set(vocab.names) | {alt for f in book.facts.values() for alt in (f.name, f.label.zh, f.label.en,
                                                                           *f.aliases) if alt}
     out: list[Candidate] = []
@@ -373,7 +373,7 @@ def draft_mapping(files: Sequence[str], book: Rulebook, lang: str) -> str:
 class _Writer:
     def __init__(self, book: Rulebook, lang: str, vocab: Vocabulary, files: Sequence[str]) -> None:
         self.book, self.lang, self.vocab, self.files = book, lang, vocab, files
-        self.index = KeyIndex(dict(book.facts))
+        self.index = key_index(book)
         self.near_pool = self._near_pool()
 
     def _near_pool(self) -> dict[str, str]:

@@ -20,7 +20,7 @@ from kamrules.core.grammar import INVALID, read_doc
 from kamrules.core.values import ValueProblem, parse_date, parse_scalar
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
-from kamrules.io.account import FREE_KEYS, KeyIndex
+from kamrules.io.account import FREE_KEYS, key_index
 from kamrules.io.csvio import lookup_fact
 from kamrules.io.crm.grammar import GRAMMAR, OPS
 from kamrules.rulebook.model import FactDef, Rulebook
@@ -238,7 +238,7 @@ def stage_words(book: Rulebook) -> tuple[str, ...]:
 class _Checker:
     def __init__(self, doc: Doc, book: Rulebook, out: Collector) -> None:
         self.doc, self.book, self.out = doc, book, out
-        self.index = KeyIndex(dict(book.facts))
+        self.index = key_index(book)
         self.stages = stage_words(book)
 
     def err(self, code: str, message: str, path: YPath, expected: str = "", hint: str = "", *,
