@@ -24,9 +24,10 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError, re
 @click.command("portfolio")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @rulebook_option
-@click.option("--format", "-f", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True,
+@click.option("--format", "-f", "fmt", type=click.Choice(["md", "csv", "json", "html"]), default="md",
+              show_default=True,
               help="md: a table and a summary; csv: one row per account for Excel (UTF-8 with BOM); "
-                   "json: for scripts.")
+                   "json: for scripts; html: the dashboard, one self-contained page (charts, sortable table).")
 @lang_option
 @as_of_option
 @engine_option
@@ -37,10 +38,13 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError, re
               help="Report invalid accounts on standard error and go on with the others "
                    "(default: list every problem and stop, exit 2).")
 @mapping_option
+@click.option("--playbooks", metavar="DIR", default=None,
+              help="Also write each account's HTML playbook into DIR (created if missing; safe file names "
+                   "from the ids); the html dashboard links to them.")
 @guarded
 def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, as_of: str | None,
                   engine: str, output: str | None, fail_on: str | None, skip_invalid: bool, mapping: str | None,
-                  strict: bool) -> None:
+                  strict: bool, playbooks: str | None) -> None:
     """Evaluate many accounts and print one row per account, with a portfolio summary.
 
     FILE is a YAML/JSON account file, a CSV export from a CRM (every row an account; Chinese
@@ -61,6 +65,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
       kamrules portfolio examples/accounts/ --lang en
       kamrules portfolio export.csv more/*.yaml --format csv -o portfolio.csv
       kamrules portfolio export.csv --skip-invalid --fail-on high --format json
+      kamrules portfolio export.csv --format html -o dashboard/index.html --playbooks dashboard/accounts/
     """
     from kamrules.authoring.gate import checked_rulebook
     from kamrules.portfolio import portfolio
@@ -89,18 +94,30 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         raise UsageError([Problem("portfolio.empty", "there is no valid account to evaluate", Location(files[0]),
                                   hint="pass account files, CSV exports or folders holding them")])
     result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine)
-    text = portfolio.render(result, fmt)
+    from kamrules.portfolio.portfolio import expand
+
+    read = [*expand(files), *book.files, *(f.folder for f in book.templates), *([mapping] if mapping else [])]
+    plan = None
+    if playbooks:
+        from kamrules.portfolio import playbooks as pb
+
+        plan = pb.plan(playbooks, [r.id for r in result.rows], page=output, inputs=read)
+    if fmt == "html":
+        from kamrules.portfolio import dashboard
+
+        text = dashboard.render(result, plan.links(output) if plan else None)
+    else:
+        text = portfolio.render(result, fmt)
     if intake is not None and fmt == "json":
         from kamrules.io.crm.report import with_rows
 
         text = with_rows(text, intake.report)
     from kamrules.io.output import write_atomic, write_stdout
 
+    if plan is not None:
+        pb.write(plan, inputs.sources, book, as_of=date, lang=lang, engine=engine, inputs=read)
     if output:
-        from kamrules.portfolio.portfolio import expand
-
-        write_atomic(output, text, inputs=[*expand(files), *book.files, *(f.folder for f in book.templates),
-                                           *([mapping] if mapping else [])])
+        write_atomic(output, text, inputs=read)
     else:
         write_stdout(text)
     if fail_on and portfolio.fails(result, fail_on):
