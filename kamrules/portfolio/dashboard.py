@@ -97,8 +97,9 @@ def rank_pyramid(rows: Sequence[Row], metric: str | None) -> Ranking:
         start = max(start, end)
     for r in losing:
         tier[r.id] = LOSS_TIER
+    # lead exists only where profits rank: by revenue no account shows as losing money
     return Ranking("profit" if by_profit else "revenue" if ranked else "", tier,
-                   (*(v for v, _ in BANDS), LOSS_TIER))
+                   (*(v for v, _ in BANDS), *([LOSS_TIER] if by_profit else [])))
 
 
 # --------------------------------------------------------------------------- the context
