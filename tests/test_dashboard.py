@@ -268,3 +268,49 @@ def test_the_readme_command_makes_the_dashboard(tmp_path: Path, monkeypatch: pyt
     html = (tmp_path / out).read_text(encoding="utf-8")
     linked = re.findall(r'<a href="(accounts/[^"]+)">', html)
     assert len(linked) >= 200 and all((tmp_path / out).parent.joinpath(h).is_file() for h in linked)
+
+
+# --------------------------------------------------------------------------- company templates
+
+def overlay(tmp: Path, template: str) -> Path:
+    (tmp / "templates").mkdir(parents=True)
+    (tmp / "templates" / "portfolio.html.j2").write_text(template, encoding="utf-8")
+    f = tmp / "company.yaml"
+    f.write_text("rulebook: company\nversion: 1.0.0\nextends: [course]\ntemplates: templates\n", encoding="utf-8")
+    return f
+
+
+def test_a_company_replaces_a_block_of_the_dashboard(tmp_path: Path) -> None:
+    book = overlay(tmp_path, '{% extends "default:portfolio.html.j2" %}{% block script %}<p>no script here</p>'
+                             '{% endblock %}')
+    code, out, err = run(str(EXPORT), *BASE, "-r", str(book), "-f", "html")
+    assert code == 0, err
+    assert "<p>no script here</p>" in out and "<script>" not in out and 'id="pyramid"' in out
+
+
+def test_a_company_dashboard_may_read_the_dashboard_context_only(tmp_path: Path) -> None:
+    good = overlay(tmp_path / "good", "<p>{{ tiers|length }} {{ accounts[0].name }}</p>\n")
+    code, out, err = run(str(EXPORT), *BASE, "-r", str(good), "-f", "html")
+    assert code == 0, err
+    assert out.startswith("<p>5 ")
+    bad = overlay(tmp_path / "bad", "<p>\n{{ account.name }}</p>\n")  # a playbook name, not a dashboard one
+    code, out, err = run(str(EXPORT), *BASE, "-r", str(bad), "-f", "html", "-o", str(tmp_path / "d.html"))
+    assert code == 2 and "lint.template-var" in err and "portfolio.html.j2:2" in err and "dashboard context" in err
+    assert not (tmp_path / "d.html").exists()
+
+
+def test_a_failing_company_dashboard_is_reported_at_its_line(tmp_path: Path) -> None:
+    book = overlay(tmp_path, "<p>\n{{ tiers[99].label }}</p>\n")
+    code, out, err = run(str(EXPORT), *BASE, "-r", str(book), "-f", "html", "-o", str(tmp_path / "d.html"))
+    assert code == 2 and "template.error" in err and "portfolio.html.j2:2" in err, err
+    assert not (tmp_path / "d.html").exists()
+
+
+def test_the_lint_knows_the_dashboard_context(tmp_path: Path) -> None:
+    from kamrules.advice.render import DASHBOARD_NAMES
+    from kamrules.pipeline import rulebook
+    from kamrules.portfolio import dashboard, portfolio
+
+    book = rulebook("course")
+    p = portfolio.build(portfolio.collect([str(EXPORT)], book), book, engine="reference")
+    assert set(dashboard.context(p)) == DASHBOARD_NAMES

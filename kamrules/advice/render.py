@@ -26,6 +26,17 @@ from kamrules.rulebook.model import TemplateFolder
 from kamrules.rulebook.templates import ConfinedLoader, TemplateFileError, builtin_folder, display
 
 
+# The top-level names the portfolio dashboard's template (portfolio.html.j2) reads, for the
+# lint of company templates (authoring/lint.py sits beside the portfolio stage and cannot import
+# it); portfolio/dashboard.py builds the context and tests/test_dashboard.py checks they agree.
+DASHBOARD_TEMPLATE = "portfolio.html.j2"
+DASHBOARD_NAMES = frozenset({
+    "kamrules", "lang", "ui", "title", "meta", "cards", "summary", "ranked_by", "profit_label", "tiers",
+    "tiers_present", "pareto", "pareto_top", "pareto_note", "whale", "whale_total", "whale_peak", "whale_peak_share",
+    "whale_losing", "whale_missing", "whale_y", "scatter", "heat", "heat_tiers", "columns", "accounts", "finals",
+    "has_links"})
+
+
 def environment(folders: Iterable[TemplateFolder] = ()) -> BoundedEnvironment:
     default = ConfinedLoader([builtin_folder(str(playbooks_dir()))])
     loader = ChoiceLoader([PrefixLoader({"default": default}, delimiter=":"), ConfinedLoader(list(folders)), default])

@@ -32,11 +32,11 @@ from jinja2 import TemplateError
 from jinja2.exceptions import SecurityError
 
 from kamrules import __version__
-from kamrules.advice.render import environment
+from kamrules.advice.render import _template_problem, environment
 from kamrules.core import i18n, textsafe
-from kamrules.core.errors import InputError, Location, Problem
+from kamrules.core.errors import InputError
 from kamrules.core.values import format_money, format_percent
-from kamrules.language.sandbox import PLAYBOOK
+from kamrules.language.sandbox import PLAYBOOK, LimitExceeded
 from kamrules.portfolio import charts
 from kamrules.portfolio.portfolio import NONE, SEVERITY_LABEL, Portfolio, Row, _concentration_head, _pareto_text, ui
 from kamrules.rulebook.model import SEVERITIES
@@ -372,6 +372,18 @@ def render(p: Portfolio, links: Mapping[str, str] | None = None) -> str:
         return env.get_template(TEMPLATE).render(ctx)
     except TemplateFileError as e:
         raise InputError([e.problem()]) from None
-    except (SecurityError, TemplateError) as e:
-        raise InputError([Problem("template.error", f"the dashboard template failed: {e}", Location(TEMPLATE),
-                                  hint="check the variable names against playbooks/portfolio.html.j2")]) from None
+    except LimitExceeded as e:
+        raise _template_problem(e, TEMPLATE, "template.limit", f"the template went past a limit: {e}",
+                                "templates are bounded in time, size, loops and nesting (docs/security.md)") from None
+    except SecurityError as e:
+        raise _template_problem(e, TEMPLATE, "template.unsafe", "the template tried something the sandbox forbids",
+                                "templates may read the dashboard's context only (docs/portfolio.md)") from None
+    except TemplateError as e:
+        raise _template_problem(e, TEMPLATE, "template.error", f"the template failed: {e.message or e}",
+                                "check the variable names against docs/portfolio.md, \"The dashboard\"") from None
+    except RecursionError as e:
+        raise _template_problem(e, TEMPLATE, "template.limit", "the template is nested too deeply",
+                                "templates are bounded in time, size, loops and nesting (docs/security.md)") from None
+    except (ArithmeticError, LookupError, TypeError, ValueError) as e:
+        raise _template_problem(e, TEMPLATE, "template.error", f"the template failed: {type(e).__name__}: {e}",
+                                "check the expression on that line") from None
