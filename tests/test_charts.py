@@ -71,10 +71,8 @@ def test_a_whale_curve_by_hand() -> None:
     assert (c.peak_rank, c.peak_value, c.total, c.n) == (3, 160, 90, 5)
 
 
-def test_pareto_share_by_hand() -> None:
-    assert charts.share_at([10, 20, 30, 40, 900], 0.2) == pytest.approx(0.9)
-    assert charts.share_at([1.0] * 10, 0.2) == pytest.approx(0.2)
-    assert charts.share_at([], 0.2) is None and charts.curve([0.0, 0.0], share=True) is None
+def test_no_pareto_curve_without_revenue() -> None:
+    assert charts.curve([0.0, 0.0], share=True) is None and charts.curve([], share=True) is None
 
 
 def test_a_large_book_keeps_few_points_and_its_ends() -> None:

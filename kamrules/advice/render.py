@@ -32,7 +32,7 @@ from kamrules.rulebook.templates import ConfinedLoader, TemplateFileError, built
 DASHBOARD_TEMPLATE = "portfolio.html.j2"
 DASHBOARD_NAMES = frozenset({
     "kamrules", "lang", "ui", "title", "meta", "cards", "summary", "ranked_by", "profit_label", "tiers",
-    "tiers_present", "pareto", "pareto_top", "pareto_note", "whale", "whale_total", "whale_peak", "whale_peak_share",
+    "pareto", "pareto_note", "whale", "whale_total", "whale_peak", "whale_peak_share",
     "whale_losing", "whale_missing", "whale_y", "scatter", "heat", "heat_tiers", "columns", "accounts", "finals",
     "has_links"})
 

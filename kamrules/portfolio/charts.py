@@ -155,15 +155,6 @@ def curve(values: Sequence[float], *, share: bool, width: float = 360, height: f
                  at(peak_i), peak_i, cum[peak_i], n, total)
 
 
-def share_at(values: Sequence[float], accounts_share: float) -> float | None:
-    """The share of the total that the top `accounts_share` of the accounts bring."""
-    cum = cumulative(values)
-    if not values or cum[-1] <= 0:
-        return None
-    k = max(1, math.floor(accounts_share * len(values) + 0.5))
-    return cum[k] / cum[-1]
-
-
 # --------------------------------------------------------------------------- labels
 
 def text_width(text: str, size: float) -> float:
@@ -209,13 +200,13 @@ def _wrap(text: str, size: float, room: float) -> list[str] | None:
             word += ch
     if word:
         pieces.append(word)
+    if any(text_width(p.strip(), size) > room for p in pieces):
+        return None
     lines: list[str] = []
     cur = ""
     for p in pieces:
         trial = cur + p
         if text_width(trial.strip(), size) <= room or not cur.strip():
-            if text_width(p.strip(), size) > room:
-                return None
             cur = trial
         else:
             lines.append(cur.strip())

@@ -38,7 +38,7 @@ from kamrules.core.errors import InputError
 from kamrules.core.values import format_money, format_percent
 from kamrules.language.sandbox import PLAYBOOK, LimitExceeded
 from kamrules.portfolio import charts
-from kamrules.portfolio.portfolio import NONE, SEVERITY_LABEL, Portfolio, Row, _concentration_head, _pareto_text, ui
+from kamrules.portfolio.portfolio import NONE, Portfolio, Row, _concentration_head, _pareto_text, ui
 from kamrules.rulebook.model import SEVERITIES
 from kamrules.rulebook.templates import TemplateFileError
 
@@ -163,6 +163,10 @@ class Option:
     label: str
 
 
+def _severity(severity: str, lang: str) -> str:
+    return i18n.t(f"severity.{severity}", lang) if severity in SEVERITIES else severity
+
+
 def _fmt_money(v: float | None, lang: str) -> str:
     return NONE if v is None else format_money(v, lang)
 
@@ -187,7 +191,6 @@ def context(p: Portfolio, links: Mapping[str, str] | None = None) -> dict[str, A
     total_rev = sum(r.revenue for r in rows if r.revenue is not None and r.revenue > 0)
     profits = [(_profit(r, metric)) for r in rows]
     total_profit = sum(v for v in profits if v is not None)
-    present = [v for v in ranking.order if any(t == v for t in ranking.tier.values())]
     order = [*ranking.order, *([UNRANKED] if UNRANKED in ranking.tier.values() else [])]
     bands = charts.pyramid(len(ranking.order))
     tiers = []
@@ -215,9 +218,7 @@ def context(p: Portfolio, links: Mapping[str, str] | None = None) -> dict[str, A
         "ranked_by": i18n.t(f"dashboard.ranked_by_{ranking.by or 'none'}", lang),
         "profit_label": i18n.t(f"dashboard.metric_{metric}", lang) if metric else "",
         "tiers": tiers,
-        "tiers_present": len(present),
         "pareto": pareto,
-        "pareto_top": None if pareto is None else charts.share_at(revenues, 0.2),
         "pareto_note": _pareto_text(p),
         "whale": whale,
         "whale_total": _fmt_money(whale.total, lang) if whale else "",
@@ -293,7 +294,7 @@ def _heat(p: Portfolio, ranking: Ranking, order: Sequence[str]) -> list[HeatRow]
     out = []
     for rule, (title, sev, tiers) in ranked:
         cells = tuple(HeatCell(n := sum(1 for t in tiers if t == v), charts.heat_level(n, sizes[v])) for v in order)
-        out.append(HeatRow(rule, title, sev, SEVERITY_LABEL.get(sev, {}).get(p.lang, sev), len(tiers), cells))
+        out.append(HeatRow(rule, title, sev, _severity(sev, p.lang), len(tiers), cells))
     return out
 
 
@@ -345,12 +346,12 @@ def _account(p: Portfolio, r: Row, ranking: Ranking, tier_label: Any, metric: st
             cells.append(Cell(NONE if score is None else f"{score:.0f}", _num(score)))
     n = sum(r.warnings.values())
     worst = next((s for s in SEVERITIES if r.warnings.get(s)), "")
-    cells.append(Cell(" · ".join(f"{k} {SEVERITY_LABEL[s][lang]}" for s, k in r.warnings.items() if k) or NONE,
+    cells.append(Cell(" · ".join(f"{k} {_severity(s, lang)}" for s, k in r.warnings.items() if k) or NONE,
                       # most warnings first when sorted down; the worst severity breaks ties
                       str(n * 10 + (len(SEVERITIES) - SEVERITIES.index(worst) if worst else 0))))
     top = r.top
     return AccountRow(r.id, r.name, href, r.dims.get("final") or "", tuple(cells), top.title if top else "",
-                      top.severity if top else "", SEVERITY_LABEL[top.severity][lang] if top else "")
+                      top.severity if top else "", _severity(top.severity, lang) if top else "")
 
 
 # --------------------------------------------------------------------------- rendering
