@@ -4,7 +4,7 @@ The golden dashboards of examples/portfolio/crm-export.csv are compared byte for
 intended change to the template, the catalogue or the course, regenerate and review them:
 
     KAMRULES_UPDATE_GOLDEN=1 pytest tests/test_dashboard.py
-    git diff --stat tests/golden
+    git diff --stat tests/golden/dashboard
 
 The browser half (tests/test_browser.py style: /usr/bin/chromium, headless) is in
 tests/test_dashboard_browser.py.
@@ -25,7 +25,7 @@ from kamrules.cli import main
 from kamrules.portfolio import playbooks as pb
 
 ROOT = Path(__file__).resolve().parent.parent
-GOLDEN = ROOT / "tests" / "golden"
+GOLDEN = ROOT / "tests" / "golden" / "dashboard"  # a folder of its own: test_playbooks.py owns golden/*.*
 EXPORT = ROOT / "examples" / "portfolio" / "crm-export.csv"
 UPDATE = os.environ.get("KAMRULES_UPDATE_GOLDEN") == "1"
 BASE = ["--as-of", "2026-06-30", "--engine", "reference"]
@@ -49,7 +49,7 @@ def dashboard(tmp: Path, *files: str, lang: str = "en", extra: tuple[str, ...] =
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_golden_dashboard_of_the_example_export(tmp_path: Path, lang: str) -> None:
     html = dashboard(tmp_path, str(EXPORT), lang=lang)
-    golden = GOLDEN / f"portfolio-dashboard.{lang}.html"
+    golden = GOLDEN / f"crm-export.{lang}.html"
     if UPDATE:
         golden.write_text(html, encoding="utf-8")
         return
