@@ -136,6 +136,7 @@ class HeatRow:
 class Cell:
     text: str
     sort: str  # data-v: a number as text, or "" (text columns sort by their text)
+    cls: str = "nw"  # "num" for numbers (right-aligned); set here, not looked up per cell in the template
 
 
 @dataclass(frozen=True)
@@ -336,19 +337,19 @@ def _account(p: Portfolio, r: Row, ranking: Ranking, tier_label: Any, metric: st
             cells.append(Cell(book.dimensions[d].value_label(v, lang) if v else NONE,
                               str(vals.index(v)) if v in vals else "9"))
     if "revenue" in book.facts:
-        cells.append(Cell(_fmt_money(r.revenue, lang), _num(r.revenue)))
+        cells.append(Cell(_fmt_money(r.revenue, lang), _num(r.revenue), "num"))
     if metric:
         money = _profit(r, metric)
-        cells.append(Cell(_fmt_money(money, lang), _num(money)))
+        cells.append(Cell(_fmt_money(money, lang), _num(money), "num"))
     for s in ("current_value", "potential_value", "health"):
         if s in book.scores:
             score = r.scores.get(s)
-            cells.append(Cell(NONE if score is None else f"{score:.0f}", _num(score)))
+            cells.append(Cell(NONE if score is None else f"{score:.0f}", _num(score), "num"))
     n = sum(r.warnings.values())
     worst = next((s for s in SEVERITIES if r.warnings.get(s)), "")
     cells.append(Cell(" · ".join(f"{k} {_severity(s, lang)}" for s, k in r.warnings.items() if k) or NONE,
                       # most warnings first when sorted down; the worst severity breaks ties
-                      str(n * 10 + (len(SEVERITIES) - SEVERITIES.index(worst) if worst else 0))))
+                      str(n * 10 + (len(SEVERITIES) - SEVERITIES.index(worst) if worst else 0)), "num"))
     top = r.top
     return AccountRow(r.id, r.name, href, r.dims.get("final") or "", tuple(cells), top.title if top else "",
                       top.severity if top else "", _severity(top.severity, lang) if top else "")
