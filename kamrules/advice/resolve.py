@@ -503,7 +503,8 @@ def _base_facts(book: Rulebook, names: set[str], env: Mapping[str, Any]) -> set[
     out: set[str] = set()
     for n in names:
         if n in book.facts:
-            out.add(n)
+            if not book.facts[n].supplied:  # history facts come from the store, never from the user
+                out.add(n)
         elif n in book.metrics:
             inputs = {x.name for x in ir.refs(book.metrics[n].term) if env.get(x.name) is None}
             out |= _base_facts(book, inputs, env)

@@ -44,6 +44,13 @@ class FactDef:
     def value_names(self) -> tuple[str, ...]:
         return tuple(v for v, _ in self.values)
 
+    @property
+    def supplied(self) -> str:
+        """Who supplies the fact when it is not the account: "history" for the reserved group
+        `history` (the review store fills these in, kamrules.history.trend); "" for the rest.
+        A supplied fact is never asked of the user: not a missing fact, not in templates."""
+        return "history" if self.group == "history" else ""
+
 
 @dataclass(frozen=True)
 class ParamDef:
