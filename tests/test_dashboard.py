@@ -314,3 +314,8 @@ def test_the_lint_knows_the_dashboard_context(tmp_path: Path) -> None:
     book = rulebook("course")
     p = portfolio.build(portfolio.collect([str(EXPORT)], book), book, engine="reference")
     assert set(dashboard.context(p)) == DASHBOARD_NAMES
+
+
+def test_since_is_not_for_the_dashboard(tmp_path: Path) -> None:
+    code, out, err = run(str(EXPORT), *BASE, "-f", "html", "--since", "2026-03-31", "-o", str(tmp_path / "d.html"))
+    assert code == 2 and "portfolio.since-html" in err and not (tmp_path / "d.html").exists()
