@@ -321,6 +321,13 @@ def format_percent(x: float, *, exact: bool = False) -> str:
     return _no_negative_zero((f"{pct:.0f}" if abs(pct - round(pct)) < 0.05 else f"{pct:.1f}") + "%")
 
 
+def format_points(x: float, lang: str = "en") -> str:
+    """A difference of two percents in percentage points: 0.07 → '7 个百分点' / '7 pp' (never '7%',
+    which reads as a share)."""
+    n = format_percent(x)[:-1]
+    return f"{n} 个百分点" if lang == "zh" else f"{n} pp"
+
+
 def format_number(x: float) -> str:
     if float(x).is_integer():
         return f"{int(x):,}"
