@@ -16,7 +16,8 @@ SOURCES = "\n".join(p.read_text(encoding="utf-8") for p in [*ROOT.joinpath("kamr
                                                            *ROOT.joinpath("playbooks").glob("*.j2")])
 # keys built at run time from a value: their families are used as a whole
 DYNAMIC = ("playbook.status_", "playbook.mgmt_", "severity.", "source.", "concept.rulebook.", "family.rulebook",
-           "playbook.role_", "playbook.horizon_")  # owner roles and horizons: _ui(f"role_{role}"), advice/context.py
+           "playbook.role_", "playbook.horizon_",  # owner roles and horizons: _ui(f"role_{role}"), advice/context.py
+           "dashboard.ranked_by_", "dashboard.metric_")  # portfolio/dashboard.py: i18n.t(f"dashboard.metric_{metric}")
 
 
 @pytest.mark.parametrize("key", sorted(MESSAGES))
@@ -33,7 +34,7 @@ def test_every_entry_is_used(key: str) -> None:
     if key.startswith(DYNAMIC):
         return
     area, _, name = key.partition(".")
-    used = (f'"{key}"' in SOURCES or f"'{key}'" in SOURCES or (area == "playbook" and (re.search(rf"\bui\.{re.escape(name)}\b", SOURCES)
+    used = (f'"{key}"' in SOURCES or f"'{key}'" in SOURCES or (area in ("playbook", "dashboard") and (re.search(rf"\bui\.{re.escape(name)}\b", SOURCES)
                                                                or f'_ui("{name}"' in SOURCES)))
     assert used, f"{key} is in the catalogue but nothing uses it"
 

@@ -31,6 +31,16 @@ from kamrules.rulebook.templates import ConfinedLoader, TemplateFileError, built
 
 EXTRA_KEYS = ("history", "overrides")  # context keys another stage may supply (the review store)
 
+# The top-level names the portfolio dashboard's template (portfolio.html.j2) reads, for the
+# lint of company templates (authoring/lint.py sits beside the portfolio stage and cannot import
+# it); portfolio/dashboard.py builds the context and tests/test_dashboard.py checks they agree.
+DASHBOARD_TEMPLATE = "portfolio.html.j2"
+DASHBOARD_NAMES = frozenset({
+    "kamrules", "lang", "ui", "title", "meta", "cards", "summary", "ranked_by", "profit_label", "tiers",
+    "pareto", "pareto_note", "whale", "whale_total", "whale_peak", "whale_peak_share",
+    "whale_losing", "whale_missing", "whale_y", "scatter", "heat", "heat_tiers", "columns", "accounts", "finals",
+    "has_links"})
+
 
 def environment(folders: Iterable[TemplateFolder] = ()) -> BoundedEnvironment:
     default = ConfinedLoader([builtin_folder(str(playbooks_dir()))])

@@ -351,12 +351,14 @@ def template_variables(book: Rulebook) -> list[Problem]:
         return out
     from jinja2 import TemplateSyntaxError, meta, nodes
 
-    from kamrules.advice.render import environment
+    from kamrules.advice.render import DASHBOARD_NAMES, DASHBOARD_TEMPLATE, environment
 
     env = environment(book.templates)
-    allowed = context_names(book) | set(env.globals)
+    playbook = context_names(book) | set(env.globals)
+    dashboard = DASHBOARD_NAMES | set(env.globals)
     filters = set(env.filters) | {"money"}  # render_text adds money per language
-    for where, _, source in scanned.templates:
+    for where, name, source in scanned.templates:
+        allowed = dashboard if name == DASHBOARD_TEMPLATE else playbook
         try:
             tree = env.parse(source)
         except TemplateSyntaxError as e:
@@ -373,7 +375,8 @@ def template_variables(book: Rulebook) -> list[Problem]:
             if n.ctx == "load" and n.name in unknown and n.name not in seen:
                 seen.add(n.name)
                 out.append(_problem(
-                    "lint.template-var", f"the template uses '{n.name}', which is not in the playbook context",
+                    "lint.template-var", f"the template uses '{n.name}', which is not in the "
+                    f"{'dashboard' if allowed is dashboard else 'playbook'} context",
                     Location(where, n.lineno), n.name,
                     suggest(n.name, allowed) or "see docs/playbook-context.md for the names a template can use",
                     "error"))

@@ -28,9 +28,10 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError, re
 @click.command("portfolio")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @rulebook_option
-@click.option("--format", "-f", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True,
+@click.option("--format", "-f", "fmt", type=click.Choice(["md", "csv", "json", "html"]), default="md",
+              show_default=True,
               help="md: a table and a summary; csv: one row per account for Excel (UTF-8 with BOM); "
-                   "json: for scripts.")
+                   "json: for scripts; html: the dashboard, one self-contained page (charts, sortable table).")
 @lang_option
 @as_of_option
 @engine_option
@@ -53,11 +54,14 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError, re
 @click.option("--summary-only", is_flag=True,
               help="Output the summary alone, without the table of accounts (md or json): the run then keeps "
                    "a few numbers per account instead of every row.")
+@click.option("--playbooks", metavar="DIR", default=None,
+              help="Also write each account's HTML playbook into DIR (created if missing; safe file names "
+                   "from the ids); the html dashboard links to them.")
 @guarded
 def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, as_of: str | None,
                   engine: str, output: str | None, fail_on: str | None, skip_invalid: bool, mapping: str | None,
                   strict: bool, store: str | None, record: bool, by: str | None, since: str | None,
-                  stale_months: int, workers: int | None, summary_only: bool) -> None:
+                  stale_months: int, workers: int | None, summary_only: bool, playbooks: str | None) -> None:
     """Evaluate many accounts and print one row per account, with a portfolio summary.
 
     FILE is a YAML/JSON account file, a CSV export from a CRM (every row an account; Chinese
@@ -79,6 +83,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
       kamrules portfolio export.csv more/*.yaml --format csv -o portfolio.csv
       kamrules portfolio export.csv --skip-invalid --fail-on high --format json
       kamrules portfolio export.csv --record --since 2026-03-31
+      kamrules portfolio export.csv --format html -o dashboard/index.html --playbooks dashboard/accounts/
     """
     from kamrules.authoring.gate import checked_rulebook
     from kamrules.portfolio import pool, portfolio, stream
@@ -87,11 +92,18 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
     if summary_only and fmt == "csv":
         raise UsageError([Problem("portfolio.summary-csv", "--summary-only has no CSV form (a CSV is one row per "
                                   "account)", Location("--summary-only"), hint="use --format md or --format json")])
+    if summary_only and (fmt == "html" or playbooks):
+        raise UsageError([Problem("portfolio.summary-html", "the dashboard and --playbooks need every account's row, "
+                                  "which --summary-only does not keep", Location("--summary-only"),
+                                  hint="leave out --summary-only, or use --format md or json without --playbooks")])
     date = parse_as_of(as_of)
     book = checked_rulebook(rulebook)
     since_date = parse_as_of(since) if since else None
     if since_date is not None and fmt == "csv":
         raise UsageError([Problem("portfolio.since-csv", "--since adds sections a CSV file cannot hold",
+                                  Location("--since"), hint="use --format md or json with --since")])
+    if since_date is not None and fmt == "html":
+        raise UsageError([Problem("portfolio.since-html", "--since adds sections the dashboard does not show yet",
                                   Location("--since"), hint="use --format md or json with --since")])
     hist = None
     if record or store or since_date or store_may_exist():
@@ -159,7 +171,20 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
                                      overrides=use.portfolio_overrides(hist, date))
             if summary_only:  # the same summary; the rows were needed for the reviews anyway
                 result = dataclasses.replace(result, summary_only=True)
-        text = portfolio.render(result, fmt)
+        from kamrules.portfolio.portfolio import expand
+
+        read = [*expand(files), *book.files, *(f.folder for f in book.templates), *([mapping] if mapping else [])]
+        plan = None
+        if playbooks:
+            from kamrules.portfolio import playbooks as pb
+
+            plan = pb.plan(playbooks, [r.id for r in result.rows], page=output, inputs=read)
+        if fmt == "html":
+            from kamrules.portfolio import dashboard
+
+            text = dashboard.render(result, plan.links(output) if plan else None)
+        else:
+            text = portfolio.render(result, fmt)
         if hist is not None and since_date is not None:
             from kamrules.history import use, views
 
@@ -189,11 +214,17 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         text = with_rows(text, intake.report)
     from kamrules.io.output import write_atomic, write_stdout
 
+    if plan is not None:
+        # the playbooks are evaluated again here, one by one (the pooled run keeps rows, not advice)
+        if hist is not None:
+            sources = inputs.sources
+        elif intake is not None:
+            sources = tuple(portfolio.Source(a, where) for a, where in intake.accounts)
+        else:
+            sources = portfolio.collect(files, book).sources
+        pb.write(plan, sources, book, as_of=date, lang=lang, engine=engine, inputs=read)
     if output:
-        from kamrules.portfolio.portfolio import expand
-
-        write_atomic(output, text, inputs=[*expand(files), *book.files, *(f.folder for f in book.templates),
-                                           *([mapping] if mapping else [])])
+        write_atomic(output, text, inputs=read)
     else:
         write_stdout(text)
     if fail_on and portfolio.fails(result, fail_on):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import re
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any, Union
 

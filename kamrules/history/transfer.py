@@ -70,7 +70,7 @@ def export_lines(store: Store) -> Iterator[str]:
 
 
 def import_lines(store: Store, fh: IO[str], name: str) -> dict[str, int]:
-    from sqlalchemy import func, insert, select, text
+    from sqlalchemy import func, select, text
 
     tables = {t.name: t for t in ORDER}
     first = fh.readline()

@@ -19,7 +19,7 @@ from kamrules.core.values import format_number, format_value
 from kamrules.advice import contextmodel as cm
 from kamrules.core.i18n import t
 from kamrules.history import location
-from kamrules.history.analysis import Side, compare, empty, side_of
+from kamrules.history.analysis import Side, compare, side_of
 from kamrules.history.location import Where
 from kamrules.history.overrides import Override
 from kamrules.history.record import Session

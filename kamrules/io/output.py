@@ -70,6 +70,18 @@ def write_atomic(target: str, text: str, *, inputs: Iterable[str] = ()) -> None:
                       "and its own standard output", target, "choose a file name")
 
 
+def check_target(target: str, inputs: Iterable[str] = ()) -> None:
+    """What write_atomic checks before it writes, for a caller that writes many files and
+    checks them all first (portfolio --playbooks): the links on the way, and that an existing
+    target is not an input of the command. Raises UsageError."""
+    _check_links(target)
+    try:
+        st = os.stat(target)
+    except OSError:
+        return  # nothing there: write_atomic reports a real failure when it writes
+    _check_not_input(target, st, inputs)
+
+
 def _check_links(target: str) -> None:
     """Every symbolic link on the way to the target (the last component, and the links it
     leads to) must pass the protected_symlinks rule."""

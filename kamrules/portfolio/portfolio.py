@@ -38,6 +38,7 @@ DIMENSIONS = ("final", "tier", "scorecard")  # shown when the rulebook declares 
 SCORES = ("current_value", "potential_value", "health")
 PARETO_DEFAULT = 0.20  # the course's 20% of accounts, when the rulebook has no parameter for it
 MAJOR_DEFAULT = 0.10  # a customer at 10% of revenue is a major customer (ASC 280)
+FIGURES = ("margin", "margin_after_cts")  # profit metrics a row keeps (the dashboard's whale curve)
 FORMULA_START = textsafe.FORMULA_START  # kept as a name: docs and tests refer to it
 
 UI: dict[str, dict[str, str]] = {
@@ -206,6 +207,9 @@ class Row:
     manager: str | None = None  # team.account_manager
     checks: tuple[DataCheck, ...] = ()  # values outside their fact's plausible range (evaluated as given)
     overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)  # dimension → a manager's value
+    # for the dashboard (portfolio/dashboard.py): every warning, and the profit metrics
+    warning_heads: tuple[Headline, ...] = ()
+    figures: Mapping[str, float | None] = dataclasses.field(default_factory=dict)
 
     @property
     def revenue_share(self) -> float | None:
@@ -298,7 +302,8 @@ def row_of(advice: Advice, where: Location) -> Row:
         warnings=counts, top=warnings[0] if warnings else None,  # findings come most severe first
         severities=frozenset(f.severity for f in headlines),
         manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None,
-        checks=advice.facts.checks)
+        checks=advice.facts.checks,
+        warning_heads=tuple(warnings), figures={m: _number(advice.env.get(m)) for m in FIGURES if m in advice.env})
 
 
 def _number(v: Any) -> float | None:

@@ -27,7 +27,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Iterable, Iterator, Sequence
+from typing import IO, Any, Callable, Iterator, Sequence
 
 from kamrules.core import settings
 from kamrules.core.errors import InputError, Location, Problem

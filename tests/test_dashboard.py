@@ -1,0 +1,321 @@
+"""`kamrules portfolio --format html` (the dashboard) and `--playbooks DIR`.
+
+The golden dashboards of examples/portfolio/crm-export.csv are compared byte for byte; after an
+intended change to the template, the catalogue or the course, regenerate and review them:
+
+    KAMRULES_UPDATE_GOLDEN=1 pytest tests/test_dashboard.py
+    git diff --stat tests/golden/dashboard
+
+The browser half (tests/test_browser.py style: /usr/bin/chromium, headless) is in
+tests/test_dashboard_browser.py.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kamrules.cli import main
+from kamrules.portfolio import playbooks as pb
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden" / "dashboard"  # a folder of its own: test_playbooks.py owns golden/*.*
+EXPORT = ROOT / "examples" / "portfolio" / "crm-export.csv"
+UPDATE = os.environ.get("KAMRULES_UPDATE_GOLDEN") == "1"
+BASE = ["--as-of", "2026-06-30", "--engine", "reference"]
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(main, ["portfolio", *args])
+    return r.exit_code, r.stdout, r.stderr
+
+
+def dashboard(tmp: Path, *files: str, lang: str = "en", extra: tuple[str, ...] = ()) -> str:
+    out = tmp / "site" / "index.html"
+    code, _, err = run(*files, *BASE, "--lang", lang, "-f", "html", "-o", str(out), "--playbooks",
+                       str(tmp / "site" / "accounts"), *extra)
+    assert code == 0, err
+    return out.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- golden and determinism
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_golden_dashboard_of_the_example_export(tmp_path: Path, lang: str) -> None:
+    html = dashboard(tmp_path, str(EXPORT), lang=lang)
+    golden = GOLDEN / f"crm-export.{lang}.html"
+    if UPDATE:
+        golden.write_text(html, encoding="utf-8")
+        return
+    assert golden.exists(), f"no golden file {golden.name}: run KAMRULES_UPDATE_GOLDEN=1 pytest {__file__}"
+    assert html == golden.read_text(encoding="utf-8"), f"{golden.name} differs (regenerate and review the diff)"
+
+
+def test_same_input_same_bytes_and_self_contained(tmp_path: Path) -> None:
+    a = dashboard(tmp_path / "a", str(EXPORT))
+    b = dashboard(tmp_path / "b", str(EXPORT))
+    assert a == b
+    # nothing from the network: no external script, style, font, image or frame
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:|//)""", a)
+    assert "@import" not in a and "url(" not in a and "<link" not in a and "<img" not in a
+    assert a.count("<svg") >= 4 and "<polyline" in a and "<polygon" in a and "<circle" in a
+    assert a.count("<script>") == 1  # the small inline sort-and-filter script only
+
+
+def test_what_the_dashboard_shows(tmp_path: Path) -> None:
+    html = dashboard(tmp_path, str(EXPORT), lang="en")
+    for section in ("overview", "pyramid", "curves", "quadrants", "heat", "accounts"):
+        assert f'id="{section}"' in html
+    # the pyramid has its tiers with counts, and every one of the 10 accounts is in one tier
+    tiers = re.findall(r'<tr><td>(Platinum|Gold|Silver|Iron|Lead)</td><td class="num">(\d+)</td>', html)
+    assert [t for t, _ in tiers] == ["Platinum", "Gold", "Silver", "Iron", "Lead"]
+    assert sum(int(n) for _, n in tiers) == 10
+    # the Pareto note is the summary's own sentence; the whale curve is drawn from the margins
+    assert "The top 2 of 10 accounts (20%) bring" in html
+    assert 'class="whale"' in html and "loss-making accounts" in html
+    # the four policy labels are inside the scatter, and every account has a linked row
+    for label in ("Invest for growth", "Develop", "Maintain", "Reduce cost to serve"):
+        assert label in html
+    rows = re.findall(r'<tr data-final="(\w*)"><td class="nw"><code>([^<]+)</code></td><td class="name"><a href="([^"]+)">',
+                      html)
+    assert len(rows) == 10 and all(href == f"accounts/{i}.html" for _, i, href in rows)
+    assert (tmp_path / "site" / "accounts" / "HX-001.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_without_playbooks_the_names_are_plain_text(tmp_path: Path) -> None:
+    code, out, err = run(str(EXPORT), *BASE, "-f", "html")
+    assert code == 0, err
+    assert out.startswith("<!DOCTYPE html>") and 'href="accounts/' not in out and "<bdi>华信钢铁</bdi>" in out
+
+
+def test_the_chinese_dashboard_reads_the_catalogue(tmp_path: Path) -> None:
+    html = dashboard(tmp_path, str(EXPORT), lang="zh")
+    assert "客户价值金字塔" in html and "鲸鱼曲线" in html and "层级 × 预警" in html and 'lang="zh-CN"' in html
+    assert "Whale curve" not in html
+
+
+# --------------------------------------------------------------------------- hostile accounts
+
+# account ids are checked on reading (io/account.py ID_RE: letters, digits, - _ .); the ids
+# here are the ones that pass and still make bad file names: reserved on Windows, equal but for
+# case, a trailing dot Windows drops, 64 CJK characters (192 bytes)
+HOSTILE = [
+    ("CON", "<script>alert(1)</script>"),
+    ("con", "\"quoted\" 'single' onmouseover=alert(2) x=\""),
+    ("nul.txt", "ABC\u202eevil\u202c gpj.exe"),
+    ("Ab_1", "شركة الرياض للتجارة"),
+    ("aB_1", "长" * 250 + "L" * 250),
+    ("trailing.", "<img src=x onerror=alert(3)>"),
+    ("长" * 64, "&amp; &lt; <b>bold</b>"),
+]
+
+
+def hostile_export(tmp: Path) -> Path:
+    f = tmp / "hostile.csv"
+    with f.open("w", encoding="utf-8", newline="") as h:
+        w = csv.writer(h)
+        w.writerow(["客户编号", "客户名称", "年交易额(万元)", "毛利率(%)"])
+        for k, (i, name) in enumerate(HOSTILE):
+            w.writerow([i, name, 100 * (k + 1), 10 - 3 * k])
+    return f
+
+
+def test_hostile_account_text_is_neutralised(tmp_path: Path) -> None:
+    html = dashboard(tmp_path, str(hostile_export(tmp_path)))
+    assert "<script>alert" not in html and "<img src=x" not in html and "<b>bold" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "onmouseover=alert(2) x=&#34;" in html and "&#34;quoted&#34;" in html
+    assert "\u202e" not in html and "ABC\\u202eevil" in html  # the override shown, not obeyed
+    assert "<bdi>شركة الرياض للتجارة</bdi>" in html  # right-to-left text kept, isolated
+    assert "长" * 250 + "L" * 250 in html  # the 500-character name whole (the page wraps it)
+    assert "&amp;amp; &amp;lt;" in html
+    script = html[html.index("<script>"):]
+    assert script.count("<script>") == 1 and "alert" not in script
+
+
+def test_hostile_ids_give_safe_distinct_file_names(tmp_path: Path) -> None:
+    html = dashboard(tmp_path, str(hostile_export(tmp_path)))
+    folder = tmp_path / "site" / "accounts"
+    names = sorted(p.name for p in folder.iterdir())
+    assert len(names) == len(HOSTILE)
+    assert all(p.is_file() and not p.is_symlink() for p in folder.iterdir())
+    assert "_nul.txt.html" in names and "trailing.html" in names and "长" * 64 + ".html" in names
+    assert len({n.casefold() for n in names}) == len(names)  # CON and con, Ab_1 and aB_1 differ beyond case
+    assert sum(n.startswith(("_CON-", "_con-")) for n in names) == 2
+    hrefs = re.findall(r"<a href=\"accounts/([^\"]+)\"><bdi>", html)
+    assert sorted(hrefs) == sorted(pb.quote(n) for n in names)
+
+
+# --------------------------------------------------------------------------- file names
+
+@pytest.mark.parametrize("account_id,name", [
+    ("HX-001", "HX-001"), ("华信/钢铁", "华信-钢铁"), ("../../x", "x"), ("..", "account"), ("", "account"),
+    ("con", "_con"), ("LPT1.txt", "_LPT1.txt"), ("com9", "_com9"), ("console", "console"), ("a\\b:c*d?e", "a-b-c-d-e"),
+    ("trailing. ", "trailing"), ("x\u202ey", "xy"), ("-rf", "rf"), ("a" * 200, "a" * pb.MAX_STEM),
+])
+def test_stem(account_id: str, name: str) -> None:
+    assert pb.stem(account_id) == name
+
+
+def test_collisions_get_the_ids_digest_whatever_else_is_in_the_run() -> None:
+    names = pb.file_names(["a/b", "A/B", "a-b", "c"])
+    assert names["c"] == "c.html"
+    assert len({n.casefold() for n in names.values()}) == 4
+    assert names["a/b"].startswith("a-b-") and names["A/B"].startswith("A-B-")
+    # deterministic, and an account's name does not depend on the order or on unrelated accounts
+    assert pb.file_names(["c", "A/B", "a-b", "a/b"]) == names
+    assert pb.file_names(["a/b", "A/B", "a-b", "c", "z"])["a/b"] == names["a/b"]
+
+
+def test_a_made_up_clash_with_a_digest_name_is_numbered() -> None:
+    first = pb.file_names(["x/", "x?"])
+    made = first["x/"].removesuffix(".html")
+    names = pb.file_names(["x/", "x?", made])
+    assert len({n.casefold() for n in names.values()}) == 3
+
+
+RESERVED = re.compile(r"(?i)^(con|prn|aux|nul|com\d|lpt\d)(\.|$)")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(min_size=0, max_size=120), min_size=1, max_size=12, unique=True))
+def test_file_names_are_always_safe(ids: list[str]) -> None:
+    names = pb.file_names(ids)
+    assert set(names) == set(ids)
+    assert len({n.casefold() for n in names.values()}) == len(ids)
+    for n in names.values():
+        assert n.endswith(".html") and "/" not in n and "\\" not in n and "\x00" not in n
+        assert not n.startswith((".", "-")) and not RESERVED.match(n)
+        assert len(n.encode("utf-8")) <= 255
+        assert all(ch.isalnum() or ch in "-_." for ch in n)
+
+
+# --------------------------------------------------------------------------- writing
+
+def test_an_existing_regular_playbook_is_replaced(tmp_path: Path) -> None:
+    folder = tmp_path / "pb"
+    folder.mkdir()
+    (folder / "HX-001.html").write_text("old", encoding="utf-8")
+    code, _, err = run(str(EXPORT), *BASE, "-f", "json", "-o", str(tmp_path / "p.json"), "--playbooks", str(folder))
+    assert code == 0, err
+    assert (folder / "HX-001.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert len(list(folder.iterdir())) == 10
+
+
+@pytest.mark.parametrize("kind", ["symlink", "folder", "fifo"])
+def test_what_is_not_a_regular_file_is_never_written_over(tmp_path: Path, kind: str) -> None:
+    folder = tmp_path / "pb"
+    folder.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep", encoding="utf-8")
+    target = folder / "HX-001.html"
+    if kind == "symlink":
+        target.symlink_to(victim)
+    elif kind == "folder":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    code, out, err = run(str(EXPORT), *BASE, "-f", "html", "-o", str(tmp_path / "d.html"), "--playbooks", str(folder))
+    assert code == 2 and "output.not-a-regular-file" in err and "HX-001.html" in err
+    assert victim.read_text(encoding="utf-8") == "keep"
+    assert sorted(p.name for p in folder.iterdir()) == ["HX-001.html"]  # nothing else was written
+    assert not (tmp_path / "d.html").exists()
+
+
+def test_playbooks_must_be_a_folder(tmp_path: Path) -> None:
+    f = tmp_path / "file"
+    f.write_text("x", encoding="utf-8")
+    code, _, err = run(str(EXPORT), *BASE, "--playbooks", str(f))
+    assert code == 2 and "output.playbooks-folder" in err and f.read_text(encoding="utf-8") == "x"
+
+
+def test_a_playbook_may_not_replace_the_dashboard(tmp_path: Path) -> None:
+    code, _, err = run(str(EXPORT), *BASE, "-f", "html", "-o", str(tmp_path / "HX-001.html"),
+                       "--playbooks", str(tmp_path))
+    assert code == 2 and "output.playbook-is-dashboard" in err
+    assert not (tmp_path / "HX-001.html").exists()
+
+
+def test_a_playbook_may_not_replace_an_input(tmp_path: Path) -> None:
+    export = tmp_path / "HX-001.html.csv"
+    export.write_text(EXPORT.read_text(encoding="utf-8-sig").replace("HX-001", "HX-001.html"), encoding="utf-8")
+    (tmp_path / "HX-001.html.html").write_text("x", encoding="utf-8")
+    code, _, err = run(str(export), *BASE, "--playbooks", str(tmp_path))
+    assert code == 0, err  # the export's own name is not a playbook name: nothing clashes
+    link = tmp_path / "pb"
+    link.mkdir()
+    os.link(export, link / "HT-002.html")  # the same file as the export, under a playbook's name
+    code, _, err = run(str(export), *BASE, "--playbooks", str(link))
+    assert code == 2 and "output.over-input" in err
+
+
+def test_the_readme_command_makes_the_dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"kamrules (portfolio [^\n]*\\\n[^\n]*\\\n\s+--format html[^#\n]*)", readme)
+    assert m, "the README shows the dashboard command"
+    args = m.group(1).replace("\\\n", " ").split()[1:]
+    monkeypatch.chdir(tmp_path)
+    args = [str(ROOT / a) if a.startswith("examples/") else a for a in args]
+    r = CliRunner().invoke(main, ["portfolio", *args])
+    assert r.exit_code == 0, r.stderr
+    out = args[args.index("-o") + 1]
+    html = (tmp_path / out).read_text(encoding="utf-8")
+    linked = re.findall(r'<a href="(accounts/[^"]+)">', html)
+    assert len(linked) >= 200 and all((tmp_path / out).parent.joinpath(h).is_file() for h in linked)
+
+
+# --------------------------------------------------------------------------- company templates
+
+def overlay(tmp: Path, template: str) -> Path:
+    (tmp / "templates").mkdir(parents=True)
+    (tmp / "templates" / "portfolio.html.j2").write_text(template, encoding="utf-8")
+    f = tmp / "company.yaml"
+    f.write_text("rulebook: company\nversion: 1.0.0\nextends: [course]\ntemplates: templates\n", encoding="utf-8")
+    return f
+
+
+def test_a_company_replaces_a_block_of_the_dashboard(tmp_path: Path) -> None:
+    book = overlay(tmp_path, '{% extends "default:portfolio.html.j2" %}{% block script %}<p>no script here</p>'
+                             '{% endblock %}')
+    code, out, err = run(str(EXPORT), *BASE, "-r", str(book), "-f", "html")
+    assert code == 0, err
+    assert "<p>no script here</p>" in out and "<script>" not in out and 'id="pyramid"' in out
+
+
+def test_a_company_dashboard_may_read_the_dashboard_context_only(tmp_path: Path) -> None:
+    good = overlay(tmp_path / "good", "<p>{{ tiers|length }} {{ accounts[0].name }}</p>\n")
+    code, out, err = run(str(EXPORT), *BASE, "-r", str(good), "-f", "html")
+    assert code == 0, err
+    assert out.startswith("<p>5 ")
+    bad = overlay(tmp_path / "bad", "<p>\n{{ account.name }}</p>\n")  # a playbook name, not a dashboard one
+    code, out, err = run(str(EXPORT), *BASE, "-r", str(bad), "-f", "html", "-o", str(tmp_path / "d.html"))
+    assert code == 2 and "lint.template-var" in err and "portfolio.html.j2:2" in err and "dashboard context" in err
+    assert not (tmp_path / "d.html").exists()
+
+
+def test_a_failing_company_dashboard_is_reported_at_its_line(tmp_path: Path) -> None:
+    book = overlay(tmp_path, "<p>\n{{ tiers[99].label }}</p>\n")
+    code, out, err = run(str(EXPORT), *BASE, "-r", str(book), "-f", "html", "-o", str(tmp_path / "d.html"))
+    assert code == 2 and "template.error" in err and "portfolio.html.j2:2" in err, err
+    assert not (tmp_path / "d.html").exists()
+
+
+def test_the_lint_knows_the_dashboard_context(tmp_path: Path) -> None:
+    from kamrules.advice.render import DASHBOARD_NAMES
+    from kamrules.pipeline import rulebook
+    from kamrules.portfolio import dashboard, portfolio
+
+    book = rulebook("course")
+    p = portfolio.build(portfolio.collect([str(EXPORT)], book), book, engine="reference")
+    assert set(dashboard.context(p)) == DASHBOARD_NAMES
+
+
+def test_since_is_not_for_the_dashboard(tmp_path: Path) -> None:
+    code, out, err = run(str(EXPORT), *BASE, "-f", "html", "--since", "2026-03-31", "-o", str(tmp_path / "d.html"))
+    assert code == 2 and "portfolio.since-html" in err and not (tmp_path / "d.html").exists()
