@@ -39,6 +39,7 @@ class FactDef:
     required: bool = False
     items: tuple["FactDef", ...] = ()  # fields of a list of mappings
     item_type: str = ""  # scalar type of a list of scalars
+    supplied: str = ""  # "portfolio": set by a kamrules stage, never by the account (never a missing fact)
 
     @property
     def value_names(self) -> tuple[str, ...]:
@@ -180,6 +181,37 @@ class Gauge:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """`--calibrate`: a parameter set to the value at the top `top` share of the portfolio's `of`."""
+
+    param: str
+    of: str  # a fact or metric
+    top: float  # share of accounts, 0 < top < 1
+
+
+@dataclass(frozen=True)
+class PortfolioDef:
+    """What `kamrules portfolio` shows and how it ranks (the playbook section's `portfolio:`)."""
+
+    dimensions: tuple[str, ...] = ()
+    scores: tuple[str, ...] = ()
+    rank_profit: str = ""  # the fact or metric that is an account's profit ("" = rank by revenue only)
+    rank_revenue: str = "revenue"
+    rank_by: str = "auto"  # auto: profit when every ranked account has it, else revenue
+    pyramid_fact: str = ""  # the supplied enum fact that receives the tier by rank ("" = no pyramid by rank)
+    pyramid_bands: tuple[tuple[str, float], ...] = ()  # (tier, share of accounts), top first; shares add up to 1
+    pyramid_source: str = ""
+    abc: tuple[float, float] = (0.8, 0.95)  # A up to 80 % of the cumulative measure, B up to 95 %, C the rest
+    calibrate: tuple[Calibration, ...] = ()
+    checks: tuple[str, ...] = ()  # concepts whose findings are data checks
+    one_class: float = 0.9  # a dimension with this share of accounts in one value "puts everyone in one class"
+    pareto_holds: float = 0.7  # the top 20 % bring at least this: the 80/20 law holds
+    pareto_flat: float = 0.5  # below this the portfolio is flat
+    hhi_moderate: float = 0.15  # Herfindahl–Hirschman index (0–1): moderately concentrated from here
+    hhi_high: float = 0.25
+
+
+@dataclass(frozen=True)
 class PlaybookDef:
     """What the playbook knows about the course (the rulebook's `playbook:` section), so an overlay
     can change it: the steps and roles it walks, their names, what the summary shows."""
@@ -202,6 +234,7 @@ class PlaybookDef:
     due_days: Mapping[str, int] = field(default_factory=dict)  # severity → days
     portfolio_dimensions: tuple[str, ...] = ()
     portfolio_scores: tuple[str, ...] = ()
+    portfolio: PortfolioDef = PortfolioDef()
 
     def concept_label(self, concept: str, lang: str) -> str:
         t = self.concepts.get(concept)
