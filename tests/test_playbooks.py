@@ -31,7 +31,7 @@ from click.testing import CliRunner
 from kamrules import pipeline
 from kamrules.advice.context import context
 from kamrules.advice.render import render
-from kamrules.advice.texts import CONCEPT_LABEL, SOURCE_KIND, UI
+from kamrules.core.catalogue import MESSAGES
 from kamrules.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +111,7 @@ def test_the_cli_prints_the_golden_bytes() -> None:
 
 # UI keys that are multi-word identifiers: if one shows up in a playbook, a template printed a
 # key instead of its text (single words such as "tier" occur in ordinary English).
+UI = {k.split(".", 1)[1]: v for k, v in MESSAGES.items() if k.startswith("playbook.")}
 KEY_NAMES = sorted(k for k in UI if "_" in k)
 NONE_WORD = re.compile(r"\bNone\b(?! of )")  # Python's None; "None of the 2 people …" is English
 
@@ -144,7 +145,16 @@ def test_each_language_is_complete(stem: str) -> None:
 
 
 def test_every_table_has_both_languages() -> None:
-    for table in (UI, CONCEPT_LABEL, SOURCE_KIND):
+    from kamrules.rulebook.load import load_rulebook
+
+    pb = load_rulebook("course").playbook
+    course = {k: v.as_dict() for k, v in [*pb.concepts.items(), *pb.families.items()]}
+    course.update({f"analysis.{s.key}": s.label.as_dict() for s in pb.analysis})
+    course.update({f"ask.{s.key}": s.ask.as_dict() for s in pb.analysis})
+    course.update({f"management.{m.key}": m.label.as_dict() for m in pb.management})
+    course.update({f"service.{n}": s.as_dict() for n, s in enumerate(pb.service_steps, 1)})
+    course.update({f"gauge.{g.key}": g.label.as_dict() for g in pb.flight})
+    for table in (MESSAGES, course):
         for key, text in table.items():
             assert set(text) == {"zh", "en"} and text["zh"].strip() and text["en"].strip(), key
             if re.search(r"[^\W\d_]", re.sub(r"\{\w+\}", "", text["zh"])):  # has words, not just {n} or punctuation
@@ -170,63 +180,70 @@ def test_evidence_reads_as_a_sentence() -> None:
 
 def test_the_playbook_walks_the_course() -> None:
     ctx = context(_advice(example("huaxin-steel"), "en"))
-    assert [s["key"] for s in ctx["analysis"]] == ["industry", "competition", "needs", "solution",
-                                                   "service_capability", "planning"]
-    by = {s["key"]: s for s in ctx["analysis"]}
-    assert by["competition"]["status"] == "stale" and by["competition"]["age_days"] == 394
-    assert by["needs"]["status"] == "missing" and by["industry"]["status"] == "current"
-    assert [m["key"] for m in ctx["management"]] == ["strategy", "tiering", "organisation", "people", "coaching",
-                                                     "performance", "incentives", "process"]
-    assert {m["key"] for m in ctx["management"] if m["status"] == "attention"} >= {"incentives", "performance"}
-    assert ctx["service"]["current"]["n"] == 2 and ctx["service"]["next"]["n"] == 3
-    roles = {r["role"]: r["covered"] for r in ctx["relationships"]["roles"]}
+    assert [s.key for s in ctx.analysis] == ["industry", "competition", "needs", "solution",
+                                            "service_capability", "planning"]
+    by = {s.key: s for s in ctx.analysis}
+    assert by["competition"].status == "stale" and by["competition"].age_days == 394
+    assert by["needs"].status == "missing" and by["industry"].status == "current"
+    assert by["industry"].label == "Industry analysis" and by["industry"].find_out.startswith("Trends")
+    assert [m.key for m in ctx.management] == ["strategy", "tiering", "organisation", "people", "coaching",
+                                               "performance", "incentives", "process"]
+    assert {m.key for m in ctx.management if m.status == "attention"} >= {"incentives", "performance"}
+    assert ctx.service is not None and ctx.service.current is not None and ctx.service.next is not None
+    assert ctx.service.current.n == 2 and ctx.service.next.n == 3 and ctx.service.next.label == "Dedicated value-added service"
+    assert ctx.relationships is not None
+    roles = {r.role: r.covered for r in ctx.relationships.roles}
     assert roles["economic_buyer"] and not roles["coach"]
-    assert any(f["concept"].startswith("nine.") for f in ctx["relationships"]["gaps"])
-    assert ctx["pyramid"]["current"] == ctx["classification"]["tier"]["value"]
-    assert [g["key"] for g in ctx["scorecard"]["flight"]] == ["altitude", "speed", "fuel"]
-    tier = ctx["classification"]["tier"]
-    assert tier["evidence"] and all(e["because"] for e in tier["evidence"])
+    assert any(f.concept.startswith("nine.") for f in ctx.relationships.gaps)
+    assert ctx.pyramid is not None and ctx.pyramid.current == ctx.classification["tier"].value
+    assert ctx.scorecard is not None and [g.key for g in ctx.scorecard.flight] == ["altitude", "speed", "fuel"]
+    tier = ctx.classification["tier"]
+    assert tier.evidence and all(e.because for e in tier.evidence)
     # recon advice is labelled as a reconstruction, never as the course's words
-    recon = [f for f in ctx["findings"] if f["source_kind"] == "recon"]
-    assert recon and all("reconstruction" in f["source_label"] for f in recon)
-    assert all(f["source_label"] == "course deck" for f in ctx["findings"] if f["source"] == "deck")
+    recon = [f for f in ctx.findings if f.source_kind == "recon"]
+    assert recon and all("reconstruction" in f.source_label for f in recon)
+    assert all(f.source_label == "course deck" for f in ctx.findings if f.source == "deck")
 
 
 def test_action_plan_names_owners_and_dates() -> None:
     ctx = context(_advice(example("huaxin-steel"), "zh"))
-    plan = ctx["action_plan"]
-    assert plan and [a["n"] for a in plan] == list(range(1, len(plan) + 1))
-    assert {a["owner"] for a in plan} <= {"李明", "陈总"}  # the manager and the sponsor on file
-    high = next(a for a in plan if a["severity"] == "high")
-    assert high["due"] == "2026-07-30"  # 30 days after as_of
-    assert ctx["summary"]["actions"] == plan[:3]
+    plan = ctx.action_plan
+    assert plan and [a.n for a in plan] == list(range(1, len(plan) + 1))
+    assert {a.owner for a in plan} <= {"李明", "陈总"}  # the manager and the sponsor on file
+    high = next(a for a in plan if a.severity == "high")
+    assert high.due == "2026-07-30"  # 30 days after as_of
+    assert ctx.summary.actions == plan[:3]
 
 
 def test_a_role_the_account_does_not_name_is_to_be_named() -> None:
     ctx = context(_advice(example("valdorf-suzhou"), "en"))
-    owners = {f["owner"] for f in ctx["findings"]}
+    owners = {f.owner for f in ctx.findings}
     assert not [o for o in owners if o.startswith("team.")], owners
 
 
 def test_a_rulebook_without_the_course_parts_gets_a_shorter_playbook() -> None:
     adv = _advice(str(DATA / "acc.yaml"), "en", MINI)
     ctx = context(adv)
-    assert ctx["analysis"] == [] and ctx["management"] == [] and ctx["service"] is None
-    assert ctx["scorecard"] is None and ctx["relationships"] is not None
-    assert ctx["pyramid"]["current"] == "gold"  # mini declares a `tier` dimension: gold, silver
+    assert ctx.analysis == () and ctx.management == () and ctx.service is None
+    assert ctx.scorecard is None and ctx.relationships is not None
+    assert ctx.pyramid is not None and ctx.pyramid.current == "gold"  # mini declares a `tier` dimension: gold, silver
     md, html = render(adv, "md"), render(adv, "html")
     assert f"## {UI['analysis']['en']}" not in md and 'id="analysis"' not in html
     assert f"## {UI['relationships']['en']}" in md and html.count("<svg") == 1
     assert not NONE_WORD.search(md + html)
 
 
-def test_context_is_documented() -> None:
-    doc = (ROOT / "docs" / "playbook-context.md").read_text(encoding="utf-8")
-    ctx = context(_advice(example("huaxin-steel"), "en"))
-    top = doc.split("## Top-level keys", 1)[1].split("\n## ", 1)[0]
-    documented = set(re.findall(r"^\| `(\w+)` \|", top, flags=re.M))
-    assert set(ctx) == documented, (f"undocumented: {sorted(set(ctx) - documented)}; "
-                                    f"documented but absent: {sorted(documented - set(ctx))}")
+def test_the_course_structure_comes_from_the_rulebook(tmp_path: Path) -> None:
+    """An overlay that renames a service step and shortens the due days changes the playbook."""
+    overlay = tmp_path / "acme.yaml"
+    overlay.write_text(
+        "rulebook: acme\nextends: [course]\nplaybook:\n  due_days: {critical: 7, high: 10, medium: 20, low: 40, info: 40}\n"
+        "  service:\n    fact: service_step\n    steps: [{zh: 一, en: One}, {zh: 二, en: Two}, {zh: 三, en: Three}]\n",
+        encoding="utf-8")
+    ctx = context(_advice(example("huaxin-steel"), "en", str(overlay)))
+    assert ctx.service is not None and [s.label for s in ctx.service.steps] == ["One", "Two", "Three"]
+    high = next(a for a in ctx.action_plan if a.severity == "high")
+    assert high.due == "2026-07-10"
 
 
 # ----------------------------------------------------------------------------- HTML
@@ -261,11 +278,12 @@ def test_the_external_reference_check_can_fail() -> None:
 
 def test_html_charts_mark_this_account() -> None:
     html = rendered("huaxin-steel", "en", "html")
-    sc = context(_advice(example("huaxin-steel"), "en"))["scorecard"]
+    sc = context(_advice(example("huaxin-steel"), "en")).scorecard
+    assert sc is not None and sc.current.value is not None and sc.potential.value is not None
     assert html.count('class="tier current"') == 1  # the pyramid marks one tier
     assert html.count('class="rung current"') == 1 and html.count('class="rung next"') == 1
-    x = 30 + 200 * sc["current"]["value"] / 100
-    y = 210 - 200 * sc["potential"]["value"] / 100
+    x = 30 + 200 * sc.current.value / 100
+    y = 210 - 200 * sc.potential.value / 100
     assert f'<circle cx="{x:.1f}" cy="{y:.1f}"' in html  # the account's dot on the 2×2
 
 

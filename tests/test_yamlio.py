@@ -71,3 +71,12 @@ def test_size_cap_names_the_cap(tmp_path, monkeypatch):
 def test_deep_nesting_is_refused():
     [msg] = problems("x: " + "[" * 5000 + "]" * 5000)
     assert "nest" in msg
+
+
+def test_only_documents_that_could_expand_get_the_node_count_pass() -> None:
+    from kamrules.core.yamlio import MAX_NODES, _may_expand
+
+    assert not _may_expand("title: R&D & sales\nx: [a, b]\n")  # an ampersand in text is no anchor
+    assert _may_expand("a: &x [1, 2]\nb: *x\n")
+    assert _may_expand("- &x\n  - 1\n")
+    assert _may_expand("x" * (MAX_NODES + 1))

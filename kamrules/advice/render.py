@@ -50,7 +50,7 @@ def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | Non
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), advice.lang)
     name = f"playbook.{fmt}.j2"
     try:
-        return env.get_template(name).render(ctx)
+        return env.get_template(name).render(vars(ctx))  # the top-level fields are the template's names
     except TemplateFileError as e:
         raise InputError([e.problem()]) from None
     except LimitExceeded as e:

@@ -17,7 +17,15 @@ from typing import Any, Mapping
 
 import jinja2
 
-from kamrules.advice.model import Because, Blocked, Classification, Finding, Headline, Score
+from kamrules.advice.model import (
+    Because,
+    Blocked,
+    Classification,
+    Finding,
+    Headline,
+    Score,
+)
+from kamrules.core import i18n
 from kamrules.core.errors import EngineError, RulebookError
 from kamrules.engine.compile import Program
 from kamrules.engine.facts import Facts
@@ -346,7 +354,7 @@ class AccountDetails:
         for dim, policy, cands in hit_policy_conflicts(book, self.classification):
             text = _conflict_text(book, dim, policy, cands, lang)
             out.append(Finding(f"{dim}:{policy}", "rulebook.conflict", "conflict", "high", 0, text, text,
-                               "fix the rulebook: run 'kamrules check'" if lang == "en" else "请修正规则库:运行 kamrules check",
+                               i18n.t("resolve.conflict_remedy", lang),
                                "", (), "kamrules", str(book.dimensions[dim].origin.location), book.id))
         return tuple(sorted(out, key=Finding.sort_key))
 
@@ -380,8 +388,8 @@ _KEY = operator.itemgetter(0)
 
 def _conflict_text(book: Rulebook, dim: str, policy: str, cands: tuple[tuple[str, str], ...], lang: str) -> str:
     rule_list = ", ".join(f"{r} → {v}" for r, v in cands)
-    return (f"维度「{book.dimensions[dim].label.get('zh')}」的命中策略为 {policy},但有多条规则同时命中:{rule_list}"
-            if lang == "zh" else f"dimension '{dim}' has hit policy {policy}, but several rules matched: {rule_list}")
+    shown = book.dimensions[dim].label.get("zh") if lang == "zh" else dim
+    return i18n.t("resolve.conflict", lang, dimension=shown, policy=policy, rules=rule_list)
 
 
 def _because(lit: Literal) -> Because:

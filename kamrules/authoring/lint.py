@@ -8,9 +8,7 @@ durable_rules' limits. `check_rulebook` (authoring.check) runs them after loadin
 """
 from __future__ import annotations
 
-import datetime as _dt
 import re
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from kamrules.authoring.algebra import (
@@ -386,13 +384,12 @@ def template_variables(book: Rulebook) -> list[Problem]:
 
 
 def context_names(book: Rulebook) -> set[str]:
-    """The top-level names of context.context(), read from a real (empty) evaluation."""
-    from kamrules.advice.context import context
-    from kamrules.pipeline import evaluate
-    from kamrules.rulebook.model import Account
+    """The top-level names a playbook template can read: the fields of the typed context."""
+    import dataclasses
 
-    advice = evaluate(Account("lint", "lint", "<lint>", {}), book, as_of=_dt.date(2000, 1, 1), engine="reference")
-    return set(context(advice))
+    from kamrules.advice.contextmodel import PlaybookContext
+
+    return {f.name for f in dataclasses.fields(PlaybookContext)}
 
 
 def engine_limits(book: Rulebook) -> list[Problem]:

@@ -26,6 +26,7 @@ Visible escapes rather than deletion: a reader sees that something was there, an
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -169,7 +170,7 @@ def json_dumps(obj: Any, *, indent: int | None = 2, default: Callable[[Any], Any
 # --------------------------------------------------------------------------- whole structures
 
 def deep(obj: Any, fn: Callable[[str], str]) -> Any:
-    """Every string inside dicts, lists and tuples passed through fn (keys are left alone: they
+    """Every string inside dicts, lists, tuples and dataclasses passed through fn (keys are left alone: they
     are names the template reads, not text it shows). A structure shared by several parts of
     the input (the playbook context lists each finding in several places) is converted once,
     and stays shared."""
@@ -182,12 +183,17 @@ def deep(obj: Any, fn: Callable[[str], str]) -> Any:
             if done is None:
                 done = texts[o] = fn(o)
             return done
-        if not isinstance(o, (dict, list, tuple)):
+        record = dataclasses.is_dataclass(o) and not isinstance(o, type)
+        if not record and not isinstance(o, (dict, list, tuple)):
             return o
         key = id(o)
         if key in memo:
             return memo[key]
         out: Any
+        if record:  # a frozen dataclass of the typed playbook context: a copy with its text converted
+            out = memo[key] = dataclasses.replace(o, **{f.name: walk(getattr(o, f.name))
+                                                      for f in dataclasses.fields(o) if f.init})
+            return out
         if isinstance(o, dict):
             out = memo[key] = {}
             out.update((k, walk(v)) for k, v in o.items())
