@@ -21,6 +21,12 @@ from kamrules.cli.common import (
 from kamrules.core.errors import AccountError, Location, Problem, UsageError, render_problems
 
 
+def expand_inputs(files: tuple[str, ...]) -> list[str]:
+    from kamrules.portfolio.portfolio import expand
+
+    return expand(files)
+
+
 @click.command("portfolio")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @rulebook_option
@@ -37,10 +43,13 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError, re
               help="Report invalid accounts on standard error and go on with the others "
                    "(default: list every problem and stop, exit 2).")
 @mapping_option
+@click.option("--calibrate", metavar="FILE", default=None,
+              help="Also write a parameters overlay whose single-indicator and tier thresholds come from this "
+                   "portfolio's own distribution; use it later with advise -r FILE.")
 @guarded
 def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, as_of: str | None,
                   engine: str, output: str | None, fail_on: str | None, skip_invalid: bool, mapping: str | None,
-                  strict: bool) -> None:
+                  strict: bool, calibrate: str | None) -> None:
     """Evaluate many accounts and print one row per account, with a portfolio summary.
 
     FILE is a YAML/JSON account file, a CSV export from a CRM (every row an account; Chinese
@@ -61,12 +70,17 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
       kamrules portfolio examples/accounts/ --lang en
       kamrules portfolio export.csv more/*.yaml --format csv -o portfolio.csv
       kamrules portfolio export.csv --skip-invalid --fail-on high --format json
+      kamrules portfolio export.csv --calibrate calibrated.yaml --as-of 2026-06-30
     """
     from kamrules.authoring.gate import checked_rulebook
     from kamrules.portfolio import portfolio
 
     date = parse_as_of(as_of)
     book = checked_rulebook(rulebook)
+    if calibrate:
+        from kamrules.portfolio.calibrate import check_calibratable
+
+        check_calibratable(book, calibrate, rulebook)
     intake = None
     if mapping:
         import datetime as _dt
@@ -90,12 +104,27 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
                                   hint="pass account files, CSV exports or folders holding them")])
     result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine)
     text = portfolio.render(result, fmt)
+    overlay = None
+    if calibrate:
+        import datetime as _dt
+
+        from kamrules.portfolio.calibrate import calibrated_overlay
+
+        overlay = calibrated_overlay(result.measures, book, rulebook, calibrate, list(files),
+                                     date or _dt.date.today(), result.lang)
     if intake is not None and fmt == "json":
         from kamrules.io.crm.report import with_rows
 
         text = with_rows(text, intake.report)
     from kamrules.io.output import write_atomic, write_stdout
 
+    if overlay is not None and calibrate:
+        from kamrules.core.i18n import t
+
+        write_atomic(calibrate, overlay.text, inputs=[*expand_inputs(files), *book.files])
+        for line in overlay.notes:
+            echo(line, err=True)
+        echo(t("portfolio.calibrated", result.lang, file=calibrate, n=overlay.calibrated), err=True)
     if output:
         from kamrules.portfolio.portfolio import expand
 

@@ -17,7 +17,7 @@ import csv
 import datetime as _dt
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -28,6 +28,7 @@ from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.values import format_money, format_percent
 from kamrules.io import csvio
 from kamrules.pipeline import evaluate
+from kamrules.portfolio import overview, rank
 from kamrules.rulebook.model import SEVERITIES, Account, Rulebook
 
 ACCOUNT_SUFFIXES = (".yaml", ".yml", ".json", *csvio.CSV_SUFFIXES)
@@ -83,9 +84,9 @@ UI: dict[str, dict[str, str]] = {
                   "en": "{n} accounts are each {threshold} or more of the company's revenue:"},
     "conc_none_over": {"zh": "没有客户占公司年销售额的 {threshold} 及以上。",
                        "en": "No account is {threshold} or more of the company's revenue."},
-    "conc_unknown": {"zh": "没有给出公司年销售额（company.revenue），无法计算集中度。",
-                     "en": "The company's revenue (company.revenue) is not given, so concentration cannot be "
-                           "computed."},
+    "conc_unknown": {"zh": "没有给出公司年销售额（company.revenue），无法计算占公司的比例；组合本身的集中度见“组合本身”。",
+                     "en": "The company's revenue (company.revenue) is not given, so shares of it cannot be "
+                           "computed; the book's own concentration is under “The portfolio itself”."},
     "conc_total": {"zh": "这些客户合计占公司年销售额的 {share}。",
                    "en": "Together these accounts are {share} of the company's revenue."},
     "skipped": {"zh": "{n} 个无效客户已跳过（问题见标准错误输出）。",
@@ -198,6 +199,8 @@ class Row:
     top: Headline | None  # the most severe warning
     severities: frozenset[str]  # of every finding, for --fail-on
     manager: str | None = None  # team.account_manager
+    classes: Mapping[str, str | None] = field(default_factory=dict)  # every dimension → value code
+    fired: tuple[str, ...] = ()  # the rules that fired, sorted (rule-hit statistics, data checks)
 
     @property
     def revenue_share(self) -> float | None:
@@ -264,6 +267,8 @@ class Portfolio:
     summary: Summary
     skipped: tuple[Problem, ...] = ()
     invalid: int = 0
+    overview: overview.Overview | None = None  # the portfolio's own metrics and verdicts
+    measures: tuple[rank.Measures, ...] = ()  # the first pass's figures (ranking, --calibrate)
 
 
 def row_of(advice: Advice, where: Location) -> Row:
@@ -282,7 +287,9 @@ def row_of(advice: Advice, where: Location) -> Row:
         revenue=_number(values.get("revenue")), company_revenue=_number(values.get("company.revenue")),
         warnings=counts, top=warnings[0] if warnings else None,  # findings come most severe first
         severities=frozenset(f.severity for f in headlines),
-        manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None)
+        manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None,
+        classes={d: c.value for d, c in advice.classification.items()},
+        fired=tuple(sorted({m.rule for m in advice.matches})))
 
 
 def _number(v: Any) -> float | None:
@@ -305,15 +312,18 @@ def build(inputs: Inputs, book: Rulebook, *, as_of: _dt.date | None = None, lang
     lang = lang or book.lang
     rows: list[Row] = []
     engine_name = engine
+    # two passes: rank the book first, so each account is evaluated knowing its portfolio tier
+    measured, ranked = rank.first_pass((s.account for s in inputs.sources), book, as_of)
     for s in inputs.sources:
-        advice = evaluate(s.account, book, as_of=as_of, lang=lang, engine=engine)
+        advice = evaluate(rank.supply(s.account, book, ranked), book, as_of=as_of, lang=lang, engine=engine)
         engine_name = advice.engine
         rows.append(row_of(advice, s.where))
     rows.sort(key=sort_key(book))
     dates = {r.as_of for r in rows}
     common = as_of or (dates.pop() if len(dates) == 1 else None)
     return Portfolio(book, lang, engine_name, common, tuple(rows), summarise(rows, book),
-                     inputs.problems, inputs.invalid)
+                     inputs.problems, inputs.invalid,
+                     overview.overview(overview.row_views(rows), ranked, measured, book), measured)
 
 
 def _param(book: Rulebook, name: str, default: float) -> float:
@@ -429,6 +439,8 @@ def to_markdown(p: Portfolio) -> str:
         cells = [*(_cell_text(p, r, c) for c in cols), _warnings_text(p, r), r.top.title if r.top else NONE]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     lines += ["", f"## {ui('summary', lang)}", "", *_summary_md(p)]
+    if p.overview is not None:
+        lines += ["", *overview.markdown(p.overview, lang, p.book, {r.id: r.name for r in p.rows})]
     if p.invalid:
         lines += ["", ui("skipped", lang, n=p.invalid)]
     return "\n".join(lines) + "\n"
@@ -549,12 +561,17 @@ def to_json(p: Portfolio) -> str:
         },
         "skipped": [q.as_dict() for q in p.skipped],
     }
+    if p.overview is not None:
+        data["summary"]["portfolio"] = overview.to_json(p.overview, p.lang, p.book)
     return textsafe.json_dumps(data) + "\n"
 
 
 def _row_json(p: Portfolio, r: Row) -> dict[str, Any]:
+    placed = p.overview.ranking.of(r.id) if p.overview is not None else None
     return {
         "id": r.id, "name": r.name, "source": r.where, "as_of": r.as_of.isoformat(),
+        "portfolio": None if placed is None else {
+            "rank": placed.rank, "rank_share": placed.rank_share, "tier": placed.tier or None, "abc": placed.abc},
         "classification": dict(r.dims),
         "labels": {d: _dim_label(p, d, v) if v else None for d, v in r.dims.items()},
         "scores": dict(r.scores),
