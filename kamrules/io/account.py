@@ -13,7 +13,7 @@ from typing import Any
 
 from kamrules.core import settings, yamlio
 from kamrules.core.errors import AccountError, Collector, InputError, Location, suggest
-from kamrules.core.values import RangeProblem, ValueProblem, format_value, parse_date, parse_scalar
+from kamrules.core.values import RangeProblem, ValueProblem, format_value, named_currency, parse_date, parse_scalar
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
 from kamrules.rulebook.model import Account, FactDef, Rulebook
@@ -173,9 +173,24 @@ def _walk(doc: Doc, data: dict[str, Any], path: YPath, prefix: str, index: KeyIn
         locations[target] = doc.loc(kpath)
         if raw is None:
             continue
+        if fact.type == "money" and isinstance(raw, str) and book.currency and not _same_currency(doc, raw, book, kpath, out):
+            continue
         value = _value(doc, fact, raw, kpath, out)
         if value is not None:
             values[target] = value
+
+
+def _same_currency(doc: Doc, raw: str, book: Rulebook, path: YPath, out: Collector) -> bool:
+    """An amount that names another currency than the rulebook's is refused, never compared as
+    if it were in the rulebook's (a mapping's rates convert exports: --mapping)."""
+    code = named_currency(raw)
+    if not code or code == book.currency:
+        return True
+    out.add("account.currency", f"'{format_path(path)}' is in {code}, but the rulebook '{book.id}' counts money in "
+            f"{book.currency}", doc.value_loc(path), format_path(path), f"an amount in {book.currency}",
+            f"convert it to {book.currency}, or read the export with --mapping and give the rate there: "
+            f"rates: {{{code}: <{book.currency} per {code}>}}")
+    return False
 
 
 def _value(doc: Doc, fact: FactDef, raw: Any, path: YPath, out: Collector) -> Any:
