@@ -347,3 +347,11 @@ def test_a_mapped_export_in_dollars_is_converted_end_to_end(tmp_path):
     m.write_text(USD_MAPPING.format(rates=""), encoding="utf-8")
     r = run("portfolio", *files, "--mapping", str(m), "--as-of", AS_OF)
     assert r.exit_code == 2 and "mapping.currency" in r.output and "counts money in CNY" in r.output
+
+
+def test_programme_below_with_no_medium_account_does_not_advise_moving_one_up(tmp_path):
+    en = run("portfolio", str(export(tmp_path, SMALL_ROWS)), "--as-of", AS_OF, "--lang", "en").output
+    assert "and no medium account to move up: the thresholds may not fit this book's scale" in en
+    assert "look for medium accounts worth moving up" not in en
+    en = run("portfolio", str(export(tmp_path)), "--as-of", AS_OF, "--lang", "en").output
+    assert "look for medium accounts worth moving up" in en  # the ten-account book has medium accounts

@@ -72,6 +72,10 @@ UI: dict[str, dict[str, str]] = {
     "programme_below": {"zh": "{n} 个大客户，少于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：检查是否有值得升级的中客户。",
                         "en": "{n} key accounts, fewer than the {lo}–{hi} the literature suggests (McDonald & Woodburn): "
                               "look for medium accounts worth moving up."},
+    "programme_below_none": {"zh": "{n} 个大客户，少于文献建议的 {lo}–{hi} 个（McDonald & Woodburn），而且没有可以升级的中客户：门槛可能不适合这个组合的规模（见“组合本身”与 --calibrate）。",
+                             "en": "{n} key accounts, fewer than the {lo}–{hi} the literature suggests (McDonald & Woodburn), "
+                                   "and no medium account to move up: the thresholds may not fit this book's scale "
+                                   "(see “The portfolio itself” and --calibrate)."},
     "programme_above": {"zh": "{n} 个大客户，多于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：资源会被摊薄，重新按三类标准筛选。",
                         "en": "{n} key accounts, more than the {lo}–{hi} the literature suggests (McDonald & Woodburn): "
                               "resources get spread thin; re-select with the three standards."},
@@ -289,7 +293,14 @@ def row_of(advice: Advice, where: Location) -> Row:
         severities=frozenset(f.severity for f in headlines),
         manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None,
         classes={d: c.value for d, c in advice.classification.items()},
-        fired=tuple(sorted({m.rule for m in advice.matches})))
+        fired=_fired(advice))
+
+
+def _fired(advice: Advice) -> tuple[str, ...]:
+    """The rules that fired and counted: a classification rule whose value lost to its
+    dimension's hit policy (a catch-all table row) is not counted as firing."""
+    lost = {r for c in advice.classification.values() for r, _ in c.candidates if r not in c.rules}
+    return tuple(sorted({m.rule for m in advice.matches} - lost))
 
 
 def _number(v: Any) -> float | None:
@@ -462,7 +473,10 @@ def _summary_md(p: Portfolio) -> list[str]:
             out.append(f"  - {_md_cell(r.name)} (`{_md_cell(r.id)}`): {format_percent(r.revenue_share or 0)}")
     pg = s.programme
     if pg is not None:
-        out.append(f"- **{ui('programme', lang)}**{colon}" + ui(f"programme_{pg.verdict}", lang, n=pg.key_accounts,
+        verdict = pg.verdict
+        if verdict == "below" and dict(s.by_final).get("medium", 1) == 0:
+            verdict = "below_none"  # "look for medium accounts worth moving up" when there are none
+        out.append(f"- **{ui('programme', lang)}**{colon}" + ui(f"programme_{verdict}", lang, n=pg.key_accounts,
                                                                  lo=pg.size_min, hi=pg.size_max, many=pg.too_many))
         for m, n in pg.overloaded:
             out.append("  - " + ui("manager_overloaded", lang, manager=_md_cell(m), n=n, limit=pg.per_manager_limit))
