@@ -355,3 +355,36 @@ def test_programme_below_with_no_medium_account_does_not_advise_moving_one_up(tm
     assert "look for medium accounts worth moving up" not in en
     en = run("portfolio", str(export(tmp_path)), "--as-of", AS_OF, "--lang", "en").output
     assert "look for medium accounts worth moving up" in en  # the ten-account book has medium accounts
+
+
+def test_csv_export_carries_the_place_in_the_book(tmp_path):
+    import csv
+    import io
+
+    out = run("portfolio", str(export(tmp_path)), "--as-of", AS_OF, "-f", "csv", "--lang", "en").output
+    rows = list(csv.reader(io.StringIO(out.lstrip("\ufeff"))))
+    head = rows[0]
+    assert head[-3:] == ["Rank in the portfolio", "Pyramid tier by rank", "ABC class"]
+    by_id = {r[0]: dict(zip(head, r)) for r in rows[1:]}
+    assert (by_id["a04"]["Rank in the portfolio"], by_id["a04"]["Pyramid tier by rank"], by_id["a04"]["ABC class"]) \
+        == ("3", "Iron", "B")
+    assert by_id["a01"]["Pyramid tier by rank"] == "Silver"
+
+
+def test_an_accounts_own_portfolio_facts_are_replaced_by_the_ranking(tmp_path):
+    p = export(tmp_path)
+    lines = p.read_text(encoding="utf-8").splitlines()
+    p.write_text("\n".join([lines[0] + ",portfolio.tier", *(ln + ",platinum" for ln in lines[1:])]) + "\n",
+                 encoding="utf-8")
+    d = summary(str(p))
+    # only the ranking says who is platinum: with Curry's bands nobody of ten is, so the rule
+    # comparing the tier by rank with the amounts cannot fire for the 8M account a04
+    hits = {h["rule"]: h["fired"] for h in d["summary"]["portfolio"]["rule_hits"]["rules"]}
+    assert hits["portfolio-top-ranked-small-by-thresholds"] == 0
+
+
+def test_verdicts_in_chinese(book):
+    zh = run("portfolio", *book_args(book), "--as-of", AS_OF, "--lang", "zh").output
+    assert "二八法则成立：排名前 20% 的 2 个客户（共 10 个）贡献了 70% 的交易额。" in zh
+    assert "鲸鱼曲线：按利润排名前 8 个客户累计利润达到峰值 1548万，是总利润 1398万 的 110.7%" in zh
+    assert "### 组合本身" in zh and "**规则触发统计**" in zh

@@ -204,6 +204,23 @@ def markdown(o: Overview, lang: str, book: Rulebook, names: Mapping[str, str]) -
     return out
 
 
+def csv_heads(o: Overview, lang: str) -> list[str]:
+    """The CSV export's extra columns: the account's place in the book (none when nothing ranked)."""
+    if not o.ranking.size:
+        return []
+    return [t("portfolio.col_rank", lang), t("portfolio.col_tier", lang), t("portfolio.col_abc", lang)]
+
+
+def csv_cells(o: Overview, account_id: str, lang: str, book: Rulebook) -> list[Any]:
+    if not o.ranking.size:
+        return []
+    p = o.ranking.of(account_id)
+    if p is None:
+        return ["", "", ""]
+    tier = labeller(book, lang)(_pyramid_fact(book), p.tier) if p.tier else ""
+    return [p.rank, tier, p.abc]
+
+
 def _pyramid_fact(book: Rulebook) -> str:
     return book.playbook.portfolio.pyramid_fact
 

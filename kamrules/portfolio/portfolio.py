@@ -525,7 +525,8 @@ def to_csv(p: Portfolio) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([neutralise(h) for h in [*(_heading(p, c) for c in cols), ui("source", lang), *sev_heads,
-                                        ui("top_warning", lang), ui("top_severity", lang)]])
+                                        ui("top_warning", lang), ui("top_severity", lang),
+                                        *(overview.csv_heads(p.overview, lang) if p.overview else [])]])
     for r in p.rows:
         cells: list[Any] = []
         for c in cols:
@@ -542,6 +543,9 @@ def to_csv(p: Portfolio) -> str:
         cells.extend(r.warnings[s] for s in SEVERITIES)
         cells.append(neutralise(r.top.title) if r.top else "")
         cells.append(neutralise(SEVERITY_LABEL[r.top.severity][lang]) if r.top else "")
+        if p.overview is not None:
+            cells.extend(neutralise(c) if isinstance(c, str) else c
+                         for c in overview.csv_cells(p.overview, r.id, lang, p.book))
         w.writerow(cells)
     return "\ufeff" + buf.getvalue()
 
