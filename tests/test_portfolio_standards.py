@@ -217,16 +217,42 @@ def test_a_single_account_run_never_asks_for_portfolio_facts(tmp_path):
     assert "portfolio-key-outside-top" not in json.dumps(d["findings"])
 
 
-@pytest.mark.parametrize("bands,message", [
-    ("{platinum: 10%, gold: 20%}", "the bands add up to 30.0000%, not 100%"),
-    ("{platinum: 50%, diamond: 50%}", "'diamond' is not a value of 'portfolio.tier'"),
+BANDS = "{platinum: 10%, gold: 20%, silver: 30%, iron: 40%}"
+
+
+@pytest.mark.parametrize("old,new,message", [
+    (BANDS, "{platinum: 10%, gold: 20%}", "the bands add up to 30.0000%, not 100%"),
+    (BANDS, "{platinum: 50%, diamond: 50%}", "'diamond' is not a value of 'portfolio.tier'"),
+    ("profit: margin_after_cts", "profit: margin_after_ct", "names 'margin_after_ct', which is not a declared fact"),
+    ("key_revenue_min: {of", "key_revenue_mn: {of", "'key_revenue_mn' is not a declared parameter"),
+    ("top: 20%", "top: 120%", "top: 120% is not a share between 0 and 100%"),
+    ("{a: 80%, b: 95%}", "{a: 95%, b: 80%}", "B must end after A"),
+    ("fact: portfolio.tier", "fact: tier", "'tier' is not declared"),
 ])
-def test_bad_bands_are_a_load_error(tmp_path, bands, message):
+def test_bad_portfolio_sections_are_a_load_error(tmp_path, old, new, message):
     rb = tmp_path / "bad.yaml"
-    rb.write_text(COMPANY_BANDS.format(base="course").replace(
-        "{platinum: 10%, gold: 20%, silver: 30%, iron: 40%}", bands), encoding="utf-8")
+    text = COMPANY_BANDS.format(base="course")
+    assert old in text
+    rb.write_text(text.replace(old, new), encoding="utf-8")
     r = run("portfolio", str(export(tmp_path)), "-r", str(rb), "--as-of", AS_OF)
-    assert r.exit_code == 2 and "rulebook.playbook-portfolio" in r.output and message in r.output
+    assert r.exit_code == 2 and "rulebook.playbook-portfolio" in r.output and message in r.output, r.output
+    assert "bad.yaml:" in r.output  # where: the overlay's file
+
+
+@pytest.mark.parametrize("by,expected", [("revenue", "revenue"), ("profit", "profit")])
+def test_rank_by_is_the_rulebooks_choice(tmp_path, by, expected):
+    rows = list(ROWS)
+    rows[2] = ("a03", "Gamma", "10,000,000", "", "Wang")  # no profit figure
+    rb = tmp_path / "by.yaml"
+    rb.write_text(COMPANY_BANDS.format(base="course").replace("by: auto", f"by: {by}").replace(
+        BANDS, "{platinum: 1%, gold: 4%, iron: 15%, lead: 80%}"), encoding="utf-8")  # Zeithaml's names
+    r = summary(str(export(tmp_path, rows)), "-r", str(rb))["summary"]["portfolio"]["ranking"]
+    assert r["by"] == expected
+    if by == "profit":  # a03 has no profit: not ranked, so it gets no tier and no portfolio facts
+        assert r["unranked"] == ["a03"] and r["ranked"] == 9
+    else:
+        assert r["unranked"] == [] and [a["id"] for a in r["accounts"]][:3] == ["a01", "a02", "a03"]
+    assert {t["tier"] for t in r["tiers"]} == {"platinum", "gold", "iron", "lead"}
 
 
 # --------------------------------------------------------------------------- one class, calibration
