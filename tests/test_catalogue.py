@@ -32,7 +32,7 @@ def test_every_entry_is_used(key: str) -> None:
     if key.startswith(DYNAMIC):
         return
     area, _, name = key.partition(".")
-    used = (f'"{key}"' in SOURCES or (area == "playbook" and (re.search(rf"\bui\.{re.escape(name)}\b", SOURCES)
+    used = (f'"{key}"' in SOURCES or f"'{key}'" in SOURCES or (area == "playbook" and (re.search(rf"\bui\.{re.escape(name)}\b", SOURCES)
                                                                or f'_ui("{name}"' in SOURCES)))
     assert used, f"{key} is in the catalogue but nothing uses it"
 

@@ -2,7 +2,8 @@
 catalogue, one lookup (core/i18n.py `t`). Keys are namespaced by where they appear: `playbook.*`
 (the playbook chrome; templates read them as `ui.<name>`), `severity.*`, `source.*`,
 `concept.*` and `family.*` (kamrules' own concepts: the course's concept names are the
-rulebook's, rules/course/playbook.yaml), `resolve.*`.
+rulebook's, rules/course/playbook.yaml), `resolve.*`, `mapping.*` (the comments `init mapping`
+writes).
 
 Data only. tests/test_catalogue.py checks that every entry has both languages with the same
 {placeholders}, and that every key is used.
@@ -191,4 +192,29 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portfolio.rules_always": {"zh": "对每个客户都触发的规则（{n} 条）：{rules}", "en": "Rules that fire for every account ({n}): {rules}"},
     "portfolio.calibrated": {"zh": "已把按本组合校准的门槛写入 {file}（{n} 个参数）。", "en": "Wrote the thresholds calibrated from this portfolio to {file} ({n} parameters)."},
     "portfolio.not_calibrated": {"zh": "未校准 {param}：只有 {n} 个客户给出 {of}。", "en": "{param} not calibrated: only {n} accounts give {of}."},
+    "mapping.head": {"zh": "kamrules CRM 映射：由 `kamrules init mapping` 根据 {files} 生成。", "en": "kamrules CRM mapping: written by `kamrules init mapping` from {files}."},
+    "mapping.check": {"zh": "逐条检查标有 TODO 的行，然后运行：", "en": "Check every line marked TODO, then run:"},
+    "mapping.format": {"zh": "格式见 docs/crm-mapping.md；编辑器用的 JSON Schema：`kamrules schema mapping`。", "en": "The format: docs/crm-mapping.md; a JSON Schema for editors: `kamrules schema mapping`."},
+    "mapping.currency_found": {"zh": "导出文件的币种（来自 {where}）", "en": "the exports' currency (from {where})"},
+    "mapping.currency_guess": {"zh": "TODO：导出文件没有写币种，这里假定为规则库的 {cur}，请核对", "en": "TODO: the exports do not say their currency; this assumes the rulebook's {cur}: check it"},
+    "mapping.rate": {"zh": "TODO：规则库以 {book} 计价：写明 1 {cur} 折合多少 {book}，否则 kamrules 拒绝这些金额", "en": "TODO: the rulebook counts in {book}: say how many {book} one {cur} is worth, or kamrules refuses these amounts"},
+    "mapping.dates": {"zh": "日期写作 {example}", "en": "dates are written like {example}"},
+    "mapping.doubt": {"zh": "TODO（请核对）：{why}", "en": "TODO: {why}"},
+    "mapping.ignored": {"zh": "不是事实，忽略", "en": "not a fact: ignored"},
+    "mapping.also": {"zh": "也像 {target}；用的是列 {used}", "en": "looks like {target} too; the column {used} gives it"},
+    "mapping.name_id": {"zh": "客户表没有编号列：用名称作编号", "en": "the accounts export has no id column: the name is the id"},
+    "mapping.no_id": {"zh": "TODO：客户表没有编号列，名称里有空格或标点，不能作编号：导出时带上客户编号", "en": "TODO: the accounts export has no id column, and its names hold spaces or punctuation, so they cannot be ids: export the account id too"},
+    "mapping.account_too": {"zh": "也指向客户；关联用的是 {join}", "en": "names the account too; the join uses {join}"},
+    "mapping.todo_col": {"zh": "TODO：未能对应；最接近的：{near}", "en": "TODO: not placed; nearest: {near}"},
+    "mapping.todo_none": {"zh": "TODO：未能对应，也没有相近的事实", "en": "TODO: not placed, and nothing is close"},
+    "mapping.todo_value": {"zh": "TODO：{value!r} 对应 {choices} 中的哪一个？", "en": "TODO: which of {choices} is {value!r}?"},
+    "mapping.unit_note": {"zh": "TODO（请核对）：{note}", "en": "TODO: {note}"},
+    "mapping.not_found": {"zh": "TODO：没有找到{what}表，请填写 file（和 sheet）与列", "en": "TODO: no {what} table was found: fill in file (and sheet) and its columns"},
+    "mapping.other_table": {"zh": "未使用的表：{name}", "en": "a table not used: {name}"},
+    "mapping.join_todo": {"zh": "TODO：没有找到指向客户的列；填写商机表中写客户编号（或名称）的列", "en": "TODO: no column naming the account was found: give the deals column holding its id (or name)"},
+    "mapping.agg_head": {"zh": "由商机汇总出的客户事实；期间相对于 --as-of", "en": "Account facts from the deals; periods count back from --as-of"},
+    "mapping.agg_undeclared": {"zh": "规则库没有声明 '{fact}'：公司覆盖层可以声明（facts: {{{fact}: …}}）后启用", "en": "the rulebook declares no '{fact}': a company overlay can (facts: {{{fact}: …}}), then uncomment"},
+    "mapping.agg_column": {"zh": "'{fact}' 已由客户表的列 '{col}' 给出", "en": "'{fact}' comes from the accounts column '{col}'"},
+    "mapping.agg_missing": {"zh": "商机表缺少 {what}", "en": "the deals table has no {what}"},
+    "mapping.opps": {"zh": "在跟商机，作为客户的 opportunities 列表", "en": "open deals, as the account's opportunities"},
 }

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from kamrules.core import textsafe, yamlio
+from kamrules.core import i18n, textsafe, yamlio
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.values import ValueProblem, parse_bool, parse_enum
 from kamrules.io.account import ID_RE, KeyIndex
@@ -304,52 +304,11 @@ AGGREGATES: tuple[tuple[str, str, str], ...] = (
 OPPORTUNITIES = ("{name: name, value: amount, stage: stage, last_activity_days: days_since_activity}",
                  "{status: open}")
 
-WORDS = {
-    "head": {"zh": "kamrules CRM 映射：由 `kamrules init mapping` 根据 {files} 生成。",
-             "en": "kamrules CRM mapping: written by `kamrules init mapping` from {files}."},
-    "check": {"zh": "逐条检查标有 TODO 的行，然后运行：", "en": "Check every line marked TODO, then run:"},
-    "format": {"zh": "格式见 docs/crm-mapping.md；编辑器用的 JSON Schema：`kamrules schema mapping`。",
-               "en": "The format: docs/crm-mapping.md; a JSON Schema for editors: `kamrules schema mapping`."},
-    "currency_found": {"zh": "导出文件的币种（来自 {where}）", "en": "the exports' currency (from {where})"},
-    "currency_guess": {"zh": "TODO：导出文件没有写币种，这里假定为规则库的 {cur}，请核对",
-                       "en": "TODO: the exports do not say their currency; this assumes the rulebook's {cur}: check it"},
-    "rate": {"zh": "TODO：规则库以 {book} 计价：写明 1 {cur} 折合多少 {book}，否则 kamrules 拒绝这些金额",
-             "en": "TODO: the rulebook counts in {book}: say how many {book} one {cur} is worth, or kamrules "
-                   "refuses these amounts"},
-    "dates": {"zh": "日期写作 {example}", "en": "dates are written like {example}"},
-    "doubt": {"zh": "TODO：{why}", "en": "TODO: {why}"},
-    "ignored": {"zh": "不是事实，忽略", "en": "not a fact: ignored"},
-    "also": {"zh": "也像 {target}；用的是列 {used}", "en": "looks like {target} too; the column {used} gives it"},
-    "name_id": {"zh": "客户表没有编号列：用名称作编号", "en": "the accounts export has no id column: the name is the id"},
-    "no_id": {"zh": "TODO：客户表没有编号列，名称里有空格或标点，不能作编号：导出时带上客户编号",
-              "en": "TODO: the accounts export has no id column, and its names hold spaces or punctuation, so they "
-                    "cannot be ids: export the account id too"},
-    "account_too": {"zh": "也指向客户；关联用的是 {join}", "en": "names the account too; the join uses {join}"},
-    "todo_col": {"zh": "TODO：未能对应；最接近的：{near}", "en": "TODO: not placed; nearest: {near}"},
-    "todo_none": {"zh": "TODO：未能对应，也没有相近的事实", "en": "TODO: not placed, and nothing is close"},
-    "todo_value": {"zh": "TODO：{value!r} 对应 {choices} 中的哪一个？", "en": "TODO: which of {choices} is {value!r}?"},
-    "unit_note": {"zh": "TODO：{note}", "en": "TODO: {note}"},
-    "not_found": {"zh": "TODO：没有找到{what}表，请填写 file（和 sheet）与列",
-                  "en": "TODO: no {what} table was found: fill in file (and sheet) and its columns"},
-    "other_table": {"zh": "未使用的表：{name}", "en": "a table not used: {name}"},
-    "join_todo": {"zh": "TODO：没有找到指向客户的列；填写商机表中写客户编号（或名称）的列",
-                  "en": "TODO: no column naming the account was found: give the deals column holding its id (or name)"},
-    "agg_head": {"zh": "由商机汇总出的客户事实；期间相对于 --as-of", "en": "Account facts from the deals; periods count "
-                                                                 "back from --as-of"},
-    "agg_undeclared": {"zh": "规则库没有声明 '{fact}'：公司覆盖层可以声明（facts: {{{fact}: …}}）后启用",
-                       "en": "the rulebook declares no '{fact}': a company overlay can (facts: {{{fact}: …}}), then "
-                             "uncomment"},
-    "agg_column": {"zh": "'{fact}' 已由客户表的列 '{col}' 给出", "en": "'{fact}' comes from the accounts column "
-                                                                   "'{col}'"},
-    "agg_missing": {"zh": "商机表缺少 {what}", "en": "the deals table has no {what}"},
-    "opps": {"zh": "在跟商机，作为客户的 opportunities 列表", "en": "open deals, as the account's opportunities"},
-}
-
 
 def _w(key: str, lang: str, **kw: Any) -> str:
     # the words go into YAML comments, and the values (headers, cells, file names) come from the
     # exports: a line break would end the comment and write a live key (core/textsafe.line)
-    return WORDS[key][lang].format(**{k: textsafe.line(v) if isinstance(v, str) else v for k, v in kw.items()})
+    return i18n.t(key, lang, **{k: textsafe.line(v) if isinstance(v, str) else v for k, v in kw.items()})
 
 
 _PLAIN_KEY = re.compile(r"^[^\s\-?:,\[\]{}#&*!|>'\"%@`][^:#\n]*$")
@@ -453,26 +412,26 @@ class _Writer:
         lang = self.lang
         names = ", ".join(Path(f).name for f in self.files)
         run_files = " ".join(Path(f).name for f in self.files)
-        lines = [f"# {_w('head', lang, files=names)}", f"# {_w('check', lang)}",
+        lines = [f"# {_w('mapping.head', lang, files=names)}", f"# {_w('mapping.check', lang)}",
                  f"#   kamrules portfolio {run_files} --mapping <this file> --as-of YYYY-MM-DD",
-                 f"# {_w('format', lang)}"]
+                 f"# {_w('mapping.format', lang)}"]
         for c in unused:
-            lines.append(f"# {_w('other_table', lang, name=c.label)}")
+            lines.append(f"# {_w('mapping.other_table', lang, name=c.label)}")
         lines.append("")
         lines += self.currency(accounts, deals)
         orders = self.date_orders(accounts, deals)
         order, doubt = (orders[0] if orders else ("YMD", ""))
         if order != "YMD":
             example = {"MDY": "6/30/2026", "DMY": "30/06/2026"}[order]
-            lines.append(f"dates: {order}  # {_w('dates', lang, example=example)}")
+            lines.append(f"dates: {order}  # {_w('mapping.dates', lang, example=example)}")
             if doubt:
-                lines.append(f"# {_w('doubt', lang, why=doubt)}")
+                lines.append(f"# {_w('mapping.doubt', lang, why=doubt)}")
         lines.append("")
         given: dict[str, str] = {}
         if accounts is not None:
             lines += self.table("accounts", accounts, given)
         else:
-            lines += ["accounts:", f"  # {_w('not_found', lang, what='accounts' if lang == 'en' else '客户')}",
+            lines += ["accounts:", f"  # {_w('mapping.not_found', lang, what='accounts' if lang == 'en' else '客户')}",
                       "  file: TODO.csv", "  columns:", "    TODO: id"]
         lines.append("")
         if deals is not None:
@@ -513,13 +472,13 @@ class _Writer:
         if found:
             cur = found.most_common(1)[0][0]
             shown = ", ".join(dict.fromkeys(where))
-            out.append(f"currency: {cur}  # {_w('currency_found', self.lang, where=shown)}")
+            out.append(f"currency: {cur}  # {_w('mapping.currency_found', self.lang, where=shown)}")
         else:
             cur = book_cur or "CNY"
-            out.append(f"currency: {cur}  # {_w('currency_guess', self.lang, cur=cur)}")
+            out.append(f"currency: {cur}  # {_w('mapping.currency_guess', self.lang, cur=cur)}")
         others = sorted({c for c in found if c != book_cur} if book_cur else set())
         for o in others:
-            out.append(f"# {_w('rate', self.lang, book=book_cur, cur=o)}")
+            out.append(f"# {_w('mapping.rate', self.lang, book=book_cur, cur=o)}")
         if others:
             out.append("# rates: {" + ", ".join(f"{o}: 7.1" for o in others) + "}")
         return out
@@ -549,7 +508,7 @@ class _Writer:
         if role == "deals":
             join_col, join_to = self.join(c, accounts)
             if join_col is None:
-                lines.append(f"  # {_w('join_todo', lang)}")
+                lines.append(f"  # {_w('mapping.join_todo', lang)}")
                 lines.append("  join: {column: TODO, to: id}")
             else:
                 lines.append(f"  join: {{column: {_value(c.data.header[join_col].text)}, to: {join_to}}}")
@@ -561,13 +520,13 @@ class _Writer:
             p = placements.get(i)
             if p is not None and p.target in ("account", "account_name"):  # the join names the account already
                 join_header = c.data.header[join_col].text if join_col is not None else "?"
-                lines.append(f"    {_key(h)}:  # {_w('account_too', lang, join=join_header)}")
+                lines.append(f"    {_key(h)}:  # {_w('mapping.account_too', lang, join=join_header)}")
                 continue
             if p is None:
                 other = c.raw.get(role, {}).get(i)
                 if other is not None:  # a second column for a target another column gives better
                     used = next(c.data.header[j].text for j, q in placements.items() if q.target == other.target)
-                    lines.append(f"    {_key(h)}:  # {_w('also', lang, target=other.target, used=used)}")
+                    lines.append(f"    {_key(h)}:  # {_w('mapping.also', lang, target=other.target, used=used)}")
                     continue
                 lines += self.unplaced(h, role, {q.target for q in placements.values()})
                 continue
@@ -575,17 +534,17 @@ class _Writer:
                 given[p.target] = h
                 if p.target == "name" and c.placed("accounts", "id") is None:
                     if all(ID_RE.match(str(v)) for v in c.column(i)):
-                        lines.append(f"    {_key(h)}: [name, id]  # {_w('name_id', lang)}")
+                        lines.append(f"    {_key(h)}: [name, id]  # {_w('mapping.name_id', lang)}")
                         continue
-                    lines.append(f"    # {_w('no_id', lang)}")
+                    lines.append(f"    # {_w('mapping.no_id', lang)}")
             lines += self.column(role, c, i, h, p)
         return lines
 
     def unplaced(self, header: str, role: str, placed: set[str]) -> list[str]:
         if loose(header) in self.vocab.ignore or loose(_split_unit(header)[0]) in self.vocab.ignore:
-            return [f"    {_key(header)}:  # {_w('ignored', self.lang)}"]
+            return [f"    {_key(header)}:  # {_w('mapping.ignored', self.lang)}"]
         near = self.nearest(header, role, placed)
-        note = _w("todo_col", self.lang, near=", ".join(near)) if near else _w("todo_none", self.lang)
+        note = _w("mapping.todo_col", self.lang, near=", ".join(near)) if near else _w("mapping.todo_none", self.lang)
         return [f"    {_key(header)}:  # {note}"]
 
     def column(self, role: str, c: Candidate, i: int, header: str, p: Placement) -> list[str]:
@@ -611,7 +570,7 @@ class _Writer:
             extra.append(f"unit: {_value(p.unit)}")
         if p.currency:
             extra.append(f"currency: {p.currency}")
-        comment = f"  # {_w('unit_note', lang, note=p.note)}" if p.note else ""
+        comment = f"  # {_w('mapping.unit_note', lang, note=p.note)}" if p.note else ""
         if vmap is None or (not vmap.mapped and not vmap.todo):
             if extra:
                 return [f"    {_key(header)}: {{to: {p.target}, {', '.join(extra)}}}{comment}"]
@@ -621,7 +580,7 @@ class _Writer:
         for v, t in vmap.mapped:
             lines.append(f"        {_key(v)}: {t}")
         for v in vmap.todo:  # a value map with only these comments is empty: those rows are reported
-            lines.append(f"        # {_key(v)}: ?  # {_w('todo_value', lang, value=v, choices=vmap.choices)}")
+            lines.append(f"        # {_key(v)}: ?  # {_w('mapping.todo_value', lang, value=v, choices=vmap.choices)}")
         return lines
 
     def join(self, deals: Candidate, accounts: Candidate | None) -> tuple[int | None, str]:
@@ -653,7 +612,7 @@ class _Writer:
         lang = self.lang
         t = {p.target for p in deals.deals.values()}
         has_status = bool(t & {"stage", "status", "won", "closed"})
-        lines = [f"# {_w('agg_head', lang)}", "aggregate:"]
+        lines = [f"# {_w('mapping.agg_head', lang)}", "aggregate:"]
         for fact, spec, what in AGGREGATES:
             missing = []
             if "amount" in spec and "amount" not in t:
@@ -664,17 +623,17 @@ class _Writer:
                 missing.append("close_date")
             reason = ""
             if fact not in self.book.facts:
-                reason = _w("agg_undeclared", lang, fact=fact)
+                reason = _w("mapping.agg_undeclared", lang, fact=fact)
             elif fact in given:
-                reason = _w("agg_column", lang, fact=fact, col=given[fact])
+                reason = _w("mapping.agg_column", lang, fact=fact, col=given[fact])
             elif missing:
-                reason = _w("agg_missing", lang, what=", ".join(missing))
+                reason = _w("mapping.agg_missing", lang, what=", ".join(missing))
             if reason:
                 lines.append(f"  # {fact}: {spec}  # {reason}")
             else:
                 lines.append(f"  {fact}: {spec}  # {what}")
         opp = self.book.facts.get("opportunities")
         if opp is not None and opp.items and "opportunities" not in given:
-            lines += [f"  # {_w('opps', lang)}", "  opportunities:", f"    list: {OPPORTUNITIES[0]}",
+            lines += [f"  # {_w('mapping.opps', lang)}", "  opportunities:", f"    list: {OPPORTUNITIES[0]}",
                       f"    where: {OPPORTUNITIES[1]}"]
         return lines
