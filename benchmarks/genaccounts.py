@@ -222,7 +222,7 @@ def account(book: Rulebook, i: int, seed: int = SEED) -> Account:
     core = _core(rng)
     values: dict[str, Any] = {"id": f"acc-{i:05d}", "name": f"客户{i:05d}"}
     for name, f in book.facts.items():
-        if name in values:
+        if name in values or f.supplied:  # history facts come from the review store, not the account
             continue
         sampler = COURSE.get(name)
         if f.type == "enum" and sampler is None:

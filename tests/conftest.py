@@ -20,6 +20,15 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["KAMRULES_CACHE_DIR"] = str(tmp_path_factory.mktemp("kamrules-cache"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_store(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # no test reads or writes the user's review store: the user data directory is a fresh one,
+    # and no store is named from outside
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
+    for k in ("KAMRULES_STORE", "KAMRULES_USER"):
+        os.environ.pop(k, None)
+
+
 @pytest.fixture(autouse=True)
 def _cwd(monkeypatch: pytest.MonkeyPatch) -> None:
     # Paths in outputs are relative to the working directory: pin it to the repo root.

@@ -50,3 +50,15 @@ def test_no_other_translation_table_in_the_playbook_code() -> None:
     for rel in ("kamrules/advice/context.py", "kamrules/advice/resolve.py", "kamrules/advice/render.py"):
         text = (ROOT / rel).read_text(encoding="utf-8")
         assert not re.search(r'\{"zh": "', text), f"{rel} holds its own translation table"
+
+
+def test_no_key_is_written_twice() -> None:
+    """A dict literal keeps the last of two equal keys without a word: a second entry would
+    silently replace the first one's text everywhere it is used."""
+    import ast
+    import collections
+
+    tree = ast.parse((ROOT / "kamrules/core/catalogue.py").read_text(encoding="utf-8"))
+    keys = [k.value for node in ast.walk(tree) if isinstance(node, ast.Dict)
+            for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str) and "." in k.value]
+    assert [k for k, n in collections.Counter(keys).items() if n > 1] == []

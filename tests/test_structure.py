@@ -21,6 +21,7 @@ STAGES = {
     "pipeline": 6,    # the façade
     "authoring": 7,   # check/lint, rule tests, init, catalogue
     "portfolio": 7,   # many accounts
+    "history": 7,     # the review store: record, trends, history/diff/replay, overrides
     "cli": 8,         # thin click layer
 }
 

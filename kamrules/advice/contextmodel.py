@@ -367,6 +367,48 @@ class RulebookInfo:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
+class HistoryLine:
+    text: str = doc("one change since the last review, a sentence")
+    rules: tuple[str, ...] = doc("for a score's move: the per-rule points behind it (`health-no-sponsor −10`)")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class HistorySection:
+    key: str = doc("`by_facts`, `by_rulebook` (the rulebook changed) or `mixed` (it changed and the two "
+                   "could not be told apart)")
+    heading: str = doc("the section's heading in `lang`")
+    lines: tuple[HistoryLine, ...] = doc("the changes")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class History:
+    """Filled in by the review store (docs/history.md) when the account has an earlier review."""
+
+    title: str = doc("\"Since the last review\"")
+    intro: str = doc("the last review's date, record number and who recorded it")
+    notes: tuple[str, ...] = doc("said when the rulebook changed between the reviews")
+    sections: tuple[HistorySection, ...] = doc("what changed, kept apart by cause")
+    facts: str = doc("the facts that changed, one sentence (\"\" when none)")
+    previous: Mapping[str, Any] = doc("`{review, as_of, recorded_by, recorded_at, final, tier}` of the last review")
+    changes: Mapping[str, Any] = doc("the raw diff (`kamrules diff --format json`)")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Overrides:
+    """A manager's overrides in force, or lapsed since the last review (the review store)."""
+
+    title: str = doc("\"Manager overrides\"")
+    lines: tuple[str, ...] = doc("one sentence per override: the computed value beside the manager's, reason, "
+                                 "author, expiry, or that it lapsed")
+    dimensions: Mapping[str, str] = doc("dimension → a short \"overridden to … by … until …\" shown beside the "
+                                        "computed value")
+    accepted: Mapping[str, str] = doc("rule → \"accepted by … until …: reason\", shown under that warning")
+
+
+NO_OVERRIDES = Overrides("", (), {}, {})
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class PlaybookContext:
     """The top level: what every playbook template receives."""
 
@@ -409,12 +451,17 @@ class PlaybookContext:
                                                   "empty without `--explain`")
     severities: tuple[str, ...] = doc("`critical`, `high`, `medium`, `low`, `info`")
     generated_by: str = doc("the footer line")
+    history: History | None = field(default=None, metadata={
+        "doc": "with a review store and an earlier review of the account: \"since the last review\"; null otherwise"})
+    overrides: Overrides = field(default=NO_OVERRIDES, metadata={
+        "doc": "a manager's overrides in force or lapsed since the last review; empty (`lines: []`) without a store"})
 
 
 TYPES = (PlaybookContext, AccountInfo, RulebookInfo, Dimension, DimensionEvidence, DimensionValue, Score, ScorePart,
          Summary, Figure, FactLine, Finding, Evidence, SeverityGroup, Family, AnalysisStep, Relationships, Column,
          Contact, Role, Service, ServiceStep, ManagementPart, MissingFact, Action, Scorecard, QuadrantCell, Gauge,
-         Mark, Pyramid, Missing, DisabledRule, Provenance, Source, ProvenanceFinding)
+         Mark, Pyramid, Missing, DisabledRule, Provenance, Source, ProvenanceFinding,
+         History, HistorySection, HistoryLine, Overrides)
 
 
 def _type_text(t: Any) -> str:

@@ -79,6 +79,11 @@ OUTPUT = _closed(
     )),
     _req("scores", Table(Scalar("number", nullable=True), nullable=False,
                          desc="score → value (null: no rule added to it)")),
+    _req("score_parts", Table(Seq(_closed("", _req("rule", STRING), _req("points", Scalar("number"))), nullable=False),
+                              nullable=False,
+                              desc="score → the points each rule added to it (negative points take away), by rule: "
+                                   "the score is their sum, clamped to the score's range. The review store's 'why a "
+                                   "score moved' reads it")),
     _req("findings", Seq(Ref("finding"), nullable=False)),
     _req("missing_facts", Seq(STRING, nullable=False, desc="Facts whose absence left rules undecided",
                               schema_extra={"uniqueItems": True})),
@@ -87,6 +92,14 @@ OUTPUT = _closed(
     _req("disabled", Seq(_closed("", _req("rule", STRING), _req("reason", STRING),
                                  _req("by", Scalar("str", desc="The overlay that disabled it"))),
                          nullable=False, desc="Rules a company overlay switched off, with the reason")),
+    Field("history", Map("", (_req("previous", Anything()), _req("changes", Anything())), closed=False,
+                         desc="With a review store and an earlier review: the previous review and what changed "
+                              "since (as `kamrules diff --format json`; docs/history.md)")),
+    Field("overrides", Seq(Map("", (_req("kind", Scalar("str", choices=("dimension", "accept"))),
+                                    _req("target", STRING), _req("status", STRING)), closed=False),
+                           nullable=False,
+                           desc="With a review store: a manager's overrides of this account (class, tier, accepted "
+                                "warnings), in force or lapsed, each with the computed value beside it")),
     Field("explain", Seq(Map("", (_req("rule", STRING),
                                   _req("status", Scalar("str", choices=("fired", "not_fired", "disabled")))),
                              closed=False), nullable=False,

@@ -9,7 +9,9 @@ without end, is reported at its file and line (exit 2).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+import dataclasses
+
+from typing import Any, Iterable, Mapping
 
 from jinja2 import ChoiceLoader, PrefixLoader, StrictUndefined, TemplateError
 from jinja2.exceptions import SecurityError
@@ -26,6 +28,9 @@ from kamrules.rulebook.model import TemplateFolder
 from kamrules.rulebook.templates import ConfinedLoader, TemplateFileError, builtin_folder, display
 
 
+EXTRA_KEYS = ("history", "overrides")  # context keys another stage may supply (the review store)
+
+
 def environment(folders: Iterable[TemplateFolder] = ()) -> BoundedEnvironment:
     default = ConfinedLoader([builtin_folder(str(playbooks_dir()))])
     loader = ChoiceLoader([PrefixLoader({"default": default}, delimiter=":"), ConfinedLoader(list(folders)), default])
@@ -40,13 +45,22 @@ def environment(folders: Iterable[TemplateFolder] = ()) -> BoundedEnvironment:
     return env
 
 
-def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None) -> str:
+def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None,
+                extra: Mapping[str, Any] | None = None) -> str:
+    """`extra`: context keys another stage supplies (the review store's `history` and
+    `overrides`, docs/playbook-context.md); only documented keys are accepted."""
     env = environment(advice.book.templates)
     if fmt == "html":
         env.autoescape = True
     # every string of the context is input or derived from it (names, messages, labels from
     # overlays): neutralised here, where it meets the medium; the template's own text is not
-    ctx = textsafe.deep(context(advice, explain=explain), textsafe.html if fmt == "html" else textsafe.markdown)
+    raw = context(advice, explain=explain)
+    if extra:
+        unknown = set(extra) - set(EXTRA_KEYS)
+        if unknown:
+            raise ValueError(f"unknown playbook context key {sorted(unknown)[0]!r}")
+        raw = dataclasses.replace(raw, **extra)
+    ctx = textsafe.deep(raw, textsafe.html if fmt == "html" else textsafe.markdown)
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), advice.lang)
     name = f"playbook.{fmt}.j2"
     try:
@@ -103,6 +117,8 @@ def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
             "dimensions": {d: c.value for d, c in cls.items()},
         },
         "scores": {s: sc.value for s, sc in advice.scores.items()},
+        # the points each rule added to each score (why a score is what it is, and why it moved)
+        "score_parts": {s: [{"rule": r, "points": p} for r, p in sc.parts] for s, sc in advice.scores.items()},
         "findings": [
             {"rule": f.rule, "concept": f.concept, "kind": f.kind, "severity": f.severity, "priority": f.priority,
              "title": f.title, "message": f.message, "remedy": f.remedy,
@@ -120,7 +136,11 @@ def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
     return out
 
 
-def render(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None) -> str:
+def render(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None,
+           extra: Mapping[str, Any] | None = None, extra_json: Mapping[str, Any] | None = None) -> str:
+    """`extra_json`: keys added to the JSON output (the review store's `history`, `overrides`)."""
     if fmt == "json":
-        return textsafe.json_dumps(to_json(advice, explain=explain), default=str) + "\n"
-    return render_text(advice, fmt, explain=explain)
+        doc = to_json(advice, explain=explain)
+        doc.update(extra_json or {})
+        return textsafe.json_dumps(doc, default=str) + "\n"
+    return render_text(advice, fmt, explain=explain, extra=extra)

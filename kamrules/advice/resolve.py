@@ -506,6 +506,8 @@ def _base_facts(book: Rulebook, names: set[str], env: Mapping[str, Any]) -> set[
     out: set[str] = set()
     for n in names:
         if n in book.facts:
+            # a supplied fact comes from a kamrules stage (the review store, the portfolio's
+            # ranking), never from the user
             if not book.facts[n].supplied:
                 out.add(n)
         elif n in book.metrics:

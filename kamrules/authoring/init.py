@@ -164,13 +164,14 @@ def account_template(book: Rulebook, lang: str) -> str:
     lines += [_t("as_of", lang), _t("notes", lang)]
     groups: dict[str, list[FactDef]] = {}
     placed: set[str] = set()
-    for f in book.facts.values():
+    asked = [f for f in book.facts.values() if not f.supplied]  # the store supplies history facts
+    for f in asked:
         top = f.name.split(".")[0]
         if "." in f.name:
             if top in placed:
                 continue
             placed.add(top)
-            members = [g for g in book.facts.values() if g.name.split(".")[0] == top and "." in g.name]
+            members = [g for g in asked if g.name.split(".")[0] == top and "." in g.name]
             groups.setdefault(f.group or "other", []).extend(members)
         else:
             groups.setdefault(f.group or "other", []).append(f)

@@ -20,7 +20,9 @@ from kamrules.cli.common import (
     parse_as_of,
     read_input,
     read_mapped,
+    record_options,
     rulebook_option,
+    store_may_exist,
 )
 from kamrules.core.errors import AccountError, Location, Problem, UsageError
 
@@ -39,10 +41,12 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError
 @click.option("--verbose", "-v", is_flag=True, help="Say which engine and rulebook ran, on standard error.")
 @account_option
 @mapping_option
+@record_options
 @guarded
 def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, output: str | None,
            fail_on: str | None, explain: bool, as_of: str | None, engine: str, verbose: bool,
-           account_id: str | None, mapping: str | None, strict: bool) -> None:
+           account_id: str | None, mapping: str | None, strict: bool, store: str | None, record: bool,
+           by: str | None) -> None:
     """Evaluate an account file and print its strategy playbook.
 
     ACCOUNT is a YAML or JSON account file, - for standard input, or a CSV export from a CRM
@@ -56,12 +60,18 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
       kamrules advise examples/portfolio/crm-export.csv --account HX-001
       kamrules advise account.yaml --lang en --format html -o playbook.html
       kamrules advise account.yaml --format json --fail-on high
+      kamrules advise account.yaml --record --by 王经理
       kamrules advise accounts.csv deals.csv --mapping crm.yaml --account HX-001
     """
     from kamrules.advice.render import render
     from kamrules.authoring.gate import refuse_what_check_refuses
 
     refuse_what_check_refuses(rulebook)  # what check calls wrong is refused here too (authoring/gate.py)
+    hist: Any = None  # the review store's part (history/use.py), when a store is in use
+    if mapping and record:
+        raise UsageError([Problem("cli.record-mapping", "--record with --mapping is not supported yet",
+                                  Location("--record"), hint="record mapped exports with 'kamrules portfolio … "
+                                                            "--mapping FILE --record'")])
     if mapping:
         advice = _mapped(files, mapping, rulebook, parse_as_of(as_of), lang, engine, account_id, strict)
     else:
@@ -72,14 +82,28 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
         from kamrules.pipeline import advise as run_advise
 
         file, text = read_input(files[0])
-        advice = run_advise(file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine, stdin_text=text,
-                            account_id=account_id)
+        if record or store or store_may_exist():
+            from kamrules.history import use
+
+            u = use.in_use(store, record, by)
+            if u is not None:
+                hist = use.advise(u, file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine,
+                                  stdin_text=text, account_id=account_id)
+        if hist is None:
+            advice = run_advise(file, rulebook, as_of=parse_as_of(as_of), lang=lang, engine=engine,
+                                stdin_text=text, account_id=account_id)
+        else:
+            advice = hist.advice
     expl = None
     if explain:
         from kamrules.advice.explain import explain_all
 
         expl = explain_all(advice)
-    out = render(advice, fmt, explain=expl)
+    out = render(advice, fmt, explain=expl, extra=hist.extra.context if hist else None,
+                 extra_json=hist.extra.json if hist else None)
+    if hist is not None:
+        for note in hist.commit():  # before the output: a store that refuses the review fails the run
+            echo(note, err=True)
     if verbose:
         echo(f"kamrules {__version__}: engine={advice.engine} rulebook={advice.book.id} "
              f"{advice.book.digest[:19]} as_of={advice.as_of} rules={len(advice.book.rules)} "
@@ -94,7 +118,9 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
         write_stdout(out)
     if fail_on:
         limit = SEVERITY_CHOICES.index(fail_on)
-        if any(SEVERITY_CHOICES.index(f.severity) <= limit for f in advice.findings):
+        accepted = hist.extra.accepted if hist else frozenset()  # a manager accepted these warnings
+        if any(SEVERITY_CHOICES.index(f.severity) <= limit for f in advice.findings
+               if not (f.kind == "warning" and f.rule in accepted)):
             sys.exit(1)
 
 

@@ -222,3 +222,29 @@ def read_mapped(files: tuple[str, ...], mapping: str, book: Any, as_of: _dt.date
     for line in report.summary_lines():
         echo(textsafe.line(f"kamrules: {line}"), err=True)
     return intake
+
+
+# --------------------------------------------------------------------------- the review store
+
+def store_option(fn: F) -> F:
+    return click.option("--store", metavar="URL_OR_PATH", default=None,
+                        help="The review store: a PostgreSQL URL, sqlite:///FILE or a file path (default: "
+                             "KAMRULES_STORE, else the project's .kamrules/, else the user's data directory; "
+                             "docs/history.md).")(fn)
+
+
+def record_options(fn: F) -> F:
+    fn = click.option("--by", "by", metavar="NAME", default=None,
+                      help="Who records (default: KAMRULES_USER, else the operating-system user).")(fn)
+    fn = click.option("--record", is_flag=True,
+                      help="Record this review in the review store (history, diff, replay).")(fn)
+    return store_option(fn)
+
+
+def store_may_exist() -> bool:
+    """Cheap: is a review store configured or present? (No database library is imported when not.)"""
+    from kamrules.history import location
+
+    if os.environ.get(location.ENV_STORE) or location.project_folder() is not None:
+        return True
+    return (location.user_data_dir() / location.STORE_FILE).exists()

@@ -9,7 +9,8 @@ import click
 from kamrules import __version__
 from kamrules.core import textsafe
 
-COMMANDS = ("advise", "check", "explain", "init", "portfolio", "rules", "schema", "test")
+COMMANDS = ("advise", "check", "diff", "explain", "history", "init", "override", "portfolio", "replay", "rules",
+            "schema", "store", "test")
 
 
 class LazyGroup(click.Group):

@@ -15,8 +15,10 @@ from kamrules.cli.common import (
     mapping_option,
     parse_as_of,
     read_mapped,
+    record_options,
     rulebook_option,
     shown_problems,
+    store_may_exist,
 )
 from kamrules.core.errors import AccountError, Location, Problem, UsageError, render_problems
 
@@ -43,13 +45,20 @@ def expand_inputs(files: tuple[str, ...]) -> list[str]:
               help="Report invalid accounts on standard error and go on with the others "
                    "(default: list every problem and stop, exit 2).")
 @mapping_option
+@record_options
+@click.option("--since", metavar="YYYY-MM-DD", default=None,
+              help="Compare with the reviews recorded on or before this date: tier migration, new critical "
+                   "warnings, warnings unresolved across reviews, key accounts not reviewed (md, json).")
+@click.option("--stale-months", type=click.IntRange(1, 120), default=3, show_default=True, metavar="N",
+              help="With --since: list key accounts whose last review is older than N months.")
 @click.option("--calibrate", metavar="FILE", default=None,
               help="Also write a parameters overlay whose single-indicator and tier thresholds come from this "
                    "portfolio's own distribution; use it later with advise -r FILE.")
 @guarded
 def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, as_of: str | None,
                   engine: str, output: str | None, fail_on: str | None, skip_invalid: bool, mapping: str | None,
-                  strict: bool, calibrate: str | None) -> None:
+                  strict: bool, store: str | None, record: bool, by: str | None, since: str | None,
+                  stale_months: int, calibrate: str | None) -> None:
     """Evaluate many accounts and print one row per account, with a portfolio summary.
 
     FILE is a YAML/JSON account file, a CSV export from a CRM (every row an account; Chinese
@@ -71,6 +80,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
       kamrules portfolio export.csv more/*.yaml --format csv -o portfolio.csv
       kamrules portfolio export.csv --skip-invalid --fail-on high --format json
       kamrules portfolio export.csv --calibrate calibrated.yaml --as-of 2026-06-30
+      kamrules portfolio export.csv --record --since 2026-03-31
     """
     from kamrules.authoring.gate import checked_rulebook
     from kamrules.portfolio import portfolio
@@ -102,16 +112,62 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
     if not inputs.sources:
         raise UsageError([Problem("portfolio.empty", "there is no valid account to evaluate", Location(files[0]),
                                   hint="pass account files, CSV exports or folders holding them")])
-    result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine)
-    text = portfolio.render(result, fmt)
-    overlay = None
-    if calibrate:
-        import datetime as _dt
+    since_date = parse_as_of(since) if since else None
+    if since_date is not None and fmt == "csv":
+        raise UsageError([Problem("portfolio.since-csv", "--since adds sections a CSV file cannot hold",
+                                  Location("--since"), hint="use --format md or json with --since")])
+    hist = None
+    if record or store or since_date or store_may_exist():
+        from kamrules.history import use
 
-        from kamrules.portfolio.calibrate import calibrated_overlay
+        u = use.in_use(store, record, by)
+        if u is None and since_date is not None:
+            raise UsageError([Problem("portfolio.no-store", "--since needs a review store, and there is none yet",
+                                      Location("--since"), hint="record reviews first: kamrules portfolio … --record")])
+        if u is not None:
+            hist = use.open_session(u, book)
+    try:
+        if hist is None:
+            result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine)
+        else:
+            from kamrules.history import use
 
-        overlay = calibrated_overlay(result.measures, book, rulebook, calibrate, list(files),
-                                     date or _dt.date.today(), result.lang)
+            hist.keep_current = since_date is not None
+            hist.preload([s.account.id for s in inputs.sources])
+            result = portfolio.build(inputs, book, as_of=date, lang=lang, engine=engine, evaluator=hist.evaluate,
+                                     overrides=use.portfolio_overrides(hist, date))
+        text = portfolio.render(result, fmt)
+        overlay = None
+        if calibrate:  # before a store records anything: too few accounts stops the run
+            import datetime as _dt
+
+            from kamrules.portfolio.calibrate import calibrated_overlay
+
+            overlay = calibrated_overlay(result.measures, book, rulebook, calibrate, list(files),
+                                         date or _dt.date.today(), result.lang)
+        if hist is not None and since_date is not None:
+            from kamrules.history import use, views
+
+            doc = use.since_portfolio(hist, since_date, stale_months)
+            if fmt == "json":
+                import json
+
+                data = json.loads(text)
+                data["since"] = doc
+                text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+            else:
+                text += views.since_markdown(doc, book, result.lang)
+        if hist is not None:  # before the output: a store that refuses the reviews fails the run
+            ids = hist.commit()
+            for n in hist.store.notes:
+                echo(f"kamrules: {n}", err=True)
+            if ids:
+                from kamrules.history.use import recorded_note
+
+                echo(recorded_note(hist, ids), err=True)
+    finally:
+        if hist is not None:
+            hist.store.close()
     if intake is not None and fmt == "json":
         from kamrules.io.crm.report import with_rows
 

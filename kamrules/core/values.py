@@ -335,6 +335,9 @@ def format_percent(x: float, *, exact: bool = False) -> str:
     if exact:
         return _no_negative_zero(_trim(f"{x * 100:.12f}") + "%")
     pct = x * 100
+    if not math.isfinite(pct):  # a finite ratio near the float limit (1e307 of a tiny base): × 100 overflows
+        mantissa, exp = f"{x:.2e}".split("e")
+        return f"{_trim(mantissa)}e{int(exp) + 2:+d}%"
     return _no_negative_zero((f"{pct:.0f}" if abs(pct - round(pct)) < 0.05 else f"{pct:.1f}") + "%")
 
 

@@ -14,12 +14,13 @@ are neutralised.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as _dt
 import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from kamrules import __version__
 from kamrules.advice.model import Advice, Headline
@@ -205,6 +206,7 @@ class Row:
     manager: str | None = None  # team.account_manager
     classes: Mapping[str, str | None] = field(default_factory=dict)  # every dimension → value code
     fired: tuple[str, ...] = ()  # the rules that fired, sorted (rule-hit statistics, data checks)
+    overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)  # dimension → a manager's value
 
     @property
     def revenue_share(self) -> float | None:
@@ -319,16 +321,23 @@ def sort_key(book: Rulebook) -> Any:
 
 
 def build(inputs: Inputs, book: Rulebook, *, as_of: _dt.date | None = None, lang: str | None = None,
-          engine: str = "auto") -> Portfolio:
+          engine: str = "auto", evaluator: Callable[..., Advice] = evaluate,
+          overrides: Mapping[str, Mapping[str, str]] | None = None) -> Portfolio:
+    """`evaluator`: pipeline.evaluate, or a stand-in with its signature (the review store's
+    session supplies history facts and records); `overrides`: account → dimension → the value
+    a manager set, shown beside the computed one."""
     lang = lang or book.lang
     rows: list[Row] = []
     engine_name = engine
     # two passes: rank the book first, so each account is evaluated knowing its portfolio tier
     measured, ranked = rank.first_pass((s.account for s in inputs.sources), book, as_of)
     for s in inputs.sources:
-        advice = evaluate(rank.supply(s.account, book, ranked), book, as_of=as_of, lang=lang, engine=engine)
+        advice = evaluator(rank.supply(s.account, book, ranked), book, as_of=as_of, lang=lang, engine=engine)
         engine_name = advice.engine
-        rows.append(row_of(advice, s.where))
+        row = row_of(advice, s.where)
+        if overrides and overrides.get(row.id):
+            row = dataclasses.replace(row, overrides=dict(overrides[row.id]))
+        rows.append(row)
     rows.sort(key=sort_key(book))
     dates = {r.as_of for r in rows}
     common = as_of or (dates.pop() if len(dates) == 1 else None)
@@ -423,7 +432,10 @@ def _warnings_text(p: Portfolio, r: Row) -> str:
 
 def _cell_text(p: Portfolio, r: Row, col: str) -> str:
     if col in DIMENSIONS:
-        return _dim_label(p, col, r.dims.get(col))
+        text = _dim_label(p, col, r.dims.get(col))
+        if col in r.overrides:  # beside the computed value, never instead of it
+            text += f" ⇒ {_dim_label(p, col, r.overrides[col])} ⚑"
+        return text
     if col in SCORES:
         return _score_text(r.scores.get(col))
     if col == "revenue":
@@ -536,7 +548,10 @@ def to_csv(p: Portfolio) -> str:
                 cells.append(_csv_number(r.revenue))
             elif c in DIMENSIONS:
                 v = r.dims.get(c)
-                cells.append(neutralise(_dim_label(p, c, v)) if v is not None else "")
+                text = _dim_label(p, c, v) if v is not None else ""
+                if c in r.overrides:
+                    text += f" ⇒ {_dim_label(p, c, r.overrides[c])} ⚑"
+                cells.append(neutralise(text) if text else "")
             else:
                 cells.append(neutralise(str(getattr(r, c))))
         cells.append(neutralise(r.where))
@@ -597,6 +612,7 @@ def _row_json(p: Portfolio, r: Row) -> dict[str, Any]:
         "warnings": dict(r.warnings),
         "top_warning": None if r.top is None else {
             "rule": r.top.rule, "concept": r.top.concept, "severity": r.top.severity, "title": r.top.title},
+        **({"overrides": dict(r.overrides)} if r.overrides else {}),
     }
 
 

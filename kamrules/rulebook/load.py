@@ -46,16 +46,59 @@ def display_path(path: Path) -> str:
     return str(path)
 
 
-def read_chain(ref: str, out: Collector) -> list[RawBook]:
+class Files:
+    """Where rulebook files come from: the disk (built-in ids and paths), by default."""
+
+    def locate(self, ref: str, from_file: str | None) -> str | None:
+        p = resolve_ref(ref, from_file)
+        return None if p is None else str(p)
+
+    def key(self, path: str) -> str:
+        return str(Path(path).resolve())
+
+    def read(self, path: str) -> tuple[str, str, str]:
+        """(text, encoding, the document's display name)"""
+        text, encoding = yamlio.read_text(path)
+        return text, encoding, display_path(Path(path))
+
+
+class StoredFiles(Files):
+    """Rulebook files from a snapshot: display path → text, as the review store keeps them, so a
+    past review's rulebook loads exactly as it was (same names in messages, same digest), even
+    when the files on disk, built-in ones included, have changed since."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files
+
+    def locate(self, ref: str, from_file: str | None) -> str | None:
+        import posixpath
+
+        if ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or "\\" in ref:
+            base = posixpath.dirname(from_file) if from_file else ""
+            cand = posixpath.normpath(posixpath.join(base, ref.replace("\\", "/")))
+        else:
+            parts = ref.split(".")
+            cand = f"rules/{parts[0]}/" + (f"{parts[0]}.yaml" if len(parts) == 1 else "/".join(parts[1:]) + ".yaml")
+        return cand if cand in self.files else None
+
+    def key(self, path: str) -> str:
+        return path
+
+    def read(self, path: str) -> tuple[str, str, str]:
+        return self.files[path], "utf-8", path
+
+
+def read_chain(ref: str, out: Collector, files: Files | None = None) -> list[RawBook]:
     """Every rulebook of the extends graph, parents before children, each once."""
     from kamrules.rulebook.read import Reader
 
+    src = files or Files()
     order: list[RawBook] = []
     seen: dict[str, RawBook] = {}
     stack: list[str] = []
 
-    def visit(path: Path, via: Location | None) -> RawBook | None:
-        key = str(path.resolve())
+    def visit(path: str, via: Location | None) -> RawBook | None:
+        key = src.key(path)
         if key in seen:
             return seen[key]
         if key in stack:
@@ -66,8 +109,8 @@ def read_chain(ref: str, out: Collector) -> list[RawBook]:
         stack.append(key)
         try:
             # open the real path; name the document by its stable display path
-            text, encoding = yamlio.read_text(str(path))
-            doc = yamlio.load(display_path(path), text=text, encoding=encoding)
+            text, encoding, name = src.read(path)
+            doc = yamlio.load(name, text=text, encoding=encoding)
         except InputError as e:
             out.extend(e.problems)
             stack.pop()
@@ -75,7 +118,7 @@ def read_chain(ref: str, out: Collector) -> list[RawBook]:
         book = Reader(doc, out).read()
         book.real = str(path)
         for parent_ref, loc in book.extends:
-            p = resolve_ref(parent_ref, str(path))
+            p = src.locate(parent_ref, str(path))
             if p is None:
                 from kamrules.core.resources import builtin_rulebooks
 
@@ -89,7 +132,7 @@ def read_chain(ref: str, out: Collector) -> list[RawBook]:
         order.append(book)
         return book
 
-    path = resolve_ref(ref, None)
+    path = src.locate(ref, None)
     if path is None:
         from kamrules.core.resources import builtin_rulebooks
 
@@ -164,12 +207,18 @@ def _verified(hit: object, ref: str) -> Rulebook | None:
     return book
 
 
-def _load_fresh(ref: str) -> tuple[Rulebook, list[RawBook]]:
+def load_stored(entry: str, files: dict[str, str]) -> Rulebook:
+    """A rulebook from a snapshot of its files (display path → text), loaded exactly as it was
+    (the review store's replay). Not cached: a snapshot is loaded once per replay."""
+    return _load_fresh(entry, StoredFiles(files))[0]
+
+
+def _load_fresh(ref: str, files: Files | None = None) -> tuple[Rulebook, list[RawBook]]:
     from kamrules.rulebook.check import check
     from kamrules.rulebook.layering import layer
 
     out = Collector()
-    chain = read_chain(ref, out)
+    chain = read_chain(ref, out, files)
     if out:
         raise RulebookError(out.problems)
     layered = layer(chain, out)

@@ -39,11 +39,20 @@ class FactDef:
     required: bool = False
     items: tuple["FactDef", ...] = ()  # fields of a list of mappings
     item_type: str = ""  # scalar type of a list of scalars
-    supplied: str = ""  # "portfolio": set by a kamrules stage, never by the account (never a missing fact)
+    supplier: str = ""  # the rulebook's `supplied:` ("portfolio": the portfolio's ranking sets it)
 
     @property
     def value_names(self) -> tuple[str, ...]:
         return tuple(v for v, _ in self.values)
+
+    @property
+    def supplied(self) -> str:
+        """Who supplies the fact when it is not the account: "history" for the reserved group
+        `history` (the review store fills these in, kamrules.history.trend); the rulebook's
+        `supplied:` otherwise ("portfolio": `kamrules portfolio` sets it from the account's rank
+        before the account is evaluated); "" for the rest. A supplied fact is never asked of
+        the user: not a missing fact, not in templates."""
+        return "history" if self.group == "history" else self.supplier
 
 
 @dataclass(frozen=True)

@@ -212,7 +212,7 @@ class Reader:
             help=_text(spec.get("help")), unit=str(spec.get("unit") or ""), min=mn, max=mx, values=values,
             aliases=tuple(str(a) for a in aliases), example=spec.get("example"),
             group=str(spec.get("group") or ""), required=spec.get("required") is True,
-            items=items, item_type=item_type, supplied=str(spec.get("supplied") or ""))
+            items=items, item_type=item_type, supplier=str(spec.get("supplied") or ""))
 
     def parameter(self, book: RawBook, name: str, spec: Any) -> None:
         path: YPath = ("parameters", name)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the review store, shipped inside the package."""

@@ -1,0 +1,139 @@
+"""Nothing lost: concurrent writers (real processes), a run that fails while writing or is
+interrupted records nothing, and export/import round-trips exactly between SQLite and
+PostgreSQL."""
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from helpers import EXAMPLES, HUAXIN, cli, open_store, proc, run
+
+from kamrules.history.location import parse
+
+
+def copies(folder: Path, n: int, prefix: str = "hx") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    text = Path(HUAXIN).read_text(encoding="utf-8")
+    for i in range(n):
+        (folder / f"{prefix}-{i:04d}.yaml").write_text(text.replace("id: huaxin-steel", f"id: {prefix}-{i:04d}"),
+                                                       encoding="utf-8")
+    return folder
+
+
+def count(url: str) -> int:
+    st = open_store(url)
+    try:
+        return st.counts()["reviews"]
+    finally:
+        st.close()
+
+
+def test_concurrent_writers_lose_nothing(store_url: str, tmp_path: Path) -> None:
+    folder = copies(tmp_path / "book", 40)
+    procs = [proc("portfolio", str(folder), "--record", "--store", store_url, "--engine", "reference",
+                  "--as-of", "2026-06-30", "-f", "json", "-o", str(tmp_path / f"out-{k}.json"))
+             for k in range(2)]
+    procs += [proc("advise", HUAXIN, "--record", "--store", store_url, "--engine", "reference",
+                   "--as-of", f"2026-0{k + 1}-28", "-o", str(tmp_path / f"a-{k}.md")) for k in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [o[1] for o in outs]
+    assert count(store_url) == 2 * 40 + 2
+    st = open_store(store_url)
+    try:
+        series = st.summaries()
+        assert len(series) == 41 and all(len(series[f"hx-{i:04d}"]) == 2 for i in range(40))
+        assert len({s.id for ss in series.values() for s in ss}) == 82
+        assert len({s.run for ss in series.values() for s in ss}) == 4  # one run id per process
+        assert st.counts()["rulebooks"] == 1
+    finally:
+        st.close()
+
+
+def _install_failing_trigger(url: str) -> None:
+    """The database refuses the 6th finding row of a run: a failure in the middle of the write."""
+    from sqlalchemy import text
+
+    st = open_store(url)
+    try:
+        with st.writing() as conn, conn.begin():
+            if conn.dialect.name == "sqlite":
+                conn.execute(text("CREATE TRIGGER boom BEFORE INSERT ON kamrules_findings "
+                                  "WHEN NEW.review_id > (SELECT MIN(id) FROM kamrules_reviews) + 5 "
+                                  "BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END"))
+            else:
+                conn.execute(text("CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN "
+                                  "IF NEW.review_id > (SELECT MIN(id) FROM kamrules_reviews) + 5 THEN "
+                                  "RAISE EXCEPTION 'refused by a test trigger'; END IF; RETURN NEW; END $$ "
+                                  "LANGUAGE plpgsql"))
+                conn.execute(text("CREATE TRIGGER boom BEFORE INSERT ON kamrules_findings "
+                                  "FOR EACH ROW EXECUTE FUNCTION boom()"))
+    finally:
+        st.close()
+
+
+def test_a_run_that_fails_while_writing_records_nothing(store_url: str, tmp_path: Path) -> None:
+    assert cli("advise", HUAXIN, "--record", "--store", store_url, "--as-of", "2026-01-31").exit_code == 0
+    _install_failing_trigger(store_url)
+    out = tmp_path / "p.json"
+    r = run("portfolio", str(EXAMPLES), "--record", "--store", store_url, "-f", "json", "-o", str(out))
+    assert r.returncode == 2 and "store.failed" in r.stderr and "Traceback" not in r.stderr
+    assert "refused by a test trigger" in r.stderr
+    assert not out.exists()  # nothing written: the output comes after the store took the reviews
+    assert count(store_url) == 1  # the 12 reviews' rows, written before the failure, were rolled back
+
+
+def test_an_interrupted_run_records_nothing(store_url: str, tmp_path: Path) -> None:
+    folder = copies(tmp_path / "big", 1500)
+    p = proc("portfolio", str(folder), "--record", "--store", store_url, "--engine", "reference",
+             "-o", str(tmp_path / "p.md"))
+    time.sleep(4.0)  # imports done, evaluation under way (1,500 accounts take far longer)
+    assert p.poll() is None, "the run finished before it could be interrupted"
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "interrupted; nothing was written" in err
+    assert not (tmp_path / "p.md").exists()
+    where = parse(store_url, "t")
+    if where.path is None or where.path.exists():
+        assert count(store_url) == 0
+
+
+def test_export_import_round_trips_between_sqlite_and_postgresql(store_url: str, new_store_url, tmp_path: Path) -> None:
+    import datetime as _dt
+
+    cli("portfolio", str(EXAMPLES), "--record", "--store", store_url, "--as-of", "2026-03-31", "--by", "李明")
+    cli("advise", HUAXIN, "--record", "--store", store_url, "--as-of", "2026-06-30", "--lang", "en")
+    until = (_dt.date.today() + _dt.timedelta(days=30)).isoformat()
+    cli("override", "set", "huaxin-steel", "--tier", "gold", "--reason", "渠道调整", "--until", until,
+        "--store", store_url)
+    cli("override", "set", "ruida-valves", "--class", "small", "--reason", "x", "--until", until, "--store", store_url)
+    cli("override", "remove", "2", "--store", store_url)
+    first = tmp_path / "a.jsonl"
+    assert cli("store", "export", "--store", store_url, "-o", str(first)).exit_code == 0
+    text = first.read_text(encoding="utf-8")
+    assert text.count('"table":"kamrules_reviews"') == 13 and text.count('"table":"kamrules_overrides"') == 2
+    for kind in ("sqlite", "postgresql"):
+        other = new_store_url(kind)
+        r = cli("store", "import", str(first), "--store", other)
+        assert r.exit_code == 0 and "imported 13 reviews, 2 overrides" in r.stderr
+        again = cli("store", "export", "--store", other).stdout
+        assert again == text, kind  # byte-identical, whichever database
+        # the imported store works: history, replay, and new reviews get new numbers
+        assert cli("replay", "13", "--store", other).exit_code == 0
+        r = cli("advise", HUAXIN, "--record", "--store", other, "--as-of", "2026-09-30")
+        assert r.exit_code == 0 and "recorded review 14" in r.stderr
+        assert cli("store", "import", str(first), "--store", other).exit_code == 2  # not into a full store
+
+
+def test_import_refuses_what_is_not_an_export(store_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "x.jsonl"
+    bad.write_text('{"hello": 1}\n')
+    r = cli("store", "import", str(bad), "--store", store_url)
+    assert r.exit_code == 2 and "import.not-an-export" in r.stderr
+    bad.write_text('{"format":"kamrules-store","kamrules":"0.1.0","schema":"0002","version":1}\n{"table": "nope"}\n')
+    r = cli("store", "import", str(bad), "--store", store_url)
+    assert r.exit_code == 2 and "import.bad-line" in r.stderr and "x.jsonl:2" in r.stderr
+    assert count(store_url) == 0
+    assert cli("store", "import", str(tmp_path / "none.jsonl"), "--store", store_url).exit_code == 2
