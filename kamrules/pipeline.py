@@ -42,11 +42,17 @@ def evaluate(account: Account, book: Rulebook, *, as_of: _dt.date | None = None,
     prog = program_for(book)
     backend = pick_backend(engine)
     state = State(book, facts)
-    matches = tuple(backend.run(prog, facts, state.after_stratum))
+    found = backend.run(prog, facts, state.after_stratum)
+    # a suppressed rule's match is set aside by resolution, the same way whichever engine found it
+    suppressed = tuple(state.suppressed)
+    withheld = {s.rule for s in suppressed}
+    matches = tuple(m for m in found if m.rule not in withheld) if withheld else tuple(found)
     classification, scores = state.finish()
     return Advice(account=account, book=book, facts=facts, engine=backend.name, lang=lang,
                   classification=classification, scores=scores, matches=matches, env=state.env,
-                  details=AccountDetails(book, facts, state.env, tuple(state.matches), classification, lang, prog))
+                  details=AccountDetails(book, facts, state.env, tuple(state.matches), classification, lang, prog,
+                                         suppressed),
+                  suppressed=suppressed)
 
 
 def advise(account_file: str, rulebook_ref: str = "course", *, as_of: _dt.date | None = None,

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = "\n".join(p.read_text(encoding="utf-8") for p in [*ROOT.joinpath("kamrules").rglob("*.py"),
                                                            *ROOT.joinpath("playbooks").glob("*.j2")])
 # keys built at run time from a value: their families are used as a whole
-DYNAMIC = ("playbook.status_", "playbook.mgmt_", "severity.", "source.", "concept.rulebook.", "family.rulebook")
+DYNAMIC = ("playbook.status_", "playbook.mgmt_", "severity.", "source.", "concept.rulebook.", "family.rulebook",
+           "playbook.role_", "playbook.horizon_")  # owner roles and horizons: _ui(f"role_{role}"), advice/context.py
 
 
 @pytest.mark.parametrize("key", sorted(MESSAGES))

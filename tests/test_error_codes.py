@@ -50,6 +50,15 @@ RULEBOOK_CASES = {
     "rulebook.unknown-rule": f"rulebook: o\nextends: [{CORE}]\nlock: [gld]\n",
     "rulebook.redefined": f"rulebook: o\nextends: [{CORE}]\nfacts:\n  revenue: {{type: number}}\n",
     "rulebook.param-type": f"rulebook: o\nextends: [{CORE}]\nparameters:\n  max_discount: {{type: money, value: 5}}\n",
+    "rulebook.selector": HEAD + RULE.replace("    when:", "    suppresses: [tag:invest]\n    when:"),
+    "rulebook.owner": HEAD + RULE.replace("severity: low", "severity: low, owner: boss"),
+    "rulebook.horizon": HEAD + RULE.replace("severity: low", "severity: low, horizon: soon"),
+    "rulebook.unknown-cause": HEAD + RULE.replace("severity: low", "severity: low, cause: greed"),
+    "rulebook.company-owner": HEAD + RULE.replace("    when:", "    tags: [company]\n    when:"),
+    "rulebook.invariant": HEAD + RULE + "invariants:\n  - {id: i, source: recon, never: [rule:r1]}\n",
+    "rulebook.duplicate-invariant": f"rulebook: o\nextends: [{CORE}]\ninvariants:\n"
+                                    "  - {id: i, source: recon, never: [rule:gold, rule:over]}\n"
+                                    "  - {id: i, source: recon, never: [rule:gold, rule:silver]}\n",
     "yaml.key": HEAD + "? [a, b]\n: 1\n" + RULE,
     "yaml.merge": HEAD + "base: &b {x: 1}\nother:\n  <<: *b\n" + RULE,
 }

@@ -68,6 +68,14 @@ CASES = {
         ("lint.template-filter", "error", "unknown filter 'shout'"),
         ("lint.template-syntax", "error", "template error: unexpected '}'"),
     ],
+    "invariant": [
+        ("lint.invariant", "error", "invariant 'small-never-gold' is broken: rules 'small' and 'gold' can both stand, "
+                                    "e.g. where revenue in [5M, 10M)"),
+        ("lint.invariant", "error", "rule 'push' can stand while 'strategic_fit == high' does not hold, e.g. where "
+                                    "strategic_fit == medium and revenue >= 20M"),
+        ("lint.invariant-possible", "warning", "rules 'loss' and 'push' may both stand where margin < 0 and "
+                                               "strategic_fit in [high, medium] and revenue >= 20M (not proved"),
+    ],
     "engine-limit": [("lint.engine-limit", "error", "rule 'many-bands' compiles to 34 comparisons; durable_rules "
                                                     "allows 32 per pattern")],
 }

@@ -99,3 +99,4 @@ def test_format_percent_of_a_ratio_near_the_float_limit():
     from kamrules.core.values import format_percent
 
     assert format_percent(2.7e307) == "2.7e+309%" and format_percent(-2.7e307) == "-2.7e+309%"
+    assert format_percent(float("inf")) == "∞%" and format_percent(float("nan")) == "?%"

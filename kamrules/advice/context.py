@@ -14,11 +14,13 @@ from typing import Any, Iterable, Mapping
 
 from kamrules import __version__
 from kamrules.advice import contextmodel as cm
+from kamrules.advice import plan
 from kamrules.advice.model import Advice
 from kamrules.advice.model import Finding as ResolvedFinding
 from kamrules.core import i18n
-from kamrules.core.values import format_number, format_value
+from kamrules.core.values import format_money, format_number, format_percent, format_points, format_value
 from kamrules.rulebook.model import SEVERITIES
+from kamrules.rulebook.vocabulary import OWNER_ROLES
 
 SOURCE_ORDER = ("deck", "lit", "recon", "company", "kamrules")
 
@@ -35,7 +37,8 @@ def _kind_label(kind: str, lang: str) -> str:
 
 
 def source_label(source: str, lang: str) -> str:
-    """deck → 课程原文 / course deck; lit:Gainsight → 文献：Gainsight; recon → a reconstruction."""
+    """deck → 课程观点 / course idea (the words are kamrules'; a rule's `words:` quote is shown as
+    the course's own words); lit:Gainsight → 文献：Gainsight; recon → a reconstruction."""
     kind, _, name = source.partition(":")
     base = _kind_label(kind, lang)
     if name:
@@ -63,12 +66,20 @@ def _enum_label(advice: Advice, name: str, value: Any) -> str | None:
     return None
 
 
+def _unit(advice: Advice, name: str) -> str:
+    book = advice.book
+    d = book.facts.get(name) or book.metrics.get(name) or book.params.get(name)
+    return d.unit if d is not None else ""
+
+
 def _value_text(advice: Advice, name: str, value: Any) -> str:
     book, lang = advice.book, advice.lang
     if value is None:
         return "—"
     if isinstance(value, bool):
         return _ui("yes" if value else "no", lang)
+    if _unit(advice, name) == "pp" and isinstance(value, (int, float)):
+        return format_points(float(value), lang)
     if name in book.facts:
         f = book.facts[name]
         if f.type == "enum":
@@ -100,6 +111,8 @@ def _evidence_value(advice: Advice, name: str, v: Any, type_: str, days: bool) -
         return _ui("yes" if v else "no", lang)
     if days and isinstance(v, (int, float)):
         return _ui("days_unit", lang, n=format_number(float(v)))
+    if isinstance(v, (int, float)) and _unit(advice, name) == "pp":
+        return format_points(float(v), lang)
     if isinstance(v, str):
         return _enum_label(advice, name, v) or v
     if isinstance(v, (int, float)):
@@ -180,6 +193,13 @@ def _family_label(advice: Advice, family: str) -> str:
 def _finding(advice: Advice, f: ResolvedFinding) -> cm.Finding:
     lang = advice.lang
     rule = advice.book.rule(f.rule)
+    words = rule.words.zh if rule is not None else ""
+    label = source_label(f.source, lang)
+    if words and source_kind(f.source) == "deck":
+        label = _ui("course_words", lang)  # the deck's own words: only when a verbatim quote backs it
+    threshold = source_label(rule.threshold, lang) if rule is not None and rule.threshold else ""
+    cause = plan.cause_of(advice, f)
+    cause_title = advice.book.causes[cause].title.get(lang) if cause else ""
     lits: list[Any] = list(f.because)
     if rule is not None:
         traced = _evidence(advice, rule)
@@ -191,9 +211,11 @@ def _finding(advice: Advice, f: ResolvedFinding) -> cm.Finding:
         message=f.message, remedy=f.remedy, owner=_owner_text(advice, f.owner),
         because=tuple(cm.Evidence(b.fact, _label(advice, b.fact), b.value, b.op, b.against, b.param,
                                   _because_text(advice, lit)) for b, lit in zip(f.because, lits)),
-        source=f.source, source_kind=source_kind(f.source), source_label=source_label(f.source, lang),
+        source=f.source, source_kind=source_kind(f.source), source_label=label,
         at=f.at, rulebook=f.rulebook, family=f.concept.split(".")[0],
-        concept_label=_concept_label(advice, f.concept))
+        concept_label=_concept_label(advice, f.concept), words=words,
+        threshold_label=_ui("threshold_from", lang, source=threshold) if threshold else "",
+        cause=cause, cause_title=cause_title or "")
 
 
 # ----------------------------------------------------------------------------- context parts
@@ -370,23 +392,146 @@ def _management(advice: Advice, fs: tuple[cm.Finding, ...]) -> tuple[cm.Manageme
     return tuple(parts)
 
 
+def _role_label(advice: Advice, role: str) -> str:
+    t = advice.book.playbook.owners.get(role)
+    return (t.get(advice.lang) if t is not None else "") or _ui(f"role_{role}", advice.lang)
+
+
 def _action_plan(advice: Advice, fs: tuple[cm.Finding, ...]) -> tuple[cm.Action, ...]:
+    """One action per finding that asks for one (advice/plan.py decides owner, horizon, due)."""
     lang = advice.lang
-    manager = advice.env.get("team.account_manager")
-    days = advice.book.playbook.due_days
-    plan: list[cm.Action] = []
-    for f in fs:
-        action = f.remedy or (f.message if f.kind == "recommendation" else "")
-        if not action or f.kind == "conflict":
-            continue
-        owner = f.owner or (str(manager) if manager else _ui("unassigned", lang))
-        due = advice.as_of + _dt.timedelta(days=days.get(f.severity, DEFAULT_DUE_DAYS[f.severity]))
-        plan.append(cm.Action(len(plan) + 1, action, f.title, owner, due.isoformat(), f.severity, f.severity_label,
-                              f.rule, f.concept, f.source_label))
-    return tuple(plan)
+    by_rule = {(f.rule, f.kind): f for f in fs}
+    out: list[cm.Action] = []
+    for a in plan.actions(advice):
+        f = by_rule[(a.finding.rule, a.finding.kind)]
+        role_label = _role_label(advice, a.role)
+        if a.name:
+            owner = a.name
+        elif a.name_fact and a.name_fact in advice.book.facts and (a.role == "rep" or a.finding.owner):
+            owner = role_label + _ui("to_be_named", lang)  # the rule names who; the account does not say
+        else:
+            owner = role_label
+        h = advice.book.playbook.horizons.get(a.horizon) if a.horizon else None
+        horizon_label = (h.label.get(lang) if h is not None else "") or (_ui(f"horizon_{a.horizon}", lang)
+                                                                        if a.horizon else "")
+        out.append(cm.Action(len(out) + 1, a.text, f.title, owner, a.due.isoformat(), f.severity, f.severity_label,
+                             f.rule, f.concept, f.source_label, a.role, role_label, a.horizon, horizon_label))
+    return tuple(out)
 
 
-DEFAULT_DUE_DAYS = {"critical": 14, "high": 30, "medium": 90, "low": 180, "info": 180}  # a rulebook without due_days
+def _by_owner(advice: Advice, actions: tuple[cm.Action, ...]) -> tuple[cm.OwnerGroup, ...]:
+    order = list(advice.book.playbook.owners) + [r for r in OWNER_ROLES if r not in advice.book.playbook.owners]
+    groups = []
+    for role in order:
+        mine = sorted((a for a in actions if a.role == role), key=lambda a: (a.due, a.n))
+        if mine:
+            groups.append(cm.OwnerGroup(role, _role_label(advice, role), plan.is_company(role), tuple(mine)))
+    return tuple(groups)
+
+
+def _root_causes(advice: Advice, fs: tuple[cm.Finding, ...]) -> tuple[cm.RootCause, ...]:
+    lang = advice.lang
+    by_rule = {(f.rule, f.kind): f for f in fs}
+    out = []
+    for rc in plan.root_causes(advice):
+        found = tuple(by_rule[(f.rule, f.kind)] for f in rc.findings)
+        out.append(cm.RootCause(rc.cause.id, rc.cause.title.get(lang) or rc.cause.id,
+                                rc.cause.explanation.get(lang) or "", found,
+                                tuple(f for f in found if f.kind in ("warning", "conflict"))))
+    return tuple(out)
+
+
+_SENTENCE_END = re.compile(r"(?<=[。！？])|(?<=[.!?])\s+(?=[A-Z“\"(])")
+MAX_ROOM = 8  # contacts in the brief's room: the rest are in the relationship map
+MAX_ASKS = 4
+
+
+def first_sentence(text: str) -> str:
+    parts = [p for p in _SENTENCE_END.split(text.strip()) if p.strip()]
+    return parts[0].strip() if parts else ""
+
+
+def _room(advice: Advice) -> tuple[cm.RoomContact, ...]:
+    book, lang, brief = advice.book, advice.lang, advice.book.playbook.brief
+    if "contacts" not in book.facts:
+        return ()
+    fields = {f.name: f for f in book.facts["contacts"].items}
+
+    def label(field: str, v: Any) -> str:
+        f = fields.get(field)
+        if f is None or v is None:
+            return ""
+        return next((t.get(lang) or val for val, t in f.values if val == v), str(v))
+
+    role_order = [v for v, _ in fields["role"].values] if "role" in fields else []
+    contacts = list(advice.env.get("contacts") or ())
+    contacts.sort(key=lambda c: role_order.index(c.get("role")) if c.get("role") in role_order else len(role_order))
+    out = []
+    for c in contacts[:MAX_ROOM]:
+        role, stance = str(c.get("role") or ""), str(c.get("support") or "")
+        tp = brief.talking_points.get(role)
+        handle = brief.stances.get(stance)
+        out.append(cm.RoomContact(
+            name=str(c.get("name") or "—"), title=str(c.get("title") or ""), role=role,
+            role_label=label("role", c.get("role")) or _ui("role_unknown", lang), stance=stance,
+            stance_label=label("support", c.get("support")) or _ui("stance_unknown", lang),
+            wants=tp.wants.get(lang) if tp else "", say=tp.say.get(lang) if tp else "",
+            ask=tp.ask.get(lang) if tp else "", handle=handle.get(lang) if handle else ""))
+    return tuple(out)
+
+
+def _walk_away(advice: Advice) -> cm.WalkAway | None:
+    wa = plan.walk_away(advice)
+    if wa is None:
+        return None
+    lang = advice.lang
+    mx, now = format_percent(wa.max_discount), format_percent(wa.discount)
+    room = format_points(abs(wa.room), lang)
+    floor, revenue = format_money(wa.floor_revenue, lang), format_money(wa.revenue, lang)
+    crossed = wa.room < 0
+    if wa.max_discount < 0:
+        text = _ui("walk_away_none", lang, floor=floor, revenue=revenue)
+    elif crossed:
+        text = _ui("walk_away_crossed", lang, max=mx, now=now, room=room, floor=floor, revenue=revenue)
+    else:
+        text = _ui("walk_away", lang, max=mx, now=now, room=room, floor=floor, revenue=revenue)
+    return cm.WalkAway(mx, now, room, floor, revenue, crossed, text)
+
+
+def _brief(advice: Advice, fs: tuple[cm.Finding, ...], causes: tuple[cm.RootCause, ...],
+           final: cm.Dimension | None) -> cm.Brief:
+    lang, brief = advice.lang, advice.book.playbook.brief
+    by_rule = {(f.rule, f.kind): f for f in fs}
+    v = plan.verdict(advice)
+    sep = "：" if lang == "zh" else ": "
+    if v is not None:
+        f = by_rule[(v.rule, v.kind)]
+        verdict = f"{f.title}{sep}{first_sentence(f.message)}"
+    else:
+        cls = final.value_label if final is not None and final.value else ""
+        top = next((f for f in fs if f.kind in ("warning", "conflict")), None)
+        if top is not None and cls:
+            verdict = _ui("brief_top", lang, cls=cls, title=top.title)
+        elif top is not None:
+            verdict = _ui("brief_top_unclassified", lang, title=top.title)
+        elif cls:
+            verdict = _ui("brief_quiet", lang, cls=cls)
+        else:
+            verdict = _ui("brief_quiet_unclassified", lang)
+    asks: list[str] = []
+    for a in plan.tagged(advice, brief.ask_tags):
+        text = by_rule[(a.rule, a.kind)].remedy or by_rule[(a.rule, a.kind)].message
+        if text and text not in asks:
+            asks.append(text)
+    room = _room(advice)
+    grouped: dict[str, list[str]] = {}
+    for p in room:
+        if p.ask:
+            grouped.setdefault(p.ask, []).append(p.name)
+    joiner = "、" if lang == "zh" else ", "
+    return cm.Brief(verdict, v.rule if v is not None else "", causes[:max(brief.causes, 0)], room,
+                    tuple(asks[:MAX_ASKS]), tuple(cm.ContactAsk(joiner.join(n), a) for a, n in grouped.items()),
+                    _walk_away(advice))
 
 
 def _provenance(fs: tuple[cm.Finding, ...], lang: str) -> tuple[cm.Provenance, ...]:
@@ -498,7 +643,9 @@ def context(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> c
     fs = tuple(_finding(advice, f) for f in advice.findings)
     warnings = tuple(f for f in fs if f.kind in ("warning", "conflict"))
     recs = tuple(f for f in fs if f.kind == "recommendation")
-    plan = _action_plan(advice, fs)
+    actions = _action_plan(advice, fs)
+    causes = _root_causes(advice, fs)
+    rooted = {(f.rule, f.kind) for rc in causes for f in rc.findings}
     families: dict[str, list[cm.Finding]] = {}
     for f in fs:
         families.setdefault(f.family, []).append(f)
@@ -522,7 +669,7 @@ def context(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> c
         rulebook=cm.RulebookInfo(book.id, book.version, book.digest, book.title.get(lang), tuple(book.chain)),
         dimensions=dims, classification=by_dim, final=by_dim.get("final"), tier=by_dim.get("tier"),
         scores=scores, score=by_score,
-        summary=cm.Summary(summary_dims, summary_scores, _known(advice, pb.summary_figures), plan[:3]),
+        summary=cm.Summary(summary_dims, summary_scores, _known(advice, pb.summary_figures), actions[:3]),
         standards_notes=_of(fs, "misconception.single_indicator"),
         findings=fs, warnings=warnings, recommendations=recs,
         top_actions=tuple(f for f in fs if f.remedy and f.kind != "conflict")[:3],
@@ -535,7 +682,13 @@ def context(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> c
         relationships=_relationships(advice, fs),
         service=_service(advice, fs),
         management=_management(advice, fs),
-        action_plan=plan,
+        action_plan=actions,
+        action_plan_by_owner=_by_owner(advice, actions),
+        root_causes=causes,
+        other_warnings_by_severity=tuple(
+            cm.SeverityGroup(s, i18n.t(f"severity.{s}", lang), group) for s in SEVERITIES
+            if (group := tuple(f for f in warnings if f.severity == s and (f.rule, f.kind) not in rooted))),
+        brief=_brief(advice, fs, causes, by_dim.get("final")),
         scorecard=_scorecard(advice, by_score, by_dim),
         pyramid=_pyramid(by_dim),
         facts=tuple(facts),

@@ -54,6 +54,12 @@ class Finding:
     rulebook: str = doc("the id of the rulebook that defined the rule")
     family: str = doc("the concept's family (`misconception`)")
     concept_label: str = doc("the concept's name (`误区五：优惠越多越好`)")
+    words: str = doc("a verbatim quote of the course deck (zh) when the rule has one, else `\"\"`: only then is "
+                     "the finding the course's words (`ui.course_words`); a `deck` source alone is the course's idea")
+    threshold_label: str = doc("where the threshold or prescription comes from when the rule says "
+                               "(`重构` / `literature: McKinsey`), else `\"\"`")
+    cause: str = doc("the root cause id it is a symptom of, or `\"\"`")
+    cause_title: str = doc("that cause's title in `lang`, or `\"\"`")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -146,6 +152,82 @@ class Action:
     rule: str = doc("the rule id")
     concept: str = doc("the concept key")
     source_label: str = doc("the source in words")
+    role: str = doc("the owner role: `rep` | `account_team` | `sales_management` | `leadership` | `finance`")
+    role_label: str = doc("the role in `lang` (the rulebook's `playbook.owners`)")
+    horizon: str = doc("`this_week` … `this_year`, or `\"\"` (the severity's default)")
+    horizon_label: str = doc("the horizon in `lang` (`本周`), or `\"\"`")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class OwnerGroup:
+    """The action plan of one owner role."""
+
+    role: str = doc("the role")
+    label: str = doc("the role in `lang`")
+    company: bool = doc("a company-level role (sales management, leadership, finance): never the rep's")
+    actions: tuple[Action, ...] = doc("its actions, soonest first")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class RootCause:
+    """A cause several findings share: said once, its findings listed under it."""
+
+    id: str = doc("the cause id")
+    title: str = doc("in `lang`")
+    explanation: str = doc("in `lang`, or `\"\"`")
+    findings: tuple[Finding, ...] = doc("its symptoms, most severe first")
+    warnings: tuple[Finding, ...] = doc("its symptoms of kind `warning`")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class RoomContact:
+    """A contact in the meeting brief: who they are and what to say to them (说对话)."""
+
+    name: str = doc("the contact's name")
+    title: str = doc("job title, or `\"\"`")
+    role: str = doc("buying role code, or `\"\"`")
+    role_label: str = doc("buying role in `lang`")
+    stance: str = doc("support code, or `\"\"`")
+    stance_label: str = doc("support in `lang`")
+    wants: str = doc("what this buying role wants (`playbook.brief.talking_points`)")
+    say: str = doc("what to say to them")
+    ask: str = doc("what to ask them for")
+    handle: str = doc("how to handle their stance (`playbook.brief.stances`)")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class WalkAway:
+    """The walk-away price (docs/advice.md): computed from the account's own figures."""
+
+    max_discount: str = doc("the largest average discount that still covers the cost to serve, formatted")
+    discount: str = doc("today's average discount, formatted")
+    room: str = doc("the discount room left in percentage points, formatted (negative: already past it)")
+    floor_revenue: str = doc("the lowest revenue at today's volume that covers the cost to serve, formatted")
+    revenue: str = doc("today's revenue, formatted")
+    crossed: bool = doc("today's discount is already past the walk-away")
+    text: str = doc("the whole line in `lang`")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ContactAsk:
+    names: str = doc("the contacts' names, joined")
+    ask: str = doc("what to ask them for")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Brief:
+    """The meeting brief: what a rep reads in two minutes before meeting the customer."""
+
+    verdict: str = doc("the verdict in one sentence")
+    verdict_rule: str = doc("the rule of the finding that gave the verdict, or `\"\"` (then the class and the most "
+                            "severe finding speak)")
+    causes: tuple[RootCause, ...] = doc("the top root causes (`playbook.brief.causes`, default 3)")
+    room: tuple[RoomContact, ...] = doc("who will be in the room: the contacts, economic buyer first")
+    asks: tuple[str, ...] = doc("what to ask for: the findings tagged as asks (`playbook.brief.ask`)")
+    contact_asks: tuple[ContactAsk, ...] = doc("what to ask each contact for (说对话), contacts with the same ask "
+                                               "together")
+    walk_away: WalkAway | None = doc("null unless revenue, gross margin, discount, rebates, free services and cost "
+                                     "to serve are all known")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -441,6 +523,12 @@ class PlaybookContext:
                                                  "`management.*` concept")
     action_plan: tuple[Action, ...] = doc("one action per finding with a remedy and per recommendation, most "
                                           "severe first")
+    action_plan_by_owner: tuple[OwnerGroup, ...] = doc("the action plan grouped by owner role, in the rulebook's "
+                                                       "`playbook.owners` order")
+    root_causes: tuple[RootCause, ...] = doc("root causes shared by findings, most severe symptom first")
+    other_warnings_by_severity: tuple[SeverityGroup, ...] = doc("like `warnings_by_severity`, without the warnings "
+                                                                "listed under a root cause")
+    brief: Brief = doc("the meeting brief")
     scorecard: Scorecard | None = doc("the charts; null unless the scores `current_value` and `potential_value` exist")
     pyramid: Pyramid | None = doc("null unless a dimension `tier` exists")
     facts: tuple[FactLine, ...] = doc("every scalar fact the account gives")
@@ -459,6 +547,7 @@ class PlaybookContext:
 
 TYPES = (PlaybookContext, AccountInfo, RulebookInfo, Dimension, DimensionEvidence, DimensionValue, Score, ScorePart,
          Summary, Figure, FactLine, Finding, Evidence, SeverityGroup, Family, AnalysisStep, Relationships, Column,
+         OwnerGroup, RootCause, Brief, RoomContact, ContactAsk, WalkAway,
          Contact, Role, Service, ServiceStep, ManagementPart, MissingFact, Action, Scorecard, QuadrantCell, Gauge,
          Mark, Pyramid, Missing, DisabledRule, Provenance, Source, ProvenanceFinding,
          History, HistorySection, HistoryLine, Overrides)

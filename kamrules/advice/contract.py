@@ -19,6 +19,7 @@ from kamrules.core.grammar import (
     Table,
 )
 from kamrules.rulebook.grammar import CONCEPT_PATTERN, SEVERITIES
+from kamrules.rulebook.vocabulary import HORIZONS, OWNER_ROLES
 
 STRING = Scalar("str")
 NAMED = Table(Scalar("str", nullable=True), nullable=False)
@@ -52,6 +53,23 @@ FINDING = _closed(
     ), nullable=False)),
     _req("source", Scalar("str", desc="deck | recon | lit:<name> | company:<who>")),
     _req("at", Scalar("str", desc="file:line:col of the rule")),
+    Field("suppressed_by", Scalar("str", desc="Only under `suppressed`: the rule that withdrew this finding")),
+    Field("threshold", Scalar("str", desc="Where the rule's threshold or prescription comes from when not the "
+                                          "source's: recon | lit:<name> | company:<who>")),
+    Field("words", Scalar("str", desc="A verbatim quote of the course deck (zh), when the rule has one; without "
+                                      "it a deck rule states the course's idea in kamrules' words")),
+    Field("cause", Scalar("str", desc="The root cause (an id under `causes`) this finding is a symptom of")),
+    Field("action", _closed(
+        "",
+        _req("owner_role", Scalar("str", choices=OWNER_ROLES, desc="Who acts; company-level roles "
+                                                                   "(sales_management, leadership, finance) are "
+                                                                   "never the rep")),
+        _req("owner", Scalar("str", nullable=True, desc="The person, when the rule names the fact and the account "
+                                                        "gives it")),
+        _req("horizon", Scalar("str", nullable=True, choices=HORIZONS, desc="null: the severity's default")),
+        _req("due", Scalar("str", pattern=r"\d{4}-\d{2}-\d{2}", desc="as_of + the horizon's days",
+                           schema_extra={"format": "date"})),
+        desc="What the finding asks for: absent when it asks nothing (no remedy, not a recommendation)")),
 )
 
 OUTPUT = _closed(
@@ -85,6 +103,24 @@ OUTPUT = _closed(
                                    "the score is their sum, clamped to the score's range. The review store's 'why a "
                                    "score moved' reads it")),
     _req("findings", Seq(Ref("finding"), nullable=False)),
+    _req("causes", Seq(_closed(
+        "",
+        _req("id", STRING),
+        _req("title", STRING),
+        _req("explanation", STRING),
+        _req("symptoms", Seq(STRING, nullable=False, desc="The rules of the findings that declare this cause, most "
+                                                          "severe first")),
+    ), nullable=False, desc="Root causes shared by findings, most severe symptom first (each said once)")),
+    Field("walk_away", _closed(
+        "",
+        _req("max_discount", Scalar("number", desc="The largest average discount at which the margin after cost "
+                                                   "to serve stays >= 0 (can be negative: not even list price)")),
+        _req("floor_revenue", Scalar("number", desc="The lowest revenue at today's volume that covers it")),
+        _req("discount", Scalar("number", desc="Today's average discount")),
+        _req("revenue", Scalar("number", desc="Today's revenue")),
+        _req("margin_after_cts", Scalar("number", desc="Today's margin after cost to serve")),
+        desc="Present when the account gives revenue, gross margin, discount, rebates, free services and cost to "
+            "serve (docs/judgement.md)")),
     _req("missing_facts", Seq(STRING, nullable=False, desc="Facts whose absence left rules undecided",
                               schema_extra={"uniqueItems": True})),
     _req("blocked", Seq(_closed("", _req("rule", STRING), _req("concept", STRING),
@@ -92,6 +128,18 @@ OUTPUT = _closed(
     _req("disabled", Seq(_closed("", _req("rule", STRING), _req("reason", STRING),
                                  _req("by", Scalar("str", desc="The overlay that disabled it"))),
                          nullable=False, desc="Rules a company overlay switched off, with the reason")),
+    Field("suppressed", Seq(_closed(
+        "",
+        _req("rule", STRING),
+        _req("concept", STRING),
+        _req("by", Seq(STRING, nullable=False, desc="The rules that withdrew it (they fired), in rule order")),
+        _req("findings", Seq(Ref("finding"), nullable=False,
+                             desc="Its warning or recommendation as it would have read, with suppressed_by")),
+        _req("classify", Table(STRING, nullable=False, desc="dimension → the value withdrawn")),
+        _req("score", Table(Scalar("number"), nullable=False, desc="score → the points withdrawn")),
+        _req("derive", Table(Ref("value"), nullable=False, desc="derived fact → the value withdrawn")),
+    ), nullable=False, desc="Rules whose condition held but whose outputs a rule's `suppresses:` withdrew; not "
+                            "part of the advice (docs/judgement.md)")),
     Field("history", Map("", (_req("previous", Anything()), _req("changes", Anything())), closed=False,
                          desc="With a review store and an earlier review: the previous review and what changed "
                               "since (as `kamrules diff --format json`; docs/history.md)")),
@@ -101,7 +149,8 @@ OUTPUT = _closed(
                            desc="With a review store: a manager's overrides of this account (class, tier, accepted "
                                 "warnings), in force or lapsed, each with the computed value beside it")),
     Field("explain", Seq(Map("", (_req("rule", STRING),
-                                  _req("status", Scalar("str", choices=("fired", "not_fired", "disabled")))),
+                                  _req("status", Scalar("str", choices=("fired", "suppressed", "not_fired",
+                                                                        "disabled")))),
                              closed=False), nullable=False,
                          desc="Present with --explain: one entry per rule (see kamrules explain --format json)")),
 )

@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from kamrules.core import textsafe
 from kamrules.core.errors import Location, Problem, UsageError, suggest
-from kamrules.core.values import format_money, format_number, format_percent
+from kamrules.core.values import format_money, format_number, format_percent, format_points
 from kamrules.engine.reference import Context, Truth3, eval_cond, eval_term, literal_of
 from kamrules.language import ir
 from kamrules.rulebook.model import Rulebook, RuleDef
 
 NEVER = 1_000_000  # the distance of a rule whose condition is constant false
+MARKS = {"fired": "✓", "suppressed": "⊘", "not_fired": "✗", "disabled": "–"}
 
 _ZH_OPS = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", ">": ">", "<": "<", "in": "属于", "not in": "不属于"}
 
@@ -52,6 +53,8 @@ TEXT: dict[str, dict[str, str]] = {
     "heading_fired": {"zh": "已触发的规则", "en": "Rules that fired"},
     "heading_missed": {"zh": "未触发的规则 · 最接近触发的在前", "en": "Rules that did not fire, nearest misses first"},
     "heading_disabled": {"zh": "已停用的规则", "en": "Disabled rules"},
+    "suppressed": {"zh": "条件成立，但被 {by} 撤回（{why}）", "en": "its condition held, but it was suppressed by {by} ({why})"},
+    "heading_suppressed": {"zh": "被撤回的规则", "en": "Rules that were suppressed"},
     "none": {"zh": "（无）", "en": "(none)"},
     "as_of": {"zh": "评估日期", "en": "as of"},
     "engine": {"zh": "引擎", "en": "engine"},
@@ -110,7 +113,7 @@ class RuleExplanation:
     source: str
     at: str
     when: str
-    status: str  # fired | not_fired | disabled
+    status: str  # fired | suppressed | not_fired | disabled
     outcome: Truth3
     failing: int  # conditions to change before it would fire (0 when fired; NEVER if it cannot)
     gap: float
@@ -128,7 +131,7 @@ class RuleExplanation:
         return {
             "rule": self.rule, "concept": self.concept, "title": self.title, "source": self.source,
             "at": self.at, "when": self.when, "status": self.status, "fired": self.fired,
-            "mark": {"fired": "✓", "not_fired": "✗", "disabled": "–"}[self.status],
+            "mark": MARKS[self.status],
             "outcome": _outcome_name(self.outcome),
             "distance": {"failing": self.failing if self.failing < NEVER else None, "gap": round(self.gap, 6)},
             "summary": self.summary, "why": list(self.why), "needs": list(self.needs),
@@ -335,6 +338,9 @@ class _Words:
         if isinstance(v, _dt.date):
             return v.isoformat()
         if isinstance(v, (int, float)):
+            d = self.book.facts.get(owner) or self.book.metrics.get(owner) or self.book.params.get(owner)
+            if type_ == "percent" and d is not None and d.unit == "pp":
+                return format_points(float(v), self.lang)
             if type_ == "percent":
                 return format_percent(float(v))
             if type_ == "money":
@@ -544,6 +550,28 @@ def _unit_gap(u: ir.Cond, ctx: Context, outcome: Truth3) -> float:
             return 1.0
 
 
+def _suppressed(advice: Any, s: Any) -> RuleExplanation:
+    """A rule that fired and was withdrawn: why it held, and which rule withdrew it and why that
+    one fired (its title and its evidence)."""
+    book: Rulebook = advice.book
+    lang = "zh" if advice.lang == "zh" else "en"
+    rule = book.rule(s.rule)
+    assert rule is not None
+    e = explain_rule(advice, rule, fired=True)
+    parts: list[str] = []
+    whys: list[str] = []
+    for rid in s.by:
+        by = book.rule(rid)
+        if by is None:  # pragma: no cover - a suppressor is a rule of the book
+            continue
+        title = by.title.get(lang) or by.id
+        parts.append(rid if title == rid else f"{rid}「{title}」" if lang == "zh" else f"{rid} '{title}'")
+        whys.extend(w for w in explain_rule(advice, by, fired=True).why if w not in whys)
+    sep = "、" if lang == "zh" else ", "
+    return replace(e, status="suppressed",
+                   summary=_t("suppressed", lang, by=sep.join(parts), why=("；" if lang == "zh" else "; ").join(whys)))
+
+
 def _disabled(advice: Any) -> list[RuleExplanation]:
     lang = "zh" if advice.lang == "zh" else "en"
     out = []
@@ -562,14 +590,16 @@ def miss_order(e: RuleExplanation, position: int) -> tuple[int, float, int]:
 
 def explain(advice: Any, *, rules: Sequence[str] | None = None, why_not: bool = False,
             include_disabled: bool = True) -> list[RuleExplanation]:
-    """Fired rules in rulebook order, then the misses nearest first, then disabled rules."""
+    """Fired rules in rulebook order, then the suppressed ones (fired, withdrawn), then the misses
+    nearest first, then disabled rules."""
     book: Rulebook = advice.book
     fired = {m.rule for m in advice.matches}
+    withheld = {s.rule for s in getattr(advice, "suppressed", ())}
     wanted = set(rules) if rules is not None else None
     hits: list[RuleExplanation] = []
     misses: list[tuple[tuple[int, float, int], RuleExplanation]] = []
     for pos, r in enumerate(book.rules):
-        if wanted is not None and r.id not in wanted:
+        if (wanted is not None and r.id not in wanted) or r.id in withheld:
             continue
         if why_not and r.id in fired:
             continue
@@ -579,6 +609,9 @@ def explain(advice: Any, *, rules: Sequence[str] | None = None, why_not: bool = 
         else:
             misses.append((miss_order(e, pos), e))
     out = hits + [e for _, e in sorted(misses, key=lambda x: x[0])]
+    withdrawn = [_suppressed(advice, s) for s in getattr(advice, "suppressed", ())
+                 if (wanted is None or s.rule in wanted)]
+    out = hits + withdrawn + out[len(hits):]
     if include_disabled:
         out += [e for e in _disabled(advice) if wanted is None or e.rule in wanted]
     return out
@@ -605,7 +638,7 @@ def pretty_lines(explanations: Iterable[RuleExplanation], *, details: bool = Fal
     """Terminal text for some rule explanations; `details` adds every condition's outcome."""
     lines: list[str] = []
     for e in explanations:
-        mark = {"fired": "✓", "not_fired": "✗", "disabled": "–"}[e.status]
+        mark = MARKS[e.status]
         title = f" {e.title}" if e.title and e.title != e.rule else ""
         # one line each: titles, summaries and phrases quote rulebook text and account values
         lines.append(textsafe.line(f"{indent}{mark} {e.rule}{title} — {e.summary}"))
@@ -630,11 +663,12 @@ def pretty_report(advice: Any, explanations: Sequence[RuleExplanation], *, detai
             f"({book.digest[:19]}) · {_t('as_of', lang)} {advice.as_of.isoformat()} · {_t('engine', lang)} "
             f"{advice.engine}")
     groups = (("heading_fired", [e for e in explanations if e.status == "fired"]),
+              ("heading_suppressed", [e for e in explanations if e.status == "suppressed"]),
               ("heading_missed", [e for e in explanations if e.status == "not_fired"]),
               ("heading_disabled", [e for e in explanations if e.status == "disabled"]))
     lines = [textsafe.line(head)]  # the account's name is input: it cannot start a line of its own
     for key, items in groups:
-        if not items and (key == "heading_disabled" or not show_empty):
+        if not items and (key in ("heading_disabled", "heading_suppressed") or not show_empty):
             continue
         lines += ["", f"{_t(key, lang)}（{len(items)}）" if lang == "zh" else f"{_t(key, lang)} ({len(items)})"]
         lines += pretty_lines(items, details=details) if items else [f"  {_t('none', lang)}"]

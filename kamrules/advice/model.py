@@ -64,6 +64,7 @@ class Finding:
     source: str
     at: str
     rulebook: str
+    suppressed_by: str = ""  # the rule that withdrew it ("" = in the advice)
 
     def sort_key(self) -> tuple[int, int, str, str]:
         return _sort_key(self.severity, self.priority, self.rule, self.kind)
@@ -88,6 +89,19 @@ class Score:
 
 
 @dataclass(frozen=True)
+class Suppressed:
+    """A rule that fired but whose outputs a suppressing rule withdrew (rulebook `suppresses:`):
+    what it would have concluded, and which rules withdrew it (those that fired, in rule order)."""
+
+    rule: str
+    concept: str
+    by: tuple[str, ...]
+    classify: tuple[tuple[str, str], ...] = ()  # (dimension, value) withdrawn
+    score: tuple[tuple[str, float], ...] = ()  # (score, points) withdrawn
+    derive: tuple[tuple[str, Any], ...] = ()  # (derived fact, value) withdrawn
+
+
+@dataclass(frozen=True)
 class Blocked:
     rule: str
     concept: str
@@ -105,6 +119,8 @@ class Details(Protocol):
 
     def blocked(self) -> tuple[Blocked, ...]: ...
 
+    def suppressed_findings(self) -> tuple[Finding, ...]: ...
+
 
 @dataclass(frozen=True)
 class Advice:
@@ -118,6 +134,7 @@ class Advice:
     matches: tuple[Match, ...]
     env: Mapping[str, Any]  # facts, metrics and everything the rules decided
     details: Details = field(repr=False, compare=False)
+    suppressed: tuple[Suppressed, ...] = ()  # rules that fired and were withdrawn, in firing order
 
     @property
     def as_of(self) -> _dt.date:
@@ -135,6 +152,12 @@ class Advice:
         if "findings" in self.__dict__:  # already rendered: no second pass
             return tuple(f.headline() for f in self.findings)
         return self.details.headlines()
+
+    @functools.cached_property
+    def suppressed_findings(self) -> tuple[Finding, ...]:
+        """The warnings and recommendations of suppressed rules, rendered, each with the rule that
+        withdrew it (`suppressed_by`). Not advice: explain and the JSON show them."""
+        return self.details.suppressed_findings()
 
     @functools.cached_property
     def blocked(self) -> tuple[Blocked, ...]:

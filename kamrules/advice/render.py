@@ -17,8 +17,9 @@ from jinja2 import ChoiceLoader, PrefixLoader, StrictUndefined, TemplateError
 from jinja2.exceptions import SecurityError
 
 from kamrules import __version__
+from kamrules.advice import plan
 from kamrules.advice.context import context
-from kamrules.advice.model import Advice
+from kamrules.advice.model import Advice, Finding
 from kamrules.core import textsafe
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.resources import playbooks_dir
@@ -46,9 +47,10 @@ def environment(folders: Iterable[TemplateFolder] = ()) -> BoundedEnvironment:
 
 
 def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None,
-                extra: Mapping[str, Any] | None = None) -> str:
+                extra: Mapping[str, Any] | None = None, brief: bool = False) -> str:
     """`extra`: context keys another stage supplies (the review store's `history` and
-    `overrides`, docs/playbook-context.md); only documented keys are accepted."""
+    `overrides`, docs/playbook-context.md); only documented keys are accepted. `brief`: the
+    meeting brief alone (brief.<fmt>.j2)."""
     env = environment(advice.book.templates)
     if fmt == "html":
         env.autoescape = True
@@ -62,7 +64,7 @@ def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | Non
         raw = dataclasses.replace(raw, **extra)
     ctx = textsafe.deep(raw, textsafe.html if fmt == "html" else textsafe.markdown)
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), advice.lang)
-    name = f"playbook.{fmt}.j2"
+    name = f"brief.{fmt}.j2" if brief else f"playbook.{fmt}.j2"
     try:
         return env.get_template(name).render(vars(ctx))  # the top-level fields are the template's names
     except TemplateFileError as e:
@@ -119,28 +121,59 @@ def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
         "scores": {s: sc.value for s, sc in advice.scores.items()},
         # the points each rule added to each score (why a score is what it is, and why it moved)
         "score_parts": {s: [{"rule": r, "points": p} for r, p in sc.parts] for s, sc in advice.scores.items()},
-        "findings": [
-            {"rule": f.rule, "concept": f.concept, "kind": f.kind, "severity": f.severity, "priority": f.priority,
-             "title": f.title, "message": f.message, "remedy": f.remedy,
-             "because": [{"fact": b.fact, "value": b.value, "op": b.op, "against": b.against,
-                          **({"param": b.param} if b.param else {})} for b in f.because],
-             "source": f.source, "at": f.at}
-            for f in advice.findings
-        ],
+        "findings": [_finding(f, advice) for f in advice.findings],
+        "causes": [{"id": rc.cause.id, "title": rc.cause.title.get(advice.lang) or rc.cause.id,
+                    "explanation": rc.cause.explanation.get(advice.lang),
+                    "symptoms": [f.rule for f in rc.findings]} for rc in plan.root_causes(advice)],
         "missing_facts": sorted({m for b in advice.blocked for m in b.missing}),
         "blocked": [{"rule": b.rule, "concept": b.concept, "missing": list(b.missing)} for b in advice.blocked],
         "disabled": [{"rule": d.rule, "reason": d.reason, "by": d.origin.rulebook} for d in book.disabled],
     }
+    if advice.suppressed:
+        withdrawn = advice.suppressed_findings
+        out["suppressed"] = [
+            {"rule": s.rule, "concept": s.concept, "by": list(s.by),
+             "findings": [_finding(f) for f in withdrawn if f.rule == s.rule],
+             "classify": dict(s.classify), "score": dict(s.score), "derive": dict(s.derive)}
+            for s in advice.suppressed]
+    wa = plan.walk_away(advice)
+    if wa is not None:
+        out["walk_away"] = {"max_discount": round(wa.max_discount, 6), "floor_revenue": round(wa.floor_revenue, 2),
+                            "discount": wa.discount, "revenue": wa.revenue,
+                            "margin_after_cts": round(wa.margin_after_cts, 2)}
     if explain is not None:
         out["explain"] = explain
     return out
 
 
+def _finding(f: Finding, advice: Advice | None = None) -> dict[str, Any]:
+    out = {"rule": f.rule, "concept": f.concept, "kind": f.kind, "severity": f.severity, "priority": f.priority,
+           "title": f.title, "message": f.message, "remedy": f.remedy,
+           "because": [{"fact": b.fact, "value": b.value, "op": b.op, "against": b.against,
+                        **({"param": b.param} if b.param else {})} for b in f.because],
+           "source": f.source, "at": f.at, **({"suppressed_by": f.suppressed_by} if f.suppressed_by else {})}
+    if advice is not None:
+        rule = advice.book.rule(f.rule)
+        if rule is not None and rule.threshold:
+            out["threshold"] = rule.threshold
+        if rule is not None and rule.words.zh:
+            out["words"] = rule.words.zh
+        cause = plan.cause_of(advice, f)
+        if cause:
+            out["cause"] = cause
+        act = plan.action(advice, f)
+        if act is not None:
+            out["action"] = {"owner_role": act.role, "owner": act.name or None, "horizon": act.horizon or None,
+                             "due": act.due.isoformat()}
+    return out
+
+
 def render(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | None = None,
-           extra: Mapping[str, Any] | None = None, extra_json: Mapping[str, Any] | None = None) -> str:
+           extra: Mapping[str, Any] | None = None, extra_json: Mapping[str, Any] | None = None,
+           brief: bool = False) -> str:
     """`extra_json`: keys added to the JSON output (the review store's `history`, `overrides`)."""
     if fmt == "json":
         doc = to_json(advice, explain=explain)
         doc.update(extra_json or {})
         return textsafe.json_dumps(doc, default=str) + "\n"
-    return render_text(advice, fmt, explain=explain, extra=extra)
+    return render_text(advice, fmt, explain=explain, extra=extra, brief=brief)

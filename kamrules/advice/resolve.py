@@ -24,6 +24,7 @@ from kamrules.advice.model import (
     Finding,
     Headline,
     Score,
+    Suppressed,
 )
 from kamrules.core import i18n
 from kamrules.core.errors import EngineError, RulebookError
@@ -144,6 +145,8 @@ class State:
     best: dict[str, tuple[int, str, Any]] = field(default_factory=dict)  # derived → (-priority, rule, value)
     totals: dict[str, float | None] = field(default_factory=dict)  # score → running sum, None once inexact
     points: dict[str, float] = field(default_factory=dict)  # score → its value so far
+    fired: set[str] = field(default_factory=set)  # rules that fired and were not withdrawn
+    suppressed: list[Suppressed] = field(default_factory=list)
     started: bool = False
     table: _Table = field(init=False, repr=False)
 
@@ -153,8 +156,16 @@ class State:
         self.table = _table(self.book)
 
     def after_stratum(self, stratum: int, matches: list[Match]) -> Mapping[str, Any]:
-        """Fold in one stratum's matches; return the values they decided or changed."""
+        """Fold in one stratum's matches; return the values they decided or changed.
+
+        A match whose rule is suppressed by a rule that fired (and was not itself withdrawn) is
+        set aside before anything is folded in: every suppressor runs in an earlier stratum
+        (strata.py), so the decision is final here, and the same for every engine."""
+        by_rule = self.book.suppressors
+        if by_rule:
+            matches = self._withdraw(matches, by_rule)
         self.matches.extend(matches)
+        self.fired.update(m.rule for m in matches)
         table, best = self.table, self.best
         updates: dict[str, Any] = {}
         if not self.started:
@@ -206,6 +217,22 @@ class State:
                     updates[sname] = self.points[sname] = self._points(sname, sd.min, sd.max)
         env.update(updates)
         return updates
+
+    def _withdraw(self, matches: list[Match], by_rule: Mapping[str, tuple[str, ...]]) -> list[Match]:
+        kept: list[Match] = []
+        for m in matches:
+            by = tuple(s for s in by_rule.get(m.rule, ()) if s in self.fired)
+            if not by:
+                kept.append(m)
+                continue
+            r = self.table.rules[m.rule]
+            points = []
+            for sname, t in r.score_terms:
+                v = compile_term(t)(self.env, self.facts.as_of, None)
+                if v is not None:
+                    points.append((sname, float(v)))
+            self.suppressed.append(Suppressed(r.id, r.concept, by, r.classify, tuple(points), r.derive))
+        return kept
 
     def _points(self, name: str, lo: float, hi: float) -> float:
         total = self.totals.get(name)
@@ -278,9 +305,15 @@ def labels_table(book: Rulebook) -> dict[str, dict[str, dict[str, str]]]:
     table: dict[str, dict[str, dict[str, str]]] = {}
     for dim in book.dimensions.values():
         table[dim.name] = {v: {"zh": t.zh or v, "en": t.en or v} for v, t in dim.values}
+    for d in book.derived.values():
+        if d.values:
+            table[d.name] = {v: {"zh": t.zh or v, "en": t.en or v} for v, t in d.values}
     for f in book.facts.values():
         if f.values:
             table[f.name] = {v: {"zh": t.zh or v, "en": t.en or v} for v, t in f.values}
+        for i in f.items:  # a list's enum fields, by the field's name (c.role inside a loop → role)
+            if i.values:
+                table.setdefault(i.name, {v: {"zh": t.zh or v, "en": t.en or v} for v, t in i.values})
     return table
 
 
@@ -289,9 +322,11 @@ class AccountDetails:
     `Details` an Advice holds). Messages are rendered in the Advice's language."""
 
     def __init__(self, book: Rulebook, facts: Facts, env: Mapping[str, Any], matches: tuple[Match, ...],
-                 classification: Mapping[str, Classification], lang: str, prog: Program | None = None) -> None:
+                 classification: Mapping[str, Classification], lang: str, prog: Program | None = None,
+                 suppressed: tuple[Suppressed, ...] = ()) -> None:
         self.book, self.facts, self.env, self.matches = book, facts, env, matches
         self.classification, self.lang, self.prog = classification, lang, prog
+        self.suppressed = suppressed
         self._evidence: dict[str, tuple[Literal, ...]] = {}
         self._because: dict[str, tuple[Because, ...]] = {}
 
@@ -327,13 +362,30 @@ class AccountDetails:
         return tuple(h for _, h in out)
 
     def findings(self) -> tuple[Finding, ...]:
+        book, lang = self.book, self.lang
+        out = self._render([(m.rule, "") for m in self.matches])
+        _save_codes(book)
+        for dim, policy, cands in hit_policy_conflicts(book, self.classification):
+            text = _conflict_text(book, dim, policy, cands, lang)
+            out.append(Finding(f"{dim}:{policy}", "rulebook.conflict", "conflict", "high", 0, text, text,
+                               i18n.t("resolve.conflict_remedy", lang),
+                               "", (), "kamrules", str(book.dimensions[dim].origin.location), book.id))
+        return tuple(sorted(out, key=Finding.sort_key))
+
+    def suppressed_findings(self) -> tuple[Finding, ...]:
+        out = self._render([(s.rule, s.by[0]) for s in self.suppressed])
+        _save_codes(self.book)
+        return tuple(sorted(out, key=Finding.sort_key))
+
+    def _render(self, which: list[tuple[str, str]]) -> list[Finding]:
+        """The warnings and recommendations of these rules (rule id, suppressed by), rendered."""
         book, facts, env, lang = self.book, self.facts, self.env, self.lang
         rules = _table(book).rules
         messages = _renderer(book, lang)
         variables = messages.variables(message_context(book, facts, env))
         out: list[Finding] = []
-        for m in self.matches:
-            r = rules[m.rule]
+        for rid, by in which:
+            r = rules[rid]
             for kind, msg in (("warning", r.warn), ("recommendation", r.recommend)):
                 if msg is None:
                     continue
@@ -349,14 +401,8 @@ class AccountDetails:
                                       f"'{facts.account.id}': {e}", rule=r.id, account=facts.account.id) from e
                 out.append(Finding(r.id, r.concept, kind, msg.severity, r.priority, r.title.get(lang) or r.id, text,
                                    remedy, _owner(msg.owner, env), self.because(r), r.source,
-                                   str(r.origin.location), r.origin.rulebook))
-        _save_codes(book)
-        for dim, policy, cands in hit_policy_conflicts(book, self.classification):
-            text = _conflict_text(book, dim, policy, cands, lang)
-            out.append(Finding(f"{dim}:{policy}", "rulebook.conflict", "conflict", "high", 0, text, text,
-                               i18n.t("resolve.conflict_remedy", lang),
-                               "", (), "kamrules", str(book.dimensions[dim].origin.location), book.id))
-        return tuple(sorted(out, key=Finding.sort_key))
+                                   str(r.origin.location), r.origin.rulebook, by))
+        return out
 
     def blocked(self) -> tuple[Blocked, ...]:
         """Rules that could not be decided because facts are missing, with the facts to fill in.

@@ -4,7 +4,7 @@ Rules that can never fire, rules made redundant or shadowed by another, overlapp
 `unique` dimension, gaps between bands (all read with the constraint algebra,
 `authoring.algebra`, so a finding is reported only when it is proved), messages missing a
 language, template variables and filters outside the documented playbook context, and
-durable_rules' limits. `check_rulebook` (authoring.check) runs them after loading.
+durable_rules' limits; and the rulebook's advice invariants (authoring.invariants). `check_rulebook` (authoring.check) runs them after loading.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from kamrules.authoring.algebra import (
     rule_implies,
     to_dnf,
 )
+from kamrules.authoring import invariants
 from kamrules.core.errors import Location, Problem, suggest
 from kamrules.language import ir
 from kamrules.rulebook.model import DimensionDef, Message, Rulebook, RuleDef, TableDef, Text
@@ -40,6 +41,7 @@ def lint(book: Rulebook, *, skip: frozenset[str] = frozenset(), engine: bool = T
     out += unique_overlaps(live, book, an)
     out += band_gaps(live, book, an)
     out += table_checks(book, an, skip)
+    out += invariants.check(book, skip)
     out += message_languages(book.rules)
     out += template_variables(book) if engine else []
     out += engine_limits(book) if engine else []

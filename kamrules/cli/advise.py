@@ -36,6 +36,9 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default=None,
               help="Exit 1 when a finding at or above this severity exists (for scripts and CI).")
 @click.option("--explain", is_flag=True, help="Append the rule-by-rule explanation to the playbook.")
+@click.option("--brief", is_flag=True,
+              help="Only the meeting brief (Markdown, about 40 lines): verdict, root causes, who is in the room "
+                   "and what to say, what to ask for, the walk-away price.")
 @as_of_option
 @engine_option
 @click.option("--verbose", "-v", is_flag=True, help="Say which engine and rulebook ran, on standard error.")
@@ -46,7 +49,7 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError
 def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, output: str | None,
            fail_on: str | None, explain: bool, as_of: str | None, engine: str, verbose: bool,
            account_id: str | None, mapping: str | None, strict: bool, store: str | None, record: bool,
-           by: str | None) -> None:
+           by: str | None, brief: bool) -> None:
     """Evaluate an account file and print its strategy playbook.
 
     ACCOUNT is a YAML or JSON account file, - for standard input, or a CSV export from a CRM
@@ -62,10 +65,15 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
       kamrules advise account.yaml --format json --fail-on high
       kamrules advise account.yaml --record --by 王经理
       kamrules advise accounts.csv deals.csv --mapping crm.yaml --account HX-001
+      kamrules advise account.yaml --brief --as-of 2026-06-30
     """
     from kamrules.advice.render import render
     from kamrules.authoring.gate import refuse_what_check_refuses
 
+    if brief and (fmt != "md" or explain):
+        raise UsageError([Problem("cli.brief-format", "--brief is the Markdown meeting brief: it goes without "
+                                  f"{'--explain' if explain else '--format ' + fmt}", Location("<command line>"),
+                                  hint="drop --brief for the full playbook in html or json")])
     refuse_what_check_refuses(rulebook)  # what check calls wrong is refused here too (authoring/gate.py)
     hist: Any = None  # the review store's part (history/use.py), when a store is in use
     if mapping and record:
@@ -100,7 +108,7 @@ def advise(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, ou
 
         expl = explain_all(advice)
     out = render(advice, fmt, explain=expl, extra=hist.extra.context if hist else None,
-                 extra_json=hist.extra.json if hist else None)
+                 extra_json=hist.extra.json if hist else None, brief=brief)
     if hist is not None:
         for note in hist.commit():  # before the output: a store that refuses the review fails the run
             echo(note, err=True)

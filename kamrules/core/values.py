@@ -336,9 +336,20 @@ def format_percent(x: float, *, exact: bool = False) -> str:
         return _no_negative_zero(_trim(f"{x * 100:.12f}") + "%")
     pct = x * 100
     if not math.isfinite(pct):  # a finite ratio near the float limit (1e307 of a tiny base): × 100 overflows
+        if math.isnan(x):
+            return "?%"
+        if math.isinf(x):  # a ratio of figures at the float limits: shown, never a crash in a playbook
+            return "-∞%" if x < 0 else "∞%"
         mantissa, exp = f"{x:.2e}".split("e")
         return f"{_trim(mantissa)}e{int(exp) + 2:+d}%"
     return _no_negative_zero((f"{pct:.0f}" if abs(pct - round(pct)) < 0.05 else f"{pct:.1f}") + "%")
+
+
+def format_points(x: float, lang: str = "en") -> str:
+    """A difference of two percents in percentage points: 0.07 → '7 个百分点' / '7 pp' (never '7%',
+    which reads as a share)."""
+    n = format_percent(x)[:-1]
+    return f"{n} 个百分点" if lang == "zh" else f"{n} pp"
 
 
 def format_number(x: float) -> str:

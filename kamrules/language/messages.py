@@ -10,9 +10,11 @@ import datetime as _dt
 from typing import Any, Mapping
 
 from jinja2 import StrictUndefined
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 
 from kamrules.core.errors import Location, Problem
-from kamrules.core.values import format_money, format_number, format_percent
+from kamrules.core.values import format_money, format_number, format_percent, format_points
 from kamrules.language.sandbox import MESSAGE, BoundedEnvironment, LimitExceeded
 
 
@@ -37,11 +39,42 @@ def _date(x: Any) -> str:
 Labels = Mapping[str, Mapping[str, Mapping[str, str]]]  # fact/dimension → value → {zh, en}
 
 
+class NamedLabels(Extension):
+    """`{{ final|label }}` reads as `{{ final|label('final') }}`: a value's label is looked up
+    under the name it was read from. Without the name, 'medium' (中客户 for the class, 中 for
+    price pressure) had no single label and reached a Chinese sentence as the English code.
+    A name inside a loop (`c.role`) is looked up by its last part (the list field `role`)."""
+
+    def filter_stream(self, stream: TokenStream) -> TokenStream:
+        toks = list(stream)
+        out: list[Token] = []
+        for i, t in enumerate(toks):
+            out.append(t)
+            if not (t.type == "name" and t.value == "label" and i >= 2 and toks[i - 1].type == "pipe"):
+                continue
+            if i + 1 < len(toks) and toks[i + 1].type == "lparen":
+                continue  # the name is given
+            parts, j = [], i - 2
+            while j >= 0 and toks[j].type == "name":
+                parts.append(str(toks[j].value))
+                if j >= 1 and toks[j - 1].type == "dot":
+                    j -= 2
+                    continue
+                break
+            if not parts or (j >= 1 and toks[j - 1].type in ("pipe", "dot", "rparen", "rbracket")):
+                continue  # not a plain name (a filter chain, a call): the value alone decides
+            name = ".".join(reversed(parts))
+            out += [Token(t.lineno, "lparen", "("), Token(t.lineno, "string", name), Token(t.lineno, "rparen", ")")]
+        return TokenStream(iter(out), stream.name, stream.filename)
+
+
 def make_env(lang: str, labels: Labels | None = None) -> BoundedEnvironment:
-    env = BoundedEnvironment(limits=MESSAGE, undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    env = BoundedEnvironment(limits=MESSAGE, undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False,
+                             extensions=[NamedLabels])
     env.filters["pct"] = _pct
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), lang)
     env.filters["num"] = _num
+    env.filters["pp"] = lambda x: "—" if x is None else format_points(float(x), lang)
     env.filters["days"] = _days
     env.filters["date"] = _date
     by_name = labels or {}
@@ -57,7 +90,10 @@ def make_env(lang: str, labels: Labels | None = None) -> BoundedEnvironment:
         if x is None:
             return "—"
         if name is not None:
-            return str(by_name.get(name, {}).get(str(x), {}).get(lang, x))
+            for key in (name, name.rsplit(".", 1)[-1]):  # team.incentives; c.role → role
+                texts = by_name.get(key, {}).get(str(x))
+                if texts is not None:
+                    return str(texts.get(lang, x))
         return unique.get(str(x), str(x))
 
     env.filters["label"] = label
@@ -65,7 +101,7 @@ def make_env(lang: str, labels: Labels | None = None) -> BoundedEnvironment:
 
 
 CHECK_ENV = make_env("en")  # parses message text at load time; filters and tests as at run time
-FILTERS = ("pct", "money", "num", "days", "date", "label")
+FILTERS = ("pct", "pp", "money", "num", "days", "date", "label")
 
 
 def message_problem(e: BaseException, rule: str, kind: str, account: str, at: Location) -> Problem:

@@ -120,8 +120,15 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
     for r in layered.rules:
         rules.append(_check_rule(r, scope, layered, out))
     check_message_vars(rules, scope, out)
+    from kamrules.rulebook import relations
+
+    relations.check_rules(rules, facts=facts, causes=layered.causes, dims=dims, out=out)
+    invariants = relations.check_invariants(list(layered.invariants.values()), rules, scope, dims, out)
     kept = {r.id for r in rules}  # a table's rows without the disabled ones
-    strata = stratify(rules, out)
+    from kamrules.rulebook.selectors import suppressors
+
+    suppressed_by = suppressors(rules)
+    strata = stratify(rules, out, suppressed_by)
     sections, where = playbook.merge((b.playbook, b.playbook_locs) for b in chain)
     guide = playbook.build(sections)
     playbook.check_names(guide, where, values=set(facts) | set(metrics) | set(derived), dimensions=set(dims),
@@ -146,7 +153,7 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
         chain=tuple(b.id for b in chain), strata=strata,
         tables={k: replace(v, rows=tuple(r for r in v.rows if r in kept), cond=_table_cond(v, scope))
                 for k, v in layered.tables.items()},
-        playbook=guide)
+        playbook=guide, causes=dict(layered.causes), invariants=tuple(invariants), suppressors=suppressed_by)
     return replace(book, digest=digest(book))
 
 
@@ -241,7 +248,8 @@ def digest(book: Rulebook) -> str:
 
     # tables are how rules were written, not what they decide: their rows are in `rules`
     payload = {k: clean(getattr(book, k)) for k in ("facts", "params", "metrics", "derived", "dimensions",
-                                                     "scores", "rules", "disabled", "playbook")}
+                                                     "scores", "rules", "disabled", "playbook", "causes",
+                                                     "invariants")}
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

@@ -27,6 +27,8 @@ from kamrules.core.grammar import (
 )
 from kamrules.core.values import ALL_TYPES, NUMERIC_TYPES, SCALAR_TYPES
 from kamrules.rulebook.vocabulary import HIT_POLICIES as HIT_POLICIES
+from kamrules.rulebook.vocabulary import HORIZONS as HORIZONS
+from kamrules.rulebook.vocabulary import OWNER_ROLES as OWNER_ROLES
 from kamrules.rulebook.vocabulary import SEVERITIES as SEVERITIES
 
 ID_PATTERN = r"[a-z0-9][a-z0-9_.\-]{0,80}"
@@ -40,9 +42,42 @@ OUTPUT_PATTERN = r"(classify|score|derive)\.[^\W\d][\w]*"
 RESERVED = frozenset({"params", "account", "and", "or", "not", "in", "true", "false", "it", "classification",
                       "score", "scores"})
 SOURCE_EXPECTED = "deck, recon, lit:<name> or company:<who>"
+THRESHOLD_PATTERN = r"(recon|lit:.+|company:.+)"
+THRESHOLD_EXPECTED = "recon, lit:<name> or company:<who>"
+TAG_PATTERN = r"[a-z][a-z0-9_]{0,40}"
+CAUSE_PATTERN = r"[a-z][a-z0-9_]{0,60}"
+# What relations and invariants speak about: rules by tag, id or concept, or a classification.
+SELECTOR_PATTERN = (r"(tag:" + TAG_PATTERN + r"|rule:" + RULE_ID_PATTERN + r"|concept:" + CONCEPT_PATTERN
+                    + r"|[^\W\d]\w*=\w+)")
+SELECTOR_EXPECTED = "tag:<tag>, rule:<rule id>, concept:<family.name> or <dimension>=<value>"
 METRIC_TYPES = tuple(t for t in ("number", "integer", "money", "percent") if t in NUMERIC_TYPES) + ("bool",)
 DERIVED_TYPES = tuple(t for t in SCALAR_TYPES if t != "date")
 SUPPLIERS = ("portfolio",)
+
+
+TAGS = Seq(Scalar("str", pattern=TAG_PATTERN, what="tag", code="tag",
+                  message="a tag is lowercase letters, digits and _ (not {value})", expected="invest, ladder_up"),
+           what="tags", single=True,
+           desc="What the advice does (invest, ladder_up, loss …), so relations and invariants can name families of "
+                "rules")
+SELECTOR = Scalar("str", pattern=SELECTOR_PATTERN, what="selector", code="selector",
+                  message="{value} is not a selector", expected=SELECTOR_EXPECTED,
+                  desc="tag:<tag> | rule:<id> | concept:<family.name> | <dimension>=<value>")
+SUPPRESSES = Seq(SELECTOR, what="suppresses", single=True,
+                 desc="When this rule fires, the outputs (findings, classifications, score points, derived facts) of "
+                      "the rules selected here are withdrawn, and kept as suppressed with this rule's id")
+WORDS = Text(desc="A verbatim quote of the deck (zh), shown as 课程原文; en: an optional translation", what="words")
+
+
+def _provenance_fields() -> tuple[Field, ...]:
+    """Keys a rule, a table and a table row share: tags, relations and where the words and
+    thresholds come from."""
+    return (
+        Field("tags", TAGS),
+        Field("suppresses", SUPPRESSES),
+        Field("words", WORDS),
+        Field("threshold", THRESHOLD),
+    )
 
 
 def _rule_owner(rule: Mapping[str, Any]) -> str:
@@ -63,6 +98,8 @@ SOURCE = Scalar("str", desc=SOURCE_EXPECTED.replace(", ", " | ").replace(" or ",
                 what="source", code="source", message="{owner} needs a source; {value} is not one",
                 expected=SOURCE_EXPECTED)
 ANY = Scalar("any", what="value")
+UNIT = Scalar("str", what="unit", desc="Display only, e.g. CNY, days; pp: a percent that is a difference of two "
+                                       "percents, shown as percentage points (7 pp / 7 个百分点), never as 7%")
 SEVERITY = Scalar("str", choices=SEVERITIES, what="severity", code="severity",
                   message="severity {value} is not known")
 VALUES = Either((Seq(Scalar("any", what="an enum value", message="enum values must be words"), what="values"),
@@ -77,7 +114,7 @@ FACT = Map("fact", (
     Field("type", Scalar("str", choices=ALL_TYPES, what="type", code="fact-type", message="type {value} is not known"),
           required=True, missing="a fact needs a type", missing_code="fact-type",
           expected="one of " + ", ".join(ALL_TYPES)),
-    Field("unit", Scalar("str", what="unit", desc="Display only, e.g. CNY, days")),
+    Field("unit", UNIT),
     Field("min", ANY), Field("max", ANY),
     Field("values", VALUES),
     Field("label", TEXT), Field("help", TEXT),
@@ -102,7 +139,7 @@ PARAMETER = Map("parameter", (
                          message="type {value} is not known")),
     Field("value", Scalar("any", what="value")),
     Field("source", SOURCE),
-    Field("label", TEXT), Field("help", TEXT),
+    Field("label", TEXT), Field("help", TEXT), Field("unit", UNIT),
 ), what="a parameter")
 
 METRIC = Map("metric", (
@@ -111,7 +148,7 @@ METRIC = Map("metric", (
                          expected="number, integer, money, percent or bool")),
     Field("formula", Scalar("str", what="formula", schema_extra={"minLength": 1}), required=True,
           missing="a metric needs a formula", expected="formula: revenue * gross_margin"),
-    Field("label", TEXT), Field("help", TEXT),
+    Field("label", TEXT), Field("help", TEXT), Field("unit", UNIT),
 ), what="a metric")
 
 DERIVED = Map("derived", (
@@ -137,12 +174,42 @@ SCORE = Map("score", (
     Field("label", TEXT), Field("min", ANY), Field("max", ANY), Field("help", TEXT),
 ), what="a score")
 
+OWNER = Either((
+    Scalar("str", what="owner", desc="A role (" + " | ".join(OWNER_ROLES) + "), or a fact naming the rep "
+                                      "(team.account_manager)"),
+    Map("", (
+        Field("role", Scalar("str", choices=OWNER_ROLES, what="owner role", code="owner",
+                             message="owner role {value} is not known", expected=" | ".join(OWNER_ROLES)),
+              required=True, missing="an owner mapping needs a role", missing_code="owner",
+              expected="role: leadership"),
+        Field("name", Scalar("str", pattern=NAME_PATTERN, what="fact", code="owner",
+                             message="the owner's name is a fact such as team.executive_sponsor, not {value}",
+                             desc="The fact holding the person's name (team.executive_sponsor)")),
+    ), what="owner", desc="A role, and the fact that names the person")),
+    what="owner", expected="rep | account_team | sales_management | leadership | finance, a fact such as "
+                           "team.account_manager, or {role: leadership, name: team.executive_sponsor}",
+    desc="Who acts: a role, a fact naming the rep, or {role, name}. Company-level roles (sales_management, "
+         "leadership, finance) are never the rep's")
+HORIZON = Scalar("str", choices=HORIZONS, what="horizon", code="horizon", message="horizon {value} is not known",
+                 expected=" | ".join(HORIZONS),
+                 desc="When to act: due = as of + the horizon's days (playbook.horizons); default: the severity's "
+                      "due_days")
+CAUSE = Scalar("str", pattern=CAUSE_PATTERN, what="cause", code="cause",
+               message="a cause id is lowercase letters, digits and _ (not {value})", expected="revenue_only_incentives",
+               desc="The root cause (an id under causes:) this finding is a symptom of")
+THRESHOLD = Scalar("str", pattern=THRESHOLD_PATTERN, what="threshold", code="source",
+                   message="{owner}: threshold {value} is not a source", expected=THRESHOLD_EXPECTED,
+                   desc="Where the rule's threshold or prescription comes from when it is not the deck's: "
+                        "recon | lit:<name> | company:<who>")
+
 MESSAGE = Map("message", (
     Field("severity", SEVERITY),
     Field("message", TEXT, required=True, missing="{owner}: a warning or recommendation needs a message",
           expected="message: {zh: …, en: …}"),
     Field("remedy", TEXT),
-    Field("owner", Scalar("str", what="owner", desc="Who acts: a fact such as team.account_manager, or a role")),
+    Field("owner", OWNER),
+    Field("horizon", HORIZON),
+    Field("cause", CAUSE),
 ), what="a message")
 
 THEN = Map("", (
@@ -178,6 +245,7 @@ RULE = Map("rule", (
     Field("then", THEN, required=True, missing="{owner} does nothing",
           expected="then: with classify, score, derive, warn or recommend"),
     Field("replace", Scalar("bool", what="replace", desc="Replace a rule of the same id from an earlier rulebook")),
+    *_provenance_fields(),
 ), what="a rule", owner=_rule_owner, expected="- id: …\n  when: …\n  then: …", type_message="each rule must be a mapping")
 
 OVERRIDE = Map("override", (
@@ -188,6 +256,10 @@ OVERRIDE = Map("override", (
     Field("message", TEXT), Field("remedy", TEXT),
     Field("classify", ASSIGNMENTS), Field("score", ASSIGNMENTS),
     Field("source", SOURCE),
+    Field("owner", OWNER), Field("horizon", HORIZON), Field("cause", CAUSE),
+    Field("tags", TAGS), Field("suppresses", SUPPRESSES),
+    Field("words", WORDS),
+    Field("threshold", THRESHOLD),
 ), what="an override")
 
 DISABLE = Map("", (
@@ -221,6 +293,7 @@ ROW = Map("row", (
     Field("priority", Scalar("int", what="priority", message="priority must be a whole number")),
     Field("warn", Ref("message")),
     Field("recommend", Ref("message")),
+    *_provenance_fields(),
 ), what="a row", owner=lambda r: f"row '{r.get('id')}'" if isinstance(r.get("id"), str) else "a row",
     type_message="each row must be a mapping", expected="- {id: …, when: [...], then: [...]}")
 
@@ -261,6 +334,7 @@ TABLE = Map("table", (
           missing="{owner} needs rows", expected="rows:\n  - {id: …, when: [...], then: [...]}"),
     Field("replace", Scalar("bool", what="replace",
                             desc="Replace the table of the same id from an earlier rulebook (all its rows)")),
+    *_provenance_fields(),
 ), what="a decision table", owner=lambda t: f"table '{t.get('table')}'" if isinstance(t.get("table"), str)
     else "a decision table", type_message="each decision table must be a mapping")
 
@@ -317,7 +391,40 @@ PLAYBOOK = Map("playbook", (
             what="gauge"), what="flight")),
     ), what="scorecard", desc="The 2×2 scorecard chart: its dimension, where each value sits, and the flight gauges")),
     Field("due_days", Table(Scalar("int", what="days"), key=Key(), what="due_days",
-                            desc="Suggested days to act, by severity")),
+                            desc="Suggested days to act, by severity (when a rule gives no horizon)")),
+    Field("horizons", Table(Map("horizon", (
+        Field("days", Scalar("int", what="days", message="a horizon's days must be a whole number",
+                             schema_extra={"minimum": 0}),
+              required=True, missing="a horizon needs its days", expected="days: 7"),
+        Field("label", TEXT),
+    ), what="horizon"), key=Key(pattern="|".join(HORIZONS), what="horizon", code="horizon",
+                                expected=" | ".join(HORIZONS)), what="horizons",
+        desc="Each horizon's days (due = as of + days) and its label ('this week' / 本周)")),
+    Field("owners", Table(TEXT, key=Key(pattern="|".join(OWNER_ROLES), what="owner role", code="owner",
+                                        expected=" | ".join(OWNER_ROLES)), what="owners",
+                          desc="Each owner role's label (rep → 客户经理 / account manager); the action plan groups "
+                               "by them, in this order")),
+    Field("brief", Map("", (
+        Field("verdict", TAGS),
+        Field("ask", TAGS),
+        Field("causes", Scalar("int", what="number of causes", message="brief.causes must be a whole number",
+                               desc="How many root causes the brief shows (default 3)")),
+        Field("walk_away", Map("", tuple(
+            Field(k, Scalar("str", pattern=NAME_PATTERN, what="fact", desc=d))
+            for k, d in (("revenue", "this year's revenue (money)"), ("gross_margin", "gross margin (percent)"),
+                         ("discount", "average discount off list price (percent)"), ("rebates", "rebates (money)"),
+                         ("free_services", "cost of free services (money)"), ("cost_to_serve", "cost to serve (money)"))),
+            what="walk_away", desc="The facts the walk-away price is computed from: shown only when all are known")),
+        Field("talking_points", Table(Map("talking_points", (
+            Field("wants", TEXT), Field("say", TEXT), Field("ask", TEXT),
+        ), what="talking points"), key=Key(pattern=r"[a-z_]+", what="buying role"), what="talking_points",
+            desc="说对话 per buying role (a value of the contacts' role): what they want, what to say, what to ask "
+                 "them for")),
+        Field("stances", Table(TEXT, key=Key(pattern=r"[a-z_]+", what="stance"), what="stances",
+                               desc="How to handle a contact by stance (a value of the contacts' support): one line "
+                                    "each")),
+    ), what="brief", desc="The meeting brief: the tags of findings that state the verdict and what to ask for, "
+                          "how many causes, the walk-away price's facts, and what to say to each buying role")),
     Field("portfolio", Map("", (
         Field("dimensions", NAMES), Field("scores", NAMES),
         Field("rank", Map("", (
@@ -409,6 +516,13 @@ RULEBOOK = Map("", (
                             desc="Overlays: rule id → the parts to change")),
     Field("lock", Seq(Scalar("str", what="a rule id"), what="lock",
                       desc="Overlays: rule ids that later overlays may not change")),
+    Field("causes", Table(Ref("cause"), key=Key(pattern=CAUSE_PATTERN, what="cause", code="cause",
+                                                expected="lowercase letters, digits and _"), what="causes",
+                          desc="Root causes: id → title and explanation. A warning names its cause with cause: <id>; "
+                               "the playbook leads with causes and lists their symptoms under them")),
+    Field("invariants", Seq(Ref("invariant"), what="invariants", expected="- id: …\n  never: [tag:a, tag:b]",
+                            desc="Properties of the advice that must hold for every account: checked by `kamrules "
+                                 "check` (statically) and `kamrules test` (generated accounts)")),
     Field("playbook", Ref("playbook")),
     Field("templates", Scalar("str", what="templates", message="templates must be a folder path",
                               desc="A folder of playbook templates that shadow the built-in ones: a relative path "
@@ -416,11 +530,40 @@ RULEBOOK = Map("", (
 ), what="the rulebook", expected="rulebook: <id>, rules: […]", type_code="not-mapping",
     type_message="a rulebook must be a YAML mapping")
 
+CAUSE_DEF = Map("cause", (
+    Field("title", TEXT, required=True, missing="{owner} needs a title", expected="title: {zh: …, en: …}"),
+    Field("explanation", TEXT),
+    Field("source", SOURCE),
+), what="a cause", owner=lambda c: "a cause")
+
+INVARIANT = Map("invariant", (
+    Field("id", Scalar("str", pattern=RULE_ID_PATTERN, what="id", code="invariant-id",
+                       message="an invariant id must be letters, digits, - _ . (not {value})",
+                       expected="letters, digits, - _ ."),
+          required=True, missing="an invariant needs an id", missing_code="invariant-id",
+          expected="letters, digits, - _ ."),
+    Field("title", TEXT),
+    Field("description", TEXT),
+    Field("source", SOURCE, required=True, missing="{owner} needs a source", missing_code="source",
+          expected=SOURCE_EXPECTED),
+    Field("never", Seq(SELECTOR, what="never", nullable=False,
+                       desc="At most one of these may be in the advice (unsuppressed): never two together")),
+    Field("only_if", Map("", (
+        Field("advice", Seq(SELECTOR, what="advice", single=True, nullable=False,
+                            desc="The advice this invariant limits (any of these selectors)"),
+              required=True, missing="only_if needs advice: <selector>", expected="advice: tag:ladder_up"),
+        Field("when", WHEN, required=True, missing="only_if needs when: <condition>",
+              expected='when: "executive_contacts >= 1"'),
+    ), what="only_if", desc="The advice only when the condition holds")),
+), what="an invariant", owner=lambda v: f"invariant '{v.get('id')}'" if isinstance(v.get("id"), str)
+    else "an invariant", type_message="each invariant must be a mapping",
+    expected="- id: …\n  source: recon\n  never: [tag:loss, tag:invest]")
+
 GRAMMAR = Grammar(
     root=RULEBOOK,
     defs={"fact": FACT, "parameter": PARAMETER, "metric": METRIC, "derived": DERIVED, "dimension": DIMENSION,
           "score": SCORE, "message": MESSAGE, "rule": RULE, "override": OVERRIDE, "table": TABLE, "row": ROW,
-          "playbook": PLAYBOOK},
+          "playbook": PLAYBOOK, "cause": CAUSE_DEF, "invariant": INVARIANT},
     id="https://kamrules.invalid/schemas/rulebook.schema.json",
     title="kamrules rulebook",
     desc="A kamrules rulebook or company overlay (docs/rulebook-language.md). Editors use this for completion "

@@ -10,8 +10,18 @@ from typing import Any
 
 from kamrules.core.errors import Collector, Location, Problem, suggest
 from kamrules.core.values import SCALAR_TYPES, ValueProblem, parse_scalar
-from kamrules.rulebook.model import Disabled, Message, Origin, ParamDef, RuleDef, TableDef, Text
-from kamrules.rulebook.read import RawBook
+from kamrules.rulebook.model import (
+    CauseDef,
+    Disabled,
+    InvariantDef,
+    Message,
+    Origin,
+    ParamDef,
+    RuleDef,
+    TableDef,
+    Text,
+)
+from kamrules.rulebook.read import RawBook, owner_parts
 
 
 @dataclass
@@ -26,6 +36,8 @@ class Layered:
     disabled: list[Disabled] = field(default_factory=list)
     locked: dict[str, str] = field(default_factory=dict)  # rule id → rulebook that locked it
     tables: dict[str, TableDef] = field(default_factory=dict)
+    causes: dict[str, CauseDef] = field(default_factory=dict)
+    invariants: dict[str, InvariantDef] = field(default_factory=dict)
 
 
 def _define(table: dict[str, Any], book: RawBook, items: dict[str, Any], kind: str, out: Collector) -> None:
@@ -48,6 +60,16 @@ def layer(chain: list[RawBook], out: Collector) -> Layered:
         _define(lay.derived, book, book.derived, "derived fact", out)
         _define(lay.dimensions, book, book.dimensions, "dimension", out)
         _define(lay.scores, book, book.scores, "score", out)
+        _define(lay.causes, book, book.causes, "cause", out)
+        for inv in book.invariants:
+            prev = lay.invariants.get(inv.id)
+            if prev is not None:
+                out.add("rulebook.duplicate-invariant",
+                        f"invariant id '{inv.id}' is already used in {prev.origin.rulebook} ({prev.origin.location})",
+                        inv.origin.location, f"invariants[{inv.id}]",
+                        hint="invariant ids must be unique; an overlay can add invariants, not change them")
+                continue
+            lay.invariants[inv.id] = inv
         for name, spec in book.params.items():
             loc = book.param_locs[name]
             if name in raw_params:
@@ -98,7 +120,7 @@ def _param(name: str, spec: dict[str, Any], origin: Origin, out: Collector) -> P
     raw_label, raw_help = spec.get("label"), spec.get("help")
     label = raw_label if isinstance(raw_label, Text) else Text(zh=name, en=name)
     help_ = raw_help if isinstance(raw_help, Text) else Text()
-    return ParamDef(name, type_, parsed, source, label, origin, help_)
+    return ParamDef(name, type_, parsed, source, label, origin, help_, str(spec.get("unit") or ""))
 
 
 def _tables(lay: Layered, book: RawBook, out: Collector) -> set[str]:
@@ -209,7 +231,17 @@ def _override(r: RuleDef, spec: dict[str, Any], book_id: str, loc: Location, out
         changes["classify"] = tuple((k, str(v)) for k, v in spec["classify"].items())
     if "score" in spec and isinstance(spec["score"], dict):
         changes["score"] = tuple((k, str(v)) for k, v in spec["score"].items())
-    msg_fields = {k: spec[k] for k in ("severity", "message", "remedy") if k in spec}
+    for k in ("tags", "suppresses"):
+        if isinstance(spec.get(k), list):
+            changes[k] = tuple(x for x in spec[k] if isinstance(x, str))
+    if isinstance(spec.get("words"), Text):
+        changes["words"] = spec["words"]
+    if isinstance(spec.get("threshold"), str):
+        changes["threshold"] = spec["threshold"]
+    msg_fields: dict[str, Any] = {k: spec[k] for k in ("severity", "message", "remedy", "horizon", "cause")
+                                  if k in spec}
+    if "owner" in spec:
+        msg_fields["owner"], msg_fields["role"] = owner_parts(spec["owner"])
     if msg_fields:
         target = "warn" if r.warn else "recommend" if r.recommend else ""
         if not target:

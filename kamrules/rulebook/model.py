@@ -64,6 +64,7 @@ class ParamDef:
     label: Text
     origin: Origin
     help: Text = Text()
+    unit: str = ""  # display only; pp: percentage points
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class MetricDef:
     label: Text
     origin: Origin
     help: Text = Text()
+    unit: str = ""  # display only; pp: percentage points (a difference of two percents)
     term: ir.Term = ir.UNKNOWN  # the checked formula (a Rulebook keeps only metrics whose formula checks)
 
 
@@ -115,8 +117,11 @@ class Message:
     severity: str
     message: Text
     remedy: Text = Text()
-    owner: str = ""
+    owner: str = ""  # the fact that names the person who acts (team.account_manager); "" = none
     location: Location | None = None  # of the message text, for load errors
+    role: str = ""  # owner role (vocabulary.OWNER_ROLES); "" = not said (the rep, unless company-level)
+    horizon: str = ""  # vocabulary.HORIZONS; "" = the severity's due_days
+    cause: str = ""  # the root cause (Rulebook.causes) this finding is a symptom of
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,10 @@ class RuleDef:
     derive: tuple[tuple[str, Any], ...] = ()
     warn: Message | None = None
     recommend: Message | None = None
+    tags: tuple[str, ...] = ()  # what the advice does (invest, loss …): relations and invariants name them
+    suppresses: tuple[str, ...] = ()  # selectors (tag:x, rule:id, concept:f.n, dim=value) this rule withdraws
+    words: Text = Text()  # a verbatim quote of the deck (zh), when there is one
+    threshold: str = ""  # where the threshold or prescription comes from when not the deck: recon | lit:… | company:…
     locked: bool = False
     changed_by: tuple[str, ...] = ()  # overlays that overrode parts of it
     table: str = ""  # the decision table this rule is a row of
@@ -221,6 +230,39 @@ class PortfolioDef:
 
 
 @dataclass(frozen=True)
+class Horizon:
+    key: str  # vocabulary.HORIZONS
+    days: int
+    label: Text
+
+
+@dataclass(frozen=True)
+class TalkingPoints:
+    """说对话 for one buying role: what they want, what to say, what to ask them for."""
+
+    role: str
+    wants: Text = Text()
+    say: Text = Text()
+    ask: Text = Text()
+
+
+@dataclass(frozen=True)
+class BriefDef:
+    """The meeting brief: which findings state the verdict and what to ask for (by tag), how many
+    causes it shows, the facts of the walk-away price, and 说对话 per buying role."""
+
+    verdict_tags: tuple[str, ...] = ()
+    ask_tags: tuple[str, ...] = ()
+    causes: int = 3
+    walk_away: Mapping[str, str] = field(default_factory=dict)  # part (revenue, discount …) → fact
+    talking_points: Mapping[str, TalkingPoints] = field(default_factory=dict)  # buying role → 说对话
+    stances: Mapping[str, Text] = field(default_factory=dict)  # support value → how to handle the contact
+
+
+WALK_AWAY_PARTS = ("revenue", "gross_margin", "discount", "rebates", "free_services", "cost_to_serve")
+
+
+@dataclass(frozen=True)
 class PlaybookDef:
     """What the playbook knows about the course (the rulebook's `playbook:` section), so an overlay
     can change it: the steps and roles it walks, their names, what the summary shows."""
@@ -243,6 +285,9 @@ class PlaybookDef:
     due_days: Mapping[str, int] = field(default_factory=dict)  # severity → days
     portfolio_dimensions: tuple[str, ...] = ()
     portfolio_scores: tuple[str, ...] = ()
+    horizons: Mapping[str, Horizon] = field(default_factory=dict)
+    owners: Mapping[str, Text] = field(default_factory=dict)  # owner role → label, in plan order
+    brief: BriefDef = BriefDef()
     portfolio: PortfolioDef = PortfolioDef()
 
     def concept_label(self, concept: str, lang: str) -> str:
@@ -252,6 +297,34 @@ class PlaybookDef:
     def family_label(self, family: str, lang: str) -> str:
         t = self.families.get(family)
         return (t.get(lang) if t else "") or family
+
+
+@dataclass(frozen=True)
+class CauseDef:
+    """A root cause: findings that declare it are listed under it, and it is said once."""
+
+    id: str
+    title: Text
+    origin: Origin
+    explanation: Text = Text()
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class InvariantDef:
+    """A property of the advice: `never` (at most one of the selectors is in the advice) or
+    `only_if` (advice matching the selectors only when `when` holds)."""
+
+    id: str
+    kind: str  # never | only_if
+    selectors: tuple[str, ...]
+    source: str
+    origin: Origin
+    title: Text = Text()
+    description: Text = Text()
+    when: str = ""  # only_if's condition as written
+    when_location: Location | None = None
+    cond: ir.Cond = ir.Truth(True)  # filled by checking
 
 
 @dataclass(frozen=True)
@@ -297,6 +370,9 @@ class Rulebook:
     tables: Mapping[str, TableDef] = field(default_factory=dict)
     playbook: PlaybookDef = PlaybookDef()
     currency: str = ""  # ISO 4217 code of its money amounts; "" when the rulebook does not say
+    causes: Mapping[str, CauseDef] = field(default_factory=dict)
+    invariants: tuple[InvariantDef, ...] = ()
+    suppressors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rule id → rules that suppress it
 
     def rule(self, rule_id: str) -> RuleDef | None:
         for r in self.rules:

@@ -15,13 +15,17 @@ from kamrules.core.i18n import Text
 from kamrules.core.values import ValueProblem, parse_percent_setting
 from kamrules.rulebook.model import (
     AnalysisStep,
+    BriefDef,
     Calibration,
     FactDef,
     Gauge,
+    Horizon,
     Labelled,
     PlaybookDef,
     PortfolioDef,
+    TalkingPoints,
 )
+from kamrules.rulebook.vocabulary import HORIZON_DAYS, HORIZONS, OWNER_ROLES
 
 
 def merge(sections: Iterable[tuple[Mapping[str, Any], Mapping[str, Location]]]) -> tuple[dict[str, Any], dict[str, Location]]:
@@ -70,6 +74,9 @@ def build(data: Mapping[str, Any]) -> PlaybookDef:
                      if isinstance(g, dict) and isinstance(g.get("key"), str) and isinstance(g.get("metric"), str)),
         due_days={k: v for k, v in (data.get("due_days") or {}).items() if isinstance(v, int)},
         portfolio_dimensions=_names(folio.get("dimensions")), portfolio_scores=_names(folio.get("scores")),
+        horizons=_horizons(data.get("horizons") or {}),
+        owners=_owners(data.get("owners") or {}),
+        brief=_brief(data.get("brief") or {}),
         portfolio=_portfolio(folio),
     )
 
@@ -113,6 +120,36 @@ def _portfolio(folio: Mapping[str, Any]) -> PortfolioDef:
     )
 
 
+def _horizons(data: Mapping[str, Any]) -> dict[str, Horizon]:
+    """Every horizon, in the vocabulary's order: the section's days and label where it gives
+    them, else the built-in days (so a rule's horizon always has a due date)."""
+    out = {}
+    for k in HORIZONS:
+        spec = data.get(k)
+        spec = spec if isinstance(spec, dict) else {}
+        days = spec.get("days")
+        out[k] = Horizon(k, days if isinstance(days, int) else HORIZON_DAYS[k], _text(spec.get("label")))
+    return out
+
+
+def _owners(data: Mapping[str, Any]) -> dict[str, Text]:
+    """Owner roles in the section's order, then any it leaves out (the plan groups in this order)."""
+    order = [k for k in data if k in OWNER_ROLES] + [k for k in OWNER_ROLES if k not in data]
+    return {k: _text(data.get(k)) for k in order}
+
+
+def _brief(data: Mapping[str, Any]) -> BriefDef:
+    tp = data.get("talking_points") or {}
+    n = data.get("causes")
+    return BriefDef(
+        verdict_tags=_names(data.get("verdict")), ask_tags=_names(data.get("ask")),
+        causes=n if isinstance(n, int) and n >= 0 else 3,
+        walk_away={k: v for k, v in (data.get("walk_away") or {}).items() if isinstance(v, str)},
+        talking_points={role: TalkingPoints(role, _text(v.get("wants")), _text(v.get("say")), _text(v.get("ask")))
+                        for role, v in tp.items() if isinstance(v, dict)},
+        stances={k: _text(v) for k, v in (data.get("stances") or {}).items()})
+
+
 def check_names(pb: PlaybookDef, where: Mapping[str, Location], *, values: set[str], dimensions: set[str],
                 scores: set[str], params: set[str], out: Collector, facts: Mapping[str, FactDef] | None = None,
                 param_types: Mapping[str, str] | None = None, raw: Mapping[str, Any] | None = None) -> None:
@@ -147,6 +184,8 @@ def check_names(pb: PlaybookDef, where: Mapping[str, Location], *, values: set[s
         need("portfolio", n, dimensions, "dimension")
     for n in pb.portfolio_scores:
         need("portfolio", n, scores, "score")
+    for n in pb.brief.walk_away.values():
+        need("brief", n, values, "fact or metric")
     _check_portfolio(pb.portfolio, (raw or {}).get("portfolio") or {}, where.get("portfolio", Location("playbook")),
                      values=values, facts=facts or {}, param_types=param_types or {}, out=out)
 

@@ -20,9 +20,11 @@ from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
 from kamrules.rulebook.grammar import GRAMMAR, ID_PATTERN, REQUIRES_PATTERN
 from kamrules.rulebook.model import (
+    CauseDef,
     DerivedDef,
     DimensionDef,
     FactDef,
+    InvariantDef,
     Message,
     MetricDef,
     Origin,
@@ -32,6 +34,7 @@ from kamrules.rulebook.model import (
     Text,
 )
 from kamrules.rulebook.tables import ExpandedRow, expand
+from kamrules.rulebook.vocabulary import OWNER_ROLES
 
 
 @dataclass
@@ -60,6 +63,8 @@ class RawBook:
     tables: list[tuple[TableDef, bool]] = field(default_factory=list)  # (table, replace)
     playbook: dict[str, Any] = field(default_factory=dict)  # section → what the grammar read
     playbook_locs: dict[str, Location] = field(default_factory=dict)
+    causes: dict[str, CauseDef] = field(default_factory=dict)
+    invariants: list[InvariantDef] = field(default_factory=list)
 
 
 def _ok(v: Any) -> bool:
@@ -140,6 +145,12 @@ class Reader:
         for i, tbl in enumerate(data.get("tables") or []):
             if isinstance(tbl, dict) and isinstance(tbl.get("table"), str):
                 self.table(book, tbl, ("tables", i))
+        for cid, spec in _items(data.get("causes")):
+            book.causes[cid] = CauseDef(cid, _text(spec.get("title")), self.origin(("causes", cid)),
+                                        _text(spec.get("explanation")), str(spec.get("source") or ""))
+        for i, inv in enumerate(data.get("invariants") or []):
+            if isinstance(inv, dict):
+                self.invariant(book, inv, ("invariants", i))
         if isinstance(data.get("playbook"), dict):
             book.playbook = {k: v for k, v in data["playbook"].items() if _ok(v)}
             book.playbook_locs = {k: self.loc(("playbook", k)) for k in book.playbook}
@@ -238,7 +249,8 @@ class Reader:
             self.err("rulebook.missing", f"metric '{name}' needs a formula", path, "formula: revenue * gross_margin")
             return
         book.metrics[name] = MetricDef(name, type_, formula, _text(spec.get("label")),
-                                       Origin(self.book_id, self.doc.value_loc(at)), _text(spec.get("help")))
+                                       Origin(self.book_id, self.doc.value_loc(at)), _text(spec.get("help")),
+                                       str(spec.get("unit") or ""))
 
     def dimension(self, book: RawBook, name: str, spec: Mapping[str, Any]) -> None:
         path: YPath = ("dimensions", name)
@@ -258,8 +270,36 @@ class Reader:
         sev = spec.get("severity")
         if not isinstance(sev, str):
             sev = "medium" if kind == "warn" else "info"
-        return Message(sev, _text(spec.get("message")), _text(spec.get("remedy")), str(spec.get("owner") or ""),
-                       self.doc.value_loc(path + ("message",)) if "message" in spec else self.loc(path))
+        name, role = owner_parts(spec.get("owner"))
+        return Message(sev, _text(spec.get("message")), _text(spec.get("remedy")), name,
+                       self.doc.value_loc(path + ("message",)) if "message" in spec else self.loc(path),
+                       role=role, horizon=_str(spec.get("horizon")), cause=_str(spec.get("cause")))
+
+    def invariant(self, book: RawBook, spec: Mapping[str, Any], path: YPath) -> None:
+        iid = spec.get("id")
+        if not isinstance(iid, str) or not _ok(spec.get("source")):
+            return  # reported by the grammar
+        never, only_if = spec.get("never"), spec.get("only_if")
+        if (never is None) == (only_if is None):
+            self.err("rulebook.invariant", f"invariant '{iid}' needs exactly one of never: or only_if:", path,
+                     "never: [tag:loss, tag:invest]  or  only_if: {advice: tag:ladder_up, when: …}")
+            return
+        title, desc, source = _text(spec.get("title")), _text(spec.get("description")), str(spec["source"])
+        if isinstance(never, list):
+            sels = tuple(x for x in never if _ok(x))
+            if len(sels) != len(never):
+                return
+            if len(sels) < 2:
+                self.err("rulebook.invariant", f"invariant '{iid}': never: needs at least two selectors",
+                         path + ("never",), "never: [tag:loss, tag:invest]")
+                return
+            book.invariants.append(InvariantDef(iid, "never", sels, source, self.origin(path), title, desc))
+        elif isinstance(only_if, dict) and _ok(only_if.get("advice")) and _ok(only_if.get("when")):
+            when = only_if["when"]
+            when = ("true" if when else "false") if isinstance(when, bool) else str(when)
+            sels = tuple(x for x in only_if["advice"] if _ok(x))
+            book.invariants.append(InvariantDef(iid, "only_if", sels, source, self.origin(path), title, desc,
+                                                when, self.doc.value_loc(path + ("only_if", "when"))))
 
     def rule(self, spec: Mapping[str, Any], path: YPath) -> tuple[RuleDef, bool] | None:
         rid = spec.get("id")
@@ -285,7 +325,7 @@ class Reader:
             when_location=self.doc.value_loc(path + ("when",)), priority=prio if isinstance(prio, int) else 0,
             classify=tuple((k, _word(v)) for k, v in _items(then.get("classify"))),
             score=tuple((k, _word(v)) for k, v in _items(then.get("score"))),
-            derive=tuple(_items(then.get("derive"))), warn=warn, recommend=rec)
+            derive=tuple(_items(then.get("derive"))), warn=warn, recommend=rec, **_provenance(spec))
         return rule, spec.get("replace") is True
 
     def table(self, book: RawBook, spec: Mapping[str, Any], path: YPath) -> None:
@@ -330,7 +370,7 @@ class Reader:
             priority=prio if isinstance(prio, int) else 0, classify=tuple(classify), score=tuple(score),
             derive=tuple(derive), warn=self.message(spec.get("warn"), row.path + ("warn",), "warn"),
             recommend=self.message(spec.get("recommend"), row.path + ("recommend",), "recommend"),
-            table=table["table"], cells=row.spans)
+            table=table["table"], cells=row.spans, **_provenance(spec, table))
 
     def overlay_parts(self, book: RawBook, data: Mapping[str, Any]) -> None:
         for i, d in enumerate(data.get("disable") or []):
@@ -366,3 +406,36 @@ class Reader:
 def _word(v: Any) -> str:
     """An assignment's value as written: true/false in lower case, numbers as they read."""
     return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _str(v: Any) -> str:
+    return v if isinstance(v, str) else ""
+
+
+def _list(v: Any) -> tuple[str, ...]:
+    return tuple(x for x in v if isinstance(x, str)) if isinstance(v, list) else ()
+
+
+def owner_parts(owner: Any) -> tuple[str, str]:
+    """An owner as written → (the fact naming the person, the role). A role word is the role; any
+    other word is the fact that names the rep (the form older rulebooks use); a mapping gives both.
+    Whether the fact is declared is checked with the other names (check.py)."""
+    if isinstance(owner, str):
+        return ("", owner) if owner in OWNER_ROLES else (owner, "rep")
+    if isinstance(owner, dict) and isinstance(owner.get("role"), str):
+        return _str(owner.get("name")), owner["role"]
+    return "", ""
+
+
+def _provenance(spec: Mapping[str, Any], table: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A rule's tags, relations, quote and threshold source. A table row adds its own tags and
+    suppressions to the table's, and its own words or threshold replace the table's."""
+    t = table or {}
+
+    def own(key: str) -> Any:
+        v = spec.get(key)
+        return v if _ok(v) else t.get(key) if _ok(t.get(key)) else None
+
+    return {"tags": tuple(dict.fromkeys(_list(t.get("tags")) + _list(spec.get("tags")))),
+            "suppresses": tuple(dict.fromkeys(_list(t.get("suppresses")) + _list(spec.get("suppresses")))),
+            "words": _text(own("words")), "threshold": _str(own("threshold"))}

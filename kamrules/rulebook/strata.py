@@ -6,8 +6,15 @@ maintenance, and a negated pattern fires before a blocking fact that arrives lat
 strata, every value a rule reads is final before the rule is evaluated, so negation and
 missing values mean what they say. A cycle cannot be stratified: it is a load error that
 names the rules in it (and the engine keeps a firing budget besides).
+
+Suppression (`suppresses:`) is an ordering too: a suppressed rule runs after every rule that can
+suppress it, so when its stratum comes, whether it is withdrawn is already decided (resolve.py
+drops its match before anything folds it in), and everything that reads its outputs runs later
+still. A rule that suppresses what it itself reads (directly or through others) is a cycle.
 """
 from __future__ import annotations
+
+from typing import Mapping
 
 from kamrules.core.errors import Collector
 from kamrules.language import ir
@@ -25,12 +32,15 @@ def reads(r: RuleDef) -> set[str]:
     return names
 
 
-def stratify(rules: list[RuleDef], out: Collector) -> dict[str, int]:
+def stratify(rules: list[RuleDef], out: Collector,
+             suppressors: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, int]:
     writers: dict[str, list[str]] = {}
     for r in rules:
         for w in writes(r):
             writers.setdefault(w, []).append(r.id)
-    deps = {r.id: sorted({w for name in reads(r) for w in writers.get(name, [])}) for r in rules}
+    by = suppressors or {}
+    deps = {r.id: sorted({w for name in reads(r) for w in writers.get(name, [])} | set(by.get(r.id, ())))
+            for r in rules}
     by_id = {r.id: r for r in rules}
     level: dict[str, int] = {}
     state: dict[str, int] = {}
@@ -47,7 +57,8 @@ def stratify(rules: list[RuleDef], out: Collector) -> dict[str, int]:
                 out.add("rulebook.rule-cycle",
                         "rules feed each other in a cycle: " + " → ".join(cyc),
                         by_id[rid].origin.location, f"rules[{rid}]",
-                        hint="forward chaining must end: one of these rules must not read what the others write")
+                        hint="forward chaining must end: one of these rules must not read what the others write "
+                             "(a rule runs after what it reads and after the rules that suppress it)")
             return 0
         state[rid] = 1
         lv = 0

@@ -19,7 +19,7 @@ from kamrules.rulebook.model import Account, Rulebook
 SUFFIX = ".test.yaml"
 TOP_KEYS = ("rulebook", "as_of", "base", "cases", "description")
 CASE_KEYS = ("name", "given", "given_file", "expect")
-EXPECT_KEYS = ("classification", "fires", "not_fires", "concepts", "scores")
+EXPECT_KEYS = ("classification", "fires", "not_fires", "suppressed", "concepts", "scores")
 SKIP_DIRS = frozenset({"node_modules", "__pycache__", "venv", "site-packages"})
 
 
@@ -197,7 +197,7 @@ def _cases(r: _Reader, data: Mapping[str, Any], book: Rulebook | None) -> list[C
 def _expect(r: _Reader, raw: Any, path: YPath, book: Rulebook | None, present: bool) -> Expect:
     if raw is None or raw == {}:
         r.err("test.no-expectations", "the case expects nothing, so it cannot fail", path if present else path[:-1],
-              "expect: {fires: [rule-id]} (or classification, not_fires, concepts, scores)",
+              "expect: {fires: [rule-id]} (or classification, not_fires, suppressed, concepts, scores)",
               "say what the rulebook should conclude for these facts")
         return Expect()
     m = r.mapping(raw, path, "expect", "expect: {fires: [rule-id]}")
@@ -210,9 +210,13 @@ def _expect(r: _Reader, raw: Any, path: YPath, book: Rulebook | None, present: b
     disabled = {d.rule: d for d in book.disabled}
     fires = _rule_ids(r, m.get("fires"), path + ("fires",), rule_ids, disabled, True, book.id)
     not_fires = _rule_ids(r, m.get("not_fires"), path + ("not_fires",), rule_ids, disabled, False, book.id)
+    withdrawn = _rule_ids(r, m.get("suppressed"), path + ("suppressed",), rule_ids, disabled, True, book.id)
     for rid in sorted(set(fires) & set(not_fires)):
         r.err("test.conflict", f"rule '{rid}' is expected both to fire and not to fire", path,
               hint="keep it in one of fires / not_fires")
+    for rid in sorted(set(fires) & set(withdrawn)):
+        r.err("test.conflict", f"rule '{rid}' is expected both to fire and to be suppressed", path,
+              hint="a suppressed rule's condition held but its outputs were withdrawn: keep it in suppressed")
     concepts_known = sorted({x.concept for x in book.rules})
     concepts = []
     for c, p in r.ids(m.get("concepts"), path + ("concepts",), "concepts"):
@@ -222,7 +226,7 @@ def _expect(r: _Reader, raw: Any, path: YPath, book: Rulebook | None, present: b
         concepts.append(c)
     return Expect(_classification(r, m.get("classification"), path + ("classification",), book),
                   tuple(fires), tuple(not_fires), tuple(concepts),
-                  _scores(r, m.get("scores"), path + ("scores",), book))
+                  _scores(r, m.get("scores"), path + ("scores",), book), tuple(withdrawn))
 
 
 def _rule_ids(r: _Reader, raw: Any, path: YPath, known: list[str], disabled: Mapping[str, Any],

@@ -43,6 +43,7 @@ class Expect:
     not_fires: tuple[str, ...] = ()
     concepts: tuple[str, ...] = ()
     scores: tuple[ScoreExpect, ...] = ()
+    suppressed: tuple[str, ...] = ()  # rules whose condition holds but whose outputs another rule withdraws
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,8 @@ class Coverage:
         d = advice.book.digest
         self.add_book(advice.book)
         self.fired[d].update(m.rule for m in matches)
+        # a suppressed rule fired (its condition held on the engines) and its withdrawal was seen
+        self.fired[d].update(s.rule for s in advice.suppressed)
         for dim, c in advice.classification.items():
             if c.value is not None:
                 self.values[d].setdefault(dim, set()).add(c.value)

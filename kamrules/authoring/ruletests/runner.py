@@ -43,6 +43,11 @@ def divergence(results: Mapping[str, Advice]) -> list[Failure]:
     base = names[0]
     ref = {m.rule: m for m in results[base].matches}
     for other in names[1:]:
+        mine, theirs = ({(s.rule, s.by) for s in results[n].suppressed} for n in (base, other))
+        for rid, by in sorted(mine ^ theirs):
+            on = base if (rid, by) in mine else other
+            out.append(Failure("engines", f"{rid} suppressed on both or neither", f"suppressed on {on} only",
+                               f"the engines disagree: {rid} was suppressed by {', '.join(by)} on {on} only", (rid,)))
         got = {m.rule: m for m in results[other].matches}
         for rid in sorted(set(ref) | set(got)):
             a, b = ref.get(rid), got.get(rid)
@@ -74,6 +79,12 @@ def check_expect(advice: Advice, expect: Expect) -> list[Failure]:
     for rid in expect.not_fires:
         if rid in fired:
             out.append(Failure("not_fires", f"{rid} does not fire", "it fired", f"not_fires: {rid} fired", (rid,)))
+    withdrawn = {s.rule: s.by for s in advice.suppressed}
+    for rid in expect.suppressed:
+        if rid not in withdrawn:
+            got = "it fired" if rid in fired else "it did not fire"
+            out.append(Failure("suppressed", f"{rid} is suppressed", got, f"suppressed: {rid} was not suppressed "
+                               f"({got})", (rid,) + tuple(book.suppressors.get(rid, ()))))
     for concept in expect.concepts:
         if not any(f.concept == concept for f in advice.findings):
             rules = tuple(r.id for r in book.rules if r.concept == concept and (r.warn or r.recommend))
@@ -121,10 +132,42 @@ def run_case(tf: TestFile, case: Case, *, lang: str | None = None, coverage: Cov
     return result("FAIL", failures=tuple(failures), explanations=explanations)
 
 
-def run(paths: Sequence[str], *, lang: str | None = None, engines: Sequence[str] | None = None) -> Report:
+DEFAULT_INVARIANT_EXAMPLES = 25  # generated accounts per rulebook in every run: a smoke check, seconds
+
+
+def invariant_results(tf: TestFile, n: int, engines: Sequence[str]) -> tuple[CaseResult, ...]:
+    """One case per invariant of the test file's rulebook: PASS after n generated accounts, or
+    FAIL with the minimal counterexample hypothesis shrank."""
+    from kamrules.authoring.generate import describe
+    from kamrules.authoring.ruletests.invariants import search
+
+    out = []
+    for o in search(tf.book, n, engines, as_of=tf.as_of):
+        inv = o.invariant
+        name = f"invariant {inv.id} ({o.examples} generated accounts)"
+        if o.ok:
+            out.append(CaseResult(tf.file, name, inv.origin.location, "PASS", engines=tuple(engines)))
+            continue
+        v = o.violation
+        assert v is not None
+        facts = describe(o.counterexample) if o.counterexample is not None else "(not shrunk)"
+        failure = Failure(f"invariant.{inv.id}", "holds on every account",
+                          f"broken on {o.engine}", f"{v.message} — minimal counterexample ({o.engine}): "
+                          + facts.replace("\n", "; "), v.rules)
+        out.append(CaseResult(tf.file, name, inv.origin.location, "FAIL", failures=(failure,),
+                              engines=tuple(engines)))
+    return tuple(out)
+
+
+def run(paths: Sequence[str], *, lang: str | None = None, engines: Sequence[str] | None = None,
+        invariants: int = DEFAULT_INVARIANT_EXAMPLES) -> Report:
+    """Every case of every test file; and each rulebook's invariants (once per effective
+    rulebook) on `invariants` generated accounts."""
     files = discover(paths)
     coverage = Coverage()
     out: list[FileResult] = []
+    checked: set[str] = set()  # rulebook digests whose invariants ran
+    names = tuple(engines or engine_names())
     for f in files:
         try:
             tf = read_test_file(f)
@@ -133,5 +176,8 @@ def run(paths: Sequence[str], *, lang: str | None = None, engines: Sequence[str]
             continue
         coverage.add_book(tf.book)
         results = tuple(run_case(tf, c, lang=lang, coverage=coverage, engines=engines) for c in tf.cases)
+        if invariants > 0 and tf.book.invariants and tf.book.digest not in checked:
+            checked.add(tf.book.digest)
+            results += invariant_results(tf, invariants, names)
         out.append(FileResult(f, tf.book.id, (), results))
     return Report(tuple(out), tuple(engines or engine_names()), coverage)
