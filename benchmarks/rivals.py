@@ -26,7 +26,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from kamrules.engine.reference import Context, eval_term
+from kamrules.engine.bounds import table_for
+from kamrules.engine.reference import BOUNDS, Context, eval_term
 from kamrules.language import ir
 from kamrules.rulebook.model import Rulebook
 
@@ -56,8 +57,12 @@ class Flat:
     conds: dict[str, ir.Cond] = field(default_factory=dict)  # rule id → NNF condition
     strata: dict[str, int] = field(default_factory=dict)
     props_of: dict[str, set[str]] = field(default_factory=dict)  # rule id → properties
+    # comparisons bounds may decide on an account that misses a value (engine/bounds.py): the
+    # decision is precomputed like a metric, one boolean property each, true when decided true
+    decided: dict[ir.Cmp, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        table = table_for(self.book)
         for r in self.book.rules:
             self.conds[r.id] = ir.nnf(r.cond)
             self.strata[r.id] = self.book.strata.get(r.id, 0)
@@ -67,6 +72,8 @@ class Flat:
                     props.add(self.prop(lit.ref))
                 elif isinstance(lit, ir.Cmp):
                     props.update(self.prop(t) for t in (lit.left, lit.right) if not isinstance(t, ir.Const))
+                    if table.candidate(lit):
+                        props.add(self.decided.setdefault(lit, f"bounded_{len(self.decided)}"))
             self.props_of[r.id] = props
 
     def prop(self, t: ir.Term) -> str:
@@ -87,6 +94,9 @@ class Flat:
         The final env is right for every stratum: a rule reads only what lower strata write."""
         ctx = Context(env, as_of)
         values = {p: encode(eval_term(t, ctx)) for p, t in self.terms.items()}
+        bounds = env.get(BOUNDS)
+        for c, p in self.decided.items():
+            values[p] = True if bounds is not None and bounds.decide(c) is True else None
         out: list[dict[str, Any]] = []
         for s in range(self.n_strata):
             fact: dict[str, Any] = {"stratum": s}
@@ -119,8 +129,11 @@ def _durable_literal(flat: Flat, c: ir.Cond) -> Any:
     if not lp:
         (lp, lv), (rp, rv), op = (rp, rv), (lp, lv), ir.FLIP[op]
     if rp:  # durable compares against a missing property as if it were there: test it exists
-        return {"$and": [{"$ex": {rv: 1}}, {OPS[op]: {lv: {"$m": rv}}}]}
-    return {lv: rv} if op == "==" else {OPS[op]: {lv: rv}}
+        expr: Any = {"$and": [{"$ex": {rv: 1}}, {OPS[op]: {lv: {"$m": rv}}}]}
+    else:
+        expr = {lv: rv} if op == "==" else {OPS[op]: {lv: rv}}
+    decided = flat.decided.get(c)
+    return expr if decided is None else {"$or": [expr, {decided: True}]}
 
 
 def durable_condition(flat: Flat, c: ir.Cond) -> Any:
@@ -234,6 +247,9 @@ def zen_expression(flat: Flat, c: ir.Cond) -> str:
     if isinstance(c, (ir.And, ir.Or)):
         joiner = " and " if isinstance(c, ir.And) else " or "
         return "(" + joiner.join(zen_expression(flat, i) for i in c.items) + ")"
+    decided = flat.decided.get(c) if isinstance(c, ir.Cmp) else None
+    if decided is not None:
+        return f"(({_zen_literal(flat, c)}) or {decided} == true)"
     return "(" + _zen_literal(flat, c) + ")"
 
 
@@ -263,7 +279,8 @@ def zen_table(flat: Flat) -> dict[str, Any]:
         row: dict[str, str] = {"_id": rid, "out": f"'{rid}'"}
         lits = list(cond.items) if isinstance(cond, ir.And) else [cond]
         cols = [_unary_column(flat, lit) for lit in lits] if not isinstance(cond, ir.Truth) else []
-        if all(col is not None and not isinstance(lit, (ir.And, ir.Or)) for col, lit in zip(cols, lits)):
+        if all(col is not None and not isinstance(lit, (ir.And, ir.Or)) and lit not in flat.decided
+               for col, lit in zip(cols, lits)):
             cells: dict[str, list[str]] = {}
             for col, lit in zip(cols, lits):
                 assert col is not None

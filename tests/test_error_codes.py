@@ -59,6 +59,9 @@ RULEBOOK_CASES = {
     "rulebook.duplicate-invariant": f"rulebook: o\nextends: [{CORE}]\ninvariants:\n"
                                     "  - {id: i, source: recon, never: [rule:gold, rule:over]}\n"
                                     "  - {id: i, source: recon, never: [rule:gold, rule:silver]}\n",
+    # plausible (the usual) must lie inside min/max (the possible); min above max is no range
+    "rulebook.plausible": HEAD + "  gm: {type: percent, min: 0%, max: 100%, plausible: [-10%, 50%]}\n" + RULE,
+    "rulebook.range": HEAD + "  n: {type: number, min: 5, max: 1}\n" + RULE,
     "yaml.key": HEAD + "? [a, b]\n: 1\n" + RULE,
     "yaml.merge": HEAD + "base: &b {x: 1}\nother:\n  <<: *b\n" + RULE,
 }

@@ -13,6 +13,7 @@ import re
 from typing import Any, Iterable, Mapping
 
 from kamrules import __version__
+from kamrules.advice import partial
 from kamrules.advice import contextmodel as cm
 from kamrules.advice import plan
 from kamrules.advice.model import Advice
@@ -130,6 +131,8 @@ def _because_text(advice: Advice, b: Any) -> str:
     'Average discount 22%, above max key-account discount (15%)'. `b` is a resolve.Because or a
     reference.Literal (which also says what the threshold was: a parameter or another fact)."""
     lang = advice.lang
+    if getattr(b, "bounded", False):  # decided although a fact is missing: say for which values
+        return partial.evidence_text(advice.book, advice.env, b, lang)
     m = _DAYS_SINCE.match(b.fact)
     name = m["name"] if m else b.fact
     days = _is_days(advice, name, bool(m))
@@ -693,6 +696,7 @@ def context(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> c
         pyramid=_pyramid(by_dim),
         facts=tuple(facts),
         missing=_missing(advice),
+        data_checks=tuple(cm.DataCheck(**row) for row in partial.data_check_rows(book, advice.facts.checks, lang)),
         disabled=tuple(cm.DisabledRule(d.rule, d.reason, d.origin.rulebook) for d in book.disabled),
         provenance=_provenance(fs, lang),
         explain=tuple(explain or ()),

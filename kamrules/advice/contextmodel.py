@@ -24,7 +24,9 @@ class Evidence:
 
     fact: str = doc("the fact, metric or expression tested (`discount_rate`, `days_since(team.plan_reviewed)`)")
     label: str = doc("its name in `lang`")
-    value: Any = doc("the account's value (dates as ISO text)")
+    value: Any = doc("the account's value (dates as ISO text); null for a condition decided by bounds although a "
+                     "fact is missing (`text` then says so: `Whatever the rebates (≥ 0) … are, margin after cost to "
+                     "serve is at most -2M: < 0 holds`)")
     op: str = doc("`>`, `>=`, `<`, `<=`, `==`, `!=`, `exists`, `missing`")
     against: Any = doc("the threshold or value compared with")
     param: str = doc("the parameter the threshold came from, or `\"\"`")
@@ -331,6 +333,19 @@ class MissingFact:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
+class DataCheck:
+    """A given value outside its fact's `plausible` range: evaluated as given, worth a second look."""
+
+    fact: str = doc("the fact")
+    label: str = doc("its name")
+    value: Any = doc("the value as given (a number)")
+    value_text: str = doc("the value formatted in `lang`")
+    plausible: list[Any] = doc("`[lo, hi]`: the fact's plausible range, null for an open side")
+    text: str = doc("the check in words: `Gross margin is -116%, outside the usual range (-50% to 80%): evaluated "
+                    "as given; check the figure`")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class ManagementPart:
     key: str = doc("`strategy`, `tiering`, … (the rulebook's `playbook.management`)")
     concept: str = doc("`management.<key>`")
@@ -533,6 +548,8 @@ class PlaybookContext:
     pyramid: Pyramid | None = doc("null unless a dimension `tier` exists")
     facts: tuple[FactLine, ...] = doc("every scalar fact the account gives")
     missing: tuple[Missing, ...] = doc("facts whose absence kept rules from being decided, sorted by fact")
+    data_checks: tuple[DataCheck, ...] = doc("given values outside their fact's plausible range, evaluated as given, "
+                                             "in declaration order (may be empty)")
     disabled: tuple[DisabledRule, ...] = doc("rules a company overlay disabled")
     provenance: tuple[Provenance, ...] = doc("where the advice comes from, per source kind")
     explain: tuple[Mapping[str, Any], ...] = doc("the `--explain` appendix (see `kamrules explain --format json`); "
@@ -548,7 +565,7 @@ class PlaybookContext:
 TYPES = (PlaybookContext, AccountInfo, RulebookInfo, Dimension, DimensionEvidence, DimensionValue, Score, ScorePart,
          Summary, Figure, FactLine, Finding, Evidence, SeverityGroup, Family, AnalysisStep, Relationships, Column,
          OwnerGroup, RootCause, Brief, RoomContact, ContactAsk, WalkAway,
-         Contact, Role, Service, ServiceStep, ManagementPart, MissingFact, Action, Scorecard, QuadrantCell, Gauge,
+         Contact, Role, Service, ServiceStep, ManagementPart, MissingFact, DataCheck, Action, Scorecard, QuadrantCell, Gauge,
          Mark, Pyramid, Missing, DisabledRule, Provenance, Source, ProvenanceFinding,
          History, HistorySection, HistoryLine, Overrides)
 

@@ -16,10 +16,12 @@ equalities, because that is how it was written.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
+from kamrules.advice import partial
 from kamrules.core import textsafe
 from kamrules.core.errors import Location, Problem, UsageError, suggest
 from kamrules.core.values import format_money, format_number, format_percent, format_points
@@ -93,9 +95,11 @@ class Check:
     role: str  # "because" (made it fire) | "fix" (part of the nearest way to fire) | ""
     condition: str  # localized condition, e.g. "折扣率 > 15%(折扣上限)"
     phrase: str  # the sentence a reader sees
+    bounded: bool = False  # decided by bounds although a side is missing (engine/bounds.py)
+    interval: tuple[Any, Any] | None = None  # when bounded: where the left side lies (None: open end)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "index": self.index, "text": self.text, "outcome": _outcome_name(self.outcome),
             "subject": self.subject, "label": self.label, "op": self.op,
             "value": self.value, "value_text": self.value_text,
@@ -103,6 +107,10 @@ class Check:
             "needs": list(self.needs), "gap": round(self.gap, 6), "role": self.role,
             "condition": self.condition, "phrase": self.phrase,
         }
+        if self.bounded:
+            out["bounded"] = True
+            out["interval"] = list(self.interval) if self.interval is not None else [None, None]
+        return out
 
 
 @dataclass(frozen=True)
@@ -466,8 +474,19 @@ def _check(i: int, unit: ir.Cond, ctx: Context, outcome: Truth3, words: _Words, 
         case right:
             against_text += words.source(_unwrap(words.subject(right)))
     missing = _base_missing(words.book, lit.missing, ctx.env)
-    return _comparison(i, unit_text(c), outcome, c.left, lit.value, c.op, plain(lit.against), against_text,
-                       lit.param, missing, lit.gap() if outcome is not None else 1.0, role, words, lit.type)
+    check = _comparison(i, unit_text(c), outcome, c.left, lit.value, c.op, plain(lit.against), against_text,
+                        lit.param, missing, lit.gap() if outcome is not None else 1.0, role, words, lit.type)
+    if lit.bounded and outcome is not None:
+        # decided although a side is missing: say for which values, and where the side lies
+        phrase = partial.bounded_phrase(
+            words.book, ctx.env, left=ir.show(c.left), left_iv=lit.interval, right=ir.show(c.right),
+            right_iv=lit.against_interval, op=c.op, against_text=against_text, outcome=outcome, missing=lit.missing,
+            type_=lit.type, lang=lang)
+        iv = lit.interval
+        ends = None if iv is None else (None if math.isinf(iv.lo) else plain(iv.lo), None if math.isinf(iv.hi)
+                                        else plain(iv.hi))
+        check = replace(check, phrase=phrase, bounded=True, interval=ends)
+    return check
 
 
 def _comparison(i: int, text: str, outcome: Truth3, left: ir.Term, v: Any, op: str, against: Any,

@@ -27,6 +27,11 @@ class Because:
     text: str
     param: str = ""
     type: str = "number"
+    # decided by bounds (engine/bounds.py): a side is missing, yet every value it may take gives
+    # the same outcome; `interval` is where the left side lies ([lo, hi], None for an open end)
+    bounded: bool = False
+    interval: tuple[float | None, float | None] | None = None
+    against_interval: tuple[float | None, float | None] | None = None
 
 
 def _sort_key(severity: str, priority: int, rule: str, kind: str) -> tuple[int, int, str, str]:

@@ -17,9 +17,9 @@ from jinja2 import ChoiceLoader, PrefixLoader, StrictUndefined, TemplateError
 from jinja2.exceptions import SecurityError
 
 from kamrules import __version__
-from kamrules.advice import plan
+from kamrules.advice import partial, plan
 from kamrules.advice.context import context
-from kamrules.advice.model import Advice, Finding
+from kamrules.advice.model import Advice, Because, Finding
 from kamrules.core import textsafe
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.resources import playbooks_dir
@@ -126,6 +126,8 @@ def to_json(advice: Advice, *, explain: list[dict[str, Any]] | None = None) -> d
                     "explanation": rc.cause.explanation.get(advice.lang),
                     "symptoms": [f.rule for f in rc.findings]} for rc in plan.root_causes(advice)],
         "missing_facts": sorted({m for b in advice.blocked for m in b.missing}),
+        "data_checks": [{k: row[k] for k in ("fact", "value", "plausible", "text")}
+                        for row in partial.data_check_rows(book, advice.facts.checks, advice.lang)],
         "blocked": [{"rule": b.rule, "concept": b.concept, "missing": list(b.missing)} for b in advice.blocked],
         "disabled": [{"rule": d.rule, "reason": d.reason, "by": d.origin.rulebook} for d in book.disabled],
     }
@@ -150,7 +152,7 @@ def _finding(f: Finding, advice: Advice | None = None) -> dict[str, Any]:
     out = {"rule": f.rule, "concept": f.concept, "kind": f.kind, "severity": f.severity, "priority": f.priority,
            "title": f.title, "message": f.message, "remedy": f.remedy,
            "because": [{"fact": b.fact, "value": b.value, "op": b.op, "against": b.against,
-                        **({"param": b.param} if b.param else {})} for b in f.because],
+                        **({"param": b.param} if b.param else {}), **_bounded(b)} for b in f.because],
            "source": f.source, "at": f.at, **({"suppressed_by": f.suppressed_by} if f.suppressed_by else {})}
     if advice is not None:
         rule = advice.book.rule(f.rule)
@@ -165,6 +167,16 @@ def _finding(f: Finding, advice: Advice | None = None) -> dict[str, Any]:
         if act is not None:
             out["action"] = {"owner_role": act.role, "owner": act.name or None, "horizon": act.horizon or None,
                              "due": act.due.isoformat()}
+    return out
+
+
+def _bounded(b: Because) -> dict[str, Any]:
+    """A comparison decided by bounds says so, with where its unknown side lies."""
+    if not b.bounded:
+        return {}
+    out: dict[str, Any] = {"bounded": True, "interval": list(b.interval) if b.interval else [None, None]}
+    if b.against_interval is not None and b.against_interval[0] != b.against_interval[1]:
+        out["against_interval"] = list(b.against_interval)
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import math
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -34,6 +35,7 @@ from kamrules.engine.matches import Match
 from kamrules.engine.reference import Context, Fn3, Literal, compile_term, eval_cond
 from kamrules.engine.trace import Tracer, compile_evidence
 from kamrules.language import ir
+from kamrules.language.intervals import Interval
 from kamrules.language.messages import make_env, message_problem
 from kamrules.rulebook.model import Rulebook, RuleDef
 
@@ -282,11 +284,18 @@ def hit_policy_conflicts(book: Rulebook, cls: Mapping[str, Classification]) -> l
 # ----------------------------------------------------------------------------- findings
 
 def message_context(book: Rulebook, facts: Facts, env: Mapping[str, Any]) -> dict[str, Any]:
-    """Every declared name (missing ones as None, so StrictUndefined only catches typos)."""
+    """Every declared name (missing ones as None, so StrictUndefined only catches typos). A missing
+    metric that bounds pin down on at least one side is its Interval: a rule decided from bounds
+    ('loses money whatever the rebates') can say by how much at least (language/messages.py)."""
     ctx: dict[str, Any] = {}
     names = list(book.facts) + list(book.metrics) + list(book.derived) + list(book.dimensions) + list(book.scores)
+    bounds = facts.bounds
     for n in names:
         value = env.get(n)
+        if value is None and bounds is not None and n in book.metrics:
+            iv = bounds.metric(n)
+            if iv is not None and iv.bounded():
+                value = iv
         parts = n.split(".")
         node = ctx
         for p in parts[:-1]:
@@ -439,7 +448,17 @@ def _conflict_text(book: Rulebook, dim: str, policy: str, cands: tuple[tuple[str
 
 
 def _because(lit: Literal) -> Because:
+    if lit.bounded:
+        return Because(lit.fact, _plain(lit.value), lit.op, _plain(lit.against), lit.text, lit.param, lit.type, True,
+                       _ends(lit.interval), _ends(lit.against_interval))
     return Because(lit.fact, _plain(lit.value), lit.op, _plain(lit.against), lit.text, lit.param, lit.type)
+
+
+def _ends(iv: Interval | None) -> tuple[float | None, float | None] | None:
+    """An interval as JSON can hold it: [lo, hi], None for an infinite end."""
+    if iv is None:
+        return None
+    return (None if math.isinf(iv.lo) else _plain(iv.lo), None if math.isinf(iv.hi) else _plain(iv.hi))
 
 
 def _plain(v: Any) -> Any:

@@ -31,9 +31,9 @@ from typing import Any, Generic, Sequence, TypeVar, Union
 from kamrules.core.values import NUMERIC_TYPES, format_money, format_number, format_percent
 from kamrules.engine.reference import Context, compare, eval_term
 from kamrules.language import ir
+from kamrules.language.intervals import INF as INF  # re-exported: lint and its tests import them from here
+from kamrules.language.intervals import Interval as Interval
 from kamrules.rulebook.model import Rulebook, RuleDef
-
-INF = math.inf
 DNF_LIMIT = 256  # larger conditions are left unanalysed (no finding) rather than slow
 
 Lit = Union[ir.Cmp, ir.Exists, ir.Truth]  # a literal of a condition in negation normal form
@@ -41,42 +41,7 @@ DNF = list[list[Lit]]  # alternatives, each a conjunction of literals
 
 
 # --------------------------------------------------------------------------- intervals
-
-@dataclass(frozen=True)
-class Interval:
-    """A set of numbers between two bounds, each open or closed (infinite bounds are open)."""
-
-    lo: float = -INF
-    lo_in: bool = False
-    hi: float = INF
-    hi_in: bool = False
-
-    def empty(self) -> bool:
-        return self.lo > self.hi or (self.lo == self.hi and not (self.lo_in and self.hi_in))
-
-    def meet(self, o: Interval) -> Interval:
-        """The intersection."""
-        lo, lo_in = (o.lo, o.lo_in) if (o.lo > self.lo or (o.lo == self.lo and not o.lo_in)) else (self.lo, self.lo_in)
-        hi, hi_in = (o.hi, o.hi_in) if (o.hi < self.hi or (o.hi == self.hi and not o.hi_in)) else (self.hi, self.hi_in)
-        return Interval(lo, lo_in, hi, hi_in)
-
-    def within(self, o: Interval) -> bool:
-        """Is this interval a subset of `o`?"""
-        lo_ok = self.lo > o.lo or (self.lo == o.lo and (o.lo_in or not self.lo_in))
-        hi_ok = self.hi < o.hi or (self.hi == o.hi and (o.hi_in or not self.hi_in))
-        return lo_ok and hi_ok
-
-    def contains(self, v: float) -> bool:
-        return not Interval(v, True, v, True).meet(self).empty()
-
-    def discrete(self) -> Interval:
-        """The same set of whole numbers, with closed ends (so `> 3` and `>= 4` compare equal)."""
-        lo = self.lo if math.isinf(self.lo) else (math.floor(self.lo) + 1 if not self.lo_in and self.lo == math.floor(self.lo)
-                                                   else math.ceil(self.lo))
-        hi = self.hi if math.isinf(self.hi) else (math.ceil(self.hi) - 1 if not self.hi_in and self.hi == math.ceil(self.hi)
-                                                   else math.floor(self.hi))
-        return Interval(lo, not math.isinf(lo), hi, not math.isinf(hi))
-
+# `Interval` lives in the language stage: the engine's bounds reasoning uses it too.
 
 _ANY = Interval()
 _OP_SPAN = {">": lambda v: Interval(v, False, INF, False), ">=": lambda v: Interval(v, True, INF, False),

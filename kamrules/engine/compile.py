@@ -7,6 +7,11 @@ arithmetic on missing values. So every comparison side that is not a plain name 
 constant becomes a *synthetic property* computed by the facts stage (`_t0`, `_t1`, …),
 dates become day numbers, `in` became `$or` in the IR already, and `not` is pushed onto the
 comparisons (NNF), where a missing property is false — Kleene's 'unknown is not true'.
+
+A comparison bounds may decide (engine/bounds.py) reads one more synthetic property: it compiles
+to `$or: [the comparison, {_bN: true}]`, and `_bN` is true exactly when the account's bounds
+decide the comparison true (the reference engine asks the same Bounds). Rete runs the action
+once per true branch of an `$or`; the backend keeps one match per rule and stratum.
 """
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from kamrules.engine.bounds import table_for
+from kamrules.engine.reference import BOUNDS
 from kamrules.language import ir
 from kamrules.rulebook.model import Rulebook
 
@@ -45,6 +52,7 @@ class Program:
     prop_of: dict[str, str] = field(default_factory=dict)  # IR name → property name
     props_by_stratum: dict[int, tuple[str, ...]] = field(default_factory=dict)
     ruleset_name: str = ""
+    bounded: dict[str, ir.Cmp] = field(default_factory=dict)  # _bN → the comparison bounds may decide
 
     def ruleset(self) -> dict[str, Any]:
         """A fresh copy: durable's Ruleset deletes 'run' from the dict it is given."""
@@ -67,6 +75,13 @@ class Program:
                 enc = encode_value(v)
                 if enc is not None:
                     fact[target] = enc
+        deciders = self._deciders[stratum]
+        if deciders:
+            bounds = env.get(BOUNDS)
+            if bounds is not None:  # only accounts that miss a value bounds could stand in for
+                for target, c in deciders:
+                    if bounds.decide(c) is True:
+                        fact[target] = True
         return fact
 
     @functools.cached_property
@@ -75,7 +90,13 @@ class Program:
         from kamrules.engine.reference import compile_term
 
         return {s: tuple((p, p, compile_term(self.synthetic[p])) if p in self.synthetic else (p, self._name_of[p], None)
-                         for p in self.props_by_stratum.get(s, ()))
+                         for p in self.props_by_stratum.get(s, ()) if p not in self.bounded)
+                for s in range(self.strata)}
+
+    @functools.cached_property
+    def _deciders(self) -> dict[int, tuple[tuple[str, ir.Cmp], ...]]:
+        """Per stratum: (_bN, the comparison it stands for)."""
+        return {s: tuple((p, self.bounded[p]) for p in self.props_by_stratum.get(s, ()) if p in self.bounded)
                 for s in range(self.strata)}
 
     @functools.cached_property
@@ -117,6 +138,9 @@ class _Compiler:
         self.by_term: dict[ir.Term, str] = {}
         self.prop_of: dict[str, str] = {}
         self.used: set[str] = set()
+        self.bounds = table_for(book)
+        self.bounded: dict[str, ir.Cmp] = {}
+        self.bounded_of: dict[ir.Cmp, str] = {}  # one property per comparison, however many rules test it
 
     def prop(self, name: str) -> str:
         if name not in self.prop_of:
@@ -162,10 +186,20 @@ class _Compiler:
         if rk == "prop":
             props.add(rv)
             # a reference to a missing property compares as if present (measured): guard it
-            return {"$and": [{"$ex": {rv: 1}}, {OPS[op]: {lv: {"$m": rv}}}]}
-        if op == "==":
-            return {lv: rv}
-        return {OPS[op]: {lv: rv}}
+            expr: Any = {"$and": [{"$ex": {rv: 1}}, {OPS[op]: {lv: {"$m": rv}}}]}
+        elif op == "==":
+            expr = {lv: rv}
+        else:
+            expr = {OPS[op]: {lv: rv}}
+        if not self.bounds.candidate(c):
+            return expr
+        # decided by bounds when a side is missing: the facts stage's answer, as one more property
+        decided = self.bounded_of.get(c)
+        if decided is None:
+            decided = self.bounded_of[c] = f"_b{len(self.bounded)}"
+            self.bounded[decided] = c
+        props.add(decided)
+        return {"$or": [expr, {decided: True}]}
 
     def cond(self, c: ir.Cond, props: set[str]) -> Any:
         """True / False for constant conditions, else a durable expression (c is in NNF)."""
@@ -221,7 +255,7 @@ def compile_rulebook(book: Rulebook) -> Program:
         by_stratum.setdefault(c.stratum, set()).update(c.props)
     prog = Program(book, tuple(rules), n_strata, comp.synthetic, comp.prop_of,
                    {k: tuple(sorted(v)) for k, v in by_stratum.items()},
-                   "kam_" + book.digest.split(":")[-1][:16])
+                   "kam_" + book.digest.split(":")[-1][:16], comp.bounded)
     return prog
 
 

@@ -1,7 +1,11 @@
 """Account → the typed fact environment rules match on: declared facts plus derived metrics.
 
 No engine import here. Metrics are computed in dependency order by the reference term
-evaluator; a metric whose inputs are missing (or that divides by zero) is missing too.
+evaluator; a metric whose inputs are missing (or that divides by zero) is missing too. An
+account that misses a value some comparison could be decided without gets its bounds
+(engine/bounds.py) in the environment, under `BOUNDS`. A value outside its fact's plausible
+range is kept (it was possible: inside the hard range the loader checked) and noted as a data
+check.
 """
 from __future__ import annotations
 
@@ -9,18 +13,52 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from kamrules.engine.reference import compile_term
+from kamrules.engine.bounds import Bounds, bounds_of, table_for
+from kamrules.engine.reference import BOUNDS, compile_term
 from kamrules.rulebook.model import Account, Rulebook
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    """A given value outside its fact's plausible range: evaluated as given, worth a second look."""
+
+    fact: str
+    value: float
+    low: float | None  # the plausible range (None: open on that side)
+    high: float | None
 
 
 @dataclass(frozen=True)
 class Facts:
     account: Account
-    env: Mapping[str, Any]  # fact and metric name → value (absent = missing)
+    env: Mapping[str, Any]  # fact and metric name → value (absent = missing); BOUNDS → the account's Bounds
     as_of: _dt.date
+    checks: tuple[DataCheck, ...] = ()  # values outside their plausible range, in declaration order
+
+    @property
+    def bounds(self) -> Bounds | None:
+        return bounds_of(self.env)
 
 
 _METRICS: dict[str, tuple[tuple[str, str, Any], ...]] = {}  # rulebook digest → compiled metrics
+_PLAUSIBLE: dict[str, tuple[tuple[str, float | None, float | None], ...]] = {}  # digest → (fact, low, high)
+
+
+def _plausible(book: Rulebook) -> tuple[tuple[str, float | None, float | None], ...]:
+    table = _PLAUSIBLE.get(book.digest)
+    if table is None:
+        table = _PLAUSIBLE[book.digest] = tuple((n, f.plausible[0], f.plausible[1]) for n, f in book.facts.items()
+                                                if f.plausible)
+    return table
+
+
+def data_checks(env: Mapping[str, Any], book: Rulebook) -> tuple[DataCheck, ...]:
+    out = []
+    for name, low, high in _plausible(book):
+        v = env.get(name)
+        if (type(v) is float or type(v) is int) and ((low is not None and v < low) or (high is not None and v > high)):
+            out.append(DataCheck(name, float(v), low, high))
+    return tuple(out)
 
 
 def _compiled_metrics(book: Rulebook) -> tuple[tuple[str, str, Any], ...]:
@@ -42,4 +80,9 @@ def build_facts(account: Account, book: Rulebook, as_of: _dt.date) -> Facts:
             if type_ == "integer" and isinstance(value, float):
                 value = round(value)
             env[name] = value
-    return Facts(account, env, as_of)
+    table = table_for(book)
+    for name in table.watched:  # a few names: complete accounts pay for nothing else
+        if name not in env:
+            env[BOUNDS] = Bounds(table, env, as_of)
+            break
+    return Facts(account, env, as_of, data_checks(env, book))

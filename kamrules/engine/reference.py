@@ -3,7 +3,9 @@
 It is three things: the oracle the durable_rules backend is tested against, the engine
 where durable_rules cannot import (Python ≥ 3.13), and the source of explanations (which
 literal held, with which value, against which threshold). Logic is Kleene's: a comparison
-with a missing value is unknown, and a rule fires only when its condition is true.
+with a missing value is unknown — unless the account's bounds decide it (engine/bounds.py:
+the same outcome for every value the missing facts may take) — and a rule fires only when its
+condition is true.
 """
 from __future__ import annotations
 
@@ -13,9 +15,21 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from kamrules.language import ir
+from kamrules.language.intervals import Interval
 
 Env = Mapping[str, Any]
 Truth3 = Optional[bool]  # True, False, None (unknown)
+
+# The fact environment's entry for the account's bounds (engine/bounds.py): a comparison the
+# engine finds unknown is asked of it, and may be decided when every value inside the bounds
+# gives the same outcome. '@' is not in any declared name, so no fact can take the key.
+BOUNDS = "@bounds"
+
+
+def _bounded(c: ir.Cmp, env: Env) -> Truth3:
+    """The outcome bounds decide for an unknown comparison, or None (no bounds, undecided)."""
+    b = env.get(BOUNDS)
+    return None if b is None else b.decide(c)
 
 
 @dataclass(frozen=True)
@@ -132,7 +146,10 @@ def compare(op: str, a: Any, b: Any) -> Truth3:
 def eval_cond(c: ir.Cond, ctx: Context) -> Truth3:
     match c:
         case ir.Cmp():
-            return compare(c.op, eval_term(c.left, ctx), eval_term(c.right, ctx))
+            v = compare(c.op, eval_term(c.left, ctx), eval_term(c.right, ctx))
+            if v is None and ctx.item is None:
+                return _bounded(c, ctx.env)
+            return v
         case ir.Exists():
             present = eval_term(c.ref, ctx) is not None
             return present if c.positive else not present
@@ -170,7 +187,10 @@ class Literal:
     against_text: str  # e.g. "params.max_key_discount" or "15%"
     param: str = ""
     type: str = "number"
-    missing: tuple[str, ...] = ()  # facts whose absence made it unknown
+    missing: tuple[str, ...] = ()  # facts whose absence made it unknown (or, when bounded, that it was decided without)
+    bounded: bool = False  # decided by bounds although a side is missing (engine/bounds.py)
+    interval: Interval | None = None  # when bounded: where the left side lies
+    against_interval: Interval | None = None  # when bounded: where the right side lies
 
     def gap(self) -> float:
         """How far from flipping to true: 0 for true, relative distance for numbers, 1 otherwise."""
@@ -190,8 +210,12 @@ def literal_of(c: ir.Cond, ctx: Context) -> Literal:
             lv, rv = eval_term(c.left, ctx), eval_term(c.right, ctx)
             missing = tuple(sorted({r.name for side in (c.left, c.right) for r in ir.refs(side)
                                     if eval_term(r, ctx) is None}))
+            left_iv = right_iv = None
+            bounded = outcome is not None and compare(c.op, lv, rv) is None
+            if bounded:
+                left_iv, right_iv = ctx.env[BOUNDS].sides(c)
             return Literal(ir.show(c), outcome, ir.show(c.left), lv, c.op, rv, ir.show(c.right), ir.param_of(c.right),
-                           c.left.type if c.left.type != "number" else c.right.type, missing)
+                           c.left.type if c.left.type != "number" else c.right.type, missing, bounded, left_iv, right_iv)
         case ir.Exists():
             v = eval_term(c.ref, ctx)
             return Literal(ir.show(c), outcome, c.ref.name, v, "exists" if c.positive else "missing", None, "", "",
@@ -407,7 +431,10 @@ def _compile_cmp(c: ir.Cmp) -> Fn3:
         case _:
             right = None
     if right is None or isinstance(right, bool) or not isinstance(right, (str, int, float)):
-        return lambda env, as_of, item: compare(op, lf(env, as_of, item), rf(env, as_of, item))
+        def general(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+            v = compare(op, lf(env, as_of, item), rf(env, as_of, item))
+            return _bounded(c, env) if v is None and item is None else v
+        return general
     test = _TESTS[op]
     numeric = not isinstance(right, str)
     fast: type = float if numeric else str
@@ -429,7 +456,8 @@ def _compile_cmp(c: ir.Cmp) -> Fn3:
                 return test(a, b)
             if t is int and numeric:
                 return test(float(a), b)
-            return compare(op, a, right)
+            v = compare(op, a, right)
+            return _bounded(c, env) if v is None and item is None else v
         return fact_vs_const
     if ref is not None:
         key = "__it__" if ref.name == "it" else ref.name
@@ -441,7 +469,7 @@ def _compile_cmp(c: ir.Cmp) -> Fn3:
                 return test(a, b)
             if t is int and numeric:
                 return test(float(a), b)
-            return compare(op, a, right)
+            return compare(op, a, right)  # an item's field: inside an aggregate, never bounded
         return item_vs_const
 
     def term_vs_const(env: Env, as_of: _dt.date, item: Any) -> Truth3:
@@ -451,7 +479,8 @@ def _compile_cmp(c: ir.Cmp) -> Fn3:
             return test(a, b)
         if t is int and numeric:
             return test(float(a), b)
-        return compare(op, a, right)
+        v = compare(op, a, right)
+        return _bounded(c, env) if v is None and item is None else v
     return term_vs_const
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Callable, Optional
 
-from kamrules.engine.reference import Env, Literal, Truth3, compare, compile_term
+from kamrules.engine.reference import BOUNDS, Env, Literal, Truth3, compare, compile_term
 from kamrules.language import ir
 
 # (env, as_of) → (the condition's value, the literals that held and decide it)
@@ -67,12 +67,23 @@ def _cmp(c: ir.Cmp) -> _Node:
     param = ir.param_of(c.right)
     type_ = c.left.type if c.left.type != "number" else c.right.type
 
+    names = tuple(sorted({r.name for side in (c.left, c.right) for r in ir.refs(side)}))
+
     def cmp(env: Env, as_of: _dt.date, item: Any) -> tuple[Truth3, list[Literal]]:
         lv, rv = lf(env, as_of, item), rf(env, as_of, item)
         outcome = compare(op, lv, rv)
         if outcome is True:
             # both sides have values, so no fact is missing (reference.literal_of's `missing`)
             return True, [Literal(text, True, fact, lv, op, rv, against_text, param, type_, ())]
+        if outcome is None and item is None:
+            bounds = env.get(BOUNDS)
+            if bounds is not None:
+                outcome = bounds.decide(c)
+                if outcome is True:  # decided by bounds: say so, with where the sides lie
+                    left_iv, right_iv = bounds.sides(c)
+                    missing = tuple(n for n in names if env.get(n) is None)
+                    return True, [Literal(text, True, fact, lv, op, rv, against_text, param, type_, missing, True,
+                                          left_iv, right_iv)]
         return outcome, _NONE
     return cmp
 

@@ -263,8 +263,12 @@ def _scalar(doc: Doc, type_: str, fact: FactDef, raw: Any, path: YPath, out: Col
             hint = ""
             if type_ == "percent" and isinstance(raw, (int, float)) and 1 < abs(raw) <= 100:
                 hint = f"a bare number is a fraction: did you mean {raw}%?"
-            elif fact.min is not None and value < fact.min and value < 0:
-                hint = "negative values are not allowed here"
+            elif fact.min is not None and value < fact.min:
+                # the real bound, not a rule of thumb: a margin may be negative, down to its min
+                hint = f"{fact.name} must be at least {format_value(fact.min, type_, 'en')}" + \
+                    (": negative values are not allowed here" if fact.min == 0 else "")
+            elif fact.max is not None and value > fact.max:
+                hint = f"{fact.name} must be at most {format_value(fact.max, type_, 'en')}"
             shown = format_value(value, type_, "en")
             if str(raw).strip() != shown:
                 shown = f"{raw} (= {shown})"

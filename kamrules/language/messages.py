@@ -3,31 +3,51 @@
 One small environment with StrictUndefined and the bounded sandbox (language/sandbox.py:
 messages come from rulebooks, which companies share, so every evaluation is bounded in time,
 size, loops and recursion). Variables are checked at load time against the declared names.
+
+A metric the account misses but that bounds still pin down on one side (engine/bounds.py) is an
+`Interval` here: arithmetic works on it (`-margin_after_cts`), and the number filters write it
+as a bound ("at least 2.1M" / "至少210万"). A rule decided from bounds can so state what it knows.
 """
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Mapping
+import math
+from typing import Any, Callable, Mapping
 
 from jinja2 import StrictUndefined
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 
+from kamrules.core import i18n
 from kamrules.core.errors import Location, Problem
 from kamrules.core.values import format_money, format_number, format_percent, format_points
+from kamrules.language.intervals import Interval
 from kamrules.language.sandbox import MESSAGE, BoundedEnvironment, LimitExceeded
 
 
-def _pct(x: Any) -> str:
-    return "—" if x is None else format_percent(float(x))
+
+def bound_text(iv: Interval, fmt: Callable[[float], str], lang: str) -> str:
+    """An interval as a reader says it: 'at least 2.1M', 'at most −5%', '1M to 2M' (zh: 至少210万 …)."""
+    lo, hi = iv.lo, iv.hi
+    if math.isinf(lo) and math.isinf(hi):
+        return "—"
+    if math.isinf(hi):
+        return i18n.t("bounds.at_least", lang, v=fmt(lo))
+    if math.isinf(lo):
+        return i18n.t("bounds.at_most", lang, v=fmt(hi))
+    if lo == hi:
+        return fmt(lo)
+    return i18n.t("bounds.between", lang, lo=fmt(lo), hi=fmt(hi))
 
 
-def _num(x: Any) -> str:
-    return "—" if x is None else format_number(float(x))
-
-
-def _days(x: Any) -> str:
-    return "—" if x is None else f"{int(x)}"
+def _number_filter(fmt: Callable[[float], str], lang: str) -> Callable[[Any], str]:
+    def number(x: Any) -> str:
+        if x is None:
+            return "—"
+        if isinstance(x, Interval):
+            return bound_text(x, fmt, lang)
+        return fmt(float(x))
+    return number
 
 
 def _date(x: Any) -> str:
@@ -71,11 +91,12 @@ class NamedLabels(Extension):
 def make_env(lang: str, labels: Labels | None = None) -> BoundedEnvironment:
     env = BoundedEnvironment(limits=MESSAGE, undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False,
                              extensions=[NamedLabels])
-    env.filters["pct"] = _pct
-    env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), lang)
-    env.filters["num"] = _num
-    env.filters["pp"] = lambda x: "—" if x is None else format_points(float(x), lang)
-    env.filters["days"] = _days
+    # the formatters are looked up at each call (lambdas), not bound now: tests patch them
+    env.filters["pct"] = _number_filter(lambda x: format_percent(x), lang)
+    env.filters["money"] = _number_filter(lambda x: format_money(x, lang), lang)
+    env.filters["num"] = _number_filter(lambda x: format_number(x), lang)
+    env.filters["pp"] = _number_filter(lambda x: format_points(x, lang), lang)
+    env.filters["days"] = _number_filter(lambda x: f"{int(x)}", lang)
     env.filters["date"] = _date
     by_name = labels or {}
     # Without a name, a value's label is used only when every enum that has the value agrees

@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from kamrules import __version__
+from kamrules.advice import partial
 from kamrules.advice.model import Advice, Headline
 from kamrules.core import settings, textsafe
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.values import format_money, format_percent
+from kamrules.engine.facts import DataCheck
 from kamrules.io import csvio
 from kamrules.pipeline import evaluate
 from kamrules.portfolio import overview, rank
@@ -94,6 +96,9 @@ UI: dict[str, dict[str, str]] = {
                            "computed; the book's own concentration is under “The portfolio itself”."},
     "conc_total": {"zh": "这些客户合计占公司年销售额的 {share}。",
                    "en": "Together these accounts are {share} of the company's revenue."},
+    "data_checks": {"zh": "数据核对", "en": "Data checks"},
+    "data_checks_text": {"zh": "{n} 个客户有超出通常范围的数据，已按原值评估；请核对：",
+                         "en": "{n} accounts have figures outside the usual range, evaluated as given; check them:"},
     "skipped": {"zh": "{n} 个无效客户已跳过（问题见标准错误输出）。",
                 "en": "Invalid accounts skipped: {n} (their problems are on standard error)."},
 }
@@ -206,6 +211,7 @@ class Row:
     manager: str | None = None  # team.account_manager
     classes: Mapping[str, str | None] = field(default_factory=dict)  # every dimension → value code
     fired: tuple[str, ...] = ()  # the rules that fired, sorted (rule-hit statistics, data checks)
+    checks: tuple[DataCheck, ...] = ()  # values outside their fact's plausible range (evaluated as given)
     overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)  # dimension → a manager's value
 
     @property
@@ -295,7 +301,8 @@ def row_of(advice: Advice, where: Location) -> Row:
         severities=frozenset(f.severity for f in headlines),
         manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None,
         classes={d: c.value for d, c in advice.classification.items()},
-        fired=_fired(advice))
+        fired=_fired(advice),
+        checks=advice.facts.checks)
 
 
 def _fired(advice: Advice) -> tuple[str, ...]:
@@ -492,6 +499,12 @@ def _summary_md(p: Portfolio) -> list[str]:
                                                                  lo=pg.size_min, hi=pg.size_max, many=pg.too_many))
         for m, n in pg.overloaded:
             out.append("  - " + ui("manager_overloaded", lang, manager=_md_cell(m), n=n, limit=pg.per_manager_limit))
+    checked = [r for r in p.rows if r.checks]
+    if checked:
+        out.append(f"- **{ui('data_checks', lang)}**{colon}" + ui("data_checks_text", lang, n=len(checked)))
+        for r in checked:
+            texts = "; ".join(c["text"] for c in partial.data_check_rows(p.book, r.checks, lang))
+            out.append(f"  - {_md_cell(r.name)} (`{_md_cell(r.id)}`): {_md_cell(texts)}")
     return out
 
 
@@ -612,6 +625,8 @@ def _row_json(p: Portfolio, r: Row) -> dict[str, Any]:
         "warnings": dict(r.warnings),
         "top_warning": None if r.top is None else {
             "rule": r.top.rule, "concept": r.top.concept, "severity": r.top.severity, "title": r.top.title},
+        "data_checks": [{k: c[k] for k in ("fact", "value", "plausible", "text")}
+                        for c in partial.data_check_rows(p.book, r.checks, p.lang)],
         **({"overrides": dict(r.overrides)} if r.overrides else {}),
     }
 

@@ -115,7 +115,14 @@ FACT = Map("fact", (
           required=True, missing="a fact needs a type", missing_code="fact-type",
           expected="one of " + ", ".join(ALL_TYPES)),
     Field("unit", UNIT),
-    Field("min", ANY), Field("max", ANY),
+    Field("min", Scalar("any", what="value", desc="Hard lower bound: a smaller value is an error (impossible). "
+                                                 "Bounds reasoning relies on it for a missing value")),
+    Field("max", Scalar("any", what="value", desc="Hard upper bound: a larger value is an error (impossible)")),
+    Field("plausible", Seq(Scalar("any", what="a bound", nullable=True), what="plausible range",
+                           expected="plausible: [-50%, 80%] (~ for no bound on that side)",
+                           desc="[lo, hi]: the range real values usually lie in. A value outside it is still "
+                                "evaluated, and listed as a data check; ~ leaves a side open",
+                           schema_extra={"minItems": 2, "maxItems": 2})),
     Field("values", VALUES),
     Field("label", TEXT), Field("help", TEXT),
     Field("aliases", Seq(Scalar("str", what="an alias"), what="aliases",

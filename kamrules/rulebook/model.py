@@ -30,7 +30,7 @@ class FactDef:
     origin: Origin
     help: Text = Text()
     unit: str = ""
-    min: float | None = None
+    min: float | None = None  # hard range: a value outside it is an error (impossible)
     max: float | None = None
     values: tuple[tuple[str, Text], ...] = ()  # enum values with labels
     aliases: tuple[str, ...] = ()
@@ -40,6 +40,9 @@ class FactDef:
     items: tuple["FactDef", ...] = ()  # fields of a list of mappings
     item_type: str = ""  # scalar type of a list of scalars
     supplier: str = ""  # the rulebook's `supplied:` ("portfolio": the portfolio's ranking sets it)
+    # where real values usually lie (None: open on that side); a value outside is evaluated and
+    # listed as a data check, never refused. () when the fact declares none.
+    plausible: tuple[float | None, float | None] | tuple[()] = ()
 
     @property
     def value_names(self) -> tuple[str, ...]:

@@ -217,13 +217,53 @@ class Reader:
                 items = tuple(f for f in built if f is not None)
         mn = self.number(spec.get("min"), path + ("min",), type_)
         mx = self.number(spec.get("max"), path + ("max",), type_)
+        if mn is not None and mx is not None and mn > mx:
+            self.err("rulebook.range", f"fact '{name}': min is greater than max", path + ("min",),
+                     "min <= max", value=True)
+        plausible = self.plausible(name, spec.get("plausible"), path + ("plausible",), type_, mn, mx)
         aliases = [a for a in spec.get("aliases") or [] if _ok(a)] if isinstance(spec.get("aliases"), list) else []
         return FactDef(
             name=name, type=type_, label=_text(spec.get("label")), origin=self.origin(path),
             help=_text(spec.get("help")), unit=str(spec.get("unit") or ""), min=mn, max=mx, values=values,
             aliases=tuple(str(a) for a in aliases), example=spec.get("example"),
             group=str(spec.get("group") or ""), required=spec.get("required") is True,
-            items=items, item_type=item_type, supplier=str(spec.get("supplied") or ""))
+            items=items, item_type=item_type, supplier=str(spec.get("supplied") or ""), plausible=plausible)
+
+    def plausible(self, name: str, raw: Any, path: YPath, type_: str, mn: float | None,
+                  mx: float | None) -> tuple[float | None, float | None] | tuple[()]:
+        """`plausible: [lo, hi]`: numbers of the fact's type, lo <= hi, inside the hard range."""
+        if raw is None or raw is INVALID:
+            return ()
+        expected = "plausible: [lo, hi], e.g. [-50%, 80%] (~ for no bound on that side)"
+        if type_ not in ("number", "integer", "money", "percent"):
+            self.err("rulebook.plausible", f"fact '{name}' is of type {type_}: only numbers have a plausible range",
+                     path, "a number, integer, money or percent fact")
+            return ()
+        if not isinstance(raw, list) or len(raw) != 2:
+            self.err("rulebook.plausible", f"fact '{name}': plausible must be a list of two bounds", path, expected,
+                     value=True)
+            return ()
+        lo = self.number(raw[0], path + (0,), type_) if raw[0] is not None else None
+        hi = self.number(raw[1], path + (1,), type_) if raw[1] is not None else None
+        if (raw[0] is not None and lo is None) or (raw[1] is not None and hi is None):
+            return ()  # reported by number()
+        if lo is None and hi is None:
+            self.err("rulebook.plausible", f"fact '{name}': a plausible range needs at least one bound", path, expected,
+                     value=True)
+            return ()
+        if lo is not None and hi is not None and lo > hi:
+            self.err("rulebook.plausible", f"fact '{name}': the plausible range starts above where it ends", path,
+                     expected, value=True)
+            return ()
+        outside = (lo is not None and ((mn is not None and lo < mn) or (mx is not None and lo > mx))) or \
+                  (hi is not None and ((mx is not None and hi > mx) or (mn is not None and hi < mn)))
+        if outside:
+            self.err("rulebook.plausible", f"fact '{name}': the plausible range reaches outside min/max, the values "
+                     "that are possible at all", path, "a plausible range inside [min, max]",
+                     hint="min/max say what is impossible (an error); plausible says what is usual (a data check)",
+                     value=True)
+            return ()
+        return (lo, hi)
 
     def parameter(self, book: RawBook, name: str, spec: Any) -> None:
         path: YPath = ("parameters", name)

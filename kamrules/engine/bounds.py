@@ -1,0 +1,379 @@
+"""Deciding from partial data: bounds on the values an account does not give.
+
+A fact that is missing but declared with a hard range (`rebates: min 0`) still bounds every
+metric that uses it: `margin_after_cts = revenue × gross_margin − cost_to_serve − rebates − …`
+is at most `revenue × gross_margin − cost_to_serve − …` whatever the rebates are. Each value
+gets an interval — a point when it is known, the declared [min, max] for a missing fact
+((−∞, ∞) without one), interval arithmetic for formulas — and a comparison whose sides are
+unknown is *decided* when it has the same outcome for every value inside the bounds.
+Everything else stays unknown (Kleene logic).
+
+Soundness, i.e. "the same outcome for every value":
+- only hard ranges (`min`/`max`) bound a missing fact, never `plausible` ones;
+- each operation's interval ends are the operation applied to the operands' ends, with the
+  engine's own float operation and rounding (`reference._tidy`), which are non-decreasing in
+  each operand on each side of 0, so every value the engine could compute lies inside;
+- an interval that may hold a value the engine treats as missing — a divisor interval holding
+  0, an overflow at an end, `max`/`min` of a list that may be empty — is no interval (None),
+  and nothing is decided from it;
+- every number kamrules accepts is at most 10^15 in size (core/values.py), so an infinite end
+  stands for values the engine computes without overflow.
+
+Where it lives: the facts stage builds one `Bounds` per account that misses a value a decision
+could use (`build_facts`, engine/facts.py) and puts it in the fact environment under `BOUNDS`,
+a key no declared name can take. Decisions are made on first use and remembered for the
+account, so the reference engine (compiled closures and the tree walker), the durable_rules
+backend (synthetic `_bN` properties, engine/compile.py), evidence and explanations all read the
+same answer. Which comparisons may be decided at all (`BoundsTable.candidate`) is a property of
+the rulebook, the same for both engines.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from typing import Any, Mapping
+
+from kamrules.engine.reference import BOUNDS, Context, Truth3, _tidy, eval_term
+from kamrules.language import ir
+from kamrules.language.intervals import INF, Interval, closed, decide, point
+from kamrules.rulebook.model import FactDef, Rulebook
+
+NUMERIC = ir.NUMERIC
+
+# How a term's interval looks when one base fact is missing and every other value is known:
+_NONE, _POINT, _BOUNDED, _UNBOUNDED = 0, 1, 2, 3
+
+
+def declared_range(f: FactDef) -> Interval:
+    """The hard range a fact is declared with; (−∞, ∞) without one."""
+    return closed(-INF if f.min is None else f.min, INF if f.max is None else f.max)
+
+
+def _point(v: Any) -> Interval | None:
+    t = type(v)
+    if t is float or t is int:
+        return point(float(v))
+    return None  # text, booleans, dates, lists: not bounded numerically
+
+
+def _finite_tidy(x: float) -> float:
+    tidied = _tidy(x)
+    return x if tidied is None else tidied  # _tidy is None only for the infinite ends, kept as they are
+
+
+def arith(op: str, a: Interval, b: Interval) -> Interval | None:
+    """`a op b` as the engine computes it (reference.compile_term), or None when the engine could
+    find no value for some operands: a divisor that may be 0, or an overflow at an end."""
+    if op == "/":
+        if b.contains(0.0):
+            return None
+        corners = [(x, y) for x in (a.lo, a.hi) for y in (b.lo, b.hi)]
+        result = a / b
+    elif op == "*":
+        corners = [(x, y) for x in (a.lo, a.hi) for y in (b.lo, b.hi)]
+        result = a * b
+    elif op == "+":
+        corners = [(a.lo, b.lo), (a.hi, b.hi)]
+        result = a + b
+    else:
+        corners = [(a.lo, b.hi), (a.hi, b.lo)]
+        result = a - b
+    for x, y in corners:  # the engine's value at a corner with finite operands must be finite
+        if not (math.isinf(x) or math.isinf(y)):
+            v = x / y if op == "/" else x * y if op == "*" else x + y if op == "+" else x - y
+            if v - v != 0:
+                return None
+    return result.map_ends(_finite_tidy)
+
+
+class BoundsTable:
+    """What bounds reasoning needs of one rulebook, built once (keyed by its digest)."""
+
+    def __init__(self, book: Rulebook) -> None:
+        self.book = book
+        self.ranges: dict[str, Interval] = {n: declared_range(f) for n, f in book.facts.items() if f.type in NUMERIC}
+        self.item_ranges: dict[tuple[str, str], Interval] = {
+            (n, i.name): declared_range(i) for n, f in book.facts.items() if f.type == "list"
+            for i in f.items if i.type in NUMERIC}
+        self.scalar_items: frozenset[str] = frozenset(n for n, f in book.facts.items()
+                                                      if f.type == "list" and f.item_type in NUMERIC)
+        self.metric_terms: dict[str, ir.Term] = {n: m.term for n, m in book.metrics.items()}
+        self.metric_types: dict[str, str] = {n: m.type for n, m in book.metrics.items()}
+        self._candidate: dict[int, tuple[ir.Cmp, bool]] = {}  # by identity: hashing IR trees is slow
+        self._names: dict[int, tuple[ir.Cmp, tuple[str, ...]]] = {}
+        self._cls: dict[tuple[str, str], int] = {}
+        self._bases: dict[str, frozenset[str]] = {}
+        found: dict[int, ir.Cmp] = {}
+        for r in book.rules:
+            for lit in ir.literals(ir.nnf(r.cond)):
+                if type(lit) is ir.Cmp and self.candidate(lit):
+                    found.setdefault(id(lit), lit)
+        self.candidates: tuple[ir.Cmp, ...] = tuple(found.values())
+        # the facts and metrics whose absence may let a candidate be decided: an account that has
+        # them all needs no bounds (build_facts checks these few names, nothing more)
+        self.watched: tuple[str, ...] = tuple(sorted({r.name for c in self.candidates for r in ir.refs(c)}))
+
+    # ------------------------------------------------------------------ which comparisons
+
+    def candidate(self, c: ir.Cmp) -> bool:
+        """May this comparison be decided by bounds on some account? Numeric, on account-level
+        facts and metrics only, and, for some base fact missing alone, with both sides bounded
+        (or known) and at least one bounded. When both sides depend on that fact alone (`revenue
+        >= 10M`, `count(contacts) >= 1`), bounds give the same interval on every account that misses
+        it, so the comparison qualifies only if that interval decides it. The answer is the same for a comparison and its negation,
+        and both engines ask this one function."""
+        hit = self._candidate.get(id(c))
+        if hit is not None and hit[0] is c:
+            return hit[1]
+        value = self._is_candidate(c)
+        self._candidate[id(c)] = (c, value)  # holding c keeps its id from being reused
+        return value
+
+    def names(self, c: ir.Cmp) -> tuple[str, ...]:
+        """The facts and metrics a comparison reads."""
+        hit = self._names.get(id(c))
+        if hit is None or hit[0] is not c:
+            hit = self._names[id(c)] = (c, tuple(sorted({r.name for r in ir.refs(c)})))
+        return hit[1]
+
+    def _is_candidate(self, c: ir.Cmp) -> bool:
+        if c.left.type not in NUMERIC or c.right.type not in NUMERIC:
+            return False
+        if _item_level(c.left) or _item_level(c.right):
+            return False
+        refs = list(ir.refs(c))
+        if not refs or any(r.kind not in ("fact", "metric") for r in refs):
+            return False
+        base = self._base(refs)
+        for f in sorted(base):
+            left, right = self._class(c.left, f), self._class(c.right, f)
+            if _NONE in (left, right) or _UNBOUNDED in (left, right) or (left == right == _POINT):
+                continue
+            if base == {f}:
+                # both sides depend on f alone: what bounds will say when f is missing is known now
+                static = Bounds(self, {}, _dt.date(2000, 1, 1))
+                a, b = static.interval(c.left), static.interval(c.right)
+                if a is None or b is None or decide(c.op, a, b) is None:
+                    continue
+            elif (_bare(c.left, f) and right == _POINT) or (_bare(c.right, f) and left == _POINT):
+                continue  # a fact against a value it does not affect: decided only at its range's ends
+            return True
+        return False
+
+    def _base(self, refs: list[ir.Ref]) -> set[str]:
+        """The facts (and lists) behind some refs, through metric formulas."""
+        out: set[str] = set()
+        for r in refs:
+            out |= self._base_of(r.name)
+        return out
+
+    def _base_of(self, name: str) -> frozenset[str]:
+        hit = self._bases.get(name)
+        if hit is None:
+            self._bases[name] = frozenset()  # a cycle (the checker forbids one)
+            if name in self.metric_terms:
+                hit = frozenset().union(*(self._base_of(r.name) for r in ir.refs(self.metric_terms[name])))
+            else:
+                hit = frozenset({name}) if name in self.book.facts else frozenset()
+            self._bases[name] = hit
+        return hit
+
+    def _class(self, t: ir.Term, f: str) -> int:
+        match t:
+            case ir.Const():
+                return _POINT
+            case ir.Ref():
+                if t.kind == "metric" and t.name in self.metric_terms:
+                    key = (t.name, f)
+                    if key not in self._cls:
+                        self._cls[key] = _NONE  # a cycle (the checker forbids one) decides nothing
+                        self._cls[key] = self._class(self.metric_terms[t.name], f)
+                    return self._cls[key]
+                if t.name != f or t.kind == "item":
+                    return _POINT
+                rng = self.ranges.get(f)
+                if rng is None:
+                    return _NONE  # a date, a list used bare, text: no numeric bounds
+                return _BOUNDED if rng.bounded() else _UNBOUNDED
+            case ir.Arith():
+                a, b = self._class(t.left, f), self._class(t.right, f)
+                if _NONE in (a, b):
+                    return _NONE
+                if t.op == "/" and b != _POINT and self._may_be_zero(t.right, f):
+                    return _NONE
+                if a == b == _POINT:
+                    return _POINT
+                return _UNBOUNDED if _UNBOUNDED in (a, b) else _BOUNDED
+            case ir.Fn():
+                if t.name == "days_since":
+                    return _NONE if any(r.name == f for r in ir.refs(t)) else _POINT
+                cs = [self._class(a, f) for a in t.args]
+                if _NONE in cs:
+                    return _NONE
+                if all(x == _POINT for x in cs):
+                    return _POINT
+                if t.name == "abs":
+                    return _BOUNDED  # |x| >= 0 whatever x is
+                return _UNBOUNDED if all(x == _UNBOUNDED for x in cs) else _BOUNDED
+            case ir.Agg():
+                if t.list.name != f:
+                    return _POINT
+                return _BOUNDED if t.func in ("count", "sum") else _NONE
+            case _:
+                ir.unknown(t)
+
+    def _may_be_zero(self, t: ir.Term, f: str) -> bool:
+        match t:
+            case ir.Ref() if t.kind == "fact" and t.name == f:
+                return self.ranges.get(f, Interval()).contains(0.0)
+            case ir.Ref() if t.kind == "metric" and t.name in self.metric_terms:
+                return self._may_be_zero(self.metric_terms[t.name], f)
+            case ir.Agg() if t.list.name == f:
+                return True  # a list that may be empty
+            case _:
+                return False
+
+
+def _item_level(t: ir.Term) -> bool:
+    """Does the term read an item of a list outside an aggregate (it is part of an aggregate's body)?"""
+    match t:
+        case ir.Ref():
+            return t.kind == "item"
+        case ir.Agg():
+            return False
+        case _:
+            return any(_item_level(x) for x in ir.children(t))  # type: ignore[arg-type]
+
+
+def _bare(t: ir.Term, f: str) -> bool:
+    match t:
+        case ir.Ref():
+            return t.kind == "fact" and t.name == f
+        case _:
+            return False
+
+
+_TABLES: dict[str, BoundsTable] = {}
+
+
+def table_for(book: Rulebook) -> BoundsTable:
+    table = _TABLES.get(book.digest)
+    if table is None:
+        table = _TABLES[book.digest] = BoundsTable(book)
+    return table
+
+
+class Bounds:
+    """One account's bounds: the interval of each metric it misses and of each comparison's sides,
+    and the comparisons decided from them — each computed once, on first use (most accounts
+    need only a few of them)."""
+
+    def __init__(self, table: BoundsTable, env: Mapping[str, Any], as_of: _dt.date) -> None:
+        self.table = table
+        self.env = env  # the account's facts and metrics (the dict build_facts fills)
+        self.as_of = as_of
+        self.metrics: dict[str, Interval | None] = {}  # missing metric → its interval (None: none known)
+        self._decided: dict[int, tuple[ir.Cmp, Truth3]] = {}
+
+    def metric(self, name: str) -> Interval | None:
+        """The interval of a metric the account misses, computed on first use (its inputs first)."""
+        if name in self.metrics:
+            return self.metrics[name]
+        self.metrics[name] = None  # a cycle (the checker forbids one) bounds nothing
+        iv = self.interval(self.table.metric_terms[name])
+        if iv is not None and self.table.metric_types.get(name) == "integer":
+            iv = iv.map_ends(lambda x: float(round(x)))  # as build_facts rounds the value
+        self.metrics[name] = iv
+        return iv
+
+    # ------------------------------------------------------------------ intervals
+
+    def interval(self, t: ir.Term, items: str | None = None) -> Interval | None:
+        """Where the term's value lies (None: it may have none, or nothing is known).
+        `items`: the list whose (unknown) items an aggregate's body reads."""
+        match t:
+            case ir.Const():
+                return _point(t.value)
+            case ir.Ref():
+                if t.kind == "item":
+                    if items is None:
+                        return None
+                    if t.name == "it":
+                        return Interval() if items in self.table.scalar_items else None
+                    return self.table.item_ranges.get((items, t.name))
+                v = self.env.get(t.name)
+                if v is not None:
+                    return _point(v)
+                if t.kind == "metric":
+                    return self.metric(t.name) if t.name in self.table.metric_terms else None
+                if t.kind == "fact":
+                    return self.table.ranges.get(t.name)
+                return None  # a classification, score or derived fact no rule set: not a value to bound
+            case ir.Arith():
+                a = self.interval(t.left, items)
+                if a is None:
+                    return None
+                b = self.interval(t.right, items)
+                if b is None:
+                    return None
+                return arith(t.op, a, b)
+            case ir.Fn():
+                if t.name == "days_since":
+                    return self._concrete(t) if items is None else None
+                args = [self.interval(a, items) for a in t.args]
+                if any(a is None for a in args):
+                    return None
+                first = args[0]
+                assert first is not None
+                if t.name == "abs":
+                    return first.abs()
+                second = args[1]
+                assert second is not None
+                return first.minimum(second) if t.name == "min" else first.maximum(second)
+            case ir.Agg():
+                if items is not None:
+                    return None  # an aggregate inside an aggregate's body: not bounded
+                if self.env.get(t.list.name) is not None:
+                    return self._concrete(t)
+                if t.func == "count":
+                    return closed(0.0, INF)
+                match t.body:
+                    case ir.Const() | ir.Ref() | ir.Arith() | ir.Fn() | ir.Agg() if t.func == "sum":
+                        body = self.interval(t.body, t.list.name) or Interval()
+                        # any number of items, each in `body` (a missing one adds nothing)
+                        return closed(0.0 if body.lo >= 0 else -INF, 0.0 if body.hi <= 0 else INF)
+                    case _:
+                        return None  # max / min of a list that may be empty; any / all
+            case _:
+                ir.unknown(t)
+
+    def _concrete(self, t: ir.Term) -> Interval | None:
+        return _point(eval_term(t, Context(self.env, self.as_of)))
+
+    # ------------------------------------------------------------------ decisions
+
+    def decide(self, c: ir.Cmp) -> Truth3:
+        """The comparison's outcome for every value inside the bounds, or None. None too when
+        nothing it reads is missing: the engine decides it from the values, and the durable
+        backend's `$or` must not find both of its branches true (one action per true branch)."""
+        hit = self._decided.get(id(c))
+        if hit is not None and hit[0] is c:
+            return hit[1]
+        value: Truth3 = None
+        env = self.env
+        if self.table.candidate(c) and any(env.get(n) is None for n in self.table.names(c)):
+            a = self.interval(c.left)
+            b = self.interval(c.right) if a is not None else None
+            if a is not None and b is not None:
+                value = decide(c.op, a, b)
+        self._decided[id(c)] = (c, value)
+        return value
+
+    def sides(self, c: ir.Cmp) -> tuple[Interval | None, Interval | None]:
+        """The intervals both sides of a comparison lie in (for evidence and explanations)."""
+        return self.interval(c.left), self.interval(c.right)
+
+
+def bounds_of(env: Mapping[str, Any]) -> Bounds | None:
+    b = env.get(BOUNDS)
+    return b if isinstance(b, Bounds) else None
