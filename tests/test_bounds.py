@@ -445,3 +445,14 @@ def test_explain_says_when_bounds_rule_a_condition_out(loss_file: Path, lang: st
     # decided: a rule that cannot fire whatever the rebates are is not waiting for them
     data = json.loads(_run("advise", str(loss_file), "-f", "json", "--as-of", "2026-06-30").stdout)
     assert "volume-not-profit-below-average" not in {b["rule"] for b in data["blocked"]}
+
+
+def test_a_message_test_on_a_bounded_metric_holds_only_when_it_holds_throughout() -> None:
+    # a message template's `{% if share > 1 %}` on a metric known only by its bounds (found by
+    # the playbook property test: "'>' not supported between instances of 'Interval' and 'int'")
+    from kamrules.language.intervals import Interval
+
+    some = Interval(0.5, True, 2.0, True)
+    assert not some > 1 and not some < 1 and some >= 0.5 and some <= 2 and not some > 0.5
+    assert Interval(1.0, False, 5.0, True) > 1 and 3 > Interval(0.0, True, 2.0, False)
+    assert Interval(1.0, True, 5.0, True) >= 1 and not Interval(1.0, True, 5.0, True) > 1

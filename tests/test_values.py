@@ -92,3 +92,11 @@ def test_arithmetic_lands_exactly_on_thresholds():
     assert eval_term(t, Context({}, dt.date(2026, 1, 1))) == 0.02
     r = ir.Arith("-", ir.Arith("/", ir.Const(11e6, "money"), ir.Const(10e6, "money"), "number"), ir.Const(1.0, "number"), "number")
     assert eval_term(r, Context({}, dt.date(2026, 1, 1))) == 0.1
+
+
+def test_format_percent_of_a_ratio_near_the_float_limit():
+    # 0.6 / 2.2e-308 is finite, but × 100 is not: written in powers of ten, never an OverflowError
+    from kamrules.core.values import format_percent
+
+    assert format_percent(2.7e307) == "2.7e+309%" and format_percent(-2.7e307) == "-2.7e+309%"
+    assert format_percent(float("inf")) == "∞%" and format_percent(float("nan")) == "?%"

@@ -421,7 +421,9 @@ class AccountDetails:
         constant) is decided by the tree walker."""
         book, env, as_of = self.book, self.env, self.facts.as_of
         conds: Mapping[str, Fn3] | None = self.prog.conds if self.prog is not None else None
-        fired = {m.rule for m in self.matches}
+        # a data check (the playbook's portfolio checks) checks the figures given: a figure left
+        # out is not something it needs, so it is never reported as blocked
+        fired = {m.rule for m in self.matches} | set(book.playbook.portfolio.checks)
         out = []
         for r in book.rules:
             if r.id in fired:
@@ -564,11 +566,14 @@ def _owner(owner: str, env: Mapping[str, Any]) -> str:
 
 def _base_facts(book: Rulebook, names: set[str], env: Mapping[str, Any]) -> set[str]:
     """Missing names → the missing declared facts behind them (a metric's given inputs are not
-    what the user has to fill in)."""
+    what the user has to fill in, nor is a fact a kamrules stage supplies, such as the tier by
+    rank that only `kamrules portfolio` knows)."""
     out: set[str] = set()
     for n in names:
         if n in book.facts:
-            if not book.facts[n].supplied:  # history facts come from the store, never from the user
+            # a supplied fact comes from a kamrules stage (the review store, the portfolio's
+            # ranking), never from the user
+            if not book.facts[n].supplied:
                 out.add(n)
         elif n in book.metrics:
             inputs = {x.name for x in ir.refs(book.metrics[n].term) if env.get(x.name) is None}

@@ -25,6 +25,12 @@ from kamrules.cli.common import (
 from kamrules.core.errors import AccountError, Location, Problem, UsageError, render_problems
 
 
+def expand_inputs(files: tuple[str, ...]) -> list[str]:
+    from kamrules.portfolio.portfolio import expand
+
+    return expand(files)
+
+
 @click.command("portfolio")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @rulebook_option
@@ -57,11 +63,15 @@ from kamrules.core.errors import AccountError, Location, Problem, UsageError, re
 @click.option("--playbooks", metavar="DIR", default=None,
               help="Also write each account's HTML playbook into DIR (created if missing; safe file names "
                    "from the ids); the html dashboard links to them.")
+@click.option("--calibrate", metavar="FILE", default=None,
+              help="Also write a parameters overlay whose single-indicator and tier thresholds come from this "
+                   "portfolio's own distribution; use it later with advise -r FILE.")
 @guarded
 def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | None, as_of: str | None,
                   engine: str, output: str | None, fail_on: str | None, skip_invalid: bool, mapping: str | None,
                   strict: bool, store: str | None, record: bool, by: str | None, since: str | None,
-                  stale_months: int, workers: int | None, summary_only: bool, playbooks: str | None) -> None:
+                  stale_months: int, workers: int | None, summary_only: bool, playbooks: str | None,
+                  calibrate: str | None) -> None:
     """Evaluate many accounts and print one row per account, with a portfolio summary.
 
     FILE is a YAML/JSON account file, a CSV export from a CRM (every row an account; Chinese
@@ -82,11 +92,12 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
       kamrules portfolio examples/accounts/ --lang en
       kamrules portfolio export.csv more/*.yaml --format csv -o portfolio.csv
       kamrules portfolio export.csv --skip-invalid --fail-on high --format json
+      kamrules portfolio export.csv --calibrate calibrated.yaml --as-of 2026-06-30
       kamrules portfolio export.csv --record --since 2026-03-31
       kamrules portfolio export.csv --format html -o dashboard/index.html --playbooks dashboard/accounts/
     """
     from kamrules.authoring.gate import checked_rulebook
-    from kamrules.portfolio import pool, portfolio, stream
+    from kamrules.portfolio import overview, pool, portfolio, rank, stream
     from kamrules.portfolio.run import run
 
     if summary_only and fmt == "csv":
@@ -98,6 +109,10 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
                                   hint="leave out --summary-only, or use --format md or json without --playbooks")])
     date = parse_as_of(as_of)
     book = checked_rulebook(rulebook)
+    if calibrate:
+        from kamrules.portfolio.calibrate import check_calibratable
+
+        check_calibratable(book, calibrate, rulebook)
     since_date = parse_as_of(since) if since else None
     if since_date is not None and fmt == "csv":
         raise UsageError([Problem("portfolio.since-csv", "--since adds sections a CSV file cannot hold",
@@ -122,8 +137,10 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
 
             date = date or _dt.date.today()  # periods and evaluation count from the same day
             intake = read_mapped(files, mapping, book, date, strict)
+        ranked_book = rank.ranks(book) or bool(calibrate)
         if hist is None:
-            # no store: the pooled, streaming run (any number of workers, the same bytes)
+            # no store: the pooled run (any number of workers, the same bytes); streamed from the
+            # files when the rulebook does not rank the portfolio first
             tally = stream.Tally()
             tasks: Iterable[stream.Task]
             if intake is not None:
@@ -131,12 +148,28 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
                                       {f.file for f in intake.report.files if f.table == "accounts"})
                 tally.invalid = intake.report.rejected_accounts
                 tasks = stream.account_tasks(intake.accounts)
-            else:
+            elif not ranked_book:
                 tasks = stream.tasks(portfolio.expand(files), book, tally)
+            if ranked_book:
+                # two passes: the book is ranked first (every account read once, in this process), then
+                # evaluated in the pool, each account knowing its portfolio tier
+                if intake is not None:
+                    got = portfolio.Inputs(tuple(portfolio.Source(a, where) for a, where in intake.accounts),
+                                           tuple(tally.problems), tally.invalid)
+                else:
+                    got = portfolio.collect(files, book)
+                    tally.problems.extend(got.problems)
+                    tally.invalid = got.invalid
+                measured, ranked = rank.first_pass((x.account for x in got.sources), book, date)
+                tasks = stream.account_tasks([(rank.supply(x.account, book, ranked), x.where) for x in got.sources])
             outcome = run(tasks, tally, book, as_of=date, lang=lang, engine=engine,
                           workers=workers or pool.default_workers(), summary_only=summary_only,
                           progress=stream.Progress())
             result = outcome.portfolio
+            if ranked_book:
+                view = (overview.overview(overview.row_views(result.rows), ranked, measured, book)
+                        if result.rows else None)  # --summary-only keeps no rows to judge
+                result = dataclasses.replace(result, overview=view, measures=measured)
             for note in outcome.notes:
                 echo(f"kamrules: {note}", err=True)
             failed = [p for p in result.skipped if p.code == "portfolio.worker-failed"]
@@ -185,6 +218,14 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
             text = dashboard.render(result, plan.links(output) if plan else None)
         else:
             text = portfolio.render(result, fmt)
+        overlay = None
+        if calibrate:  # before a store records anything: too few accounts stops the run
+            import datetime as _dt
+
+            from kamrules.portfolio.calibrate import calibrated_overlay
+
+            overlay = calibrated_overlay(result.measures, book, rulebook, calibrate, list(files),
+                                         date or _dt.date.today(), result.lang)
         if hist is not None and since_date is not None:
             from kamrules.history import use, views
 
@@ -223,6 +264,13 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         else:
             sources = portfolio.collect(files, book).sources
         pb.write(plan, sources, book, as_of=date, lang=lang, engine=engine, inputs=read)
+    if overlay is not None and calibrate:
+        from kamrules.core.i18n import t
+
+        write_atomic(calibrate, overlay.text, inputs=[*expand(files), *book.files])
+        for line in overlay.notes:
+            echo(line, err=True)
+        echo(t("portfolio.calibrated", result.lang, file=calibrate, n=overlay.calibrated), err=True)
     if output:
         write_atomic(output, text, inputs=read)
     else:

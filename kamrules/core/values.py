@@ -59,6 +59,13 @@ _MULTIPLIERS: dict[str, Decimal] = {
     "万": Decimal(10) ** 4, "千万": Decimal(10) ** 7, "亿": Decimal(10) ** 8, "万亿": Decimal(10) ** 12,
 }
 _CURRENCY = re.compile(r"^(?:[¥￥$€]|CNY|RMB|USD|EUR)\s*|\s*(?:元|块|CNY|RMB|USD|EUR|人民币)$")
+# the currency an amount names (parse_amount strips the mark; an account reader compares it with
+# the rulebook's currency, so "USD 100" is never read as 100 元)
+_NAMED_CODE = re.compile(r"^\s*([A-Z]{3})\s*(?=[-+\d.,])|(?<=[\d.%万亿kKmMbB])\s*([A-Z]{3})\s*$")
+_NAMED_SIGNS = (("US$", "USD"), ("HK$", "HKD"), ("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "CNY"), ("￥", "CNY"),
+                ("人民币", "CNY"), ("美元", "USD"), ("欧元", "EUR"), ("英镑", "GBP"), ("港币", "HKD"), ("港元", "HKD"),
+                ("日元", "JPY"), ("元", "CNY"), ("块", "CNY"))
+_CODE_ALIASES = {"RMB": "CNY"}
 _NUMBER = re.compile(
     r"^(?P<sign>[-+]?)(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE](?P<exp>[-+]?\d+))?"
     r"\s*(?P<mult>万亿|千万|百万|[kKmMbB千万亿]|mn|bn)?$"
@@ -67,6 +74,16 @@ _FULLWIDTH = str.maketrans("０１２３４５６７８９．，－＋％", "012
 
 _TRUE = {"true", "yes", "y", "1", "是", "有", "对", "真"}
 _FALSE = {"false", "no", "n", "0", "否", "无", "没有", "错", "假"}
+
+
+def named_currency(text: str) -> str:
+    """The ISO code of the currency an amount's text names ("USD 100", "$1.2M", "120万元"), or ""."""
+    t = text.strip()
+    m = _NAMED_CODE.search(t)
+    if m:
+        code = m.group(1) or m.group(2)
+        return _CODE_ALIASES.get(code, code)
+    return next((code for sign, code in _NAMED_SIGNS if sign in t), "")
 
 
 def _finite(x: float, what: str) -> float:
@@ -450,6 +467,13 @@ def format_percent(x: float, *, exact: bool = False) -> str:
     if exact:
         return _no_negative_zero(_trim(f"{x * 100:.12f}") + "%")
     pct = x * 100
+    if not math.isfinite(pct):  # a finite ratio near the float limit (1e307 of a tiny base): × 100 overflows
+        if math.isnan(x):
+            return "?%"
+        if math.isinf(x):  # a ratio of figures at the float limits: shown, never a crash in a playbook
+            return "-∞%" if x < 0 else "∞%"
+        mantissa, exp = f"{x:.2e}".split("e")
+        return f"{_trim(mantissa)}e{int(exp) + 2:+d}%"
     return _no_negative_zero((f"{pct:.0f}" if abs(pct - round(pct)) < 0.05 else f"{pct:.1f}") + "%")
 
 

@@ -41,7 +41,9 @@ from kamrules.core.grammar import (
     plain,
     read,
 )
-from kamrules.core.yamlio import Doc
+from kamrules.core.values import named_currency
+from kamrules.core.yamlio import Doc, format_path
+from kamrules.core.yamlio import Path as YPath
 from kamrules.rulebook.model import Account, FactDef, Rulebook
 
 # --------------------------------------------------------------------------- the grammar
@@ -205,12 +207,41 @@ def account_from_doc(doc: Doc, book: Rulebook) -> Account:
             data = dict(data)
             data[group] = _company_file(doc, group, data[group], out)
     found = read(grammar, root, data, (), Ctx(doc, out, "account"))
+    if book.currency and isinstance(found, Found):
+        for name, p in found.paths.items():
+            fd = book.facts.get(name)
+            raw = _at(data, p)
+            if fd is not None and fd.type == "money" and isinstance(raw, str):
+                _same_currency(doc, raw, book, p, out)
     out.raise_if_any(AccountError)
     assert isinstance(found, Found)
     values = {name: _typed(v) for name, v in found.items() if name not in FREE_KEYS}
     locations = {name: doc.loc(p) for name, p in found.paths.items() if name not in FREE_KEYS}
     return Account(id=str(values.get("id", Path(doc.file).stem)), name=str(values.get("name", values.get("id", ""))),
                    file=doc.file, values=values, locations=locations, as_of=found.get("as_of"))
+
+
+def _at(data: Any, path: YPath) -> Any:
+    for key in path:
+        if isinstance(data, dict) and key in data:
+            data = data[key]
+        elif isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data):
+            data = data[key]
+        else:
+            return None
+    return data
+
+
+def _same_currency(doc: Doc, raw: str, book: Rulebook, path: YPath, out: Collector) -> None:
+    """An amount that names another currency than the rulebook's is refused, never compared as
+    if it were in the rulebook's (a mapping's rates convert exports: --mapping)."""
+    code = named_currency(raw)
+    if not code or code == book.currency:
+        return
+    out.add("account.currency", f"'{format_path(path)}' is in {code}, but the rulebook '{book.id}' counts money in "
+            f"{book.currency}", doc.value_loc(path), format_path(path), f"an amount in {book.currency}",
+            f"convert it to {book.currency}, or read the export with --mapping and give the rate there: "
+            f"rates: {{{code}: <{book.currency} per {code}>}}")
 
 
 def _typed(value: Any) -> Any:

@@ -31,6 +31,30 @@ class Interval:
     hi: float = INF
     hi_in: bool = False
 
+    # ------------------------------------------------------------------ against a number
+    # A message template tests a metric that is known only by its bounds (`{% if x > 1 %}`):
+    # the test holds when it holds for every value in the interval, else it does not.
+
+    def __gt__(self, v: object) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return NotImplemented
+        return self.lo > v or (self.lo == v and not self.lo_in)
+
+    def __ge__(self, v: object) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return NotImplemented
+        return self.lo >= v
+
+    def __lt__(self, v: object) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return NotImplemented
+        return self.hi < v or (self.hi == v and not self.hi_in)
+
+    def __le__(self, v: object) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return NotImplemented
+        return self.hi <= v
+
     # ------------------------------------------------------------------ sets
 
     def empty(self) -> bool:

@@ -18,7 +18,7 @@ import dataclasses
 import datetime as _dt
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -31,6 +31,7 @@ from kamrules.core.values import format_money, format_percent
 from kamrules.engine.facts import DataCheck
 from kamrules.io import csvio
 from kamrules.pipeline import evaluate
+from kamrules.portfolio import overview, rank
 from kamrules.rulebook.model import SEVERITIES, Account, Rulebook
 
 ACCOUNT_SUFFIXES = (".yaml", ".yml", ".json", *csvio.CSV_SUFFIXES)
@@ -75,6 +76,10 @@ UI: dict[str, dict[str, str]] = {
     "programme_below": {"zh": "{n} 个大客户，少于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：检查是否有值得升级的中客户。",
                         "en": "{n} key accounts, fewer than the {lo}–{hi} the literature suggests (McDonald & Woodburn): "
                               "look for medium accounts worth moving up."},
+    "programme_below_none": {"zh": "{n} 个大客户，少于文献建议的 {lo}–{hi} 个（McDonald & Woodburn），而且没有可以升级的中客户：门槛可能不适合这个组合的规模（见“组合本身”与 --calibrate）。",
+                             "en": "{n} key accounts, fewer than the {lo}–{hi} the literature suggests (McDonald & Woodburn), "
+                                   "and no medium account to move up: the thresholds may not fit this book's scale "
+                                   "(see “The portfolio itself” and --calibrate)."},
     "programme_above": {"zh": "{n} 个大客户，多于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：资源会被摊薄，重新按三类标准筛选。",
                         "en": "{n} key accounts, more than the {lo}–{hi} the literature suggests (McDonald & Woodburn): "
                               "resources get spread thin; re-select with the three standards."},
@@ -87,9 +92,9 @@ UI: dict[str, dict[str, str]] = {
                   "en": "{n} accounts are each {threshold} or more of the company's revenue:"},
     "conc_none_over": {"zh": "没有客户占公司年销售额的 {threshold} 及以上。",
                        "en": "No account is {threshold} or more of the company's revenue."},
-    "conc_unknown": {"zh": "没有给出公司年销售额（company.revenue），无法计算集中度。",
-                     "en": "The company's revenue (company.revenue) is not given, so concentration cannot be "
-                           "computed."},
+    "conc_unknown": {"zh": "没有给出公司年销售额（company.revenue），无法计算占公司的比例；组合本身的集中度见“组合本身”。",
+                     "en": "The company's revenue (company.revenue) is not given, so shares of it cannot be "
+                           "computed; the book's own concentration is under “The portfolio itself”."},
     "conc_total": {"zh": "这些客户合计占公司年销售额的 {share}。",
                    "en": "Together these accounts are {share} of the company's revenue."},
     "data_checks": {"zh": "数据核对", "en": "Data checks"},
@@ -205,6 +210,8 @@ class Row:
     top: Headline | None  # the most severe warning
     severities: frozenset[str]  # of every finding, for --fail-on
     manager: str | None = None  # team.account_manager
+    classes: Mapping[str, str | None] = field(default_factory=dict)  # every dimension → value code
+    fired: tuple[str, ...] = ()  # the rules that fired, sorted (rule-hit statistics, data checks)
     checks: tuple[DataCheck, ...] = ()  # values outside their fact's plausible range (evaluated as given)
     overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)  # dimension → a manager's value
     # for the dashboard (portfolio/dashboard.py): every warning, and the profit metrics
@@ -279,6 +286,8 @@ class Portfolio:
     count: int | None = None  # accounts evaluated (None: len(rows)); with summary_only, rows is empty
     summary_only: bool = False  # the output is the summary alone (no table of accounts)
     severities: frozenset[str] | None = None  # of every finding of every account (None: read the rows)
+    overview: overview.Overview | None = None  # the portfolio's own metrics and verdicts
+    measures: tuple[rank.Measures, ...] = ()  # the first pass's figures (ranking, --calibrate)
 
     @property
     def accounts(self) -> int:
@@ -303,7 +312,16 @@ def row_of(advice: Advice, where: Location) -> Row:
         severities=frozenset(f.severity for f in headlines),
         manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None,
         checks=advice.facts.checks,
+        classes={d: c.value for d, c in advice.classification.items()},
+        fired=_fired(advice),
         warning_heads=tuple(warnings), figures={m: _number(advice.env.get(m)) for m in FIGURES if m in advice.env})
+
+
+def _fired(advice: Advice) -> tuple[str, ...]:
+    """The rules that fired and counted: a classification rule whose value lost to its
+    dimension's hit policy (a catch-all table row) is not counted as firing."""
+    lost = {r for c in advice.classification.values() for r, _ in c.candidates if r not in c.rules}
+    return tuple(sorted({m.rule for m in advice.matches} - lost))
 
 
 def _number(v: Any) -> float | None:
@@ -330,8 +348,10 @@ def build(inputs: Inputs, book: Rulebook, *, as_of: _dt.date | None = None, lang
     lang = lang or book.lang
     rows: list[Row] = []
     engine_name = engine
+    # two passes: rank the book first, so each account is evaluated knowing its portfolio tier
+    measured, ranked = rank.first_pass((s.account for s in inputs.sources), book, as_of)
     for s in inputs.sources:
-        advice = evaluator(s.account, book, as_of=as_of, lang=lang, engine=engine)
+        advice = evaluator(rank.supply(s.account, book, ranked), book, as_of=as_of, lang=lang, engine=engine)
         engine_name = advice.engine
         row = row_of(advice, s.where)
         if overrides and overrides.get(row.id):
@@ -341,7 +361,8 @@ def build(inputs: Inputs, book: Rulebook, *, as_of: _dt.date | None = None, lang
     dates = {r.as_of for r in rows}
     common = as_of or (dates.pop() if len(dates) == 1 else None)
     return Portfolio(book, lang, engine_name, common, tuple(rows), summarise(rows, book),
-                     inputs.problems, inputs.invalid)
+                     inputs.problems, inputs.invalid,
+                     overview=overview.overview(overview.row_views(rows), ranked, measured, book), measures=measured)
 
 
 def _param(book: Rulebook, name: str, default: float) -> float:
@@ -465,6 +486,8 @@ def to_markdown(p: Portfolio) -> str:
         cells = [*(_cell_text(p, r, c) for c in cols), _warnings_text(p, r), r.top.title if r.top else NONE]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     lines += ["", f"## {ui('summary', lang)}", "", *_summary_md(p)]
+    if p.overview is not None:
+        lines += ["", *overview.markdown(p.overview, lang, p.book, {r.id: r.name for r in p.rows})]
     if p.invalid:
         lines += ["", ui("skipped", lang, n=p.invalid)]
     return "\n".join(lines) + "\n"
@@ -486,7 +509,10 @@ def _summary_md(p: Portfolio) -> list[str]:
             out.append(f"  - {_md_cell(r.name)} (`{_md_cell(r.id)}`): {format_percent(r.revenue_share or 0)}")
     pg = s.programme
     if pg is not None:
-        out.append(f"- **{ui('programme', lang)}**{colon}" + ui(f"programme_{pg.verdict}", lang, n=pg.key_accounts,
+        verdict = pg.verdict
+        if verdict == "below" and dict(s.by_final).get("medium", 1) == 0:
+            verdict = "below_none"  # "look for medium accounts worth moving up" when there are none
+        out.append(f"- **{ui('programme', lang)}**{colon}" + ui(f"programme_{verdict}", lang, n=pg.key_accounts,
                                                                  lo=pg.size_min, hi=pg.size_max, many=pg.too_many))
         for m, n in pg.overloaded:
             out.append("  - " + ui("manager_overloaded", lang, manager=_md_cell(m), n=n, limit=pg.per_manager_limit))
@@ -541,7 +567,8 @@ def to_csv(p: Portfolio) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([neutralise(h) for h in [*(_heading(p, c) for c in cols), ui("source", lang), *sev_heads,
-                                        ui("top_warning", lang), ui("top_severity", lang)]])
+                                        ui("top_warning", lang), ui("top_severity", lang),
+                                        *(overview.csv_heads(p.overview, lang) if p.overview else [])]])
     for r in p.rows:
         cells: list[Any] = []
         for c in cols:
@@ -561,6 +588,9 @@ def to_csv(p: Portfolio) -> str:
         cells.extend(r.warnings[s] for s in SEVERITIES)
         cells.append(neutralise(r.top.title) if r.top else "")
         cells.append(neutralise(SEVERITY_LABEL[r.top.severity][lang]) if r.top else "")
+        if p.overview is not None:
+            cells.extend(neutralise(c) if isinstance(c, str) else c
+                         for c in overview.csv_cells(p.overview, r.id, lang, p.book))
         w.writerow(cells)
     return "\ufeff" + buf.getvalue()
 
@@ -596,12 +626,17 @@ def to_json(p: Portfolio) -> str:
     }
     if p.summary_only:
         del data["accounts"]  # --summary-only: the run kept no rows
+    if p.overview is not None:
+        data["summary"]["portfolio"] = overview.to_json(p.overview, p.lang, p.book)
     return textsafe.json_dumps(data) + "\n"
 
 
 def _row_json(p: Portfolio, r: Row) -> dict[str, Any]:
+    placed = p.overview.ranking.of(r.id) if p.overview is not None else None
     return {
         "id": r.id, "name": r.name, "source": r.where, "as_of": r.as_of.isoformat(),
+        "portfolio": None if placed is None else {
+            "rank": placed.rank, "rank_share": placed.rank_share, "tier": placed.tier or None, "abc": placed.abc},
         "classification": dict(r.dims),
         "labels": {d: _dim_label(p, d, v) if v else None for d, v in r.dims.items()},
         "scores": dict(r.scores),

@@ -132,7 +132,13 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
     sections, where = playbook.merge((b.playbook, b.playbook_locs) for b in chain)
     guide = playbook.build(sections)
     playbook.check_names(guide, where, values=set(facts) | set(metrics) | set(derived), dimensions=set(dims),
-                         scores=set(scores), params=set(params), out=out)
+                         scores=set(scores), params=set(params), out=out, facts=facts,
+                         param_types={n: p.type for n, p in params.items()}, raw=sections)
+    for rid in guide.portfolio.checks:
+        if rid not in kept and rid not in {d.rule for d in layered.disabled}:
+            out.add("rulebook.playbook-name", f"the playbook's portfolio checks name the rule '{rid}', which is not "
+                    "declared", where.get("portfolio", Location("playbook")), "playbook.portfolio.checks",
+                    hint=suggest(rid, kept) or "name a rule of the rulebook")
     lang = next((b.lang for b in reversed(chain) if b.lang), "zh")
     currency = next((b.currency for b in reversed(chain) if b.currency), "")  # the nearest overlay's
     top = chain[-1] if chain else None

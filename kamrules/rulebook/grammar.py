@@ -52,6 +52,7 @@ SELECTOR_PATTERN = (r"(tag:" + TAG_PATTERN + r"|rule:" + RULE_ID_PATTERN + r"|co
 SELECTOR_EXPECTED = "tag:<tag>, rule:<rule id>, concept:<family.name> or <dimension>=<value>"
 METRIC_TYPES = tuple(t for t in ("number", "integer", "money", "percent") if t in NUMERIC_TYPES) + ("bool",)
 DERIVED_TYPES = tuple(t for t in SCALAR_TYPES if t != "date")
+SUPPLIERS = ("portfolio",)
 
 
 TAGS = Seq(Scalar("str", pattern=TAG_PATTERN, what="tag", code="tag",
@@ -133,6 +134,11 @@ FACT = Map("fact", (
                                               what="items")),
                           desc="A list's items: a scalar type, or a mapping of field → declaration", what="items",
                           expected="a scalar type or a mapping of fields")),
+    Field("supplied", Scalar("str", choices=SUPPLIERS, what="supplier", code="value",
+                             message="supplied: {value} is not known",
+                             desc="Who gives the value instead of the account: portfolio — `kamrules portfolio` sets "
+                                  "it from the account's rank in the book before the account is evaluated. Missing "
+                                  "in a single-account run, and never listed as a missing fact")),
 ), what="a fact")
 
 PARAMETER = Map("parameter", (
@@ -340,6 +346,8 @@ TABLE = Map("table", (
     else "a decision table", type_message="each decision table must be a mapping")
 
 NAMES = Seq(Scalar("str", what="a name"), what="names", single=True)
+PERCENT = Either((Scalar("str", what="a percent"), Scalar("number", what="a percent")), what="a percent",
+                 desc="A percent: 20% (or a fraction within ±1: 0.2)", expected="20%")
 
 
 def _labelled(name: str, *fields: Field, what: str) -> Map:
@@ -426,7 +434,39 @@ PLAYBOOK = Map("playbook", (
                           "how many causes, the walk-away price's facts, and what to say to each buying role")),
     Field("portfolio", Map("", (
         Field("dimensions", NAMES), Field("scores", NAMES),
-    ), what="portfolio", desc="What `kamrules portfolio` shows per account")),
+        Field("rank", Map("", (
+            Field("profit", Scalar("str", what="fact or metric", desc="An account's profit, e.g. margin_after_cts")),
+            Field("revenue", Scalar("str", what="fact or metric", desc="An account's revenue, e.g. revenue")),
+            Field("by", Scalar("str", choices=("auto", "profit", "revenue"), what="rank by", code="value",
+                               message="rank by {value} is not known",
+                               desc="auto (default): profit when every account with a revenue gives it, else "
+                                    "revenue")),
+        ), what="rank", desc="What ranks the accounts within the portfolio (the pyramid, ABC, the whale curve)")),
+        Field("pyramid", Map("", (
+            Field("fact", Scalar("str", what="fact", desc="The supplied enum fact that receives the tier by rank")),
+            Field("source", SOURCE),
+            Field("bands", Table(PERCENT, key=Key(), what="bands",
+                                 desc="Tier → share of accounts, top first; the shares add up to 100% "
+                                      "(Curry: platinum 1%, gold 4%, iron 15%, lead 80%)")),
+        ), what="pyramid", desc="The value pyramid by rank within the portfolio")),
+        Field("abc", Map("", (
+            Field("a", PERCENT), Field("b", PERCENT),
+        ), what="abc", desc="ABC analysis: A while the cumulative share of the ranked measure is below a "
+                            "(default 80%), B below b (95%), C the rest")),
+        Field("calibrate", Table(Map("", (
+            Field("of", Scalar("str", what="fact or metric"), required=True, missing="{owner} needs of:",
+                  expected="{of: revenue, top: 20%}"),
+            Field("top", PERCENT, required=True, missing="{owner} needs top:", expected="{of: revenue, top: 20%}"),
+        ), what="a calibration"), key=Key(), what="calibrate",
+            desc="`--calibrate`: parameter → the value of `of` at the top `top` share of the portfolio's accounts")),
+        Field("checks", NAMES),
+        Field("verdicts", Map("", (
+            Field("one_class", PERCENT), Field("pareto_holds", PERCENT), Field("pareto_flat", PERCENT),
+            Field("hhi_moderate", PERCENT), Field("hhi_high", PERCENT),
+        ), what="verdicts", desc="Where the summary's verdicts change: one class for (nearly) everyone, the 80/20 "
+                                 "law holding or a flat portfolio, the Herfindahl–Hirschman index (as a share: "
+                                 "15% = 1,500)")),
+    ), what="portfolio", desc="What `kamrules portfolio` shows per account, how it ranks them, and its verdicts")),
 ), what="playbook", desc="What the playbook knows about the course: its steps, roles, labels and layout. An overlay "
                          "replaces any of these sections.")
 

@@ -39,6 +39,7 @@ class FactDef:
     required: bool = False
     items: tuple["FactDef", ...] = ()  # fields of a list of mappings
     item_type: str = ""  # scalar type of a list of scalars
+    supplier: str = ""  # the rulebook's `supplied:` ("portfolio": the portfolio's ranking sets it)
     # where real values usually lie (None: open on that side); a value outside is evaluated and
     # listed as a data check, never refused. () when the fact declares none.
     plausible: tuple[float | None, float | None] | tuple[()] = ()
@@ -50,9 +51,11 @@ class FactDef:
     @property
     def supplied(self) -> str:
         """Who supplies the fact when it is not the account: "history" for the reserved group
-        `history` (the review store fills these in, kamrules.history.trend); "" for the rest.
-        A supplied fact is never asked of the user: not a missing fact, not in templates."""
-        return "history" if self.group == "history" else ""
+        `history` (the review store fills these in, kamrules.history.trend); the rulebook's
+        `supplied:` otherwise ("portfolio": `kamrules portfolio` sets it from the account's rank
+        before the account is evaluated); "" for the rest. A supplied fact is never asked of
+        the user: not a missing fact, not in templates."""
+        return "history" if self.group == "history" else self.supplier
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,37 @@ class Gauge:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """`--calibrate`: a parameter set to the value at the top `top` share of the portfolio's `of`."""
+
+    param: str
+    of: str  # a fact or metric
+    top: float  # share of accounts, 0 < top < 1
+
+
+@dataclass(frozen=True)
+class PortfolioDef:
+    """What `kamrules portfolio` shows and how it ranks (the playbook section's `portfolio:`)."""
+
+    dimensions: tuple[str, ...] = ()
+    scores: tuple[str, ...] = ()
+    rank_profit: str = ""  # the fact or metric that is an account's profit ("" = rank by revenue only)
+    rank_revenue: str = "revenue"
+    rank_by: str = "auto"  # auto: profit when every ranked account has it, else revenue
+    pyramid_fact: str = ""  # the supplied enum fact that receives the tier by rank ("" = no pyramid by rank)
+    pyramid_bands: tuple[tuple[str, float], ...] = ()  # (tier, share of accounts), top first; shares add up to 1
+    pyramid_source: str = ""
+    abc: tuple[float, float] = (0.8, 0.95)  # A up to 80 % of the cumulative measure, B up to 95 %, C the rest
+    calibrate: tuple[Calibration, ...] = ()
+    checks: tuple[str, ...] = ()  # concepts whose findings are data checks
+    one_class: float = 0.9  # a dimension with this share of accounts in one value "puts everyone in one class"
+    pareto_holds: float = 0.7  # the top 20 % bring at least this: the 80/20 law holds
+    pareto_flat: float = 0.5  # below this the portfolio is flat
+    hhi_moderate: float = 0.15  # Herfindahl–Hirschman index (0–1): moderately concentrated from here
+    hhi_high: float = 0.25
+
+
+@dataclass(frozen=True)
 class Horizon:
     key: str  # vocabulary.HORIZONS
     days: int
@@ -257,6 +291,7 @@ class PlaybookDef:
     horizons: Mapping[str, Horizon] = field(default_factory=dict)
     owners: Mapping[str, Text] = field(default_factory=dict)  # owner role → label, in plan order
     brief: BriefDef = BriefDef()
+    portfolio: PortfolioDef = PortfolioDef()
 
     def concept_label(self, concept: str, lang: str) -> str:
         t = self.concepts.get(concept)

@@ -12,13 +12,17 @@ from typing import Any, Iterable, Mapping
 
 from kamrules.core.errors import Collector, Location, suggest
 from kamrules.core.i18n import Text
+from kamrules.core.values import ValueProblem, parse_percent_setting
 from kamrules.rulebook.model import (
     AnalysisStep,
     BriefDef,
+    Calibration,
+    FactDef,
     Gauge,
     Horizon,
     Labelled,
     PlaybookDef,
+    PortfolioDef,
     TalkingPoints,
 )
 from kamrules.rulebook.vocabulary import HORIZON_DAYS, HORIZONS, OWNER_ROLES
@@ -73,6 +77,46 @@ def build(data: Mapping[str, Any]) -> PlaybookDef:
         horizons=_horizons(data.get("horizons") or {}),
         owners=_owners(data.get("owners") or {}),
         brief=_brief(data.get("brief") or {}),
+        portfolio=_portfolio(folio),
+    )
+
+
+def _share(v: Any) -> float | None:
+    """A percent of the section (20% or 0.2); None when it does not read (check_names reports it)."""
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        return parse_percent_setting(v)
+    except ValueProblem:
+        return None
+
+
+def _portfolio(folio: Mapping[str, Any]) -> PortfolioDef:
+    rank = folio.get("rank") or {}
+    pyramid = folio.get("pyramid") or {}
+    abc = folio.get("abc") or {}
+    verdicts = folio.get("verdicts") or {}
+    default = PortfolioDef()
+
+    def share(data: Mapping[str, Any], key: str, fallback: float) -> float:
+        got = _share(data.get(key))
+        return fallback if got is None else got
+
+    bands = tuple((str(k), _share(v) or 0.0) for k, v in (pyramid.get("bands") or {}).items())
+    calibrate = tuple(Calibration(str(k), str(v.get("of") or ""), _share(v.get("top")) or 0.0)
+                      for k, v in (folio.get("calibrate") or {}).items() if isinstance(v, dict))
+    return PortfolioDef(
+        dimensions=_names(folio.get("dimensions")), scores=_names(folio.get("scores")),
+        rank_profit=str(rank.get("profit") or ""), rank_revenue=str(rank.get("revenue") or default.rank_revenue),
+        rank_by=str(rank.get("by") or "auto"),
+        pyramid_fact=str(pyramid.get("fact") or ""), pyramid_bands=bands, pyramid_source=str(pyramid.get("source") or ""),
+        abc=(share(abc, "a", default.abc[0]), share(abc, "b", default.abc[1])),
+        calibrate=calibrate, checks=_names(folio.get("checks")),
+        one_class=share(verdicts, "one_class", default.one_class),
+        pareto_holds=share(verdicts, "pareto_holds", default.pareto_holds),
+        pareto_flat=share(verdicts, "pareto_flat", default.pareto_flat),
+        hhi_moderate=share(verdicts, "hhi_moderate", default.hhi_moderate),
+        hhi_high=share(verdicts, "hhi_high", default.hhi_high),
     )
 
 
@@ -107,7 +151,8 @@ def _brief(data: Mapping[str, Any]) -> BriefDef:
 
 
 def check_names(pb: PlaybookDef, where: Mapping[str, Location], *, values: set[str], dimensions: set[str],
-                scores: set[str], params: set[str], out: Collector) -> None:
+                scores: set[str], params: set[str], out: Collector, facts: Mapping[str, FactDef] | None = None,
+                param_types: Mapping[str, str] | None = None, raw: Mapping[str, Any] | None = None) -> None:
     """Every name a section uses must be declared (values = facts, metrics, derived facts)."""
 
     def need(section: str, name: str, pool: set[str], what: str) -> None:
@@ -141,3 +186,65 @@ def check_names(pb: PlaybookDef, where: Mapping[str, Location], *, values: set[s
         need("portfolio", n, scores, "score")
     for n in pb.brief.walk_away.values():
         need("brief", n, values, "fact or metric")
+    _check_portfolio(pb.portfolio, (raw or {}).get("portfolio") or {}, where.get("portfolio", Location("playbook")),
+                     values=values, facts=facts or {}, param_types=param_types or {}, out=out)
+
+
+def _check_portfolio(pf: PortfolioDef, raw: Mapping[str, Any], loc: Location, *, values: set[str],
+                     facts: Mapping[str, FactDef], param_types: Mapping[str, str], out: Collector) -> None:
+    """The section's names, percents and bands: a mistake here is a load error, never a silently
+    empty pyramid."""
+
+    def bad(path: str, message: str, hint: str = "", expected: str = "") -> None:
+        out.add("rulebook.playbook-portfolio", message, loc, f"playbook.portfolio.{path}", expected, hint)
+
+    def need_value(path: str, name: str) -> None:
+        if name and name not in values:
+            bad(path, f"the portfolio section names '{name}', which is not a declared fact or metric",
+                suggest(name, values) or "declare it, or name another fact or metric")
+
+    need_value("rank.profit", pf.rank_profit)
+    if (raw.get("rank") or {}).get("revenue") is not None:  # the default "revenue" may be absent: no ranking then
+        need_value("rank.revenue", pf.rank_revenue)
+    for section, keys in (("abc", ("a", "b")), ("verdicts", ("one_class", "pareto_holds", "pareto_flat",
+                                                              "hhi_moderate", "hhi_high"))):
+        for k in keys:
+            v = (raw.get(section) or {}).get(k)
+            if v is not None and (_share(v) is None or not 0 < (_share(v) or 0) <= 1):
+                bad(f"{section}.{k}", f"'{v}' is not a percent between 0 and 100%", expected="e.g. 80%")
+    if pf.abc[0] >= pf.abc[1]:
+        bad("abc", f"A ends at {pf.abc[0]:.0%} and B at {pf.abc[1]:.0%}: B must end after A", expected="a: 80%, b: 95%")
+    bands = (raw.get("pyramid") or {}).get("bands") or {}
+    if pf.pyramid_fact or bands:
+        fact = facts.get(pf.pyramid_fact)
+        if fact is None:
+            bad("pyramid.fact", f"the pyramid by rank needs a supplied enum fact; '{pf.pyramid_fact}' is not declared",
+                suggest(pf.pyramid_fact, [f.name for f in facts.values() if f.supplied]) or
+                "declare it: {type: enum, supplied: portfolio, values: [...]}")
+        elif fact.type != "enum" or fact.supplied != "portfolio":
+            bad("pyramid.fact", f"'{fact.name}' must be an enum fact with supplied: portfolio",
+                "the portfolio stage gives it its value; an account cannot")
+        else:
+            for tier, share in bands.items():
+                if tier not in fact.value_names:
+                    bad(f"pyramid.bands.{tier}", f"'{tier}' is not a value of '{fact.name}'",
+                        suggest(str(tier), fact.value_names) or "values: " + ", ".join(fact.value_names))
+        shares = [_share(v) for v in bands.values()]
+        if not bands or any(s is None or s <= 0 or s > 1 for s in shares):
+            bad("pyramid.bands", "each band needs a share of accounts above 0 and at most 100%",
+                expected="{platinum: 1%, gold: 4%, iron: 15%, lead: 80%}")
+        elif abs(sum(s or 0 for s in shares) - 1) > 1e-9:
+            bad("pyramid.bands", f"the bands add up to {sum(s or 0 for s in shares):.4%}, not 100%",
+                "every account falls in one band: the shares must add up to 100%")
+    for c in pf.calibrate:
+        raw_c = (raw.get("calibrate") or {}).get(c.param) or {}
+        if c.param not in param_types:
+            bad(f"calibrate.{c.param}", f"'{c.param}' is not a declared parameter",
+                suggest(c.param, param_types) or "name a parameter of the rulebook")
+        elif param_types[c.param] not in ("money", "number", "integer", "percent"):
+            bad(f"calibrate.{c.param}", f"'{c.param}' is a {param_types[c.param]} parameter; only numbers calibrate")
+        need_value(f"calibrate.{c.param}.of", c.of)
+        top = _share(raw_c.get("top"))
+        if top is None or not 0 < top < 1:
+            bad(f"calibrate.{c.param}.top", f"top: {raw_c.get('top')} is not a share between 0 and 100%",
+                expected="e.g. top: 20%")

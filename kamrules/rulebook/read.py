@@ -227,7 +227,7 @@ class Reader:
             help=_text(spec.get("help")), unit=str(spec.get("unit") or ""), min=mn, max=mx, values=values,
             aliases=tuple(str(a) for a in aliases), example=spec.get("example"),
             group=str(spec.get("group") or ""), required=spec.get("required") is True,
-            items=items, item_type=item_type, plausible=plausible)
+            items=items, item_type=item_type, supplier=str(spec.get("supplied") or ""), plausible=plausible)
 
     def plausible(self, name: str, raw: Any, path: YPath, type_: str, mn: float | None,
                   mx: float | None) -> tuple[float | None, float | None] | tuple[()]:

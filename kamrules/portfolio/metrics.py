@@ -1,0 +1,221 @@
+"""Portfolio metrics from the portfolio itself: pure functions on numbers and ids, returning
+frozen dataclasses (the Markdown/JSON summary and the HTML dashboard read the same objects).
+
+- concentration: the top-1 and top-5 accounts' share of the book's revenue, the share of the top
+  20 % of accounts, and the Herfindahl–Hirschman index (sum of squared shares, 0–1; 1 = one
+  account) — all from the book's own total, so no company revenue is needed;
+- the whale curve (Kaplan & Narayanan 2001): cumulative profit by rank, most profitable first;
+  its peak (often well above 100 % of the total profit) and the accounts that destroy profit;
+- the spread of each classification dimension: the share of its most common value, so a summary
+  can say "the thresholds put nearly everyone into one class";
+- accounts and key accounts per manager; key accounts without profit data; the data check list;
+- rule hits across the book: how often each rule fires, by final class.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+TOP_FEW = 5  # "top-5 share"
+
+
+# --------------------------------------------------------------------------- concentration
+
+@dataclass(frozen=True)
+class Concentration:
+    """How the book's revenue is spread over its accounts (accounts with a positive revenue)."""
+
+    accounts: int  # with a revenue above 0
+    total: float
+    top1: float  # share of the largest account
+    top1_id: str
+    top5: float  # share of the largest min(5, n)
+    top_share_accounts: int  # the top 20 % of accounts, at least one
+    top_share: float  # their share of the revenue
+    accounts_share: float  # top_share_accounts / accounts (the "20 %" as it fell)
+    hhi: float  # Herfindahl–Hirschman index, 0–1
+
+
+def concentration(revenues: Iterable[tuple[str, float]], top_share_of_accounts: float = 0.2) -> Concentration | None:
+    """None when no account has a positive revenue. Accounts at or below zero are left out: a
+    share of a total is meaningless for them (they are listed by the whale curve)."""
+    ranked = sorted(((i, v) for i, v in revenues if v > 0), key=lambda x: (-x[1], x[0]))
+    if not ranked:
+        return None
+    total = math.fsum(v for _, v in ranked)
+    n = len(ranked)
+    k = max(1, math.floor(top_share_of_accounts * n + 0.5))
+    return Concentration(
+        accounts=n, total=total, top1=ranked[0][1] / total, top1_id=ranked[0][0],
+        top5=math.fsum(v for _, v in ranked[:TOP_FEW]) / total, top_share_accounts=k,
+        top_share=math.fsum(v for _, v in ranked[:k]) / total, accounts_share=k / n,
+        hhi=math.fsum((v / total) ** 2 for _, v in ranked))
+
+
+# --------------------------------------------------------------------------- whale curve
+
+@dataclass(frozen=True)
+class Whale:
+    """Cumulative profit by rank, most profitable account first."""
+
+    ids: tuple[str, ...]  # in rank order
+    cumulative: tuple[float, ...]  # cumulative profit after each account
+    total: float  # the book's profit (the curve's end)
+    peak: float  # the curve's highest point
+    peak_rank: int  # accounts up to the peak (1-based)
+    destroyers: tuple[tuple[str, float], ...]  # accounts with a negative profit, worst first
+    destroyed: float  # their profit, summed (≤ 0)
+    without_profit: int  # accounts left out: no profit figure
+
+    @property
+    def peak_share(self) -> float | None:
+        """The peak as a share of the total profit (e.g. 1.6 = 160 %); None when the total is not positive."""
+        return self.peak / self.total if self.total > 0 else None
+
+
+def whale(profits: Iterable[tuple[str, float]], without_profit: int = 0) -> Whale | None:
+    """None when no account gives a profit."""
+    ranked = sorted(profits, key=lambda x: (-x[1], x[0]))
+    if not ranked:
+        return None
+    cum: list[float] = []
+    run = 0.0
+    for _, v in ranked:
+        run += v
+        cum.append(run)
+    peak = max(cum)
+    peak_rank = cum.index(peak) + 1
+    destroyers = tuple(sorted(((i, v) for i, v in ranked if v < 0), key=lambda x: (x[1], x[0])))
+    return Whale(tuple(i for i, _ in ranked), tuple(cum), math.fsum(v for _, v in ranked), peak, peak_rank,
+                 destroyers, math.fsum(v for _, v in destroyers), without_profit)
+
+
+# --------------------------------------------------------------------------- classes
+
+@dataclass(frozen=True)
+class Spread:
+    """One classification dimension across the book."""
+
+    dimension: str
+    counts: tuple[tuple[str, int], ...]  # value → accounts, most first (ties by value)
+    classified: int  # accounts with a value
+    dominant: str  # the most common value ("" when nobody is classified)
+    dominant_share: float  # its share of the classified accounts
+
+    def one_class(self, limit: float) -> bool:
+        """(Nearly) every account in one class: the thresholds do not discriminate here. Needs
+        more than one account: one account is always in one class."""
+        return self.classified > 1 and self.dominant_share >= limit
+
+
+def spread(dimension: str, values: Iterable[str | None]) -> Spread:
+    counts = Counter(v for v in values if v is not None)
+    ordered = tuple(sorted(counts.items(), key=lambda x: (-x[1], x[0])))
+    n = sum(counts.values())
+    top, top_n = ordered[0] if ordered else ("", 0)
+    return Spread(dimension, ordered, n, top, top_n / n if n else 0.0)
+
+
+# --------------------------------------------------------------------------- managers
+
+@dataclass(frozen=True)
+class ManagerLoad:
+    manager: str
+    accounts: int
+    key_accounts: int
+
+
+@dataclass(frozen=True)
+class Managers:
+    loads: tuple[ManagerLoad, ...]  # most key accounts first, then most accounts, then name
+    unassigned: int  # accounts without a manager
+
+    @property
+    def mean_accounts(self) -> float | None:
+        return sum(m.accounts for m in self.loads) / len(self.loads) if self.loads else None
+
+
+def managers(rows: Iterable[tuple[str | None, bool]]) -> Managers:
+    """rows: (manager or None, is a key account)."""
+    accounts: Counter[str] = Counter()
+    keys: Counter[str] = Counter()
+    unassigned = 0
+    for m, key in rows:
+        if not m:
+            unassigned += 1
+            continue
+        accounts[m] += 1
+        keys[m] += key
+    loads = tuple(sorted((ManagerLoad(m, n, keys[m]) for m, n in accounts.items()),
+                         key=lambda x: (-x.key_accounts, -x.accounts, x.manager)))
+    return Managers(loads, unassigned)
+
+
+# --------------------------------------------------------------------------- rule hits
+
+@dataclass(frozen=True)
+class RuleHits:
+    rule: str
+    fired: int  # accounts it fired for
+    by_class: tuple[tuple[str, int], ...]  # final class → accounts (classes in the dimension's order)
+
+    def share(self, accounts: int) -> float:
+        return self.fired / accounts if accounts else 0.0
+
+
+@dataclass(frozen=True)
+class HitStats:
+    accounts: int
+    rules: tuple[RuleHits, ...]  # every rule of the book, most fired first, then id
+    never: tuple[str, ...]  # rules that fired for no account
+    always: tuple[str, ...]  # rules that fired for every account (more than one account)
+
+
+def rule_hits(fired: Sequence[tuple[str | None, Iterable[str]]], rules: Sequence[str],
+              classes: Sequence[str] = ()) -> HitStats:
+    """fired: per account, (final class or None, the rules that fired for it). `rules`: every
+    rule of the book, so the rules that never fire are listed too. `classes` orders by_class;
+    an account without a class counts under ""."""
+    total: Counter[str] = Counter()
+    per: dict[str, Counter[str]] = {}
+    for cls, ids in fired:
+        for rid in set(ids):
+            total[rid] += 1
+            per.setdefault(rid, Counter())[cls or ""] += 1
+    order = {c: i for i, c in enumerate(classes)}
+
+    def by_class(rid: str) -> tuple[tuple[str, int], ...]:
+        got = per.get(rid, Counter())
+        return tuple(sorted(got.items(), key=lambda x: (order.get(x[0], len(order)), x[0])))
+
+    known = list(dict.fromkeys([*rules, *sorted(total)]))
+    hits = tuple(sorted((RuleHits(r, total[r], by_class(r)) for r in known), key=lambda h: (-h.fired, h.rule)))
+    n = len(fired)
+    return HitStats(n, hits, tuple(sorted(r for r in known if total[r] == 0)),
+                    tuple(sorted(r for r in known if n > 1 and total[r] == n)))
+
+
+# --------------------------------------------------------------------------- lists
+
+@dataclass(frozen=True)
+class Flagged:
+    """An account on a list (data checks, key accounts without profit data)."""
+
+    id: str
+    name: str
+    rules: tuple[str, ...] = ()  # the data checks that fired
+
+
+def data_checks(rows: Iterable[tuple[str, str, Iterable[str]]], checks: Iterable[str]) -> tuple[Flagged, ...]:
+    """Accounts whose figures look implausible next to each other: a data-check rule fired."""
+    wanted = set(checks)
+    out = [Flagged(i, n, tuple(sorted(wanted & set(f)))) for i, n, f in rows]
+    return tuple(sorted((x for x in out if x.rules), key=lambda x: (-len(x.rules), x.id)))
+
+
+def key_without_profit(rows: Iterable[tuple[str, str, bool, bool]]) -> tuple[Flagged, ...]:
+    """rows: (id, name, is a key account, has a profit figure)."""
+    return tuple(sorted((Flagged(i, n) for i, n, key, has in rows if key and not has), key=lambda x: x.id))
+

@@ -1,0 +1,235 @@
+"""The portfolio's own picture: every metric and verdict of one run, in one frozen object.
+
+`overview` gathers the metrics (metrics.py) and the verdicts (verdicts.py) from the evaluated
+rows and the first pass's ranking; `to_json` is its declared JSON shape (docs/portfolio.md, "The
+JSON summary"), `markdown` its lines in the Markdown summary. The HTML dashboard reads the same
+object. Nothing here evaluates an account.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from kamrules.core.i18n import t
+from kamrules.core.textsafe import markdown as md
+from kamrules.core.values import format_money, format_percent
+from kamrules.portfolio import metrics, verdicts
+from kamrules.portfolio.rank import Measures, Ranking
+from kamrules.rulebook.model import Rulebook
+
+SPREAD_DIMENSIONS = ("final", "single_indicator", "tier")  # where absolute thresholds decide
+SHOWN_HITS = 10  # rules listed in the Markdown summary (JSON: all)
+
+
+@dataclass(frozen=True)
+class RowView:
+    """What the overview reads of one evaluated account (portfolio.Row gives it)."""
+
+    id: str
+    name: str
+    classes: Mapping[str, str | None]  # dimension → value
+    fired: tuple[str, ...]
+    manager: str | None
+
+
+@dataclass(frozen=True)
+class Band:
+    name: str  # tier, or A/B/C
+    accounts: int
+    share: float  # of the ranked measure's positive total
+
+
+@dataclass(frozen=True)
+class Overview:
+    ranking: Ranking
+    tiers: tuple[Band, ...]  # in the bands' order
+    abc: tuple[Band, ...]  # A, B, C
+    concentration: metrics.Concentration | None  # of revenue
+    whale: metrics.Whale | None
+    spreads: tuple[metrics.Spread, ...]
+    managers: metrics.Managers
+    key_without_profit: tuple[metrics.Flagged, ...]
+    data_checks: tuple[metrics.Flagged, ...]
+    hits: metrics.HitStats
+    verdicts: tuple[verdicts.Verdict, ...]
+
+
+def _bands(names: Sequence[str], ranking: Ranking, attr: str) -> tuple[Band, ...]:
+    total = sum(p.value for p in ranking.placements if p.value > 0)
+    out = []
+    for n in names:
+        ps = [p for p in ranking.placements if getattr(p, attr) == n]
+        out.append(Band(n, len(ps), sum(p.value for p in ps if p.value > 0) / total if total > 0 else 0.0))
+    return tuple(out)
+
+
+def _param(book: Rulebook, name: str, default: float) -> float:
+    p = book.params.get(name)
+    return float(p.value) if p is not None and isinstance(p.value, (int, float)) else default
+
+
+def overview(rows: Sequence[RowView], ranking: Ranking, ms: Sequence[Measures], book: Rulebook) -> Overview:
+    pf = book.playbook.portfolio
+    rev = pf.rank_revenue
+    by_id = {m.id: m for m in ms}
+    conc = metrics.concentration(((m.id, m.values[rev]) for m in ms if rev in m.values),
+                                 _param(book, "pareto_customer_share", 0.2))
+    profits = [(m.id, m.values[pf.rank_profit]) for m in ms if pf.rank_profit and pf.rank_profit in m.values]
+    whale = metrics.whale(profits, len(ms) - len(profits)) if pf.rank_profit else None
+    spreads = tuple(metrics.spread(d, (r.classes.get(d) for r in rows)) for d in SPREAD_DIMENSIONS
+                    if d in book.dimensions)
+    is_key = {r.id: r.classes.get("final") == "key" for r in rows}
+    mgrs = metrics.managers((r.manager, is_key[r.id]) for r in rows)
+    kwp = metrics.key_without_profit(
+        (r.id, r.name, is_key[r.id], bool(pf.rank_profit) and pf.rank_profit in by_id.get(r.id, Measures(r.id, {})).values)
+        for r in rows) if pf.rank_profit else ()
+    checks = metrics.data_checks(((r.id, r.name, r.fired) for r in rows), pf.checks)
+    classes = [v for v, _ in book.dimensions["final"].values] if "final" in book.dimensions else []
+    hits = metrics.rule_hits([(r.classes.get("final"), r.fired) for r in rows], [r.id for r in book.rules], classes)
+    tiers = _bands([n for n, _ in pf.pyramid_bands], ranking, "tier") if pf.pyramid_bands else ()
+    abc = _bands(("A", "B", "C"), ranking, "abc") if ranking.size else ()
+    can_calibrate = bool(pf.calibrate)
+    found = [
+        verdicts.pareto(conc, pf), verdicts.concentration(conc, pf),
+        verdicts.dependence(conc, _param(book, "major_customer_share", 0.1)),
+        verdicts.whale(whale, bool(pf.rank_profit)),
+        *(verdicts.one_class(s, pf, can_calibrate) for s in spreads),
+        verdicts.managers(mgrs), verdicts.key_without_profit(kwp), verdicts.data_checks(checks),
+    ]
+    return Overview(ranking, tiers, abc, conc, whale, spreads, mgrs, kwp, checks, hits,
+                    tuple(v for v in found if v is not None))
+
+
+# --------------------------------------------------------------------------- outputs
+
+def labeller(book: Rulebook, lang: str) -> Callable[[str, str], str]:
+    """label(dimension, value): a dimension's label ("" value) or a value's (facts' enum values too)."""
+
+    def label(dim: str, value: str) -> str:
+        d = book.dimensions.get(dim)
+        if d is not None:
+            return d.value_label(value, lang) if value else (d.label.get(lang) or dim)
+        f = book.facts.get(dim)
+        if f is not None and value:
+            return next((x.get(lang) for v, x in f.values if v == value and x.get(lang)), value)
+        return value or dim
+    return label
+
+
+def to_json(o: Overview, lang: str, book: Rulebook) -> dict[str, Any]:
+    """The declared shape (docs/portfolio.md): numbers as numbers, shares as fractions 0–1."""
+    label = labeller(book, lang)
+    c, w = o.concentration, o.whale
+    return {
+        "ranking": {
+            "by": o.ranking.by or None, "measure": o.ranking.measure, "ranked": o.ranking.size,
+            "unranked": list(o.ranking.unranked),
+            "tiers": [{"tier": b.name, "accounts": b.accounts, "share": b.share} for b in o.tiers],
+            "abc": [{"class": b.name, "accounts": b.accounts, "share": b.share} for b in o.abc],
+            "accounts": [{"id": p.id, "rank": p.rank, "rank_share": p.rank_share, "value": p.value,
+                          "tier": p.tier or None, "abc": p.abc} for p in o.ranking.placements],
+        },
+        "concentration": None if c is None else {
+            "accounts": c.accounts, "revenue_total": c.total, "top1": c.top1, "top1_id": c.top1_id, "top5": c.top5,
+            "top_accounts": c.top_share_accounts, "top_accounts_share": c.accounts_share, "top_share": c.top_share,
+            "hhi": c.hhi},
+        "whale": None if w is None else {
+            "accounts": len(w.ids), "without_profit": w.without_profit, "total": w.total, "peak": w.peak,
+            "peak_rank": w.peak_rank, "peak_share": w.peak_share,
+            "curve": [{"id": i, "cumulative": v} for i, v in zip(w.ids, w.cumulative)],
+            "destroyers": [{"id": i, "profit": v} for i, v in w.destroyers], "destroyed": w.destroyed},
+        "spreads": [{"dimension": s.dimension, "classified": s.classified, "dominant": s.dominant or None,
+                     "dominant_share": s.dominant_share, "counts": dict(s.counts)} for s in o.spreads],
+        "managers": {"unassigned": o.managers.unassigned, "mean_accounts": o.managers.mean_accounts,
+                     "loads": [{"manager": m.manager, "accounts": m.accounts, "key_accounts": m.key_accounts}
+                               for m in o.managers.loads]},
+        "key_without_profit": [{"id": f.id, "name": f.name} for f in o.key_without_profit],
+        "data_checks": [{"id": f.id, "name": f.name, "rules": list(f.rules)} for f in o.data_checks],
+        "rule_hits": {"accounts": o.hits.accounts, "never": list(o.hits.never), "always": list(o.hits.always),
+                      "rules": [{"rule": h.rule, "fired": h.fired, "by_class": dict(h.by_class)}
+                                for h in o.hits.rules]},
+        "verdicts": [{"topic": v.topic, "code": v.code, "level": v.level, "text": verdicts.text(v, lang, label)}
+                     for v in o.verdicts],
+    }
+
+
+def _by(o: Overview, lang: str) -> str:
+    return t("portfolio.by_profit" if o.ranking.by == "profit" else "portfolio.by_revenue", lang)
+
+
+def markdown(o: Overview, lang: str, book: Rulebook, names: Mapping[str, str]) -> list[str]:
+    """The summary's section on the portfolio itself (Markdown lines; input text neutralised)."""
+    label = labeller(book, lang)
+    colon = "：" if lang == "zh" else ": "
+    out = [f"### {t('portfolio.heading', lang)}", "", f"**{t('portfolio.verdicts', lang)}**", ""]
+    for v in o.verdicts:
+        out.append(f"- {md(verdicts.text(v, lang, label))}")
+        if v.topic == "whale" and o.whale is not None and o.whale.destroyers:
+            shown = ", ".join(f"{md(names.get(i, i))} (`{md(i)}`) {format_money(p, lang)}"
+                              for i, p in o.whale.destroyers[:SHOWN_HITS])
+            more = f" … (+{len(o.whale.destroyers) - SHOWN_HITS})" if len(o.whale.destroyers) > SHOWN_HITS else ""
+            out.append(f"  - {t('portfolio.destroyers', lang)}{colon}{shown}{more}")
+        if v.topic == "key_without_profit":
+            out.append("  - " + ", ".join(f"{md(f.name)} (`{md(f.id)}`)" for f in o.key_without_profit))
+        if v.topic == "data_checks":
+            for f in o.data_checks:
+                titles = "; ".join(md(_title(book, r, lang)) for r in f.rules)
+                out.append(f"  - {md(f.name)} (`{md(f.id)}`){colon}{titles}")
+    r = o.ranking
+    if r.size:
+        by = _by(o, lang)
+        out += ["", f"**{t('portfolio.pyramid', lang)}**", ""]
+        if o.tiers:
+            bands = " / ".join(f"{label(_pyramid_fact(book), n)} {format_percent(s)}"
+                               for n, s in book.playbook.portfolio.pyramid_bands)
+            out.append(t("portfolio.pyramid_intro", lang, n=r.size, by=by, bands=bands))
+            out.append("")
+            for b in o.tiers:
+                out.append("- " + t("portfolio.tier_row", lang, tier=label(_pyramid_fact(book), b.name), n=b.accounts,
+                                    by=by, share=format_percent(b.share)))
+        out.append(f"- {t('portfolio.abc', lang)}{colon}" + " · ".join(
+            t("portfolio.abc_row", lang, cls=b.name, n=b.accounts, by=by, share=format_percent(b.share)) for b in o.abc))
+        if r.unranked:
+            out.append("- " + t("portfolio.pyramid_unranked", lang, n=len(r.unranked), by=by))
+    h = o.hits
+    out += ["", f"**{t('portfolio.rule_hits', lang)}**", "", t("portfolio.rule_hits_intro", lang, n=h.accounts), ""]
+    for x in [x for x in h.rules if x.fired][:SHOWN_HITS]:
+        out.append("- " + md(t("portfolio.rule_hit_row", lang, rule=x.rule, fired=x.fired,
+                               share=format_percent(x.share(h.accounts)))) + " · " + " · ".join(
+            f"{md(label('final', c) if c else t('portfolio.unclassified', lang))} {n}" for c, n in x.by_class))
+    if h.always:
+        out.append("- " + md(t("portfolio.rules_always", lang, n=len(h.always), rules=", ".join(h.always))))
+    if h.never:
+        out.append("- " + md(t("portfolio.rules_never", lang, n=len(h.never), rules=", ".join(h.never))))
+    return out
+
+
+def csv_heads(o: Overview, lang: str) -> list[str]:
+    """The CSV export's extra columns: the account's place in the book (none when nothing ranked)."""
+    if not o.ranking.size:
+        return []
+    return [t("portfolio.col_rank", lang), t("portfolio.col_tier", lang), t("portfolio.col_abc", lang)]
+
+
+def csv_cells(o: Overview, account_id: str, lang: str, book: Rulebook) -> list[Any]:
+    if not o.ranking.size:
+        return []
+    p = o.ranking.of(account_id)
+    if p is None:
+        return ["", "", ""]
+    tier = labeller(book, lang)(_pyramid_fact(book), p.tier) if p.tier else ""
+    return [p.rank, tier, p.abc]
+
+
+def _pyramid_fact(book: Rulebook) -> str:
+    return book.playbook.portfolio.pyramid_fact
+
+
+def _title(book: Rulebook, rule: str, lang: str) -> str:
+    r = next((x for x in book.rules if x.id == rule), None)
+    return (r.title.get(lang) or rule) if r is not None else rule
+
+
+def row_views(rows: Iterable[Any]) -> list[RowView]:
+    """portfolio.Row → RowView (duck-typed: the portfolio module is the caller)."""
+    return [RowView(r.id, r.name, r.classes, r.fired, r.manager) for r in rows]

@@ -1,0 +1,194 @@
+"""The first pass of a portfolio run: rank the accounts within the book, before any is evaluated.
+
+The course's pyramid and its 80/20 law are about the whole customer base, so an account's place
+in them is relative: its rank in this portfolio, not an amount. This module ranks the accounts by
+profit (the rulebook's `playbook.portfolio.rank.profit`, e.g. margin_after_cts) or revenue,
+cuts the ranking into the pyramid's bands (Curry 1/4/15/80, Zeithaml's platinum/gold/iron/lead,
+or the company's) and into ABC classes by cumulative share, and gives each ranked account the
+`portfolio.*` facts the rules then see (the second pass evaluates the accounts with them).
+
+The arithmetic (`rank`, `tier_of`, `abc_classes`) is pure, on numbers, for property tests;
+`measures` and `supply` are the thin part that reads and writes accounts.
+
+Definitions (docs/portfolio.md, "The pyramid by rank"):
+- order: the measure, largest first; ties by account id, so the ranking is deterministic;
+- rank_share of the account at rank r (1-based) of n: r / n — the top 1 % are the accounts with
+  rank_share ≤ 1 %;
+- tier: the first band whose cumulative share of accounts reaches the account's rank_share;
+- ABC: by the cumulative share of the measure held by the accounts ranked above it: A while that
+  is below `a` (the account that crosses the line is still A: it is needed to reach it), B below
+  `b`, C the rest. Shares are of the positive total; an account at or below zero is C.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from kamrules.engine.facts import build_facts
+from kamrules.rulebook.model import Account, PortfolioDef, Rulebook
+
+EPS = 1e-9  # shares are sums of floats: 0.01 + 0.04 must still reach 5 %
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One ranked account."""
+
+    id: str
+    value: float  # the ranked measure
+    rank: int  # 1 = the top
+    rank_share: float  # rank / size
+    tier: str  # "" when the rulebook declares no bands
+    abc: str  # A, B or C
+
+
+@dataclass(frozen=True)
+class Ranking:
+    by: str  # "profit" or "revenue"; "" when nothing could be ranked
+    measure: str  # the fact or metric ranked, e.g. margin_after_cts
+    size: int  # accounts ranked
+    placements: tuple[Placement, ...]  # top first
+    unranked: tuple[str, ...]  # ids of accounts without the measure
+
+    def of(self, account_id: str) -> Placement | None:
+        return self._index.get(account_id)
+
+    @property
+    def _index(self) -> Mapping[str, Placement]:
+        cached: dict[str, Placement] | None = self.__dict__.get("_idx")
+        if cached is None:
+            cached = {p.id: p for p in self.placements}
+            object.__setattr__(self, "_idx", cached)
+        return cached
+
+
+@dataclass(frozen=True)
+class Measures:
+    """What the first pass reads of one account: its revenue, profit and every calibrated measure."""
+
+    id: str
+    values: Mapping[str, float]  # fact or metric → number (absent when missing)
+
+
+# --------------------------------------------------------------------------- pure arithmetic
+
+def order(values: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Largest first; ties by id (deterministic whatever the input order)."""
+    return sorted(values, key=lambda v: (-v[1], v[0]))
+
+
+def tier_of(rank_share: float, bands: Sequence[tuple[str, float]]) -> str:
+    """The first band whose cumulative share of accounts reaches rank_share (the last band
+    otherwise: shares that add up to a little under 1 leave nobody out)."""
+    cum = 0.0
+    for name, share in bands:
+        cum += share
+        if rank_share <= cum + EPS:
+            return name
+    return bands[-1][0] if bands else ""
+
+
+def abc_classes(values: Sequence[float], a: float, b: float) -> list[str]:
+    """ABC class of each value of a ranking (largest first), by the cumulative share above it."""
+    total = sum(v for v in values if v > 0)
+    out: list[str] = []
+    above = 0.0
+    for v in values:
+        if v <= 0 or total <= 0:
+            out.append("C")
+            continue
+        before = above / total
+        out.append("A" if before < a - EPS else "B" if before < b - EPS else "C")
+        above += v
+    return out
+
+
+def rank(values: Iterable[tuple[str, float]], *, bands: Sequence[tuple[str, float]] = (),
+         abc: tuple[float, float] = (0.8, 0.95), by: str = "revenue", measure: str = "revenue",
+         unranked: Sequence[str] = ()) -> Ranking:
+    ranked = order(values)
+    n = len(ranked)
+    classes = abc_classes([v for _, v in ranked], *abc)
+    placements = tuple(Placement(i, v, r, r / n, tier_of(r / n, bands), c)
+                       for r, ((i, v), c) in enumerate(zip(ranked, classes), start=1))
+    return Ranking(by if n else "", measure, n, placements, tuple(sorted(unranked)))
+
+
+# --------------------------------------------------------------------------- accounts
+
+def wanted(pf: PortfolioDef) -> tuple[str, ...]:
+    """The facts and metrics the first pass reads."""
+    names = [pf.rank_revenue, pf.rank_profit, *(c.of for c in pf.calibrate)]
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _number(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def measures(accounts: Iterable[Account], book: Rulebook, as_of: _dt.date | None) -> tuple[Measures, ...]:
+    """Facts and metrics only (no rule runs): the metrics are what the evaluation computes too."""
+    names = wanted(book.playbook.portfolio)
+    out = []
+    for acc in accounts:
+        env = build_facts(acc, book, as_of or acc.as_of or _dt.date.today()).env
+        out.append(Measures(acc.id, {n: x for n in names if (x := _number(env.get(n))) is not None}))
+    return tuple(out)
+
+
+def choose(ms: Sequence[Measures], pf: PortfolioDef) -> tuple[str, str]:
+    """(by, measure): profit when asked, or when `auto` and every account with a revenue gives a
+    profit (a ranking that mixes profit and revenue would compare apples with pears)."""
+    if pf.rank_profit and pf.rank_by == "profit":
+        return "profit", pf.rank_profit
+    if pf.rank_by == "revenue" or not pf.rank_profit:
+        return "revenue", pf.rank_revenue
+    with_revenue = [m for m in ms if pf.rank_revenue in m.values]
+    if with_revenue and all(pf.rank_profit in m.values for m in with_revenue):
+        return "profit", pf.rank_profit
+    return "revenue", pf.rank_revenue
+
+
+def ranking(ms: Sequence[Measures], pf: PortfolioDef) -> Ranking:
+    by, measure = choose(ms, pf)
+    return rank(((m.id, m.values[measure]) for m in ms if measure in m.values), bands=pf.pyramid_bands,
+                abc=pf.abc, by=by, measure=measure, unranked=[m.id for m in ms if measure not in m.values])
+
+
+def supplied_facts(book: Rulebook, r: Ranking, p: Placement) -> dict[str, Any]:
+    """The portfolio.* facts of one ranked account, for the facts the rulebook declares."""
+    pf = book.playbook.portfolio
+    given: dict[str, Any] = {
+        "portfolio.rank_share": p.rank_share, "portfolio.size": r.size, "portfolio.ranked_by": r.by,
+        "portfolio.abc": p.abc,
+    }
+    if pf.pyramid_fact and p.tier:
+        given[pf.pyramid_fact] = p.tier
+    return {k: v for k, v in given.items() if k in book.facts and book.facts[k].supplied == "portfolio"}
+
+
+def supply(account: Account, book: Rulebook, r: Ranking) -> Account:
+    """The account with its portfolio facts (unchanged when it is not ranked). The account's own
+    values of supplied facts are replaced: only the portfolio stage knows them."""
+    p = r.of(account.id)
+    given = supplied_facts(book, r, p) if p is not None else {}
+    own = [k for k in account.values if k in book.facts and book.facts[k].supplied]
+    if not given and not own:
+        return account
+    values = {k: v for k, v in account.values.items() if k not in own}
+    return dataclasses.replace(account, values={**values, **given})
+
+
+def first_pass(accounts: Iterable[Account], book: Rulebook,
+               as_of: _dt.date | None) -> tuple[tuple[Measures, ...], Ranking]:
+    """Measure every account and rank them (the run's first pass)."""
+    ms = measures(accounts, book, as_of)
+    return ms, ranking(ms, book.playbook.portfolio)
+
+
+def ranks(book: Rulebook) -> bool:
+    """Whether the rulebook's rules read the portfolio's ranking (facts the portfolio stage
+    supplies): then every account is read and ranked before any is evaluated."""
+    return any(f.supplier == "portfolio" for f in book.facts.values())

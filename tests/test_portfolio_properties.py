@@ -1,0 +1,126 @@
+"""Properties of the pure portfolio arithmetic (kamrules/portfolio: rank, metrics, calibrate),
+checked against brute force or definitions on random books."""
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kamrules.portfolio import metrics
+from kamrules.portfolio.calibrate import value_at_top
+from kamrules.portfolio.rank import abc_classes, rank, tier_of
+
+amounts = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False)
+positive = st.floats(min_value=1.0, max_value=1e9, allow_nan=False, allow_infinity=False)
+
+
+def book(values: list[float]) -> list[tuple[str, float]]:
+    return [(f"a{i:04d}", v) for i, v in enumerate(values)]
+
+
+@st.composite
+def bands(draw: st.DrawFn) -> list[tuple[str, float]]:
+    """2–5 bands whose shares add up to 1 (in whole per-mille, as a rulebook writes them)."""
+    n = draw(st.integers(2, 5))
+    cuts = sorted(draw(st.lists(st.integers(1, 999), min_size=n - 1, max_size=n - 1, unique=True)))
+    edges = [0, *cuts, 1000]
+    return [(f"t{i}", (edges[i + 1] - edges[i]) / 1000) for i in range(n)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(amounts, min_size=1, max_size=60), bands())
+def test_the_pyramid_follows_the_ranking(values, bs):
+    r = rank(book(values), bands=bs)
+    names = [n for n, _ in bs]
+    # top first, ranks 1..n, tiers never go back up the pyramid
+    assert [p.rank for p in r.placements] == list(range(1, len(values) + 1))
+    assert all(a.value >= b.value for a, b in zip(r.placements, r.placements[1:]))
+    idx = [names.index(p.tier) for p in r.placements]
+    assert idx == sorted(idx)
+    # each band holds the accounts whose rank share falls within its cumulative share (brute force)
+    n = len(values)
+    for p in r.placements:
+        cum = 0.0
+        for name, share in bs:
+            cum += share
+            if p.rank / n <= cum + 1e-9:
+                assert p.tier == name
+                break
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0, 1), bands())
+def test_tier_of_is_the_first_band_reaching_the_share(x, bs):
+    name = tier_of(x, bs)
+    i = [n for n, _ in bs].index(name)
+    assert sum(s for _, s in bs[:i + 1]) >= x - 1e-9
+    assert i == 0 or sum(s for _, s in bs[:i]) < x + 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(amounts, min_size=1, max_size=60))
+def test_abc_is_monotone_and_a_reaches_its_share(values):
+    ranked = sorted(values, reverse=True)
+    cls = abc_classes(ranked, 0.8, 0.95)
+    assert cls == sorted(cls)  # A… then B… then C…
+    total = sum(v for v in ranked if v > 0)
+    if total > 0:
+        a = sum(v for v, c in zip(ranked, cls) if c == "A")
+        assert a >= 0.8 * total * (1 - 1e-9)  # the A accounts reach 80 % (the one crossing the line is A)
+        assert all(c == "C" for v, c in zip(ranked, cls) if v <= 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(positive, min_size=1, max_size=60))
+def test_concentration_bounds(values):
+    c = metrics.concentration(book(values))
+    assert c is not None
+    n = len(values)
+    assert 1 / n - 1e-9 <= c.hhi <= 1 + 1e-9
+    assert c.top1 <= c.top5 + 1e-12 <= 1 + 1e-9
+    assert c.top_share >= c.accounts_share - 1e-9  # the largest k accounts hold at least k/n of the total
+    assert math.isclose(c.hhi, sum((v / sum(values)) ** 2 for v in values), rel_tol=1e-9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(amounts, min_size=1, max_size=60))
+def test_whale_curve(values):
+    w = metrics.whale(book(values))
+    assert w is not None
+    assert math.isclose(w.cumulative[-1], sum(values), rel_tol=1e-9, abs_tol=1e-3)
+    assert w.peak >= w.cumulative[-1] - 1e-3 and w.peak >= max(values) - 1e-3
+    assert w.cumulative[w.peak_rank - 1] == w.peak
+    assert len(w.destroyers) == sum(v < 0 for v in values)
+    # the curve rises while profits are positive and falls after: the peak is where they stop
+    assert all(v >= 0 for v in sorted(values, reverse=True)[:w.peak_rank - 1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(amounts, min_size=1, max_size=60), st.floats(0.001, 0.999))
+def test_value_at_top_leaves_exactly_the_top_accounts_above(values, top):
+    k, v = value_at_top(values, top)
+    assert k == max(1, math.ceil(top * len(values) - 1e-9))
+    assert sum(x >= v for x in values) >= k  # a ">= threshold" rule takes the top k (and ties)
+    assert sum(x > v for x in values) < k
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["key", "medium", None]),
+                          st.sets(st.sampled_from(["r1", "r2", "r3", "r4"]))), max_size=30))
+def test_rule_hits_count_each_account_once(rows):
+    h = metrics.rule_hits(rows, ["r1", "r2", "r3", "r4", "r5"], ["key", "medium"])
+    by = {x.rule: x for x in h.rules}
+    for r in ("r1", "r2", "r3", "r4", "r5"):
+        assert by[r].fired == sum(r in fired for _, fired in rows) == sum(n for _, n in by[r].by_class)
+    assert "r5" in h.never
+    assert set(h.always) == {r for r in by if len(rows) > 1 and by[r].fired == len(rows)}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c"]), min_size=0, max_size=40))
+def test_spread(values):
+    s = metrics.spread("d", values)
+    assert s.classified == len(values) and sum(n for _, n in s.counts) == len(values)
+    if values:
+        assert s.dominant_share == max(values.count(x) for x in set(values)) / len(values)
