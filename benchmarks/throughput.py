@@ -86,6 +86,12 @@ def prepare(book: Rulebook, n: int) -> Prepared:
                     time.perf_counter() - t0)
 
 
+def _fired(advice: Any) -> Hits:
+    """The rules that fired, the withdrawn ones too: a suppressed rule fired on the engine and
+    its outputs were set aside at resolution (the other engines report firing, not advice)."""
+    return frozenset(m.rule for m in advice.matches) | frozenset(s.rule for s in advice.suppressed)
+
+
 @dataclass(frozen=True)
 class Engine:
     key: str
@@ -110,7 +116,7 @@ def engines(p: Prepared) -> list[Engine]:
             for i in idx:
                 advice = pipeline.evaluate(p.accounts[i], book, as_of=AS_OF, engine=name)
                 row_of(advice, where)
-                out.append(frozenset(m.rule for m in advice.matches))
+                out.append(_fired(advice))
             return out
         return run
 
@@ -121,7 +127,7 @@ def engines(p: Prepared) -> list[Engine]:
             for i in idx:
                 advice = pipeline.evaluate(p.accounts[i], book, as_of=AS_OF, engine=name)
                 advice.findings, advice.blocked  # noqa: B018 - materialise them
-                out.append(frozenset(m.rule for m in advice.matches))
+                out.append(_fired(advice))
             return out
         return run
 

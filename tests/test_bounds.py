@@ -279,9 +279,10 @@ def test_course_loss_without_rebates_warns_and_keeps_the_unlocking_facts(loss_fi
     data = json.loads(res.stdout)
     by_rule = {f["rule"]: f for f in data["findings"]}
     neg = by_rule["volume-not-profit-negative"]
-    assert neg["because"] == [{"fact": "margin_after_cts", "value": None, "op": "<", "against": 0, "bounded": True,
-                               "interval": [None, -2000000]}]
-    assert "loss of at least 2M" in neg["message"]
+    # the course's rule also reads the account's class (issue 11): the loss comparison is the bounded one
+    assert {"fact": "margin_after_cts", "value": None, "op": "<", "against": 0, "bounded": True,
+            "interval": [None, -2000000]} in neg["because"]
+    assert "loses at least 2M" in neg["message"]
     # rules that really need the rebates still name them as what would unlock them
     blocked = {b["rule"]: b["missing"] for b in data["blocked"]}
     assert "rebates" in blocked["over-concession-leakage"]
@@ -361,7 +362,8 @@ def test_a_margin_below_minus_100_percent_is_evaluated_and_listed_as_a_data_chec
     assert data["data_checks"] == [{
         "fact": "gross_margin", "value": -1.16, "plausible": [-0.5, 0.8],
         "text": "Gross margin is -116%, outside the usual range (-50% to 80%): evaluated as given; check the figure"}]
-    assert "volume-not-profit-negative" in {x["rule"] for x in data["findings"]}  # the worst loss-maker is kept
+    # the worst loss-maker is kept, and judged: not the key-band rule (3M is no key account), the loss one
+    assert "profit-performance-failing" in {x["rule"] for x in data["findings"]}
     md = _run("advise", str(f), "--lang", "zh", "--as-of", "2026-06-30")
     assert "## 数据核对" in md.stdout and "毛利率为 -116%，超出通常范围（-50% 至 80%）" in md.stdout
     html = _run("advise", str(f), "--lang", "en", "-f", "html", "--as-of", "2026-06-30")

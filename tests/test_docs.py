@@ -113,7 +113,8 @@ def _distinct(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
 NEEDS_A_STORE = ("kamrules history", "kamrules replay", "kamrules override", "kamrules store", "kamrules diff")
 
 EXAMPLES = [(w, ln) for w, ln in _distinct(_help_examples() + _doc_examples())
-            if not ln.lstrip("$ ").startswith(NEEDS_A_STORE) and "--store" not in ln and "--record" not in ln]
+            if not ln.lstrip("$ ").startswith(NEEDS_A_STORE) and "--store" not in ln and "--record" not in ln
+            and "--since" not in ln]
 
 
 def _sandbox(tmp: Path, command: str) -> Path:
@@ -124,7 +125,7 @@ def _sandbox(tmp: Path, command: str) -> Path:
     huaxin = ROOT / "examples" / "accounts" / "huaxin-steel.yaml"
     shutil.copy(huaxin, tmp / "account.yaml")
     shutil.copy(huaxin, tmp / "my-account.yaml")  # bare `kamrules`' start: filled in between its two steps
-    for overlay in ("my-overlay", "my-company"):
+    for overlay in ("my-overlay", "my-company", "calibrated"):  # calibrated: what `portfolio --calibrate` writes
         (tmp / f"{overlay}.yaml").write_text(f"rulebook: {overlay}\nextends: [course]\n", encoding="utf-8")
     shutil.copy(crm / "accounts.csv", tmp / "accounts.csv")
     for name in ("deals.xlsx", "opportunities.xlsx", "export.xlsx"):
