@@ -249,7 +249,9 @@ def test_a_slice_whose_worker_always_dies_is_listed_as_failed(tmp_path: Path,
     real = stream.Evaluate.__call__
 
     def dies_on_the_second_slice(self: stream.Evaluate, task: stream.Task) -> stream.TaskResult:
-        if isinstance(task, stream.CsvSlice) and task.first_line > 2:
+        # a CSV slice read by the worker, or (a rulebook that ranks the book first) accounts read here
+        if (isinstance(task, stream.CsvSlice) and task.first_line > 2
+                or isinstance(task, stream.Accounts) and task.accounts[0][1].line > 2):
             os.kill(os.getpid(), signal.SIGKILL)
         return real(self, task)
     monkeypatch.setattr(stream.Evaluate, "__call__", dies_on_the_second_slice)  # the forked workers inherit it

@@ -162,14 +162,16 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
                     tally.invalid = got.invalid
                 measured, ranked = rank.first_pass((x.account for x in got.sources), book, date)
                 tasks = stream.account_tasks([(rank.supply(x.account, book, ranked), x.where) for x in got.sources])
+            # the ranked book is in memory already; its rows are kept for the verdicts even with --summary-only
             outcome = run(tasks, tally, book, as_of=date, lang=lang, engine=engine,
-                          workers=workers or pool.default_workers(), summary_only=summary_only,
+                          workers=workers or pool.default_workers(), summary_only=summary_only and not ranked_book,
                           progress=stream.Progress())
             result = outcome.portfolio
             if ranked_book:
-                view = (overview.overview(overview.row_views(result.rows), ranked, measured, book)
-                        if result.rows else None)  # --summary-only keeps no rows to judge
+                view = overview.overview(overview.row_views(result.rows), ranked, measured, book)
                 result = dataclasses.replace(result, overview=view, measures=measured)
+                if summary_only:
+                    result = dataclasses.replace(result, summary_only=True)
             for note in outcome.notes:
                 echo(f"kamrules: {note}", err=True)
             failed = [p for p in result.skipped if p.code == "portfolio.worker-failed"]

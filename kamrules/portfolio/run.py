@@ -36,6 +36,10 @@ def describe(task: Task) -> tuple[str, Location, int]:
     if isinstance(task, AccountFile):
         return task.file, Location(task.file), 1
     where = task.accounts[0][1] if task.accounts else Location("-")
+    files = {w.file for _, w in task.accounts}
+    lines = [w.line for _, w in task.accounts if w.line]
+    if len(files) == 1 and len(lines) == len(task.accounts) and lines:  # rows of one export: name their lines
+        return (f"lines {min(lines)}–{max(lines)} of {where.file}", where, len(task.accounts))
     return f"{len(task.accounts)} accounts from {where}", where, len(task.accounts)
 
 
