@@ -431,7 +431,8 @@ def test_portfolio_lists_implausible_figures_and_keeps_the_account(tmp_path: Pat
                                                   "evaluated as given; check the figure"}]
     assert rows["a2"]["data_checks"] == []
     md = _run("portfolio", str(csv_file), "--as-of", "2026-06-30", "--lang", "zh").stdout
-    assert "**数据核对**：1 个客户有超出通常范围的数据" in md and "Deep loss (`a1`)" in md, md
+    assert "1 个客户有 1 处数据需要核对" in md, md
+    assert "  - Deep loss (`a1`)：毛利率超出通常范围：毛利率 -116%（通常范围 -50% 至 80%）" in md, md
 
 
 @pytest.mark.parametrize("lang,words", [

@@ -5,6 +5,7 @@ number checked against a small portfolio computed by hand (the table below)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -164,12 +165,84 @@ def test_data_checks_and_key_accounts_without_profit(tmp_path):
                                                              for ln in lines[1:])]) + "\n", encoding="utf-8")
     d = summary(str(p))["summary"]["portfolio"]
     assert d["ranking"]["by"] == "revenue"  # a03 has revenue but no profit: auto ranks by revenue
-    assert d["data_checks"] == [{"id": "a10", "name": "Kappa", "rules": ["data-largest-order-above-revenue"]}]
+    assert [(c["id"], c["rules"], [(f["name"], f["value"]) for f in c["figures"]], c["plausible"])
+            for c in d["data_checks"]] == [
+        ("a10", ["data-largest-order-above-revenue"], [("largest_order", 9_000_000), ("revenue", 400_000)], None)]
     kwp = [x["id"] for x in d["key_without_profit"]]
     assert kwp == ["a03"]
     v = {x["topic"]: x["code"] for x in d["verdicts"]}
     assert v["data_checks"] == "some" and v["key_without_profit"] == "some"
     assert d["whale"]["without_profit"] == 1 and d["whale"]["accounts"] == 9
+
+
+# --------------------------------------------------------------------------- one list of data checks
+
+# five accounts, figures chosen so each kind of data check shows once (course rulebook: gross
+# margin plausible -50 % to 80 %; data-margin-implausible fires above 90 %;
+# data-largest-order-above-revenue when the largest order is above the revenue):
+#   id  revenue  gross margin  largest order  checks, by hand
+#   b1  4M       95 %          —              one: the margin, by the rule AND the range (merged)
+#   b2  400k     20 %          9M             one: largest order vs revenue, by the rule
+#   b3  3M       -116 %        —              one: the margin, by the range
+#   b4  5M       20 %          1M             none
+#   b5  2M       85 %          3M             two: largest order vs revenue (rule); the margin (range only: ≤ 90 %)
+# b5 has the most checks: first; then b1, b2, b3 by id. Five checks in four accounts.
+CHECKS_CSV = ("id,name,revenue,gross_margin,cost_to_serve,largest_order\n"
+              "b1,Fat margin,4000000,95%,100000,\n"
+              "b2,Big order,400000,20%,100000,9000000\n"
+              "b3,Deep loss,3000000,-116%,100000,\n"
+              "b4,Normal,5000000,20%,100000,1000000\n"
+              "b5,Both,2000000,85%,100000,3000000\n")
+CHECKS = [  # (id, rules, figures, plausible)
+    ("b5", ["data-largest-order-above-revenue"], [("largest_order", 3_000_000), ("revenue", 2_000_000)], None),
+    ("b5", [], [("gross_margin", 0.85)], [-0.5, 0.8]),
+    ("b1", ["data-margin-implausible"], [("gross_margin", 0.95)], [-0.5, 0.8]),
+    ("b2", ["data-largest-order-above-revenue"], [("largest_order", 9_000_000), ("revenue", 400_000)], None),
+    ("b3", [], [("gross_margin", -1.16)], [-0.5, 0.8]),
+]
+
+
+def test_one_list_of_data_checks_ranges_and_rules_merged(tmp_path):
+    f = tmp_path / "checks.csv"
+    f.write_text(CHECKS_CSV, encoding="utf-8")
+    d = summary(str(f), "--lang", "en")["summary"]["portfolio"]
+    got = [(c["id"], c["rules"], [(x["name"], x["value"]) for x in c["figures"]], c["plausible"])
+           for c in d["data_checks"]]
+    assert got == CHECKS
+    b1 = d["data_checks"][2]
+    assert b1["what"] == "Data check: an implausibly high gross margin" and b1["name"] == "Fat margin"
+    assert b1["why"] == "rule data-margin-implausible; usual range -50% to 80%"
+    assert [x["text"] for x in b1["figures"]] == ["95%"]
+    b3 = d["data_checks"][4]
+    assert b3["what"] == "Gross margin outside the usual range" and b3["why"] == "usual range -50% to 80%"
+    verdict = next(v for v in d["verdicts"] if v["topic"] == "data_checks")
+    assert verdict["text"].startswith("Figures to check: 5 in 4 accounts")
+    # the Markdown summary: one list, under the verdict, in the same order (no second list of ranges)
+    md = run("portfolio", str(f), "--as-of", AS_OF, "--lang", "en").stdout
+    lines = [ln for ln in md.splitlines() if ln.startswith("  - ") and "(`b" in ln]
+    assert [ln.split("(`")[1].split("`")[0] for ln in lines] == [c[0] for c in CHECKS]
+    assert lines[2] == ("  - Fat margin (`b1`): Data check: an implausibly high gross margin: gross margin 95% "
+                        "(rule data-margin-implausible; usual range -50% to 80%)")
+    assert lines[1] == "  - Both (`b5`): Gross margin outside the usual range: gross margin 85% (usual range -50% to 80%)"
+    assert md.count("Data check: an implausibly high gross margin") == 1
+
+
+def test_the_data_check_list_by_hand():
+    """metrics.data_checks, pure: the same figures of one account are one check with every reason;
+    a rule with no numeric figure is a check of its own; most checks first, then by id."""
+    from kamrules.portfolio import metrics
+
+    got = metrics.data_checks([
+        ("z", "Z", [("r-b", [("x", 1.0)]), ("r-a", [("x", 1.0)])], [("x", 1.0, 0.0, 0.5)]),
+        ("y", "Y", [("r-c", [])], [("u", -3.0, 0.0, None), ("v", 9.0, None, 5.0)]),
+        ("w", "W", [], []),
+    ])
+    assert got == (
+        metrics.Check("y", "Y", (), ("r-c",)),
+        metrics.Check("y", "Y", (("u", -3.0),), plausible=(0.0, None)),
+        metrics.Check("y", "Y", (("v", 9.0),), plausible=(None, 5.0)),
+        metrics.Check("z", "Z", (("x", 1.0),), ("r-a", "r-b"), (0.0, 0.5)),
+    )
 
 
 # --------------------------------------------------------------------------- the pyramid fed back

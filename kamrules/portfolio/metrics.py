@@ -8,11 +8,13 @@ frozen dataclasses (the Markdown/JSON summary and the HTML dashboard read the sa
   its peak (often well above 100 % of the total profit) and the accounts that destroy profit;
 - the spread of each classification dimension: the share of its most common value, so a summary
   can say "the thresholds put nearly everyone into one class";
-- accounts and key accounts per manager; key accounts without profit data; the data check list;
+- accounts and key accounts per manager; key accounts without profit data; the data-check list
+  (data-check rules and plausible ranges, merged);
 - rule hits across the book: how often each rule fires, by final class.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ class Concentration:
     top_share: float  # their share of the revenue
     accounts_share: float  # top_share_accounts / accounts (the "20 %" as it fell)
     hhi: float  # Herfindahl–Hirschman index, 0–1
+    curve: tuple[float, ...] = ()  # cumulative share after each account, largest first (the Pareto curve)
 
 
 def concentration(revenues: Iterable[tuple[str, float]], top_share_of_accounts: float = 0.2) -> Concentration | None:
@@ -47,11 +50,15 @@ def concentration(revenues: Iterable[tuple[str, float]], top_share_of_accounts: 
     total = math.fsum(v for _, v in ranked)
     n = len(ranked)
     k = max(1, math.floor(top_share_of_accounts * n + 0.5))
+    run, curve = 0.0, []
+    for _, v in ranked:
+        run += v
+        curve.append(run / total)
     return Concentration(
         accounts=n, total=total, top1=ranked[0][1] / total, top1_id=ranked[0][0],
         top5=math.fsum(v for _, v in ranked[:TOP_FEW]) / total, top_share_accounts=k,
         top_share=math.fsum(v for _, v in ranked[:k]) / total, accounts_share=k / n,
-        hhi=math.fsum((v / total) ** 2 for _, v in ranked))
+        hhi=math.fsum((v / total) ** 2 for _, v in ranked), curve=tuple(curve))
 
 
 # --------------------------------------------------------------------------- whale curve
@@ -201,21 +208,55 @@ def rule_hits(fired: Sequence[tuple[str | None, Iterable[str]]], rules: Sequence
 
 @dataclass(frozen=True)
 class Flagged:
-    """An account on a list (data checks, key accounts without profit data)."""
+    """An account on a list (key accounts without profit data)."""
 
     id: str
     name: str
-    rules: tuple[str, ...] = ()  # the data checks that fired
 
 
-def data_checks(rows: Iterable[tuple[str, str, Iterable[str]]], checks: Iterable[str]) -> tuple[Flagged, ...]:
-    """Accounts whose figures look implausible next to each other: a data-check rule fired."""
-    wanted = set(checks)
-    out = [Flagged(i, n, tuple(sorted(wanted & set(f)))) for i, n, f in rows]
-    return tuple(sorted((x for x in out if x.rules), key=lambda x: (-len(x.rules), x.id)))
+@dataclass(frozen=True)
+class Check:
+    """One thing to check in one account's figures (the data-check list): the figures, and why
+    they look wrong — the data-check rules that fired on exactly these figures, and/or the
+    plausible range the one figure lies outside. Evaluated as given either way."""
+
+    id: str
+    name: str
+    figures: tuple[tuple[str, float], ...]  # (fact or metric, value), in the order the check reads them
+    rules: tuple[str, ...] = ()  # data-check rules (playbook.portfolio.checks) that fired
+    plausible: tuple[float | None, float | None] | None = None  # the declared range the figure is outside
+
+
+RuleHit = tuple[str, Sequence[tuple[str, float]]]  # (rule, the numeric figures its condition reads)
+RangeHit = tuple[str, float, float | None, float | None]  # (fact, value, plausible low, high)
+
+
+def data_checks(rows: Iterable[tuple[str, str, Sequence[RuleHit], Sequence[RangeHit]]]) -> tuple[Check, ...]:
+    """One list from the two kinds of data check: rows are (id, name, data-check rules that fired
+    with their figures, values outside their plausible range). A rule and a range about the
+    same figures of the same account are one check with both reasons (a gross margin of 95 % is
+    outside the usual range and fires the implausible-margin rule: one thing to check, not two).
+    Accounts with the most checks first, then by id; an account's checks in the order found
+    (rules by id, then ranges in declaration order)."""
+    out: list[tuple[str, list[Check]]] = []
+    for ident, name, rules, ranges in rows:
+        found: dict[object, Check] = {}
+        for rule, figs in sorted(rules, key=lambda x: x[0]):
+            key: object = frozenset(n for n, _ in figs) or ("rule", rule)  # no figure: a check of its own
+            seen = found.get(key)
+            found[key] = Check(ident, name, tuple(figs), (rule,)) if seen is None else \
+                dataclasses.replace(seen, rules=(*seen.rules, rule))
+        for fact, value, low, high in ranges:
+            key = frozenset((fact,))
+            seen = found.get(key)
+            found[key] = Check(ident, name, ((fact, value),), plausible=(low, high)) if seen is None else \
+                dataclasses.replace(seen, plausible=(low, high))
+        if found:
+            out.append((ident, list(found.values())))
+    out.sort(key=lambda x: (-len(x[1]), x[0]))
+    return tuple(c for _, cs in out for c in cs)
 
 
 def key_without_profit(rows: Iterable[tuple[str, str, bool, bool]]) -> tuple[Flagged, ...]:
     """rows: (id, name, is a key account, has a profit figure)."""
     return tuple(sorted((Flagged(i, n) for i, n, key, has in rows if key and not has), key=lambda x: x.id))
-

@@ -1,19 +1,24 @@
 """The portfolio's own picture: every metric and verdict of one run, in one frozen object.
 
 `overview` gathers the metrics (metrics.py) and the verdicts (verdicts.py) from the evaluated
-rows and the first pass's ranking; `to_json` is its declared JSON shape (docs/portfolio.md, "The
-JSON summary"), `markdown` its lines in the Markdown summary. The HTML dashboard reads the same
-object. Nothing here evaluates an account.
+rows and the first pass's ranking (`of_rows` ranks the rows themselves when the run had no first
+pass); `to_json` is its declared JSON shape (docs/portfolio.md, "The JSON summary"), `markdown`
+its lines in the Markdown summary. The HTML dashboard (dashboard.py) reads the same object: one
+ranking, one set of bands, one profit measure, one list of data checks and one set of verdicts
+for every output. Nothing here evaluates an account.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from kamrules.advice import partial
 from kamrules.core.i18n import t
 from kamrules.core.textsafe import markdown as md
-from kamrules.core.values import format_money, format_percent
-from kamrules.portfolio import metrics, verdicts
+from kamrules.core.values import format_money, format_percent, format_value
+from kamrules.engine.facts import DataCheck
+from kamrules.language import ir
+from kamrules.portfolio import metrics, rank, verdicts
 from kamrules.portfolio.rank import Measures, Ranking
 from kamrules.rulebook.model import Rulebook
 
@@ -30,13 +35,17 @@ class RowView:
     classes: Mapping[str, str | None]  # dimension → value
     fired: tuple[str, ...]
     manager: str | None
+    checks: tuple[DataCheck, ...] = ()  # values outside their fact's plausible range
+    figures: Mapping[str, float | None] = field(default_factory=dict)  # figure_names(): measures, data-check figures
 
 
 @dataclass(frozen=True)
 class Band:
-    name: str  # tier, or A/B/C
+    name: str  # tier, or A/B/C ("" for the accounts not ranked)
     accounts: int
     share: float  # of the ranked measure's positive total
+    revenue_share: float | None = None  # of the book's positive revenue (None: no account has one)
+    profit_share: float | None = None  # of the book's profit (None: no profit measure, or the book earns nothing)
 
 
 @dataclass(frozen=True)
@@ -49,18 +58,73 @@ class Overview:
     spreads: tuple[metrics.Spread, ...]
     managers: metrics.Managers
     key_without_profit: tuple[metrics.Flagged, ...]
-    data_checks: tuple[metrics.Flagged, ...]
+    data_checks: tuple[metrics.Check, ...]
     hits: metrics.HitStats
     verdicts: tuple[verdicts.Verdict, ...]
+    unranked: Band | None = None  # the accounts without the ranked measure, as a band of their own
+    profit: str = ""  # the profit measure (playbook.portfolio.rank.profit; "" = none declared)
+    revenue: str = "revenue"  # the revenue measure
 
 
-def _bands(names: Sequence[str], ranking: Ranking, attr: str) -> tuple[Band, ...]:
+def _group(ids: Sequence[str], name: str, share: float, ms: Mapping[str, Measures], rev: str, profit: str,
+           totals: tuple[float, float | None]) -> Band:
+    """A band's accounts and their shares of the book's revenue and profit (totals: the positive
+    revenue of every account, the profit of every account that gives one)."""
+    rev_total, profit_total = totals
+    none = Measures("", {})
+    rv = sum(v for i in ids if (v := ms.get(i, none).values.get(rev)) is not None and v > 0)
+    pv = sum(v for i in ids if (v := ms.get(i, none).values.get(profit)) is not None) if profit else 0.0
+    return Band(name, len(ids), share, rv / rev_total if rev_total > 0 else None,
+                pv / profit_total if profit_total is not None and profit_total > 0 else None)
+
+
+def _bands(names: Sequence[str], ranking: Ranking, attr: str, ms: Mapping[str, Measures], rev: str, profit: str,
+           totals: tuple[float, float | None]) -> tuple[Band, ...]:
     total = sum(p.value for p in ranking.placements if p.value > 0)
     out = []
     for n in names:
         ps = [p for p in ranking.placements if getattr(p, attr) == n]
-        out.append(Band(n, len(ps), sum(p.value for p in ps if p.value > 0) / total if total > 0 else 0.0))
+        share = sum(p.value for p in ps if p.value > 0) / total if total > 0 else 0.0
+        out.append(_group([p.id for p in ps], n, share, ms, rev, profit, totals))
     return tuple(out)
+
+
+_READS: dict[tuple[str, str], tuple[str, ...]] = {}  # (rulebook digest, rule) → the figures it reads
+
+
+def check_reads(book: Rulebook, rule_id: str) -> tuple[str, ...]:
+    """The facts and metrics a data-check rule's condition reads, in order: the figures its check shows."""
+    key = (book.digest, rule_id)
+    got = _READS.get(key)
+    if got is None:
+        r = book.rule(rule_id)
+        got = tuple(dict.fromkeys(x.name for x in ir.refs(r.cond) if x.kind in ("fact", "metric"))) if r else ()
+        if book.digest:
+            _READS[key] = got
+    return got
+
+
+def figure_names(book: Rulebook, fired: Iterable[str]) -> tuple[str, ...]:
+    """What a portfolio row keeps of an account's figures: the ranking's measures (revenue, profit,
+    the calibrated ones) and the figures of the data-check rules that fired for it."""
+    pf = book.playbook.portfolio
+    checks = set(pf.checks)
+    return tuple(dict.fromkeys([*rank.wanted(pf), *(n for r in fired if r in checks for n in check_reads(book, r))]))
+
+
+def _number(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _checks(rows: Sequence[RowView], book: Rulebook) -> tuple[metrics.Check, ...]:
+    wanted = set(book.playbook.portfolio.checks)
+
+    def rule_hits(r: RowView) -> list[metrics.RuleHit]:
+        return [(rid, [(n, v) for n in check_reads(book, rid) if (v := _number(r.figures.get(n))) is not None])
+                for rid in r.fired if rid in wanted]
+
+    return metrics.data_checks((r.id, r.name, rule_hits(r), [(c.fact, c.value, c.low, c.high) for c in r.checks])
+                               for r in rows)
 
 
 def _param(book: Rulebook, name: str, default: float) -> float:
@@ -83,11 +147,16 @@ def overview(rows: Sequence[RowView], ranking: Ranking, ms: Sequence[Measures], 
     kwp = metrics.key_without_profit(
         (r.id, r.name, is_key[r.id], bool(pf.rank_profit) and pf.rank_profit in by_id.get(r.id, Measures(r.id, {})).values)
         for r in rows) if pf.rank_profit else ()
-    checks = metrics.data_checks(((r.id, r.name, r.fired) for r in rows), pf.checks)
+    checks = _checks(rows, book)
     classes = [v for v, _ in book.dimensions["final"].values] if "final" in book.dimensions else []
     hits = metrics.rule_hits([(r.classes.get("final"), r.fired) for r in rows], [r.id for r in book.rules], classes)
-    tiers = _bands([n for n, _ in pf.pyramid_bands], ranking, "tier") if pf.pyramid_bands else ()
-    abc = _bands(("A", "B", "C"), ranking, "abc") if ranking.size else ()
+    profit = pf.rank_profit
+    rev_total = sum(v for m in ms if (v := m.values.get(rev)) is not None and v > 0)
+    totals = (rev_total, whale.total if whale is not None else None)
+    tiers = _bands([n for n, _ in pf.pyramid_bands], ranking, "tier", by_id, rev, profit, totals) \
+        if pf.pyramid_bands else ()
+    abc = _bands(("A", "B", "C"), ranking, "abc", by_id, rev, profit, totals) if ranking.size else ()
+    unranked = _group(ranking.unranked, "", 0.0, by_id, rev, profit, totals) if ranking.unranked else None
     can_calibrate = bool(pf.calibrate)
     found = [
         verdicts.pareto(conc, pf), verdicts.concentration(conc, pf),
@@ -97,7 +166,16 @@ def overview(rows: Sequence[RowView], ranking: Ranking, ms: Sequence[Measures], 
         verdicts.managers(mgrs), verdicts.key_without_profit(kwp), verdicts.data_checks(checks),
     ]
     return Overview(ranking, tiers, abc, conc, whale, spreads, mgrs, kwp, checks, hits,
-                    tuple(v for v in found if v is not None))
+                    tuple(v for v in found if v is not None), unranked, profit, rev)
+
+
+def of_rows(rows: Sequence[Any], book: Rulebook) -> Overview:
+    """The overview of a run that ranked nothing first (the rulebook's rules do not read the
+    ranking): the rows keep the ranking's measures (figure_names), so the ranking is the same
+    one the first pass would have made."""
+    wanted = rank.wanted(book.playbook.portfolio)
+    ms = tuple(Measures(r.id, {n: x for n in wanted if (x := _number(r.figures.get(n))) is not None}) for r in rows)
+    return overview(row_views(rows), rank.ranking(ms, book.playbook.portfolio), ms, book)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -124,7 +202,8 @@ def to_json(o: Overview, lang: str, book: Rulebook) -> dict[str, Any]:
         "ranking": {
             "by": o.ranking.by or None, "measure": o.ranking.measure, "ranked": o.ranking.size,
             "unranked": list(o.ranking.unranked),
-            "tiers": [{"tier": b.name, "accounts": b.accounts, "share": b.share} for b in o.tiers],
+            "tiers": [{"tier": b.name, "accounts": b.accounts, "share": b.share, "revenue_share": b.revenue_share,
+                       "profit_share": b.profit_share} for b in o.tiers],
             "abc": [{"class": b.name, "accounts": b.accounts, "share": b.share} for b in o.abc],
             "accounts": [{"id": p.id, "rank": p.rank, "rank_share": p.rank_share, "value": p.value,
                           "tier": p.tier or None, "abc": p.abc} for p in o.ranking.placements],
@@ -144,7 +223,7 @@ def to_json(o: Overview, lang: str, book: Rulebook) -> dict[str, Any]:
                      "loads": [{"manager": m.manager, "accounts": m.accounts, "key_accounts": m.key_accounts}
                                for m in o.managers.loads]},
         "key_without_profit": [{"id": f.id, "name": f.name} for f in o.key_without_profit],
-        "data_checks": [{"id": f.id, "name": f.name, "rules": list(f.rules)} for f in o.data_checks],
+        "data_checks": [_check_json(c, book, lang) for c in o.data_checks],
         "rule_hits": {"accounts": o.hits.accounts, "never": list(o.hits.never), "always": list(o.hits.always),
                       "rules": [{"rule": h.rule, "fired": h.fired, "by_class": dict(h.by_class)}
                                 for h in o.hits.rules]},
@@ -172,25 +251,23 @@ def markdown(o: Overview, lang: str, book: Rulebook, names: Mapping[str, str]) -
         if v.topic == "key_without_profit":
             out.append("  - " + ", ".join(f"{md(f.name)} (`{md(f.id)}`)" for f in o.key_without_profit))
         if v.topic == "data_checks":
-            for f in o.data_checks:
-                titles = "; ".join(md(_title(book, r, lang)) for r in f.rules)
-                out.append(f"  - {md(f.name)} (`{md(f.id)}`){colon}{titles}")
+            for c in o.data_checks:
+                what, figures, why = check_text(c, book, lang)
+                out.append(f"  - {md(c.name)} (`{md(c.id)}`){colon}"
+                           + md(t("portfolio.check_row", lang, what=what, figures=figures, why=why)))
     r = o.ranking
     if r.size:
         by = _by(o, lang)
         out += ["", f"**{t('portfolio.pyramid', lang)}**", ""]
         if o.tiers:
-            bands = " / ".join(f"{label(_pyramid_fact(book), n)} {format_percent(s)}"
-                               for n, s in book.playbook.portfolio.pyramid_bands)
-            out.append(t("portfolio.pyramid_intro", lang, n=r.size, by=by, bands=bands))
+            out.append(pyramid_intro(o, lang, book))
             out.append("")
             for b in o.tiers:
                 out.append("- " + t("portfolio.tier_row", lang, tier=label(_pyramid_fact(book), b.name), n=b.accounts,
                                     by=by, share=format_percent(b.share)))
-        out.append(f"- {t('portfolio.abc', lang)}{colon}" + " · ".join(
-            t("portfolio.abc_row", lang, cls=b.name, n=b.accounts, by=by, share=format_percent(b.share)) for b in o.abc))
+        out.append(f"- {abc_text(o, lang)}")
         if r.unranked:
-            out.append("- " + t("portfolio.pyramid_unranked", lang, n=len(r.unranked), by=by))
+            out.append("- " + unranked_text(o, lang))
     h = o.hits
     out += ["", f"**{t('portfolio.rule_hits', lang)}**", "", t("portfolio.rule_hits_intro", lang, n=h.accounts), ""]
     for x in [x for x in h.rules if x.fired][:SHOWN_HITS]:
@@ -202,6 +279,31 @@ def markdown(o: Overview, lang: str, book: Rulebook, names: Mapping[str, str]) -
     if h.never:
         out.append("- " + md(t("portfolio.rules_never", lang, n=len(h.never), rules=", ".join(h.never))))
     return out
+
+
+def pyramid_intro(o: Overview, lang: str, book: Rulebook) -> str:
+    """"10 accounts ranked by revenue; bands: Platinum 1% / Gold 4% / …" (the rulebook's bands)."""
+    label = labeller(book, lang)
+    bands = " / ".join(f"{label(_pyramid_fact(book), n)} {format_percent(s)}"
+                       for n, s in book.playbook.portfolio.pyramid_bands)
+    return t("portfolio.pyramid_intro", lang, n=o.ranking.size, by=_by(o, lang), bands=bands)
+
+
+def abc_text(o: Overview, lang: str) -> str:
+    colon = "：" if lang == "zh" else ": "
+    by = _by(o, lang)
+    return f"{t('portfolio.abc', lang)}{colon}" + " · ".join(
+        t("portfolio.abc_row", lang, cls=b.name, n=b.accounts, by=by, share=format_percent(b.share)) for b in o.abc)
+
+
+def unranked_text(o: Overview, lang: str) -> str:
+    return t("portfolio.pyramid_unranked", lang, n=len(o.ranking.unranked), by=_by(o, lang))
+
+
+def measure_label(book: Rulebook, name: str, lang: str) -> str:
+    """A fact's or metric's declared label, as declared (a heading, not inside a sentence)."""
+    d = book.facts.get(name) or book.metrics.get(name)
+    return (d.label.get(lang) or name) if d is not None else name
 
 
 def csv_heads(o: Overview, lang: str) -> list[str]:
@@ -232,4 +334,41 @@ def _title(book: Rulebook, rule: str, lang: str) -> str:
 
 def row_views(rows: Iterable[Any]) -> list[RowView]:
     """portfolio.Row → RowView (duck-typed: the portfolio module is the caller)."""
-    return [RowView(r.id, r.name, r.classes, r.fired, r.manager) for r in rows]
+    return [RowView(r.id, r.name, r.classes, r.fired, r.manager, r.checks, r.figures) for r in rows]
+
+
+# --------------------------------------------------------------------------- data checks in words
+
+def _type(book: Rulebook, name: str) -> str:
+    d = book.facts.get(name) or book.metrics.get(name)
+    return d.type if d is not None else "number"
+
+
+def figure_text(book: Rulebook, name: str, value: float, lang: str) -> str:
+    return format_value(value, _type(book, name), lang)
+
+
+def check_text(c: metrics.Check, book: Rulebook, lang: str) -> tuple[str, str, str]:
+    """(what looks wrong, the figures, why) of one data check, in words (input text not neutralised)."""
+    sep = "；" if lang == "zh" else "; "
+    if c.rules:
+        what = sep.join(_title(book, r, lang) for r in c.rules)
+    else:
+        lab = partial.label(book, c.figures[0][0], lang)
+        what = t("portfolio.check_range_what", lang, label=lab if lang == "zh" else lab[:1].upper() + lab[1:])
+    figures = ("，" if lang == "zh" else ", ").join(
+        f"{partial.label(book, n, lang)} {figure_text(book, n, v, lang)}" for n, v in c.figures)
+    why = [t("portfolio.check_why_rule", lang, rule=r) for r in c.rules]
+    if c.plausible is not None:
+        lo, hi = c.plausible
+        why.append(t("portfolio.check_why_range", lang,
+                     r=partial.range_text(lo, hi, _type(book, c.figures[0][0]), lang)))
+    return what, figures, sep.join(why)
+
+
+def _check_json(c: metrics.Check, book: Rulebook, lang: str) -> dict[str, Any]:
+    what, _, why = check_text(c, book, lang)
+    return {"id": c.id, "name": c.name, "what": what,
+            "figures": [{"name": n, "label": partial.label(book, n, lang), "value": v,
+                         "text": figure_text(book, n, v, lang)} for n, v in c.figures],
+            "rules": list(c.rules), "plausible": list(c.plausible) if c.plausible is not None else None, "why": why}

@@ -39,7 +39,6 @@ DIMENSIONS = ("final", "tier", "scorecard")  # shown when the rulebook declares 
 SCORES = ("current_value", "potential_value", "health")
 PARETO_DEFAULT = 0.20  # the course's 20% of accounts, when the rulebook has no parameter for it
 MAJOR_DEFAULT = 0.10  # a customer at 10% of revenue is a major customer (ASC 280)
-FIGURES = ("margin", "margin_after_cts")  # profit metrics a row keeps (the dashboard's whale curve)
 FORMULA_START = textsafe.FORMULA_START  # kept as a name: docs and tests refer to it
 
 UI: dict[str, dict[str, str]] = {
@@ -97,9 +96,6 @@ UI: dict[str, dict[str, str]] = {
                            "computed; the book's own concentration is under “The portfolio itself”."},
     "conc_total": {"zh": "这些客户合计占公司年销售额的 {share}。",
                    "en": "Together these accounts are {share} of the company's revenue."},
-    "data_checks": {"zh": "数据核对", "en": "Data checks"},
-    "data_checks_text": {"zh": "{n} 个客户有超出通常范围的数据，已按原值评估；请核对：",
-                         "en": "{n} accounts have figures outside the usual range, evaluated as given; check them:"},
     "skipped": {"zh": "{n} 个无效客户已跳过（问题见标准错误输出）。",
                 "en": "Invalid accounts skipped: {n} (their problems are on standard error)."},
 }
@@ -214,8 +210,9 @@ class Row:
     fired: tuple[str, ...] = ()  # the rules that fired, sorted (rule-hit statistics, data checks)
     checks: tuple[DataCheck, ...] = ()  # values outside their fact's plausible range (evaluated as given)
     overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)  # dimension → a manager's value
-    # for the dashboard (portfolio/dashboard.py): every warning, and the profit metrics
+    # for the dashboard (portfolio/dashboard.py): every warning
     warning_heads: tuple[Headline, ...] = ()
+    # the ranking's measures and the figures of the data-check rules that fired (overview.figure_names)
     figures: Mapping[str, float | None] = dataclasses.field(default_factory=dict)
 
     @property
@@ -303,6 +300,7 @@ def row_of(advice: Advice, where: Location) -> Row:
         if f.severity in counts:
             counts[f.severity] += 1
     values = advice.account.values
+    fired = _fired(advice)
     return Row(
         id=advice.account.id, name=advice.account.name, where=str(where), as_of=advice.as_of,
         dims={d: advice.classification[d].value for d in DIMENSIONS if d in advice.classification},
@@ -313,8 +311,8 @@ def row_of(advice: Advice, where: Location) -> Row:
         manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None,
         checks=advice.facts.checks,
         classes={d: c.value for d, c in advice.classification.items()},
-        fired=_fired(advice),
-        warning_heads=tuple(warnings), figures={m: _number(advice.env.get(m)) for m in FIGURES if m in advice.env})
+        fired=fired, warning_heads=tuple(warnings),
+        figures={m: _number(advice.env.get(m)) for m in overview.figure_names(advice.book, fired) if m in advice.env})
 
 
 def _fired(advice: Advice) -> tuple[str, ...]:
@@ -467,7 +465,17 @@ def _md_cell(text: str) -> str:
     return textsafe.markdown(text)
 
 
+def with_overview(p: Portfolio) -> Portfolio:
+    """The portfolio with its own metrics and verdicts: the run's (ranked in a first pass) or, when
+    the run ranked nothing first, ranked from the rows it kept — the same overview either way, so
+    every output (md, csv, json, the dashboard) reads one ranking and one list of data checks."""
+    if p.overview is not None or not p.rows:
+        return p
+    return dataclasses.replace(p, overview=overview.of_rows(p.rows, p.book))
+
+
 def to_markdown(p: Portfolio) -> str:
+    p = with_overview(p)
     lang = p.lang
     cols = _columns(p)
     as_of = p.as_of.isoformat() if p.as_of else ui("own_dates", lang)
@@ -476,6 +484,8 @@ def to_markdown(p: Portfolio) -> str:
              ""]
     if p.summary_only:
         lines += [f"## {ui('summary', lang)}", "", *_summary_md(p)]
+        if p.overview is not None:  # the JSON summary has it too
+            lines += ["", *overview.markdown(p.overview, lang, p.book, {r.id: r.name for r in p.rows})]
         if p.invalid:
             lines += ["", ui("skipped", lang, n=p.invalid)]
         return "\n".join(lines) + "\n"
@@ -516,12 +526,8 @@ def _summary_md(p: Portfolio) -> list[str]:
                                                                  lo=pg.size_min, hi=pg.size_max, many=pg.too_many))
         for m, n in pg.overloaded:
             out.append("  - " + ui("manager_overloaded", lang, manager=_md_cell(m), n=n, limit=pg.per_manager_limit))
-    checked = [r for r in p.rows if r.checks]
-    if checked:
-        out.append(f"- **{ui('data_checks', lang)}**{colon}" + ui("data_checks_text", lang, n=len(checked)))
-        for r in checked:
-            texts = "; ".join(c["text"] for c in partial.data_check_rows(p.book, r.checks, lang))
-            out.append(f"  - {_md_cell(r.name)} (`{_md_cell(r.id)}`): {_md_cell(texts)}")
+    # the data checks (plausible ranges and data-check rules, one list) are the overview's: under
+    # its data_checks verdict
     return out
 
 
@@ -561,6 +567,7 @@ def _csv_number(v: float | None) -> int | float | str:
 
 def to_csv(p: Portfolio) -> str:
     """UTF-8 with a BOM (so Excel reads the Chinese), CRLF rows, one account per row."""
+    p = with_overview(p)
     lang = p.lang
     cols = _columns(p)
     sev_heads = [ui("warnings_of", lang, sev=SEVERITY_LABEL[s][lang]) for s in SEVERITIES]
@@ -596,6 +603,7 @@ def to_csv(p: Portfolio) -> str:
 
 
 def to_json(p: Portfolio) -> str:
+    p = with_overview(p)
     s = p.summary
     data: dict[str, Any] = {
         "kamrules": __version__,

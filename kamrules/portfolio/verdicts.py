@@ -130,7 +130,9 @@ def key_without_profit(flagged: tuple[metrics.Flagged, ...]) -> Verdict | None:
     return Verdict("key_without_profit", "some", "warn", "portfolio.key_without_profit", (("n", "int", len(flagged)),))
 
 
-def data_checks(flagged: tuple[metrics.Flagged, ...]) -> Verdict | None:
-    if not flagged:
+def data_checks(checks: tuple[metrics.Check, ...]) -> Verdict | None:
+    if not checks:
         return None
-    return Verdict("data_checks", "some", "warn", "portfolio.data_checks", (("n", "int", len(flagged)),))
+    accounts = len({c.id for c in checks})
+    return Verdict("data_checks", "some", "warn", "portfolio.data_checks",
+                   (("n", "int", accounts), ("k", "int", len(checks))))
