@@ -12,6 +12,8 @@ tests/test_dashboard_browser.py.
 from __future__ import annotations
 
 import csv
+import html
+import json
 import os
 import re
 from pathlib import Path
@@ -72,13 +74,15 @@ def test_what_the_dashboard_shows(tmp_path: Path) -> None:
     html = dashboard(tmp_path, str(EXPORT), lang="en")
     for section in ("overview", "pyramid", "curves", "quadrants", "heat", "accounts"):
         assert f'id="{section}"' in html
-    # the pyramid has its tiers with counts, and every one of the 10 accounts is in one tier
+    # the pyramid has the rulebook's tiers (Curry's four) with counts, and every one of the 10
+    # accounts is in one tier
     tiers = re.findall(r'<tr><td>(Platinum|Gold|Silver|Iron|Lead)</td><td class="num">(\d+)</td>', html)
-    assert [t for t, _ in tiers] == ["Platinum", "Gold", "Silver", "Iron", "Lead"]
+    assert [t for t, _ in tiers] == ["Platinum", "Gold", "Silver", "Iron"]
     assert sum(int(n) for _, n in tiers) == 10
-    # the Pareto note is the summary's own sentence; the whale curve is drawn from the margins
+    # the Pareto note is the summary's own sentence; the whale curve is drawn from the margin after
+    # cost to serve, the course's profit, where JL-004 destroys 890,000
     assert "The top 2 of 10 accounts (20%) bring" in html
-    assert 'class="whale"' in html and "loss-making accounts" in html
+    assert 'class="whale"' in html and "loss-making accounts 1" in html and "金龙机械 (JL-004) -890,000" in html
     # the four policy labels are inside the scatter, and every account has a linked row
     for label in ("Invest for growth", "Develop", "Maintain", "Reduce cost to serve"):
         assert label in html
@@ -86,6 +90,57 @@ def test_what_the_dashboard_shows(tmp_path: Path) -> None:
                       html)
     assert len(rows) == 10 and all(href == f"accounts/{i}.html" for _, i, href in rows)
     assert (tmp_path / "site" / "accounts" / "HX-001.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def summary_json(*files: str, lang: str = "en", extra: tuple[str, ...] = ()) -> dict:
+    code, out, err = run(*files, *BASE, "--lang", lang, "-f", "json", *extra)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def text_of(html_fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", html_fragment))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_dashboard_shows_the_summarys_ranking_and_verdicts(tmp_path: Path, lang: str) -> None:
+    """One source of portfolio truth: the tiers, their counts and the verdicts on the page are
+    the JSON summary's (overview.py), not a ranking of the dashboard's own."""
+    page = dashboard(tmp_path, str(EXPORT), lang=lang)
+    pf = summary_json(str(EXPORT), lang=lang)["summary"]["portfolio"]
+    body = page[page.index('<table class="tiers">'):]
+    body = body[:body.index("</table>")]
+    counts = [int(n) for n in re.findall(r'<tr><td>[^<]+</td><td class="num">(\d+)</td>', body)]
+    assert counts == [t["accounts"] for t in pf["ranking"]["tiers"]]
+    # ten accounts: the top account's rank share is 10 %, outside the top 1 % and 5 % (docs/portfolio.md)
+    assert counts == [0, 0, 2, 8]
+    verdicts = re.findall(r'<li class="v-(\w+)">(.*?)(?:<ul>|</li>)', page)
+    assert [(lvl, text_of(t).strip()) for lvl, t in verdicts] == [(v["level"], v["text"]) for v in pf["verdicts"]]
+    # each account's tier by rank and ABC class are the summary's
+    rows = re.findall(r'<tr data-final="\w*"><td class="nw"><code>([^<]+)</code></td>(.*?)</tr>', page)
+    placed = {a["id"]: a for a in pf["ranking"]["accounts"]}
+    for ident, cells in rows:
+        tds = re.findall(r"<td[^>]*>(.*?)</td>", cells)
+        p = placed[html.unescape(ident)]
+        assert tds[3] == p["abc"], (ident, tds)
+
+
+def test_a_rulebook_without_pyramid_bands_draws_abc(tmp_path: Path) -> None:
+    """No bands declared, nothing ranked first: the dashboard, like the summary, ranks the rows
+    (overview.of_rows) and draws the ABC classes as its pyramid."""
+    book = tmp_path / "plain.yaml"
+    course = (ROOT / "rules" / "course" / "portfolio.yaml").read_text(encoding="utf-8")
+    assert "      bands: {platinum: 1%, gold: 4%, silver: 15%, iron: 80%}\n" in course
+    book.write_text("rulebook: plain\nversion: 1.0.0\nextends: [course]\nplaybook:\n  portfolio:\n"
+                    "    dimensions: [final, tier, scorecard]\n    rank: {profit: margin_after_cts, revenue: revenue}\n",
+                    encoding="utf-8")
+    page = dashboard(tmp_path, str(EXPORT), extra=("-r", str(book)))
+    pf = summary_json(str(EXPORT), extra=("-r", str(book)))["summary"]["portfolio"]
+    assert pf["ranking"]["tiers"] == [] and [a["accounts"] for a in pf["ranking"]["abc"]] == [4, 2, 4]
+    body = page[page.index('<table class="tiers">'):]
+    body = body[:body.index("</table>")]
+    assert re.findall(r'<tr><td>([^<]+)</td><td class="num">(\d+)</td>', body) == [("A", "4"), ("B", "2"), ("C", "4")]
+    assert "By the rulebook" not in body and 'class="band t-A"' in page
 
 
 def test_without_playbooks_the_names_are_plain_text(tmp_path: Path) -> None:
@@ -292,7 +347,7 @@ def test_a_company_dashboard_may_read_the_dashboard_context_only(tmp_path: Path)
     good = overlay(tmp_path / "good", "<p>{{ tiers|length }} {{ accounts[0].name }}</p>\n")
     code, out, err = run(str(EXPORT), *BASE, "-r", str(good), "-f", "html")
     assert code == 0, err
-    assert out.startswith("<p>5 ")
+    assert out.startswith("<p>4 ")  # Curry's four tiers by rank
     bad = overlay(tmp_path / "bad", "<p>\n{{ account.name }}</p>\n")  # a playbook name, not a dashboard one
     code, out, err = run(str(EXPORT), *BASE, "-r", str(bad), "-f", "html", "-o", str(tmp_path / "d.html"))
     assert code == 2 and "lint.template-var" in err and "portfolio.html.j2:2" in err and "dashboard context" in err

@@ -225,6 +225,16 @@ def test_one_list_of_data_checks_ranges_and_rules_merged(tmp_path):
                         "(rule data-margin-implausible; usual range -50% to 80%)")
     assert lines[1] == "  - Both (`b5`): Gross margin outside the usual range: gross margin 85% (usual range -50% to 80%)"
     assert md.count("Data check: an implausibly high gross margin") == 1
+    # the dashboard: the same list, same order, same words
+    page = run("portfolio", str(f), "--as-of", AS_OF, "--lang", "en", "-f", "html").stdout
+    section = page[page.index('<section id="checks">'):]
+    section = section[:section.index("</section>")]
+    rows = re.findall(r'<tr data-account="([^"]+)">(.*?)</tr>', section)
+    assert [i for i, _ in rows] == [c[0] for c in CHECKS]
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", rows[2][1])]
+    assert cells[1:] == ["Data check: an implausibly high gross margin", "gross margin 95%",
+                         "rule data-margin-implausible; usual range -50% to 80%"]
+    assert '<a href="#checks">Data checks</a>' in page
 
 
 def test_the_data_check_list_by_hand():

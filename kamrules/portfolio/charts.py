@@ -4,7 +4,8 @@ markup): the template draws what these functions place.
 Pure and deterministic: every coordinate is rounded to 0.1 of a view-box unit, so the same
 numbers give the same bytes. The charts:
 
-* curve()    a cumulative curve over accounts ranked largest first — the Pareto curve (share
+* curve()    a cumulative curve over accounts ranked largest first (ranked_curve(): one whose
+             running total the portfolio metrics already computed) — the Pareto curve (share
              of revenue against share of accounts) and the whale curve (cumulative profit,
              which rises above the total and falls back when some accounts lose money).
              At most MAX_POINTS points are kept (a 20,000-account book stays a few kB); the
@@ -133,14 +134,28 @@ def curve(values: Sequence[float], *, share: bool, width: float = 360, height: f
         if total <= 0:
             return None
         cum = [c / total for c in cum]
-    n = len(values)
+    return ranked_curve(cum[1:], share=share, width=width, height=height, total=total)
+
+
+def ranked_curve(running: Sequence[float], *, share: bool, peak_rank: int | None = None, width: float = 360,
+                 height: float = 240, total: float | None = None) -> Curve | None:
+    """The curve of a running total already computed (after each account, ranked): the
+    portfolio metrics' Pareto (shares) and whale (money) curves, drawn as they are computed.
+    `peak_rank`: where the metrics put the peak (default: the highest point, the origin included);
+    `total`: the sum the shares are of (default: the curve's end)."""
+    if not running:
+        return None
+    cum = [0.0, *running]
+    total = cum[-1] if total is None else total
+    n = len(running)
     lo, hi = min(0.0, *cum), max(*cum, 1.0 if share else 0.0)
     if hi <= lo:
         hi = lo + 1.0
     step = _nice_step(hi - lo)
     lo, hi = math.floor(lo / step) * step, math.ceil(hi / step) * step
     box = Box(44, 10, width - 56, height - 40)
-    peak_i = max(range(n + 1), key=lambda i: (cum[i], -i))
+    peak_i = peak_rank if peak_rank is not None and 0 <= peak_rank <= n else \
+        max(range(n + 1), key=lambda i: (cum[i], -i))
     idx = _sample(n, [peak_i])
 
     def at(i: int) -> Point:

@@ -1,21 +1,22 @@
 """The portfolio dashboard: one self-contained HTML file (inline CSS, SVG and a few lines of
 script; nothing from the network) rendered by playbooks/portfolio.html.j2.
 
-What it shows, from the rows of a Portfolio (portfolio.py) and nothing else:
-* the value pyramid by rank within the portfolio, with counts and revenue/profit share per
-  tier (rank_pyramid below);
-* the Pareto curve (cumulative revenue) and the whale curve (cumulative profit, when some
-  account has a profit figure);
+What it shows comes from the portfolio's overview (overview.py: the ranking, the pyramid's bands,
+ABC, the profit measure, concentration, the whale curve, the data checks and the verdicts — the
+very objects the Markdown and JSON summaries print) and the rows of the run:
+* the verdicts in words and the summary's sentences;
+* the value pyramid by rank within the portfolio (the rulebook's bands; ABC when it declares
+  none), with counts and revenue/profit share per tier;
+* the Pareto curve (cumulative revenue) and the whale curve (cumulative profit), drawn from the
+  overview's concentration and whale curve;
 * current × potential value with the scorecard's 2×2 policy quadrants;
 * a tier × warning heat table (how many accounts of each tier carry each warning);
+* the data checks (implausible ranges and data-check rules, one list);
 * every account in a table that sorts and filters in the browser (and is a plain table
   without script), linking to its playbook when `--playbooks DIR` wrote them.
 
-The pyramid by rank and the profit ranking are computed here, from the rows, only because the
-portfolio metrics (issue 10 items 3–4) are not on main yet: rank_pyramid() and profit_metric()
-are the two functions to replace by that module's results. They follow the same conventions
-(Curry's 1/4/15/80 bands; ranked by profit after cost to serve when every ranked account has
-it, else by revenue; an account that loses money is lead).
+Nothing here ranks, bands or measures on its own: a number on the page that the summary also
+prints is the summary's number.
 
 Everything shown that comes from the accounts or the rulebook passes textsafe.html and
 Jinja's autoescape (the environment of advice/render.py, confined to the template folders).
@@ -24,82 +25,28 @@ The chart geometry comes from charts.py.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from jinja2 import TemplateError
 from jinja2.exceptions import SecurityError
 
 from kamrules import __version__
+from kamrules.advice import partial
 from kamrules.advice.render import _template_problem, environment
 from kamrules.core import i18n, textsafe
 from kamrules.core.errors import InputError
 from kamrules.core.values import format_money, format_percent
 from kamrules.language.sandbox import PLAYBOOK, LimitExceeded
-from kamrules.portfolio import charts
+from kamrules.portfolio import charts, overview, verdicts
 from kamrules.portfolio.portfolio import NONE, Portfolio, Row, _concentration_head, _pareto_text, ui
 from kamrules.rulebook.model import SEVERITIES
 from kamrules.rulebook.templates import TemplateFileError
 
 TEMPLATE = "portfolio.html.j2"
-# Curry & Curry (2000): the top 1 %, the next 4 %, the next 15 %, the other 80 % (course.portfolio's bands)
-BANDS: tuple[tuple[str, float], ...] = (("platinum", 0.01), ("gold", 0.04), ("silver", 0.15), ("iron", 0.80))
-LOSS_TIER = "lead"  # Zeithaml, Rust & Lemon: the accounts that cost more than they bring
-UNRANKED = ""  # accounts with neither figure: a column of their own
-PROFIT_METRICS = ("margin_after_cts", "margin")  # preferred first
+UNRANKED = ""  # accounts without the ranked measure: a column of their own
 HEAT_ROWS = 15  # the most frequent warnings
-
-
-# --------------------------------------------------------------------------- ranking (to be replaced by folio's)
-
-def profit_metric(rows: Sequence[Row]) -> str | None:
-    """The profit figure the book has most of (ties: the one after cost to serve); None when no
-    account has one."""
-    best, known = None, 0
-    for m in PROFIT_METRICS:
-        k = sum(1 for r in rows if r.figures.get(m) is not None)
-        if k > known:
-            best, known = m, k
-    return best
-
-
-def _profit(r: Row, metric: str | None) -> float | None:
-    return r.figures.get(metric) if metric else None
-
-
-@dataclass(frozen=True)
-class Ranking:
-    by: str  # "profit" | "revenue" | ""
-    tier: Mapping[str, str]  # account id → tier value (UNRANKED when it has no figure)
-    order: tuple[str, ...]  # the tiers, top first
-
-
-def rank_pyramid(rows: Sequence[Row], metric: str | None) -> Ranking:
-    """Every account's tier by its rank in this portfolio. By profit when every account with
-    a revenue has a profit figure (and some has), else by revenue. The band edges are the
-    cumulative shares times the number ranked, rounded half up (10 accounts: no platinum, one
-    gold, one silver, eight iron). Ties rank by id."""
-    with_revenue = [r for r in rows if r.revenue is not None]
-    by_profit = metric is not None and bool(with_revenue) and all(_profit(r, metric) is not None
-                                                                   for r in with_revenue)
-    measure = {r.id: (_profit(r, metric) if by_profit else r.revenue) for r in rows}
-    ranked = sorted((r for r in rows if measure[r.id] is not None), key=lambda r: (-(measure[r.id] or 0.0), r.id))
-    tier: dict[str, str] = {r.id: UNRANKED for r in rows}
-    losing = [r for r in ranked if by_profit and (measure[r.id] or 0.0) < 0]
-    positive = [r for r in ranked if r not in losing] if losing else ranked
-    n, edge, start = len(positive), 0.0, 0
-    for value, share in BANDS:
-        edge += share
-        end = n if value == BANDS[-1][0] else min(n, math.floor(edge * n + 0.5))
-        for r in positive[start:end]:
-            tier[r.id] = value
-        start = max(start, end)
-    for r in losing:
-        tier[r.id] = LOSS_TIER
-    # lead exists only where profits rank: by revenue no account shows as losing money
-    return Ranking("profit" if by_profit else "revenue" if ranked else "", tier,
-                   (*(v for v, _ in BANDS), *([LOSS_TIER] if by_profit else [])))
+SHOWN = 10  # accounts named under a verdict (the Markdown summary's SHOWN_HITS)
 
 
 # --------------------------------------------------------------------------- the context
@@ -112,7 +59,7 @@ class Tier:
     share: str  # of the accounts
     revenue_share: str
     profit_share: str
-    course: int  # accounts the rulebook's own thresholds put in this tier
+    course: str  # accounts the rulebook's own thresholds put in this tier ("" when the groups are not tiers)
     band: charts.Band | None
 
 
@@ -164,6 +111,25 @@ class Option:
     label: str
 
 
+@dataclass(frozen=True)
+class VerdictLine:
+    level: str  # ok | note | warn
+    topic: str
+    text: str
+    items: tuple[str, ...]  # the accounts it names (whale destroyers, key accounts without profit)
+    anchor: str  # a section of the page that lists them ("checks"), or ""
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    id: str
+    name: str
+    href: str
+    what: str
+    figures: str
+    why: str
+
+
 def _severity(severity: str, lang: str) -> str:
     return i18n.t(f"severity.{severity}", lang) if severity in SEVERITIES else severity
 
@@ -172,41 +138,56 @@ def _fmt_money(v: float | None, lang: str) -> str:
     return NONE if v is None else format_money(v, lang)
 
 
-def _share(part: float, whole: float) -> str:
-    return format_percent(part / whole) if whole > 0 else NONE
+def _pct(v: float | None) -> str:
+    return NONE if v is None else format_percent(v)
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """The pyramid the dashboard draws: the overview's tiers by rank, or its ABC classes when the
+    rulebook declares no pyramid bands; each account's group (UNRANKED without the measure)."""
+
+    bands: tuple[overview.Band, ...]
+    attr: str  # "tier" or "abc"
+    of: Mapping[str, str]  # account id → group
+    order: tuple[str, ...]  # the groups, top first, UNRANKED last when some account is not ranked
+    label: Callable[[str], str]
+
+
+def grouping(p: Portfolio, o: overview.Overview) -> Grouping:
+    lang, book = p.lang, p.book
+    bands, attr = (o.tiers, "tier") if o.tiers else (o.abc, "abc")
+    of = {r.id: getattr(pl, attr) if (pl := o.ranking.of(r.id)) is not None else UNRANKED for r in p.rows}
+    order = (*(b.name for b in bands), *((UNRANKED,) if o.unranked is not None else ()))
+    names = overview.labeller(book, lang)
+    fact = book.playbook.portfolio.pyramid_fact
+
+    def label(v: str) -> str:
+        if v == UNRANKED:
+            return i18n.t("dashboard.unranked", lang)
+        return names(fact, v) if attr == "tier" and fact else v
+
+    return Grouping(bands, attr, of, order, label)
 
 
 def context(p: Portfolio, links: Mapping[str, str] | None = None) -> dict[str, Any]:
     """What portfolio.html.j2 reads (plain data; text neutralised by render())."""
     lang, book, rows = p.lang, p.book, p.rows
     links = links or {}
-    metric = profit_metric(rows)
-    ranking = rank_pyramid(rows, metric)
-    tiers_dim = book.dimensions.get("tier")
-
-    def tier_label(v: str) -> str:
-        if v == UNRANKED:
-            return i18n.t("dashboard.unranked", lang)
-        return tiers_dim.value_label(v, lang) if tiers_dim else v
-
-    total_rev = sum(r.revenue for r in rows if r.revenue is not None and r.revenue > 0)
-    profits = [(_profit(r, metric)) for r in rows]
-    total_profit = sum(v for v in profits if v is not None)
-    order = [*ranking.order, *([UNRANKED] if UNRANKED in ranking.tier.values() else [])]
-    bands = charts.pyramid(len(ranking.order))
+    o = p.overview if p.overview is not None else overview.of_rows(rows, book)
+    g = grouping(p, o)
+    bands = charts.pyramid(len(g.bands))
     tiers = []
-    for i, v in enumerate(order):
-        members = [r for r in rows if ranking.tier[r.id] == v]
-        rev = sum(r.revenue for r in members if r.revenue is not None and r.revenue > 0)
-        prof = sum(v2 for r in members if (v2 := _profit(r, metric)) is not None)
-        tiers.append(Tier(v, tier_label(v), len(members), _share(len(members), len(rows)),
-                          _share(rev, total_rev), _share(prof, total_profit) if metric else NONE,
-                          sum(1 for r in rows if r.dims.get("tier") == v),
+    for i, b in enumerate((*g.bands, *((o.unranked,) if o.unranked is not None else ()))):
+        tiers.append(Tier(b.name, g.label(b.name), b.accounts, _pct(b.accounts / len(rows)) if rows else NONE,
+                          _pct(b.revenue_share), _pct(b.profit_share),
+                          _course(rows, b.name) if g.attr == "tier" else "",
                           bands[i] if i < len(bands) else None))
-    revenues = [r.revenue for r in rows if r.revenue is not None]
-    pareto = charts.curve(revenues, share=True)
-    profit_values = [v for v in profits if v is not None]
-    whale = charts.curve(profit_values, share=False) if profit_values else None
+    c, w = o.concentration, o.whale
+    pareto = charts.ranked_curve(c.curve, share=True, total=c.total) if c is not None and c.accounts >= 2 else None
+    whale = charts.ranked_curve(w.cumulative, share=False, peak_rank=w.peak_rank) if w is not None else None
+    said = {v.topic: v for v in o.verdicts}
+    label = overview.labeller(book, lang)
     return {
         "kamrules": __version__,
         "lang": lang,
@@ -214,39 +195,64 @@ def context(p: Portfolio, links: Mapping[str, str] | None = None) -> dict[str, A
         "title": ui("title", lang),
         "meta": ui("meta", lang, book=book.id, version=book.version,
                    as_of=p.as_of.isoformat() if p.as_of else ui("own_dates", lang), engine=p.engine, n=len(rows)),
-        "cards": _cards(p, ranking),
+        "cards": _cards(p, o),
         "summary": _summary(p),
-        "ranked_by": i18n.t(f"dashboard.ranked_by_{ranking.by or 'none'}", lang),
-        "profit_label": i18n.t(f"dashboard.metric_{metric}", lang) if metric else "",
+        "verdicts": _verdicts(p, o),
+        "ranked_by": _ranked_by(p, o, g),
+        "pyramid_note": [overview.abc_text(o, lang)] if o.ranking.size and g.attr == "tier" else [],
+        "profit_label": overview.measure_label(book, o.profit, lang) if o.profit else "",
         "tiers": tiers,
         "pareto": pareto,
-        "pareto_note": _pareto_text(p),
+        "pareto_note": verdicts.text(said["pareto"], lang, label) if "pareto" in said else _pareto_text(p),
         "whale": whale,
-        "whale_total": _fmt_money(whale.total, lang) if whale else "",
-        "whale_peak": _fmt_money(whale.peak_value, lang) if whale else "",
-        "whale_peak_share": format_percent(whale.peak_value / whale.total) if whale and whale.total > 0 else "",
-        "whale_losing": sum(1 for v in profit_values if v < 0),
-        "whale_missing": len(rows) - len(profit_values),
+        "whale_total": _fmt_money(w.total, lang) if w else "",
+        "whale_peak": _fmt_money(w.peak, lang) if w else "",
+        "whale_peak_share": format_percent(w.peak_share) if w and w.peak_share is not None else "",
+        "whale_losing": len(w.destroyers) if w else 0,
+        "whale_missing": w.without_profit if w else 0,
         "whale_y": [(t.at, _fmt_money(t.value, lang)) for t in whale.y_ticks] if whale else [],
         "scatter": _scatter(p),
-        "heat": _heat(p, ranking, order),
-        "heat_tiers": [tier_label(v) for v in order],
-        "columns": _columns(p, metric),
-        "accounts": [_account(p, r, ranking, tier_label, metric, links.get(r.id, "")) for r in rows],
+        "heat": _heat(p, g),
+        "heat_tiers": [g.label(v) for v in g.order],
+        "checks": [CheckRow(x.id, x.name, links.get(x.id, ""), *overview.check_text(x, book, lang))
+                   for x in o.data_checks],
+        "columns": _columns(p, o, g),
+        "accounts": [_account(p, o, g, r, links.get(r.id, "")) for r in rows],
         "finals": [Option(v, t.get(lang) or v) for v, t in book.dimensions["final"].values]
         if "final" in book.dimensions else [],
         "has_links": bool(links),
     }
 
 
-def _cards(p: Portfolio, ranking: Ranking) -> list[tuple[str, str]]:
+def _course(rows: Sequence[Row], tier: str) -> str:
+    """How many accounts the rulebook's absolute thresholds put in this tier (its `tier`
+    dimension), beside the count by rank; not for the accounts that are not ranked."""
+    return str(sum(1 for r in rows if r.dims.get("tier") == tier)) if tier != UNRANKED else NONE
+
+
+def _ranked_by(p: Portfolio, o: overview.Overview, g: Grouping) -> list[str]:
+    """The summary's own sentences on the ranking: what ranks the accounts, the bands, who is left out."""
+    lang, pf = p.lang, p.book.playbook.portfolio
+    if not o.ranking.size:
+        return [i18n.t("dashboard.ranked_by_none", lang)]
+    out = [overview.pyramid_intro(o, lang, p.book) if g.attr == "tier" else overview.abc_text(o, lang)]
+    if o.ranking.by == "revenue" and o.profit and pf.rank_by == "auto":
+        out.append(i18n.t("dashboard.by_revenue_auto", lang, profit=partial.label(p.book, o.profit, lang)))
+    if o.ranking.unranked:
+        out.append(overview.unranked_text(o, lang))
+    return out
+
+
+def _cards(p: Portfolio, o: overview.Overview) -> list[tuple[str, str]]:
     lang, s = p.lang, p.summary
     out = [(i18n.t("dashboard.accounts", lang), f"{len(p.rows):,}")]
     final = p.book.dimensions.get("final")
     for v, n in s.by_final:
         out.append((final.value_label(v, lang) if final else v, f"{n:,}"))
-    if s.pareto is not None:
-        out.append((i18n.t("dashboard.top20", lang), format_percent(s.pareto.revenue_share)))
+    if o.concentration is not None:
+        out.append((i18n.t("dashboard.top20", lang), format_percent(o.concentration.top_share)))
+    if o.data_checks:
+        out.append((i18n.t("dashboard.checks", lang), f"{len(o.data_checks):,}"))
     return out
 
 
@@ -259,6 +265,25 @@ def _summary(p: Portfolio) -> list[tuple[str, str]]:
                                               hi=pg.size_max, many=pg.too_many)))
     if p.invalid:
         out.append((i18n.t("dashboard.skipped", lang), ui("skipped", lang, n=p.invalid)))
+    return out
+
+
+def _verdicts(p: Portfolio, o: overview.Overview) -> list[VerdictLine]:
+    """The overview's verdicts, in the summary's words, with the accounts the summary names."""
+    lang, book = p.lang, p.book
+    label = overview.labeller(book, lang)
+    names = {r.id: r.name for r in p.rows}
+    out = []
+    for v in o.verdicts:
+        items: tuple[str, ...] = ()
+        if v.topic == "whale" and o.whale is not None:
+            items = tuple(f"{names.get(i, i)} ({i}) {format_money(x, lang)}" for i, x in o.whale.destroyers[:SHOWN])
+            if len(o.whale.destroyers) > SHOWN:
+                items += (f"… (+{len(o.whale.destroyers) - SHOWN})",)
+        elif v.topic == "key_without_profit":
+            items = tuple(f"{f.name} ({f.id})" for f in o.key_without_profit)
+        out.append(VerdictLine(v.level, v.topic, verdicts.text(v, lang, label), items,
+                               "checks" if v.topic == "data_checks" else ""))
     return out
 
 
@@ -283,35 +308,38 @@ def _scatter(p: Portfolio) -> dict[str, Any] | None:
             "y_label": pot.label.get(lang) or "potential_value", "labels": labels}
 
 
-def _heat(p: Portfolio, ranking: Ranking, order: Sequence[str]) -> list[HeatRow]:
+def _heat(p: Portfolio, g: Grouping) -> list[HeatRow]:
     by_rule: dict[str, tuple[str, str, list[str]]] = {}
     for r in p.rows:
         for h in r.warning_heads:
             entry = by_rule.setdefault(h.rule, (h.title, h.severity, []))
-            entry[2].append(ranking.tier[r.id])
-    sizes = {v: sum(1 for t in ranking.tier.values() if t == v) for v in order}
+            entry[2].append(g.of[r.id])
+    sizes = {v: sum(1 for t in g.of.values() if t == v) for v in g.order}
     ranked = sorted(by_rule.items(), key=lambda kv: (-len(kv[1][2]), SEVERITIES.index(kv[1][1])
                                                      if kv[1][1] in SEVERITIES else 9, kv[0]))[:HEAT_ROWS]
     out = []
     for rule, (title, sev, tiers) in ranked:
-        cells = tuple(HeatCell(n := sum(1 for t in tiers if t == v), charts.heat_level(n, sizes[v])) for v in order)
+        cells = tuple(HeatCell(n := sum(1 for t in tiers if t == v), charts.heat_level(n, sizes[v])) for v in g.order)
         out.append(HeatRow(rule, title, sev, _severity(sev, p.lang), len(tiers), cells))
     return out
 
 
-def _columns(p: Portfolio, metric: str | None) -> list[Column]:
+def _columns(p: Portfolio, o: overview.Overview, g: Grouping) -> list[Column]:
     lang, book = p.lang, p.book
     cols = []
     if "final" in book.dimensions:
         cols.append(Column("final", ui("final", lang), False))
-    cols.append(Column("rank_tier", i18n.t("dashboard.rank_tier", lang), False))
+    if g.attr == "tier":
+        cols.append(Column("rank_tier", i18n.t("dashboard.rank_tier", lang), False))
+    if o.ranking.size:
+        cols.append(Column("abc", i18n.t("portfolio.col_abc", lang), False))
     for d in ("tier", "scorecard"):
         if d in book.dimensions:
             cols.append(Column(d, ui(d, lang), False))
     if "revenue" in book.facts:
         cols.append(Column("revenue", ui("revenue", lang), True))
-    if metric:
-        cols.append(Column("profit", i18n.t(f"dashboard.metric_{metric}", lang), True))
+    if o.profit:
+        cols.append(Column("profit", overview.measure_label(book, o.profit, lang), True))
     cols += [Column(s, ui(s, lang), True) for s in ("current_value", "potential_value", "health") if s in book.scores]
     cols.append(Column("warnings", ui("warnings", lang), True))
     return cols
@@ -321,15 +349,20 @@ def _num(v: float | None) -> str:
     return "" if v is None else repr(round(float(v), 4) + 0.0)
 
 
-def _account(p: Portfolio, r: Row, ranking: Ranking, tier_label: Any, metric: str | None, href: str) -> AccountRow:
+def _account(p: Portfolio, o: overview.Overview, g: Grouping, r: Row, href: str) -> AccountRow:
     lang, book = p.lang, p.book
     cells = []
     if "final" in book.dimensions:
         v = r.dims.get("final")
         cells.append(Cell(book.dimensions["final"].value_label(v, lang) if v else NONE,
                           str([x for x, _ in book.dimensions["final"].values].index(v)) if v else "9"))
-    t = ranking.tier[r.id]
-    cells.append(Cell(tier_label(t) if t != UNRANKED else NONE, str(ranking.order.index(t)) if t != UNRANKED else "9"))
+    placed = o.ranking.of(r.id)
+    if g.attr == "tier":
+        t = g.of[r.id]
+        cells.append(Cell(g.label(t) if t != UNRANKED else NONE, str(g.order.index(t)) if t != UNRANKED else "9"))
+    if o.ranking.size:
+        # sorts by rank: A before B before C, and within a class the higher-ranked first
+        cells.append(Cell(placed.abc if placed else NONE, str(placed.rank) if placed else ""))
     for d in ("tier", "scorecard"):
         if d in book.dimensions:
             v = r.dims.get(d)
@@ -338,8 +371,8 @@ def _account(p: Portfolio, r: Row, ranking: Ranking, tier_label: Any, metric: st
                               str(vals.index(v)) if v in vals else "9"))
     if "revenue" in book.facts:
         cells.append(Cell(_fmt_money(r.revenue, lang), _num(r.revenue), "num"))
-    if metric:
-        money = _profit(r, metric)
+    if o.profit:
+        money = r.figures.get(o.profit)
         cells.append(Cell(_fmt_money(money, lang), _num(money), "num"))
     for s in ("current_value", "potential_value", "health"):
         if s in book.scores:
