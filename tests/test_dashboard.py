@@ -371,6 +371,63 @@ def test_the_lint_knows_the_dashboard_context(tmp_path: Path) -> None:
     assert set(dashboard.context(p)) == DASHBOARD_NAMES
 
 
-def test_since_is_not_for_the_dashboard(tmp_path: Path) -> None:
+def test_since_on_the_dashboard(tmp_path: Path) -> None:
+    """`--since` (the review store's comparison) shows on the dashboard: per account, its tier
+    move, new critical warnings, warnings unresolved across reviews, key accounts not reviewed —
+    the same comparison the JSON summary gives."""
+    store = str(tmp_path / "reviews.sqlite")
+    before = tmp_path / "before.csv"
+    text = EXPORT.read_text(encoding="utf-8-sig")
+    head, *lines = text.splitlines()
+    cols = next(csv.reader([head]))
+    # a quarter ago 鼎力泵业 (DL-008, gold) sold three times as much (platinum): its tier falls since then
+    rows = list(csv.reader(lines))
+    revenue = cols.index("年交易额(万元)")
+    dl = next(r for r in rows if r[0] == "DL-008")
+    dl[revenue] = str(int(dl[revenue]) * 3)
+    with before.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([cols, *rows])
+    code, _, err = run(str(before), "--as-of", "2026-03-31", "--engine", "reference", "--record", "--store", store)
+    assert code == 0, err
+    out = tmp_path / "site" / "index.html"
+    code, _, err = run(str(EXPORT), *BASE, "--lang", "en", "-f", "html", "-o", str(out), "--store", store,
+                       "--since", "2026-03-31", "--playbooks", str(tmp_path / "site" / "accounts"))
+    assert code == 0, err
+    page = out.read_text(encoding="utf-8")
+    code, js, err = run(str(EXPORT), *BASE, "--lang", "en", "-f", "json", "--store", store, "--since", "2026-03-31")
+    assert code == 0, err
+    doc = json.loads(js)["since"]
+    assert 'id="since"' in page and '<a href="#since">Changes</a>' in page and "Since 2026-03-31" in page
+    assert f"{doc['compared']} of {doc['accounts']} accounts have a review on or before 2026-03-31" in page
+    section = page[page.index('<section id="since">'):page.index("</section>", page.index('<section id="since">'))]
+    shown = dict(re.findall(r'<tr data-account="([^"]+)">(.*?)</tr>', section))
+    expected = ({m["account"] for m in doc["tier_migration"]["moves"]}
+                | {w["account"] for w in doc["new_critical_warnings"]}
+                | {w["account"] for w in doc["unresolved_warnings"]}
+                | {a["account"] for a in doc["not_reviewed"]["key_accounts"]})
+    assert set(shown) == expected and expected
+    moves = {m["account"]: m for m in doc["tier_migration"]["moves"]}
+    assert moves["DL-008"]["direction"] == "down"
+    assert '<span class="down">↓ down</span> Platinum → Gold' in shown["DL-008"]
+    assert 'href="accounts/DL-008.html"' in shown["DL-008"]
+    for w in doc["unresolved_warnings"]:
+        assert f"(since {w['since']})" in shown[w["account"]]
+    # the migration matrix adds up to the accounts compared and not
+    matrix = section[section.index('<table class="migration">'):section.index("</table>")]
+    assert sum(int(n) for n in re.findall(r'<td class="num">(\d+)</td>', matrix)) == doc["accounts"]
+
+
+def test_since_on_the_chinese_dashboard(tmp_path: Path) -> None:
+    store = str(tmp_path / "reviews.sqlite")
+    code, _, err = run(str(EXPORT), "--as-of", "2026-03-31", "--engine", "reference", "--record", "--store", store)
+    assert code == 0, err
+    code, out, err = run(str(EXPORT), *BASE, "--lang", "zh", "-f", "html", "--store", store, "--since", "2026-03-31")
+    assert code == 0, err
+    assert "自 2026-03-31 以来" in out and "层级迁移" in out and "Tier move" not in out
+    # nothing moved between the two runs of the same export: no move is shown
+    assert '<span class="down">' not in out and '<span class="up">' not in out
+
+
+def test_since_without_a_store_is_refused_for_the_dashboard_too(tmp_path: Path) -> None:
     code, out, err = run(str(EXPORT), *BASE, "-f", "html", "--since", "2026-03-31", "-o", str(tmp_path / "d.html"))
-    assert code == 2 and "portfolio.since-html" in err and not (tmp_path / "d.html").exists()
+    assert code == 2 and "portfolio.no-store" in err and not (tmp_path / "d.html").exists()

@@ -61,7 +61,9 @@ document.getElementById("f").addEventListener("load", function () {
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example export's dashboard, plus a hostile account with a 500-character name."""
+    """The example export's dashboard, plus a hostile account with a 500-character name, with
+    `--since` a review recorded a quarter before (so the changes section and its tables are on
+    the page: 鼎力泵业 sold three times as much then)."""
     tmp = tmp_path_factory.mktemp("dash")
     rows = list(csv.reader(EXPORT.read_text(encoding="utf-8-sig").splitlines()))
     long_name = "<script>alert(1)</script>" + "长" * 240 + "Wide" * 60
@@ -69,9 +71,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     export = tmp / "export.csv"
     with export.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows)
+    revenue = rows[0].index("年交易额(万元)")
+    before = [[*r[:revenue], str(int(r[revenue]) * 3), *r[revenue + 1:]] if r[0] == "DL-008" else r for r in rows]
+    with (tmp / "before.csv").open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(before)
+    store = str(tmp / "reviews.sqlite")
+    r = CliRunner().invoke(main, ["portfolio", str(tmp / "before.csv"), "--as-of", "2026-03-31", "--engine", "reference",
+                                  "--record", "--store", store])
+    assert r.exit_code == 0, r.stderr
     r = CliRunner().invoke(main, ["portfolio", str(export), "--as-of", "2026-06-30", "--engine", "reference",
                                   "--lang", "en", "-f", "html", "-o", str(tmp / "index.html"),
-                                  "--playbooks", str(tmp / "accounts")])
+                                  "--playbooks", str(tmp / "accounts"), "--store", store, "--since", "2026-03-31"])
     assert r.exit_code == 0, r.stderr
     return tmp
 
@@ -92,7 +102,7 @@ def test_fits_the_screen_tables_scroll_charts_show(browser: str, site: Path, wid
     r = measure(browser, site, width)
     assert r["width"] == width
     assert r["scroll"] <= r["client"], f"the page scrolls sideways at {width}px ({r['scroll']} > {r['client']})"
-    assert len(r["tables"]) >= 3
+    assert len(r["tables"]) >= 5  # tiers, heat, accounts, and --since's migration and changes
     for t in r["tables"]:
         assert t["inScroll"] and t["overflow"] == "auto", t
         assert t["boxScroll"] >= t["table"] - 1, f"part of a table cannot be reached: {t}"
@@ -128,6 +138,7 @@ def test_loads_without_console_errors_and_with_the_script_off(browser: str, site
     off = (site / "index.html").read_text(encoding="utf-8")
     assert 'id="filter" hidden' in off and "<button" not in off
     assert off.count("<tr data-final") == 11
+    assert 'id="since"' in off and '<table class="migration">' in off and '<table class="since">' in off
 
 
 def test_screenshot_at_phone_width(browser: str, site: Path, tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ DASHBOARD_NAMES = frozenset({
     "kamrules", "lang", "ui", "title", "meta", "cards", "summary", "ranked_by", "profit_label", "tiers",
     "pareto", "pareto_note", "whale", "whale_total", "whale_peak", "whale_peak_share",
     "whale_losing", "whale_missing", "whale_y", "scatter", "heat", "heat_tiers", "columns", "accounts", "finals",
-    "has_links", "verdicts", "pyramid_note", "checks"})
+    "has_links", "verdicts", "pyramid_note", "checks", "since"})
 
 
 def environment(folders: Iterable[TemplateFolder] = ()) -> BoundedEnvironment:

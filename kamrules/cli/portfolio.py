@@ -51,7 +51,7 @@ def expand_inputs(files: tuple[str, ...]) -> list[str]:
 @record_options
 @click.option("--since", metavar="YYYY-MM-DD", default=None,
               help="Compare with the reviews recorded on or before this date: tier migration, new critical "
-                   "warnings, warnings unresolved across reviews, key accounts not reviewed (md, json).")
+                   "warnings, warnings unresolved across reviews, key accounts not reviewed (md, json, html).")
 @click.option("--stale-months", type=click.IntRange(1, 120), default=3, show_default=True, metavar="N",
               help="With --since: list key accounts whose last review is older than N months.")
 @click.option("--workers", "-j", type=click.IntRange(1, 256), default=None, metavar="N",
@@ -116,10 +116,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
     since_date = parse_as_of(since) if since else None
     if since_date is not None and fmt == "csv":
         raise UsageError([Problem("portfolio.since-csv", "--since adds sections a CSV file cannot hold",
-                                  Location("--since"), hint="use --format md or json with --since")])
-    if since_date is not None and fmt == "html":
-        raise UsageError([Problem("portfolio.since-html", "--since adds sections the dashboard does not show yet",
-                                  Location("--since"), hint="use --format md or json with --since")])
+                                  Location("--since"), hint="use --format md, json or html with --since")])
     hist = None
     if record or store or since_date or store_may_exist():
         from kamrules.history import use
@@ -214,10 +211,15 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
             from kamrules.portfolio import playbooks as pb
 
             plan = pb.plan(playbooks, [r.id for r in result.rows], page=output, inputs=read)
+        doc = None
+        if hist is not None and since_date is not None:
+            from kamrules.history import use
+
+            doc = use.since_portfolio(hist, since_date, stale_months)
         if fmt == "html":
             from kamrules.portfolio import dashboard
 
-            text = dashboard.render(result, plan.links(output) if plan else None)
+            text = dashboard.render(result, plan.links(output) if plan else None, since=doc)
         else:
             text = portfolio.render(result, fmt)
         overlay = None
@@ -228,10 +230,9 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
 
             overlay = calibrated_overlay(result.measures, book, rulebook, calibrate, list(files),
                                          date or _dt.date.today(), result.lang)
-        if hist is not None and since_date is not None:
-            from kamrules.history import use, views
+        if doc is not None and fmt != "html":
+            from kamrules.history import views
 
-            doc = use.since_portfolio(hist, since_date, stale_months)
             if fmt == "json":
                 import json
 

@@ -12,6 +12,8 @@ very objects the Markdown and JSON summaries print) and the rows of the run:
 * current × potential value with the scorecard's 2×2 policy quadrants;
 * a tier × warning heat table (how many accounts of each tier carry each warning);
 * the data checks (implausible ranges and data-check rules, one list);
+* with `--since`, what changed since a date (the review store's comparison: tier moves, new
+  critical warnings, warnings unresolved across reviews, key accounts not reviewed);
 * every account in a table that sorts and filters in the browser (and is a plain table
   without script), linking to its playbook when `--playbooks DIR` wrote them.
 
@@ -130,6 +132,18 @@ class CheckRow:
     why: str
 
 
+@dataclass(frozen=True)
+class SinceRow:
+    id: str
+    name: str
+    href: str
+    move: str  # "Gold → Silver", or ""
+    direction: str  # up | down | ""
+    new: tuple[str, ...]  # new critical warnings (titles)
+    unresolved: tuple[str, ...]  # critical/high warnings unresolved across reviews, with since when
+    last_review: str  # a key account not reviewed for the months asked: its last review (or never)
+
+
 def _severity(severity: str, lang: str) -> str:
     return i18n.t(f"severity.{severity}", lang) if severity in SEVERITIES else severity
 
@@ -170,8 +184,10 @@ def grouping(p: Portfolio, o: overview.Overview) -> Grouping:
     return Grouping(bands, attr, of, order, label)
 
 
-def context(p: Portfolio, links: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """What portfolio.html.j2 reads (plain data; text neutralised by render())."""
+def context(p: Portfolio, links: Mapping[str, str] | None = None,
+            since: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What portfolio.html.j2 reads (plain data; text neutralised by render()). `since`: the
+    review store's comparison (history.use.since_portfolio), when `--since` asked for it."""
     lang, book, rows = p.lang, p.book, p.rows
     links = links or {}
     o = p.overview if p.overview is not None else overview.of_rows(rows, book)
@@ -216,6 +232,7 @@ def context(p: Portfolio, links: Mapping[str, str] | None = None) -> dict[str, A
         "heat_tiers": [g.label(v) for v in g.order],
         "checks": [CheckRow(x.id, x.name, links.get(x.id, ""), *overview.check_text(x, book, lang))
                    for x in o.data_checks],
+        "since": _since(p, since, links) if since is not None else None,
         "columns": _columns(p, o, g),
         "accounts": [_account(p, o, g, r, links.get(r.id, "")) for r in rows],
         "finals": [Option(v, t.get(lang) or v) for v, t in book.dimensions["final"].values]
@@ -285,6 +302,56 @@ def _verdicts(p: Portfolio, o: overview.Overview) -> list[VerdictLine]:
         out.append(VerdictLine(v.level, v.topic, verdicts.text(v, lang, label), items,
                                "checks" if v.topic == "data_checks" else ""))
     return out
+
+
+def _since(p: Portfolio, doc: Mapping[str, Any], links: Mapping[str, str]) -> dict[str, Any]:
+    """The review store's comparison with `--since` (the summary's section), per account."""
+    lang, book = p.lang, p.book
+    dim = book.dimensions.get("tier")
+
+    def tier(v: str | None) -> str:
+        if not v or v == "—":
+            return i18n.t("history.book_no_tier", lang)
+        return dim.value_label(v, lang) if dim else v
+
+    def title(rule: str) -> str:
+        r = book.rule(rule)
+        return (r.title.get(lang) or rule) if r else rule
+
+    per: dict[str, dict[str, Any]] = {}
+
+    def entry(x: Mapping[str, Any]) -> dict[str, Any]:
+        return per.setdefault(str(x["account"]), {"name": str(x["name"]), "move": "", "direction": "", "new": [],
+                                                  "unresolved": [], "last": ""})
+
+    tm = doc["tier_migration"]
+    for m in tm["moves"]:
+        e = entry(m)
+        e["move"], e["direction"] = f"{tier(m['from'])} → {tier(m['to'])}", m["direction"]
+    for x in doc["new_critical_warnings"]:
+        entry(x)["new"].append(title(x["rule"]))
+    for x in doc["unresolved_warnings"]:
+        entry(x)["unresolved"].append(f"{title(x['rule'])} ({i18n.t('history.book_since_date', lang, d=x['since'])})")
+    for x in doc["not_reviewed"]["key_accounts"]:
+        entry(x)["last"] = x["last_review"] or i18n.t("history.book_never", lang)
+    order = {r.id: i for i, r in enumerate(p.rows)}  # the account table's order: key accounts first, worst health
+    accounts = [SinceRow(i, e["name"], links.get(i, ""), e["move"], e["direction"], tuple(e["new"]),
+                         tuple(e["unresolved"]), e["last"])
+                for i, e in sorted(per.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))]
+    cols = [*tm["tiers"], "—"]
+    matrix_rows = [r for r in cols if r in tm["matrix"]]
+    used = [c for c in cols if any(tm["matrix"][r].get(c) for r in matrix_rows)]
+    nr = doc["not_reviewed"]
+    return {
+        "title": i18n.t("history.book_title", lang, since=doc["since"]),
+        "compared": i18n.t("history.book_compared", lang, n=doc["accounts"], k=doc["compared"], since=doc["since"]),
+        "migration": i18n.t("history.book_migration", lang),
+        "ups_downs": i18n.t("history.book_ups_downs", lang, up=tm["upgrades"], down=tm["downgrades"]),
+        "matrix_cols": [tier(c) for c in used],
+        "matrix": [(tier(r), [int(tm["matrix"][r].get(c, 0)) for c in used]) for r in matrix_rows],
+        "stale": i18n.t("history.book_stale", lang, m=nr["months"], before=nr["before"]),
+        "accounts": accounts,
+    }
 
 
 def _scatter(p: Portfolio) -> dict[str, Any] | None:
@@ -390,9 +457,10 @@ def _account(p: Portfolio, o: overview.Overview, g: Grouping, r: Row, href: str)
 
 # --------------------------------------------------------------------------- rendering
 
-def render(p: Portfolio, links: Mapping[str, str] | None = None) -> str:
+def render(p: Portfolio, links: Mapping[str, str] | None = None, since: Mapping[str, Any] | None = None) -> str:
     """The dashboard's HTML. Template errors are the template's (a company overlay may replace
-    portfolio.html.j2): reported at its file and line, exit 2."""
+    portfolio.html.j2): reported at its file and line, exit 2. `since`: the review store's
+    comparison with `--since` (history.use.since_portfolio)."""
     env = environment(p.book.templates)
     env.autoescape = True
     # a playbook's bounds, grown with the number of accounts: one table row is ~1 kB of output
@@ -400,7 +468,7 @@ def render(p: Portfolio, links: Mapping[str, str] | None = None) -> str:
     n = len(p.rows)
     env.limits = dataclasses.replace(PLAYBOOK, seconds=PLAYBOOK.seconds + n / 200, output=PLAYBOOK.output + 4000 * n,
                                      iterations=PLAYBOOK.iterations + 100 * n)
-    ctx = textsafe.deep(context(p, links), textsafe.html)
+    ctx = textsafe.deep(context(p, links, since), textsafe.html)
     env.filters["money"] = lambda x: NONE if x is None else format_money(float(x), p.lang)
     env.filters["pct"] = lambda x: NONE if x is None else format_percent(float(x))
     try:
