@@ -71,6 +71,28 @@ def test_a_whale_curve_by_hand() -> None:
     assert (c.peak_rank, c.peak_value, c.total, c.n) == (3, 160, 90, 5)
 
 
+def test_a_curve_the_metrics_computed_is_drawn_as_computed() -> None:
+    """ranked_curve draws the portfolio metrics' running totals (whale, concentration): the same
+    geometry as curve() on the values, and the peak where the metrics put it — a book where every
+    account loses money peaks after its first account, not at the origin."""
+    from kamrules.portfolio import metrics
+
+    values = [50.0, -30.0, 100.0, 10.0, -40.0]
+    w = metrics.whale([(f"a{i}", v) for i, v in enumerate(values)])
+    assert w is not None
+    drawn = charts.ranked_curve(w.cumulative, share=False, peak_rank=w.peak_rank)
+    assert drawn == charts.curve(values, share=False)
+    losing = metrics.whale([("a", -1.0), ("b", -3.0)])
+    assert losing is not None and losing.peak_rank == 1
+    c = charts.ranked_curve(losing.cumulative, share=False, peak_rank=losing.peak_rank)
+    assert c is not None and (c.peak_rank, c.peak_value) == (1, -1.0)
+    assert charts.curve([-1.0, -3.0], share=False).peak_rank == 0  # type: ignore[union-attr]
+    conc = metrics.concentration([("a", 60.0), ("b", 30.0), ("c", 10.0), ("d", 0.0)])
+    assert conc is not None and conc.curve == pytest.approx((0.6, 0.9, 1.0))
+    p = charts.ranked_curve(conc.curve, share=True, total=conc.total)
+    assert p == charts.curve([60.0, 30.0, 10.0], share=True)
+
+
 def test_no_pareto_curve_without_revenue() -> None:
     assert charts.curve([0.0, 0.0], share=True) is None and charts.curve([], share=True) is None
 
