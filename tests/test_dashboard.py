@@ -176,8 +176,8 @@ def hostile_export(tmp: Path) -> Path:
     with f.open("w", encoding="utf-8", newline="") as h:
         w = csv.writer(h)
         w.writerow(["客户编号", "客户名称", "年交易额(万元)", "毛利率(%)"])
-        for k, (i, name) in enumerate(HOSTILE):
-            w.writerow([i, name, 100 * (k + 1), 10 - 3 * k])
+        for k, (i, name) in enumerate(HOSTILE):  # the first margin is implausible: a data check names it
+            w.writerow([i, name, 100 * (k + 1), 95 if k == 0 else 10 - 3 * k])
     return f
 
 
@@ -190,6 +190,8 @@ def test_hostile_account_text_is_neutralised(tmp_path: Path) -> None:
     assert "<bdi>شركة الرياض للتجارة</bdi>" in html  # right-to-left text kept, isolated
     assert "长" * 250 + "L" * 250 in html  # the 500-character name whole (the page wraps it)
     assert "&amp;amp; &amp;lt;" in html
+    checks = html[html.index('<section id="checks">'):]
+    assert '<tr data-account="CON">' in checks and "<bdi>&lt;script&gt;alert(1)&lt;/script&gt;</bdi>" in checks
     script = html[html.index("<script>"):]
     assert script.count("<script>") == 1 and "alert" not in script
 
