@@ -205,8 +205,13 @@ def test_hostile_ids_give_safe_distinct_file_names(tmp_path: Path) -> None:
     assert "_nul.txt.html" in names and "trailing.html" in names and "长" * 64 + ".html" in names
     assert len({n.casefold() for n in names}) == len(names)  # CON and con, Ab_1 and aB_1 differ beyond case
     assert sum(n.startswith(("_CON-", "_con-")) for n in names) == 2
-    hrefs = re.findall(r"<a href=\"accounts/([^\"]+)\"><bdi>", html)
+    table = html[html.index('id="accounts-table"'):]  # (the data-check section links CON's playbook too)
+    hrefs = re.findall(r"<a href=\"accounts/([^\"]+)\"><bdi>", table)
     assert sorted(hrefs) == sorted(pb.quote(n) for n in names)
+    con = re.findall(r'<code>CON</code></td><td class="name"><a href="accounts/([^"]+)">', table)
+    assert len(con) == 1 and con[0].startswith("_CON-")
+    assert re.findall(r'<tr data-account="CON"><td class="name"><code>CON</code> <a href="accounts/([^"]+)">',
+                      html) == con  # the same playbook from the data-check section
 
 
 # --------------------------------------------------------------------------- file names
