@@ -16,8 +16,7 @@ SOURCES = "\n".join(p.read_text(encoding="utf-8") for p in [*ROOT.joinpath("kamr
                                                            *ROOT.joinpath("playbooks").glob("*.j2")])
 # keys built at run time from a value: their families are used as a whole
 DYNAMIC = ("playbook.status_", "playbook.mgmt_", "severity.", "source.", "concept.rulebook.", "family.rulebook",
-           "playbook.role_", "playbook.horizon_",  # owner roles and horizons: _ui(f"role_{role}"), advice/context.py
-           "dashboard.ranked_by_", "dashboard.metric_")  # portfolio/dashboard.py: i18n.t(f"dashboard.metric_{metric}")
+           "playbook.role_", "playbook.horizon_")  # owner roles and horizons: _ui(f"role_{role}"), advice/context.py
 
 
 @pytest.mark.parametrize("key", sorted(MESSAGES))

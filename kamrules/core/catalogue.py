@@ -3,7 +3,9 @@ catalogue, one lookup (core/i18n.py `t`). Keys are namespaced by where they appe
 (the playbook chrome; templates read them as `ui.<name>`), `severity.*`, `source.*`,
 `concept.*` and `family.*` (kamrules' own concepts: the course's concept names are the
 rulebook's, rules/course/playbook.yaml), `resolve.*`, `history.*` (the review store),
-`mapping.*` (the comments `init mapping` writes).
+`mapping.*` (the comments `init mapping` writes), `dashboard.*` and `portfolio.*` (`kamrules
+portfolio`), `partial.*` and `bounds.*` (partial data), `explain.*` (`kamrules explain`),
+`init.*` (the files `init account` and `init company` write), `rules.*` (`kamrules rules`).
 
 Data only. tests/test_catalogue.py checks that every entry has both languages with the same
 {placeholders}, and that every key is used.
@@ -284,6 +286,46 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portfolio.rules_always": {"zh": "对每个客户都触发的规则（{n} 条）：{rules}", "en": "Rules that fire for every account ({n}): {rules}"},
     "portfolio.calibrated": {"zh": "已把按本组合校准的门槛写入 {file}（{n} 个参数）。", "en": "Wrote the thresholds calibrated from this portfolio to {file} ({n} parameters)."},
     "portfolio.not_calibrated": {"zh": "未校准 {param}：只有 {n} 个客户给出 {of}。", "en": "{param} not calibrated: only {n} accounts give {of}."},
+    # `kamrules portfolio`: the table of accounts and its summary (portfolio/portfolio.py; the dashboard
+    # shares the title, headings and summary)
+    "portfolio.title": {"zh": "客户组合", "en": "Account portfolio"},
+    "portfolio.meta": {"zh": "规则库 {book} {version} · 评估日期 {as_of} · 引擎 {engine} · {n} 个客户", "en": "Rulebook {book} {version} · as of {as_of} · engine {engine} · {n} accounts"},
+    "portfolio.own_dates": {"zh": "各客户自己的日期", "en": "each account's own date"},
+    "portfolio.id": {"zh": "编号", "en": "Id"},
+    "portfolio.name": {"zh": "名称", "en": "Name"},
+    "portfolio.source": {"zh": "来源", "en": "Source"},
+    "portfolio.final": {"zh": "客户分类", "en": "Class"},
+    "portfolio.tier": {"zh": "金字塔层级", "en": "Pyramid tier"},
+    "portfolio.scorecard": {"zh": "记分卡象限", "en": "Scorecard"},
+    "portfolio.revenue": {"zh": "年交易额", "en": "Revenue"},
+    "portfolio.current_value": {"zh": "现实价值", "en": "Current value"},
+    "portfolio.potential_value": {"zh": "潜在价值", "en": "Potential value"},
+    "portfolio.health": {"zh": "健康度", "en": "Health"},
+    "portfolio.warnings": {"zh": "预警", "en": "Warnings"},
+    "portfolio.warnings_of": {"zh": "预警·{sev}", "en": "Warnings: {sev}"},
+    "portfolio.top_warning": {"zh": "首要预警", "en": "Top warning"},
+    "portfolio.top_severity": {"zh": "首要预警级别", "en": "Top warning severity"},
+    "portfolio.summary": {"zh": "摘要", "en": "Summary"},
+    "portfolio.by_final": {"zh": "客户分类", "en": "Accounts by class"},
+    "portfolio.pareto": {"zh": "帕累托法则（二八法则）", "en": "The Pareto law (80/20)"},
+    "portfolio.pareto_text": {"zh": "年交易额最高的 {top} 个客户（{m} 个客户的 {accounts}）贡献了 {share} 的年交易额（合计 {total}）。", "en": "The top {top} of {m} accounts ({accounts}) bring {share} of the revenue ({total} in all)."},
+    "portfolio.pareto_missing": {"zh": "另有 {k} 个客户没有年交易额，未计入。", "en": "{k} accounts without revenue are left out."},
+    "portfolio.pareto_none": {"zh": "没有客户给出年交易额，无法计算。", "en": "No account gives its revenue, so this cannot be computed."},
+    "portfolio.concentration": {"zh": "客户集中度", "en": "Concentration"},
+    "portfolio.programme": {"zh": "大客户计划规模（天龙八部·客户分级）", "en": "Key-account programme size (eight parts: tiering)"},
+    "portfolio.programme_within": {"zh": "{n} 个大客户，在文献建议的 {lo}–{hi} 个之内（McDonald & Woodburn）。", "en": "{n} key accounts, within the {lo}–{hi} the literature suggests (McDonald & Woodburn)."},
+    "portfolio.programme_below": {"zh": "{n} 个大客户，少于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：检查是否有值得升级的中客户。", "en": "{n} key accounts, fewer than the {lo}–{hi} the literature suggests (McDonald & Woodburn): look for medium accounts worth moving up."},
+    "portfolio.programme_below_none": {"zh": "{n} 个大客户，少于文献建议的 {lo}–{hi} 个（McDonald & Woodburn），而且没有可以升级的中客户：门槛可能不适合这个组合的规模（见“组合本身”与 --calibrate）。", "en": "{n} key accounts, fewer than the {lo}–{hi} the literature suggests (McDonald & Woodburn), and no medium account to move up: the thresholds may not fit this book's scale (see “The portfolio itself” and --calibrate)."},
+    "portfolio.programme_above": {"zh": "{n} 个大客户，多于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：资源会被摊薄，重新按三类标准筛选。", "en": "{n} key accounts, more than the {lo}–{hi} the literature suggests (McDonald & Woodburn): resources get spread thin; re-select with the three standards."},
+    "portfolio.programme_too_many": {"zh": "{n} 个大客户，超过 {many} 个，已经照顾不过来（McDonald & Woodburn）：必须按三类标准重新分级。", "en": "{n} key accounts, more than {many}: too many to serve well (McDonald & Woodburn); re-tier with the three standards."},
+    "portfolio.manager_overloaded": {"zh": "客户经理 {manager} 负责 {n} 个大客户，达到 {limit} 个即过多（KAM 协会）。", "en": "Account manager {manager} holds {n} key accounts; {limit} or more is too many (KAM association)."},
+    "portfolio.conc_over": {"zh": "{n} 个客户各占公司年销售额的 {threshold} 及以上：", "en": "{n} accounts are each {threshold} or more of the company's revenue:"},
+    "portfolio.conc_none_over": {"zh": "没有客户占公司年销售额的 {threshold} 及以上。", "en": "No account is {threshold} or more of the company's revenue."},
+    "portfolio.conc_unknown": {"zh": "没有给出公司年销售额（company.revenue），无法计算占公司的比例；组合本身的集中度见“组合本身”。", "en": "The company's revenue (company.revenue) is not given, so shares of it cannot be computed; the book's own concentration is under “The portfolio itself”."},
+    "portfolio.conc_total": {"zh": "这些客户合计占公司年销售额的 {share}。", "en": "Together these accounts are {share} of the company's revenue."},
+    "portfolio.data_checks_title": {"zh": "数据核对", "en": "Data checks"},
+    "portfolio.data_checks_text": {"zh": "{n} 个客户有超出通常范围的数据，已按原值评估；请核对：", "en": "{n} accounts have figures outside the usual range, evaluated as given; check them:"},
+    "portfolio.skipped": {"zh": "{n} 个无效客户已跳过（问题见标准错误输出）。", "en": "Invalid accounts skipped: {n} (their problems are on standard error)."},
     "mapping.head": {"zh": "kamrules CRM 映射：由 `kamrules init mapping` 根据 {files} 生成。", "en": "kamrules CRM mapping: written by `kamrules init mapping` from {files}."},
     "mapping.check": {"zh": "逐条检查标有 TODO 的行，然后运行：", "en": "Check every line marked TODO, then run:"},
     "mapping.format": {"zh": "格式见 docs/crm-mapping.md；编辑器用的 JSON Schema：`kamrules schema mapping`。", "en": "The format: docs/crm-mapping.md; a JSON Schema for editors: `kamrules schema mapping`."},

@@ -38,7 +38,8 @@ from kamrules.core.errors import InputError
 from kamrules.core.values import format_money, format_percent
 from kamrules.language.sandbox import PLAYBOOK, LimitExceeded
 from kamrules.portfolio import charts
-from kamrules.portfolio.portfolio import NONE, Portfolio, Row, _concentration_head, _pareto_text, ui
+from kamrules.portfolio.portfolio import (HEADINGS, NONE, PROGRAMME, Portfolio, Row, _concentration_head,
+                                          _pareto_text)
 from kamrules.rulebook.model import SEVERITIES
 from kamrules.rulebook.templates import TemplateFileError
 
@@ -48,6 +49,9 @@ BANDS: tuple[tuple[str, float], ...] = (("platinum", 0.01), ("gold", 0.04), ("si
 LOSS_TIER = "lead"  # Zeithaml, Rust & Lemon: the accounts that cost more than they bring
 UNRANKED = ""  # accounts with neither figure: a column of their own
 PROFIT_METRICS = ("margin_after_cts", "margin")  # preferred first
+METRIC_LABELS = {"margin_after_cts": "dashboard.metric_margin_after_cts", "margin": "dashboard.metric_margin"}
+RANKED_BY = {"profit": "dashboard.ranked_by_profit", "revenue": "dashboard.ranked_by_revenue",
+             "": "dashboard.ranked_by_none"}
 HEAT_ROWS = 15  # the most frequent warnings
 
 
@@ -211,13 +215,14 @@ def context(p: Portfolio, links: Mapping[str, str] | None = None) -> dict[str, A
         "kamrules": __version__,
         "lang": lang,
         "ui": i18n.texts("dashboard", lang),
-        "title": ui("title", lang),
-        "meta": ui("meta", lang, book=book.id, version=book.version,
-                   as_of=p.as_of.isoformat() if p.as_of else ui("own_dates", lang), engine=p.engine, n=len(rows)),
+        "title": i18n.t("portfolio.title", lang),
+        "meta": i18n.t("portfolio.meta", lang, book=book.id, version=book.version,
+                       as_of=p.as_of.isoformat() if p.as_of else i18n.t("portfolio.own_dates", lang), engine=p.engine,
+                       n=len(rows)),
         "cards": _cards(p, ranking),
         "summary": _summary(p),
-        "ranked_by": i18n.t(f"dashboard.ranked_by_{ranking.by or 'none'}", lang),
-        "profit_label": i18n.t(f"dashboard.metric_{metric}", lang) if metric else "",
+        "ranked_by": i18n.t(RANKED_BY[ranking.by], lang),
+        "profit_label": i18n.t(METRIC_LABELS[metric], lang) if metric else "",
         "tiers": tiers,
         "pareto": pareto,
         "pareto_note": _pareto_text(p),
@@ -252,13 +257,14 @@ def _cards(p: Portfolio, ranking: Ranking) -> list[tuple[str, str]]:
 
 def _summary(p: Portfolio) -> list[tuple[str, str]]:
     lang, s = p.lang, p.summary
-    out = [(ui("pareto", lang), _pareto_text(p)), (ui("concentration", lang), _concentration_head(p))]
+    out = [(i18n.t("portfolio.pareto", lang), _pareto_text(p)),
+           (i18n.t("portfolio.concentration", lang), _concentration_head(p))]
     pg = s.programme
     if pg is not None:
-        out.append((ui("programme", lang), ui(f"programme_{pg.verdict}", lang, n=pg.key_accounts, lo=pg.size_min,
-                                              hi=pg.size_max, many=pg.too_many)))
+        out.append((i18n.t("portfolio.programme", lang), i18n.t(PROGRAMME[pg.verdict], lang, n=pg.key_accounts,
+                                                                lo=pg.size_min, hi=pg.size_max, many=pg.too_many)))
     if p.invalid:
-        out.append((i18n.t("dashboard.skipped", lang), ui("skipped", lang, n=p.invalid)))
+        out.append((i18n.t("dashboard.skipped", lang), i18n.t("portfolio.skipped", lang, n=p.invalid)))
     return out
 
 
@@ -303,17 +309,18 @@ def _columns(p: Portfolio, metric: str | None) -> list[Column]:
     lang, book = p.lang, p.book
     cols = []
     if "final" in book.dimensions:
-        cols.append(Column("final", ui("final", lang), False))
+        cols.append(Column("final", i18n.t(HEADINGS["final"], lang), False))
     cols.append(Column("rank_tier", i18n.t("dashboard.rank_tier", lang), False))
     for d in ("tier", "scorecard"):
         if d in book.dimensions:
-            cols.append(Column(d, ui(d, lang), False))
+            cols.append(Column(d, i18n.t(HEADINGS[d], lang), False))
     if "revenue" in book.facts:
-        cols.append(Column("revenue", ui("revenue", lang), True))
+        cols.append(Column("revenue", i18n.t(HEADINGS["revenue"], lang), True))
     if metric:
-        cols.append(Column("profit", i18n.t(f"dashboard.metric_{metric}", lang), True))
-    cols += [Column(s, ui(s, lang), True) for s in ("current_value", "potential_value", "health") if s in book.scores]
-    cols.append(Column("warnings", ui("warnings", lang), True))
+        cols.append(Column("profit", i18n.t(METRIC_LABELS[metric], lang), True))
+    cols += [Column(s, i18n.t(HEADINGS[s], lang), True) for s in ("current_value", "potential_value", "health")
+             if s in book.scores]
+    cols.append(Column("warnings", i18n.t("portfolio.warnings", lang), True))
     return cols
 
 
