@@ -32,7 +32,8 @@ from kamrules.rulebook.model import Rulebook, RuleDef
 NEVER = 1_000_000  # the distance of a rule whose condition is constant false
 MARKS = {"fired": "✓", "suppressed": "⊘", "not_fired": "✗", "disabled": "–"}
 
-_ZH_OPS = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", ">": ">", "<": "<", "in": "属于", "not in": "不属于"}
+_ZH_OPS = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", ">": ">", "<": "<"}
+_OP_WORDS = {"in": "explain.op_in", "not in": "explain.op_not_in"}  # the operators said in words
 
 _CJK_AFTER_PAREN = re.compile(r"([）」])\s+(?=[\u4e00-\u9fff])")
 
@@ -331,6 +332,8 @@ class _Words:
         return str(v)
 
     def op(self, op: str) -> str:
+        if op in _OP_WORDS:
+            return i18n.t(_OP_WORDS[op], self.lang)
         return _ZH_OPS.get(op, op) if self.lang == "zh" else op
 
     def param(self, name: str) -> str:

@@ -447,6 +447,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "explain.as_of": {"zh": "评估日期", "en": "as of"},
     "explain.engine": {"zh": "引擎", "en": "engine"},
     "explain.rulebook": {"zh": "规则库", "en": "rulebook"},
+    "explain.op_in": {"zh": "属于", "en": "in"},
+    "explain.op_not_in": {"zh": "不属于", "en": "not in"},
     # authoring/init.py: `kamrules init account` (the template's comments)
     "init.required": {"zh": "必填", "en": "required"},
     "init.example": {"zh": "例如", "en": "e.g."},
