@@ -28,20 +28,15 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from jinja2 import TemplateError
-from jinja2.exceptions import SecurityError
-
 from kamrules import __version__
-from kamrules.advice.render import _template_problem, environment
+from kamrules.advice.render import environment, render_template
 from kamrules.core import i18n, textsafe
-from kamrules.core.errors import InputError
 from kamrules.core.values import format_money, format_percent
-from kamrules.language.sandbox import PLAYBOOK, LimitExceeded
+from kamrules.language.sandbox import PLAYBOOK
 from kamrules.portfolio import charts
 from kamrules.portfolio.portfolio import (HEADINGS, NONE, PROGRAMME, Portfolio, Row, _concentration_head,
                                           _pareto_text)
 from kamrules.rulebook.model import SEVERITIES
-from kamrules.rulebook.templates import TemplateFileError
 
 TEMPLATE = "portfolio.html.j2"
 # Curry & Curry (2000): the top 1 %, the next 4 %, the next 15 %, the other 80 % (course.portfolio's bands)
@@ -377,22 +372,5 @@ def render(p: Portfolio, links: Mapping[str, str] | None = None) -> str:
     ctx = textsafe.deep(context(p, links), textsafe.html)
     env.filters["money"] = lambda x: NONE if x is None else format_money(float(x), p.lang)
     env.filters["pct"] = lambda x: NONE if x is None else format_percent(float(x))
-    try:
-        return env.get_template(TEMPLATE).render(ctx)
-    except TemplateFileError as e:
-        raise InputError([e.problem()]) from None
-    except LimitExceeded as e:
-        raise _template_problem(e, TEMPLATE, "template.limit", f"the template went past a limit: {e}",
-                                "templates are bounded in time, size, loops and nesting (docs/security.md)") from None
-    except SecurityError as e:
-        raise _template_problem(e, TEMPLATE, "template.unsafe", "the template tried something the sandbox forbids",
-                                "templates may read the dashboard's context only (docs/portfolio.md)") from None
-    except TemplateError as e:
-        raise _template_problem(e, TEMPLATE, "template.error", f"the template failed: {e.message or e}",
-                                "check the variable names against docs/portfolio.md, \"The dashboard\"") from None
-    except RecursionError as e:
-        raise _template_problem(e, TEMPLATE, "template.limit", "the template is nested too deeply",
-                                "templates are bounded in time, size, loops and nesting (docs/security.md)") from None
-    except (ArithmeticError, LookupError, TypeError, ValueError) as e:
-        raise _template_problem(e, TEMPLATE, "template.error", f"the template failed: {type(e).__name__}: {e}",
-                                "check the expression on that line") from None
+    return render_template(env, TEMPLATE, ctx, reads="the dashboard's context only (docs/portfolio.md)",
+                           names_doc='docs/portfolio.md, "The dashboard"')
