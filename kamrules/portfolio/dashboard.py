@@ -30,20 +30,16 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from jinja2 import TemplateError
-from jinja2.exceptions import SecurityError
-
 from kamrules import __version__
 from kamrules.advice import partial
-from kamrules.advice.render import _template_problem, environment
+from kamrules.advice.render import environment, render_template
 from kamrules.core import i18n, textsafe
-from kamrules.core.errors import InputError
 from kamrules.core.values import format_money, format_percent
-from kamrules.language.sandbox import PLAYBOOK, LimitExceeded
+from kamrules.language.sandbox import PLAYBOOK
 from kamrules.portfolio import charts, overview, verdicts
-from kamrules.portfolio.portfolio import NONE, Portfolio, Row, _concentration_head, _pareto_text, ui
+from kamrules.portfolio.portfolio import (HEADINGS, NONE, PROGRAMME, Portfolio, Row, _concentration_head,
+                                          _pareto_text)
 from kamrules.rulebook.model import SEVERITIES
-from kamrules.rulebook.templates import TemplateFileError
 
 TEMPLATE = "portfolio.html.j2"
 UNRANKED = ""  # accounts without the ranked measure: a column of their own
@@ -208,9 +204,10 @@ def context(p: Portfolio, links: Mapping[str, str] | None = None,
         "kamrules": __version__,
         "lang": lang,
         "ui": i18n.texts("dashboard", lang),
-        "title": ui("title", lang),
-        "meta": ui("meta", lang, book=book.id, version=book.version,
-                   as_of=p.as_of.isoformat() if p.as_of else ui("own_dates", lang), engine=p.engine, n=len(rows)),
+        "title": i18n.t("portfolio.title", lang),
+        "meta": i18n.t("portfolio.meta", lang, book=book.id, version=book.version,
+                       as_of=p.as_of.isoformat() if p.as_of else i18n.t("portfolio.own_dates", lang), engine=p.engine,
+                       n=len(rows)),
         "cards": _cards(p, o),
         "summary": _summary(p),
         "verdicts": _verdicts(p, o),
@@ -275,13 +272,14 @@ def _cards(p: Portfolio, o: overview.Overview) -> list[tuple[str, str]]:
 
 def _summary(p: Portfolio) -> list[tuple[str, str]]:
     lang, s = p.lang, p.summary
-    out = [(ui("pareto", lang), _pareto_text(p)), (ui("concentration", lang), _concentration_head(p))]
+    out = [(i18n.t("portfolio.pareto", lang), _pareto_text(p)),
+           (i18n.t("portfolio.concentration", lang), _concentration_head(p))]
     pg = s.programme
     if pg is not None:
-        out.append((ui("programme", lang), ui(f"programme_{pg.verdict}", lang, n=pg.key_accounts, lo=pg.size_min,
-                                              hi=pg.size_max, many=pg.too_many)))
+        out.append((i18n.t("portfolio.programme", lang), i18n.t(PROGRAMME[pg.verdict], lang, n=pg.key_accounts,
+                                                                lo=pg.size_min, hi=pg.size_max, many=pg.too_many)))
     if p.invalid:
-        out.append((i18n.t("dashboard.skipped", lang), ui("skipped", lang, n=p.invalid)))
+        out.append((i18n.t("dashboard.skipped", lang), i18n.t("portfolio.skipped", lang, n=p.invalid)))
     return out
 
 
@@ -395,20 +393,21 @@ def _columns(p: Portfolio, o: overview.Overview, g: Grouping) -> list[Column]:
     lang, book = p.lang, p.book
     cols = []
     if "final" in book.dimensions:
-        cols.append(Column("final", ui("final", lang), False))
+        cols.append(Column("final", i18n.t(HEADINGS["final"], lang), False))
     if g.attr == "tier":
         cols.append(Column("rank_tier", i18n.t("dashboard.rank_tier", lang), False))
     if o.ranking.size:
         cols.append(Column("abc", i18n.t("portfolio.col_abc", lang), False))
     for d in ("tier", "scorecard"):
         if d in book.dimensions:
-            cols.append(Column(d, ui(d, lang), False))
+            cols.append(Column(d, i18n.t(HEADINGS[d], lang), False))
     if "revenue" in book.facts:
-        cols.append(Column("revenue", ui("revenue", lang), True))
+        cols.append(Column("revenue", i18n.t(HEADINGS["revenue"], lang), True))
     if o.profit:
         cols.append(Column("profit", overview.measure_label(book, o.profit, lang), True))
-    cols += [Column(s, ui(s, lang), True) for s in ("current_value", "potential_value", "health") if s in book.scores]
-    cols.append(Column("warnings", ui("warnings", lang), True))
+    cols += [Column(s, i18n.t(HEADINGS[s], lang), True) for s in ("current_value", "potential_value", "health")
+             if s in book.scores]
+    cols.append(Column("warnings", i18n.t("portfolio.warnings", lang), True))
     return cols
 
 
@@ -471,22 +470,5 @@ def render(p: Portfolio, links: Mapping[str, str] | None = None, since: Mapping[
     ctx = textsafe.deep(context(p, links, since), textsafe.html)
     env.filters["money"] = lambda x: NONE if x is None else format_money(float(x), p.lang)
     env.filters["pct"] = lambda x: NONE if x is None else format_percent(float(x))
-    try:
-        return env.get_template(TEMPLATE).render(ctx)
-    except TemplateFileError as e:
-        raise InputError([e.problem()]) from None
-    except LimitExceeded as e:
-        raise _template_problem(e, TEMPLATE, "template.limit", f"the template went past a limit: {e}",
-                                "templates are bounded in time, size, loops and nesting (docs/security.md)") from None
-    except SecurityError as e:
-        raise _template_problem(e, TEMPLATE, "template.unsafe", "the template tried something the sandbox forbids",
-                                "templates may read the dashboard's context only (docs/portfolio.md)") from None
-    except TemplateError as e:
-        raise _template_problem(e, TEMPLATE, "template.error", f"the template failed: {e.message or e}",
-                                "check the variable names against docs/portfolio.md, \"The dashboard\"") from None
-    except RecursionError as e:
-        raise _template_problem(e, TEMPLATE, "template.limit", "the template is nested too deeply",
-                                "templates are bounded in time, size, loops and nesting (docs/security.md)") from None
-    except (ArithmeticError, LookupError, TypeError, ValueError) as e:
-        raise _template_problem(e, TEMPLATE, "template.error", f"the template failed: {type(e).__name__}: {e}",
-                                "check the expression on that line") from None
+    return render_template(env, TEMPLATE, ctx, reads="the dashboard's context only (docs/portfolio.md)",
+                           names_doc='docs/portfolio.md, "The dashboard"')
