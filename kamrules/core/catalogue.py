@@ -375,5 +375,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "history.warnings": {"zh": "预警 严/高/中/低", "en": "warnings c/h/m/l"},
     "history.by": {"zh": "记录人", "en": "by"},
     "history.rulebook": {"zh": "规则库", "en": "rulebook"},
+    # hints for a value kamrules cannot read (core/values.py), in the language of the input
+    "value.amount_hint": {"zh": "请写金额，例如 1200000、1,200,000、120万 或 1.2亿", "en": "write e.g. 1200000, 1,200,000, 1.2M, 120万 or 1.2亿"},
+    "value.number_hint": {"zh": "请写数字或金额，例如 1200000、120万 或 1.2亿（百分比写作 18%）", "en": "write e.g. 1200000, 1,200,000, 1.2M, 120万 or 1.2亿 (or 18% for a percent)"},
+    "value.percent_hint": {"zh": "请写百分比，例如 18% 或 0.18", "en": "write a percent, e.g. 18% or 0.18"},
+    "value.amount_not_in_unit": {"zh": "这一项是金额，不以{unit}计：请写金额，例如 120万、1.2亿 或 1,200,000", "en": "this value is an amount of money, not counted in {unit}: write e.g. 1,200,000, 1.2M or 120万"},
+    "value.decimal_comma": {"zh": "数字中的逗号只用于千位分隔（1,200,000）；小数请用小数点：{point}", "en": "a comma in a number only separates thousands (1,200,000); write a decimal with a point: {point}"},
+    "value.at_least": {"zh": "{name} 至少为 {bound}", "en": "{name} must be at least {bound}"},
+    "value.at_least_not_negative": {"zh": "{name} 至少为 {bound}：这里不允许负数", "en": "{name} must be at least {bound}: negative values are not allowed here"},
+    "value.at_most": {"zh": "{name} 最多为 {bound}", "en": "{name} must be at most {bound}"},
+    "value.percent_not_in_unit": {"zh": "这一项是百分比，不以{unit}计：请写百分比，例如 18% 或 0.18", "en": "this value is a percent, not counted in {unit}: write e.g. 18% or 0.18"},
     "history.superseded": {"zh": "（同日较早的 {n} 次记录已被更正取代）", "en": "({n} earlier recording(s) of the same date superseded)"},
 }

@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping, Union
 
 from kamrules.core import textsafe
 from kamrules.core.errors import Collector, Location, did_you_mean, suggest
-from kamrules.core.i18n import LANGS, is_chinese
+from kamrules.core.i18n import LANGS, is_chinese, t
 from kamrules.core.i18n import Text as BiText
 from kamrules.core.values import RangeProblem, ValueProblem, format_value, parse_scalar
 from kamrules.core.yamlio import Doc, format_path
@@ -645,15 +645,17 @@ def _friendly(node: Friendly, raw: Any, path: YPath, ctx: Ctx) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if (node.min is not None and value < node.min) or (node.max is not None and value > node.max):
             rng = friendly_range(node)
+            lang = "zh" if is_chinese(str(raw)) else "en"
             hint = ""
             if node.type == "percent" and isinstance(raw, (int, float)) and 1 < abs(raw) <= 100:
                 hint = f"a bare number is a fraction: did you mean {raw}%?"
             elif node.min is not None and value < node.min:
-                # the real bound, not a rule of thumb: a margin may be negative, down to its min
-                hint = f"{format_path(path)} must be at least {format_value(node.min, node.type, 'en')}" + \
-                    (": negative values are not allowed here" if node.min == 0 else "")
+                # the real bound, not a rule of thumb: a margin may be negative, down to its min;
+                # in the language of the input (第六台阶 gets a Chinese hint)
+                hint = t("value.at_least_not_negative" if node.min == 0 else "value.at_least", lang,
+                         name=format_path(path), bound=format_value(node.min, node.type, "en"))
             elif node.max is not None and value > node.max:
-                hint = f"{format_path(path)} must be at most {format_value(node.max, node.type, 'en')}"
+                hint = t("value.at_most", lang, name=format_path(path), bound=format_value(node.max, node.type, "en"))
             text = format_value(value, node.type, "en")
             if str(raw).strip() != text:
                 text = f"{raw} (= {text})"
