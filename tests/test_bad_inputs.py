@@ -1063,8 +1063,7 @@ def test_first_hour_template_examples_left_in(name: str, tmp_path: Path) -> None
                "--engine", "reference"])
     assert res.exit_code == 0, res.output
     assert out.exists() and "华信" not in out.read_text(encoding="utf-8")
-    assert f"kamrules: warning: {(FIRST_HOUR / 'accounts' / name).relative_to(ROOT).as_posix()}" in res.stderr or \
-        "kamrules: warning: " in res.stderr, res.stderr
+    assert "kamrules: warning: " in res.stderr and f"{name}: " in res.stderr, res.stderr
     for words in FIRST_HOUR_WARNINGS[name]:
         assert words in res.stderr, res.stderr
 
