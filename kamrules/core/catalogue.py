@@ -384,6 +384,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "value.at_least": {"zh": "{name} 至少为 {bound}", "en": "{name} must be at least {bound}"},
     "value.at_least_not_negative": {"zh": "{name} 至少为 {bound}：这里不允许负数", "en": "{name} must be at least {bound}: negative values are not allowed here"},
     "value.at_most": {"zh": "{name} 最多为 {bound}", "en": "{name} must be at most {bound}"},
+    "value.other_field": {"zh": "'{value}' 是“{field}”（{name}）的取值 {choice}，不是这一项的：请写在 {name} 下", "en": "'{value}' is a value of {field} ({name}: {choice}), not of this field: write it under {name}"},
     "value.percent_not_in_unit": {"zh": "这一项是百分比，不以{unit}计：请写百分比，例如 18% 或 0.18", "en": "this value is a percent, not counted in {unit}: write e.g. 18% or 0.18"},
     "history.superseded": {"zh": "（同日较早的 {n} 次记录已被更正取代）", "en": "({n} earlier recording(s) of the same date superseded)"},
 }
