@@ -180,15 +180,18 @@ def test_ten_thousand_contacts(tmp_path: Path) -> None:
     assert "nocoach" not in {f["rule"] for f in data["findings"]}  # 3,333 coaches were counted
 
 
-def _child(code: str, file: Path) -> dict[str, float | str]:
-    """Run code in a fresh interpreter; report its outcome, wall time and peak memory."""
+def _child(call: str, file: Path) -> dict[str, float | str]:
+    """Run `call` ("module:function", e.g. "kamrules.core.yamlio:load") on file in a fresh
+    interpreter; report its outcome ("loaded", or the first problem's code), wall time and peak
+    memory."""
     prog = textwrap.dedent("""
-        import json, resource, sys, time
-        from kamrules.core import yamlio
+        import importlib, json, resource, sys, time
         from kamrules.core.errors import InputError
+        module, _, name = sys.argv[2].partition(":")
+        call = getattr(importlib.import_module(module), name)
         t = time.perf_counter()
         try:
-            yamlio.load(sys.argv[1])
+            call(sys.argv[1])
             outcome = "loaded"
         except InputError as e:
             outcome = e.problems[0].code
@@ -203,7 +206,7 @@ def _child(code: str, file: Path) -> dict[str, float | str]:
         print(json.dumps({"outcome": outcome, "seconds": time.perf_counter() - t, "rss_mb": rss}))
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-c", prog + code, str(file)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", prog, str(file), call], capture_output=True, text=True,
                           timeout=120, env=env, cwd=str(ROOT))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -212,7 +215,7 @@ def _child(code: str, file: Path) -> dict[str, float | str]:
 @pytest.mark.skipif(sys.platform == "win32", reason="resource.getrusage is POSIX-only")
 def test_alias_bomb_is_refused_fast_with_bounded_memory() -> None:
     # nine levels of ten aliases: 10^9 nodes if expanded. The refusal must not expand first.
-    r = _child("", ACCOUNTS / "alias_bomb.yaml")
+    r = _child("kamrules.core.yamlio:load", ACCOUNTS / "alias_bomb.yaml")
     assert r["outcome"] == "yaml.too-large"
     assert r["rss_mb"] < 150, f"refusing the alias bomb peaked at {r['rss_mb']:.0f} MB"
 
@@ -223,7 +226,7 @@ def test_a_million_nodes_under_the_size_cap_do_not_exhaust_memory(tmp_path: Path
     # seconds and half a gigabyte. A streaming pre-pass must refuse (or load) it cheaply.
     wide = tmp_path / "wide.yaml"
     wide.write_text("id: t1\nname: Test\nnotes: [" + ",".join(["1"] * 1_000_000) + "]\n", encoding="utf-8")
-    r = _child("", wide)
+    r = _child("kamrules.core.yamlio:load", wide)
     assert r["outcome"] in ("loaded", "yaml.too-large")
     assert r["rss_mb"] < 250, f"a 2 MB file peaked at {r['rss_mb']:.0f} MB"
 
@@ -812,31 +815,7 @@ def test_rows_over_the_cap_are_refused_at_the_first_row_too_many(tmp_path: Path,
 def test_a_million_rows_under_the_byte_cap_are_refused_fast(tmp_path: Path) -> None:
     big = tmp_path / "million.csv"
     big.write_text("id,name\n" + "".join(f"{i},n\n" for i in range(1_000_000)), encoding="utf-8")
-    prog = textwrap.dedent("""
-        import json, resource, sys, time
-        from kamrules.io import csvio
-        from kamrules.core.errors import InputError
-        t = time.perf_counter()
-        try:
-            csvio.read_table(sys.argv[1])
-            outcome = "read"
-        except InputError as e:
-            outcome = e.problems[0].code
-        # ru_maxrss survives execve: a child of a big pytest process would report the parent's
-        # size. Linux's VmHWM belongs to this program's own memory map.
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        try:
-            with open("/proc/self/status") as f:
-                rss = next(int(x.split()[1]) for x in f if x.startswith("VmHWM:")) / 1024
-        except (OSError, StopIteration):
-            pass
-        print(json.dumps({"outcome": outcome, "seconds": time.perf_counter() - t, "rss_mb": rss}))
-    """)
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-c", prog, str(big)], capture_output=True, text=True, timeout=120,
-                          env=env, cwd=str(ROOT))
-    assert done.returncode == 0, done.stderr
-    r = json.loads(done.stdout.strip().splitlines()[-1])
+    r = _child("kamrules.io.csvio:read_table", big)
     assert r["outcome"] == "csv.too-many-rows"
     assert r["rss_mb"] < 250, f"refusing a million rows peaked at {r['rss_mb']:.0f} MB"
 

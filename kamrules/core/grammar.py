@@ -36,6 +36,7 @@ from kamrules.core import textsafe
 from kamrules.core.errors import Collector, Location, did_you_mean, suggest
 from kamrules.core.i18n import LANGS, is_chinese, t
 from kamrules.core.i18n import Text as BiText
+from kamrules.core.record import record
 from kamrules.core.values import RangeProblem, ValueProblem, format_value, parse_scalar
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
@@ -57,7 +58,7 @@ INVALID: Any = _Invalid()
 # item, e.g. "rule 'over'") are filled in; "{value}" is the offending value, repr'ed.
 
 
-@dataclass(frozen=True)
+@record
 class Ctx:
     doc: Doc
     out: Collector
@@ -76,7 +77,7 @@ class Ctx:
         self.out.add(self.code(code), message, self.at(where, value=value), format_path(path), expected, hint)
 
 
-@dataclass(frozen=True)
+@record
 class Scalar:
     """One value. kind: str | int | number | bool | any (any single value: text, number, bool, date)."""
 
@@ -93,7 +94,7 @@ class Scalar:
     schema_extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record
 class Text:
     """Bilingual text: a string (the same in both languages) or {zh: …, en: …}."""
 
@@ -101,7 +102,7 @@ class Text:
     what: str = "text"
 
 
-@dataclass(frozen=True)
+@record
 class Field:
     key: str
     node: "Node"
@@ -114,7 +115,7 @@ class Field:
     aliases: tuple[str, ...] = ()  # other keys that name the same field (labels): first one given wins
 
 
-@dataclass(frozen=True)
+@record
 class Map:
     name: str  # $defs name in the JSON Schema ("" = inline)
     fields: tuple[Field, ...]
@@ -152,7 +153,7 @@ class Map:
         return f
 
 
-@dataclass(frozen=True)
+@record
 class Key:
     """How a Table's keys are checked: a pattern, and names that are reserved."""
 
@@ -164,7 +165,7 @@ class Key:
     reserved_code: str = "reserved-name"
 
 
-@dataclass(frozen=True)
+@record
 class Table:
     """A mapping whose keys the user chooses: name → value."""
 
@@ -175,7 +176,7 @@ class Table:
     nullable: bool = True
 
 
-@dataclass(frozen=True)
+@record
 class Seq:
     item: "Node"
     desc: str = ""
@@ -187,7 +188,7 @@ class Seq:
     max_items: Callable[[], int] | None = None  # read when a list is read (a setting, or patched in tests)
 
 
-@dataclass(frozen=True)
+@record
 class Either:
     """Alternatives chosen by the value's YAML shape: the first whose shape fits is used."""
 
@@ -197,19 +198,19 @@ class Either:
     expected: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Ref:
     name: str
 
 
-@dataclass(frozen=True)
+@record
 class Anything:
     """Any value at all, kept as written (an example value, free notes)."""
 
     desc: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Check:
     """A further condition on a value a Friendly node has read: a full-match pattern."""
 
@@ -221,7 +222,7 @@ class Check:
     at_key: bool = False  # point at the key rather than at the value
 
 
-@dataclass(frozen=True)
+@record
 class Friendly:
     """One value of a declared type (core/values.SCALAR_TYPES), written the friendly way:
     percents as 18% or 0.18, amounts as 1,200,000 / 1.2M / 120万, a count or score with the
@@ -248,7 +249,7 @@ class Friendly:
         object.__setattr__(self, "enum", dict(self.choices))
 
 
-@dataclass(frozen=True)
+@record
 class Facts:
     """A vocabulary of named values: an account file. Each field's key is a dotted name; a name
     with dots may be written nested (team: {account_manager: …}) or flat
