@@ -5,7 +5,8 @@ catalogue, one lookup (core/i18n.py `t`). Keys are namespaced by where they appe
 rulebook's, rules/course/playbook.yaml), `resolve.*`, `history.*` (the review store),
 `mapping.*` (the comments `init mapping` writes), `dashboard.*` and `portfolio.*` (`kamrules
 portfolio`), `partial.*` and `bounds.*` (partial data), `explain.*` (`kamrules explain`),
-`init.*` (the files `init account` and `init company` write), `rules.*` (`kamrules rules`).
+`init.*` (the files `init account` and `init company` write), `rules.*` (`kamrules rules`),
+`value.*` (hints for a value an account cannot hold, in the language it was written in).
 
 Data only. tests/test_catalogue.py checks that every entry has both languages with the same
 {placeholders}, and that every key is used.
@@ -417,7 +418,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "history.warnings": {"zh": "预警 严/高/中/低", "en": "warnings c/h/m/l"},
     "history.by": {"zh": "记录人", "en": "by"},
     "history.rulebook": {"zh": "规则库", "en": "rulebook"},
-    # hints for a value kamrules cannot read (core/values.py), in the language of the input
+    # hints for a value an account cannot hold (core/values.py, core/grammar.py), in the language of the input
     "value.amount_hint": {"zh": "请写金额，例如 1200000、1,200,000、120万 或 1.2亿", "en": "write e.g. 1200000, 1,200,000, 1.2M, 120万 or 1.2亿"},
     "value.number_hint": {"zh": "请写数字或金额，例如 1200000、120万 或 1.2亿（百分比写作 18%）", "en": "write e.g. 1200000, 1,200,000, 1.2M, 120万 or 1.2亿 (or 18% for a percent)"},
     "value.percent_hint": {"zh": "请写百分比，例如 18% 或 0.18", "en": "write a percent, e.g. 18% or 0.18"},
