@@ -161,6 +161,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "playbook.brief_ask": {"zh": "要争取什么", "en": "What to ask for"},
     "playbook.brief_walk_away": {"zh": "底线价格", "en": "Walk-away price"},
     "playbook.brief_n_symptoms": {"zh": "{n} 条相关预警", "en": "{n} related findings"},
+    "playbook.brief_one_symptom": {"zh": "1 条相关预警", "en": "1 related finding"},
     "playbook.walk_away": {"zh": "平均折扣最多 {max}（今天 {now}，还有 {room}的余地）；按今天的销量，年交易额不能低于 {floor}（今天 {revenue}）。再低就不能覆盖服务成本。", "en": "Average discount at most {max} (today {now}, {room} of room); at today's volume, revenue no lower than {floor} (today {revenue}). Below that the account no longer covers its cost to serve."},
     "playbook.walk_away_crossed": {"zh": "平均折扣最多 {max}，今天已经是 {now}（超出 {room}）；按今天的销量，年交易额至少要 {floor}（今天 {revenue}）。这个价格已经不能覆盖服务成本。", "en": "Average discount at most {max}, but today it is {now} ({room} past it); at today's volume revenue needs to be at least {floor} (today {revenue}). At this price the account no longer covers its cost to serve."},
     "playbook.walk_away_none": {"zh": "即使不打折也不能覆盖服务成本：按今天的销量，年交易额至少要 {floor}（今天 {revenue}）。要改的是服务成本或合作方式，不是折扣。", "en": "Not even list price covers the cost to serve: at today's volume revenue would need to be {floor} (today {revenue}). What must change is the cost to serve or the way we work together, not the discount."},
