@@ -5,7 +5,8 @@ catalogue, one lookup (core/i18n.py `t`). Keys are namespaced by where they appe
 rulebook's, rules/course/playbook.yaml), `resolve.*`, `history.*` (the review store),
 `mapping.*` (the comments `init mapping` writes), `dashboard.*` and `portfolio.*` (`kamrules
 portfolio`), `partial.*` and `bounds.*` (partial data), `explain.*` (`kamrules explain`),
-`init.*` (the files `init account` and `init company` write), `rules.*` (`kamrules rules`).
+`init.*` (the files `init account` and `init company` write), `rules.*` (`kamrules rules`),
+`value.*` (hints for a value an account cannot hold, in the language it was written in).
 
 Data only. tests/test_catalogue.py checks that every entry has both languages with the same
 {placeholders}, and that every key is used.
@@ -160,6 +161,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "playbook.brief_ask": {"zh": "要争取什么", "en": "What to ask for"},
     "playbook.brief_walk_away": {"zh": "底线价格", "en": "Walk-away price"},
     "playbook.brief_n_symptoms": {"zh": "{n} 条相关预警", "en": "{n} related findings"},
+    "playbook.brief_one_symptom": {"zh": "1 条相关预警", "en": "1 related finding"},
     "playbook.walk_away": {"zh": "平均折扣最多 {max}（今天 {now}，还有 {room}的余地）；按今天的销量，年交易额不能低于 {floor}（今天 {revenue}）。再低就不能覆盖服务成本。", "en": "Average discount at most {max} (today {now}, {room} of room); at today's volume, revenue no lower than {floor} (today {revenue}). Below that the account no longer covers its cost to serve."},
     "playbook.walk_away_crossed": {"zh": "平均折扣最多 {max}，今天已经是 {now}（超出 {room}）；按今天的销量，年交易额至少要 {floor}（今天 {revenue}）。这个价格已经不能覆盖服务成本。", "en": "Average discount at most {max}, but today it is {now} ({room} past it); at today's volume revenue needs to be at least {floor} (today {revenue}). At this price the account no longer covers its cost to serve."},
     "playbook.walk_away_none": {"zh": "即使不打折也不能覆盖服务成本：按今天的销量，年交易额至少要 {floor}（今天 {revenue}）。要改的是服务成本或合作方式，不是折扣。", "en": "Not even list price covers the cost to serve: at today's volume revenue would need to be {floor} (today {revenue}). What must change is the cost to serve or the way we work together, not the discount."},
@@ -434,6 +436,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "history.warnings": {"zh": "预警 严/高/中/低", "en": "warnings c/h/m/l"},
     "history.by": {"zh": "记录人", "en": "by"},
     "history.rulebook": {"zh": "规则库", "en": "rulebook"},
+    # hints for a value an account cannot hold (core/values.py, core/grammar.py), in the language of the input
+    "value.amount_hint": {"zh": "请写金额，例如 1200000、1,200,000、120万 或 1.2亿", "en": "write e.g. 1200000, 1,200,000, 1.2M, 120万 or 1.2亿"},
+    "value.number_hint": {"zh": "请写数字或金额，例如 1200000、120万 或 1.2亿（百分比写作 18%）", "en": "write e.g. 1200000, 1,200,000, 1.2M, 120万 or 1.2亿 (or 18% for a percent)"},
+    "value.percent_hint": {"zh": "请写百分比，例如 18% 或 0.18", "en": "write a percent, e.g. 18% or 0.18"},
+    "value.amount_not_in_unit": {"zh": "这一项是金额，不以{unit}计：请写金额，例如 120万、1.2亿 或 1,200,000", "en": "this value is an amount of money, not counted in {unit}: write e.g. 1,200,000, 1.2M or 120万"},
+    "value.decimal_comma": {"zh": "数字中的逗号只用于千位分隔（1,200,000）；小数请用小数点：{point}", "en": "a comma in a number only separates thousands (1,200,000); write a decimal with a point: {point}"},
+    "value.at_least": {"zh": "{name} 至少为 {bound}", "en": "{name} must be at least {bound}"},
+    "value.at_least_not_negative": {"zh": "{name} 至少为 {bound}：这里不允许负数", "en": "{name} must be at least {bound}: negative values are not allowed here"},
+    "value.at_most": {"zh": "{name} 最多为 {bound}", "en": "{name} must be at most {bound}"},
+    "value.other_field": {"zh": "'{value}' 是“{field}”（{name}）的取值 {choice}，不是这一项的：请写在 {name} 下", "en": "'{value}' is a value of {field} ({name}: {choice}), not of this field: write it under {name}"},
+    "value.percent_not_in_unit": {"zh": "这一项是百分比，不以{unit}计：请写百分比，例如 18% 或 0.18", "en": "this value is a percent, not counted in {unit}: write e.g. 18% or 0.18"},
     "history.superseded": {"zh": "（同日较早的 {n} 次记录已被更正取代）", "en": "({n} earlier recording(s) of the same date superseded)"},
     # advice/explain.py: `kamrules explain`
     "explain.fired": {"zh": "已触发", "en": "fired"},

@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping, Union
 
 from kamrules.core import textsafe
 from kamrules.core.errors import Collector, Location, did_you_mean, suggest
-from kamrules.core.i18n import LANGS, is_chinese
+from kamrules.core.i18n import LANGS, is_chinese, t
 from kamrules.core.i18n import Text as BiText
 from kamrules.core.record import record
 from kamrules.core.values import RangeProblem, ValueProblem, format_value, parse_scalar
@@ -240,6 +240,9 @@ class Friendly:
     desc: str = ""
     examples: tuple[Any, ...] = ()
     max_text: int = 2000  # the longest text value
+    # the other enum fields beside this one (an item's, or the account's): (key as written, its
+    # label, its values). A value that belongs to one of them (态度: 教练, a buying role) is told so.
+    elsewhere: tuple[tuple[str, BiText, tuple[tuple[str, BiText], ...]], ...] = field(default=(), repr=False)
     enum: Mapping[str, BiText] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -640,21 +643,24 @@ def _friendly(node: Friendly, raw: Any, path: YPath, ctx: Ctx) -> Any:
     try:
         value = parse_scalar(raw, node.type, node.enum, unit=node.unit)
     except ValueProblem as e:  # RangeProblem: well formed, but outside what kamrules computes with
+        hint = e.hint or (_other_field(node, raw) if node.type == "enum" else "")
         ctx.error("range" if isinstance(e, RangeProblem) else "value", f"'{format_path(path)}': {e.message}", path,
-                  e.expected or friendly_expected(node), e.hint)
+                  e.expected or friendly_expected(node), hint)
         return INVALID
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if (node.min is not None and value < node.min) or (node.max is not None and value > node.max):
             rng = friendly_range(node)
+            lang = "zh" if is_chinese(str(raw)) else "en"
             hint = ""
             if node.type == "percent" and isinstance(raw, (int, float)) and 1 < abs(raw) <= 100:
                 hint = f"a bare number is a fraction: did you mean {raw}%?"
             elif node.min is not None and value < node.min:
-                # the real bound, not a rule of thumb: a margin may be negative, down to its min
-                hint = f"{format_path(path)} must be at least {format_value(node.min, node.type, 'en')}" + \
-                    (": negative values are not allowed here" if node.min == 0 else "")
+                # the real bound, not a rule of thumb: a margin may be negative, down to its min;
+                # in the language of the input (第六台阶 gets a Chinese hint)
+                hint = t("value.at_least_not_negative" if node.min == 0 else "value.at_least", lang,
+                         name=format_path(path), bound=format_value(node.min, node.type, "en"))
             elif node.max is not None and value > node.max:
-                hint = f"{format_path(path)} must be at most {format_value(node.max, node.type, 'en')}"
+                hint = t("value.at_most", lang, name=format_path(path), bound=format_value(node.max, node.type, "en"))
             text = format_value(value, node.type, "en")
             if str(raw).strip() != text:
                 text = f"{raw} (= {text})"
@@ -669,6 +675,27 @@ def _friendly(node: Friendly, raw: Any, path: YPath, ctx: Ctx) -> Any:
                       value=not check.at_key)
             return INVALID
     return value
+
+
+def _other_field(node: Friendly, raw: Any) -> str:
+    """'教练' under 态度 is a buying role (内线/教练): the field it belongs to, when exactly one
+    other enum field beside this one has it as a value or a label (or a part of one: 内线/教练)."""
+    text = str(raw).strip()
+    low = text.lower()
+    found = []
+    for key, label, choices in node.elsewhere:
+        for name, vlabel in choices:
+            forms = {name, vlabel.zh or "", vlabel.en or ""} | set(re.split(r"[/／、]", vlabel.zh or ""))
+            if low in {f.lower() for f in forms if f}:
+                found.append((key, label, name, vlabel))
+                break
+    if len(found) != 1:
+        return ""
+    key, label, name, vlabel = found[0]
+    lang = "zh" if is_chinese(text) else "en"
+    shown = label.zh if lang == "zh" and label.zh else label.en or key
+    choice = f"{vlabel.zh} ({name})" if lang == "zh" and vlabel.zh else name
+    return t("value.other_field", lang, value=text, field=shown, name=key, choice=choice)
 
 
 def _facts(g: Grammar, node: Facts, value: Any, path: YPath, ctx: Ctx) -> Any:
