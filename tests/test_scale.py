@@ -480,3 +480,25 @@ def test_a_ranked_summary_lists_the_data_checks_the_full_run_lists(tmp_path: Pat
     assert full.exit_code == 0 and slim.exit_code == 0, slim.output
     checks = [line for line in full.stdout.splitlines() if "数据核对" in line or "HX-001-1" in line and "毛利率" in line]
     assert len(checks) == 2 and all(line in slim.stdout.splitlines() for line in checks), (checks, slim.stdout)
+
+
+@pytest.mark.parametrize("ranked", [True, False])
+def test_fail_on_names_the_same_accounts_with_summary_only(tmp_path: Path, ranked: bool) -> None:
+    # the message says which accounts made the exit 1, in the table's order, with or without the table
+    if ranked:  # the course ranks the book: two passes
+        args = [str(big_export(tmp_path, 3)), "--fail-on", "medium"]
+        level = "medium"
+    else:  # a rulebook without portfolio facts: one pass
+        f = tmp_path / "mini.csv"
+        f.write_text("id,name,revenue,discount_rate\n" + "".join(
+            f"m{i},M{i},{(i % 4) * 10_000_000},{(i % 3) * 12}%\n" for i in range(40)), encoding="utf-8")
+        args = [str(f), "-r", str(ROOT / "tests" / "data" / "bad" / "mini.yaml"), "--fail-on", "high"]
+        level = "high"
+    args += ["--workers", "2", "--skip-invalid"]
+    full, slim = cli(*args), cli(*args, "--summary-only")
+    assert full.exit_code == 1 and slim.exit_code == 1, (full.output, slim.output)
+
+    def said(res: "object") -> list[str]:
+        return [line for line in res.stderr.splitlines()  # type: ignore[attr-defined]
+                if f"exit 1 (--fail-on {level})" in line]
+    assert said(full) == said(slim) and len(said(full)) == 1 and ": 0 accounts" not in said(full)[0], said(full)

@@ -131,6 +131,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         if u is not None:
             hist = use.open_session(u, book)
     intake = None
+    at_or_above: Callable[[int], list[str]] | None = None  # the pooled run's accounts at a severity
     try:
         if mapping:
             import datetime as _dt
@@ -173,6 +174,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
                 outcome = run(make(tally), tally, book, as_of=date, lang=lang, engine=engine, workers=n_workers,
                               summary_only=summary_only, progress=progress)
                 result = outcome.portfolio
+            at_or_above = outcome.at_or_above
             for note in outcome.notes:
                 echo(f"kamrules: {note}", err=True)
             failed = [p for p in result.skipped if p.code == "portfolio.worker-failed"]
@@ -284,7 +286,8 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         from kamrules.rulebook.model import SEVERITIES
 
         limit = SEVERITIES.index(fail_on)
-        hit = [r.id for r in result.rows if any(SEVERITIES.index(s) <= limit for s in r.severities)]
+        hit = at_or_above(limit) if at_or_above is not None else \
+            [r.id for r in result.rows if any(SEVERITIES.index(s) <= limit for s in r.severities)]
         shown = ", ".join(hit[:10]) + (f", … ({len(hit) - 10} more)" if len(hit) > 10 else "")
         echo(textsafe.line(f"kamrules: exit 1 (--fail-on {fail_on}): {len(hit)} account{'s' if len(hit) != 1 else ''} "
                            f"with a finding at {fail_on} or above: {shown}"), err=True)

@@ -22,7 +22,7 @@ from typing import Iterator, Sequence, cast, overload
 from kamrules.core.errors import Location, Problem
 from kamrules.portfolio.overview import RowView
 from kamrules.portfolio.portfolio import DIMENSIONS, MAJOR_DEFAULT, Row, _param
-from kamrules.rulebook.model import Rulebook
+from kamrules.rulebook.model import SEVERITIES, Rulebook
 
 _NONE = math.nan  # a missing number in a column
 
@@ -63,6 +63,10 @@ class Fold:
         self._managers: dict[str, int] = {}
         self._names: dict[int, tuple[str, str]] = {}  # index → (id, name) of the major customers
         self._major = _param(book, "major_customer_share", MAJOR_DEFAULT)
+        # for --fail-on's message (which accounts, in the table's order): per account the index of its
+        # most severe finding in SEVERITIES (len(SEVERITIES): none) and its health score
+        self._worst = array("b")
+        self._health = array("d")
 
     def __len__(self) -> int:
         return len(self._revenue)
@@ -87,6 +91,8 @@ class Fold:
             v = row.dims.get(d)
             self._dims[d].append(codes.index(v) if v in codes else -1)
         i = len(self._revenue)
+        self._worst.append(min((SEVERITIES.index(s) for s in row.severities), default=len(SEVERITIES)))
+        self._health.append(_num(row.scores.get("health")))
         self._revenue.append(_num(row.revenue))
         self._company.append(_num(row.company_revenue))
         self._manager.append(self._managers.setdefault(row.manager, len(self._managers)) if row.manager else -1)
@@ -115,6 +121,16 @@ class Fold:
     def row_views(self) -> Sequence[RowView]:
         """What the overview reads of each account, in fold order (views=True)."""
         return _RowViews(self)
+
+    def at_or_above(self, limit: int) -> list[str]:
+        """The ids of the accounts with a finding at SEVERITIES[limit] or above, in the order of the
+        table of accounts (portfolio.sort_key: final class, health, id); keep_rows=False."""
+        ids = list(self.first)  # insertion order: the fold's order
+        finals = self._dims["final"]
+        last = len(self._codes["final"])
+        hit = [(finals[i] if finals[i] >= 0 else last, h if (h := self._health[i]) == h else math.inf, ids[i])
+               for i in range(len(self)) if self._worst[i] <= limit]
+        return [ident for _, _, ident in sorted(hit)]
 
     def _pack(self, where: str) -> int:
         file, _, line = where.rpartition(":")

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import datetime as _dt
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from kamrules.core.errors import Location, Problem
 from kamrules.portfolio import pool, rank
@@ -30,6 +30,9 @@ class Outcome:
     notes: tuple[str, ...]  # worker deaths a retry recovered from
     views: Sequence[RowView] | None = None  # views=True: what the overview reads of each account
     checked: tuple[Row, ...] = ()  # views=True: the rows with data checks, sorted as a table
+    # the ids of the accounts with a finding at SEVERITIES[limit] or above, in the table's order
+    # (--fail-on's message; with --summary-only there is no table to read them from)
+    at_or_above: Callable[[int], list[str]] | None = None
 
 
 def describe(task: Task) -> tuple[str, Location, int]:
@@ -139,8 +142,9 @@ def _run(tasks: Iterable[Task], tally: Tally, book: Rulebook, fold: Fold, *, as_
                        invalid + tally.invalid, count=len(fold), summary_only=summary_only,
                        severities=frozenset(fold.severities))
     if fold.views:
-        return Outcome(result, tuple(notes), fold.row_views(), tuple(sorted(fold.checked, key=sort_key(book))))
-    return Outcome(result, tuple(notes))
+        return Outcome(result, tuple(notes), fold.row_views(), tuple(sorted(fold.checked, key=sort_key(book))),
+                       fold.at_or_above)
+    return Outcome(result, tuple(notes), at_or_above=fold.at_or_above if summary_only else None)
 
 
 def _share(task: Task) -> float:
