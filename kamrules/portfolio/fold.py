@@ -4,7 +4,12 @@ With a table of every account (md, csv, json), the rows themselves are the outpu
 kept. With `--summary-only`, a row is folded into a few columns and dropped:
 
     per account   final class (1 byte), revenue and the company's revenue (8 bytes each),
-                  manager (an index, 4 bytes), its id (for duplicate ids)
+                  manager (an index, 4 bytes), its id (for duplicate ids), its most severe
+                  finding and health (9 bytes: --fail-on's message)
+    with views    (a ranked book: the portfolio overview) each dimension's class (2 bytes each)
+                  and the fired rules (4 bytes: an index into the combinations seen); the name
+                  of key accounts and of accounts a data-check rule fired on; the rows with
+                  data checks
     per run       the dates seen, the severities seen (for --fail-on), the engine
     a few         id and name of the accounts at or over the major-customer share
 
