@@ -10,7 +10,9 @@ rule-test files, company templates and rule messages (with the sandbox's real bo
 that runs past them is a hang), and cache entries (mutated, they must never change the
 answer); and the edges (tests/hostile.py): numbers and dates at and beyond the declared ranges,
 hostile text through every output medium, files mixing UTF-8 and GBK lines, and CSV exports
-with hostile cells around a small row cap. Only kamrules' InputError may escape a loader, and
+with hostile cells around a small row cap; and a newcomer's course account (firsthour: commas
+inside { … }, units, Chinese enum values, keys out of their group) through the CLI, which must
+exit 0 or 2 and write nothing on error. Only kamrules' InputError may escape a loader, and
 what loads must evaluate on every engine. A case that raises anything else, or runs longer
 than --hang seconds, is saved under --out with its traceback, once per distinct failure; the
 exit code is 1 when there was any.
@@ -143,10 +145,21 @@ def make_targets() -> dict[str, Target]:
         rows = H.random_rows(rnd)
         return repr(rows), lambda: H.fuzz_csv(rows, d)
 
+    # a newcomer's account (issue 9, classes 11–13): commas inside { … }, units, Chinese enum
+    # values, keys out of their group, in the course's example accounts; through the CLI
+    first_hour_seeds = S.first_hour_seeds() if course is not None else []
+
+    def first_hour_target(rnd: random.Random, d: Path) -> tuple[str, Callable[[], None]]:
+        if course is None:
+            return "(the course does not load)", lambda: None
+        text = S.first_hour_account(rnd.choice(first_hour_seeds), rnd, course, defects=rnd.randint(1, 6))
+        return text, lambda: S.fuzz_first_hour(text, d)
+
     return {"yaml": yaml_target, "account": account_target, "rulebook": rulebook_target,
             "condition": condition_target, "testfile": test_file_target, "template": template_target,
             "message": message_target, "cache": cache_target, "number": number_target,
-            "date": date_target, "text": text_target, "encoding": encoding_target, "csv": csv_target}
+            "date": date_target, "text": text_target, "encoding": encoding_target, "csv": csv_target,
+            "firsthour": first_hour_target}
 
 
 def _show(data: str | bytes) -> str:
@@ -165,9 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=60.0, help="how long to run (default 60)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (runs are reproducible per seed)")
     ap.add_argument("--targets", default="yaml,account,rulebook,condition,testfile,template,message,cache,"
-                                          "number,date,text,encoding,csv",
+                                          "number,date,text,encoding,csv,firsthour",
                     help="comma-separated: yaml, account, rulebook, condition, testfile, template, message, cache, "
-                         "number, date, text, encoding, csv")
+                         "number, date, text, encoding, csv, firsthour")
     ap.add_argument("--hang", type=int, default=20, help="seconds before one case counts as a hang (default 20)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "fuzz"),
                     help="where failing inputs are saved")

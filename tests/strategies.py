@@ -294,7 +294,10 @@ _TOKENS = ["\t", "\n", " ", ":", "- ", "&a", "*a", "!!python/object:os.system", 
            "%", "万", "亿", "NaN", ".inf", "-", "1e999", "null", "~", "<<: *a", "---", "...", "#", "?", "|", ">",
            "\x00", "\ufeff", "__import__('os')", "params.", "{{", "}}", "{%", "and", "or", "not", " in [", "==",
            "2026-02-30", "true", "\u2028", "\x85", "💥", "0x1F", "0o17", "1_000", "12万元x", "0.001%", "1e-05", "1e17", "0.00001",
-           "-0", "9999999999999999999"]
+           "-0", "9999999999999999999",
+           # a newcomer's (issue 9, classes 11–13): separators inside { … }, units, Chinese enum values, group keys
+           "{v: 8,000,000}", ", 000", "1,200万", "24,5%", "90天", "68分", "第二台阶", "3 days", " points", "支持", "很高",
+           "中等", "team:", "team.", "account_manager: 李明", "客户经理", "  revenue: 12M", "company: {revenue: 3,000,000}"]
 
 
 def mutate(text: str, rnd: random.Random, rounds: int = 3) -> str:
@@ -601,3 +604,261 @@ def fuzz_cache_entry(mutation: Callable[[bytes], bytes], folder: Path) -> None:
             os.environ.pop("KAMRULES_CACHE_DIR", None)
         else:
             os.environ["KAMRULES_CACHE_DIR"] = old
+
+
+# ----------------------------------------------------------------------------- the first hour (issue 9, classes 11–13)
+#
+# What a newcomer writes into a real account of the course: numbers with thousands separators
+# (or a decimal comma) inside { … }, values carrying a unit (zh or en, the fact's own or
+# another's: 90天, 68分, 第二台阶, 3 days), enum values in Chinese (labels, near misses, a
+# label of another field), keys moved into or out of their group (account_manager at the top,
+# revenue under team:), Chinese labels as keys. An account is rendered from the values an
+# example account loads to, with these defects placed by a seeded random.Random: the CLI must
+# answer exit 0 or 2, never 3, without a traceback, and write nothing on error.
+
+COURSE_ACCOUNTS = ROOT / "examples" / "accounts"
+_NEAR = ("很", "非常", "比较")  # what a Chinese speaker puts before an adjective (很高 for 高)
+
+
+class Raw(str):
+    """A scalar written exactly as a user types it (8,000,000 · 90天 · 支持), unquoted."""
+
+
+def first_hour_seeds() -> list[str]:
+    """The course's example accounts (their file names): the values the mutations start from."""
+    return sorted(p.name for p in COURSE_ACCOUNTS.glob("*.yaml"))
+
+
+_SEED_VALUES: dict[str, dict[str, Any]] = {}
+
+
+def _seed_values(name: str, book: Rulebook) -> dict[str, Any]:
+    if name not in _SEED_VALUES:
+        from kamrules.io.account import load_account
+
+        values = dict(load_account(str(COURSE_ACCOUNTS / name), book).values)
+        _SEED_VALUES[name] = {k: v for k, v in values.items() if k in book.facts and not book.facts[k].supplied}
+    return dict(_SEED_VALUES[name])
+
+
+def _plain(v: Any, type_: str) -> Any:
+    """A value as the example files write it (before any defect)."""
+    if isinstance(v, Raw):
+        return v
+    if type_ == "percent" and isinstance(v, (int, float)):
+        return Raw(f"{v * 100:.6g}%")
+    if type_ in ("money", "number") and isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _scalar(v: Any) -> str:
+    if isinstance(v, Raw):
+        return str(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (_dt.date, int, float)) or v is None:
+        return "null" if v is None else (v.isoformat() if isinstance(v, _dt.date) else repr(v))
+    import json
+
+    return json.dumps(str(v), ensure_ascii=False)
+
+
+def _flow(d: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {_scalar(v)}" for k, v in d.items()) + "}"
+
+
+def _render(doc: dict[str, Any], flow: set[str]) -> str:
+    """YAML for a nested account: mappings named in `flow` (a group, or 'contacts[0]') on one
+    line in { … }, the rest in block style; scalars through _scalar."""
+    out: list[str] = []
+    for key, v in doc.items():
+        if isinstance(v, dict):
+            if key in flow:
+                out.append(f"{key}: {_flow(v)}")
+            else:
+                out.append(f"{key}:")
+                out += [f"  {k}: {_flow_list(x) if isinstance(x, (list, tuple)) else _scalar(x)}" for k, x in v.items()]
+        elif isinstance(v, (list, tuple)) and v and all(isinstance(x, dict) for x in v):
+            out.append(f"{key}:")
+            for i, item in enumerate(v):
+                if f"{key}[{i}]" in flow:
+                    out.append(f"  - {_flow(item)}")
+                else:
+                    lines = [f"{k}: {_scalar(x)}" for k, x in item.items()] or ["{}"]
+                    out += [f"  - {lines[0]}", *(f"    {line}" for line in lines[1:])]
+        elif isinstance(v, (list, tuple)):
+            out.append(f"{key}: {_flow_list(v)}")
+        else:
+            out.append(f"{key}: {_scalar(v)}")
+    return "\n".join(out) + "\n"
+
+
+def _flow_list(v: Any) -> str:
+    return "[" + ", ".join(_scalar(x) for x in v) + "]"
+
+
+def _number_with_commas(v: float, type_: str, rnd: random.Random) -> Raw:
+    """A number as a user types it with separators: 8,000,000 · 1,200万 · 24,5% · 3,5."""
+    if type_ == "percent":
+        x = v * 100
+        return Raw(f"{int(x):,}%" if rnd.random() < 0.3 else f"{x:.1f}%".replace(".", ","))
+    if rnd.random() < 0.2:
+        return Raw(f"{v:.1f}".replace(".", ","))  # a decimal comma
+    if rnd.random() < 0.3 and abs(v) >= 10_000:
+        return Raw(f"{int(v / 10_000):,}万")
+    return Raw(f"{int(v) * rnd.choice([1, 1000, 1_000_000]):,}")
+
+
+def _with_unit(v: float, rnd: random.Random) -> Raw:
+    from kamrules.core.values import UNITS
+
+    word = rnd.choice([w for u in UNITS.values() for w in u.words] + ["个月", "次", "元", "万元", "points", "%"])
+    n = int(v) if float(v).is_integer() else v
+    if rnd.random() < 0.15:
+        cn = "零一二三四五六七八九十"
+        return Raw(f"第{cn[int(n) % 11]}台阶")
+    return Raw(f"{n}{rnd.choice(['', ' '])}{word}")
+
+
+def _enum_like(choices: Any, all_labels: list[str], rnd: random.Random) -> Raw:
+    names = [n for n, _ in choices]
+    zh = [lab.zh for _, lab in choices if lab.zh] or names
+    en = [lab.en for _, lab in choices if lab.en] or names
+    pick = rnd.randrange(7)
+    if pick == 0:
+        return Raw(rnd.choice(zh))
+    if pick == 1:
+        return Raw(rnd.choice(en).upper() if rnd.random() < 0.5 else rnd.choice(en))
+    if pick == 2:
+        return Raw(rnd.choice(zh)[:-1] or rnd.choice(zh))  # 支持 for 支持者
+    if pick == 3:
+        return Raw(rnd.choice(_NEAR) + rnd.choice(zh))  # 很高 for 高
+    if pick == 4:
+        return Raw(rnd.choice(all_labels))  # the label of another field (教练 for 态度)
+    if pick == 5:
+        return Raw(rnd.choice(names) + rnd.choice(["s", "_", "ed", ""]))
+    return Raw("".join(rnd.choice(zh + ["的", "不", "中", "高"]) for _ in range(rnd.randint(1, 3))))
+
+
+def _all_labels(book: Rulebook) -> list[str]:
+    out = []
+    for f in book.facts.values():
+        for fd in (f, *(f.items or ())):
+            for _, lab in fd.values or ():
+                out += [t for t in (lab.zh, lab.en) if t]
+    return sorted(set(out))
+
+
+def first_hour_account(seed: str, rnd: random.Random, book: Rulebook, defects: int = 3) -> str:
+    """An example account of the course with 1..`defects` newcomer's defects (see above)."""
+    values = _seed_values(seed, book)
+    labels = _all_labels(book)
+    flow: set[str] = set()
+    moved: dict[str, str] = {}  # fact name → the key path it is written under
+    for _ in range(rnd.randint(1, defects)):
+        kind = rnd.randrange(5)
+        names = sorted(values)
+        if kind == 0:  # thousands separators (or a decimal comma) inside { … }
+            groups = sorted({n.split(".")[0] for n in names if "." in n})
+            items = [f"{n}[{i}]" for n in names if book.facts[n].items for i in range(len(values[n]))]
+            target = rnd.choice(groups + items) if groups + items else None
+            if target is None:
+                continue
+            flow.add(target)
+            if "[" in target:
+                name, i = target[:-1].split("[")
+                item = dict(values[name][int(i)])
+                nums = [k for k, x in item.items() if isinstance(x, (int, float)) and not isinstance(x, bool)]
+                types = {fd.name: fd.type for fd in book.facts[name].items or ()}
+                if nums:
+                    k = rnd.choice(nums)
+                    item[k] = _number_with_commas(float(item[k]), types.get(k, "number"), rnd)
+                rows = list(values[name])
+                rows[int(i)] = item
+                values[name] = tuple(rows)
+            else:
+                nums = [n for n in names if n.startswith(target + ".") and book.facts[n].type in
+                        ("money", "percent", "integer", "number") and isinstance(values[n], (int, float))]
+                if nums:
+                    n = rnd.choice(nums)
+                    values[n] = _number_with_commas(float(values[n]), book.facts[n].type, rnd)
+        elif kind == 1:  # a value with a unit, the fact's own or another's, in zh or en
+            nums = [n for n in names if book.facts[n].type in ("money", "percent", "integer", "number")
+                    and isinstance(values[n], (int, float)) and not isinstance(values[n], bool)]
+            if nums:
+                n = rnd.choice(nums)
+                values[n] = _with_unit(float(values[n]), rnd)
+        elif kind == 2:  # an enum value in Chinese, near or not
+            enums = [n for n in names if book.facts[n].type == "enum"]
+            items = [(n, i, fd.name, fd.values) for n in names for fd in book.facts[n].items or () if fd.type == "enum"
+                     for i in range(len(values[n]))]
+            if items and (not enums or rnd.random() < 0.5):
+                n, i, field, choices = rnd.choice(items)
+                rows = [dict(r) for r in values[n]]
+                key = field if rnd.random() < 0.5 else next((fd.label.zh for fd in book.facts[n].items or ()
+                                                            if fd.name == field and fd.label.zh), field)
+                rows[i].pop(field, None)
+                rows[i][key] = _enum_like(choices, labels, rnd)
+                values[n] = tuple(rows)
+            elif enums:
+                n = rnd.choice(enums)
+                values[n] = _enum_like(book.facts[n].values, labels, rnd)
+        elif kind == 3:  # a key moved into or out of its group
+            grouped = [n for n in names if "." in n and n not in moved]
+            top = [n for n in names if "." not in n and n not in ("id", "name") and n not in moved]
+            if grouped and (not top or rnd.random() < 0.6):
+                n = rnd.choice(grouped)
+                moved[n] = rnd.choice([n.split(".", 1)[1], n])  # at the top, bare or dotted
+            elif top:
+                n = rnd.choice(top)
+                moved[n] = f"{rnd.choice(['team', 'company', 'competition'])}.{n}"
+        else:  # a key written as its Chinese label, or one character off it
+            cands = [n for n in names if "." not in n and book.facts[n].label.zh and n not in ("id", "name")]
+            if cands:
+                n = rnd.choice(cands)
+                label = book.facts[n].label.zh
+                moved[n] = label if rnd.random() < 0.6 else label[:-1] + rnd.choice("量值率数额")
+    doc: dict[str, Any] = {}
+    for n in values:
+        type_ = book.facts[n].type
+        path = moved.get(n, n).split(".", 1)
+        v = values[n]
+        if type_ == "list" and book.facts[n].items:
+            v = [{k: _plain(x, next((fd.type for fd in book.facts[n].items or () if fd.name == k), "string"))
+                  for k, x in row.items()} for row in v]
+        else:
+            v = _plain(v, type_)
+        if len(path) == 1:
+            if path[0] in doc and isinstance(doc[path[0]], dict):
+                continue  # a moved key that collides with a group: left out, as a user would notice
+            doc[path[0]] = v
+        else:
+            group = doc.setdefault(path[0], {})
+            if isinstance(group, dict):
+                group[path[1]] = v
+    return _render(doc, flow)
+
+
+def fuzz_first_hour(text: str, folder: Path) -> None:
+    """advise on a newcomer's account, through the CLI as a user runs it: exit 0 (the playbook
+    written) or 2 (located, nothing written); never 3, never a traceback."""
+    import re
+
+    from click.testing import CliRunner
+
+    from kamrules.cli import main
+
+    acc = _write(folder, "account.yaml", text)
+    out = folder / "out" / "playbook.md"
+    out.parent.mkdir(exist_ok=True)
+    res = CliRunner().invoke(main, ["advise", str(acc), "-o", str(out), "--as-of", AS_OF.isoformat(),
+                                    "--engine", "reference"])
+    assert res.exit_code in (0, 2), f"exit {res.exit_code}:\n{res.output}\n--- account:\n{text}"
+    assert "Traceback" not in res.output and "internal error" not in res.stderr, res.output
+    if res.exit_code == 2:
+        assert re.search(r"account\.yaml:\d+(:\d+)?: error\[[a-z]+\.[a-z-]+\]", res.stderr), res.stderr
+        assert "nothing was written" in res.stderr, res.stderr
+        assert list(out.parent.iterdir()) == [], "an output (or a temporary file) was left on error"
+    else:
+        assert out.is_file() and out.stat().st_size > 0

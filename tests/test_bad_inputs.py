@@ -180,15 +180,18 @@ def test_ten_thousand_contacts(tmp_path: Path) -> None:
     assert "nocoach" not in {f["rule"] for f in data["findings"]}  # 3,333 coaches were counted
 
 
-def _child(code: str, file: Path) -> dict[str, float | str]:
-    """Run code in a fresh interpreter; report its outcome, wall time and peak memory."""
+def _child(call: str, file: Path) -> dict[str, float | str]:
+    """Run `call` ("module:function", e.g. "kamrules.core.yamlio:load") on file in a fresh
+    interpreter; report its outcome ("loaded", or the first problem's code), wall time and peak
+    memory."""
     prog = textwrap.dedent("""
-        import json, resource, sys, time
-        from kamrules.core import yamlio
+        import importlib, json, resource, sys, time
         from kamrules.core.errors import InputError
+        module, _, name = sys.argv[2].partition(":")
+        call = getattr(importlib.import_module(module), name)
         t = time.perf_counter()
         try:
-            yamlio.load(sys.argv[1])
+            call(sys.argv[1])
             outcome = "loaded"
         except InputError as e:
             outcome = e.problems[0].code
@@ -203,7 +206,7 @@ def _child(code: str, file: Path) -> dict[str, float | str]:
         print(json.dumps({"outcome": outcome, "seconds": time.perf_counter() - t, "rss_mb": rss}))
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-c", prog + code, str(file)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", prog, str(file), call], capture_output=True, text=True,
                           timeout=120, env=env, cwd=str(ROOT))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -212,7 +215,7 @@ def _child(code: str, file: Path) -> dict[str, float | str]:
 @pytest.mark.skipif(sys.platform == "win32", reason="resource.getrusage is POSIX-only")
 def test_alias_bomb_is_refused_fast_with_bounded_memory() -> None:
     # nine levels of ten aliases: 10^9 nodes if expanded. The refusal must not expand first.
-    r = _child("", ACCOUNTS / "alias_bomb.yaml")
+    r = _child("kamrules.core.yamlio:load", ACCOUNTS / "alias_bomb.yaml")
     assert r["outcome"] == "yaml.too-large"
     assert r["rss_mb"] < 150, f"refusing the alias bomb peaked at {r['rss_mb']:.0f} MB"
 
@@ -223,7 +226,7 @@ def test_a_million_nodes_under_the_size_cap_do_not_exhaust_memory(tmp_path: Path
     # seconds and half a gigabyte. A streaming pre-pass must refuse (or load) it cheaply.
     wide = tmp_path / "wide.yaml"
     wide.write_text("id: t1\nname: Test\nnotes: [" + ",".join(["1"] * 1_000_000) + "]\n", encoding="utf-8")
-    r = _child("", wide)
+    r = _child("kamrules.core.yamlio:load", wide)
     assert r["outcome"] in ("loaded", "yaml.too-large")
     assert r["rss_mb"] < 250, f"a 2 MB file peaked at {r['rss_mb']:.0f} MB"
 
@@ -812,31 +815,7 @@ def test_rows_over_the_cap_are_refused_at_the_first_row_too_many(tmp_path: Path,
 def test_a_million_rows_under_the_byte_cap_are_refused_fast(tmp_path: Path) -> None:
     big = tmp_path / "million.csv"
     big.write_text("id,name\n" + "".join(f"{i},n\n" for i in range(1_000_000)), encoding="utf-8")
-    prog = textwrap.dedent("""
-        import json, resource, sys, time
-        from kamrules.io import csvio
-        from kamrules.core.errors import InputError
-        t = time.perf_counter()
-        try:
-            csvio.read_table(sys.argv[1])
-            outcome = "read"
-        except InputError as e:
-            outcome = e.problems[0].code
-        # ru_maxrss survives execve: a child of a big pytest process would report the parent's
-        # size. Linux's VmHWM belongs to this program's own memory map.
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        try:
-            with open("/proc/self/status") as f:
-                rss = next(int(x.split()[1]) for x in f if x.startswith("VmHWM:")) / 1024
-        except (OSError, StopIteration):
-            pass
-        print(json.dumps({"outcome": outcome, "seconds": time.perf_counter() - t, "rss_mb": rss}))
-    """)
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-c", prog, str(big)], capture_output=True, text=True, timeout=120,
-                          env=env, cwd=str(ROOT))
-    assert done.returncode == 0, done.stderr
-    r = json.loads(done.stdout.strip().splitlines()[-1])
+    r = _child("kamrules.io.csvio:read_table", big)
     assert r["outcome"] == "csv.too-many-rows"
     assert r["rss_mb"] < 250, f"refusing a million rows peaked at {r['rss_mb']:.0f} MB"
 
@@ -936,3 +915,217 @@ def test_a_drafted_mapping_keeps_export_text_in_its_comments(tmp_path: Path) -> 
     data = yaml.safe_load(res.stdout)
     assert "evil" not in data and "rates" not in data, res.stdout
     assert_no_raw_controls(res.stdout)
+
+
+# ----------------------------------------------------------------------------- the first hour (issue 9, classes 10–15)
+#
+# A newcomer's traps, as files (tests/data/bad/first_hour): a copied course whose parts extend
+# each other by id (class 10), commas in numbers inside { … } (11), units and enum values in the
+# user's language and keys in the wrong group (12), an account left as `kamrules init account`
+# wrote it (13), dates that --as-of must read as account files do, and `check` on folders (15).
+# Accounts are read against the built-in course: its facts have units, Chinese labels and a
+# team group, which the mini rulebook has not. Every refusal is located, in the language of
+# the input, exit 2 with nothing written; `check` gives the same answer as `advise`.
+
+FIRST_HOUR = BAD / "first_hour"
+COURSE_ACCOUNT = ROOT / "examples" / "accounts" / "huaxin-steel.yaml"
+
+FIRST_HOUR_ACCOUNT_CASES = [
+    # class 11: commas in numbers inside { … }
+    Case("comma_company_revenue.yaml", "yaml.number-comma", (6,),
+         ("the number 300,000,000 is split at its commas", "revenue: '300,000,000' or revenue: 300000000"),
+         why="the README's account example: 'duplicate key 000'"),
+    Case("comma_opportunity_value.yaml", "yaml.number-comma", (6,),
+         ("the number 8,000,000", "reads as value: 8 and the keys 000, 000", "quote the number or drop the commas")),
+    Case("comma_last_entry.yaml", "yaml.number-comma", (6,), ("the number 8,000,000", "value: 8000000"),
+         why="the last entry of the braces: silently 8 and an unknown key"),
+    Case("comma_with_unit.yaml", "yaml.number-comma", (6,), ("the number 1,200万", "value: 1200万")),
+    Case("comma_decimal.yaml", "yaml.number-comma", (5,),
+         ("the number 24,5% is split at its comma:", "write a decimal with a point: average_margin: 24.5%"),
+         why="'quote it or drop the commas' would make 24,5% 245%"),
+    Case("comma_decimal_block.yaml", "account.value", (5,), ("'18,5%'", "write a decimal with a point: 18.5%")),
+    Case("comma_team_integer.yaml", "yaml.number-comma", (4,), ("the number 1,200", "accounts_per_manager: 1200")),
+    # class 12: units, enum values and keys, with hints in the language of the input
+    Case("unit_days_for_points.yaml", "account.value", (4,), ("'90天'", "这一项的单位是分，不是天"),
+         why="a count of days got the money hint"),
+    Case("unit_days_for_points_en.yaml", "account.value", (4,), ("this value is counted in points, not days",)),
+    Case("unit_days_for_money.yaml", "account.value", (4,), ("这一项是金额，不以天计", "120万"),
+         why="the money hint, in English, for a Chinese value that is not an amount"),
+    Case("unit_points_for_percent.yaml", "account.value", (4,), ("expected: a percent", "这一项是百分比，不以分计"),
+         why="a percent got the money hint"),
+    Case("unit_points_for_percent_en.yaml", "account.value", (4,),
+         ("this value is a percent, not counted in points: write e.g. 18% or 0.18",)),
+    Case("unit_times_for_orders.yaml", "account.value", (4,), ("请写整数（单位：笔，可写作 46笔）",)),
+    Case("unit_days_for_no_unit.yaml", "account.value", (4,), ("这一项不带单位（不以天计）",)),
+    Case("unit_step_beyond_ladder.yaml", "account.range", (4,), ("第六台阶 (= 6), outside [1, 5]", "service_step 最多为 5"),
+         why="the range hint was in English for a Chinese value"),
+    Case("enum_zh_near_label.yaml", "account.value", (5,),
+         ("'支持' is not one of the allowed values", "one of 导师 (mentor), 支持者 (supporter)", "是否应为 '支持者'？"),
+         why="the enum error listed only the English codes, with no suggestion"),
+    Case("enum_zh_top_level.yaml", "account.value", (4,), ("one of 低 (low), 中 (medium), 高 (high)", "是否应为 '高'？")),
+    Case("enum_zh_value_english_key.yaml", "account.value", (4,), ("是否应为 '中'？",)),
+    Case("enum_en_typo.yaml", "account.value", (4,), ("one of low, medium, high", "did you mean 'high'?")),
+    Case("enum_other_field_zh.yaml", "account.value", (5,),
+         ("'教练' 是“采购角色”（role）的取值 内线/教练 (coach)", "请写在 role 下"),
+         why="a value of the field beside got no hint at all"),
+    Case("enum_other_field_en.yaml", "account.value", (5,),
+         ("'coach' is a value of Buying role (role: coach), not of this field",)),
+    Case("enum_other_field_top.yaml", "account.value", (4,), ("“激励方式”（team.incentives）", "请写在 team.incentives 下")),
+    Case("team_key_at_top.yaml", "account.unknown-key", (4,),
+         ("did you mean 'team.account_manager'? (it belongs under team:)",),
+         why="it suggested 'Account manager', a label, instead of where the key belongs"),
+    Case("top_key_under_team.yaml", "account.unknown-key", (6,),
+         ("did you mean 'revenue'? (it belongs at the top level, not under team:)",)),
+    Case("team_key_under_company.yaml", "account.unknown-key", (6,), ("did you mean 'team.account_manager'?",)),
+    Case("key_typo_zh.yaml", "account.unknown-key", (4,), ("'年交易量'", "是否应为 '年交易额'")),
+    Case("item_key_typo_zh.yaml", "account.unknown-key", (5,), ("unknown field '态渡' in contacts", "是否应为 '态度'？")),
+    # class 13: the template of `kamrules init account`, not filled in
+    Case("init_template_unfilled.yaml", "account.missing", (12,), ("'id' (客户编号) is required and is empty here",
+                                                                   "fill it in")),
+    Case("init_template_name_empty.yaml", "account.missing", (14,), ("'name' (客户名称) is required and is empty here",)),
+    # class 15: the date forms of an account file (and of --as-of: test_as_of_refuses_what_an_account_refuses)
+    Case("as_of_impossible_slash.yaml", "account.value", (5,), ("'2026/2/30' is not a real date",)),
+    Case("as_of_european.yaml", "account.value", (5,), ("'30.6.2026' is not a date",)),
+    Case("as_of_zh_impossible.yaml", "account.value", (5,), ("'2026年13月1日' is not a real date",)),
+    Case("as_of_two_digit_year.yaml", "account.value", (5,), ("'26-06-30' is not a date",)),
+]
+
+# class 13: the template's examples left in: the playbook is written (the figures might be
+# right), and standard error says which values are still the example company's
+FIRST_HOUR_WARNINGS = {
+    "init_template_examples_left.yaml": ("4 values are still the examples of 'kamrules init account'",
+                                         "revenue 12M, gross_margin 18%, receivables 2.5M, discount_rate 22%"),
+    "init_template_examples_left_en.yaml": ("3 values are still the examples of 'kamrules init account'",
+                                            "revenue 12M, gross_margin 18%, receivables 2.5M"),
+}
+
+FIRST_HOUR_RULEBOOK_CASES = [
+    # class 11, in an overlay's parameters
+    Case("rulebooks/comma_overlay_param.yaml", "yaml.number-comma", (5,),
+         ("the number 3,000,000 is split at its commas", "value: '3,000,000' or value: 3000000")),
+    Case("rulebooks/comma_overlay_param_decimal.yaml", "yaml.number-comma", (5,),
+         ("the number 12,5%", "write a decimal with a point: value: 12.5%")),
+    # class 10: copy-and-edit, the parts of a rulebook extending each other by id
+    Case("copies/partial_copy/course.yaml", "rulebook.duplicate-id", (2,),
+         ("'course.standards'", "rules/course/standards.yaml", "copy the whole folder"), at="standards.yaml",
+         why="a partial copy silently mixed the built-in parts with the copied one"),
+    Case("copies/ambiguous_id/mine.yaml", "rulebook.ambiguous-id", (3,),
+         ("2 files beside", "ambiguous_id/facts-backup.yaml, tests/data/bad/first_hour/copies/ambiguous_id/facts.yaml",
+          "keep one of them")),
+    Case("copies/id_typo/mine.yaml", "rulebook.extends-missing", (3,),
+         ("'course.standardz'", "the id of a rulebook file beside this one", "did you mean 'course.standards'?")),
+    Case("copies/beside_id_typo/acme.yaml", "rulebook.extends-missing", (3,), ("did you mean 'acme.base'?",),
+         why="only the built-in ids were suggested"),
+    Case("copies/extends_itself/mine.yaml", "rulebook.extends-cycle", (3,), ("the rulebook 'mine' extends itself",),
+         why="an overlay naming its own id was 'cannot find the rulebook'"),
+    Case("copies/cycle_by_id/mine.yaml", "rulebook.extends-cycle", (2,), ("mine.yaml → facts.yaml → mine.yaml",),
+         at="facts.yaml"),
+]
+
+
+def test_every_first_hour_file_has_a_case() -> None:
+    named = {c.file for c in FIRST_HOUR_ACCOUNT_CASES} | set(FIRST_HOUR_WARNINGS)
+    assert {p.name for p in (FIRST_HOUR / "accounts").iterdir()} == named
+    tops = {c.file for c in FIRST_HOUR_RULEBOOK_CASES} | {"copies/junk_beside/mine.yaml"}
+    assert {p.relative_to(FIRST_HOUR).as_posix() for p in (FIRST_HOUR / "rulebooks").iterdir()} | {
+        p.parent.relative_to(FIRST_HOUR).as_posix() for p in (FIRST_HOUR / "copies").glob("*/*")} == {
+        t if t.startswith("rulebooks/") else t.rsplit("/", 1)[0] for t in tops}
+
+
+@pytest.mark.parametrize("case", FIRST_HOUR_ACCOUNT_CASES, ids=str)
+def test_first_hour_account(case: Case, tmp_path: Path) -> None:
+    file = FIRST_HOUR / "accounts" / case.file
+    out = tmp_path / "out" / "playbook.md"
+    out.parent.mkdir()
+    res = run(["advise", str(file), "-o", str(out), "--engine", "reference"])
+    assert_refused(res, case, file, out)
+
+
+@pytest.mark.parametrize("name", sorted(FIRST_HOUR_WARNINGS))
+def test_first_hour_template_examples_left_in(name: str, tmp_path: Path) -> None:
+    out = tmp_path / "playbook.md"
+    res = run(["advise", str(FIRST_HOUR / "accounts" / name), "-o", str(out), "--as-of", "2026-06-30",
+               "--engine", "reference"])
+    assert res.exit_code == 0, res.output
+    assert out.exists() and "华信" not in out.read_text(encoding="utf-8")
+    assert "kamrules: warning: " in res.stderr and f"{name}: " in res.stderr, res.stderr
+    for words in FIRST_HOUR_WARNINGS[name]:
+        assert words in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("case", FIRST_HOUR_RULEBOOK_CASES, ids=str)
+def test_first_hour_rulebook(case: Case, tmp_path: Path) -> None:
+    file = FIRST_HOUR / case.file
+    out = tmp_path / "out" / "playbook.md"
+    out.parent.mkdir()
+    res = run(["advise", str(COURSE_ACCOUNT), "-r", str(file), "-o", str(out), "--engine", "reference"])
+    assert_refused(res, case, file, out)
+    # one answer: check reports the same problem at the same place (exit 2 when the extends
+    # graph cannot be built at all, 1 when the rest could still be checked)
+    checked = run(["check", str(file)])
+    assert checked.exit_code in (1, 2), checked.output
+    first = re.search(rf"{re.escape(case.at or file.name)}:\d+(:\d+)?: error\[{re.escape(case.code or '')}\]", res.stderr)
+    assert first is not None and first.group() in checked.output, checked.output
+
+
+def test_a_folder_of_other_yaml_files_beside_an_overlay_is_not_read_as_rulebooks(tmp_path: Path) -> None:
+    """Ids resolve to the files beside first (class 10): a broken YAML file, a binary one and an
+    account list beside the overlay declare no rulebook id, and stop nothing."""
+    folder = FIRST_HOUR / "copies" / "junk_beside"
+    res = run(["advise", str(COURSE_ACCOUNT), "-r", str(folder / "mine.yaml"), "-f", "json", "--as-of", "2026-06-30",
+               "--engine", "reference"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["rulebook"]["id"] == "mine"
+    checked = run(["check", str(folder)])
+    assert checked.exit_code == 0 and "no problems in 1 rulebook" in checked.stdout, checked.output
+
+
+def test_check_takes_a_folder_and_leaves_its_rule_tests_to_test() -> None:
+    """Class 15: `check FOLDER` checks the rulebooks in it and leaves *.test.yaml out, as
+    `kamrules test FOLDER` reads only those; a folder with no rulebook is a usage error."""
+    folder = FIRST_HOUR / "folders" / "with_rule_tests"
+    checked = run(["check", str(folder)])
+    assert checked.exit_code == 0 and "no problems in 1 rulebook" in checked.stdout, checked.output
+    tested = run(["test", str(folder)])  # the broken rule test is `test`'s to report
+    assert tested.exit_code == 2 and "mine.test.yaml:5:" in tested.output and "yaml.number-comma" in tested.output, \
+        tested.output
+    empty = run(["check", str(FIRST_HOUR / "folders" / "only_rule_tests")])
+    assert empty.exit_code == 2 and "error[cli.no-rulebooks]" in empty.stderr, empty.output
+    assert "Traceback" not in empty.output
+
+
+def _as_of_in(file: Path) -> str:
+    m = re.search(r"(?m)^as_of: (.*)$", file.read_text(encoding="utf-8"))
+    assert m, file
+    return m.group(1).strip()
+
+
+@pytest.mark.parametrize("case", [c for c in FIRST_HOUR_ACCOUNT_CASES if c.file.startswith("as_of_")], ids=str)
+def test_as_of_refuses_what_an_account_refuses(case: Case) -> None:
+    """Class 15: --as-of reads the date forms account files read, and refuses the same."""
+    written = _as_of_in(FIRST_HOUR / "accounts" / case.file)
+    res = run(["advise", str(COURSE_ACCOUNT), "--as-of", written, "--engine", "reference"])
+    assert res.exit_code == 2 and f"--as-of: error[cli.as-of]: --as-of '{written}'" in res.stderr, res.output
+    assert "2026年6月30日" in res.stderr and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("written", ["2026-06-30", "2026-6-30", "2026/6/30", "2026.6.30", "2026年6月30日",
+                                     "２０２６年６月３０日", "2026/02/30", "2026-13-01", "30/6/2026", "June 30, 2026",
+                                     "20260630", "2201-01-01", "1899-12-31", ""])
+def test_as_of_and_an_accounts_as_of_give_one_answer(written: str, tmp_path: Path) -> None:
+    """The same text as an account's as_of and as --as-of: both read as the same day, or both
+    refused (exit 2, located)."""
+    acc = tmp_path / "a.yaml"
+    acc.write_text(f"id: a\nname: A\nrevenue: 12M\nas_of: {json.dumps(written, ensure_ascii=False)}\n", encoding="utf-8")
+    in_file = advise(str(acc), "-r", str(MINI), "-f", "json", "--engine", "reference")
+    as_option = advise(str(GOOD), "-r", str(MINI), "-f", "json", "--engine", "reference", "--as-of", written)
+    assert in_file.exit_code in (0, 2) and as_option.exit_code in (0, 2), (in_file.output, as_option.output)
+    assert "internal error" not in in_file.stderr + as_option.stderr
+    if written == "":  # an empty as_of is "not known" in a file (today), and no date on the command line
+        assert as_option.exit_code == 2 and "error[cli.as-of]" in as_option.stderr
+        return
+    assert in_file.exit_code == as_option.exit_code, (written, in_file.output, as_option.output)
+    if in_file.exit_code == 0:
+        assert json.loads(in_file.stdout)["as_of"] == json.loads(as_option.stdout)["as_of"]
+    else:
+        assert "a.yaml:4:" in in_file.stderr and "error[cli.as-of]" in as_option.stderr

@@ -319,3 +319,45 @@ def test_the_lint_knows_the_dashboard_context(tmp_path: Path) -> None:
 def test_since_is_not_for_the_dashboard(tmp_path: Path) -> None:
     code, out, err = run(str(EXPORT), *BASE, "-f", "html", "--since", "2026-03-31", "-o", str(tmp_path / "d.html"))
     assert code == 2 and "portfolio.since-html" in err and not (tmp_path / "d.html").exists()
+
+
+@pytest.mark.parametrize("exc, code", [(ZeroDivisionError, "template.error"), (LookupError, "template.error"),
+                                       (MemoryError, "template.error"), (RecursionError, "template.limit")])
+def test_the_dashboard_and_the_playbook_map_a_failing_template_alike(monkeypatch: pytest.MonkeyPatch,
+                                                                     exc: type[BaseException], code: str) -> None:
+    """Both render through advice/render.py's render_template: the same failure of a template's
+    own expression is the same problem (exit 2), only the documentation the hints name differs.
+    (The dashboard once kept a copy of the mapping that let a MemoryError through, exit 3.)"""
+    from jinja2 import DictLoader, StrictUndefined
+
+    from kamrules.advice import render as playbook_render
+    from kamrules.core.errors import InputError
+    from kamrules.language.sandbox import PLAYBOOK, BoundedEnvironment
+    from kamrules.pipeline import advise, rulebook
+    from kamrules.portfolio import dashboard, portfolio
+
+    def boom(_: object) -> str:
+        raise exc("boom")
+
+    def environment(_folders: object = ()) -> BoundedEnvironment:
+        source = "<p>\n{{ 1|boom }}</p>\n"
+        env = BoundedEnvironment(limits=PLAYBOOK, loader=DictLoader({dashboard.TEMPLATE: source,
+                                                                     "playbook.md.j2": source}),
+                                 undefined=StrictUndefined)
+        env.filters["boom"] = boom
+        return env
+
+    monkeypatch.setattr(dashboard, "environment", environment)
+    monkeypatch.setattr(playbook_render, "environment", environment)
+    book = rulebook("course")
+    p = portfolio.build(portfolio.collect([str(EXPORT)], book), book, engine="reference")
+    with pytest.raises(InputError) as board:
+        dashboard.render(p)
+    with pytest.raises(InputError) as playbook:
+        playbook_render.render_text(advise(str(ROOT / "examples" / "accounts" / "minimal.yaml"), engine="reference"),
+                                    "md")
+    (a,), (b,) = board.value.problems, playbook.value.problems
+    assert a.code == b.code == code
+    assert a.message == b.message
+    if code == "template.error":
+        assert a.hint == b.hint == "check the expression on that line"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from history.helpers import interruptible
 
 from kamrules.cli import main
 from kamrules.portfolio import pool, stream
@@ -81,10 +82,10 @@ def outs_json(f: Path) -> str:
 def test_the_pool_gives_what_the_one_process_build_gives(tmp_path: Path) -> None:
     """The row accounting is unchanged: the old in-memory path (collect + build) and the
     streamed, pooled run give the same output, invalid rows and duplicates included."""
+    import datetime as _dt
+
     from kamrules.portfolio import portfolio
     from kamrules.rulebook.load import load_rulebook
-
-    import datetime as _dt
 
     f = big_export(tmp_path, 30)
     dupes = tmp_path / "dupes.csv"
@@ -297,7 +298,8 @@ def test_ctrl_c_stops_cleanly_and_writes_nothing(tmp_path: Path) -> None:
     out.parent.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "kamrules", "portfolio", str(f), "-f", "json", "-o", str(out),
                              "--workers", "2", "--as-of", AS_OF, "--engine", "reference", "--skip-invalid"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=interruptible)
     deadline = time.monotonic() + 60
     while len(_children(proc.pid)) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)  # until the workers are evaluating

@@ -210,10 +210,11 @@ def test_the_deadline_stops_a_slow_template() -> None:
 
     slow = "{% for i in range(100000) %}{{ range(100000)|list|sort|length }}{% endfor %}"
     env = BoundedEnvironment(limits=dataclasses.replace(PLAYBOOK, seconds=0.5), loader=DictLoader({"t": slow}))
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     with pytest.raises(LimitExceeded, match="longer than 0.5 seconds"):
         env.get_template("t").render()
-    assert time.perf_counter() - t0 < 5
+    # stopped, not run to its end (minutes of CPU): CPU time, which a loaded machine does not inflate
+    assert time.process_time() - t0 < 5
 
 
 @pytest.mark.parametrize("source,word", [

@@ -4,6 +4,7 @@ inside functions too."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -78,6 +79,7 @@ def imports(path: Path, *, typing: bool = True) -> set[str]:
     return out
 
 
+@functools.lru_cache(maxsize=None)  # parsing every module is seconds; four tests read the graph
 def graph(*, typing: bool = True) -> dict[str, set[str]]:
     return {module_name(p): imports(p, typing=typing) for p in sorted(PKG.rglob("*.py"))}
 
@@ -152,6 +154,6 @@ def test_the_import_graph_has_no_cycles() -> None:
 
 def test_the_checker_sees_imports() -> None:
     # the test above must be able to fail: a known edge is found
-    assert "kamrules.core.errors" in graph()["kamrules.pipeline"] or any(
-        d.startswith("kamrules.") for d in graph()["kamrules.pipeline"])
-    assert "kamrules.language.ir" in graph()["kamrules.engine.compile"]
+    g = graph()
+    assert "kamrules.core.errors" in g["kamrules.pipeline"] or any(d.startswith("kamrules.") for d in g["kamrules.pipeline"])
+    assert "kamrules.language.ir" in g["kamrules.engine.compile"]

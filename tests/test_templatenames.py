@@ -8,10 +8,10 @@ from typing import Any
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import TemplateSyntaxError, meta, nodes
 
 from kamrules.language.messages import CHECK_ENV
-from kamrules.language.templatenames import undeclared
+from kamrules.language.templatenames import plain_names, undeclared
 from kamrules.rulebook.load import load_rulebook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,3 +66,41 @@ def test_every_shipped_message() -> None:
     for text in texts:
         ast = CHECK_ENV.parse(text)
         assert undeclared(ast, CHECK_ENV) == meta.find_undeclared_variables(ast), text
+
+
+# plain outputs and near misses of them: plain_names must either read a message exactly as
+# Jinja does or leave it to Jinja (None) — never accept what Jinja refuses
+PLAIN_PIECE = st.one_of(
+    PIECE,
+    st.builds(lambda n, a, f: "{{ " + n + a + f + " }}", NAMES, st.sampled_from(("", ".name", ".a.b", "._x", ".1")),
+              st.sampled_from(("", "|pct", " | money", "|label", "|label('tier')", "|num(1, 'x')", "|nosuch",
+                               "|pct(", "|", "|money|pct", "|date(\"a\")"))),
+    st.sampled_from(("{{x}}", "{{ x y }}", "{{ 1x }}", "{{ x.if }}", "{{- x -}}", "{{ 收入 }}", "{ x }", "}}", "{{",
+                     "{{ x }", "{{ not x }}", "{{ x|pct(-1.5) }}", "{{ x|pct('a}') }}")),
+)
+
+
+@settings(max_examples=400)
+@given(pieces=st.lists(PLAIN_PIECE, max_size=5))
+def test_plain_names_read_messages_as_jinja_does(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    names = plain_names(text, CHECK_ENV)
+    if names is None:
+        return  # Jinja decides
+    ast = CHECK_ENV.parse(text)  # accepted ⇒ Jinja parses it
+    assert names == meta.find_undeclared_variables(ast), text
+    assert all(f.name in CHECK_ENV.filters for f in ast.find_all(nodes.Filter))
+    assert not any(g.attr.startswith("_") for g in ast.find_all(nodes.Getattr))
+    assert not list(ast.find_all((nodes.Test, nodes.Stmt))) or list(ast.find_all(nodes.Stmt)) == list(
+        ast.find_all(nodes.Output))
+
+
+def test_plain_names_take_most_shipped_messages() -> None:
+    book = load_rulebook("course")
+    texts = {s for r in book.rules for m in (r.warn, r.recommend) if m for t in (m.message, m.remedy)
+             for s in (t.zh, t.en) if s and "{" in s}
+    plain = {t: plain_names(t, CHECK_ENV) for t in texts}
+    assert sum(v is not None for v in plain.values()) > len(texts) / 2
+    for text, names in plain.items():
+        if names is not None:
+            assert names == meta.find_undeclared_variables(CHECK_ENV.parse(text)), text

@@ -4,13 +4,15 @@ company's own templates) can read. advice/context.py builds it from an Advice; e
 these classes (tests/test_context_docs.py keeps them in step).
 
 Templates read fields as attributes (`f.message`) or by key (`f["message"]`): Jinja accepts both.
-The classes are frozen but generate no __eq__ or __repr__: nothing compares or prints them, and
-every `advise` creates the 35 classes at start-up (dataclass code generation costs time there).
+The classes are records (core/record.py: frozen dataclasses without generated code) with no
+__eq__ or __repr__: nothing compares or prints them, and every `advise` creates them at start-up.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Mapping
+
+from kamrules.core.record import record
 
 
 def doc(text: str) -> Any:
@@ -18,7 +20,7 @@ def doc(text: str) -> Any:
     return field(metadata={"doc": text})
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Evidence:
     """One condition of a finding's rule that held."""
 
@@ -33,7 +35,7 @@ class Evidence:
     text: str = doc("the sentence to print: `平均折扣率 22%，高于大客户折扣上限（15%）`")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Finding:
     """A warning, recommendation or rulebook conflict, in `lang`."""
 
@@ -64,7 +66,7 @@ class Finding:
     cause_title: str = doc("that cause's title in `lang`, or `\"\"`")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class DimensionEvidence:
     rule: str = doc("a rule that gave the winning value")
     title: str = doc("its title")
@@ -75,14 +77,14 @@ class DimensionEvidence:
                                    "(`年交易额 1200万，不低于银卡年交易额下限（300万）`)")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class DimensionValue:
     value: str = doc("a value of the dimension")
     label: str = doc("its label in `lang`")
     current: bool = doc("whether it is the winning value")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Dimension:
     """A classification dimension and its verdict."""
 
@@ -96,7 +98,7 @@ class Dimension:
     values: tuple[DimensionValue, ...] = doc("every value of the dimension in order")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class ScorePart:
     rule: str = doc("a rule that added points")
     points: float = doc("the points it added (negative: taken away)")
@@ -104,7 +106,7 @@ class ScorePart:
     source_label: str = doc("its source in words")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Score:
     """A score and how it adds up."""
 
@@ -121,7 +123,7 @@ class Score:
     parts: tuple[ScorePart, ...] = doc("each rule that added points")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Figure:
     """A fact or metric the account gives."""
 
@@ -131,7 +133,7 @@ class Figure:
     text: str = doc("the value formatted in `lang` (`1200万`, `18%`, `是`)")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class FactLine:
     name: str = doc("the fact")
     label: str = doc("its name")
@@ -140,7 +142,7 @@ class FactLine:
     text: str = doc("the value formatted in `lang`")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Action:
     """One line of the action plan."""
 
@@ -160,7 +162,7 @@ class Action:
     horizon_label: str = doc("the horizon in `lang` (`本周`), or `\"\"`")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class OwnerGroup:
     """The action plan of one owner role."""
 
@@ -170,7 +172,7 @@ class OwnerGroup:
     actions: tuple[Action, ...] = doc("its actions, soonest first")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class RootCause:
     """A cause several findings share: said once, its findings listed under it."""
 
@@ -181,7 +183,7 @@ class RootCause:
     warnings: tuple[Finding, ...] = doc("its symptoms of kind `warning`")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class RoomContact:
     """A contact in the meeting brief: who they are and what to say to them (说对话)."""
 
@@ -197,7 +199,7 @@ class RoomContact:
     handle: str = doc("how to handle their stance (`playbook.brief.stances`)")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class WalkAway:
     """The walk-away price (docs/advice.md): computed from the account's own figures."""
 
@@ -210,13 +212,13 @@ class WalkAway:
     text: str = doc("the whole line in `lang`")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class ContactAsk:
     names: str = doc("the contacts' names, joined")
     ask: str = doc("what to ask them for")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Brief:
     """The meeting brief: what a rep reads in two minutes before meeting the customer."""
 
@@ -232,7 +234,7 @@ class Brief:
                                      "to serve are all known")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Summary:
     dimensions: tuple[Dimension, ...] = doc("the rulebook's `playbook.summary.dimensions` that exist, else all dimensions")
     scores: tuple[Score, ...] = doc("the rulebook's `playbook.summary.scores` that exist, else all scores")
@@ -240,21 +242,21 @@ class Summary:
     actions: tuple[Action, ...] = doc("the first three entries of `action_plan`")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class SeverityGroup:
     severity: str = doc("a severity that has warnings")
     label: str = doc("its label in `lang`")
     findings: tuple[Finding, ...] = doc("its warnings")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Family:
     key: str = doc("a concept family (`standard`, `misconception`, … `rulebook`)")
     label: str = doc("its name in `lang`")
     findings: tuple[Finding, ...] = doc("the findings of that family")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class AnalysisStep:
     """A step of the six-step analysis (the rulebook's `playbook.analysis`)."""
 
@@ -273,13 +275,13 @@ class AnalysisStep:
     findings: tuple[Finding, ...] = doc("findings of concept `analysis.<key>`")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Column:
     name: str = doc("a contact field (`role`)")
     label: str = doc("its name")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Contact:
     fields: Mapping[str, Any] = doc("the contact's raw fields by name (`p.fields.name`)")
     cells: tuple[str, ...] = doc("display strings in `columns` order: enum labels, rating as `+3`, `ui.nobody` when "
@@ -288,7 +290,7 @@ class Contact:
     uncovered: bool = doc("nobody on our side holds the relationship")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Role:
     role: str = doc("a buying-role value of the contacts' `role`")
     label: str = doc("its name")
@@ -297,7 +299,7 @@ class Role:
     required: bool = doc("one of the rulebook's `playbook.buying_roles` (Miller Heiman's four in the course)")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Relationships:
     columns: tuple[Column, ...] = doc("the contact fields shown")
     contacts: tuple[Contact, ...] = doc("one per contact")
@@ -307,7 +309,7 @@ class Relationships:
     metrics: tuple[Figure, ...] = doc("the contact-map counts the account yields (`playbook.relationships.metrics`)")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class ServiceStep:
     n: int = doc("1 … 5")
     label: str = doc("its name (`合格供货` … `战略伙伴`)")
@@ -316,7 +318,7 @@ class ServiceStep:
     next: bool = doc("the step after it")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Service:
     step: int | None = doc("the account's step, or null")
     steps: tuple[ServiceStep, ...] = doc("every step, from the bottom")
@@ -326,13 +328,13 @@ class Service:
     findings: tuple[Finding, ...] = doc("findings of concept `service.step`")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class MissingFact:
     fact: str = doc("a fact")
     label: str = doc("its name")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class DataCheck:
     """A given value outside its fact's `plausible` range: evaluated as given, worth a second look."""
 
@@ -345,7 +347,7 @@ class DataCheck:
                     "as given; check the figure`")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class ManagementPart:
     key: str = doc("`strategy`, `tiering`, … (the rulebook's `playbook.management`)")
     concept: str = doc("`management.<key>`")
@@ -357,7 +359,7 @@ class ManagementPart:
     missing: tuple[MissingFact, ...] = doc("facts that would let its undecided rules decide")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class QuadrantCell:
     value: str = doc("a value of the scorecard dimension")
     label: str = doc("its label")
@@ -365,14 +367,14 @@ class QuadrantCell:
     current: bool = doc("the account's quadrant")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Mark:
     ratio: float = doc("where the reference line sits on the 0..1 gauge")
     label: str = doc("the parameter's name")
     text: str = doc("its value formatted")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Gauge:
     key: str = doc("`altitude`, `speed`, `fuel` (the rulebook's `playbook.scorecard.flight`)")
     label: str = doc("its caption")
@@ -386,7 +388,7 @@ class Gauge:
     tone: str = doc("`good` | `warn` | `bad` | `\"\"`")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Scorecard:
     current: Score = doc("the score `current_value`")
     potential: Score = doc("the score `potential_value`")
@@ -397,7 +399,7 @@ class Scorecard:
     flight: tuple[Gauge, ...] = doc("the flight image's gauges [recon reading]")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Pyramid:
     label: str = doc("the tier dimension's name")
     levels: tuple[DimensionValue, ...] = doc("its values from the top")
@@ -405,7 +407,7 @@ class Pyramid:
     current_label: str = doc("its label")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Missing:
     fact: str = doc("a fact whose absence kept rules from being decided")
     label: str = doc("its name")
@@ -413,21 +415,21 @@ class Missing:
     unlock_labels: tuple[str, ...] = doc("their names")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class DisabledRule:
     rule: str = doc("a rule a company overlay disabled")
     reason: str = doc("why")
     by: str = doc("the overlay's id")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class ProvenanceFinding:
     rule: str = doc("rule id")
     title: str = doc("its title")
     kind: str = doc("`warning` | `recommendation` | `conflict`")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Source:
     source: str = doc("`lit:Gainsight`")
     label: str = doc("in words")
@@ -436,7 +438,7 @@ class Source:
     findings: tuple[ProvenanceFinding, ...] = doc("those findings")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Provenance:
     kind: str = doc("`deck`, `lit`, `recon`, `company`, then others")
     label: str = doc("the kind in words")
@@ -445,7 +447,7 @@ class Provenance:
     sources: tuple[Source, ...] = doc("each source of that kind")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class AccountInfo:
     id: str = doc("the account id")
     name: str = doc("its name")
@@ -454,7 +456,7 @@ class AccountInfo:
     account_manager: str = doc("`team.account_manager`, or `\"\"`")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class RulebookInfo:
     id: str = doc("the effective rulebook's id")
     version: str = doc("its version")
@@ -463,13 +465,13 @@ class RulebookInfo:
     chain: tuple[str, ...] = doc("the rulebook ids it was built from, base first")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class HistoryLine:
     text: str = doc("one change since the last review, a sentence")
     rules: tuple[str, ...] = doc("for a score's move: the per-rule points behind it (`health-no-sponsor −10`)")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class HistorySection:
     key: str = doc("`by_facts`, `by_rulebook` (the rulebook changed) or `mixed` (it changed and the two "
                    "could not be told apart)")
@@ -477,7 +479,7 @@ class HistorySection:
     lines: tuple[HistoryLine, ...] = doc("the changes")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class History:
     """Filled in by the review store (docs/history.md) when the account has an earlier review."""
 
@@ -490,7 +492,7 @@ class History:
     changes: Mapping[str, Any] = doc("the raw diff (`kamrules diff --format json`)")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class Overrides:
     """A manager's overrides in force, or lapsed since the last review (the review store)."""
 
@@ -505,7 +507,7 @@ class Overrides:
 NO_OVERRIDES = Overrides("", (), {}, {})
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(eq=False, repr=False)
 class PlaybookContext:
     """The top level: what every playbook template receives."""
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from kamrules.advice import partial
-from kamrules.core import textsafe
+from kamrules.core import i18n, textsafe
 from kamrules.core.errors import Location, Problem, UsageError, suggest
 from kamrules.core.values import format_money, format_number, format_percent, format_points
 from kamrules.engine.reference import Context, Truth3, eval_cond, eval_term, literal_of
@@ -32,44 +32,15 @@ from kamrules.rulebook.model import Rulebook, RuleDef
 NEVER = 1_000_000  # the distance of a rule whose condition is constant false
 MARKS = {"fired": "✓", "suppressed": "⊘", "not_fired": "✗", "disabled": "–"}
 
-_ZH_OPS = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", ">": ">", "<": "<", "in": "属于", "not in": "不属于"}
-
-TEXT: dict[str, dict[str, str]] = {
-    "fired": {"zh": "已触发", "en": "fired"},
-    "missing": {"zh": "缺失", "en": "missing"},
-    "away": {"zh": "未触发：差 {n} 个条件", "en": "did not fire: {n} condition{s} away"},
-    "needs_data": {"zh": "（需补充数据：{needs}）", "en": " (needs {needs})"},
-    "never": {"zh": "永远不会触发：条件恒为假", "en": "can never fire: its condition is always false"},
-    "holds": {"zh": "未触发，但按最终数据其条件成立", "en": "did not fire, although its condition holds on the final facts"},
-    "disabled": {"zh": "已由 {by} 停用：{reason}", "en": "disabled by {by}: {reason}"},
-    "unknown_dim": {"zh": "{label}（{name}，尚无规则给出分类）", "en": "{name} (no rule classified it)"},
-    "unknown_score": {"zh": "{label}（{name}，尚无规则评分）", "en": "{name} (no rule scored it)"},
-    "unknown_derived": {"zh": "{label}（{name}，尚无规则推出）", "en": "{name} (no rule derived it)"},
-    "it_is": {"zh": "当前为 {v}", "en": "it is {v}"},
-    "it_is_missing": {"zh": "当前缺失", "en": "it is missing"},
-    "would_fire": {"zh": "若 {cond} 则触发：{actual}", "en": "would fire if {cond}: {actual}"},
-    "needs": {"zh": "需要 {needs} 才能判断：{cond}", "en": "needs {needs} to decide {cond}"},
-    "given": {"zh": "已提供 {x}", "en": "{x} is given"},
-    "absent": {"zh": "缺少 {x}", "en": "{x} is missing"},
-    "always": {"zh": "恒为真", "en": "always true"},
-    "heading_fired": {"zh": "已触发的规则", "en": "Rules that fired"},
-    "heading_missed": {"zh": "未触发的规则 · 最接近触发的在前", "en": "Rules that did not fire, nearest misses first"},
-    "heading_disabled": {"zh": "已停用的规则", "en": "Disabled rules"},
-    "suppressed": {"zh": "条件成立，但被 {by} 撤回（{why}）", "en": "its condition held, but it was suppressed by {by} ({why})"},
-    "heading_suppressed": {"zh": "被撤回的规则", "en": "Rules that were suppressed"},
-    "none": {"zh": "（无）", "en": "(none)"},
-    "as_of": {"zh": "评估日期", "en": "as of"},
-    "engine": {"zh": "引擎", "en": "engine"},
-    "rulebook": {"zh": "规则库", "en": "rulebook"},
-}
-
+_ZH_OPS = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", ">": ">", "<": "<"}
+_OP_WORDS = {"in": "explain.op_in", "not in": "explain.op_not_in"}  # the operators said in words
 
 _CJK_AFTER_PAREN = re.compile(r"([）」])\s+(?=[\u4e00-\u9fff])")
 
 
-def _t(key: str, lang: str, **kw: Any) -> str:
-    text = TEXT[key]["zh" if lang == "zh" else "en"].format(**kw)
-    # zh reads "…（折扣上限）则触发", without the space the template puts before a word
+def _tidy(text: str, lang: str) -> str:
+    """zh reads "…（折扣上限）则触发", without the space a catalogue text puts before a filled-in
+    value: applied to every explain text that has values filled in."""
     return _CJK_AFTER_PAREN.sub(r"\1", text) if lang == "zh" else text
 
 
@@ -340,7 +311,7 @@ class _Words:
 
     def value(self, v: Any, type_: str, owner: str = "") -> str:
         if v is None:
-            return _t("missing", self.lang)
+            return i18n.t("explain.missing", self.lang)
         if isinstance(v, bool):
             return ("是" if v else "否") if self.lang == "zh" else ("true" if v else "false")
         if isinstance(v, _dt.date):
@@ -361,6 +332,8 @@ class _Words:
         return str(v)
 
     def op(self, op: str) -> str:
+        if op in _OP_WORDS:
+            return i18n.t(_OP_WORDS[op], self.lang)
         return _ZH_OPS.get(op, op) if self.lang == "zh" else op
 
     def param(self, name: str) -> str:
@@ -375,10 +348,12 @@ class _Words:
     def needs(self, names: Iterable[str]) -> str:
         out = []
         for n in names:
-            kind = "unknown_dim" if n in self.book.dimensions else "unknown_score" if n in self.book.scores else \
-                "unknown_derived" if n in self.book.derived else ""
+            kind = ("explain.unknown_dim" if n in self.book.dimensions else
+                    "explain.unknown_score" if n in self.book.scores else
+                    "explain.unknown_derived" if n in self.book.derived else "")
             if kind:
-                out.append(_t(kind, self.lang, name=n, label=self.label(n)))
+                note = i18n.t(kind, self.lang)
+                out.append(_tidy(f"{self.label(n)}（{n}，{note}）", "zh") if self.lang == "zh" else f"{n} ({note})")
             elif self.lang == "zh" and self.label(n) != n:
                 out.append(f"{self.label(n)}（{n}）")
             else:
@@ -453,9 +428,10 @@ def _check(i: int, unit: ir.Cond, ctx: Context, outcome: Truth3, words: _Words, 
             ref = unit.ref
             v = eval_term(ref, ctx)
             name = words.subject(ref)
-            cond = _t("given" if unit.positive else "absent", lang, x=name)
+            cond = _tidy(i18n.t("explain.given" if unit.positive else "explain.absent", lang, x=name), lang)
             vt = words.value(v, ref.type, _owner(ref))
-            actual = _t("it_is_missing", lang) if v is None else _t("it_is", lang, v=vt)
+            actual = (i18n.t("explain.it_is_missing", lang) if v is None else
+                      _tidy(i18n.t("explain.it_is", lang, v=vt), lang))
             return _finish(i, ir.show(unit), outcome, ref.name, name, "exists" if unit.positive else "missing",
                            plain(v), vt, None, "", "", (), 0.0 if outcome is True else 1.0, role, cond, actual, words)
         case ir.Cmp():
@@ -497,7 +473,8 @@ def _comparison(i: int, text: str, outcome: Truth3, left: ir.Term, v: Any, op: s
     if words.lang == "en" and op in ("==", "!=") and isinstance(against, bool):
         cond = f"{subject} is {'true' if against == (op == '==') else 'false'}"  # `listed` reads "listed is true"
     vt = words.value(v, type_ or left.type, _owner(left))
-    actual = _t("it_is_missing", words.lang) if v is None else _t("it_is", words.lang, v=vt)
+    actual = (i18n.t("explain.it_is_missing", words.lang) if v is None else
+              _tidy(i18n.t("explain.it_is", words.lang, v=vt), words.lang))
     return _finish(i, text, outcome, ir.show(left), subject, op, plain(v), vt, against, against_text, param,
                    tuple(missing) if outcome is None else (), gap, role, cond, actual, words)
 
@@ -507,9 +484,9 @@ def _finish(i: int, text: str, outcome: Truth3, subject: str, label: str, op: st
             cond: str, actual: str, words: _Words) -> Check:
     lang = words.lang
     if outcome is None and needs:
-        phrase = _t("needs", lang, needs=words.needs(needs), cond=cond)
+        phrase = _tidy(i18n.t("explain.needs", lang, needs=words.needs(needs), cond=cond), lang)
     elif outcome is not True and role == "fix":
-        phrase = _t("would_fire", lang, cond=cond, actual=actual)
+        phrase = _tidy(i18n.t("explain.would_fire", lang, cond=cond, actual=actual), lang)
     else:
         phrase = f"{cond}：{actual}" if lang == "zh" else f"{cond}: {actual}"
     return Check(i, text, outcome, subject, label, op, value, value_text, against, against_text, param, needs,
@@ -538,19 +515,19 @@ def explain_rule(advice: Any, rule: RuleDef, *, fired: bool | None = None) -> Ru
         if c.role == "fix":
             needs.extend(n for n in c.needs if n not in needs)
     if fired:
-        summary = _t("fired", lang)
-        why = tuple(c.phrase for c in checks if c.role == "because") or (_t("always", lang),)
+        summary = i18n.t("explain.fired", lang)
+        why = tuple(c.phrase for c in checks if c.role == "because") or (i18n.t("explain.always", lang),)
         failing, gap = 0, 0.0
     else:
         failing, gap = plan.failing, plan.gap
         if failing >= NEVER:
-            summary, why = _t("never", lang), ()
+            summary, why = i18n.t("explain.never", lang), ()
         elif failing == 0:  # only if an engine and the final facts disagree: say so rather than "0 away"
-            summary, why = _t("holds", lang), tuple(c.phrase for c in checks if c.outcome is True)
+            summary, why = i18n.t("explain.holds", lang), tuple(c.phrase for c in checks if c.outcome is True)
         else:
-            summary = _t("away", lang, n=failing, s="" if failing == 1 else "s")
+            summary = _tidy(i18n.t("explain.away_one" if failing == 1 else "explain.away", lang, n=failing), lang)
             if needs:
-                summary += _t("needs_data", lang, needs=words.needs(needs))
+                summary += _tidy(i18n.t("explain.needs_data", lang, needs=words.needs(needs)), lang)
             why = tuple(c.phrase for c in checks if c.role == "fix")
     return RuleExplanation(
         rule=rule.id, concept=rule.concept, title=rule.title.get(lang) or rule.id, source=rule.source,
@@ -588,14 +565,15 @@ def _suppressed(advice: Any, s: Any) -> RuleExplanation:
         whys.extend(w for w in explain_rule(advice, by, fired=True).why if w not in whys)
     sep = "、" if lang == "zh" else ", "
     return replace(e, status="suppressed",
-                   summary=_t("suppressed", lang, by=sep.join(parts), why=("；" if lang == "zh" else "; ").join(whys)))
+                   summary=_tidy(i18n.t("explain.suppressed", lang, by=sep.join(parts),
+                                        why=("；" if lang == "zh" else "; ").join(whys)), lang))
 
 
 def _disabled(advice: Any) -> list[RuleExplanation]:
     lang = "zh" if advice.lang == "zh" else "en"
     out = []
     for d in advice.book.disabled:
-        text = _t("disabled", lang, by=d.origin.rulebook, reason=d.reason)
+        text = _tidy(i18n.t("explain.disabled", lang, by=d.origin.rulebook, reason=d.reason), lang)
         out.append(RuleExplanation(rule=d.rule, concept="", title=d.rule, source="", at=str(d.origin.location),
                                    when="", status="disabled", outcome=None, failing=NEVER, gap=1.0,
                                    summary=text, why=(), needs=(), lang=lang))
@@ -678,19 +656,20 @@ def pretty_report(advice: Any, explanations: Sequence[RuleExplanation], *, detai
                   show_empty: bool = True) -> str:
     lang = "zh" if advice.lang == "zh" else "en"
     book = advice.book
-    head = (f"{advice.account.name} ({advice.account.id}) · {_t('rulebook', lang)} {book.id} {book.version} "
-            f"({book.digest[:19]}) · {_t('as_of', lang)} {advice.as_of.isoformat()} · {_t('engine', lang)} "
-            f"{advice.engine}")
-    groups = (("heading_fired", [e for e in explanations if e.status == "fired"]),
-              ("heading_suppressed", [e for e in explanations if e.status == "suppressed"]),
-              ("heading_missed", [e for e in explanations if e.status == "not_fired"]),
-              ("heading_disabled", [e for e in explanations if e.status == "disabled"]))
+    head = (f"{advice.account.name} ({advice.account.id}) · {i18n.t('explain.rulebook', lang)} {book.id} "
+            f"{book.version} ({book.digest[:19]}) · {i18n.t('explain.as_of', lang)} {advice.as_of.isoformat()} · "
+            f"{i18n.t('explain.engine', lang)} {advice.engine}")
+    groups = (("explain.heading_fired", [e for e in explanations if e.status == "fired"]),
+              ("explain.heading_suppressed", [e for e in explanations if e.status == "suppressed"]),
+              ("explain.heading_missed", [e for e in explanations if e.status == "not_fired"]),
+              ("explain.heading_disabled", [e for e in explanations if e.status == "disabled"]))
     lines = [textsafe.line(head)]  # the account's name is input: it cannot start a line of its own
     for key, items in groups:
-        if not items and (key in ("heading_disabled", "heading_suppressed") or not show_empty):
+        if not items and (key in ("explain.heading_disabled", "explain.heading_suppressed") or not show_empty):
             continue
-        lines += ["", f"{_t(key, lang)}（{len(items)}）" if lang == "zh" else f"{_t(key, lang)} ({len(items)})"]
-        lines += pretty_lines(items, details=details) if items else [f"  {_t('none', lang)}"]
+        heading = i18n.t(key, lang)
+        lines += ["", f"{heading}（{len(items)}）" if lang == "zh" else f"{heading} ({len(items)})"]
+        lines += pretty_lines(items, details=details) if items else [f"  {i18n.t('explain.none', lang)}"]
     return "\n".join(lines) + "\n"
 
 

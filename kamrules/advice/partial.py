@@ -20,11 +20,6 @@ _OPS_ZH = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", ">": ">", "<": "<"}
 _OPS_EN = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", ">": ">", "<": "<"}
 
 
-
-def _t(key: str, lang: str, **kw: Any) -> str:
-    return i18n.t(key, lang, **kw)
-
-
 def label(book: Rulebook, name: str, lang: str) -> str:
     """The declared label (en: lower-cased first letter, as it reads inside a sentence)."""
     for table in (book.facts, book.metrics, book.dimensions, book.scores, book.derived):
@@ -49,12 +44,12 @@ def range_text(low: float | None, high: float | None, type_: str, lang: str) -> 
     lo = None if low is None or math.isinf(low) else format_value(low, type_, lang)
     hi = None if high is None or math.isinf(high) else format_value(high, type_, lang)
     if lo is not None and hi is not None:
-        return _t("partial.range_in", lang, lo=lo, hi=hi)
+        return i18n.t("partial.range_in", lang, lo=lo, hi=hi)
     if lo is not None:
-        return _t("partial.range_ge", lang, lo=lo)
+        return i18n.t("partial.range_ge", lang, lo=lo)
     if hi is not None:
-        return _t("partial.range_le", lang, hi=hi)
-    return _t("partial.range_any", lang)
+        return i18n.t("partial.range_le", lang, hi=hi)
+    return i18n.t("partial.range_any", lang)
 
 
 def whatever(book: Rulebook, names: Iterable[str], lang: str) -> str:
@@ -68,13 +63,13 @@ def whatever(book: Rulebook, names: Iterable[str], lang: str) -> str:
     if len(parts) == 1:
         x, r = parts[0]
         plural = lang != "zh" and x.endswith("s") and not x.endswith("ss")
-        return _t("partial.whatever_plural" if plural else "partial.whatever_one", lang,
+        return i18n.t("partial.whatever_plural" if plural else "partial.whatever_one", lang,
                   x=x if lang == "zh" else f"the {x}", r=r)
     if lang == "zh":
-        xs = _t("partial.and", lang).join(f"{x}（{r}）" for x, r in parts)
+        xs = i18n.t("partial.and", lang).join(f"{x}（{r}）" for x, r in parts)
     else:
         xs = ", ".join(f"the {x} ({r})" for x, r in parts[:-1]) + f" and the {parts[-1][0]} ({parts[-1][1]})"
-    return _t("partial.whatever_many", lang, xs=xs)
+    return i18n.t("partial.whatever_many", lang, xs=xs)
 
 
 def side_text(subject: str, iv: Interval, type_: str, op: str, outcome: bool, lang: str) -> str:
@@ -83,12 +78,12 @@ def side_text(subject: str, iv: Interval, type_: str, op: str, outcome: bool, la
         return format_value(v, type_, lang)
 
     if op in ("==", "!=") and math.isfinite(iv.lo) and math.isfinite(iv.hi):
-        return _t("partial.is", lang, s=subject, b=_t("partial.between", lang, lo=fmt(iv.lo), hi=fmt(iv.hi)))
+        return i18n.t("partial.is", lang, s=subject, b=i18n.t("partial.between", lang, lo=fmt(iv.lo), hi=fmt(iv.hi)))
     upper = (op in ("<", "<=")) == outcome  # '<' holding: how high it can be; '<' failing: how low …
     if math.isinf(iv.hi if upper else iv.lo):
         upper = not upper  # (only for == and !=, decided by a finite end on the other side)
-    bound = _t("partial.at_most", lang, v=fmt(iv.hi)) if upper else _t("partial.at_least", lang, v=fmt(iv.lo))
-    return _t("partial.is", lang, s=subject, b=bound)
+    bound = i18n.t("partial.at_most", lang, v=fmt(iv.hi)) if upper else i18n.t("partial.at_least", lang, v=fmt(iv.lo))
+    return i18n.t("partial.is", lang, s=subject, b=bound)
 
 
 def bounded_phrase(book: Rulebook, env: Mapping[str, Any], *, left: str, left_iv: Interval | None,
@@ -105,7 +100,7 @@ def bounded_phrase(book: Rulebook, env: Mapping[str, Any], *, left: str, left_iv
         sides.append(side_text(label(book, right, lang), right_iv, type_, flipped, outcome, lang))
     ops = _OPS_ZH if lang == "zh" else _OPS_EN
     shown = cond or f"{ops.get(op, op)} {against_text}"
-    return _t("partial.holds" if outcome else "partial.fails", lang, whatever=whatever(book, names, lang),
+    return i18n.t("partial.holds" if outcome else "partial.fails", lang, whatever=whatever(book, names, lang),
               sides=("，" if lang == "zh" else ", ").join(sides), cond=shown)
 
 
@@ -134,7 +129,7 @@ def data_check_text(book: Rulebook, c: DataCheck, lang: str) -> str:
     lab = label(book, c.fact, lang)
     if lang != "zh":
         lab = lab[0].upper() + lab[1:] if lab else lab
-    return _t("partial.check", lang, label=lab, v=format_value(c.value, type_, lang),
+    return i18n.t("partial.check", lang, label=lab, v=format_value(c.value, type_, lang),
               r=range_text(c.low, c.high, type_, lang))
 
 

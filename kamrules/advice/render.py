@@ -75,8 +75,18 @@ def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | Non
     ctx = textsafe.deep(raw, textsafe.html if fmt == "html" else textsafe.markdown)
     env.filters["money"] = lambda x: "—" if x is None else format_money(float(x), advice.lang)
     name = f"brief.{fmt}.j2" if brief else f"playbook.{fmt}.j2"
+    # the top-level fields are the template's names
+    return render_template(env, name, vars(ctx), reads="the documented context only (docs/playbook-context.md)",
+                           names_doc="docs/playbook-context.md")
+
+
+def render_template(env: BoundedEnvironment, name: str, ctx: Mapping[str, Any], *, reads: str, names_doc: str) -> str:
+    """Render the template `name` with `ctx`. Whatever the template does wrong, from a typo to a
+    loop without end, is the template's (a company overlay may replace it): an InputError at its
+    file and line (exit 2). The playbook and the portfolio dashboard both render through here;
+    `reads` says what a template may read, `names_doc` where its names are documented."""
     try:
-        return env.get_template(name).render(vars(ctx))  # the top-level fields are the template's names
+        return env.get_template(name).render(ctx)
     except TemplateFileError as e:
         raise InputError([e.problem()]) from None
     except LimitExceeded as e:
@@ -84,10 +94,10 @@ def render_text(advice: Advice, fmt: str, *, explain: list[dict[str, Any]] | Non
                                 "templates are bounded in time, size, loops and nesting (docs/security.md)") from None
     except SecurityError as e:
         raise _template_problem(e, name, "template.unsafe", "the template tried something the sandbox forbids",
-                                "templates may read the documented context only (docs/playbook-context.md)") from None
+                                f"templates may read {reads}") from None
     except TemplateError as e:
         raise _template_problem(e, name, "template.error", f"the template failed: {e.message or e}",
-                                "check the variable names against docs/playbook-context.md") from None
+                                f"check the variable names against {names_doc}") from None
     except RecursionError as e:
         raise _template_problem(e, name, "template.limit", "the template is nested too deeply",
                                 "templates are bounded in time, size, loops and nesting (docs/security.md)") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from kamrules.core import textsafe
+from kamrules.core import i18n, textsafe
 from kamrules.core.values import format_value
 from kamrules.rulebook.model import Rulebook, Text
 
@@ -100,29 +100,29 @@ def _fact_row(f: Any) -> dict[str, Any]:
             "group": f.group, "required": f.required}
 
 
-COLUMNS: dict[str, list[tuple[str, str]]] = {  # section → (heading, key) ; "origin" added with --effective
-    "rules": [("ID", "id"), ("CONCEPT", "concept"), ("SOURCE", "source"), ("SEVERITY", "severity"), ("TITLE", "title")],
-    "parameters": [("NAME", "name"), ("VALUE", "value_text"), ("SOURCE", "source"), ("LABEL", "label")],
-    "facts": [("NAME", "name"), ("TYPE", "type"), ("UNIT", "unit"), ("LABEL (zh)", "label.zh"),
-              ("LABEL (en)", "label.en"), ("ALIASES", "aliases")],
-    "metrics": [("NAME", "name"), ("TYPE", "type"), ("FORMULA", "formula"), ("LABEL", "label")],
-    "dimensions": [("NAME", "name"), ("HIT POLICY", "hit_policy"), ("VALUES", "values"), ("LABEL", "label")],
-    "scores": [("NAME", "name"), ("MIN", "min"), ("MAX", "max"), ("LABEL", "label")],
-    "derived": [("NAME", "name"), ("TYPE", "type"), ("LABEL", "label")],
-    "disabled": [("RULE", "rule"), ("REASON", "reason"), ("BY", "by"), ("AT", "at")],
+# section → (heading: its catalogue key, key of the value); "origin" is added with --effective
+COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "rules": [("rules.head_id", "id"), ("rules.head_concept", "concept"), ("rules.head_source", "source"),
+              ("rules.head_severity", "severity"), ("rules.head_title", "title")],
+    "parameters": [("rules.head_name", "name"), ("rules.head_value", "value_text"),
+                   ("rules.head_source", "source"), ("rules.head_label", "label")],
+    "facts": [("rules.head_name", "name"), ("rules.head_type", "type"), ("rules.head_unit", "unit"),
+              ("rules.head_label_zh", "label.zh"), ("rules.head_label_en", "label.en"),
+              ("rules.head_aliases", "aliases")],
+    "metrics": [("rules.head_name", "name"), ("rules.head_type", "type"), ("rules.head_formula", "formula"),
+                ("rules.head_label", "label")],
+    "dimensions": [("rules.head_name", "name"), ("rules.head_hit_policy", "hit_policy"),
+                   ("rules.head_values", "values"), ("rules.head_label", "label")],
+    "scores": [("rules.head_name", "name"), ("rules.head_min", "min"), ("rules.head_max", "max"),
+               ("rules.head_label", "label")],
+    "derived": [("rules.head_name", "name"), ("rules.head_type", "type"), ("rules.head_label", "label")],
+    "disabled": [("rules.head_rule", "rule"), ("rules.head_reason", "reason"), ("rules.head_by", "by"),
+                 ("rules.head_at", "at")],
 }
-HEADS_ZH = {  # column headings of `--format md` (a document for people) in Chinese; the terminal table keeps
-    # its short English headings, which scripts and older docs match
-    "ID": "编号", "CONCEPT": "概念", "SOURCE": "出处", "SEVERITY": "严重程度", "TITLE": "标题", "NAME": "键名",
-    "VALUE": "取值", "LABEL": "名称", "TYPE": "类型", "UNIT": "单位", "LABEL (zh)": "中文名称",
-    "LABEL (en)": "英文名称", "ALIASES": "别名", "FORMULA": "公式", "HIT POLICY": "命中策略", "VALUES": "取值范围",
-    "MIN": "最小值", "MAX": "最大值", "RULE": "规则", "REASON": "原因", "BY": "停用者", "AT": "位置",
-    "FROM": "来自规则库", "CHANGED BY": "修改者", "LOCKED": "锁定",
-}
-TITLES = {
-    "rules": ("规则", "Rules"), "parameters": ("参数", "Parameters"), "facts": ("事实（客户档案字段）", "Facts"),
-    "metrics": ("指标", "Metrics"), "dimensions": ("分类维度", "Dimensions"), "scores": ("评分", "Scores"),
-    "derived": ("推导事实", "Derived facts"), "disabled": ("已停用的规则", "Disabled rules"),
+SECTION_TITLES = {
+    "rules": "rules.section_rules", "parameters": "rules.section_parameters", "facts": "rules.section_facts",
+    "metrics": "rules.section_metrics", "dimensions": "rules.section_dimensions", "scores": "rules.section_scores",
+    "derived": "rules.section_derived", "disabled": "rules.section_disabled",
 }
 
 
@@ -142,9 +142,9 @@ def _cell(row: dict[str, Any], key: str) -> str:
 def _columns(section: str, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     cols = list(COLUMNS[section])
     if rows and "origin" in rows[0]:
-        cols += [("FROM", "origin.rulebook"), ("AT", "origin.at")]
+        cols += [("rules.head_from", "origin.rulebook"), ("rules.head_at", "origin.at")]
         if section == "rules":
-            cols += [("CHANGED BY", "changed_by"), ("LOCKED", "locked")]
+            cols += [("rules.head_changed_by", "changed_by"), ("rules.head_locked", "locked")]
     return cols
 
 
@@ -158,7 +158,7 @@ def render_catalog(data: dict[str, Any], fmt: str, lang: str) -> str:
     if "files" in book:  # --effective
         lines += [f"digest: {book['digest']}", f"chain: {cell(' → '.join(book['chain']))}"]
         width = max((len(p["id"]) for p in book["parts"]), default=0)
-        built_in = " (built-in)" if lang != "zh" else "（内置）"
+        built_in = i18n.t("rules.built_in", lang)
         parts = [f"{p['id'].ljust(width)}  {p['file']}{built_in if p['builtin'] else ''}" for p in book["parts"]]
         if fmt == "md":
             lines += ["", *(f"- {cell(r)}" for r in parts), ""]
@@ -168,9 +168,10 @@ def render_catalog(data: dict[str, Any], fmt: str, lang: str) -> str:
         rows = data.get(section)
         if rows is None:
             continue
-        title = TITLES[section][0 if lang == "zh" else 1]
+        title = i18n.t(SECTION_TITLES[section], lang)
         cols = _columns(section, rows)
-        heads = [HEADS_ZH.get(h, h) if fmt == "md" and lang == "zh" else h for h, _ in cols]
+        # a terminal table keeps its short English headings (scripts and older docs match them); md is for people
+        heads = [i18n.t(h, lang if fmt == "md" else "en") for h, _ in cols]
         table = [heads] + [[cell(_cell(r, k)) for _, k in cols] for r in rows]
         if fmt == "md":
             lines += [f"## {title} ({len(rows)})", ""] + _md_table(table) + [""]

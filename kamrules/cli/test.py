@@ -41,14 +41,14 @@ def test_cmd(paths: tuple[str, ...], coverage: bool, min_coverage: float | None,
       kamrules test
       kamrules test rules/course --coverage
       kamrules test rules/course --min-coverage 90 --format json
-      kamrules test rules/course --invariants 5000
+      kamrules test rules/course --invariants 200
     """
     from kamrules.authoring.ruletests.report import pretty, to_json
     from kamrules.authoring.ruletests.runner import run
 
     from kamrules.authoring.ruletests.runner import DEFAULT_INVARIANT_EXAMPLES
 
-    report = run(list(paths), lang=lang,
+    report = run(list(paths), lang=lang, coverage=coverage or min_coverage is not None,
                  invariants=DEFAULT_INVARIANT_EXAMPLES if invariants is None else invariants)
     if fmt == "json":
         echo(textsafe.json_dumps(to_json(report, coverage=coverage, min_coverage=min_coverage), default=str))

@@ -3,7 +3,10 @@ catalogue, one lookup (core/i18n.py `t`). Keys are namespaced by where they appe
 (the playbook chrome; templates read them as `ui.<name>`), `severity.*`, `source.*`,
 `concept.*` and `family.*` (kamrules' own concepts: the course's concept names are the
 rulebook's, rules/course/playbook.yaml), `resolve.*`, `history.*` (the review store),
-`mapping.*` (the comments `init mapping` writes).
+`mapping.*` (the comments `init mapping` writes), `dashboard.*` and `portfolio.*` (`kamrules
+portfolio`), `partial.*` and `bounds.*` (partial data), `explain.*` (`kamrules explain`),
+`init.*` (the files `init account` and `init company` write), `rules.*` (`kamrules rules`),
+`value.*` (hints for a value an account cannot hold, in the language it was written in).
 
 Data only. tests/test_catalogue.py checks that every entry has both languages with the same
 {placeholders}, and that every key is used.
@@ -158,6 +161,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "playbook.brief_ask": {"zh": "要争取什么", "en": "What to ask for"},
     "playbook.brief_walk_away": {"zh": "底线价格", "en": "Walk-away price"},
     "playbook.brief_n_symptoms": {"zh": "{n} 条相关预警", "en": "{n} related findings"},
+    "playbook.brief_one_symptom": {"zh": "1 条相关预警", "en": "1 related finding"},
     "playbook.walk_away": {"zh": "平均折扣最多 {max}（今天 {now}，还有 {room}的余地）；按今天的销量，年交易额不能低于 {floor}（今天 {revenue}）。再低就不能覆盖服务成本。", "en": "Average discount at most {max} (today {now}, {room} of room); at today's volume, revenue no lower than {floor} (today {revenue}). Below that the account no longer covers its cost to serve."},
     "playbook.walk_away_crossed": {"zh": "平均折扣最多 {max}，今天已经是 {now}（超出 {room}）；按今天的销量，年交易额至少要 {floor}（今天 {revenue}）。这个价格已经不能覆盖服务成本。", "en": "Average discount at most {max}, but today it is {now} ({room} past it); at today's volume revenue needs to be at least {floor} (today {revenue}). At this price the account no longer covers its cost to serve."},
     "playbook.walk_away_none": {"zh": "即使不打折也不能覆盖服务成本：按今天的销量，年交易额至少要 {floor}（今天 {revenue}）。要改的是服务成本或合作方式，不是折扣。", "en": "Not even list price covers the cost to serve: at today's volume revenue would need to be {floor} (today {revenue}). What must change is the cost to serve or the way we work together, not the discount."},
@@ -284,6 +288,46 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portfolio.rules_always": {"zh": "对每个客户都触发的规则（{n} 条）：{rules}", "en": "Rules that fire for every account ({n}): {rules}"},
     "portfolio.calibrated": {"zh": "已把按本组合校准的门槛写入 {file}（{n} 个参数）。", "en": "Wrote the thresholds calibrated from this portfolio to {file} ({n} parameters)."},
     "portfolio.not_calibrated": {"zh": "未校准 {param}：只有 {n} 个客户给出 {of}。", "en": "{param} not calibrated: only {n} accounts give {of}."},
+    # `kamrules portfolio`: the table of accounts and its summary (portfolio/portfolio.py; the dashboard
+    # shares the title, headings and summary)
+    "portfolio.title": {"zh": "客户组合", "en": "Account portfolio"},
+    "portfolio.meta": {"zh": "规则库 {book} {version} · 评估日期 {as_of} · 引擎 {engine} · {n} 个客户", "en": "Rulebook {book} {version} · as of {as_of} · engine {engine} · {n} accounts"},
+    "portfolio.own_dates": {"zh": "各客户自己的日期", "en": "each account's own date"},
+    "portfolio.id": {"zh": "编号", "en": "Id"},
+    "portfolio.name": {"zh": "名称", "en": "Name"},
+    "portfolio.source": {"zh": "来源", "en": "Source"},
+    "portfolio.final": {"zh": "客户分类", "en": "Class"},
+    "portfolio.tier": {"zh": "金字塔层级", "en": "Pyramid tier"},
+    "portfolio.scorecard": {"zh": "记分卡象限", "en": "Scorecard"},
+    "portfolio.revenue": {"zh": "年交易额", "en": "Revenue"},
+    "portfolio.current_value": {"zh": "现实价值", "en": "Current value"},
+    "portfolio.potential_value": {"zh": "潜在价值", "en": "Potential value"},
+    "portfolio.health": {"zh": "健康度", "en": "Health"},
+    "portfolio.warnings": {"zh": "预警", "en": "Warnings"},
+    "portfolio.warnings_of": {"zh": "预警·{sev}", "en": "Warnings: {sev}"},
+    "portfolio.top_warning": {"zh": "首要预警", "en": "Top warning"},
+    "portfolio.top_severity": {"zh": "首要预警级别", "en": "Top warning severity"},
+    "portfolio.summary": {"zh": "摘要", "en": "Summary"},
+    "portfolio.by_final": {"zh": "客户分类", "en": "Accounts by class"},
+    "portfolio.pareto": {"zh": "帕累托法则（二八法则）", "en": "The Pareto law (80/20)"},
+    "portfolio.pareto_text": {"zh": "年交易额最高的 {top} 个客户（{m} 个客户的 {accounts}）贡献了 {share} 的年交易额（合计 {total}）。", "en": "The top {top} of {m} accounts ({accounts}) bring {share} of the revenue ({total} in all)."},
+    "portfolio.pareto_missing": {"zh": "另有 {k} 个客户没有年交易额，未计入。", "en": "{k} accounts without revenue are left out."},
+    "portfolio.pareto_none": {"zh": "没有客户给出年交易额，无法计算。", "en": "No account gives its revenue, so this cannot be computed."},
+    "portfolio.concentration": {"zh": "客户集中度", "en": "Concentration"},
+    "portfolio.programme": {"zh": "大客户计划规模（天龙八部·客户分级）", "en": "Key-account programme size (eight parts: tiering)"},
+    "portfolio.programme_within": {"zh": "{n} 个大客户，在文献建议的 {lo}–{hi} 个之内（McDonald & Woodburn）。", "en": "{n} key accounts, within the {lo}–{hi} the literature suggests (McDonald & Woodburn)."},
+    "portfolio.programme_below": {"zh": "{n} 个大客户，少于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：检查是否有值得升级的中客户。", "en": "{n} key accounts, fewer than the {lo}–{hi} the literature suggests (McDonald & Woodburn): look for medium accounts worth moving up."},
+    "portfolio.programme_below_none": {"zh": "{n} 个大客户，少于文献建议的 {lo}–{hi} 个（McDonald & Woodburn），而且没有可以升级的中客户：门槛可能不适合这个组合的规模（见“组合本身”与 --calibrate）。", "en": "{n} key accounts, fewer than the {lo}–{hi} the literature suggests (McDonald & Woodburn), and no medium account to move up: the thresholds may not fit this book's scale (see “The portfolio itself” and --calibrate)."},
+    "portfolio.programme_above": {"zh": "{n} 个大客户，多于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：资源会被摊薄，重新按三类标准筛选。", "en": "{n} key accounts, more than the {lo}–{hi} the literature suggests (McDonald & Woodburn): resources get spread thin; re-select with the three standards."},
+    "portfolio.programme_too_many": {"zh": "{n} 个大客户，超过 {many} 个，已经照顾不过来（McDonald & Woodburn）：必须按三类标准重新分级。", "en": "{n} key accounts, more than {many}: too many to serve well (McDonald & Woodburn); re-tier with the three standards."},
+    "portfolio.manager_overloaded": {"zh": "客户经理 {manager} 负责 {n} 个大客户，达到 {limit} 个即过多（KAM 协会）。", "en": "Account manager {manager} holds {n} key accounts; {limit} or more is too many (KAM association)."},
+    "portfolio.conc_over": {"zh": "{n} 个客户各占公司年销售额的 {threshold} 及以上：", "en": "{n} accounts are each {threshold} or more of the company's revenue:"},
+    "portfolio.conc_none_over": {"zh": "没有客户占公司年销售额的 {threshold} 及以上。", "en": "No account is {threshold} or more of the company's revenue."},
+    "portfolio.conc_unknown": {"zh": "没有给出公司年销售额（company.revenue），无法计算占公司的比例；组合本身的集中度见“组合本身”。", "en": "The company's revenue (company.revenue) is not given, so shares of it cannot be computed; the book's own concentration is under “The portfolio itself”."},
+    "portfolio.conc_total": {"zh": "这些客户合计占公司年销售额的 {share}。", "en": "Together these accounts are {share} of the company's revenue."},
+    "portfolio.data_checks_title": {"zh": "数据核对", "en": "Data checks"},
+    "portfolio.data_checks_text": {"zh": "{n} 个客户有超出通常范围的数据，已按原值评估；请核对：", "en": "{n} accounts have figures outside the usual range, evaluated as given; check them:"},
+    "portfolio.skipped": {"zh": "{n} 个无效客户已跳过（问题见标准错误输出）。", "en": "Invalid accounts skipped: {n} (their problems are on standard error)."},
     "mapping.head": {"zh": "kamrules CRM 映射：由 `kamrules init mapping` 根据 {files} 生成。", "en": "kamrules CRM mapping: written by `kamrules init mapping` from {files}."},
     "mapping.check": {"zh": "逐条检查标有 TODO 的行，然后运行：", "en": "Check every line marked TODO, then run:"},
     "mapping.format": {"zh": "格式见 docs/crm-mapping.md；编辑器用的 JSON Schema：`kamrules schema mapping`。", "en": "The format: docs/crm-mapping.md; a JSON Schema for editors: `kamrules schema mapping`."},
@@ -375,5 +419,170 @@ MESSAGES: dict[str, dict[str, str]] = {
     "history.warnings": {"zh": "预警 严/高/中/低", "en": "warnings c/h/m/l"},
     "history.by": {"zh": "记录人", "en": "by"},
     "history.rulebook": {"zh": "规则库", "en": "rulebook"},
+    # hints for a value an account cannot hold (core/values.py, core/grammar.py), in the language of the input
+    "value.amount_hint": {"zh": "请写金额，例如 1200000、1,200,000、120万 或 1.2亿", "en": "write e.g. 1200000, 1,200,000, 1.2M, 120万 or 1.2亿"},
+    "value.number_hint": {"zh": "请写数字或金额，例如 1200000、120万 或 1.2亿（百分比写作 18%）", "en": "write e.g. 1200000, 1,200,000, 1.2M, 120万 or 1.2亿 (or 18% for a percent)"},
+    "value.percent_hint": {"zh": "请写百分比，例如 18% 或 0.18", "en": "write a percent, e.g. 18% or 0.18"},
+    "value.amount_not_in_unit": {"zh": "这一项是金额，不以{unit}计：请写金额，例如 120万、1.2亿 或 1,200,000", "en": "this value is an amount of money, not counted in {unit}: write e.g. 1,200,000, 1.2M or 120万"},
+    "value.decimal_comma": {"zh": "数字中的逗号只用于千位分隔（1,200,000）；小数请用小数点：{point}", "en": "a comma in a number only separates thousands (1,200,000); write a decimal with a point: {point}"},
+    "value.at_least": {"zh": "{name} 至少为 {bound}", "en": "{name} must be at least {bound}"},
+    "value.at_least_not_negative": {"zh": "{name} 至少为 {bound}：这里不允许负数", "en": "{name} must be at least {bound}: negative values are not allowed here"},
+    "value.at_most": {"zh": "{name} 最多为 {bound}", "en": "{name} must be at most {bound}"},
+    "value.other_field": {"zh": "'{value}' 是“{field}”（{name}）的取值 {choice}，不是这一项的：请写在 {name} 下", "en": "'{value}' is a value of {field} ({name}: {choice}), not of this field: write it under {name}"},
+    "value.percent_not_in_unit": {"zh": "这一项是百分比，不以{unit}计：请写百分比，例如 18% 或 0.18", "en": "this value is a percent, not counted in {unit}: write e.g. 18% or 0.18"},
     "history.superseded": {"zh": "（同日较早的 {n} 次记录已被更正取代）", "en": "({n} earlier recording(s) of the same date superseded)"},
+    # advice/explain.py: `kamrules explain`
+    "explain.fired": {"zh": "已触发", "en": "fired"},
+    "explain.missing": {"zh": "缺失", "en": "missing"},
+    "explain.away": {"zh": "未触发：差 {n} 个条件", "en": "did not fire: {n} conditions away"},
+    "explain.away_one": {"zh": "未触发：差 {n} 个条件", "en": "did not fire: {n} condition away"},
+    "explain.needs_data": {"zh": "（需补充数据：{needs}）", "en": " (needs {needs})"},
+    "explain.never": {"zh": "永远不会触发：条件恒为假", "en": "can never fire: its condition is always false"},
+    "explain.holds": {"zh": "未触发，但按最终数据其条件成立", "en": "did not fire, although its condition holds on the final facts"},
+    "explain.disabled": {"zh": "已由 {by} 停用：{reason}", "en": "disabled by {by}: {reason}"},
+    # a fact a rule needs that no rule has concluded yet: "{label}（{name}，…）", "{name} (…)"
+    "explain.unknown_dim": {"zh": "尚无规则给出分类", "en": "no rule classified it"},
+    "explain.unknown_score": {"zh": "尚无规则评分", "en": "no rule scored it"},
+    "explain.unknown_derived": {"zh": "尚无规则推出", "en": "no rule derived it"},
+    "explain.it_is": {"zh": "当前为 {v}", "en": "it is {v}"},
+    "explain.it_is_missing": {"zh": "当前缺失", "en": "it is missing"},
+    "explain.would_fire": {"zh": "若 {cond} 则触发：{actual}", "en": "would fire if {cond}: {actual}"},
+    "explain.needs": {"zh": "需要 {needs} 才能判断：{cond}", "en": "needs {needs} to decide {cond}"},
+    "explain.given": {"zh": "已提供 {x}", "en": "{x} is given"},
+    "explain.absent": {"zh": "缺少 {x}", "en": "{x} is missing"},
+    "explain.always": {"zh": "恒为真", "en": "always true"},
+    "explain.heading_fired": {"zh": "已触发的规则", "en": "Rules that fired"},
+    "explain.heading_missed": {"zh": "未触发的规则 · 最接近触发的在前", "en": "Rules that did not fire, nearest misses first"},
+    "explain.heading_disabled": {"zh": "已停用的规则", "en": "Disabled rules"},
+    "explain.suppressed": {"zh": "条件成立，但被 {by} 撤回（{why}）", "en": "its condition held, but it was suppressed by {by} ({why})"},
+    "explain.heading_suppressed": {"zh": "被撤回的规则", "en": "Rules that were suppressed"},
+    "explain.none": {"zh": "（无）", "en": "(none)"},
+    "explain.as_of": {"zh": "评估日期", "en": "as of"},
+    "explain.engine": {"zh": "引擎", "en": "engine"},
+    "explain.rulebook": {"zh": "规则库", "en": "rulebook"},
+    "explain.op_in": {"zh": "属于", "en": "in"},
+    "explain.op_not_in": {"zh": "不属于", "en": "not in"},
+    # authoring/init.py: `kamrules init account` (the template's comments)
+    "init.required": {"zh": "必填", "en": "required"},
+    "init.example": {"zh": "例如", "en": "e.g."},
+    "init.range": {"zh": "范围", "en": "range"},
+    "init.header": {
+        "zh": ("# 客户档案模板：规则库 '{id}' {version}（由 `kamrules init account` 生成）。\n"
+               "# 填写已知的数据；不知道的留空（null）即可：缺少某项只会让需要它的规则无法判断，手册会列出来。\n"
+               "# 写法：百分比 18% 或 0.18 · 金额 1,200,000 / 1.2M / 120万 / 1.2亿 · 日期 2026-03-01 · 是/否 true/false。\n"
+               "# 每个键也可以写成中文名称（例如 年交易额: 1200万）。注释里的“例如”是示例公司的数据，不要照抄。\n"
+               "# 先填写 id 和 name（必填），再填写其余各项。检查：kamrules advise 本文件"),
+        "en": ("# Account template for the rulebook '{id}' {version} (generated by `kamrules init account`).\n"
+               "# Fill in what you know; leave the rest empty (null): a missing fact only means the rules that\n"
+               "# need it cannot decide, and the playbook lists them.\n"
+               "# Values: percents 18% or 0.18 · money 1,200,000 / 1.2M / 120万 / 1.2亿 · dates 2026-03-01 · true/false.\n"
+               "# Keys may also be written with their Chinese labels. The 'e.g.' in the comments are the example\n"
+               "# company's figures, not this account's. Fill in id and name (required) first, then the rest.\n"
+               "# Try it: kamrules advise this-file.yaml"),
+    },
+    "init.as_of": {"zh": "# as_of: 2026-06-30    # 评估日期（默认今天）", "en": "# as_of: 2026-06-30    # evaluation date (default: today)"},
+    "init.notes": {"zh": "# notes: …             # 备注，规则不读取", "en": "# notes: …             # free notes, not read by rules"},
+    "init.type_money": {"zh": "金额", "en": "money"},
+    "init.type_percent": {"zh": "百分比", "en": "percent"},
+    "init.type_number": {"zh": "数字", "en": "number"},
+    "init.type_integer": {"zh": "整数", "en": "whole number"},
+    "init.type_bool": {"zh": "是/否", "en": "true/false"},
+    "init.type_enum": {"zh": "选项", "en": "one of"},
+    "init.type_string": {"zh": "文本", "en": "text"},
+    "init.type_date": {"zh": "日期", "en": "date"},
+    "init.type_list": {"zh": "列表", "en": "list"},
+    # the course's fact groups: zh names them, en shows the group's key
+    "init.group_identity": {"zh": "基本信息", "en": "identity"},
+    "init.group_transaction": {"zh": "交易类", "en": "transaction"},
+    "init.group_financial": {"zh": "财务类", "en": "financial"},
+    "init.group_contact": {"zh": "联络类", "en": "contact"},
+    "init.group_characteristics": {"zh": "特征类", "en": "characteristics"},
+    "init.group_terms": {"zh": "商务条款", "en": "terms"},
+    "init.group_potential": {"zh": "潜在价值", "en": "potential"},
+    "init.group_service": {"zh": "服务", "en": "service"},
+    "init.group_relationships": {"zh": "客户关系", "en": "relationships"},
+    "init.group_team": {"zh": "我方团队", "en": "team"},
+    "init.group_analyses": {"zh": "六步分析", "en": "analyses"},
+    "init.group_competition": {"zh": "竞争", "en": "competition"},
+    "init.group_opportunities": {"zh": "商机", "en": "opportunities"},
+    "init.group_company": {"zh": "我方公司", "en": "company"},
+    "init.group_other": {"zh": "其他", "en": "other"},
+    # `kamrules init company` (the overlay skeleton, its test file and templates/README.md)
+    "init.overlay_head": {"zh": "# {name}：{base} 的公司规则层（overlay）。只写与 {base} 不同之处。", "en": "# {name}: a company overlay of {base}. Write only what differs from {base}."},
+    "init.overlay_check": {"zh": "# 检查：kamrules check {name}/{name}.yaml      测试：kamrules test {name}/", "en": "# Check: kamrules check {name}/{name}.yaml      Test: kamrules test {name}/"},
+    "init.overlay_use": {"zh": "# 使用：kamrules advise 客户.yaml --rulebook {name}/{name}.yaml", "en": "# Use:   kamrules advise account.yaml --rulebook {name}/{name}.yaml"},
+    "init.overlay_templates": {"zh": "templates: templates   # 公司自己的手册模板（见 templates/README.md）", "en": "templates: templates   # the company's own playbook templates (see templates/README.md)"},
+    "init.overlay_params": {"zh": "# 调整课程的参数：每个取值都要写明来源（company:<谁定的>）。", "en": "# Change a parameter of the course: every value needs a source (company:<who decided>)."},
+    "init.overlay_disable": {"zh": "# 停用某条规则；理由会写进每份手册的“建议来源”。", "en": "# Switch a rule off; the reason is printed in every playbook's provenance."},
+    "init.overlay_override": {"zh": "# 修改规则的一部分：when、priority、title、severity、message、remedy、classify、score、source。", "en": "# Change part of a rule: when, priority, title, severity, message, remedy, classify, score, source."},
+    "init.overlay_lock": {"zh": "# 锁定规则：之后的层不能再修改或停用它。", "en": "# Lock a rule: later overlays can no longer change or disable it."},
+    "init.overlay_rules": {"zh": "# 新规则：与课程规则写法相同（docs/rulebook-language.md）。", "en": "# New rules: written like the course's own (docs/rulebook-language.md)."},
+    "init.overlay_param_label": {"zh": "复核门槛", "en": "Review threshold"},
+    "init.overlay_title": {"zh": "大额客户定期经营复核", "en": "Regular business review of large accounts"},
+    "init.overlay_message": {"zh": "{label}{{{{ {fact}|{flt} }}}} 达到公司复核门槛 {{{{ params.{param}|{flt} }}}}：安排季度经营复核。", "en": "{label} {{{{ {fact}|{flt} }}}} reaches the company's review threshold {{{{ params.{param}|{flt} }}}}: hold a quarterly business review."},
+    "init.overlay_remedy": {"zh": "由客户经理准备季度复核材料，邀请我方高层参加。", "en": "The account manager prepares the quarterly review and invites our executive sponsor."},
+    "init.overlay_case": {"zh": "达到门槛的客户需要季度复核", "en": "an account at the threshold gets the quarterly review"},
+    "init.overlay_book_title": {"zh": "{name} 公司规则", "en": "{name} company rules"},
+    "init.test_head": {"zh": "# {name} 的规则测试：kamrules test {name}/", "en": "# Rule tests of {name}: kamrules test {name}/"},
+    "init.templates_readme": {
+        "zh": ("# {name} 的手册模板\n"
+               "\n"
+               "此文件夹中的模板会替换同名的内置模板（`playbook.md.j2`、`playbook.html.j2`）。\n"
+               "\n"
+               "- 只改一部分：新建 `playbook.md.j2`，第一行写 `{{% extends \"default:playbook.md.j2\" %}}`，\n"
+               "  再用 `{{% block 名称 %}}…{{% endblock %}}` 覆盖内置模板中的块。\n"
+               "- 整体替换：把内置模板复制到这里后修改。\n"
+               "- 模板在受限的 Jinja 沙箱中运行（时间、大小、循环和嵌套都有上限）；可用的变量见 docs/playbook-context.md。\n"
+               "- 模板只从本公司文件夹内读取：请用 UTF-8 保存，不要用指向文件夹外的符号链接（见 docs/security.md）。\n"
+               "- `kamrules check {name}/{name}.yaml` 会检查模板里的变量名和过滤器。\n"),
+        "en": ("# Playbook templates of {name}\n"
+               "\n"
+               "A template in this folder replaces the built-in template of the same name (`playbook.md.j2`,\n"
+               "`playbook.html.j2`).\n"
+               "\n"
+               "- To change a part: create `playbook.md.j2` starting with `{{% extends \"default:playbook.md.j2\" %}}`\n"
+               "  and override the built-in template's `{{% block name %}}…{{% endblock %}}` sections.\n"
+               "- To replace it entirely: copy the built-in template here and edit it.\n"
+               "- Templates run in a bounded Jinja sandbox (time, size, loops and nesting are capped); the\n"
+               "  variables they can use are listed in docs/playbook-context.md.\n"
+               "- Templates are read only from this company's folder: save them as UTF-8, and do not link to\n"
+               "  files outside it (see docs/security.md).\n"
+               "- `kamrules check {name}/{name}.yaml` checks the variable names and filters your templates use.\n"),
+    },
+    # authoring/catalogue.py: `kamrules rules` (section titles; column headings: the terminal table
+    # keeps its short English headings, which scripts and older docs match; --format md uses the language)
+    "rules.section_rules": {"zh": "规则", "en": "Rules"},
+    "rules.section_parameters": {"zh": "参数", "en": "Parameters"},
+    "rules.section_facts": {"zh": "事实（客户档案字段）", "en": "Facts"},
+    "rules.section_metrics": {"zh": "指标", "en": "Metrics"},
+    "rules.section_dimensions": {"zh": "分类维度", "en": "Dimensions"},
+    "rules.section_scores": {"zh": "评分", "en": "Scores"},
+    "rules.section_derived": {"zh": "推导事实", "en": "Derived facts"},
+    "rules.section_disabled": {"zh": "已停用的规则", "en": "Disabled rules"},
+    "rules.head_id": {"zh": "编号", "en": "ID"},
+    "rules.head_concept": {"zh": "概念", "en": "CONCEPT"},
+    "rules.head_source": {"zh": "出处", "en": "SOURCE"},
+    "rules.head_severity": {"zh": "严重程度", "en": "SEVERITY"},
+    "rules.head_title": {"zh": "标题", "en": "TITLE"},
+    "rules.head_name": {"zh": "键名", "en": "NAME"},
+    "rules.head_value": {"zh": "取值", "en": "VALUE"},
+    "rules.head_label": {"zh": "名称", "en": "LABEL"},
+    "rules.head_type": {"zh": "类型", "en": "TYPE"},
+    "rules.head_unit": {"zh": "单位", "en": "UNIT"},
+    "rules.head_label_zh": {"zh": "中文名称", "en": "LABEL (zh)"},
+    "rules.head_label_en": {"zh": "英文名称", "en": "LABEL (en)"},
+    "rules.head_aliases": {"zh": "别名", "en": "ALIASES"},
+    "rules.head_formula": {"zh": "公式", "en": "FORMULA"},
+    "rules.head_hit_policy": {"zh": "命中策略", "en": "HIT POLICY"},
+    "rules.head_values": {"zh": "取值范围", "en": "VALUES"},
+    "rules.head_min": {"zh": "最小值", "en": "MIN"},
+    "rules.head_max": {"zh": "最大值", "en": "MAX"},
+    "rules.head_rule": {"zh": "规则", "en": "RULE"},
+    "rules.head_reason": {"zh": "原因", "en": "REASON"},
+    "rules.head_by": {"zh": "停用者", "en": "BY"},
+    "rules.head_at": {"zh": "位置", "en": "AT"},
+    "rules.head_from": {"zh": "来自规则库", "en": "FROM"},
+    "rules.head_changed_by": {"zh": "修改者", "en": "CHANGED BY"},
+    "rules.head_locked": {"zh": "锁定", "en": "LOCKED"},
+    "rules.built_in": {"zh": "（内置）", "en": " (built-in)"},
 }

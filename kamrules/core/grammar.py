@@ -34,8 +34,9 @@ from typing import Any, Callable, Mapping, Union
 
 from kamrules.core import textsafe
 from kamrules.core.errors import Collector, Location, did_you_mean, suggest
-from kamrules.core.i18n import LANGS, is_chinese
+from kamrules.core.i18n import LANGS, is_chinese, t
 from kamrules.core.i18n import Text as BiText
+from kamrules.core.record import record
 from kamrules.core.values import RangeProblem, ValueProblem, format_value, parse_scalar
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
@@ -57,7 +58,7 @@ INVALID: Any = _Invalid()
 # item, e.g. "rule 'over'") are filled in; "{value}" is the offending value, repr'ed.
 
 
-@dataclass(frozen=True)
+@record
 class Ctx:
     doc: Doc
     out: Collector
@@ -76,7 +77,7 @@ class Ctx:
         self.out.add(self.code(code), message, self.at(where, value=value), format_path(path), expected, hint)
 
 
-@dataclass(frozen=True)
+@record
 class Scalar:
     """One value. kind: str | int | number | bool | any (any single value: text, number, bool, date)."""
 
@@ -93,7 +94,7 @@ class Scalar:
     schema_extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record
 class Text:
     """Bilingual text: a string (the same in both languages) or {zh: …, en: …}."""
 
@@ -101,7 +102,7 @@ class Text:
     what: str = "text"
 
 
-@dataclass(frozen=True)
+@record
 class Field:
     key: str
     node: "Node"
@@ -114,7 +115,7 @@ class Field:
     aliases: tuple[str, ...] = ()  # other keys that name the same field (labels): first one given wins
 
 
-@dataclass(frozen=True)
+@record
 class Map:
     name: str  # $defs name in the JSON Schema ("" = inline)
     fields: tuple[Field, ...]
@@ -152,7 +153,7 @@ class Map:
         return f
 
 
-@dataclass(frozen=True)
+@record
 class Key:
     """How a Table's keys are checked: a pattern, and names that are reserved."""
 
@@ -164,7 +165,7 @@ class Key:
     reserved_code: str = "reserved-name"
 
 
-@dataclass(frozen=True)
+@record
 class Table:
     """A mapping whose keys the user chooses: name → value."""
 
@@ -175,7 +176,7 @@ class Table:
     nullable: bool = True
 
 
-@dataclass(frozen=True)
+@record
 class Seq:
     item: "Node"
     desc: str = ""
@@ -187,7 +188,7 @@ class Seq:
     max_items: Callable[[], int] | None = None  # read when a list is read (a setting, or patched in tests)
 
 
-@dataclass(frozen=True)
+@record
 class Either:
     """Alternatives chosen by the value's YAML shape: the first whose shape fits is used."""
 
@@ -197,19 +198,19 @@ class Either:
     expected: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Ref:
     name: str
 
 
-@dataclass(frozen=True)
+@record
 class Anything:
     """Any value at all, kept as written (an example value, free notes)."""
 
     desc: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Check:
     """A further condition on a value a Friendly node has read: a full-match pattern."""
 
@@ -221,7 +222,7 @@ class Check:
     at_key: bool = False  # point at the key rather than at the value
 
 
-@dataclass(frozen=True)
+@record
 class Friendly:
     """One value of a declared type (core/values.SCALAR_TYPES), written the friendly way:
     percents as 18% or 0.18, amounts as 1,200,000 / 1.2M / 120万, a count or score with the
@@ -239,13 +240,16 @@ class Friendly:
     desc: str = ""
     examples: tuple[Any, ...] = ()
     max_text: int = 2000  # the longest text value
+    # the other enum fields beside this one (an item's, or the account's): (key as written, its
+    # label, its values). A value that belongs to one of them (态度: 教练, a buying role) is told so.
+    elsewhere: tuple[tuple[str, BiText, tuple[tuple[str, BiText], ...]], ...] = field(default=(), repr=False)
     enum: Mapping[str, BiText] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "enum", dict(self.choices))
 
 
-@dataclass(frozen=True)
+@record
 class Facts:
     """A vocabulary of named values: an account file. Each field's key is a dotted name; a name
     with dots may be written nested (team: {account_manager: …}) or flat
@@ -639,21 +643,24 @@ def _friendly(node: Friendly, raw: Any, path: YPath, ctx: Ctx) -> Any:
     try:
         value = parse_scalar(raw, node.type, node.enum, unit=node.unit)
     except ValueProblem as e:  # RangeProblem: well formed, but outside what kamrules computes with
+        hint = e.hint or (_other_field(node, raw) if node.type == "enum" else "")
         ctx.error("range" if isinstance(e, RangeProblem) else "value", f"'{format_path(path)}': {e.message}", path,
-                  e.expected or friendly_expected(node), e.hint)
+                  e.expected or friendly_expected(node), hint)
         return INVALID
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if (node.min is not None and value < node.min) or (node.max is not None and value > node.max):
             rng = friendly_range(node)
+            lang = "zh" if is_chinese(str(raw)) else "en"
             hint = ""
             if node.type == "percent" and isinstance(raw, (int, float)) and 1 < abs(raw) <= 100:
                 hint = f"a bare number is a fraction: did you mean {raw}%?"
             elif node.min is not None and value < node.min:
-                # the real bound, not a rule of thumb: a margin may be negative, down to its min
-                hint = f"{format_path(path)} must be at least {format_value(node.min, node.type, 'en')}" + \
-                    (": negative values are not allowed here" if node.min == 0 else "")
+                # the real bound, not a rule of thumb: a margin may be negative, down to its min;
+                # in the language of the input (第六台阶 gets a Chinese hint)
+                hint = t("value.at_least_not_negative" if node.min == 0 else "value.at_least", lang,
+                         name=format_path(path), bound=format_value(node.min, node.type, "en"))
             elif node.max is not None and value > node.max:
-                hint = f"{format_path(path)} must be at most {format_value(node.max, node.type, 'en')}"
+                hint = t("value.at_most", lang, name=format_path(path), bound=format_value(node.max, node.type, "en"))
             text = format_value(value, node.type, "en")
             if str(raw).strip() != text:
                 text = f"{raw} (= {text})"
@@ -668,6 +675,27 @@ def _friendly(node: Friendly, raw: Any, path: YPath, ctx: Ctx) -> Any:
                       value=not check.at_key)
             return INVALID
     return value
+
+
+def _other_field(node: Friendly, raw: Any) -> str:
+    """'教练' under 态度 is a buying role (内线/教练): the field it belongs to, when exactly one
+    other enum field beside this one has it as a value or a label (or a part of one: 内线/教练)."""
+    text = str(raw).strip()
+    low = text.lower()
+    found = []
+    for key, label, choices in node.elsewhere:
+        for name, vlabel in choices:
+            forms = {name, vlabel.zh or "", vlabel.en or ""} | set(re.split(r"[/／、]", vlabel.zh or ""))
+            if low in {f.lower() for f in forms if f}:
+                found.append((key, label, name, vlabel))
+                break
+    if len(found) != 1:
+        return ""
+    key, label, name, vlabel = found[0]
+    lang = "zh" if is_chinese(text) else "en"
+    shown = label.zh if lang == "zh" and label.zh else label.en or key
+    choice = f"{vlabel.zh} ({name})" if lang == "zh" and vlabel.zh else name
+    return t("value.other_field", lang, value=text, field=shown, name=key, choice=choice)
 
 
 def _facts(g: Grammar, node: Facts, value: Any, path: YPath, ctx: Ctx) -> Any:

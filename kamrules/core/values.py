@@ -142,11 +142,8 @@ def parse_amount(raw: Any, *, allow_percent: bool = False) -> float:
         low = text.lower()
         if low in {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", ".nan", ".inf"}:
             raise ValueProblem(f"'{raw}' is not a finite number", hint="leave the key out if the value is unknown")
-        raise ValueProblem(
-            f"'{_shown(raw)}' is not a number kamrules can read",
-            hint="write e.g. 1200000, 1,200,000, 1.2M, 120万 or 1.2亿" + (" (or 18% for a percent)" if allow_percent else ""),
-            expected="a number",
-        )
+        raise ValueProblem(f"'{_shown(raw)}' is not a number kamrules can read",
+                           hint=amount_hint(raw, "number" if allow_percent else "money"), expected="a number")
     if len(m["num"]) > 64:  # more digits than any value in range can need: refuse before Decimal work
         raise _too_big(raw)
     try:
@@ -172,6 +169,10 @@ def parse_percent(raw: Any) -> float:
         value = parse_amount(raw, allow_percent=True)
     except RangeProblem:
         value = math.inf  # reported with the percent range below
+    except ValueProblem as e:
+        if "kamrules can read" not in e.message:
+            raise
+        raise ValueProblem(e.message, hint=amount_hint(raw, "percent"), expected="a percent") from None
     if abs(value) > MAX_PERCENT:
         raise RangeProblem(f"'{_shown(raw)}' is outside the range kamrules computes with", expected=PERCENT_RANGE,
                            hint="a bare number is a fraction (0.18 = 18%); check for a typo or extra zeros")
@@ -401,6 +402,30 @@ def number_hint(type_: str, unit: str, raw: Any) -> str:
         return f"请写{'整数' if whole else '数字'}{unit_text}，例如 {example}"
     unit_text = f" of {u.en} (or {example}{u.zh})" if u else ""
     return f"write {'a whole number' if whole else 'a number'}{unit_text}, e.g. {example}"
+
+
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+\s*[^\W\d_]*%?")  # one comma, not before a group of three
+
+
+def amount_hint(raw: Any, type_: str) -> str:
+    """How to write an amount of money (type_ money), a percent (percent) or either (number: a
+    condition's literal), in the language of the input. A value carrying a unit of counts
+    (90天, 68分) is told it is not counted in it, rather than only shown the money hint."""
+    from kamrules.core.i18n import t
+
+    text = str(raw)
+    lang = "zh" if is_chinese(text) else "en"
+    unit = unit_in(text) if isinstance(raw, str) else ""
+    if _DECIMAL_COMMA.fullmatch(text.strip()):  # 1,5 · 18,5%: a comma only groups thousands here
+        return t("value.decimal_comma", lang, point=text.strip().replace(",", "."))
+    if unit:
+        shown = UNITS[unit].zh if lang == "zh" else UNITS[unit].en
+        if type_ == "percent":
+            return t("value.percent_not_in_unit", lang, unit=shown)
+        return t("value.amount_not_in_unit", lang, unit=shown)
+    if type_ == "percent":
+        return t("value.percent_hint", lang)
+    return t("value.number_hint" if type_ == "number" else "value.amount_hint", lang)
 
 
 def parse_scalar(raw: Any, type_: str, enum_values: Mapping[str, Any] | None = None, *,

@@ -400,6 +400,18 @@ class _Converter:
             key = str(getattr(key_node, "value", ""))
             whole = ",".join([str(value_node.value), *tail])
             plain = whole.replace(",", "")
+            if not all(_THOUSANDS_PIECE.fullmatch(t) for t in tail):
+                # not groups of three digits (1,5 · 18,5%): a decimal comma, which no quoting
+                # makes a number kamrules reads; the decimal point does
+                point = f"{value_node.value}.{tail[0]}" if len(tail) == 1 else plain
+                self._fail("yaml.number-comma",
+                           f"the number {whole} is split at its comma{'s' if len(tail) > 1 else ''}: inside {{ … }} "
+                           f"a comma separates entries, so '{key}: {whole}' reads as {key}: {value_node.value} and the "
+                           f"key{'s' if len(tail) > 1 else ''} " + ", ".join(tail),
+                           value_node, path + (key,),
+                           f"a comma in a number only separates thousands (1,200,000); write a decimal with a point: "
+                           f"{key}: {point}")
+                continue
             self._fail("yaml.number-comma",
                        f"the number {whole} is split at its commas: inside {{ … }} a comma separates entries, so "
                        f"'{key}: {whole}' reads as {key}: {value_node.value} and the key{'s' if len(tail) > 1 else ''} "
@@ -410,7 +422,8 @@ class _Converter:
 
 
 _NUMBER_HEAD = re.compile(r"[-+]?[¥￥$]?\d{1,3}")
-_NUMBER_PIECE = re.compile(r"\d{3}(?:\.\d+)?[^\W\d_]*%?")  # 000, 000.5, 200万, 000元, 500k
+_NUMBER_PIECE = re.compile(r"\d+(?:\.\d+)?[^\W\d_]*%?")  # 000, 000.5, 200万, 000元, 500k; 5 of 1,5
+_THOUSANDS_PIECE = re.compile(r"\d{3}(?:\.\d+)?[^\W\d_]*%?")  # a group of a thousands separator
 
 
 def _is_number_head(node: yaml.Node) -> bool:
@@ -418,8 +431,8 @@ def _is_number_head(node: yaml.Node) -> bool:
 
 
 def _is_number_piece(pair: tuple[yaml.Node, yaml.Node], after: int) -> bool:
-    """`,000` right after a number: a plain key of three digits with no value, written
-    directly after the comma that ended the number before it."""
+    """`,000` right after a number: a plain key of digits with no value, written directly
+    after the comma that ended the number before it (a key after a space is a key)."""
     key, value = pair
     return (isinstance(key, yaml.ScalarNode) and not key.style and bool(_NUMBER_PIECE.fullmatch(key.value))
             and key.start_mark.index == after + 1

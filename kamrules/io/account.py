@@ -92,24 +92,29 @@ def _examples(f: FactDef) -> tuple[Any, ...]:
     return () if f.example is None else (plain(f.example),)
 
 
-def value_node(f: FactDef, type_: str | None = None, *, annotated: bool = True) -> Friendly:
-    """A fact's value (or, with type_, one item of a list fact of that item type)."""
+def value_node(f: FactDef, type_: str | None = None, *, annotated: bool = True,
+               beside: tuple[FactDef, ...] = ()) -> Friendly:
+    """A fact's value (or, with type_, one item of a list fact of that item type). beside: the
+    other fields of the same record (an enum value of one of them written here is told so)."""
+    elsewhere = tuple((o.name, o.label, o.values) for o in beside if o is not f and o.type == "enum" and o.values) \
+        if f.type == "enum" else ()
     return Friendly(type_ or f.type, unit=f.unit, choices=f.values, min=f.min, max=f.max,
                     checks=(ID_CHECK,) if f.name == "id" and f.type == "string" else (),
                     nullable=annotated, title=title(f) if annotated else "", desc=description(f) if annotated else "",
-                    examples=_examples(f) if annotated else ())
+                    examples=_examples(f) if annotated else (), elsewhere=elsewhere)
 
 
 def _max_items() -> int:
     return MAX_LIST_ITEMS
 
 
-def fact_node(f: FactDef) -> Node:
+def fact_node(f: FactDef, beside: tuple[FactDef, ...] = ()) -> Node:
+    """A fact's node; beside: the account's other facts (see value_node)."""
     if f.type != "list":
-        return value_node(f)
+        return value_node(f, beside=beside)
     if f.items:
         names = [i.name for i in f.items]
-        item: Node = Map("", tuple(Field(i.name, value_node(i), aliases=aliases(i)) for i in f.items),
+        item: Node = Map("", tuple(Field(i.name, value_node(i, beside=f.items), aliases=aliases(i)) for i in f.items),
                          what=f"each item of '{f.name}'", expected=", ".join(names), allow_none=False,
                          unknown="unknown field '{key}' in " + f.name, unknown_expected="one of " + ", ".join(names))
     else:
@@ -146,8 +151,9 @@ _CACHE: dict[int, tuple[Rulebook, Grammar]] = {}
 def _build(book: Rulebook) -> Grammar:
     defs: dict[str, Node] = {}
     fields = []
+    enums = tuple(f for f in book.facts.values() if f.type == "enum" and not f.supplied)
     for f in book.facts.values():
-        defs[f.name] = fact_node(f)
+        defs[f.name] = fact_node(f, enums)
         example = f.example if f.example is not None else "…"
         fields.append(Field(f.name, Ref(f.name), required=f.required, missing=_missing(f),
                             expected=f"{f.name}: {example}", aliases=aliases(f)))

@@ -17,14 +17,15 @@ run for every rule of every account.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterator, NoReturn, Union, final
+
+from kamrules.core.record import record
 
 NUMERIC = frozenset({"number", "integer", "money", "percent"})
 
 
 @final
-@dataclass(frozen=True)
+@record
 class Const:
     value: Any
     type: str
@@ -32,7 +33,7 @@ class Const:
 
 
 @final
-@dataclass(frozen=True)
+@record
 class Ref:
     name: str
     type: str
@@ -41,7 +42,7 @@ class Ref:
 
 
 @final
-@dataclass(frozen=True)
+@record
 class Arith:
     op: str  # + - * /
     left: Term
@@ -50,7 +51,7 @@ class Arith:
 
 
 @final
-@dataclass(frozen=True)
+@record
 class Fn:
     name: str  # days_since | abs | min | max
     args: tuple[Term, ...]
@@ -58,7 +59,7 @@ class Fn:
 
 
 @final
-@dataclass(frozen=True)
+@record
 class Agg:
     func: str  # count | any | all (body: a Cond, or None for count(list)) | sum | max | min (body: a Term)
     list: Ref
@@ -67,7 +68,7 @@ class Agg:
 
 
 @final
-@dataclass(frozen=True)
+@record
 class Cmp:
     op: str  # == != < <= > >=
     left: Term
@@ -75,32 +76,32 @@ class Cmp:
 
 
 @final
-@dataclass(frozen=True)
+@record
 class Exists:
     ref: Ref
     positive: bool = True
 
 
 @final
-@dataclass(frozen=True)
+@record
 class And:
     items: tuple[Cond, ...]
 
 
 @final
-@dataclass(frozen=True)
+@record
 class Or:
     items: tuple[Cond, ...]
 
 
 @final
-@dataclass(frozen=True)
+@record
 class Not:
     item: Cond
 
 
 @final
-@dataclass(frozen=True)
+@record
 class Truth:
     value: bool
 

@@ -28,19 +28,15 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from jinja2 import TemplateError
-from jinja2.exceptions import SecurityError
-
 from kamrules import __version__
-from kamrules.advice.render import _template_problem, environment
+from kamrules.advice.render import environment, render_template
 from kamrules.core import i18n, textsafe
-from kamrules.core.errors import InputError
 from kamrules.core.values import format_money, format_percent
-from kamrules.language.sandbox import PLAYBOOK, LimitExceeded
+from kamrules.language.sandbox import PLAYBOOK
 from kamrules.portfolio import charts
-from kamrules.portfolio.portfolio import NONE, Portfolio, Row, _concentration_head, _pareto_text, ui
+from kamrules.portfolio.portfolio import (HEADINGS, NONE, PROGRAMME, Portfolio, Row, _concentration_head,
+                                          _pareto_text)
 from kamrules.rulebook.model import SEVERITIES
-from kamrules.rulebook.templates import TemplateFileError
 
 TEMPLATE = "portfolio.html.j2"
 # Curry & Curry (2000): the top 1 %, the next 4 %, the next 15 %, the other 80 % (course.portfolio's bands)
@@ -48,6 +44,9 @@ BANDS: tuple[tuple[str, float], ...] = (("platinum", 0.01), ("gold", 0.04), ("si
 LOSS_TIER = "lead"  # Zeithaml, Rust & Lemon: the accounts that cost more than they bring
 UNRANKED = ""  # accounts with neither figure: a column of their own
 PROFIT_METRICS = ("margin_after_cts", "margin")  # preferred first
+METRIC_LABELS = {"margin_after_cts": "dashboard.metric_margin_after_cts", "margin": "dashboard.metric_margin"}
+RANKED_BY = {"profit": "dashboard.ranked_by_profit", "revenue": "dashboard.ranked_by_revenue",
+             "": "dashboard.ranked_by_none"}
 HEAT_ROWS = 15  # the most frequent warnings
 
 
@@ -211,13 +210,14 @@ def context(p: Portfolio, links: Mapping[str, str] | None = None) -> dict[str, A
         "kamrules": __version__,
         "lang": lang,
         "ui": i18n.texts("dashboard", lang),
-        "title": ui("title", lang),
-        "meta": ui("meta", lang, book=book.id, version=book.version,
-                   as_of=p.as_of.isoformat() if p.as_of else ui("own_dates", lang), engine=p.engine, n=len(rows)),
+        "title": i18n.t("portfolio.title", lang),
+        "meta": i18n.t("portfolio.meta", lang, book=book.id, version=book.version,
+                       as_of=p.as_of.isoformat() if p.as_of else i18n.t("portfolio.own_dates", lang), engine=p.engine,
+                       n=len(rows)),
         "cards": _cards(p, ranking),
         "summary": _summary(p),
-        "ranked_by": i18n.t(f"dashboard.ranked_by_{ranking.by or 'none'}", lang),
-        "profit_label": i18n.t(f"dashboard.metric_{metric}", lang) if metric else "",
+        "ranked_by": i18n.t(RANKED_BY[ranking.by], lang),
+        "profit_label": i18n.t(METRIC_LABELS[metric], lang) if metric else "",
         "tiers": tiers,
         "pareto": pareto,
         "pareto_note": _pareto_text(p),
@@ -252,13 +252,14 @@ def _cards(p: Portfolio, ranking: Ranking) -> list[tuple[str, str]]:
 
 def _summary(p: Portfolio) -> list[tuple[str, str]]:
     lang, s = p.lang, p.summary
-    out = [(ui("pareto", lang), _pareto_text(p)), (ui("concentration", lang), _concentration_head(p))]
+    out = [(i18n.t("portfolio.pareto", lang), _pareto_text(p)),
+           (i18n.t("portfolio.concentration", lang), _concentration_head(p))]
     pg = s.programme
     if pg is not None:
-        out.append((ui("programme", lang), ui(f"programme_{pg.verdict}", lang, n=pg.key_accounts, lo=pg.size_min,
-                                              hi=pg.size_max, many=pg.too_many)))
+        out.append((i18n.t("portfolio.programme", lang), i18n.t(PROGRAMME[pg.verdict], lang, n=pg.key_accounts,
+                                                                lo=pg.size_min, hi=pg.size_max, many=pg.too_many)))
     if p.invalid:
-        out.append((i18n.t("dashboard.skipped", lang), ui("skipped", lang, n=p.invalid)))
+        out.append((i18n.t("dashboard.skipped", lang), i18n.t("portfolio.skipped", lang, n=p.invalid)))
     return out
 
 
@@ -303,17 +304,18 @@ def _columns(p: Portfolio, metric: str | None) -> list[Column]:
     lang, book = p.lang, p.book
     cols = []
     if "final" in book.dimensions:
-        cols.append(Column("final", ui("final", lang), False))
+        cols.append(Column("final", i18n.t(HEADINGS["final"], lang), False))
     cols.append(Column("rank_tier", i18n.t("dashboard.rank_tier", lang), False))
     for d in ("tier", "scorecard"):
         if d in book.dimensions:
-            cols.append(Column(d, ui(d, lang), False))
+            cols.append(Column(d, i18n.t(HEADINGS[d], lang), False))
     if "revenue" in book.facts:
-        cols.append(Column("revenue", ui("revenue", lang), True))
+        cols.append(Column("revenue", i18n.t(HEADINGS["revenue"], lang), True))
     if metric:
-        cols.append(Column("profit", i18n.t(f"dashboard.metric_{metric}", lang), True))
-    cols += [Column(s, ui(s, lang), True) for s in ("current_value", "potential_value", "health") if s in book.scores]
-    cols.append(Column("warnings", ui("warnings", lang), True))
+        cols.append(Column("profit", i18n.t(METRIC_LABELS[metric], lang), True))
+    cols += [Column(s, i18n.t(HEADINGS[s], lang), True) for s in ("current_value", "potential_value", "health")
+             if s in book.scores]
+    cols.append(Column("warnings", i18n.t("portfolio.warnings", lang), True))
     return cols
 
 
@@ -370,22 +372,5 @@ def render(p: Portfolio, links: Mapping[str, str] | None = None) -> str:
     ctx = textsafe.deep(context(p, links), textsafe.html)
     env.filters["money"] = lambda x: NONE if x is None else format_money(float(x), p.lang)
     env.filters["pct"] = lambda x: NONE if x is None else format_percent(float(x))
-    try:
-        return env.get_template(TEMPLATE).render(ctx)
-    except TemplateFileError as e:
-        raise InputError([e.problem()]) from None
-    except LimitExceeded as e:
-        raise _template_problem(e, TEMPLATE, "template.limit", f"the template went past a limit: {e}",
-                                "templates are bounded in time, size, loops and nesting (docs/security.md)") from None
-    except SecurityError as e:
-        raise _template_problem(e, TEMPLATE, "template.unsafe", "the template tried something the sandbox forbids",
-                                "templates may read the dashboard's context only (docs/portfolio.md)") from None
-    except TemplateError as e:
-        raise _template_problem(e, TEMPLATE, "template.error", f"the template failed: {e.message or e}",
-                                "check the variable names against docs/portfolio.md, \"The dashboard\"") from None
-    except RecursionError as e:
-        raise _template_problem(e, TEMPLATE, "template.limit", "the template is nested too deeply",
-                                "templates are bounded in time, size, loops and nesting (docs/security.md)") from None
-    except (ArithmeticError, LookupError, TypeError, ValueError) as e:
-        raise _template_problem(e, TEMPLATE, "template.error", f"the template failed: {type(e).__name__}: {e}",
-                                "check the expression on that line") from None
+    return render_template(env, TEMPLATE, ctx, reads="the dashboard's context only (docs/portfolio.md)",
+                           names_doc='docs/portfolio.md, "The dashboard"')

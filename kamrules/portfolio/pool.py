@@ -72,6 +72,7 @@ def default_workers() -> int:
 
 def _serve(conn: Connection, handler: Callable[[Any], Any]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent for the fork
     while True:
         try:
             msg = conn.recv()
@@ -94,7 +95,14 @@ class _Worker:
     def __init__(self, ctx: Any, handler: Callable[[Any], Any]) -> None:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_serve, args=(child, handler), daemon=True)
-        self.proc.start()
+        # Ctrl-C between the fork and the worker's SIG_IGN would end the worker with a traceback:
+        # the child starts with SIGINT blocked; one that arrives meanwhile reaches the parent
+        # when it unblocks here, and is raised there as usual
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
         child.close()
         self.task: int | None = None  # the index of the task it holds
 

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from kamrules import __version__
 from kamrules.advice import partial
 from kamrules.advice.model import Advice, Headline
-from kamrules.core import settings, textsafe
+from kamrules.core import i18n, settings, textsafe
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.values import format_money, format_percent
 from kamrules.engine.facts import DataCheck
@@ -42,77 +42,22 @@ MAJOR_DEFAULT = 0.10  # a customer at 10% of revenue is a major customer (ASC 28
 FIGURES = ("margin", "margin_after_cts")  # profit metrics a row keeps (the dashboard's whale curve)
 FORMULA_START = textsafe.FORMULA_START  # kept as a name: docs and tests refer to it
 
-UI: dict[str, dict[str, str]] = {
-    "title": {"zh": "客户组合", "en": "Account portfolio"},
-    "meta": {"zh": "规则库 {book} {version} · 评估日期 {as_of} · 引擎 {engine} · {n} 个客户",
-             "en": "Rulebook {book} {version} · as of {as_of} · engine {engine} · {n} accounts"},
-    "own_dates": {"zh": "各客户自己的日期", "en": "each account's own date"},
-    "id": {"zh": "编号", "en": "Id"},
-    "name": {"zh": "名称", "en": "Name"},
-    "source": {"zh": "来源", "en": "Source"},
-    "final": {"zh": "客户分类", "en": "Class"},
-    "tier": {"zh": "金字塔层级", "en": "Pyramid tier"},
-    "scorecard": {"zh": "记分卡象限", "en": "Scorecard"},
-    "revenue": {"zh": "年交易额", "en": "Revenue"},
-    "current_value": {"zh": "现实价值", "en": "Current value"},
-    "potential_value": {"zh": "潜在价值", "en": "Potential value"},
-    "health": {"zh": "健康度", "en": "Health"},
-    "warnings": {"zh": "预警", "en": "Warnings"},
-    "warnings_of": {"zh": "预警·{sev}", "en": "Warnings: {sev}"},
-    "top_warning": {"zh": "首要预警", "en": "Top warning"},
-    "top_severity": {"zh": "首要预警级别", "en": "Top warning severity"},
-    "summary": {"zh": "摘要", "en": "Summary"},
-    "by_final": {"zh": "客户分类", "en": "Accounts by class"},
-    "unclassified": {"zh": "未分类", "en": "unclassified"},
-    "pareto": {"zh": "帕累托法则（二八法则）", "en": "The Pareto law (80/20)"},
-    "pareto_text": {"zh": "年交易额最高的 {top} 个客户（{m} 个客户的 {accounts}）贡献了 {share} 的年交易额（合计 {total}）。",
-                    "en": "The top {top} of {m} accounts ({accounts}) bring {share} of the revenue ({total} in all)."},
-    "pareto_missing": {"zh": "另有 {k} 个客户没有年交易额，未计入。", "en": "{k} accounts without revenue are left out."},
-    "pareto_none": {"zh": "没有客户给出年交易额，无法计算。", "en": "No account gives its revenue, so this cannot be computed."},
-    "concentration": {"zh": "客户集中度", "en": "Concentration"},
-    "programme": {"zh": "大客户计划规模（天龙八部·客户分级）", "en": "Key-account programme size (eight parts: tiering)"},
-    "programme_within": {"zh": "{n} 个大客户，在文献建议的 {lo}–{hi} 个之内（McDonald & Woodburn）。",
-                         "en": "{n} key accounts, within the {lo}–{hi} the literature suggests (McDonald & Woodburn)."},
-    "programme_below": {"zh": "{n} 个大客户，少于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：检查是否有值得升级的中客户。",
-                        "en": "{n} key accounts, fewer than the {lo}–{hi} the literature suggests (McDonald & Woodburn): "
-                              "look for medium accounts worth moving up."},
-    "programme_below_none": {"zh": "{n} 个大客户，少于文献建议的 {lo}–{hi} 个（McDonald & Woodburn），而且没有可以升级的中客户：门槛可能不适合这个组合的规模（见“组合本身”与 --calibrate）。",
-                             "en": "{n} key accounts, fewer than the {lo}–{hi} the literature suggests (McDonald & Woodburn), "
-                                   "and no medium account to move up: the thresholds may not fit this book's scale "
-                                   "(see “The portfolio itself” and --calibrate)."},
-    "programme_above": {"zh": "{n} 个大客户，多于文献建议的 {lo}–{hi} 个（McDonald & Woodburn）：资源会被摊薄，重新按三类标准筛选。",
-                        "en": "{n} key accounts, more than the {lo}–{hi} the literature suggests (McDonald & Woodburn): "
-                              "resources get spread thin; re-select with the three standards."},
-    "programme_too_many": {"zh": "{n} 个大客户，超过 {many} 个，已经照顾不过来（McDonald & Woodburn）：必须按三类标准重新分级。",
-                           "en": "{n} key accounts, more than {many}: too many to serve well (McDonald & Woodburn); "
-                                 "re-tier with the three standards."},
-    "manager_overloaded": {"zh": "客户经理 {manager} 负责 {n} 个大客户，达到 {limit} 个即过多（KAM 协会）。",
-                           "en": "Account manager {manager} holds {n} key accounts; {limit} or more is too many (KAM association)."},
-    "conc_over": {"zh": "{n} 个客户各占公司年销售额的 {threshold} 及以上：",
-                  "en": "{n} accounts are each {threshold} or more of the company's revenue:"},
-    "conc_none_over": {"zh": "没有客户占公司年销售额的 {threshold} 及以上。",
-                       "en": "No account is {threshold} or more of the company's revenue."},
-    "conc_unknown": {"zh": "没有给出公司年销售额（company.revenue），无法计算占公司的比例；组合本身的集中度见“组合本身”。",
-                     "en": "The company's revenue (company.revenue) is not given, so shares of it cannot be "
-                           "computed; the book's own concentration is under “The portfolio itself”."},
-    "conc_total": {"zh": "这些客户合计占公司年销售额的 {share}。",
-                   "en": "Together these accounts are {share} of the company's revenue."},
-    "data_checks": {"zh": "数据核对", "en": "Data checks"},
-    "data_checks_text": {"zh": "{n} 个客户有超出通常范围的数据，已按原值评估；请核对：",
-                         "en": "{n} accounts have figures outside the usual range, evaluated as given; check them:"},
-    "skipped": {"zh": "{n} 个无效客户已跳过（问题见标准错误输出）。",
-                "en": "Invalid accounts skipped: {n} (their problems are on standard error)."},
-}
-SEVERITY_LABEL = {
-    "critical": {"zh": "严重", "en": "critical"}, "high": {"zh": "高", "en": "high"},
-    "medium": {"zh": "中", "en": "medium"}, "low": {"zh": "低", "en": "low"}, "info": {"zh": "提示", "en": "info"},
-}
 NONE = "—"
+# the catalogue's headings of the columns (_columns) and its texts of the programme-size verdicts
+HEADINGS = {
+    "id": "portfolio.id", "name": "portfolio.name", "final": "portfolio.final", "tier": "portfolio.tier",
+    "scorecard": "portfolio.scorecard", "revenue": "portfolio.revenue", "current_value": "portfolio.current_value",
+    "potential_value": "portfolio.potential_value", "health": "portfolio.health",
+}
+PROGRAMME = {
+    "within": "portfolio.programme_within", "below": "portfolio.programme_below",
+    "below_none": "portfolio.programme_below_none", "above": "portfolio.programme_above",
+    "too_many": "portfolio.programme_too_many",
+}
 
 
-def ui(key: str, lang: str, **kw: Any) -> str:
-    text = UI[key][lang]
-    return text.format(**kw) if kw else text
+def severity_label(severity: str, lang: str) -> str:
+    return i18n.t(f"severity.{severity}", lang)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -437,7 +382,7 @@ def _columns(p: Portfolio) -> list[str]:
 
 
 def _heading(p: Portfolio, col: str) -> str:
-    return ui(col, p.lang)
+    return i18n.t(HEADINGS[col], p.lang)
 
 
 def _score_text(v: float | None) -> str:
@@ -445,7 +390,7 @@ def _score_text(v: float | None) -> str:
 
 
 def _warnings_text(p: Portfolio, r: Row) -> str:
-    parts = [f"{n} {SEVERITY_LABEL[s][p.lang]}" for s, n in r.warnings.items() if n]
+    parts = [f"{n} {severity_label(s, p.lang)}" for s, n in r.warnings.items() if n]
     return " · ".join(parts) if parts else NONE
 
 
@@ -470,26 +415,27 @@ def _md_cell(text: str) -> str:
 def to_markdown(p: Portfolio) -> str:
     lang = p.lang
     cols = _columns(p)
-    as_of = p.as_of.isoformat() if p.as_of else ui("own_dates", lang)
-    lines = [f"# {ui('title', lang)}", "",
-             ui("meta", lang, book=p.book.id, version=p.book.version, as_of=as_of, engine=p.engine, n=p.accounts),
+    as_of = p.as_of.isoformat() if p.as_of else i18n.t("portfolio.own_dates", lang)
+    lines = [f"# {i18n.t('portfolio.title', lang)}", "",
+             i18n.t("portfolio.meta", lang, book=p.book.id, version=p.book.version, as_of=as_of, engine=p.engine,
+                    n=p.accounts),
              ""]
     if p.summary_only:
-        lines += [f"## {ui('summary', lang)}", "", *_summary_md(p)]
+        lines += [f"## {i18n.t('portfolio.summary', lang)}", "", *_summary_md(p)]
         if p.invalid:
-            lines += ["", ui("skipped", lang, n=p.invalid)]
+            lines += ["", i18n.t("portfolio.skipped", lang, n=p.invalid)]
         return "\n".join(lines) + "\n"
-    heads = [*(_heading(p, c) for c in cols), ui("warnings", lang), ui("top_warning", lang)]
+    heads = [*(_heading(p, c) for c in cols), i18n.t("portfolio.warnings", lang), i18n.t("portfolio.top_warning", lang)]
     lines.append("| " + " | ".join(heads) + " |")
     lines.append("|" + "|".join("---:" if c in SCORES or c == "revenue" else "---" for c in cols) + "|---|---|")
     for r in p.rows:
         cells = [*(_cell_text(p, r, c) for c in cols), _warnings_text(p, r), r.top.title if r.top else NONE]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
-    lines += ["", f"## {ui('summary', lang)}", "", *_summary_md(p)]
+    lines += ["", f"## {i18n.t('portfolio.summary', lang)}", "", *_summary_md(p)]
     if p.overview is not None:
         lines += ["", *overview.markdown(p.overview, lang, p.book, {r.id: r.name for r in p.rows})]
     if p.invalid:
-        lines += ["", ui("skipped", lang, n=p.invalid)]
+        lines += ["", i18n.t("portfolio.skipped", lang, n=p.invalid)]
     return "\n".join(lines) + "\n"
 
 
@@ -500,10 +446,10 @@ def _summary_md(p: Portfolio) -> list[str]:
     if s.by_final:
         counts = [f"{_md_cell(_dim_label(p, 'final', v))} {n}" for v, n in s.by_final]
         if s.unclassified:
-            counts.append(f"{ui('unclassified', lang)} {s.unclassified}")
-        out.append(f"- **{ui('by_final', lang)}**{colon}" + " · ".join(counts))
-    out.append(f"- **{ui('pareto', lang)}**{colon}" + _pareto_text(p))
-    out.append(f"- **{ui('concentration', lang)}**{colon}" + _concentration_head(p))
+            counts.append(f"{i18n.t('portfolio.unclassified', lang)} {s.unclassified}")
+        out.append(f"- **{i18n.t('portfolio.by_final', lang)}**{colon}" + " · ".join(counts))
+    out.append(f"- **{i18n.t('portfolio.pareto', lang)}**{colon}" + _pareto_text(p))
+    out.append(f"- **{i18n.t('portfolio.concentration', lang)}**{colon}" + _concentration_head(p))
     if s.concentration:
         for r in s.concentration.over:
             out.append(f"  - {_md_cell(r.name)} (`{_md_cell(r.id)}`): {format_percent(r.revenue_share or 0)}")
@@ -512,13 +458,15 @@ def _summary_md(p: Portfolio) -> list[str]:
         verdict = pg.verdict
         if verdict == "below" and dict(s.by_final).get("medium", 1) == 0:
             verdict = "below_none"  # "look for medium accounts worth moving up" when there are none
-        out.append(f"- **{ui('programme', lang)}**{colon}" + ui(f"programme_{verdict}", lang, n=pg.key_accounts,
-                                                                 lo=pg.size_min, hi=pg.size_max, many=pg.too_many))
+        text = i18n.t(PROGRAMME[verdict], lang, n=pg.key_accounts, lo=pg.size_min, hi=pg.size_max, many=pg.too_many)
+        out.append(f"- **{i18n.t('portfolio.programme', lang)}**{colon}" + text)
         for m, n in pg.overloaded:
-            out.append("  - " + ui("manager_overloaded", lang, manager=_md_cell(m), n=n, limit=pg.per_manager_limit))
+            out.append("  - " + i18n.t("portfolio.manager_overloaded", lang, manager=_md_cell(m), n=n,
+                                       limit=pg.per_manager_limit))
     checked = [r for r in p.rows if r.checks]
     if checked:
-        out.append(f"- **{ui('data_checks', lang)}**{colon}" + ui("data_checks_text", lang, n=len(checked)))
+        out.append(f"- **{i18n.t('portfolio.data_checks_title', lang)}**{colon}"
+                   + i18n.t("portfolio.data_checks_text", lang, n=len(checked)))
         for r in checked:
             texts = "; ".join(c["text"] for c in partial.data_check_rows(p.book, r.checks, lang))
             out.append(f"  - {_md_cell(r.name)} (`{_md_cell(r.id)}`): {_md_cell(texts)}")
@@ -528,23 +476,24 @@ def _summary_md(p: Portfolio) -> list[str]:
 def _pareto_text(p: Portfolio) -> str:
     pa, lang = p.summary.pareto, p.lang
     if pa is None:
-        return ui("pareto_none", lang)
-    text = ui("pareto_text", lang, top=pa.top, m=pa.of, accounts=format_percent(pa.accounts_share),
+        return i18n.t("portfolio.pareto_none", lang)
+    text = i18n.t("portfolio.pareto_text", lang, top=pa.top, m=pa.of, accounts=format_percent(pa.accounts_share),
               share=format_percent(pa.revenue_share), total=format_money(pa.total, lang))
     if pa.missing:
-        text += (" " if lang == "en" else "") + ui("pareto_missing", lang, k=pa.missing)
+        text += (" " if lang == "en" else "") + i18n.t("portfolio.pareto_missing", lang, k=pa.missing)
     return text
 
 
 def _concentration_head(p: Portfolio) -> str:
     c, lang = p.summary.concentration, p.lang
     if c is None:
-        return ui("conc_unknown", lang)
+        return i18n.t("portfolio.conc_unknown", lang)
     threshold = format_percent(c.threshold)
-    text = ui("conc_over", lang, n=len(c.over), threshold=threshold) if c.over else \
-        ui("conc_none_over", lang, threshold=threshold)
+    text = i18n.t("portfolio.conc_over", lang, n=len(c.over), threshold=threshold) if c.over else \
+        i18n.t("portfolio.conc_none_over", lang, threshold=threshold)
     if c.total_share is not None:
-        text = ui("conc_total", lang, share=format_percent(c.total_share)) + (" " if lang == "en" else "") + text
+        text = (i18n.t("portfolio.conc_total", lang, share=format_percent(c.total_share))
+                + (" " if lang == "en" else "") + text)
     return text
 
 
@@ -563,11 +512,11 @@ def to_csv(p: Portfolio) -> str:
     """UTF-8 with a BOM (so Excel reads the Chinese), CRLF rows, one account per row."""
     lang = p.lang
     cols = _columns(p)
-    sev_heads = [ui("warnings_of", lang, sev=SEVERITY_LABEL[s][lang]) for s in SEVERITIES]
+    sev_heads = [i18n.t("portfolio.warnings_of", lang, sev=severity_label(s, lang)) for s in SEVERITIES]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([neutralise(h) for h in [*(_heading(p, c) for c in cols), ui("source", lang), *sev_heads,
-                                        ui("top_warning", lang), ui("top_severity", lang),
+    w.writerow([neutralise(h) for h in [*(_heading(p, c) for c in cols), i18n.t("portfolio.source", lang), *sev_heads,
+                                        i18n.t("portfolio.top_warning", lang), i18n.t("portfolio.top_severity", lang),
                                         *(overview.csv_heads(p.overview, lang) if p.overview else [])]])
     for r in p.rows:
         cells: list[Any] = []
@@ -587,7 +536,7 @@ def to_csv(p: Portfolio) -> str:
         cells.append(neutralise(r.where))
         cells.extend(r.warnings[s] for s in SEVERITIES)
         cells.append(neutralise(r.top.title) if r.top else "")
-        cells.append(neutralise(SEVERITY_LABEL[r.top.severity][lang]) if r.top else "")
+        cells.append(neutralise(severity_label(r.top.severity, lang)) if r.top else "")
         if p.overview is not None:
             cells.extend(neutralise(c) if isinstance(c, str) else c
                          for c in overview.csv_cells(p.overview, r.id, lang, p.book))

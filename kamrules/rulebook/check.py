@@ -19,7 +19,7 @@ from kamrules.core.values import (
 from kamrules.language import ir
 from kamrules.language.messages import CHECK_ENV, FILTERS
 from kamrules.language.parser import ParseError
-from kamrules.language.templatenames import undeclared
+from kamrules.language.templatenames import plain_names, undeclared
 from kamrules.language.typecheck import Scope, check_condition, check_term
 from kamrules.rulebook.model import (
     DerivedDef,
@@ -273,32 +273,42 @@ def check_message_vars(rules: list[RuleDef], scope: Scope, out: Collector) -> No
                         continue  # no {{ }}, {% %} or {# #}: plain text, nothing to check
                     where = f"rules[{r.id}].then.{kind}.{field}.{lang}"
                     at = msg.location or r.origin.location
-                    try:
-                        ast = CHECK_ENV.parse(s)
-                    except TemplateSyntaxError as e:
-                        out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
-                                at, where, hint="check {{ … }} and {% … %} pairs")
-                        continue
-                    except RecursionError:
-                        out.add("rulebook.message-syntax", f"rule '{r.id}': the message is nested too deeply to read",
-                                at, where, hint="flatten the nesting")
-                        continue
-                    if _check_filters(ast, r, where, at, out):
-                        continue  # compiling for the variable check would fail on the unknown filter
-                    try:
-                        names = undeclared(ast, CHECK_ENV)
-                    except TemplateSyntaxError as e:
-                        out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
-                                at, where)
-                        continue
-                    except RecursionError:
-                        out.add("rulebook.message-syntax", f"rule '{r.id}': the message is nested too deeply to read",
-                                at, where, hint="flatten the nesting")
-                        continue
+                    names = plain_names(s, CHECK_ENV)  # most messages: no parse needed
+                    if names is None:
+                        names = _jinja_names(s, r, where, at, out)
+                        if names is None:
+                            continue  # reported
                     for var in sorted(names):
                         if var not in allowed:
                             out.add("rulebook.message-var", f"rule '{r.id}': the message uses '{var}', which is not declared",
                                     at, where, hint=suggest(var, allowed) or "use a fact, metric or params.<name>")
+
+
+def _jinja_names(s: str, r: RuleDef, where: str, at: Any, out: Collector) -> set[str] | None:
+    """The names a message reads, by Jinja's parser; None after reporting why it cannot be read."""
+    try:
+        ast = CHECK_ENV.parse(s)
+    except TemplateSyntaxError as e:
+        out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
+                at, where, hint="check {{ … }} and {% … %} pairs")
+        return None
+    except RecursionError:
+        out.add("rulebook.message-syntax", f"rule '{r.id}': the message is nested too deeply to read",
+                at, where, hint="flatten the nesting")
+        return None
+    if _check_filters(ast, r, where, at, out):
+        return None  # compiling for the variable check would fail on the unknown filter
+    try:
+        names = undeclared(ast, CHECK_ENV)
+    except TemplateSyntaxError as e:
+        out.add("rulebook.message-syntax", f"rule '{r.id}': template error: {e.message}",
+                at, where)
+        return None
+    except RecursionError:
+        out.add("rulebook.message-syntax", f"rule '{r.id}': the message is nested too deeply to read",
+                at, where, hint="flatten the nesting")
+        return None
+    return names
 
 
 def _check_filters(ast: Any, r: RuleDef, where: str, at: Any, out: Collector) -> bool:
@@ -306,21 +316,26 @@ def _check_filters(ast: Any, r: RuleDef, where: str, at: Any, out: Collector) ->
     from jinja2 import nodes
 
     bad = False
-    for n in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+    # one walk, then the reports in their usual order (imports, attributes, tests, filters)
+    found: dict[type, list[Any]] = {nodes.Template: [], nodes.Getattr: [], nodes.Test: [], nodes.Filter: []}
+    for n in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport, nodes.Getattr,
+                           nodes.Test, nodes.Filter)):
+        found[type(n) if type(n) in found else nodes.Template].append(n)
+    for _ in found[nodes.Template]:
         bad = True
         out.add("rulebook.message-unsafe", f"rule '{r.id}': a message cannot extend, include or import templates",
                 at, where, hint="write the text into the message itself")
-    for g in ast.find_all(nodes.Getattr):
+    for g in found[nodes.Getattr]:
         if g.attr.startswith("_"):
             bad = True
             out.add("rulebook.message-unsafe", f"rule '{r.id}': the message reads '.{g.attr}', which is never allowed",
                     at, where, hint="messages may use facts, metrics, params.<name> and account.id/name only")
-    for t in ast.find_all(nodes.Test):
+    for t in found[nodes.Test]:
         if t.name not in CHECK_ENV.tests:
             bad = True
             out.add("rulebook.message-test", f"rule '{r.id}': unknown test '{t.name}'", at, where,
                     hint=suggest(t.name, CHECK_ENV.tests) or "use 'is none', 'is defined', 'is number'")
-    for f in ast.find_all(nodes.Filter):
+    for f in found[nodes.Filter]:
         if f.name not in CHECK_ENV.filters:
             bad = True
             out.add("rulebook.message-filter", f"rule '{r.id}': unknown filter '{f.name}'", at, where,

@@ -156,6 +156,10 @@ class Files:
         """The files beside from_file that declare the rulebook id ref (shown to the user)."""
         return [] if is_path_ref(ref) else [display_path(h) for h in beside(ref, from_file)]
 
+    def ids_beside(self, from_file: str) -> list[str]:
+        """The rulebook ids the files beside from_file declare (for suggestions)."""
+        return sorted(_declared_ids(Path(from_file).parent))
+
     def key(self, path: str) -> str:
         return str(Path(path).resolve())
 
@@ -196,6 +200,13 @@ class StoredFiles(Files):
         return sorted(name for name, text in self.files.items()
                       if name != from_file and posixpath.dirname(name) == folder
                       and any(m.group(1) == ref for m in _ID_LINE.finditer(text)))
+
+    def ids_beside(self, from_file: str) -> list[str]:
+        import posixpath
+
+        folder = posixpath.dirname(from_file)
+        return sorted({m.group(1) for name, text in self.files.items() if posixpath.dirname(name) == folder
+                       for m in _ID_LINE.finditer(text)})
 
     def key(self, path: str) -> str:
         return path
@@ -244,12 +255,20 @@ def read_chain(ref: str, out: Collector, files: Files | None = None) -> list[Raw
                         "keep one of them, give the other its own id, or extend it by its path (./file.yaml)")
                 continue
             p = src.locate(parent_ref, str(path))
+            if p is None and parent_ref == book.id:
+                # an id resolves beside the file, the file itself excepted: naming its own id
+                # is a cycle of one, not a rulebook that cannot be found
+                out.add("rulebook.extends-cycle", f"the rulebook '{book.id}' extends itself", loc,
+                        f"extends[{parent_ref}]", hint="remove it from extends: name the rulebook this one builds on")
+                continue
             if p is None:
                 from kamrules.core.resources import builtin_rulebooks
 
+                here_ids = [] if is_path_ref(parent_ref) else src.ids_beside(str(path))
                 out.add("rulebook.extends-missing", f"cannot find the rulebook '{parent_ref}'", loc,
-                        f"extends[{parent_ref}]", "a built-in id or a path relative to this file",
-                        suggest(parent_ref, builtin_rulebooks()))
+                        f"extends[{parent_ref}]",
+                        "a built-in id, the id of a rulebook file beside this one, or a path relative to this file",
+                        suggest(parent_ref, [*here_ids, *builtin_rulebooks()]))
                 continue
             visit(p, loc)
         stack.pop()

@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import field
+from functools import cached_property
 from typing import Any, Mapping
 
 from kamrules.core.errors import Location
 from kamrules.core.i18n import LANGS as LANGS
 from kamrules.core.i18n import Text as Text
+from kamrules.core.record import record
 from kamrules.language import ir
 from kamrules.rulebook.vocabulary import HIT_POLICIES as HIT_POLICIES
 from kamrules.rulebook.vocabulary import SEVERITIES as SEVERITIES
 
 
-@dataclass(frozen=True)
+@record
 class Origin:
     rulebook: str  # id of the rulebook that defined or last changed the element
     location: Location
@@ -22,7 +24,7 @@ class Origin:
         return str(self.location)
 
 
-@dataclass(frozen=True)
+@record
 class FactDef:
     name: str
     type: str
@@ -58,7 +60,7 @@ class FactDef:
         return "history" if self.group == "history" else self.supplier
 
 
-@dataclass(frozen=True)
+@record
 class ParamDef:
     name: str
     type: str
@@ -70,7 +72,7 @@ class ParamDef:
     unit: str = ""  # display only; pp: percentage points
 
 
-@dataclass(frozen=True)
+@record
 class MetricDef:
     name: str
     type: str
@@ -82,7 +84,7 @@ class MetricDef:
     term: ir.Term = ir.UNKNOWN  # the checked formula (a Rulebook keeps only metrics whose formula checks)
 
 
-@dataclass(frozen=True)
+@record
 class DerivedDef:
     name: str
     type: str
@@ -91,7 +93,7 @@ class DerivedDef:
     values: tuple[tuple[str, Text], ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class DimensionDef:
     name: str
     label: Text
@@ -106,7 +108,7 @@ class DimensionDef:
         return value
 
 
-@dataclass(frozen=True)
+@record
 class ScoreDef:
     name: str
     label: Text
@@ -115,7 +117,7 @@ class ScoreDef:
     max: float = 100.0
 
 
-@dataclass(frozen=True)
+@record
 class Message:
     severity: str
     message: Text
@@ -127,7 +129,7 @@ class Message:
     cause: str = ""  # the root cause (Rulebook.causes) this finding is a symptom of
 
 
-@dataclass(frozen=True)
+@record
 class RuleDef:
     id: str
     concept: str
@@ -157,7 +159,7 @@ class RuleDef:
     score_terms: tuple[tuple[str, ir.Term], ...] = ()  # score name, checked expression
 
 
-@dataclass(frozen=True)
+@record
 class TableDef:
     """A decision table: its rows are ordinary rules (`rows` holds their ids, in table order)."""
 
@@ -173,13 +175,13 @@ class TableDef:
     cond: ir.Cond = ir.Truth(True)  # the precondition, checked (filled by checking)
 
 
-@dataclass(frozen=True)
+@record
 class Labelled:
     key: str
     label: Text
 
 
-@dataclass(frozen=True)
+@record
 class AnalysisStep:
     key: str  # concept analysis.<key>
     label: Text
@@ -188,7 +190,7 @@ class AnalysisStep:
     date: str  # the fact holding the date the step was last done ("" = not tracked)
 
 
-@dataclass(frozen=True)
+@record
 class Gauge:
     """One gauge of the scorecard's flight image: a metric against thresholds (parameters)."""
 
@@ -201,7 +203,7 @@ class Gauge:
     high: str = ""  # parameter: high cost
 
 
-@dataclass(frozen=True)
+@record
 class Calibration:
     """`--calibrate`: a parameter set to the value at the top `top` share of the portfolio's `of`."""
 
@@ -210,7 +212,7 @@ class Calibration:
     top: float  # share of accounts, 0 < top < 1
 
 
-@dataclass(frozen=True)
+@record
 class PortfolioDef:
     """What `kamrules portfolio` shows and how it ranks (the playbook section's `portfolio:`)."""
 
@@ -232,14 +234,14 @@ class PortfolioDef:
     hhi_high: float = 0.25
 
 
-@dataclass(frozen=True)
+@record
 class Horizon:
     key: str  # vocabulary.HORIZONS
     days: int
     label: Text
 
 
-@dataclass(frozen=True)
+@record
 class TalkingPoints:
     """说对话 for one buying role: what they want, what to say, what to ask them for."""
 
@@ -249,7 +251,7 @@ class TalkingPoints:
     ask: Text = Text()
 
 
-@dataclass(frozen=True)
+@record
 class BriefDef:
     """The meeting brief: which findings state the verdict and what to ask for (by tag), how many
     causes it shows, the facts of the walk-away price, and 说对话 per buying role."""
@@ -265,7 +267,7 @@ class BriefDef:
 WALK_AWAY_PARTS = ("revenue", "gross_margin", "discount", "rebates", "free_services", "cost_to_serve")
 
 
-@dataclass(frozen=True)
+@record
 class PlaybookDef:
     """What the playbook knows about the course (the rulebook's `playbook:` section), so an overlay
     can change it: the steps and roles it walks, their names, what the summary shows."""
@@ -302,7 +304,7 @@ class PlaybookDef:
         return (t.get(lang) if t else "") or family
 
 
-@dataclass(frozen=True)
+@record
 class CauseDef:
     """A root cause: findings that declare it are listed under it, and it is said once."""
 
@@ -313,7 +315,7 @@ class CauseDef:
     source: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class InvariantDef:
     """A property of the advice: `never` (at most one of the selectors is in the advice) or
     `only_if` (advice matching the selectors only when `when` holds)."""
@@ -330,14 +332,14 @@ class InvariantDef:
     cond: ir.Cond = ir.Truth(True)  # filled by checking
 
 
-@dataclass(frozen=True)
+@record
 class Disabled:
     rule: str
     reason: str
     origin: Origin
 
 
-@dataclass(frozen=True)
+@record
 class TemplateFolder:
     """A company overlay's `templates:` folder, confined to the overlay's own folder tree
     (rulebook/templates.py): every template is read only when its real path is inside `root`."""
@@ -348,7 +350,7 @@ class TemplateFolder:
     setting: str  # as written
 
 
-@dataclass(frozen=True)
+@record
 class Rulebook:
     """The effective (merged and checked) rulebook."""
 
@@ -378,13 +380,18 @@ class Rulebook:
     suppressors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rule id → rules that suppress it
 
     def rule(self, rule_id: str) -> RuleDef | None:
+        return self._rules_by_id.get(rule_id)
+
+    @cached_property
+    def _rules_by_id(self) -> dict[str, RuleDef]:
+        # durable's action callback looks a rule up for every match: a scan was 2 % of a run
+        by_id: dict[str, RuleDef] = {}
         for r in self.rules:
-            if r.id == rule_id:
-                return r
-        return None
+            by_id.setdefault(r.id, r)
+        return by_id
 
 
-@dataclass(frozen=True)
+@record
 class Account:
     """A validated account: typed values for the declared facts it gives."""
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +21,16 @@ def cli(*args: str, env: dict[str, str] | None = None, input: str | None = None)
     return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
 
 
+def interruptible() -> None:
+    """Ctrl-C's default in the child, as a terminal gives it: a test suite started in the
+    background (`pytest &`) ignores SIGINT, and a child would inherit that and never stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def proc(*args: str, env: dict[str, str] | None = None, **kw: Any) -> subprocess.Popen[str]:
     e = {**os.environ, **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "kamrules", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=e, cwd=str(ROOT), **kw)
+                            stderr=subprocess.PIPE, text=True, env=e, cwd=str(ROOT), preexec_fn=interruptible, **kw)
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
