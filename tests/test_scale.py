@@ -24,6 +24,7 @@ from kamrules.cli import main
 from kamrules.portfolio import pool, stream
 from kamrules.portfolio.fold import Fold
 from kamrules.portfolio.portfolio import Row, summarise
+from kamrules.rulebook.model import Account, Rulebook
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT = ROOT / "examples" / "portfolio" / "crm-export.csv"
@@ -368,3 +369,138 @@ def test_the_cli_draws_the_bar_on_a_terminal_and_not_in_a_pipe(tmp_path: Path) -
     assert b"\r" not in out and json.loads(out)["summary"]["accounts"] == 10
     piped = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=60)
     assert piped.returncode == 0 and b"\r" not in piped.stderr and b"accounts" not in piped.stderr
+
+
+# --------------------------------------------------------------------------- a ranked book, streamed twice
+
+
+def _evaluated() -> tuple[Rulebook, list[Row], list[Account]]:
+    """The example export's accounts evaluated one by one (with their portfolio facts), as rows."""
+    import datetime as _dt
+
+    from kamrules.core.errors import Location
+    from kamrules.io import csvio
+    from kamrules.pipeline import evaluate
+    from kamrules.portfolio import rank
+    from kamrules.portfolio.portfolio import row_of
+    from kamrules.rulebook.load import load_rulebook
+
+    book = load_rulebook("course")
+    accounts = [r.account for r in csvio.read_accounts(str(EXPORT), book).rows if r.account is not None]
+    # two accounts with figures outside their plausible range (data checks), as real exports have
+    accounts[1] = dataclasses.replace(accounts[1], values={**accounts[1].values, "gross_margin": -1.16})
+    accounts[4] = dataclasses.replace(accounts[4], values={**accounts[4].values, "collection_days": 900})
+    as_of = _dt.date(2026, 6, 30)
+    _, ranked = rank.first_pass(accounts, book, as_of)
+    rows = [row_of(evaluate(rank.supply(a, book, ranked), book, as_of=as_of, engine="reference"),
+                   Location(str(EXPORT), i + 2)) for i, a in enumerate(accounts)]
+    return book, rows, accounts
+
+
+def test_the_first_pass_keeps_a_few_floats_per_account_and_ranks_the_same() -> None:
+    import datetime as _dt
+
+    from kamrules.io import csvio
+    from kamrules.portfolio import rank
+    from kamrules.rulebook.load import load_rulebook
+
+    book = load_rulebook("course")
+    accounts = [r.account for r in csvio.read_accounts(str(EXPORT), book).rows if r.account is not None]
+    as_of = _dt.date(2026, 6, 30)
+    names = rank.wanted(book.playbook.portfolio)
+    m = rank.Measured(names)
+    for a in [*accounts, accounts[3]]:  # a duplicate id: the first one counts
+        m.add(a.id, rank.measure_values(a, book, as_of, names))
+    m.done()
+    assert len(m.ids) == len(accounts) and len(m.row_ids) == len(accounts) + 1
+    assert all(c.itemsize == 8 and len(c) == len(accounts) for c in m.columns)
+    want = rank.measures(accounts, book, as_of)
+    assert list(m.view()) == list(want) and m.view()[-1] == want[-1]
+    assert rank.ranking(m.view(), book.playbook.portfolio) == rank.ranking(want, book.playbook.portfolio)
+
+
+def test_the_fold_keeps_what_the_overview_reads_and_no_row_without_data_checks() -> None:
+    import datetime as _dt
+
+    from kamrules.portfolio import overview, rank
+
+    book, rows, accounts = _evaluated()
+    assert any(r.checks for r in rows) and not all(r.checks for r in rows)
+    fold = Fold(book, keep_rows=False, views=True)
+    refs = []
+    for r in rows:
+        refs.append((weakref.ref(r), bool(r.checks)))
+        assert fold.add(r)
+    del r
+    ms, ranking = rank.first_pass(accounts, book, _dt.date(2026, 6, 30))
+    a = overview.overview(fold.row_views(), ranking, ms, book)
+    b = overview.overview(overview.row_views(rows), ranking, ms, book)
+    assert a == b and a.hits.accounts == len(rows)
+    views = list(fold.row_views())
+    assert [v.id for v in views] == [r.id for r in rows] and [v.fired for v in views] == [r.fired for r in rows]
+    assert [v.classes.get(d) for v in views for d in book.dimensions] == \
+        [r.classes.get(d) for r in rows for d in book.dimensions]
+    assert fold.checked == [r for r in rows if r.checks]
+    rows.clear()
+    gc.collect()
+    assert all((ref() is not None) == checked for ref, checked in refs), "only the rows with data checks are kept"
+
+
+def test_a_ranked_book_is_streamed_in_two_passes_not_collected(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from kamrules.portfolio import portfolio
+
+    f = big_export(tmp_path, 12)
+    full = json.loads(cli(str(f), "-f", "json", "--workers", "1", "--skip-invalid").stdout)
+
+    def no_collect(*a: object, **k: object) -> None:
+        raise AssertionError("the ranked run read the whole book into memory")
+    monkeypatch.setattr(portfolio, "collect", no_collect)
+    seen: list[str] = []
+    real = stream.Evaluate.__call__
+
+    def counting(self: stream.Evaluate, task: stream.Task) -> stream.TaskResult:
+        seen.append("measure" if task.pass_.measure else "given" if task.pass_.given is not None else "plain")
+        return real(self, task)
+    monkeypatch.setattr(stream.Evaluate, "__call__", counting)
+    for args in (["--workers", "1"], ["--workers", "1", "--summary-only"]):
+        res = cli(str(f), "-f", "json", "--skip-invalid", *args)
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.stdout)["summary"] == full["summary"]
+    assert seen.count("measure") == seen.count("given") > 1 and "plain" not in seen
+
+
+def test_a_ranked_summary_lists_the_data_checks_the_full_run_lists(tmp_path: Path) -> None:
+    # the summary-only run keeps the rows with data checks (and only those): the same list as the table's run
+    f = big_export(tmp_path, 3)
+    text = f.read_text(encoding="utf-8-sig").replace("HX-001-1,华信钢铁,钢铁,华东,李明,李明;张工;赵敏,陈总,是,1200,1000,18,",
+                                                   "HX-001-1,华信钢铁,钢铁,华东,李明,李明;张工;赵敏,陈总,是,1200,1000,-116,")
+    assert "-116" in text
+    f.write_text(text, encoding="utf-8-sig")
+    full = cli(str(f), "--workers", "2", "--skip-invalid")
+    slim = cli(str(f), "--workers", "2", "--skip-invalid", "--summary-only")
+    assert full.exit_code == 0 and slim.exit_code == 0, slim.output
+    checks = [line for line in full.stdout.splitlines() if "数据核对" in line or "HX-001-1" in line and "毛利率" in line]
+    assert len(checks) == 2 and all(line in slim.stdout.splitlines() for line in checks), (checks, slim.stdout)
+
+
+@pytest.mark.parametrize("ranked", [True, False])
+def test_fail_on_names_the_same_accounts_with_summary_only(tmp_path: Path, ranked: bool) -> None:
+    # the message says which accounts made the exit 1, in the table's order, with or without the table
+    if ranked:  # the course ranks the book: two passes
+        args = [str(big_export(tmp_path, 3)), "--fail-on", "medium"]
+        level = "medium"
+    else:  # a rulebook without portfolio facts: one pass
+        f = tmp_path / "mini.csv"
+        f.write_text("id,name,revenue,discount_rate\n" + "".join(
+            f"m{i},M{i},{(i % 4) * 10_000_000},{(i % 3) * 12}%\n" for i in range(40)), encoding="utf-8")
+        args = [str(f), "-r", str(ROOT / "tests" / "data" / "bad" / "mini.yaml"), "--fail-on", "high"]
+        level = "high"
+    args += ["--workers", "2", "--skip-invalid"]
+    full, slim = cli(*args), cli(*args, "--summary-only")
+    assert full.exit_code == 1 and slim.exit_code == 1, (full.output, slim.output)
+
+    def said(res: "object") -> list[str]:
+        return [line for line in res.stderr.splitlines()  # type: ignore[attr-defined]
+                if f"exit 1 (--fail-on {level})" in line]
+    assert said(full) == said(slim) and len(said(full)) == 1 and ": 0 accounts" not in said(full)[0], said(full)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Iterable
+from typing import Callable, Iterable
 
 import click
 
@@ -98,7 +98,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
     """
     from kamrules.authoring.gate import checked_rulebook
     from kamrules.portfolio import overview, pool, portfolio, rank, stream
-    from kamrules.portfolio.run import run
+    from kamrules.portfolio.run import measure, ranked_tasks, run
 
     if summary_only and fmt == "csv":
         raise UsageError([Problem("portfolio.summary-csv", "--summary-only has no CSV form (a CSV is one row per "
@@ -128,6 +128,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         if u is not None:
             hist = use.open_session(u, book)
     intake = None
+    at_or_above: Callable[[int], list[str]] | None = None  # the pooled run's accounts at a severity
     try:
         if mapping:
             import datetime as _dt
@@ -136,39 +137,41 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
             intake = read_mapped(files, mapping, book, date, strict)
         ranked_book = rank.ranks(book) or bool(calibrate)
         if hist is None:
-            # no store: the pooled run (any number of workers, the same bytes); streamed from the
-            # files when the rulebook does not rank the portfolio first
+            # no store: the pooled run (any number of workers, the same bytes), streamed from the inputs
             tally = stream.Tally()
-            tasks: Iterable[stream.Task]
+            make: Callable[[stream.Tally], Iterable[stream.Task]]
             if intake is not None:
                 tally.problems.extend(p for p in intake.report.problems if p.location.file in
                                       {f.file for f in intake.report.files if f.table == "accounts"})
                 tally.invalid = intake.report.rejected_accounts
-                tasks = stream.account_tasks(intake.accounts)
-            elif not ranked_book:
-                tasks = stream.tasks(portfolio.expand(files), book, tally)
+                accounts = intake.accounts
+                make = lambda _: stream.account_tasks(accounts)  # noqa: E731
+            else:
+                paths = portfolio.expand(files)
+                make = lambda t: stream.tasks(paths, book, t)  # noqa: E731
+            progress = stream.Progress()
+            n_workers = workers or pool.default_workers()
             if ranked_book:
-                # two passes: the book is ranked first (every account read once, in this process), then
-                # evaluated in the pool, each account knowing its portfolio tier
-                if intake is not None:
-                    got = portfolio.Inputs(tuple(portfolio.Source(a, where) for a, where in intake.accounts),
-                                           tuple(tally.problems), tally.invalid)
-                else:
-                    got = portfolio.collect(files, book)
-                    tally.problems.extend(got.problems)
-                    tally.invalid = got.invalid
-                measured, ranked = rank.first_pass((x.account for x in got.sources), book, date)
-                tasks = stream.account_tasks([(rank.supply(x.account, book, ranked), x.where) for x in got.sources])
-            # the ranked book is in memory already; its rows are kept for the verdicts even with --summary-only
-            outcome = run(tasks, tally, book, as_of=date, lang=lang, engine=engine,
-                          workers=workers or pool.default_workers(), summary_only=summary_only and not ranked_book,
-                          progress=stream.Progress())
-            result = outcome.portfolio
-            if ranked_book:
-                view = overview.overview(overview.row_views(result.rows), ranked, measured, book)
-                result = dataclasses.replace(result, overview=view, measures=measured)
-                if summary_only:
-                    result = dataclasses.replace(result, summary_only=True)
+                # two passes over the inputs, both streamed through the same workers: every account is
+                # measured and the book ranked (a few numbers per account kept here), then each account
+                # is read again and evaluated knowing its portfolio tier
+                with pool.Workers(stream.Evaluate(book, date, lang or book.lang, engine), n_workers) as w:
+                    measured = measure(make(stream.Tally()), book, w, progress)  # problems: the second pass
+                    ranked = rank.ranking(measured.view(), book.playbook.portfolio)
+                    outcome = run(ranked_tasks(make(tally), measured, ranked, book), tally, book, as_of=date,
+                                  lang=lang, engine=engine, workers=w, summary_only=summary_only, progress=progress,
+                                  views=summary_only, progress_from=0.5)
+                result = outcome.portfolio
+                row_views = outcome.views if outcome.views is not None else overview.row_views(result.rows)
+                view = overview.overview(row_views, ranked, measured.view(), book)
+                # --summary-only keeps the rows with data checks only: the Markdown summary lists them
+                result = dataclasses.replace(result, overview=view, measures=measured.view(),
+                                             rows=outcome.checked if summary_only else result.rows)
+            else:
+                outcome = run(make(tally), tally, book, as_of=date, lang=lang, engine=engine, workers=n_workers,
+                              summary_only=summary_only, progress=progress)
+                result = outcome.portfolio
+            at_or_above = outcome.at_or_above
             for note in outcome.notes:
                 echo(f"kamrules: {note}", err=True)
             failed = [p for p in result.skipped if p.code == "portfolio.worker-failed"]
@@ -284,7 +287,8 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         from kamrules.rulebook.model import SEVERITIES
 
         limit = SEVERITIES.index(fail_on)
-        hit = [r.id for r in result.rows if any(SEVERITIES.index(s) <= limit for s in r.severities)]
+        hit = at_or_above(limit) if at_or_above is not None else \
+            [r.id for r in result.rows if any(SEVERITIES.index(s) <= limit for s in r.severities)]
         shown = ", ".join(hit[:10]) + (f", … ({len(hit) - 10} more)" if len(hit) > 10 else "")
         echo(textsafe.line(f"kamrules: exit 1 (--fail-on {fail_on}): {len(hit)} account{'s' if len(hit) != 1 else ''} "
                            f"with a finding at {fail_on} or above: {shown}"), err=True)

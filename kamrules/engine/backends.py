@@ -4,7 +4,6 @@ backend lives in durable.py, the only module that imports durable_rules."""
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from kamrules.core.errors import EngineError, Location, Problem, UsageError
 from kamrules.engine.compile import Program
@@ -46,14 +45,12 @@ class ReferenceBackend:
         out: list[Match] = []
         as_of = facts.as_of
         for s, rules in enumerate(prog.by_stratum):
-            fact: dict[str, Any] | None = None  # encoded only if a rule matches (for its bindings)
             matches = []
             for r, cond in rules:
                 try:
                     if cond(env, as_of, None) is True:
-                        if fact is None:
-                            fact = prog.encode(env, as_of, s)
-                        matches.append(Match(r.id, s, bindings(r.props, fact)))
+                        # the bindings: the rule's own properties, encoded as the stratum's fact holds them
+                        matches.append(Match(r.id, s, bindings(r.props, prog.encode_props(env, as_of, r.props))))
                 except Exception as e:  # same contract as the durable backend: name rule and account
                     raise EngineError(f"rule '{r.id}' failed on account '{facts.account.id}': {e}",
                                       rule=r.id, account=facts.account.id) from e

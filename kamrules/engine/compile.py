@@ -84,6 +84,39 @@ class Program:
                         fact[target] = True
         return fact
 
+    def encode_props(self, env: Mapping[str, Any], as_of: _dt.date, props: tuple[str, ...]) -> dict[str, Any]:
+        """The properties `props` of the fact `encode` builds, with the same values (a property's value
+        depends on the account alone): the reference engine needs only a matched rule's own
+        properties for its bindings, not every property of the stratum."""
+        fact: dict[str, Any] = {}
+        readers, deciders = self._reader_of, self.bounded
+        bounds = env.get(BOUNDS)
+        for p in props:
+            c = deciders.get(p)
+            if c is not None:
+                if bounds is not None and bounds.decide(c) is True:
+                    fact[p] = True
+                continue
+            if p == STRATUM:  # pragma: no cover - no rule reads it; kept for the same shape as encode
+                continue
+            name, term = readers[p]
+            v = term(env, as_of, None) if term else env.get(name)
+            if v is None:
+                continue
+            t = type(v)
+            if t is float or t is str or t is bool:
+                fact[p] = v
+            else:
+                enc = encode_value(v)
+                if enc is not None:
+                    fact[p] = enc
+        return fact
+
+    @functools.cached_property
+    def _reader_of(self) -> dict[str, tuple[str, Any]]:
+        """Property → (IR name, compiled term — None for a plain lookup of the name)."""
+        return {p: (name, term) for readers in self._readers.values() for p, name, term in readers}
+
     @functools.cached_property
     def _readers(self) -> dict[int, tuple[tuple[str, str, Any], ...]]:
         """Per stratum: (property, IR name, compiled term — None for a plain lookup of the name)."""
@@ -113,7 +146,9 @@ class Program:
         """Per stratum, the rules that can fire and their compiled conditions (reference engine)."""
         from kamrules.engine.reference import compile_cond
 
-        return tuple(tuple((r, compile_cond(r.cond)) for r in self.rules if r.stratum == s and r.durable)
+        # bounds are asked only about the comparisons they may decide (the rest would answer None)
+        may_bound = table_for(self.book).candidate
+        return tuple(tuple((r, compile_cond(r.cond, may_bound)) for r in self.rules if r.stratum == s and r.durable)
                      for s in range(self.strata))
 
 

@@ -299,19 +299,22 @@ def compile_term(t: ir.Term) -> Fn3:
             ir.unknown(t)
 
 
-def compile_cond(c: ir.Cond) -> Fn3:
+def compile_cond(c: ir.Cond, may_bound: Callable[[ir.Cmp], bool] | None = None) -> Fn3:
+    """`may_bound(cmp)`: whether bounds may ever decide this comparison (BoundsTable.candidate,
+    a property of the rulebook). A comparison it rules out does not ask the account's bounds when
+    it is unknown: Bounds.decide would answer None for it anyway. None: ask for every comparison."""
     match c:
         case ir.Cmp():
-            return _compile_cmp(c)
+            return _compile_cmp(c, may_bound is None or may_bound(c))
         case ir.Exists():
             f, positive = compile_term(c.ref), c.positive
             return lambda env, as_of, item: (f(env, as_of, item) is not None) == positive
         case ir.And():
-            return _junction([compile_cond(i) for i in c.items], decisive=False)
+            return _junction([compile_cond(i, may_bound) for i in c.items], decisive=False)
         case ir.Or():
-            return _junction([compile_cond(i) for i in c.items], decisive=True)
+            return _junction([compile_cond(i, may_bound) for i in c.items], decisive=True)
         case ir.Not():
-            g = compile_cond(c.item)
+            g = compile_cond(c.item, may_bound)
 
             def not3(env: Env, as_of: _dt.date, item: Any) -> Truth3:
                 v = g(env, as_of, item)
@@ -420,10 +423,11 @@ _TESTS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
-def _compile_cmp(c: ir.Cmp) -> Fn3:
+def _compile_cmp(c: ir.Cmp, bounded: bool = True) -> Fn3:
     """compare(op, left, right), compiled. Most comparisons test a fact or an item's field against a
     constant string or number; when the value has that type, the test is one step, otherwise
-    `compare` decides exactly as the tree walker does (missing values, booleans, mixed types)."""
+    `compare` decides exactly as the tree walker does (missing values, booleans, mixed types).
+    `bounded` False: bounds never decide this comparison, so an unknown stays unknown."""
     lf, rf, op = compile_term(c.left), compile_term(c.right), c.op
     match c.right:
         case ir.Const():
@@ -431,6 +435,11 @@ def _compile_cmp(c: ir.Cmp) -> Fn3:
         case _:
             right = None
     if right is None or isinstance(right, bool) or not isinstance(right, (str, int, float)):
+        if not bounded:
+            def plain(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+                return compare(op, lf(env, as_of, item), rf(env, as_of, item))
+            return plain
+
         def general(env: Env, as_of: _dt.date, item: Any) -> Truth3:
             v = compare(op, lf(env, as_of, item), rf(env, as_of, item))
             return _bounded(c, env) if v is None and item is None else v
@@ -448,6 +457,16 @@ def _compile_cmp(c: ir.Cmp) -> Fn3:
             ref = None
     if ref is not None and ref.kind != "item":
         name = ref.name
+        if not bounded:
+            def fact_vs_const_unbounded(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+                a: Any = env.get(name)
+                t = type(a)
+                if t is fast:
+                    return test(a, b)
+                if t is int and numeric:
+                    return test(float(a), b)
+                return compare(op, a, right)
+            return fact_vs_const_unbounded
 
         def fact_vs_const(env: Env, as_of: _dt.date, item: Any) -> Truth3:
             a: Any = env.get(name)
@@ -471,6 +490,17 @@ def _compile_cmp(c: ir.Cmp) -> Fn3:
                 return test(float(a), b)
             return compare(op, a, right)  # an item's field: inside an aggregate, never bounded
         return item_vs_const
+
+    if not bounded:
+        def term_vs_const_unbounded(env: Env, as_of: _dt.date, item: Any) -> Truth3:
+            a = lf(env, as_of, item)
+            t = type(a)
+            if t is fast:
+                return test(a, b)
+            if t is int and numeric:
+                return test(float(a), b)
+            return compare(op, a, right)
+        return term_vs_const_unbounded
 
     def term_vs_const(env: Env, as_of: _dt.date, item: Any) -> Truth3:
         a = lf(env, as_of, item)

@@ -4,7 +4,12 @@ With a table of every account (md, csv, json), the rows themselves are the outpu
 kept. With `--summary-only`, a row is folded into a few columns and dropped:
 
     per account   final class (1 byte), revenue and the company's revenue (8 bytes each),
-                  manager (an index, 4 bytes), its id (for duplicate ids)
+                  manager (an index, 4 bytes), its id (for duplicate ids), its most severe
+                  finding and health (9 bytes: --fail-on's message)
+    with views    (a ranked book: the portfolio overview) each dimension's class (2 bytes each)
+                  and the fired rules (4 bytes: an index into the combinations seen); the name
+                  of key accounts and of accounts a data-check rule fired on; the rows with
+                  data checks
     per run       the dates seen, the severities seen (for --fail-on), the engine
     a few         id and name of the accounts at or over the major-customer share
 
@@ -20,8 +25,9 @@ from array import array
 from typing import Iterator, Sequence, cast, overload
 
 from kamrules.core.errors import Location, Problem
+from kamrules.portfolio.overview import RowView
 from kamrules.portfolio.portfolio import DIMENSIONS, MAJOR_DEFAULT, Row, _param
-from kamrules.rulebook.model import Rulebook
+from kamrules.rulebook.model import SEVERITIES, Rulebook
 
 _NONE = math.nan  # a missing number in a column
 
@@ -31,8 +37,19 @@ def _num(v: float | None) -> float:
 
 
 class Fold:
-    def __init__(self, book: Rulebook, *, keep_rows: bool) -> None:
+    def __init__(self, book: Rulebook, *, keep_rows: bool, views: bool = False) -> None:
+        """views: also keep, without the rows, what the portfolio overview reads of each account
+        (a ranked book's summary): its classes and fired rules as small codes, its name only where
+        the overview shows it, and the rows that carry data checks (the Markdown summary lists them)."""
         self.keep = keep_rows
+        self.views = views and not keep_rows
+        self.checked: list[Row] = []
+        self._class_codes: dict[str, dict[str | None, int]] = {d: {None: 0} for d in book.dimensions}
+        self._classes = {d: array("h") for d in book.dimensions}
+        self._fired_codes: dict[tuple[str, ...], int] = {}
+        self._fired = array("i")
+        self._view_names: dict[int, str] = {}
+        self._name_checks = frozenset(book.playbook.portfolio.checks)
         self.rows: list[Row] = []
         # id → where it was first seen, packed: file index << 32 | line (a "file:line" string per
         # account cost more than all the columns together)
@@ -51,6 +68,10 @@ class Fold:
         self._managers: dict[str, int] = {}
         self._names: dict[int, tuple[str, str]] = {}  # index → (id, name) of the major customers
         self._major = _param(book, "major_customer_share", MAJOR_DEFAULT)
+        # for --fail-on's message (which accounts, in the table's order): per account the index of its
+        # most severe finding in SEVERITIES (len(SEVERITIES): none) and its health score
+        self._worst = array("b")
+        self._health = array("d")
 
     def __len__(self) -> int:
         return len(self._revenue)
@@ -75,13 +96,46 @@ class Fold:
             v = row.dims.get(d)
             self._dims[d].append(codes.index(v) if v in codes else -1)
         i = len(self._revenue)
+        self._worst.append(min((SEVERITIES.index(s) for s in row.severities), default=len(SEVERITIES)))
+        self._health.append(_num(row.scores.get("health")))
         self._revenue.append(_num(row.revenue))
         self._company.append(_num(row.company_revenue))
         self._manager.append(self._managers.setdefault(row.manager, len(self._managers)) if row.manager else -1)
         share = row.revenue_share
         if share is not None and share >= self._major:
             self._names[i] = (row.id, row.name)
+        if self.views:
+            self._add_view(i, row)
         return True
+
+    def _add_view(self, i: int, row: Row) -> None:
+        for d, codes in self._class_codes.items():
+            v = row.classes.get(d)
+            code = codes.get(v)
+            if code is None:
+                code = codes[v] = len(codes)
+            self._classes[d].append(code)
+        fired = self._fired_codes.setdefault(row.fired, len(self._fired_codes))
+        self._fired.append(fired)
+        # the overview names key accounts (no profit figure) and accounts a data-check rule fired on
+        if row.classes.get("final") == "key" or self._name_checks.intersection(row.fired):
+            self._view_names[i] = row.name
+        if row.checks:
+            self.checked.append(row)
+
+    def row_views(self) -> Sequence[RowView]:
+        """What the overview reads of each account, in fold order (views=True)."""
+        return _RowViews(self)
+
+    def at_or_above(self, limit: int) -> list[str]:
+        """The ids of the accounts with a finding at SEVERITIES[limit] or above, in the order of the
+        table of accounts (portfolio.sort_key: final class, health, id); keep_rows=False."""
+        ids = list(self.first)  # insertion order: the fold's order
+        finals = self._dims["final"]
+        last = len(self._codes["final"])
+        hit = [(finals[i] if finals[i] >= 0 else last, h if (h := self._health[i]) == h else math.inf, ids[i])
+               for i in range(len(self)) if self._worst[i] <= limit]
+        return [ident for _, _, ident in sorted(hit)]
 
     def _pack(self, where: str) -> int:
         file, _, line = where.rpartition(":")
@@ -156,6 +210,43 @@ class _View(Sequence[Row]):
         return cast(Row, slim)
 
     def __iter__(self) -> Iterator[Row]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+class _RowViews(Sequence[RowView]):
+    """RowViews rebuilt from the fold's codes, one at a time."""
+
+    def __init__(self, fold: Fold) -> None:
+        self.f = fold
+        self.ids = list(fold.first)  # insertion order: the fold's order (duplicates are not folded)
+        self.managers = {i: m for m, i in fold._managers.items()}
+        self.values = {d: list(codes) for d, codes in fold._class_codes.items()}
+        self.fired = list(fold._fired_codes)
+
+    def __len__(self) -> int:
+        return len(self.f)
+
+    @overload
+    def __getitem__(self, i: int) -> RowView: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[RowView]: ...
+
+    def __getitem__(self, i: int | slice) -> RowView | Sequence[RowView]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        f = self.f
+        m = f._manager[i]
+        return RowView(self.ids[i], f._view_names.get(i, ""),
+                       {d: self.values[d][f._classes[d][i]] for d in self.values},
+                       self.fired[f._fired[i]], self.managers[m] if m >= 0 else None)
+
+    def __iter__(self) -> Iterator[RowView]:
         for i in range(len(self)):
             yield self[i]
 

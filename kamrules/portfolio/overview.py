@@ -135,7 +135,7 @@ def _param(book: Rulebook, name: str, default: float) -> float:
 def overview(rows: Sequence[RowView], ranking: Ranking, ms: Sequence[Measures], book: Rulebook) -> Overview:
     pf = book.playbook.portfolio
     rev = pf.rank_revenue
-    by_id = {m.id: m for m in ms}
+    with_profit = {m.id for m in ms if pf.rank_profit and pf.rank_profit in m.values}  # ids, not every Measures
     conc = metrics.concentration(((m.id, m.values[rev]) for m in ms if rev in m.values),
                                  _param(book, "pareto_customer_share", 0.2))
     profits = [(m.id, m.values[pf.rank_profit]) for m in ms if pf.rank_profit and pf.rank_profit in m.values]
@@ -145,7 +145,7 @@ def overview(rows: Sequence[RowView], ranking: Ranking, ms: Sequence[Measures], 
     is_key = {r.id: r.classes.get("final") == "key" for r in rows}
     mgrs = metrics.managers((r.manager, is_key[r.id]) for r in rows)
     kwp = metrics.key_without_profit(
-        (r.id, r.name, is_key[r.id], bool(pf.rank_profit) and pf.rank_profit in by_id.get(r.id, Measures(r.id, {})).values)
+        (r.id, r.name, is_key[r.id], bool(pf.rank_profit) and r.id in with_profit)
         for r in rows) if pf.rank_profit else ()
     checks = _checks(rows, book)
     classes = [v for v, _ in book.dimensions["final"].values] if "final" in book.dimensions else []

@@ -134,11 +134,39 @@ def _death(proc: Any) -> str:
 def run(tasks: Iterable[T], handler: Callable[[T], R], workers: int, *, window: int = 0) -> Iterator[Done[T, R]]:
     """`handler(task)` for every task, results in task order. workers ≤ 1 (or no fork on this
     platform): in this process, one after another."""
-    if workers <= 1 or not can_fork():
-        for i, t in enumerate(tasks):
-            yield Done(i, t, handler(t))
-        return
-    yield from _Pool(handler, workers, window or 4 * workers).run(tasks)
+    with Workers(handler, workers, window=window) as w:
+        yield from w.run(tasks)
+
+
+class Workers(Generic[T, R]):
+    """Worker processes that outlive one pass over the tasks: a ranked portfolio reads its inputs
+    twice (measure, then evaluate), and the workers forked for the first pass serve the second.
+    They are forked when the first pass starts, while the main process is small — a fork later,
+    after the first pass has gathered the book's ranking, would give every worker a copy of it.
+    Close it (or use it as a context manager) to stop them."""
+
+    def __init__(self, handler: Callable[[T], R], workers: int, *, window: int = 0) -> None:
+        self.handler = handler
+        self.pool: _Pool[T, R] | None = None
+        if workers > 1 and can_fork():
+            self.pool = _Pool(handler, workers, window or 4 * workers)
+
+    def run(self, tasks: Iterable[T]) -> Iterator[Done[T, R]]:
+        if self.pool is None:
+            for i, t in enumerate(tasks):
+                yield Done(i, t, self.handler(t))
+            return
+        yield from self.pool.run(tasks)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    def __enter__(self) -> Workers[T, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class _Pool(Generic[T, R]):
@@ -147,6 +175,12 @@ class _Pool(Generic[T, R]):
         self.handler = handler
         self.n = workers
         self.window = max(window, workers)
+        self.workers: list[_Worker] = []  # kept from one run to the next
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.stop()
+        self.workers.clear()
 
     def run(self, tasks: Iterable[T]) -> Iterator[Done[T, R]]:
         source = iter(tasks)
@@ -156,7 +190,7 @@ class _Pool(Generic[T, R]):
         retry: deque[int] = deque()
         done: dict[int, tuple[R | Failed, int]] = {}
         next_in = next_out = 0
-        pool: list[_Worker] = []
+        pool = self.workers
         try:
             while True:
                 # hand out work: retries first, then new tasks while the window allows
@@ -210,9 +244,6 @@ class _Pool(Generic[T, R]):
                 w.stop(kill=True)
             pool.clear()
             raise
-        finally:
-            for w in pool:
-                w.stop()
 
     @staticmethod
     def _died(w: _Worker, pool: list[_Worker], done: dict[int, Any], retry: deque[int],

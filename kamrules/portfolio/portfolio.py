@@ -232,7 +232,7 @@ class Portfolio:
     summary_only: bool = False  # the output is the summary alone (no table of accounts)
     severities: frozenset[str] | None = None  # of every finding of every account (None: read the rows)
     overview: overview.Overview | None = None  # the portfolio's own metrics and verdicts
-    measures: tuple[rank.Measures, ...] = ()  # the first pass's figures (ranking, --calibrate)
+    measures: Sequence[rank.Measures] = ()  # the first pass's figures (ranking, --calibrate)
 
     @property
     def accounts(self) -> int:

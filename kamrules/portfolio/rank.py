@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import math
+from array import array
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence, overload
 
 from kamrules.engine.facts import build_facts
 from kamrules.rulebook.model import Account, PortfolioDef, Rulebook
@@ -32,7 +34,7 @@ from kamrules.rulebook.model import Account, PortfolioDef, Rulebook
 EPS = 1e-9  # shares are sums of floats: 0.01 + 0.04 must still reach 5 %
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per ranked account: slots keep 100,000 of them small
 class Placement:
     """One ranked account."""
 
@@ -133,9 +135,86 @@ def measures(accounts: Iterable[Account], book: Rulebook, as_of: _dt.date | None
     names = wanted(book.playbook.portfolio)
     out = []
     for acc in accounts:
-        env = build_facts(acc, book, as_of or acc.as_of or _dt.date.today()).env
-        out.append(Measures(acc.id, {n: x for n in names if (x := _number(env.get(n))) is not None}))
+        values = measure_values(acc, book, as_of, names)
+        out.append(Measures(acc.id, {n: x for n, x in zip(names, values) if x == x}))
     return tuple(out)
+
+
+def measure_values(account: Account, book: Rulebook, as_of: _dt.date | None,
+                   names: Sequence[str]) -> tuple[float, ...]:
+    """One account's measures in the order of `names`, NaN where missing (what a worker sends back
+    in the first pass of a streamed run: a few floats per account)."""
+    env = build_facts(account, book, as_of or account.as_of or _dt.date.today()).env
+    return tuple(math.nan if (x := _number(env.get(n))) is None else x for n in names)
+
+
+class Measured:
+    """The first pass of a streamed run, kept compactly: the ids and a column of floats per
+    measure (NaN: missing), for the accounts in input order, the first of duplicate ids only.
+    `row_ids` holds the id of every valid account in the order read (duplicates too), and `spans`
+    which of them each task held, so the second pass can give each task its accounts' facts."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+        self.ids: list[str] = []
+        self.columns = tuple(array("d") for _ in self.names)
+        self.row_ids: list[str] = []
+        self.spans: list[tuple[int, int]] = []
+        self._seen: set[str] = set()
+
+    def add(self, ident: str, values: Sequence[float]) -> None:
+        self.row_ids.append(ident)
+        if ident in self._seen:
+            return  # a duplicate id: the first account counts (the evaluation reports the others)
+        self._seen.add(ident)
+        self.ids.append(ident)
+        for col, v in zip(self.columns, values):
+            col.append(v)
+
+    def task_ids(self, i: int) -> Sequence[str]:
+        if i >= len(self.spans):
+            return ()
+        start, end = self.spans[i]
+        return self.row_ids[start:end]
+
+    def done(self) -> None:
+        """The first pass is over: the set of ids it checked duplicates with is not needed any more."""
+        self._seen = set()
+
+    def view(self) -> Sequence[Measures]:
+        return _MeasuresView(self)
+
+
+class _MeasuresView(Sequence[Measures]):
+    """Measures rebuilt from the columns one at a time (the overview and --calibrate read them)."""
+
+    def __init__(self, m: Measured) -> None:
+        self.m = m
+
+    def __len__(self) -> int:
+        return len(self.m.ids)
+
+    @overload
+    def __getitem__(self, i: int) -> Measures: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Measures]: ...
+
+    def __getitem__(self, i: int | slice) -> Measures | Sequence[Measures]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        m = self.m
+        ident = m.ids[i]  # IndexError past the end, as a tuple
+        values: dict[str, float] = {}
+        for n, col in zip(m.names, m.columns):
+            v = col[i]
+            if v == v:  # NaN: missing
+                values[n] = v
+        return Measures(ident, values)
+
+    def __iter__(self) -> Iterator[Measures]:
+        for i in range(len(self)):
+            yield self[i]
 
 
 def choose(ms: Sequence[Measures], pf: PortfolioDef) -> tuple[str, str]:
@@ -173,7 +252,12 @@ def supply(account: Account, book: Rulebook, r: Ranking) -> Account:
     """The account with its portfolio facts (unchanged when it is not ranked). The account's own
     values of supplied facts are replaced: only the portfolio stage knows them."""
     p = r.of(account.id)
-    given = supplied_facts(book, r, p) if p is not None else {}
+    return supply_facts(account, book, supplied_facts(book, r, p) if p is not None else {})
+
+
+def supply_facts(account: Account, book: Rulebook, given: Mapping[str, Any]) -> Account:
+    """`supply` with the portfolio facts already worked out (a worker of a streamed run gets them
+    with its task, not the whole ranking)."""
     own = [k for k in account.values if k in book.facts and book.facts[k].supplied]
     if not given and not own:
         return account

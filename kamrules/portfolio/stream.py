@@ -27,7 +27,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Iterator, Sequence
+from typing import IO, Any, Callable, Iterator, Mapping, Sequence
 
 from kamrules.core import settings
 from kamrules.core.errors import InputError, Location, Problem
@@ -43,6 +43,21 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
 # --------------------------------------------------------------------------- tasks
 
 @dataclass(frozen=True)
+class Pass:
+    """Which pass of the run a task belongs to. A rulebook that ranks the book reads the inputs
+    twice: first every account is measured (facts and metrics, no rule runs; the result holds
+    (id, measures) per valid account and None per invalid one), then evaluated with `given`, the
+    portfolio facts of the task's accounts by id (portfolio/rank.py; an id not in it is not ranked)."""
+
+    measure: bool = False
+    given: Mapping[str, Mapping[str, Any]] | None = None
+
+
+EVALUATE = Pass()  # a run that does not rank: evaluate, nothing given
+MEASURE = Pass(measure=True)
+
+
+@dataclass(frozen=True)
 class CsvSlice:
     """Whole records of one CSV export, with what a worker needs to read them alone."""
 
@@ -54,12 +69,14 @@ class CsvSlice:
     first_line: int
     text: str
     progress: float  # the share of the run's input read once this task is done
+    pass_: Pass = EVALUATE
 
 
 @dataclass(frozen=True)
 class AccountFile:
     file: str
     progress: float
+    pass_: Pass = EVALUATE
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,7 @@ class Accounts:
 
     accounts: tuple[tuple[Account, Location], ...]
     progress: float
+    pass_: Pass = EVALUATE
 
 
 Task = CsvSlice | AccountFile | Accounts
@@ -336,15 +354,25 @@ class Evaluate:
 
     def __call__(self, task: Task) -> TaskResult:
         from kamrules.pipeline import evaluate
+        from kamrules.portfolio import rank
         from kamrules.portfolio.portfolio import row_of
 
         items: list[Any] = []
+        if task.pass_.measure:
+            names = rank.wanted(self.book.playbook.portfolio)
+            for got in self._accounts(task):
+                items.append(None if isinstance(got, Invalid) else
+                             (got[0].id, rank.measure_values(got[0], self.book, self.as_of, names)))
+            return TaskResult(tuple(items))
+        given = task.pass_.given
         engine = ""
         for got in self._accounts(task):
             if isinstance(got, Invalid):
                 items.append(got)
                 continue
             account, where = got
+            if given is not None:
+                account = rank.supply_facts(account, self.book, given.get(account.id, {}))
             advice = evaluate(account, self.book, as_of=self.as_of, lang=self.lang, engine=self.engine)
             engine = advice.engine
             items.append(row_of(advice, where))
