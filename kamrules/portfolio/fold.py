@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from array import array
-from typing import Iterator, Sequence, cast, overload
+from typing import Any, Iterator, Mapping, Sequence, cast, overload
 
 from kamrules.core.errors import Location, Problem
 from kamrules.portfolio.overview import RowView
@@ -49,6 +49,7 @@ class Fold:
         self._fired_codes: dict[tuple[str, ...], int] = {}
         self._fired = array("i")
         self._view_names: dict[int, str] = {}
+        self._view_checks: dict[int, tuple[Any, Mapping[str, Any]]] = {}  # data checks: (row.checks, row.figures)
         self._name_checks = frozenset(book.playbook.portfolio.checks)
         self.rows: list[Row] = []
         # id → where it was first seen, packed: file index << 32 | line (a "file:line" string per
@@ -117,9 +118,12 @@ class Fold:
             self._classes[d].append(code)
         fired = self._fired_codes.setdefault(row.fired, len(self._fired_codes))
         self._fired.append(fired)
-        # the overview names key accounts (no profit figure) and accounts a data-check rule fired on
-        if row.classes.get("final") == "key" or self._name_checks.intersection(row.fired):
+        # the overview names key accounts (no profit figure) and accounts with a data check (a rule or a range)
+        checked_by_rule = bool(self._name_checks.intersection(row.fired))
+        if row.classes.get("final") == "key" or checked_by_rule or row.checks:
             self._view_names[i] = row.name
+        if row.checks or checked_by_rule:  # the overview's one list of data checks reads these
+            self._view_checks[i] = (row.checks, row.figures)
         if row.checks:
             self.checked.append(row)
 
@@ -242,9 +246,10 @@ class _RowViews(Sequence[RowView]):
             raise IndexError(i)
         f = self.f
         m = f._manager[i]
+        checks, figures = f._view_checks.get(i, ((), {}))
         return RowView(self.ids[i], f._view_names.get(i, ""),
                        {d: self.values[d][f._classes[d][i]] for d in self.values},
-                       self.fired[f._fired[i]], self.managers[m] if m >= 0 else None)
+                       self.fired[f._fired[i]], self.managers[m] if m >= 0 else None, checks, figures)
 
     def __iter__(self) -> Iterator[RowView]:
         for i in range(len(self)):

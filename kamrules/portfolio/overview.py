@@ -135,7 +135,8 @@ def _param(book: Rulebook, name: str, default: float) -> float:
 def overview(rows: Sequence[RowView], ranking: Ranking, ms: Sequence[Measures], book: Rulebook) -> Overview:
     pf = book.playbook.portfolio
     rev = pf.rank_revenue
-    with_profit = {m.id for m in ms if pf.rank_profit and pf.rank_profit in m.values}  # ids, not every Measures
+    with_profit = {m.id for m in ms if pf.rank_profit and pf.rank_profit in m.values}
+    by_id = {m.id: m for m in ms}  # the bands' revenue and profit shares
     conc = metrics.concentration(((m.id, m.values[rev]) for m in ms if rev in m.values),
                                  _param(book, "pareto_customer_share", 0.2))
     profits = [(m.id, m.values[pf.rank_profit]) for m in ms if pf.rank_profit and pf.rank_profit in m.values]
