@@ -459,3 +459,20 @@ def test_a_message_test_on_a_bounded_metric_holds_only_when_it_holds_throughout(
     assert not some > 1 and not some < 1 and some >= 0.5 and some <= 2 and not some > 0.5
     assert Interval(1.0, False, 5.0, True) > 1 and 3 > Interval(0.0, True, 2.0, False)
     assert Interval(1.0, True, 5.0, True) >= 1 and not Interval(1.0, True, 5.0, True) > 1
+
+
+def test_a_comparison_with_two_unknown_sides_names_the_other_side() -> None:
+    """Found by a random account: a margin compared with an expression whose facts are missing
+    too, decided by both sides' bounds, printed '< None holds'. The other side is named instead."""
+    from types import SimpleNamespace
+
+    from kamrules.advice.partial import evidence_text
+    from kamrules.pipeline import rulebook
+
+    book = rulebook("course")
+    b = SimpleNamespace(fact="gross_margin", interval=(None, -6.0), against=None,
+                        against_text="company.average_margin", against_interval=(-5.0, None), op="<",
+                        type="percent", param=None, missing=("gross_margin", "company.average_margin"))
+    for lang in ("en", "zh"):
+        text = evidence_text(book, {}, b, lang)
+        assert "None" not in text and book.facts["company.average_margin"].label.get(lang).lower() in text.lower(), text

@@ -166,13 +166,19 @@ def _interval(v: Any) -> Interval | None:
 def evidence_text(book: Rulebook, env: Mapping[str, Any], b: Any, lang: str) -> str:
     """A piece of evidence decided by bounds, as the playbook shows it. `b`: a reference.Literal or
     a model.Because with `bounded` set."""
-    against = format_value(b.against, b.type, lang) if isinstance(b.against, (int, float)) else str(b.against)
+    right = getattr(b, "against_text", "")
+    if isinstance(b.against, (int, float)):
+        against = format_value(b.against, b.type, lang)
+    elif b.against is None:  # the other side is unknown too (decided by both sides' bounds): name it
+        against = label(book, right, lang) if right else "—"
+    else:
+        against = str(b.against)
     param = book.params.get(b.param) if b.param else None
     if param is not None:
         name = param.label.get(lang) or b.param
         against = f"{against}（{name}）" if lang == "zh" else f"{against} ({name[0].lower() + name[1:]})"
     missing = getattr(b, "missing", ()) or (b.fact,)
-    text = bounded_phrase(book, env, left=b.fact, left_iv=_interval(b.interval), right=getattr(b, "against_text", ""),
+    text = bounded_phrase(book, env, left=b.fact, left_iv=_interval(b.interval), right=right,
                           right_iv=_interval(b.against_interval), op=b.op, against_text=against, outcome=True,
                           missing=missing, type_=b.type, lang=lang)
     return text[0].upper() + text[1:] if lang != "zh" and text else text
