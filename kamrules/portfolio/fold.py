@@ -22,12 +22,14 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from array import array
-from typing import Any, Iterator, Mapping, Sequence, cast, overload
+from typing import Any, Iterator, Mapping, Sequence, TypeVar, cast, overload
 
 from kamrules.core.errors import Location, Problem
 from kamrules.portfolio.overview import RowView
 from kamrules.portfolio.portfolio import DIMENSIONS, MAJOR_DEFAULT, Row, _param
 from kamrules.rulebook.model import SEVERITIES, Rulebook
+
+T = TypeVar("T")
 
 _NONE = math.nan  # a missing number in a column
 
@@ -175,7 +177,38 @@ class _Slim:
         return self.revenue / self.company_revenue
 
 
-class _View(Sequence[Row]):
+class _Columns(Sequence[T]):
+    """A sequence whose i-th item is rebuilt from the fold's columns on demand (`_at`)."""
+
+    f: Fold
+
+    def _at(self, i: int) -> T:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.f)
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[T]: ...
+
+    def __getitem__(self, i: int | slice) -> T | Sequence[T]:
+        if isinstance(i, slice):
+            return [self._at(j) for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._at(i)
+
+    def __iter__(self) -> Iterator[T]:
+        for i in range(len(self)):
+            yield self._at(i)
+
+
+class _View(_Columns[Row]):
     """Slim rows rebuilt from the fold's columns, one at a time (duck-typed as Row: the fields the
     summaries read)."""
 
@@ -184,22 +217,7 @@ class _View(Sequence[Row]):
         self.managers = {i: m for m, i in fold._managers.items()}
         self.dims_of: dict[tuple[int, ...], dict[str, str | None]] = {}  # shared: a few combinations
 
-    def __len__(self) -> int:
-        return len(self.f)
-
-    @overload
-    def __getitem__(self, i: int) -> Row: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[Row]: ...
-
-    def __getitem__(self, i: int | slice) -> Row | Sequence[Row]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
+    def _at(self, i: int) -> Row:
         f = self.f
         key = tuple(f._dims[d][i] for d in DIMENSIONS)
         dims = self.dims_of.get(key)
@@ -213,12 +231,8 @@ class _View(Sequence[Row]):
                      None if company != company else company, self.managers[m] if m >= 0 else None)
         return cast(Row, slim)
 
-    def __iter__(self) -> Iterator[Row]:
-        for i in range(len(self)):
-            yield self[i]
 
-
-class _RowViews(Sequence[RowView]):
+class _RowViews(_Columns[RowView]):
     """RowViews rebuilt from the fold's codes, one at a time."""
 
     def __init__(self, fold: Fold) -> None:
@@ -228,32 +242,13 @@ class _RowViews(Sequence[RowView]):
         self.values = {d: list(codes) for d, codes in fold._class_codes.items()}
         self.fired = list(fold._fired_codes)
 
-    def __len__(self) -> int:
-        return len(self.f)
-
-    @overload
-    def __getitem__(self, i: int) -> RowView: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[RowView]: ...
-
-    def __getitem__(self, i: int | slice) -> RowView | Sequence[RowView]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
+    def _at(self, i: int) -> RowView:
         f = self.f
         m = f._manager[i]
         checks, figures = f._view_checks.get(i, ((), {}))
         return RowView(self.ids[i], f._view_names.get(i, ""),
                        {d: self.values[d][f._classes[d][i]] for d in self.values},
                        self.fired[f._fired[i]], self.managers[m] if m >= 0 else None, checks, figures)
-
-    def __iter__(self) -> Iterator[RowView]:
-        for i in range(len(self)):
-            yield self[i]
 
 
 def _where(row: Row) -> Location:
