@@ -148,6 +148,32 @@ def test_a_file_over_the_byte_limit_is_streamed_and_reads_the_same(tmp_path: Pat
     assert any(a["name"] == "多行 名称, 带逗号" or "多行" in a["name"] for a in accounts), "a quoted cell over two lines"
 
 
+def test_a_utf8_export_over_a_block_is_decoded_as_it_is_read_not_held_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the byte limit too: a strict UTF-8 export is decoded a block at a time (read whole, its
+    text is twice its size in the main process, in each pass). Any other file is read whole, with
+    the one encoding decision and its errors: a GBK export is read whole, as before."""
+    from kamrules.io import csvio
+
+    f = big_export(tmp_path, 30)
+    mixed = big_export(tmp_path, 30, name="mixed.csv", encoding="gbk")
+    whole = {p: cli(str(p), "-f", "json", "--workers", "1", "--skip-invalid") for p in (f, mixed)}
+    assert all(r.exit_code == 0 for r in whole.values()), [r.output for r in whole.values()]
+    read_whole: list[str] = []
+    real = csvio._read
+
+    def spy(file: str) -> tuple[str, str]:
+        read_whole.append(Path(file).name)
+        return real(file)
+    monkeypatch.setattr(csvio, "_read", spy)
+    monkeypatch.setattr(stream, "BLOCK", 4096)  # the export is many blocks long
+    for p in (f, mixed):
+        streamed = cli(str(p), "-f", "json", "--workers", "1", "--skip-invalid")
+        assert streamed.exit_code == 0, streamed.output
+        assert streamed.stdout == whole[p].stdout
+    assert "big.csv" not in read_whole and "mixed.csv" in read_whole
+
+
 def row(i: int, final: str | None, revenue: float | None, manager: str | None = None,
         company: float | None = None) -> Row:
     import datetime as _dt
@@ -251,9 +277,10 @@ def test_a_slice_whose_worker_always_dies_is_listed_as_failed(tmp_path: Path,
     real = stream.Evaluate.__call__
 
     def dies_on_the_second_slice(self: stream.Evaluate, task: stream.Task) -> stream.TaskResult:
-        # a CSV slice read by the worker, or (a rulebook that ranks the book first) accounts read here
-        if (isinstance(task, stream.CsvSlice) and task.first_line > 2
-                or isinstance(task, stream.Accounts) and task.accounts[0][1].line > 2):
+        # a CSV slice read by the worker, or accounts read here; evaluated (the course ranks the book
+        # first: a death while measuring fails the run, test_a_death_while_ranking_…)
+        if not task.pass_.measure and (isinstance(task, stream.CsvSlice) and task.first_line > 2
+                                       or isinstance(task, stream.Accounts) and task.accounts[0][1].line > 2):
             os.kill(os.getpid(), signal.SIGKILL)
         return real(self, task)
     monkeypatch.setattr(stream.Evaluate, "__call__", dies_on_the_second_slice)  # the forked workers inherit it
@@ -275,6 +302,60 @@ def test_a_slice_whose_worker_always_dies_is_listed_as_failed(tmp_path: Path,
     kept = {a["id"] for a in data["accounts"]}
     assert lost and kept == {a["id"] for a in good["accounts"]} - lost, "the failed slices' accounts, and only those"
     assert data["summary"]["accounts"] + len(lost) == good["summary"]["accounts"]
+
+
+def _dies_measuring(marker: str | None) -> "object":
+    """An Evaluate.__call__ whose worker dies (SIGKILL) while measuring the second slice of the
+    file for the ranking: once when `marker` names a file (retried: the next attempt finds the
+    file), on every attempt when it is None."""
+    real = stream.Evaluate.__call__
+
+    def call(self: stream.Evaluate, task: stream.Task) -> stream.TaskResult:
+        if task.pass_.measure and isinstance(task, stream.CsvSlice) and task.first_line > 2 \
+                and task.first_line < 2 + 2 * stream.SLICE:
+            if marker is None:
+                os.kill(os.getpid(), signal.SIGKILL)
+            if not os.path.exists(marker):
+                Path(marker).write_text("died once")
+                os.kill(os.getpid(), signal.SIGKILL)
+        return real(self, task)
+    return call
+
+
+@linux
+def test_a_death_while_ranking_is_measured_again_and_the_output_is_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first pass of a ranked book (every account measured before any is evaluated): a worker
+    that dies there is replaced and its slice measured again — the ranking, and so the output, is
+    the one of a run where nothing died."""
+    f = big_export(tmp_path, 60)
+    good = outs_json(f)
+    monkeypatch.setattr(stream.Evaluate, "__call__", _dies_measuring(str(tmp_path / "died")))
+    res = cli(str(f), "-f", "json", "--workers", "2", "--skip-invalid")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "died").exists(), "a worker died"
+    assert "a worker process died while measuring lines" in res.stderr and "measured again" in res.stderr
+    assert "worker-failed" not in res.stderr
+    assert res.stdout == good
+
+
+@linux
+def test_a_death_while_ranking_on_every_attempt_fails_the_run_and_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a partial book ranked in silence (its accounts unranked, every other account's rank,
+    tier and ABC class shifted): exit 2, the slice named, nothing written."""
+    f = big_export(tmp_path, 60)
+    out = tmp_path / "portfolio.json"
+    out.write_text("the previous output\n", encoding="utf-8")
+    monkeypatch.setattr(stream.Evaluate, "__call__", _dies_measuring(None))
+    res = cli(str(f), "-f", "json", "--workers", "2", "--skip-invalid", "-o", str(out))
+    assert res.exit_code == 2, res.output
+    assert "error[portfolio.worker-failed]" in res.stderr and "SIGKILL" in res.stderr
+    assert re.search(r"died on each of 2 attempts \(killed by SIGKILL\) while measuring lines \d+–\d+ of "
+                     r"\S*big.csv for the ranking of the book", res.stderr), res.stderr
+    assert "nothing was written" in res.stderr
+    assert out.read_text(encoding="utf-8") == "the previous output\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".kamrules-")]
 
 
 # --------------------------------------------------------------------------- Ctrl-C and the progress bar
