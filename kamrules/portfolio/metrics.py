@@ -47,20 +47,27 @@ def concentration(revenues: Iterable[tuple[str, float]], top_share_of_accounts: 
     """None when no account has a positive revenue. Accounts at or below zero are left out: a
     share of a total is meaningless for them (they are listed by the whale curve)."""
     ranked = sorted(((i, v) for i, v in revenues if v > 0), key=lambda x: (-x[1], x[0]))
-    if not ranked:
+    return concentration_ranked([i for i, _ in ranked], [v for _, v in ranked], top_share_of_accounts)
+
+
+def concentration_ranked(ids: Sequence[str], values: Sequence[float],
+                         top_share_of_accounts: float = 0.2) -> Concentration | None:
+    """`concentration` of revenues already ranked (largest first, ties by id) and all positive:
+    a ranking by revenue is that order already, so nothing is sorted or copied again."""
+    n = len(values)
+    if not n:
         return None
-    total = math.fsum(v for _, v in ranked)
-    n = len(ranked)
+    total = math.fsum(values)
     k = max(1, math.floor(top_share_of_accounts * n + 0.5))
     run, curve = 0.0, array("d")  # a float per account: 8 bytes, not a float object each
-    for _, v in ranked:
+    for v in values:
         run += v
         curve.append(run / total)
     return Concentration(
-        accounts=n, total=total, top1=ranked[0][1] / total, top1_id=ranked[0][0],
-        top5=math.fsum(v for _, v in ranked[:TOP_FEW]) / total, top_share_accounts=k,
-        top_share=math.fsum(v for _, v in ranked[:k]) / total, accounts_share=k / n,
-        hhi=math.fsum((v / total) ** 2 for _, v in ranked), curve=curve)
+        accounts=n, total=total, top1=values[0] / total, top1_id=ids[0],
+        top5=math.fsum(values[j] for j in range(min(TOP_FEW, n))) / total, top_share_accounts=k,
+        top_share=math.fsum(values[j] for j in range(min(k, n))) / total, accounts_share=k / n,
+        hhi=math.fsum((v / total) ** 2 for v in values), curve=curve)
 
 
 # --------------------------------------------------------------------------- whale curve

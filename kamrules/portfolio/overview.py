@@ -10,7 +10,7 @@ for every output. Nothing here evaluates an account.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from kamrules.advice import partial
 from kamrules.core.i18n import t
@@ -101,6 +101,40 @@ def _bands(names: Sequence[str], ranking: Ranking, attr: str, rev: Sequence[floa
                  for n in names)  # pragma: no cover
 
 
+def _concentration(ranking: Ranking, ids: Sequence[str], rev_col: Sequence[float], rev: str,
+                   share: float) -> metrics.Concentration | None:
+    """Of revenue. A ranking by revenue has the accounts in the order concentration wants them
+    (largest first, ties by id): its positive values, a prefix of it, are read in place."""
+    ps = ranking.placements
+    if ranking.measure == rev and isinstance(ps, rank.Placements):
+        m = sum(1 for v in ps.values if v > 0)  # sorted largest first: the positive ones lead
+        return metrics.concentration_ranked(_Prefix(ps.order, ids, m), _Prefix(range(len(ps.values)), ps.values, m),
+                                            share)
+    return metrics.concentration(((ids[i], v) for i, v in enumerate(rev_col) if v == v), share)
+
+
+class _Prefix(Sequence[Any]):
+    """items[index[j]] for the first n js: a view, nothing copied."""
+
+    def __init__(self, index: Sequence[int], items: Sequence[Any], n: int) -> None:
+        self.at, self.items, self.n = index, items, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, j: Any) -> Any:
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(self.n))]
+        if not -self.n <= j < self.n:
+            raise IndexError(j)
+        return self.items[self.at[j % self.n]]
+
+    def __iter__(self) -> Iterator[Any]:
+        items, index = self.items, self.at
+        for j in range(self.n):
+            yield items[index[j]]
+
+
 _READS: dict[tuple[str, str], tuple[str, ...]] = {}  # (rulebook digest, rule) → the figures it reads
 
 
@@ -153,8 +187,7 @@ def overview(rows: Sequence[RowView], ranking: Ranking, ms: Sequence[Measures], 
     rev_col = rank.column(ms, rev)
     profit_col = rank.column(ms, pf.rank_profit) if pf.rank_profit else None
     ids = ranking.ids
-    conc = metrics.concentration(((ids[i], v) for i, v in enumerate(rev_col) if v == v),
-                                 _param(book, "pareto_customer_share", 0.2))
+    conc = _concentration(ranking, ids, rev_col, rev, _param(book, "pareto_customer_share", 0.2))
     whale = None
     if profit_col is not None:
         with_profit = sum(1 for v in profit_col if v == v)
