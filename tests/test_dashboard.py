@@ -392,6 +392,9 @@ def test_since_on_the_dashboard(tmp_path: Path) -> None:
     revenue = cols.index("年交易额(万元)")
     dl = next(r for r in rows if r[0] == "DL-008")
     dl[revenue] = str(int(dl[revenue]) * 3)
+    # and 恒泰石化 (HT-002, key) had no account plan then: that high warning is cleared now
+    ht = next(r for r in rows if r[0] == "HT-002")
+    ht[cols.index("有客户计划")] = "否"
     with before.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows([cols, *rows])
     code, _, err = run(str(before), "--as-of", "2026-03-31", "--engine", "reference", "--record", "--store", store)
@@ -411,8 +414,15 @@ def test_since_on_the_dashboard(tmp_path: Path) -> None:
     expected = ({m["account"] for m in doc["tier_migration"]["moves"]}
                 | {w["account"] for w in doc["new_critical_warnings"]}
                 | {w["account"] for w in doc["unresolved_warnings"]}
+                | {w["account"] for w in doc["resolved_warnings"]}
                 | {a["account"] for a in doc["not_reviewed"]["key_accounts"]})
     assert set(shown) == expected and expected
+    assert "<th>Critical and high warnings cleared</th>" in section
+    assert ("HT-002", "management-process-no-plan") in {(w["account"], w["rule"]) for w in doc["resolved_warnings"]}
+    for acc, row in shown.items():  # the cleared column lists each account's cleared warnings
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+        assert len(cells) == 6 and cells[4].count("<bdi>") == sum(1 for w in doc["resolved_warnings"]
+                                                                  if w["account"] == acc)
     moves = {m["account"]: m for m in doc["tier_migration"]["moves"]}
     assert moves["DL-008"]["direction"] == "down"
     assert '<span class="down">↓ down</span> Platinum → Gold' in shown["DL-008"]
