@@ -334,7 +334,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portfolio.by_final": {"zh": "客户分类", "en": "Accounts by class"},
     "portfolio.pareto": {"zh": "帕累托法则（二八法则）", "en": "The Pareto law (80/20)"},
     "portfolio.pareto_text": {"zh": "年交易额最高的 {top} 个客户（{m} 个客户的 {accounts}）贡献了 {share} 的年交易额（合计 {total}）。", "en": "The top {top} of {m} accounts ({accounts}) bring {share} of the revenue ({total} in all)."},
-    "portfolio.pareto_missing": {"zh": "另有 {k} 个客户没有年交易额，未计入。", "en": "{k} accounts without revenue are left out."},
+    "portfolio.pareto_missing": {"zh": "另有 {k} 个客户没有正的年交易额（未填、为零或为负），未计入。", "en": "{k} accounts without a positive revenue (missing, zero or negative) are left out."},
     "portfolio.pareto_none": {"zh": "没有客户给出年交易额，无法计算。", "en": "No account gives its revenue, so this cannot be computed."},
     "portfolio.concentration": {"zh": "客户集中度", "en": "Concentration"},
     "portfolio.programme": {"zh": "大客户计划规模（天龙八部·客户分级）", "en": "Key-account programme size (eight parts: tiering)"},
