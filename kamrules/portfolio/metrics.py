@@ -50,10 +50,11 @@ def concentration(revenues: Iterable[tuple[str, float]], top_share_of_accounts: 
     return concentration_ranked([i for i, _ in ranked], [v for _, v in ranked], top_share_of_accounts)
 
 
-def concentration_ranked(ids: Sequence[str], values: Sequence[float],
+def concentration_ranked(ids: Sequence[str] | None, values: Sequence[float],
                          top_share_of_accounts: float = 0.2) -> Concentration | None:
     """`concentration` of revenues already ranked (largest first, ties by id) and all positive:
-    a ranking by revenue is that order already, so nothing is sorted or copied again."""
+    a ranking by revenue is that order already, so nothing is sorted or copied again. ids None:
+    the caller reads no id (top1_id is then "")."""
     n = len(values)
     if not n:
         return None
@@ -64,7 +65,7 @@ def concentration_ranked(ids: Sequence[str], values: Sequence[float],
         run += v
         curve.append(run / total)
     return Concentration(
-        accounts=n, total=total, top1=values[0] / total, top1_id=ids[0],
+        accounts=n, total=total, top1=values[0] / total, top1_id=ids[0] if ids is not None else "",
         top5=math.fsum(values[j] for j in range(min(TOP_FEW, n))) / total, top_share_accounts=k,
         top_share=math.fsum(values[j] for j in range(min(k, n))) / total, accounts_share=k / n,
         hhi=math.fsum((v / total) ** 2 for v in values), curve=curve)

@@ -348,7 +348,11 @@ def pareto(rows: Sequence[Row], share: float) -> Pareto | None:
     """The summary's Pareto line: the overview's concentration (metrics.concentration), so the
     line and the verdict count the same accounts — those with a positive revenue (a share of a
     total means nothing for a zero or negative one)."""
-    c = metrics.concentration(((r.id, r.revenue) for r in rows if r.revenue is not None), share)
+    # the positive revenues, largest first: concentration's order (ties have the same value, so
+    # which id comes first changes no figure here) at a float per account, not an (id, value) pair
+    positive = sorted((v for r in rows if (v := r.revenue) is not None and v > 0), reverse=True)
+    c = metrics.concentration_ranked(None, positive, share)
+    del positive
     if c is None:
         return None
     return Pareto(c.top_share_accounts, c.accounts, c.accounts_share, c.top_share, c.total, len(rows) - c.accounts)
