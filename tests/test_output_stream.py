@@ -145,10 +145,10 @@ def test_standard_output_gets_the_pieces_neutralised_or_nothing(monkeypatch: pyt
        cuts=st.lists(st.integers(0, 40), max_size=6))
 @example(text="\r\n", cuts=[1])
 @example(text="a\ufeff", cuts=[1])
-def test_terminal_over_blocks_is_terminal_over_the_whole(text: str, cuts: list[int]) -> None:
+def test_terminal_over_the_pieces_is_terminal_over_the_whole(text: str, cuts: list[int]) -> None:
     at = sorted({min(c, len(text)) for c in cuts})
     parts = [text[a:b] for a, b in zip([0, *at], [*at, len(text)])]
-    assert "".join(output._terminal(parts)) == textsafe.terminal(text)
+    assert "".join(textsafe.terminal(p) for p in output._terminal_pieces(parts)) == textsafe.terminal(text)
 
 
 # --------------------------------------------------------------------------- JSON in pieces

@@ -261,15 +261,15 @@ def write_stdout(text: str | Iterable[str]) -> None:
     stream = sys.stdout
     if stream is None:  # started with standard output closed (>&-)
         raise stdout_failed("standard output is closed")
+    spool = None
     if isinstance(text, str):
-        blocks: Iterable[str] = (text,)
-        spool = None
+        pieces: Iterable[str] = (text,)
     else:
         spool = _spooled(text, "<stdout>")
-        blocks = iter(lambda: spool.read(_BLOCK), "")
+        pieces = _terminal_pieces(iter(lambda: spool.read(_BLOCK), ""))
     try:
-        for block in _terminal(blocks):
-            stream.write(block)
+        for text in pieces:
+            stream.write(textsafe.terminal(text))
         stream.flush()
     except (OSError, ValueError) as e:
         raise stdout_failed(e.strerror if isinstance(e, OSError) and e.strerror else str(e)) from None
@@ -278,23 +278,23 @@ def write_stdout(text: str | Iterable[str]) -> None:
             spool.close()
 
 
-def _terminal(blocks: Iterable[str]) -> Iterator[str]:
-    """textsafe.terminal over a text given in blocks: the leading BOM is the first block's, and a
-    carriage return at the end of a block waits for the next one (a lone CR is shown, \r\n is not)."""
+def _terminal_pieces(blocks: Iterable[str]) -> Iterator[str]:
+    """The text of `blocks` cut where textsafe.terminal treats each piece as it treats the whole:
+    no piece but the first starts with a BOM (kept only as the output's first character), and none
+    but the last ends with a \\r that a \\n may follow (a lone CR is shown, \\r\\n is not)."""
     carry = ""
-    first = True
     for block in blocks:
         text = carry + block
-        carry = ""
-        if text.endswith("\r"):
-            text, carry = text[:-1], "\r"
-        if not text:
+        cut = len(text) - 1  # the next piece starts with a character of this one: never a BOM
+        while cut > 0 and (text[cut] == "\ufeff" or text[cut - 1] == "\r"):
+            cut -= 1
+        if cut <= 0:
+            carry = text
             continue
-        # a BOM is kept only as the output's first character: further on it is shown like any control
-        yield textsafe.terminal(text) if first else textsafe.terminal("x" + text)[1:]
-        first = False
-    if carry or first:
-        yield textsafe.terminal(carry)
+        yield text[:cut]
+        carry = text[cut:]
+    if carry:
+        yield carry
 
 
 def stdout_failed(reason: str) -> UsageError:

@@ -82,23 +82,17 @@ def _band(name: str, share: float, members: Sequence[int], rev: Sequence[float],
 def _bands(names: Sequence[str], ranking: Ranking, attr: str, rev: Sequence[float], profit: Sequence[float] | None,
            totals: tuple[float, float | None]) -> tuple[Band, ...]:
     ps = ranking.placements
-    if isinstance(ps, rank.Placements):  # the columns: every band in rank order, as below
-        values, order = ps.values, ps.order
-        codes = ps.tiers if attr == "tier" else ps.abc
-        labels = ps.tier_names if attr == "tier" else ("A", "B", "C")
-        of = [labels[c] for c in range(len(labels))]
-        total = sum(v for v in values if v > 0)
-        out = []
-        for n in names:
-            ks = [k for k in range(len(values)) if of[codes[k]] == n]
-            share = sum(values[k] for k in ks if values[k] > 0) / total if total > 0 else 0.0
-            out.append(_band(n, share, [order[k] for k in ks], rev, profit, totals))
-        return tuple(out)
-    index = {ident: i for i, ident in enumerate(ranking.ids)}  # pragma: no cover - rankings come from rank()
-    total = sum(p.value for p in ps if p.value > 0)  # pragma: no cover
-    return tuple(_band(n, sum(p.value for p in ps if getattr(p, attr) == n and p.value > 0) / total if total > 0
-                       else 0.0, [index[p.id] for p in ps if getattr(p, attr) == n], rev, profit, totals)
-                 for n in names)  # pragma: no cover
+    assert isinstance(ps, rank.Placements), "rankings are made by rank.rank_columns"
+    values, order = ps.values, ps.order
+    codes = ps.tiers if attr == "tier" else ps.abc
+    labels = ps.tier_names if attr == "tier" else ("A", "B", "C")
+    total = sum(v for v in values if v > 0)
+    out = []
+    for n in names:  # each band's accounts in rank order, as the placements list them
+        ks = [k for k in range(len(values)) if labels[codes[k]] == n]
+        share = sum(values[k] for k in ks if values[k] > 0) / total if total > 0 else 0.0
+        out.append(_band(n, share, [order[k] for k in ks], rev, profit, totals))
+    return tuple(out)
 
 
 def _concentration(ranking: Ranking, ids: Sequence[str], rev_col: Sequence[float], rev: str,
