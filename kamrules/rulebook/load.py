@@ -356,6 +356,8 @@ def load_rulebook(ref: str = "course") -> Rulebook:
         return book
     with _one_scan():
         book, chain = _load_fresh(ref)
+        if cache.cache_path() is None:
+            return book  # no cache: nothing to record (hashing every file again for nothing)
         try:
             cache.put("rulebook", ck, (_dependencies(ref, chain, book), book))
         except OSError:
