@@ -147,7 +147,7 @@ class _BoundedCodeGenerator(CodeGenerator):
     def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
         if not isinstance(node, nodes.TemplateData):
             raise nodes.Impossible()  # counted at run time, as it is written (static text is, by its marker)
-        return super()._output_child_to_const(node, frame, finalize)  # type: ignore[no-any-return]
+        return super()._output_child_to_const(node, frame, finalize)
 
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
         super()._output_child_pre(node, frame, finalize)
