@@ -176,6 +176,20 @@ _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _DIGITS = re.compile(r"\d+")
 
 
+# _BoundedCodeGenerator counts what a template writes through these methods of Jinja's code
+# generator, which are not public API: should a Jinja release rename one, the override would be
+# silently skipped and output would go uncounted. Fail closed instead (an unexpected error, exit 3).
+_HOOKS = ("visit_Template", "visit_Const", "visit_Concat", "_output_child_to_const", "_output_child_pre",
+          "_output_child_post")
+
+
+def _require_code_generator_hooks() -> None:
+    missing = [h for h in _HOOKS if not callable(getattr(CodeGenerator, h, None))]
+    if missing:
+        raise RuntimeError(f"Jinja {jinja2.__version__}'s code generator has no {', '.join(missing)}: the "
+                           "template bounds cannot be applied (kamrules needs a Jinja it was tested with)")
+
+
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
     """ImmutableSandboxedEnvironment with Limits. One budget per render, per thread."""
 
@@ -183,6 +197,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
     code_generator_class = _BoundedCodeGenerator
 
     def __init__(self, *, limits: Limits, **options: Any) -> None:
+        _require_code_generator_hooks()
         # Jinja's optimizer folds constant expressions before the code is generated: another walk
         # over the whole tree (~10 % of compiling the playbook) that changes no line of the code
         # generated for the built-in playbooks, and a folded expression is worth nothing here
