@@ -358,6 +358,40 @@ def _arith_ends(op: str, a: Ends, b: Ends) -> Ends | None:
     return _tidy_end(result[0]), _tidy_end(result[1])
 
 
+def _plus_ends(a: Ends, b: Ends) -> Ends | None:
+    """_arith_ends("+", a, b), without the dispatch (the usual operator of a metric's formula)."""
+    a0, a1 = a
+    b0, b1 = b
+    for x, y in ((a0, b0), (a1, b1)):
+        if not (_isinf(x) or _isinf(y)):
+            v = x + y
+            if v - v != 0:
+                return None
+    lo, hi = a0 + b0, a1 + b1
+    return _tidy_end(-INF if lo != lo else lo), _tidy_end(INF if hi != hi else hi)
+
+
+def _minus_ends(a: Ends, b: Ends) -> Ends | None:
+    """_arith_ends("-", a, b), without the dispatch."""
+    a0, a1 = a
+    b0, b1 = b
+    for x, y in ((a0, b1), (a1, b0)):
+        if not (_isinf(x) or _isinf(y)):
+            v = x - y
+            if v - v != 0:
+                return None
+    lo, hi = a0 + -b1, a1 + -b0
+    return _tidy_end(-INF if lo != lo else lo), _tidy_end(INF if hi != hi else hi)
+
+
+def _arith_fn(op: str) -> Callable[[Ends, Ends], "Ends | None"]:
+    if op == "+":
+        return _plus_ends
+    if op == "-":
+        return _minus_ends
+    return lambda a, b: _arith_ends(op, a, b)
+
+
 def _empty(a: Ends) -> bool:
     return a[0] > a[1] or (a[0] == a[1] and _isinf(a[0]))
 
@@ -465,7 +499,7 @@ def _compile_ends(table: BoundsTable, t: ir.Term, items: str | None) -> EndsFn:
                 return missing  # a classification, score or derived fact no rule set: None
             return ref
         case ir.Arith():
-            lf, rf, op = _compile_ends(table, t.left, items), _compile_ends(table, t.right, items), t.op
+            lf, rf, op = _compile_ends(table, t.left, items), _compile_ends(table, t.right, items), _arith_fn(t.op)
 
             def arith_(env: Mapping[str, Any], bounds: Bounds) -> Ends | None:
                 a = lf(env, bounds)
@@ -474,7 +508,7 @@ def _compile_ends(table: BoundsTable, t: ir.Term, items: str | None) -> EndsFn:
                 b = rf(env, bounds)
                 if b is None:
                     return None
-                return _arith_ends(op, a, b)
+                return op(a, b)
             return arith_
         case ir.Fn():
             if t.name == "days_since":
@@ -646,7 +680,8 @@ class Bounds:
         hit = self._decided.get(id(c))
         if hit is not None and hit[0] is c:
             return hit[1]
-        decider = self.table.decider(c)
+        known = self.table._deciders.get(id(c))
+        decider = known[1] if known is not None and known[0] is c else self.table.decider(c)
         value = None if decider is None else decider(self.env, self)
         self._decided[id(c)] = (c, value)
         return value
