@@ -981,7 +981,9 @@ FIRST_HOUR_ACCOUNT_CASES = [
     Case("item_key_typo_zh.yaml", "account.unknown-key", (5,), ("unknown field '态渡' in contacts", "是否应为 '态度'？")),
     # class 13: the template of `kamrules init account`, not filled in
     Case("init_template_unfilled.yaml", "account.missing", (12,), ("'id' (客户编号) is required and is empty here",
-                                                                   "fill it in")),
+                                                                   "fill it in", "expected: a text value for id "
+                                                                   "(the example company's: id: huaxin-steel)"),
+         why="it showed the example company's id as what was expected"),
     Case("init_template_name_empty.yaml", "account.missing", (14,), ("'name' (客户名称) is required and is empty here",)),
     # class 15: the date forms of an account file (and of --as-of: test_as_of_refuses_what_an_account_refuses)
     Case("as_of_impossible_slash.yaml", "account.value", (5,), ("'2026/2/30' is not a real date",)),

@@ -544,3 +544,25 @@ def test_explain_reads_a_row_of_a_crm_export():
     assert '"id": "HX-001"' in r.output or "HX-001" in r.output
     multi = CliRunner().invoke(main, ["explain", "examples/portfolio/crm-export.csv"])
     assert multi.exit_code == 2 and "--account" in multi.output
+
+
+def test_the_pareto_line_counts_the_accounts_the_verdict_counts():
+    """Zero and negative revenues (credit notes, a lost account) have no share of a total: the
+    Pareto line leaves them out with the missing ones, as the overview's concentration does."""
+    import datetime as _dt
+
+    from kamrules.portfolio import metrics
+    from kamrules.portfolio.portfolio import Row, pareto
+
+    def row(i: str, revenue: float | None) -> Row:
+        return Row(i, i, "", _dt.date(2026, 6, 30), {}, {}, revenue, None, {}, None, frozenset())
+
+    rows = [row("a", 10.0), row("b", 5.0), row("c", 0.0), row("d", -3.0), row("e", None), row("f", 4.0),
+            row("g", 1.0)]
+    p = pareto(rows, 0.2)
+    # positive: 10, 5, 4, 1 (4 accounts); the top 20 % of 4 rounds to 1 account: 10 of 20
+    assert p is not None and (p.top, p.of, p.missing) == (1, 4, 3)
+    assert p.revenue_share == pytest.approx(0.5) and p.total == pytest.approx(20.0)
+    c = metrics.concentration(((r.id, r.revenue) for r in rows if r.revenue is not None), 0.2)
+    assert c is not None and (c.top_share_accounts, c.accounts, c.top_share) == (p.top, p.of, p.revenue_share)
+    assert pareto([row("x", 0.0), row("y", -1.0)], 0.2) is None

@@ -316,6 +316,29 @@ def test_every_documented_example_runs_as_written(where: str, line: str, tmp_pat
     assert "Traceback" not in output
     for words in PROMISED.get(" ".join(shlex.split(line, comments=True)), ()):
         assert words in output, f"{where}: '{line}' does not do what it says ({words!r}):\n{output[-3000:]}"
+    made = MADE.get(" ".join(shlex.split(line, comments=True)))
+    if made is not None:
+        made(cwd)
+
+
+def _dashboard_links_every_playbook(cwd: Path) -> None:
+    """The README's dashboard: every account row links a playbook that --playbooks wrote."""
+    html = (cwd / "dashboard" / "index.html").read_text(encoding="utf-8")
+    linked = _re.findall(r'<a href="(accounts/[^"]+)">', html)
+    assert len(linked) >= 200 and all((cwd / "dashboard" / h).is_file() for h in linked)
+
+
+# What an example's files must hold, beyond exit 0 (the files are in its working folder).
+MADE = {
+    "kamrules portfolio examples/portfolio/crm/accounts.csv examples/portfolio/crm/deals.xlsx --mapping "
+    "examples/portfolio/crm/mapping.yaml --as-of 2026-06-30 --format html -o dashboard/index.html --playbooks "
+    "dashboard/accounts/": _dashboard_links_every_playbook,
+}
+
+
+def test_every_made_check_names_a_documented_example() -> None:
+    run = {" ".join(shlex.split(ln, comments=True)) for _, ln in EXAMPLES}
+    assert set(MADE) <= run
 
 
 # What the review-store examples say they do (their comments, docs/history.md), beyond exit 0,

@@ -61,15 +61,18 @@ def cli(*args: str) -> "object":
 @linux
 def test_any_number_of_workers_gives_the_same_bytes(tmp_path: Path) -> None:
     f = big_export(tmp_path, 60)  # ≈ 650 accounts: three slices and more
-    for fmt in ("json", "md", "csv"):
+    # every worker count on the JSON (the whole result); the other formats are written from the
+    # same folded result: one process against the most workers is enough for them
+    for fmt, counts in (("json", (1, 2, 3)), ("md", (1, 3)), ("csv", (1, 3))):
         outs = {}
-        for n in (1, 2, 3):
+        for n in counts:
             res = cli(str(f), "-f", fmt, "--workers", str(n), "--skip-invalid")
             assert res.exit_code == 0, res.output
             outs[n] = res.stdout
-        assert outs[1] == outs[2] == outs[3], fmt
-    data = json.loads(outs_json(f))
-    assert data["summary"]["accounts"] == len(data["accounts"]) > 2 * stream.SLICE
+        assert len(set(outs.values())) == 1, fmt
+        if fmt == "json":
+            data = json.loads(outs[1])
+            assert data["summary"]["accounts"] == len(data["accounts"]) > 2 * stream.SLICE
 
 
 def outs_json(f: Path) -> str:

@@ -360,11 +360,21 @@ def _service(advice: Advice, fs: tuple[cm.Finding, ...]) -> cm.Service | None:
     raw = advice.env.get(pb.service_fact)
     top = len(pb.service_steps)
     current = int(raw) if isinstance(raw, (int, float)) and 1 <= raw <= top else None
+    # the step the account qualifies for, when the rulebook says which dimension tells it: the
+    # ladder then points up only while the account qualifies for more than its current step
+    # (an over-served account is not told to climb)
+    verdict = advice.classification.get(pb.service_ready) if pb.service_ready else None
+    ready = verdict.value if verdict is not None else None
+    target = pb.service_ready_values.index(ready) + 1 if ready in pb.service_ready_values else None
+    move = "" if current is None or target is None else \
+        "up" if target > current else "hold" if target == current else "down"
+    climb = current is not None and current < top and move in ("", "up")
     steps = tuple(cm.ServiceStep(n, label.get(lang), _ui("step_n", lang, n=n), n == current,
-                                 current is not None and n == current + 1)
+                                 climb and n == (current or 0) + 1, n == target)
                   for n, label in enumerate(pb.service_steps, 1))
     return cm.Service(step=current, steps=steps, current=steps[current - 1] if current else None,
-                      next=steps[current] if current and current < top else None,
+                      next=steps[current] if climb and current else None,
+                      target=steps[target - 1] if target and target <= top else None, move=move,
                       cost=_known(advice, ("cost_to_serve", "cost_to_serve_rate")),
                       findings=_of(fs, "service.step"))
 

@@ -315,7 +315,8 @@ class ServiceStep:
     label: str = doc("its name (`合格供货` … `战略伙伴`)")
     step_label: str = doc("`第 3 台阶` / `Step 3`")
     current: bool = doc("the account's step")
-    next: bool = doc("the step after it")
+    next: bool = doc("the step after it, when the account qualifies for it (or that is not judged)")
+    target: bool = doc("the step the account qualifies for (the playbook's service.ready), when judged")
 
 
 @record(eq=False, repr=False)
@@ -323,7 +324,12 @@ class Service:
     step: int | None = doc("the account's step, or null")
     steps: tuple[ServiceStep, ...] = doc("every step, from the bottom")
     current: ServiceStep | None = doc("the account's step, or null")
-    next: ServiceStep | None = doc("the next step, or null (unknown step, or already at the top)")
+    next: ServiceStep | None = doc("the next step to climb to, or null (unknown step, at the top, or the account "
+                                   "does not qualify for more)")
+    target: ServiceStep | None = doc("the step the account qualifies for, or null (not judged: no service.ready, "
+                                     "or its dimension undecided)")
+    move: str = doc("`up` (qualifies for more), `hold` (qualifies for its step), `down` (over-served: qualifies "
+                    "for less), or empty (not judged)")
     cost: tuple[Figure, ...] = doc("cost to serve and its rate, when given")
     findings: tuple[Finding, ...] = doc("findings of concept `service.step`")
 

@@ -51,7 +51,8 @@ def expand_inputs(files: tuple[str, ...]) -> list[str]:
 @record_options
 @click.option("--since", metavar="YYYY-MM-DD", default=None,
               help="Compare with the reviews recorded on or before this date: tier migration, new critical "
-                   "warnings, warnings unresolved across reviews, key accounts not reviewed (md, json, html).")
+                   "warnings, warnings unresolved across reviews, warnings cleared, key accounts not reviewed "
+                   "(md, json, html).")
 @click.option("--stale-months", type=click.IntRange(1, 120), default=3, show_default=True, metavar="N",
               help="With --since: list key accounts whose last review is older than N months.")
 @click.option("--workers", "-j", type=click.IntRange(1, 256), default=None, metavar="N",

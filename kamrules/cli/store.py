@@ -38,19 +38,29 @@ def info(store: str | None, fmt: str) -> None:
     data: dict[str, object] = {**location.describe(where)}
     exists = where.kind == "postgresql" or (where.path is not None and where.path.exists())
     data["exists"] = exists
+    data["empty"] = False  # true: the database (or file) is there but holds no store yet
     if exists:
-        st = open_store(where, create=False, migrate=False)
         try:
-            data.update({"schema": st.revision(), **st.counts(), "meta": meta_info(st)})
-        finally:
-            st.close()
+            st = open_store(where, create=False, migrate=False)
+        except location.StoreError as e:
+            # a database (or file) that holds no store yet is reported like a missing store
+            if not any(p.code == "store.empty" for p in e.problems):
+                raise
+            exists = data["exists"] = False
+            data["empty"] = True
+        else:
+            try:
+                data.update({"schema": st.revision(), **st.counts(), "meta": meta_info(st)})
+            finally:
+                st.close()
     if fmt == "json":
         echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     echo(f"store: {where.shown}")
     echo(f"chosen by: {where.why}")
     if not exists:
-        echo("not created yet: the first 'kamrules advise … --record' creates it")
+        echo("holds no store yet: 'kamrules store upgrade' creates it here" if data["empty"] else
+             "not created yet: the first 'kamrules advise … --record' creates it")
         return
     echo(f"schema: {data['schema']}; reviews: {data['reviews']} of {data['accounts']} accounts; "
                f"rulebooks: {data['rulebooks']}; overrides: {data['overrides']}")

@@ -134,6 +134,7 @@ def portfolio_since(before: Mapping[str, Sequence[Any]], now: Mapping[str, Any],
     moves = []
     new_critical = []
     unresolved = []
+    resolved = []
     for acc in sorted(now):
         cur = now[acc]
         base: Summary | None = before[acc][-1] if before.get(acc) else None
@@ -145,6 +146,10 @@ def portfolio_since(before: Mapping[str, Sequence[Any]], now: Mapping[str, Any],
             moves.append({"account": acc, "name": cur.account_name, "from": frm, "to": to,
                           "direction": "up" if tier_order.index(to) < tier_order.index(frm) else "down"})
         old_rules = {f.rule for f in base.warnings()} if base else set()
+        now_rules = {f.rule for f in cur.warnings()}
+        if base is not None:  # what the team fixed: a critical or high warning of then that no longer fires
+            resolved += [{"account": acc, "name": cur.account_name, "rule": f.rule, "severity": f.severity}
+                         for f in base.warnings() if f.severity in ("critical", "high") and f.rule not in now_rules]
         for f in cur.warnings():
             if f.severity == "critical" and f.rule not in old_rules:
                 new_critical.append({"account": acc, "name": cur.account_name, "rule": f.rule})
@@ -171,6 +176,7 @@ def portfolio_since(before: Mapping[str, Sequence[Any]], now: Mapping[str, Any],
                            "downgrades": len(moves) - ups, "moves": moves},
         "new_critical_warnings": new_critical,
         "unresolved_warnings": unresolved,
+        "resolved_warnings": resolved,
         "not_reviewed": {"months": months, "before": cutoff.isoformat(), "key_accounts": stale},
     }
 

@@ -481,7 +481,12 @@ def _prepare(store: Store, *, migrate: bool) -> None:
     if current == S.HEAD:
         return
     if not migrate:
-        raise store_problem("store.old-schema", f"the store {store.where.shown} has schema {current or 'none'}; "
+        # an empty database (a new PostgreSQL database, an empty SQLite file) is not an old store:
+        # say that it holds none yet rather than "schema none"
+        if current is None:
+            raise store_problem("store.empty", f"{store.where.shown} holds no kamrules store yet", store.where.shown,
+                                "create it with 'kamrules store upgrade' (recording a review creates it too)")
+        raise store_problem("store.old-schema", f"the store {store.where.shown} has schema {current}; "
                                                 f"this kamrules needs {S.HEAD}", store.where.shown,
                             "run 'kamrules store upgrade'")
     with store.writing() as conn, conn.begin():

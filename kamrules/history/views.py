@@ -199,6 +199,9 @@ def since_markdown(doc: Mapping[str, Any], book: Rulebook, lang: str) -> str:
     out += ["", f"### {t('history.book_unresolved', lang)}", ""]
     out += [f"- {cell(w['name'])} (`{w['account']}`): {cell(rule(w['rule']))} "
             f"({t('history.book_since_date', lang, d=w['since'])})" for w in doc["unresolved_warnings"]] or [t("history.book_none", lang)]
+    out += ["", f"### {t('history.book_resolved', lang)}", ""]
+    out += [f"- {cell(w['name'])} (`{w['account']}`): {cell(rule(w['rule']))}" for w in doc["resolved_warnings"]] \
+        or [t("history.book_none", lang)]
     nr = doc["not_reviewed"]
     out += ["", f"### {t('history.book_stale', lang, m=nr['months'], before=nr['before'])}", ""]
     out += [f"- {cell(a['name'])} (`{a['account']}`): {a['last_review'] or t('history.book_never', lang)}"

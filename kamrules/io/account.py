@@ -156,9 +156,12 @@ def _build(book: Rulebook) -> Grammar:
     enums = tuple(f for f in book.facts.values() if f.type == "enum" and not f.supplied)
     for f in book.facts.values():
         defs[f.name] = fact_node(f, enums)
-        example = f.example if f.example is not None else "…"
+        # the example is the example company's value: shown as such, so that nobody copies it
+        # into a new account as if it were the expected value
+        expected = f"a {'text' if f.type == 'string' else f.type} value for {f.name}" + \
+            (f" (the example company's: {f.name}: {f.example})" if f.example is not None else "")
         fields.append(Field(f.name, Ref(f.name), required=f.required, missing=_missing(f),
-                            expected=f"{f.name}: {example}", aliases=aliases(f)))
+                            expected=expected, aliases=aliases(f)))
     free = (
         Field("notes", Anything("Free notes (not read by rules)")),
         Field("extra", Anything("Anything else you want to keep with the account (not read by rules)")),

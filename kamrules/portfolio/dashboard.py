@@ -13,7 +13,7 @@ very objects the Markdown and JSON summaries print) and the rows of the run:
 * a tier × warning heat table (how many accounts of each tier carry each warning);
 * the data checks (implausible ranges and data-check rules, one list);
 * with `--since`, what changed since a date (the review store's comparison: tier moves, new
-  critical warnings, warnings unresolved across reviews, key accounts not reviewed);
+  critical warnings, warnings unresolved across reviews, warnings cleared, key accounts not reviewed);
 * every account in a table that sorts and filters in the browser (and is a plain table
   without script), linking to its playbook when `--playbooks DIR` wrote them.
 
@@ -137,6 +137,7 @@ class SinceRow:
     direction: str  # up | down | ""
     new: tuple[str, ...]  # new critical warnings (titles)
     unresolved: tuple[str, ...]  # critical/high warnings unresolved across reviews, with since when
+    resolved: tuple[str, ...]  # critical/high warnings of the earlier review that no longer fire
     last_review: str  # a key account not reviewed for the months asked: its last review (or never)
 
 
@@ -320,7 +321,7 @@ def _since(p: Portfolio, doc: Mapping[str, Any], links: Mapping[str, str]) -> di
 
     def entry(x: Mapping[str, Any]) -> dict[str, Any]:
         return per.setdefault(str(x["account"]), {"name": str(x["name"]), "move": "", "direction": "", "new": [],
-                                                  "unresolved": [], "last": ""})
+                                                  "unresolved": [], "resolved": [], "last": ""})
 
     tm = doc["tier_migration"]
     for m in tm["moves"]:
@@ -330,11 +331,13 @@ def _since(p: Portfolio, doc: Mapping[str, Any], links: Mapping[str, str]) -> di
         entry(x)["new"].append(title(x["rule"]))
     for x in doc["unresolved_warnings"]:
         entry(x)["unresolved"].append(f"{title(x['rule'])} ({i18n.t('history.book_since_date', lang, d=x['since'])})")
+    for x in doc["resolved_warnings"]:
+        entry(x)["resolved"].append(title(x["rule"]))
     for x in doc["not_reviewed"]["key_accounts"]:
         entry(x)["last"] = x["last_review"] or i18n.t("history.book_never", lang)
     order = {r.id: i for i, r in enumerate(p.rows)}  # the account table's order: key accounts first, worst health
     accounts = [SinceRow(i, e["name"], links.get(i, ""), e["move"], e["direction"], tuple(e["new"]),
-                         tuple(e["unresolved"]), e["last"])
+                         tuple(e["unresolved"]), tuple(e["resolved"]), e["last"])
                 for i, e in sorted(per.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))]
     cols = [*tm["tiers"], "—"]
     matrix_rows = [r for r in cols if r in tm["matrix"]]

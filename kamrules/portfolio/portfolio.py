@@ -31,7 +31,7 @@ from kamrules.core.values import format_money, format_percent
 from kamrules.engine.facts import DataCheck
 from kamrules.io import csvio
 from kamrules.pipeline import evaluate
-from kamrules.portfolio import overview, rank
+from kamrules.portfolio import metrics, overview, rank
 from kamrules.rulebook.model import SEVERITIES, Account, Rulebook
 
 ACCOUNT_SUFFIXES = (".yaml", ".yml", ".json", *csvio.CSV_SUFFIXES)
@@ -177,7 +177,7 @@ class Pareto:
     accounts_share: float  # top / of
     revenue_share: float
     total: float
-    missing: int  # accounts without revenue
+    missing: int  # accounts without a positive revenue (missing, zero or negative): left out
 
 
 @dataclass(frozen=True)
@@ -345,13 +345,13 @@ def programme(rows: Sequence[Row], book: Rulebook) -> Programme | None:
 
 
 def pareto(rows: Sequence[Row], share: float) -> Pareto | None:
-    revenues = sorted((r.revenue for r in rows if r.revenue is not None), reverse=True)
-    total = sum(revenues)
-    if not revenues or total <= 0:
+    """The summary's Pareto line: the overview's concentration (metrics.concentration), so the
+    line and the verdict count the same accounts — those with a positive revenue (a share of a
+    total means nothing for a zero or negative one)."""
+    c = metrics.concentration(((r.id, r.revenue) for r in rows if r.revenue is not None), share)
+    if c is None:
         return None
-    top = max(1, math.floor(share * len(revenues) + 0.5))
-    return Pareto(top, len(revenues), top / len(revenues), sum(revenues[:top]) / total, total,
-                  len(rows) - len(revenues))
+    return Pareto(c.top_share_accounts, c.accounts, c.accounts_share, c.top_share, c.total, len(rows) - c.accounts)
 
 
 def concentration(rows: Sequence[Row], threshold: float) -> Concentration | None:

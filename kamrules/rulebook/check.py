@@ -133,7 +133,8 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
     guide = playbook.build(sections)
     playbook.check_names(guide, where, values=set(facts) | set(metrics) | set(derived), dimensions=set(dims),
                          scores=set(scores), params=set(params), out=out, facts=facts,
-                         param_types={n: p.type for n, p in params.items()}, raw=sections)
+                         param_types={n: p.type for n, p in params.items()}, raw=sections,
+                         dimension_values={n: [v for v, _ in d.values] for n, d in dims.items()})
     for rid in guide.portfolio.checks:
         if rid not in kept and rid not in {d.rule for d in layered.disabled}:
             out.add("rulebook.playbook-name", f"the playbook's portfolio checks name the rule '{rid}', which is not "

@@ -381,7 +381,14 @@ PLAYBOOK = Map("playbook", (
     Field("service", Map("", (
         Field("fact", Scalar("str", what="fact")),
         Field("steps", Seq(TEXT, what="steps")),
-    ), what="service", desc="The service ladder: the fact holding the step, and each step's name")),
+        Field("ready", Map("", (
+            Field("dimension", Scalar("str", what="dimension")),
+            Field("values", NAMES),
+        ), what="ready", desc="The dimension saying which step the account qualifies for, and its value for each "
+                              "step, from the bottom: the next step is shown only while the account qualifies for "
+                              "more than its current one")),
+    ), what="service", desc="The service ladder: the fact holding the step, each step's name, and the dimension "
+                            "saying which step the account qualifies for")),
     Field("scorecard", Map("", (
         Field("dimension", Scalar("str", what="dimension")),
         Field("quadrants", Table(Scalar("str", choices=("tl", "tr", "bl", "br"), what="quadrant position",

@@ -284,6 +284,8 @@ class PlaybookDef:
     management: tuple[Labelled, ...] = ()
     service_fact: str = ""
     service_steps: tuple[Text, ...] = ()
+    service_ready: str = ""  # the dimension saying which step the account qualifies for
+    service_ready_values: tuple[str, ...] = ()  # its value for step 1, 2, …
     scorecard_dimension: str = ""
     quadrants: Mapping[str, str] = field(default_factory=dict)  # dimension value → tl | tr | bl | br
     flight: tuple[Gauge, ...] = ()

@@ -8,7 +8,7 @@ empty part of the playbook.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from kamrules.core.errors import Collector, Location, suggest
 from kamrules.core.i18n import Text
@@ -51,6 +51,7 @@ def build(data: Mapping[str, Any]) -> PlaybookDef:
     summary = data.get("summary") or {}
     rel = data.get("relationships") or {}
     service = data.get("service") or {}
+    ready = service.get("ready") or {}
     card = data.get("scorecard") or {}
     folio = data.get("portfolio") or {}
     return PlaybookDef(
@@ -66,6 +67,7 @@ def build(data: Mapping[str, Any]) -> PlaybookDef:
         management=tuple(Labelled(m["key"], _text(m.get("label"))) for m in data.get("management") or []
                          if isinstance(m, dict) and isinstance(m.get("key"), str)),
         service_fact=service.get("fact") or "", service_steps=tuple(_text(s) for s in service.get("steps") or []),
+        service_ready=ready.get("dimension") or "", service_ready_values=_names(ready.get("values")),
         scorecard_dimension=card.get("dimension") or "",
         quadrants={k: v for k, v in (card.get("quadrants") or {}).items() if isinstance(v, str)},
         flight=tuple(Gauge(g["key"], _text(g.get("label")), g["metric"], g.get("kind") or "scale",
@@ -152,8 +154,10 @@ def _brief(data: Mapping[str, Any]) -> BriefDef:
 
 def check_names(pb: PlaybookDef, where: Mapping[str, Location], *, values: set[str], dimensions: set[str],
                 scores: set[str], params: set[str], out: Collector, facts: Mapping[str, FactDef] | None = None,
-                param_types: Mapping[str, str] | None = None, raw: Mapping[str, Any] | None = None) -> None:
+                param_types: Mapping[str, str] | None = None, raw: Mapping[str, Any] | None = None,
+                dimension_values: Mapping[str, Sequence[str]] | None = None) -> None:
     """Every name a section uses must be declared (values = facts, metrics, derived facts)."""
+    dimension_values = dimension_values or {}
 
     def need(section: str, name: str, pool: set[str], what: str) -> None:
         if name and name not in pool:
@@ -175,6 +179,19 @@ def check_names(pb: PlaybookDef, where: Mapping[str, Location], *, values: set[s
     for n in pb.relationship_metrics:
         need("relationships", n, values, "fact or metric")
     need("service", pb.service_fact, values, "fact")
+    need("service", pb.service_ready, dimensions, "dimension")
+    if pb.service_ready and (pb.service_ready_values or pb.service_steps):
+        known = dimension_values.get(pb.service_ready)
+        if len(pb.service_ready_values) != len(pb.service_steps):
+            out.add("rulebook.playbook-name", f"the playbook's service.ready lists {len(pb.service_ready_values)} "
+                    f"values for {len(pb.service_steps)} steps", where.get("service", Location("playbook")),
+                    "playbook.service.ready.values", f"one value of '{pb.service_ready}' per step, from the bottom")
+        for v in pb.service_ready_values:
+            if known is not None and v not in known:
+                out.add("rulebook.playbook-name", f"the playbook's service.ready names the value '{v}', which "
+                        f"'{pb.service_ready}' does not have", where.get("service", Location("playbook")),
+                        "playbook.service.ready.values", "one of " + ", ".join(known),
+                        suggest(v, known) or "")
     need("scorecard", pb.scorecard_dimension, dimensions, "dimension")
     for g in pb.flight:
         need("scorecard", g.metric, values, "fact or metric")

@@ -224,6 +224,9 @@ def test_portfolio_records_and_looks_back(store_url: str, tmp_path: Path) -> Non
     hx = folder / "huaxin-steel.yaml"
     hx.write_text(hx.read_text(encoding="utf-8").replace("gross_margin: 18%", "gross_margin: 3%"), encoding="utf-8")
     (folder / "dingli-pumps.yaml").unlink()
+    # valdorf writes its account plan: its high warning "no account plan" is cleared
+    vd = folder / "valdorf-suzhou.yaml"
+    vd.write_text(vd.read_text(encoding="utf-8").replace("account_plan: false", "account_plan: true"), encoding="utf-8")
     r = cli("portfolio", str(folder), "--record", "--store", store_url, "--as-of", "2026-06-30", "--since",
             "2026-01-31", "-f", "json", "--stale-months", "3")
     assert r.exit_code == 0, r.stderr
@@ -237,9 +240,15 @@ def test_portfolio_records_and_looks_back(store_url: str, tmp_path: Path) -> Non
     assert since["not_reviewed"]["key_accounts"]  # the key accounts were last reviewed > 3 months before
     assert all(a["last_review"] == "2026-01-31" for a in since["not_reviewed"]["key_accounts"])
     assert since["unresolved_warnings"] and all(w["since"] == "2026-01-31" for w in since["unresolved_warnings"])
+    cleared = {(w["account"], w["rule"]) for w in since["resolved_warnings"]}
+    assert ("valdorf-suzhou", "management-process-no-plan") in cleared
+    assert not cleared & {(w["account"], w["rule"]) for w in since["unresolved_warnings"]}
+    assert all(w["severity"] in ("critical", "high") for w in since["resolved_warnings"])
     md = cli("portfolio", str(folder), "--store", store_url, "--as-of", "2026-06-30", "--since", "2026-01-31",
              "--lang", "en").stdout
     assert "## Since 2026-01-31" in md and "### Tier migration" in md and "↓ 华信钢铁" in md
+    cleared_md = md.split("### Critical and high warnings cleared (there then, gone now)")[1].split("###")[0]
+    assert "(`valdorf-suzhou`)" in cleared_md and "(`huaxin-steel`)" not in cleared_md
     r = cli("portfolio", str(folder), "--store", store_url, "--since", "2026-01-31", "-f", "csv")
     assert r.exit_code == 2 and "portfolio.since-csv" in r.stderr
     # overrides show in the portfolio beside the computed class

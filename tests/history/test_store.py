@@ -303,3 +303,37 @@ def test_a_plain_advise_without_any_store_imports_no_database_library() -> None:
 
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.strip().splitlines()[-1] == "False False", r.stderr
+
+
+def test_an_empty_database_is_reported_as_holding_no_store_yet(store_url: str, tmp_path: Path) -> None:
+    # a new PostgreSQL database, or an empty SQLite file: not "an old store of schema none"
+    if "://" not in store_url:
+        Path(store_url).write_bytes(b"")
+    r = cli("store", "info", "--store", store_url)
+    assert r.exit_code == 0, r.stderr
+    assert "holds no store yet: 'kamrules store upgrade' creates it here" in r.stdout
+    r = cli("store", "info", "--store", store_url, "--format", "json")
+    assert '"exists": false' in r.stdout and '"empty": true' in r.stdout
+    r = cli("store", "upgrade", "--store", store_url)
+    assert r.exit_code == 0 and "created the store" in r.stdout, r.stderr
+    r = cli("store", "info", "--store", store_url)
+    assert r.exit_code == 0 and f"schema: {S.HEAD}; reviews: 0 of 0 accounts" in r.stdout, r.stdout
+
+
+def test_reading_a_store_of_an_older_schema_asks_for_an_upgrade(store_url: str) -> None:
+    from sqlalchemy import text
+
+    from kamrules.history.location import parse as p
+    from kamrules.history.store import _engine
+
+    where = p(store_url, "test")
+    eng = _engine(where)
+    with eng.connect().execution_options(kamrules_write=True) as conn, conn.begin():
+        run_upgrade(conn, "0001")
+    eng.dispose()
+    r = cli("store", "info", "--store", store_url)
+    assert r.exit_code == 2 and "Traceback" not in r.stderr
+    assert "error[store.old-schema]" in r.stderr and "has schema 0001; this kamrules needs" in r.stderr
+    assert "run 'kamrules store upgrade'" in r.stderr
+    r = cli("store", "upgrade", "--store", store_url)
+    assert r.exit_code == 0 and f"from schema 0001 to {S.HEAD}" in r.stdout, r.stderr
