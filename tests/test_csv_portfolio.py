@@ -39,6 +39,104 @@ def rows_of(file: str, book) -> dict[str, dict]:
 
 # --------------------------------------------------------------------------- reading
 
+# The fast reader of flat rows (io/account.py FlatReader, csvio.rows_reader) must be the grammar:
+# a row it accepts gives the very Account account_from_doc gives, and a row the grammar has anything
+# to say about goes the full way (so its problems, hints and file:line are the grammar's).
+
+FLAT_HEADERS = ["客户编号", "客户名称", "所属行业", "区域", "客户经理", "年交易额(万元)", "上年交易额(万元)", "交易次数",
+                "最大单笔订单(万元)", "员工人数", "是否上市", "战略契合度", "毛利率(%)", "平均折扣率", "回款周期(天)",
+                "返利", "服务成本", "有客户计划", "标杆价值", "客户满意度"]
+_TRICKY = ["", "0", "12", "-5", "1,200", "1.5", "36.16", "1e400", "12%", "120%", "-116%", "0.3", "1.2M", "120万",
+           "1亿", "USD 100", "$1.2M", "100元", "100 EUR", "是", "否", "yes", "高", "中", "低", "high", "不详", "1千人左右",
+           "KH-000001", "KH/0008", "a b", "2026-03-01", "x" * 300, "  12  ", "NaN", "inf", "１２", "200人", "=1+1",
+           "12.5", "3天", "90 days", "-0", "+7", "1,2", "0.000001", "99999999999999999"]
+_FLAT_CELL = st.one_of(st.sampled_from(_TRICKY), st.text(st.sampled_from("0123456789.,-+% 万亿元aeEkM是否高中低人天$¥:/_"),
+                                                               max_size=8))
+
+
+def _flat_table(rows: list[list[str]]) -> tuple[csvio.Table, csvio.Columns]:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(FLAT_HEADERS)
+    w.writerows(rows)
+    table = csvio.read_table("flat.csv", text=out.getvalue())
+    return table, csvio.resolve_columns(table, load_rulebook("course"))
+
+
+def _both_ways(table: csvio.Table, columns: csvio.Columns) -> int:
+    """Every row read fast and the full way: the same result. How many rows the fast way took."""
+    book = load_rulebook("course")
+    reader = csvio.rows_reader(columns, book)
+    assert reader is not None
+    fast = 0
+    for row in table.rows:
+        quick = csvio.row_result(table, columns, row, book, reader)
+        full = csvio.row_result(table, columns, row, book)
+        assert quick == full and repr(quick) == repr(full), (row, quick, full)
+        fast += row.line not in table.row_problems and reader.read(table.file, csvio._flat_cells(columns, row)) \
+            is not None
+    return fast
+
+
+_MONEY = ["0", "12", "36.16", "1,200", "120万", "1亿", "USD 100", "$1.2M", "¥100", "100元", "-5", ""]
+_COUNT = ["0", "7", "1,200", "200人", "12.5", "-3", ""]
+_SHARE = ["18", "18%", "-116", "0.3", "120%", ""]
+_WORD = ["高", "中", "低", "high", "是", "否", "yes", ""]
+_GOOD = {  # per column: values a CRM writes there, good and bad (one row draws from these, plus one odd cell)
+    "客户编号": ["k1", "KH-000001", "a.b_c"], "客户名称": ["和兴食品", "Alpha"], "所属行业": ["钢铁", ""],
+    "区域": ["华东", ""], "客户经理": ["李明", ""], "年交易额(万元)": _MONEY, "上年交易额(万元)": _MONEY,
+    "交易次数": _COUNT, "最大单笔订单(万元)": _MONEY, "员工人数": _COUNT, "是否上市": _WORD, "战略契合度": _WORD,
+    "毛利率(%)": _SHARE, "平均折扣率": _SHARE, "回款周期(天)": _COUNT, "返利": _MONEY, "服务成本": _MONEY,
+    "有客户计划": _WORD, "标杆价值": _WORD, "客户满意度": ["72", "4.5", "", "120"]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 99), min_size=len(FLAT_HEADERS), max_size=len(FLAT_HEADERS)),
+                          st.integers(-1, len(FLAT_HEADERS) - 1), _FLAT_CELL), min_size=1, max_size=6))
+def test_the_fast_row_reader_is_the_grammar(rows):
+    built = []
+    for picks, odd, cell in rows:
+        row = [_GOOD[h][k % len(_GOOD[h])] for h, k in zip(FLAT_HEADERS, picks)]
+        if odd >= 0:
+            row[odd] = cell
+        built.append(row)
+    table, columns = _flat_table(built)
+    assert not columns.problems
+    _both_ways(table, columns)
+
+
+def test_the_fast_row_reader_takes_good_rows_and_leaves_the_others() -> None:
+    good = ["k1", "Alpha", "钢铁", "华东", "李明", "120", "1亿", "7", "12", "200人", "是", "高", "18", "12%", "30", "5万",
+            "", "否", "中", "72"]
+    bad = [("客户编号", "KH/1"), ("年交易额(万元)", "USD 100"), ("员工人数", "不详"), ("毛利率(%)", "-2000"), ("客户名称", "")]
+    rows = [good] + [[v if h != col else cell for h, v in zip(FLAT_HEADERS, good)] for col, cell in bad]
+    table, columns = _flat_table(rows)
+    assert _both_ways(table, columns) == 1  # only the good row is read fast
+    results = [csvio.row_result(table, columns, r, load_rulebook("course")) for r in table.rows]
+    assert results[0].account is not None and all(r.account is None for r in results[1:])
+    assert [p.code for r in results[1:] for p in r.problems] == [
+        "account.bad-id", "account.currency", "account.value", "account.range", "account.missing"]
+
+
+def test_the_fast_row_reader_reads_a_crm_export_as_the_grammar_does(tmp_path):
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    import portfolio as bench  # the benchmark's CRM-style export: free text in numbers, bad ids, …
+
+    text = bench.accounts_csv(tmp_path / "export.csv", 600).read_text(encoding="utf-8-sig")
+    table = csvio.read_table("export.csv", text=text)
+    columns = csvio.resolve_columns(table, load_rulebook("course"))
+    fast = _both_ways(table, columns)
+    assert 0.9 * len(table.rows) < fast < len(table.rows)  # the good rows fast, the bad ones the full way
+
+
+def test_rows_with_lists_or_dotted_headers_take_the_full_way():
+    book = load_rulebook("course")
+    for headers in (["客户编号", "客户名称", "团队成员"], ["id", "name", "company.revenue"], ["id", "name", "as_of"]):
+        table = csvio.read_table("x.csv", text=",".join(headers) + "\nk1,A,x\n")
+        assert csvio.rows_reader(csvio.resolve_columns(table, book), book) is None, headers
+
+
 def test_bom_comma_chinese_headers_units_lists_and_dotted(book):
     table = csvio.read_table(f"{REL}/accounts.csv")
     assert table.delimiter == "," and table.headers[0] == "客户编号"  # the BOM is gone

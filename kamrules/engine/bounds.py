@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from kamrules.engine.reference import BOUNDS, Context, Truth3, _tidy, eval_term
+from kamrules.engine.reference import BOUNDS, Context, Truth3, _tidy, compile_term, eval_term
 from kamrules.language import ir
-from kamrules.language.intervals import INF, Interval, closed, decide, point
+from kamrules.language.intervals import INF, NEGATE, Interval, closed, decide, point
 from kamrules.rulebook.model import FactDef, Rulebook
 
 NUMERIC = ir.NUMERIC
@@ -103,6 +103,8 @@ class BoundsTable:
         self._names: dict[int, tuple[ir.Cmp, tuple[str, ...]]] = {}
         self._cls: dict[tuple[str, str], int] = {}
         self._bases: dict[str, frozenset[str]] = {}
+        self._deciders: dict[int, tuple[ir.Cmp, Decider | None]] = {}
+        self._metric_fns: dict[str, EndsFn] = {}
         found: dict[int, ir.Cmp] = {}
         for r in book.rules:
             for lit in ir.literals(ir.nnf(r.cond)):
@@ -112,6 +114,24 @@ class BoundsTable:
         # the facts and metrics whose absence may let a candidate be decided: an account that has
         # them all needs no bounds (build_facts checks these few names, nothing more)
         self.watched: tuple[str, ...] = tuple(sorted({r.name for c in self.candidates for r in ir.refs(c)}))
+
+    # ------------------------------------------------------------------ compiled deciders
+
+    def decider(self, c: ir.Cmp) -> Decider | None:
+        """The comparison compiled into a function of (env, Bounds) that decides it as
+        `Bounds.decide_tree` does; None for a comparison bounds never decide."""
+        hit = self._deciders.get(id(c))
+        if hit is None or hit[0] is not c:
+            fn = _compile_decider(self, c) if self.candidate(c) else None
+            hit = self._deciders[id(c)] = (c, fn)  # holding c keeps its id from being reused
+        return hit[1]
+
+    def metric_fn(self, name: str) -> EndsFn:
+        """A metric's formula compiled into its interval's ends (integer metrics rounded)."""
+        fn = self._metric_fns.get(name)
+        if fn is None:
+            fn = self._metric_fns[name] = _compile_metric(self, name)
+        return fn
 
     # ------------------------------------------------------------------ which comparisons
 
@@ -253,6 +273,304 @@ def _bare(t: ir.Term, f: str) -> bool:
             return False
 
 
+# ---------------------------------------------------------------------- the compiled form
+#
+# `Bounds.interval` walks a comparison's tree for every account; an account of a CRM export
+# misses some figure almost always, and about 45 candidate comparisons are asked per account.
+# So each candidate is compiled once per rulebook into closures over plain (lo, hi) pairs of
+# floats instead of Interval objects. Every interval bounds reasoning makes is closed, with its
+# infinite ends open (`closed(lo, hi)`: points, declared ranges, and what interval arithmetic,
+# abs, min, max and the aggregates give), so two floats say all an Interval does here. Each
+# function below is the tree form's operation (Interval's methods, `arith`, `decide`) spelled
+# out on those pairs; tests/test_bounds.py holds the two forms to the same answers.
+
+Ends = tuple[float, float]  # [lo, hi]; an infinite end is open
+EndsFn = Callable[[Mapping[str, Any], "Bounds"], "Ends | None"]
+Decider = Callable[[Mapping[str, Any], "Bounds"], Truth3]
+_WHOLE: Ends = (-INF, INF)
+_isinf = math.isinf
+
+
+def _ends_of(iv: Interval) -> Ends:
+    return iv.lo, iv.hi
+
+
+def _point_ends(v: Any) -> Ends | None:
+    t = type(v)
+    if t is float:
+        return v, v
+    if t is int:
+        f = float(v)
+        return f, f
+    return None  # text, booleans, dates, lists: not bounded numerically (as _point)
+
+
+def _tidy_end(x: float) -> float:
+    """map_ends(_finite_tidy) on one end: an infinite end as it is, a finite one tidied."""
+    if _isinf(x):
+        return x
+    tidied = _tidy(x)
+    return x if tidied is None else tidied
+
+
+def _add(a: Ends, b: Ends) -> Ends:
+    lo, hi = a[0] + b[0], a[1] + b[1]
+    return (-INF if lo != lo else lo), (INF if hi != hi else hi)  # Interval.__add__'s _sum
+
+
+def _mul(a: Ends, b: Ends) -> Ends:
+    vals = [0.0 if x == 0 or y == 0 else x * y for x in a for y in b]  # _product
+    if any(v != v for v in vals):
+        return _WHOLE  # _corners: no value at a corner says nothing
+    return min(vals), max(vals)
+
+
+def _div(a: Ends, b: Ends) -> Ends:
+    if b[0] > b[1] or (b[0] == b[1] and _isinf(b[0])) or b[0] == 0 or b[1] == 0:
+        return _WHOLE  # Interval.__truediv__: an empty divisor (a 0 in it is refused before)
+    vals = [x / y for x in a for y in b]
+    if any(v != v for v in vals):
+        return _WHOLE
+    return min(vals), max(vals)
+
+
+def _arith_ends(op: str, a: Ends, b: Ends) -> Ends | None:
+    """`arith` on pairs."""
+    if op == "/":
+        if b[0] <= 0.0 <= b[1]:  # the divisor may be 0 (b.contains(0.0))
+            return None
+        corners: tuple[tuple[float, float], ...] = ((a[0], b[0]), (a[0], b[1]), (a[1], b[0]), (a[1], b[1]))
+        result = _div(a, b)
+    elif op == "*":
+        corners = ((a[0], b[0]), (a[0], b[1]), (a[1], b[0]), (a[1], b[1]))
+        result = _mul(a, b)
+    elif op == "+":
+        corners = ((a[0], b[0]), (a[1], b[1]))
+        result = _add(a, b)
+    else:
+        corners = ((a[0], b[1]), (a[1], b[0]))
+        result = _add(a, (-b[1], -b[0]))
+    for x, y in corners:  # the engine's value at a corner with finite operands must be finite
+        if not (_isinf(x) or _isinf(y)):
+            v = x / y if op == "/" else x * y if op == "*" else x + y if op == "+" else x - y
+            if v - v != 0:
+                return None
+    return _tidy_end(result[0]), _tidy_end(result[1])
+
+
+def _plus_ends(a: Ends, b: Ends) -> Ends | None:
+    """_arith_ends("+", a, b), without the dispatch (the usual operator of a metric's formula)."""
+    a0, a1 = a
+    b0, b1 = b
+    for x, y in ((a0, b0), (a1, b1)):
+        if not (_isinf(x) or _isinf(y)):
+            v = x + y
+            if v - v != 0:
+                return None
+    lo, hi = a0 + b0, a1 + b1
+    return _tidy_end(-INF if lo != lo else lo), _tidy_end(INF if hi != hi else hi)
+
+
+def _minus_ends(a: Ends, b: Ends) -> Ends | None:
+    """_arith_ends("-", a, b), without the dispatch."""
+    a0, a1 = a
+    b0, b1 = b
+    for x, y in ((a0, b1), (a1, b0)):
+        if not (_isinf(x) or _isinf(y)):
+            v = x - y
+            if v - v != 0:
+                return None
+    lo, hi = a0 + -b1, a1 + -b0
+    return _tidy_end(-INF if lo != lo else lo), _tidy_end(INF if hi != hi else hi)
+
+
+def _arith_fn(op: str) -> Callable[[Ends, Ends], "Ends | None"]:
+    if op == "+":
+        return _plus_ends
+    if op == "-":
+        return _minus_ends
+    return lambda a, b: _arith_ends(op, a, b)
+
+
+def _empty(a: Ends) -> bool:
+    return a[0] > a[1] or (a[0] == a[1] and _isinf(a[0]))
+
+
+def _always_ends(op: str, a: Ends, b: Ends) -> bool:
+    """intervals._always on closed pairs: an end is open exactly when it is infinite."""
+    if op == "<":
+        return a[1] < b[0] or (a[1] == b[0] and _isinf(a[1]))
+    if op == "<=":
+        return a[1] <= b[0]
+    if op == ">":
+        return _always_ends("<", b, a)
+    if op == ">=":
+        return _always_ends("<=", b, a)
+    if op == "==":
+        return a[0] == a[1] == b[0] == b[1] and not _isinf(a[0])
+    if op == "!=":
+        return _empty((max(a[0], b[0]), min(a[1], b[1])))  # the intersection is empty
+    raise ValueError(op)
+
+
+def _decide_ends(op: str, a: Ends, b: Ends) -> Truth3:
+    """intervals.decide on pairs."""
+    if _empty(a) or _empty(b):
+        return None
+    if _always_ends(op, a, b):
+        return True
+    if _always_ends(NEGATE[op], a, b):
+        return False
+    return None
+
+
+def _compile_decider(table: BoundsTable, c: ir.Cmp) -> Decider:
+    names, op = table.names(c), c.op
+    left, right = _compile_ends(table, c.left, None), _compile_ends(table, c.right, None)
+
+    def decider(env: Mapping[str, Any], bounds: Bounds) -> Truth3:
+        for n in names:
+            if env.get(n) is None:
+                break
+        else:
+            return None  # nothing it reads is missing: the engine decides it from the values
+        a = left(env, bounds)
+        if a is None:
+            return None
+        b = right(env, bounds)
+        if b is None:
+            return None
+        return _decide_ends(op, a, b)
+    return decider
+
+
+def _compile_metric(table: BoundsTable, name: str) -> EndsFn:
+    term = _compile_ends(table, table.metric_terms[name], None)
+    if table.metric_types.get(name) != "integer":
+        return term
+
+    def rounded(env: Mapping[str, Any], bounds: Bounds) -> Ends | None:
+        iv = term(env, bounds)
+        if iv is None:
+            return None
+        lo, hi = iv  # as build_facts rounds the value (map_ends)
+        return (lo if _isinf(lo) else float(round(lo))), (hi if _isinf(hi) else float(round(hi)))
+    return rounded
+
+
+def _none(env: Mapping[str, Any], bounds: Bounds) -> Ends | None:
+    return None
+
+
+def _constant(value: Ends | None) -> EndsFn:
+    return lambda env, bounds: value
+
+
+def _compile_ends(table: BoundsTable, t: ir.Term, items: str | None) -> EndsFn:
+    """`Bounds.interval(t, items)`, compiled: the same cases in the same order."""
+    match t:
+        case ir.Const():
+            return _constant(_point_ends(t.value))
+        case ir.Ref():
+            name = t.name
+            if t.kind == "item":
+                if items is None:
+                    return _none
+                if name == "it":
+                    return _constant(_WHOLE if items in table.scalar_items else None)
+                rng = table.item_ranges.get((items, name))
+                return _constant(None if rng is None else _ends_of(rng))
+            if t.kind == "metric" and name in table.metric_terms:
+                def metric(env: Mapping[str, Any], bounds: Bounds) -> Ends | None:
+                    v = env.get(name)
+                    if v is not None:
+                        return _point_ends(v)
+                    return bounds.metric_ends(name)
+                return metric
+            missing: Ends | None = None
+            if t.kind == "fact":
+                rng = table.ranges.get(name)
+                missing = None if rng is None else _ends_of(rng)
+
+            def ref(env: Mapping[str, Any], bounds: Bounds) -> Ends | None:
+                v = env.get(name)
+                if v is not None:
+                    return _point_ends(v)
+                return missing  # a classification, score or derived fact no rule set: None
+            return ref
+        case ir.Arith():
+            lf, rf, op = _compile_ends(table, t.left, items), _compile_ends(table, t.right, items), _arith_fn(t.op)
+
+            def arith_(env: Mapping[str, Any], bounds: Bounds) -> Ends | None:
+                a = lf(env, bounds)
+                if a is None:
+                    return None
+                b = rf(env, bounds)
+                if b is None:
+                    return None
+                return op(a, b)
+            return arith_
+        case ir.Fn():
+            if t.name == "days_since":
+                return _compile_concrete(t) if items is None else _none
+            args = [_compile_ends(table, a, items) for a in t.args]
+            fname = t.name
+
+            def fn(env: Mapping[str, Any], bounds: Bounds) -> Ends | None:
+                ivs = [a(env, bounds) for a in args]
+                for iv in ivs:
+                    if iv is None:
+                        return None
+                first = ivs[0]
+                assert first is not None
+                if fname == "abs":
+                    lo, hi = first
+                    if lo >= 0:
+                        return first
+                    if hi <= 0:
+                        return -hi, -lo
+                    return 0.0, max(-lo, hi)
+                second = ivs[1]
+                assert second is not None
+                if fname == "min":
+                    return min(first[0], second[0]), min(first[1], second[1])
+                return max(first[0], second[0]), max(first[1], second[1])
+            return fn
+        case ir.Agg():
+            if items is not None:
+                return _none  # an aggregate inside an aggregate's body: not bounded
+            lst = t.list.name
+            concrete = _compile_concrete(t)
+            if t.func == "count":
+                absent: EndsFn = _constant((0.0, INF))
+            else:
+                match t.body:
+                    case ir.Const() | ir.Ref() | ir.Arith() | ir.Fn() | ir.Agg() if t.func == "sum":
+                        body = _compile_ends(table, t.body, lst)
+
+                        def total(env: Mapping[str, Any], bounds: Bounds) -> Ends | None:
+                            lo, hi = body(env, bounds) or _WHOLE
+                            # any number of items, each in `body` (a missing one adds nothing)
+                            return (0.0 if lo >= 0 else -INF), (0.0 if hi <= 0 else INF)
+                        absent = total
+                    case _:
+                        absent = _none  # max / min of a list that may be empty; any / all
+
+            def agg(env: Mapping[str, Any], bounds: Bounds) -> Ends | None:
+                if env.get(lst) is not None:
+                    return concrete(env, bounds)
+                return absent(env, bounds)
+            return agg
+        case _:
+            ir.unknown(t)
+
+
+def _compile_concrete(t: ir.Term) -> EndsFn:
+    """A value the account has: the engine's own (compiled) evaluation, as a point."""
+    value = compile_term(t)
+    return lambda env, bounds: _point_ends(value(env, bounds.as_of, None))
+
+
 _TABLES: dict[str, BoundsTable] = {}
 
 
@@ -274,6 +592,7 @@ class Bounds:
         self.as_of = as_of
         self.metrics: dict[str, Interval | None] = {}  # missing metric → its interval (None: none known)
         self._decided: dict[int, tuple[ir.Cmp, Truth3]] = {}
+        self._ivs: dict[str, Ends | None] = {}  # the compiled form's metric intervals
 
     def metric(self, name: str) -> Interval | None:
         """The interval of a metric the account misses, computed on first use (its inputs first)."""
@@ -355,19 +674,37 @@ class Bounds:
     def decide(self, c: ir.Cmp) -> Truth3:
         """The comparison's outcome for every value inside the bounds, or None. None too when
         nothing it reads is missing: the engine decides it from the values, and the durable
-        backend's `$or` must not find both of its branches true (one action per true branch)."""
+        backend's `$or` must not find both of its branches true (one action per true branch).
+        Computed by the comparison's compiled decider (BoundsTable.decider); `decide_tree` is the
+        same answer from the tree, which the tests hold it to."""
         hit = self._decided.get(id(c))
         if hit is not None and hit[0] is c:
             return hit[1]
-        value: Truth3 = None
+        known = self.table._deciders.get(id(c))
+        decider = known[1] if known is not None and known[0] is c else self.table.decider(c)
+        value = None if decider is None else decider(self.env, self)
+        self._decided[id(c)] = (c, value)
+        return value
+
+    def decide_tree(self, c: ir.Cmp) -> Truth3:
+        """`decide` by walking the comparison's tree with `interval` (no memo of the decision)."""
         env = self.env
         if self.table.candidate(c) and any(env.get(n) is None for n in self.table.names(c)):
             a = self.interval(c.left)
             b = self.interval(c.right) if a is not None else None
             if a is not None and b is not None:
-                value = decide(c.op, a, b)
-        self._decided[id(c)] = (c, value)
-        return value
+                return decide(c.op, a, b)
+        return None
+
+    def metric_ends(self, name: str) -> Ends | None:
+        """The compiled form's interval of a metric the account misses (memoised per account)."""
+        ivs = self._ivs
+        if name in ivs:
+            return ivs[name]
+        ivs[name] = None  # a cycle (the checker forbids one) bounds nothing
+        got = self.table.metric_fn(name)(self.env, self)
+        ivs[name] = got
+        return got
 
     def sides(self, c: ir.Cmp) -> tuple[Interval | None, Interval | None]:
         """The intervals both sides of a comparison lie in (for evidence and explanations)."""

@@ -31,6 +31,8 @@ from kamrules.core.grammar import (
     Facts,
     FactsIndex,
     Field,
+    GROUP,
+    INVALID,
     Found,
     Friendly,
     Grammar,
@@ -272,3 +274,104 @@ def _company_file(doc: Doc, group: str, ref: str, out: Collector) -> Any:
         out.add("account.company-file", "the company profile must be a mapping", doc.value_loc((group,)), group)
         return None
     return sub.data
+
+
+# --------------------------------------------------------------------------- flat documents, read fast
+#
+# A CSV export is read row by row, twice in a ranked portfolio run (measure, then evaluate): walking
+# the account grammar per row (a Doc with its marks, the Facts node's key lookups, a Collector) cost
+# more than parsing the cells. The keys of every row of one export are its header's, so what the
+# grammar would do with them is worked out once per header; each row then parses its cells with the
+# facts' own nodes. A row that anything could be said about (a bad cell, a missing required fact, a
+# foreign currency) is not judged here: `FlatReader.read` answers None and the caller reads the row
+# with account_from_doc, which reports the problems — so the problems, hints and file:line of a bad
+# row are the grammar's by construction, and a good row gives the same Account either way
+# (tests/test_csv.py holds the two to that).
+
+
+class _Bail(Exception):
+    """A cell the grammar would report: the row goes the full way."""
+
+
+class _BailCtx(Ctx):
+    def error(self, code: str, message: str, path: YPath, expected: str = "", hint: str = "", *,
+              value: bool = True, at: YPath | None = None) -> None:
+        raise _Bail
+
+
+class FlatReader:
+    """account_from_doc for flat documents whose keys are known in advance: {key: text}, one level,
+    the keys in a fixed order (a CSV header's columns). Built by `flat_reader`."""
+
+    def __init__(self, book: Rulebook, grammar: Grammar, fields: tuple[tuple[str, str, Node, bool], ...]) -> None:
+        self.book = book
+        self.grammar = grammar
+        self.fields = fields  # per key: (key, fact name, its resolved node, a money fact)
+        root = grammar.root
+        assert isinstance(root, Facts)
+        self.required = tuple(f.key for f in root.fields if f.required)
+        self.ctx = _BailCtx(Doc(file="", data={}), Collector(), "account")
+
+    def read(self, file: str, cells: list[tuple[int, str, int, int]]) -> Account | None:
+        """The account of one document — `cells`: (index into the keys, text, line, column) of each
+        key with a value, in key order — or None when the full reading has something to say."""
+        g, ctx, fields, currency = self.grammar, self.ctx, self.fields, self.book.currency
+        values: dict[str, Any] = {}
+        locations: dict[str, Location] = {}
+        try:
+            for i, text, line, col in cells:
+                key, name, node, money = fields[i]
+                value = read(g, node, text, (key,), ctx)
+                if value is None or value is INVALID:  # pragma: no cover - INVALID comes with an error
+                    return None
+                if money and currency:
+                    code = named_currency(text)
+                    if code and code != currency:
+                        return None
+                values[name] = value
+                locations[name] = Location(file, line, col)
+        except _Bail:
+            return None
+        for name in self.required:
+            if name not in values:
+                return None
+        ident = values["id"] if "id" in values else Path(file).stem
+        return Account(id=str(ident), name=str(values.get("name", values.get("id", ""))),
+                       file=file, values=values, locations=locations, as_of=None)
+
+
+_FLAT: dict[tuple[int, tuple[str, ...]], tuple[Rulebook, FlatReader | None]] = {}
+
+
+def flat_reader(book: Rulebook, keys: tuple[str, ...]) -> FlatReader | None:
+    """A FlatReader for documents with these top-level keys, or None when one of them is read
+    otherwise than as one plain fact (a free key such as as_of, a group, an unknown key, a list
+    fact, two keys naming one fact): then every document takes the full way."""
+    hit = _FLAT.get((id(book), keys))
+    if hit is not None and hit[0] is book:  # the book is kept, so its id is not reused meanwhile
+        return hit[1]
+    if len(_FLAT) > 32:
+        _FLAT.clear()
+    reader = _flat_reader(book, keys)
+    _FLAT[(id(book), keys)] = (book, reader)
+    return reader
+
+
+def _flat_reader(book: Rulebook, keys: tuple[str, ...]) -> FlatReader | None:
+    g = account_grammar(book)
+    root = g.root
+    assert isinstance(root, Facts)
+    fields: list[tuple[str, str, Node, bool]] = []
+    for key in keys:
+        # what _facts_level does with a top-level key, decided once
+        if key in root.free_keys or key in root.files:
+            return None
+        target = root.index.lookup("", key)
+        if target is None or target.startswith(GROUP) or any(target == f[1] for f in fields):
+            return None
+        fact = book.facts.get(target)
+        node = g.resolve(root.index.fields[target].node)
+        if fact is None or fact.type == "list" or not isinstance(node, Friendly):
+            return None
+        fields.append((key, target, node, fact.type == "money"))
+    return FlatReader(book, g, tuple(fields))

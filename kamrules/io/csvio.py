@@ -28,7 +28,7 @@ from kamrules.core.errors import (
     suggest,
 )
 from kamrules.core.yamlio import Doc
-from kamrules.io.account import FREE_KEYS, KeyIndex, account_from_doc, key_index
+from kamrules.io.account import FREE_KEYS, FlatReader, KeyIndex, account_from_doc, flat_reader, key_index
 from kamrules.rulebook.model import Account, FactDef, Rulebook
 
 CSV_SUFFIXES = (".csv", ".tsv")
@@ -296,9 +296,11 @@ def checked(table: Table) -> Table:
     return _checked(table)
 
 
-def row_result(table: Table, columns: Columns, row: Record, book: Rulebook) -> RowResult:
-    """One data row validated as an account (see read_accounts)."""
-    return _row_account(table, columns, row, book)
+def row_result(table: Table, columns: Columns, row: Record, book: Rulebook,
+               reader: FlatReader | None = None) -> RowResult:
+    """One data row validated as an account (see read_accounts); `reader`: rows_reader(columns, book),
+    made once for the rows of one header."""
+    return _row_account(table, columns, row, book, reader)
 
 
 def _delimiter_hint(delimiter: str) -> str:
@@ -500,13 +502,45 @@ def read_accounts(file: str, book: Rulebook, *, text: str | None = None) -> CsvA
     if not table.rows:
         problems.append(_problem("csv.no-rows", "the CSV file has a header but no accounts", file,
                                  table.header.line, 1, hint="export at least one account under the header"))
-    rows = tuple(_row_account(table, columns, row, book) for row in table.rows)
+    reader = rows_reader(columns, book) if not problems else None
+    rows = tuple(_row_account(table, columns, row, book, reader) for row in table.rows)
     return CsvAccounts(file, rows, tuple(problems))
 
 
-def _row_account(table: Table, columns: Columns, row: Record, book: Rulebook) -> RowResult:
+def rows_reader(columns: Columns, book: Rulebook) -> FlatReader | None:
+    """The fast reader of this header's rows (io/account.py FlatReader), or None when a column is
+    read otherwise than as one plain fact (a dotted header, a list): its rows take the full way."""
+    if any(len(c.key) != 1 or c.is_list for c in columns.columns):
+        return None
+    return flat_reader(book, tuple(c.key[0] for c in columns.columns))
+
+
+def _flat_cells(columns: Columns, row: Record) -> list[tuple[int, str, int, int]]:
+    """The row as FlatReader takes it: what row_doc would put in the Doc, key by key."""
+    out = []
+    cells = row.cells
+    n = len(cells)
+    for j, col in enumerate(columns.columns):
+        if col.index >= n:
+            continue
+        cell = cells[col.index]
+        text = cell.text
+        if not text:
+            continue
+        if col.suffix and _BARE_NUMBER.match(text):
+            text += col.suffix
+        out.append((j, text, cell.line, cell.col))
+    return out
+
+
+def _row_account(table: Table, columns: Columns, row: Record, book: Rulebook,
+                 reader: FlatReader | None = None) -> RowResult:
     if row.line in table.row_problems:  # its cells are shifted: checking them would only add noise
         return RowResult(row.line, None, (table.row_problems[row.line],))
+    if reader is not None:
+        account = reader.read(table.file, _flat_cells(columns, row))
+        if account is not None:
+            return RowResult(row.line, account)
     try:
         return RowResult(row.line, account_from_doc(row_doc(table, columns, row), book))
     except InputError as e:

@@ -425,8 +425,9 @@ class Evaluate:
             yield Invalid(tuple(e.problems))
             return
         table = csvio.checked(csvio.Table(s.file, s.encoding, s.delimiter, s.header, tuple(records)))
+        reader = csvio.rows_reader(s.columns, self.book)
         for row in table.rows:
-            r = csvio.row_result(table, s.columns, row, self.book)
+            r = csvio.row_result(table, s.columns, row, self.book, reader)
             if r.account is None:
                 yield Invalid(r.problems)
             else:
