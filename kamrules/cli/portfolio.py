@@ -252,6 +252,9 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
             else:
                 text = itertools.chain(text, [views.since_markdown(doc, book, result.lang)])
         if hist is not None:  # before the output: a store that refuses the reviews fails the run
+            # ...and after the text is made: a run that fails while making it records nothing (the
+            # store's run holds every row anyway, so the whole text costs little more)
+            text = list(text)
             ids = hist.commit()
             for n in hist.store.notes:
                 echo(f"kamrules: {n}", err=True)
