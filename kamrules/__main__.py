@@ -1,3 +1,3 @@
-from kamrules.cli import main
+from kamrules.cli import run
 
-main()
+run()

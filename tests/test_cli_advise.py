@@ -131,6 +131,28 @@ def test_python_dash_m(tmp_path):
     assert proc.returncode == 0 and "kamrules, version 0.1.0" in proc.stdout
 
 
+def test_the_program_tunes_the_garbage_collector_for_a_short_run(monkeypatch):
+    """`kamrules` (the console script and python -m) collects every 100,000 allocations and freezes
+    its objects at exit (kamrules/cli/__init__.py, docs/performance.md); the library does not."""
+    import atexit
+    import gc
+
+    import kamrules.cli as cli
+
+    seen: list[object] = []
+    registered: list[object] = []
+    monkeypatch.setattr(cli, "main", lambda: seen.append(gc.get_threshold()))
+    monkeypatch.setattr(atexit, "register", registered.append)
+    before = gc.get_threshold()
+    try:
+        cli.run()
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [(cli.GC_THRESHOLD, before[1], before[2])]
+    assert registered == [gc.freeze]
+    assert gc.get_threshold() == before  # importing kamrules.cli changed nothing
+
+
 def test_output_file_gets_ordinary_permissions(tmp_path):
     import os
     import stat

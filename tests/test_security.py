@@ -246,6 +246,19 @@ def test_amplifying_operations_are_checked_before_they_run(source: str, word: st
     assert time.perf_counter() - t0 < 5
 
 
+@pytest.mark.parametrize("hook", ["_output_child_pre", "visit_Concat"])
+def test_a_jinja_without_the_hooks_the_bounds_use_is_refused(hook: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the bounds count output through private methods of Jinja's code generator: a Jinja that
+    # renamed one would skip the count silently, so no bounded environment is made at all
+    from jinja2.compiler import CodeGenerator
+
+    from kamrules.language.sandbox import PLAYBOOK, BoundedEnvironment
+
+    monkeypatch.delattr(CodeGenerator, hook)
+    with pytest.raises(RuntimeError, match=f"has no {hook}: the template bounds cannot be applied"):
+        BoundedEnvironment(limits=PLAYBOOK)
+
+
 def test_templates_lose_nondeterministic_and_unbounded_helpers() -> None:
     from kamrules.language.messages import make_env
     from kamrules.language.sandbox import PLAYBOOK, BoundedEnvironment

@@ -284,6 +284,8 @@ def get(kind: str, k: str) -> Any:
 
 
 def put(kind: str, k: str, value: Any) -> None:
+    if _store() is None:
+        return  # no cache (KAMRULES_NO_CACHE=1, no usable folder): pickling the course's rulebook cost ~18 ms
     try:
         payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:

@@ -24,13 +24,18 @@ class Text:
         return {k: v for k, v in (("zh", self.zh), ("en", self.en)) if v}
 
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+_CJK_CLASS = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]"
+# compiled on first use: a class of wide ranges compiles to a 64k-entry bitmap (~5 ms of CPU),
+# which every start paid although only hints and a few value formats ask
+_CJK: list[re.Pattern[str]] = []
 
 
 def is_chinese(text: str) -> bool:
     """Whether text a user wrote is Chinese (holds a CJK character or CJK punctuation): hints
     about it are then given in Chinese, naming the Chinese labels."""
-    return bool(_CJK.search(text))
+    if not _CJK:
+        _CJK.append(re.compile(_CJK_CLASS))
+    return bool(_CJK[0].search(text))
 
 
 def t(key: str, lang: str, **kw: Any) -> str:

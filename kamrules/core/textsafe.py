@@ -195,16 +195,21 @@ def deep(obj: Any, fn: Callable[[str], str]) -> Any:
             if done is None:
                 done = texts[o] = fn(o)
             return done
-        record = dataclasses.is_dataclass(o) and not isinstance(o, type)
-        if not record and not isinstance(o, (dict, list, tuple)):
+        names = _dataclass_fields(type(o))
+        if names is None and not isinstance(o, (dict, list, tuple)):
             return o
         key = id(o)
         if key in memo:
             return memo[key]
         out: Any
-        if record:  # a frozen dataclass of the typed playbook context: a copy with its text converted
-            out = memo[key] = dataclasses.replace(o, **{f.name: walk(getattr(o, f.name))
-                                                      for f in dataclasses.fields(o) if f.init})
+        if names is not None:  # a frozen dataclass of the typed playbook context: a copy with its text converted
+            values = {n: walk(getattr(o, n)) for n in names}
+            if names and type(o) in _PLAIN_COPY:
+                out = object.__new__(type(o))
+                out.__dict__.update(values)  # what dataclasses.replace builds, without __init__
+            else:
+                out = dataclasses.replace(o, **values)
+            memo[key] = out
             return out
         if isinstance(o, dict):
             out = memo[key] = {}
@@ -217,3 +222,26 @@ def deep(obj: Any, fn: Callable[[str], str]) -> Any:
         return out
 
     return walk(obj)
+
+
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+# dataclasses whose copy needs no __init__: every field an init field, no __post_init__, a
+# __dict__ (a copy made by __init__ and one made by filling the __dict__ are then the same)
+_PLAIN_COPY: set[type] = set()
+
+
+def _dataclass_fields(cls: type) -> tuple[str, ...] | None:
+    """The init fields of a dataclass (what dataclasses.replace copies), None for any other type."""
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        pass
+    names: tuple[str, ...] | None = None
+    if dataclasses.is_dataclass(cls):
+        fields = dataclasses.fields(cls)
+        names = tuple(f.name for f in fields if f.init)
+        if (len(names) == len(fields) and not hasattr(cls, "__post_init__") and "__slots__" not in cls.__dict__
+                and all("__slots__" not in b.__dict__ for b in cls.__mro__[1:-1])):
+            _PLAIN_COPY.add(cls)
+    _FIELDS[cls] = names
+    return names

@@ -40,6 +40,7 @@ _SAFE_SCALAR_TAGS = {
 }
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass
@@ -336,6 +337,8 @@ class _Converter:
             self._fail("yaml.tag", f"the tag {node.tag} is not allowed", node, path,
                        "kamrules never constructs objects from YAML tags: remove the !tag")
             return None
+        if node.tag == _STR_TAG:
+            return node.value  # what SafeConstructor builds for a string (its construct_scalar), without its bookkeeping
         try:
             value = self.constructor.construct_object(node)
         except (ValueError, yaml.constructor.ConstructorError, OverflowError) as e:

@@ -97,18 +97,21 @@ class _Budget:
         self.check_time()
 
 
-_ITER = "_kam_iter"  # filter names the code generator inserts; harmless if a template uses them
-_SIZE = "_kam_size"
-_OUT = "_kam_out"
+_ITER = "_kam_iter"  # the filter the code generator inserts around a loop's iterable; harmless if a template uses it
 
 
 class _Bounder(NodeTransformer):
-    """Every loop iterates through the budget; every `~` result is size-checked; everything a
-    template outputs is counted, its static text included (a loop body that writes the same
-    kilobyte a million times into a macro's buffer is caught before the buffer is joined)."""
+    """Every loop iterates through the budget; everything a template outputs is counted, its
+    static text included (a loop body that writes the same kilobyte a million times into a
+    macro's buffer is caught before the buffer is joined). The code generator below does the
+    rest without new nodes: each value an `Output` writes passes through `_emitted`, each `~`
+    result through `_sized`. (Wrapping them in filter nodes here, as before, doubled the nodes
+    of the playbook's tree, and Jinja's code generator walks subtrees again and again: it
+    compiled 2.4 times slower.)"""
 
-    def __init__(self, env: jinja2.Environment) -> None:
+    def __init__(self, env: jinja2.Environment, static: dict[int, int]) -> None:
         self.env = env
+        self.static = static  # id of a marker node appended to an Output → its static characters
 
     def _wrap(self, node: nodes.Expr, name: str, *args: nodes.Expr) -> nodes.Filter:
         f = nodes.Filter(node, name, list(args), [], None, None, lineno=node.lineno)
@@ -118,12 +121,12 @@ class _Bounder(NodeTransformer):
     def visit_Output(self, node: nodes.Output) -> nodes.Node:
         self.generic_visit(node)  # in place: children of an Output stay expressions
         static = sum(len(c.data) for c in node.nodes if isinstance(c, nodes.TemplateData))
-        children: list[nodes.Expr] = [c if isinstance(c, nodes.TemplateData) else self._wrap(c, _OUT)
-                                      for c in node.nodes]
         if static:
             lineno = node.nodes[-1].lineno if node.nodes else node.lineno
-            children.append(self._wrap(nodes.Const("", lineno=lineno), _OUT, nodes.Const(static, lineno=lineno)))
-        node.nodes = children
+            # Jinja allows no node types of our own: a Const the code generator knows by identity
+            marker = nodes.Const(static, lineno=lineno)
+            self.static[id(marker)] = static
+            node.nodes.append(marker)
         return node
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
@@ -131,19 +134,60 @@ class _Bounder(NodeTransformer):
         node.iter = self._wrap(node.iter, _ITER)  # type: ignore[arg-type]  # generic_visit keeps an Expr
         return node
 
-    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
-        self.generic_visit(node)
-        return self._wrap(node, _SIZE)
-
 
 class _BoundedCodeGenerator(CodeGenerator):
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
-        _Bounder(self.environment).visit(node)
+        self._static: dict[int, int] = {}
+        _Bounder(self.environment, self._static).visit(node)  # the tree lives until the code is generated
         super().visit_Template(node, frame)
+
+    # `environment` is a name in every function Jinja generates (root, blocks, macros); a
+    # template cannot reach it (template names are compiled to l_<n>_<name>).
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        if not isinstance(node, nodes.TemplateData):
+            raise nodes.Impossible()  # counted at run time, as it is written (static text is, by its marker)
+        return super()._output_child_to_const(node, frame, finalize)
+
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        super()._output_child_pre(node, frame, finalize)
+        if id(node) not in self._static:
+            self.write("environment._emitted(")
+
+    def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if id(node) not in self._static:
+            self.write(", 0)")
+        super()._output_child_post(node, frame, finalize)
+
+    def visit_Const(self, node: nodes.Const, frame: Frame) -> None:
+        count = self._static.get(id(node))
+        if count is None:
+            super().visit_Const(node, frame)
+        else:
+            self.write(f"environment._emitted('', {int(count)})")
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment._sized(")
+        super().visit_Concat(node, frame)
+        self.write(")")
 
 
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _DIGITS = re.compile(r"\d+")
+
+
+# _BoundedCodeGenerator counts what a template writes through these methods of Jinja's code
+# generator, which are not public API: should a Jinja release rename one, the override would be
+# silently skipped and output would go uncounted. Fail closed instead (an unexpected error, exit 3).
+_HOOKS = ("visit_Template", "visit_Const", "visit_Concat", "_output_child_to_const", "_output_child_pre",
+          "_output_child_post")
+
+
+def _require_code_generator_hooks() -> None:
+    missing = [h for h in _HOOKS if not callable(getattr(CodeGenerator, h, None))]
+    if missing:
+        raise RuntimeError(f"Jinja {jinja2.__version__}'s code generator has no {', '.join(missing)}: the "
+                           "template bounds cannot be applied (kamrules needs a Jinja it was tested with)")
 
 
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
@@ -153,6 +197,12 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
     code_generator_class = _BoundedCodeGenerator
 
     def __init__(self, *, limits: Limits, **options: Any) -> None:
+        _require_code_generator_hooks()
+        # Jinja's optimizer folds constant expressions before the code is generated: another walk
+        # over the whole tree (~10 % of compiling the playbook) that changes no line of the code
+        # generated for the built-in playbooks, and a folded expression is worth nothing here
+        # (the sandbox intercepts the operators that could be folded at run time anyway)
+        options.setdefault("optimized", False)
         super().__init__(**options)
         self.limits = limits
         self._local = threading.local()
@@ -161,8 +211,6 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self.filters.pop("random", None)  # output must be deterministic
         self.filters = {name: _guarded(self, name, f) for name, f in self.filters.items()}
         self.filters[_ITER] = pass_context(lambda _ctx, it: self._counted(it))
-        self.filters[_SIZE] = pass_context(lambda _ctx, value: self._sized(value))
-        self.filters[_OUT] = pass_context(lambda _ctx, value, extra=0: self._emitted(value, extra))
 
     # ------------------------------------------------------------------ the per-render budget
 

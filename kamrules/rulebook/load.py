@@ -7,11 +7,12 @@ Three passes, each collecting every problem before it stops:
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from kamrules.core import yamlio
 from kamrules.core.errors import Collector, InputError, Location, RulebookError, suggest
@@ -58,8 +59,33 @@ def resolve_ref(ref: str, from_file: str | None) -> Path | None:
 def beside(ref: str, from_file: str) -> list[Path]:
     """The files in from_file's folder (itself excepted) that declare the rulebook id ref."""
     folder = Path(from_file).parent
-    me = os.path.realpath(from_file)
-    return [p for p in _declared_ids(folder).get(ref, []) if os.path.realpath(p) != me]
+    me = _realpath(from_file)
+    return [p for p in _declared_ids(folder).get(ref, []) if _realpath(str(p)) != me]
+
+
+# One load of a rulebook resolves ~25 references between the files of one folder (the course's
+# parts extend each other by id), each of them listing and stat'ing the folder and resolving real
+# paths: within one load (`_one_scan`) the folder is scanned once and each real path resolved once.
+_SCAN: list[dict[str, object]] = []
+
+
+@contextlib.contextmanager
+def _one_scan() -> Iterator[None]:
+    _SCAN.append({})
+    try:
+        yield
+    finally:
+        _SCAN.pop()
+
+
+def _realpath(path: str) -> str:
+    if not _SCAN:
+        return os.path.realpath(path)
+    memo = _SCAN[-1]
+    hit = memo.get("real:" + path)
+    if not isinstance(hit, str):
+        hit = memo["real:" + path] = os.path.realpath(path)
+    return hit
 
 
 _RULEBOOK_SUFFIXES = (".yaml", ".yml", ".json")
@@ -71,6 +97,16 @@ _FOLDERS: dict[str, tuple[tuple[tuple[str, int, int], ...], dict[str, list[Path]
 def _declared_ids(folder: Path) -> dict[str, list[Path]]:
     """id → the rulebook files of a folder that declare it (their top-level `rulebook:` key),
     remembered per folder while no file of it changes."""
+    if _SCAN:
+        memo = _SCAN[-1]
+        hit = memo.get("ids:" + str(folder))
+        if not isinstance(hit, dict):
+            hit = memo["ids:" + str(folder)] = _scan_ids(folder)
+        return hit
+    return _scan_ids(folder)
+
+
+def _scan_ids(folder: Path) -> dict[str, list[Path]]:
     try:
         names = sorted(n for n in os.listdir(folder) if n.endswith(_RULEBOOK_SUFFIXES) and not n.endswith(".test.yaml"))
     except OSError:
@@ -314,14 +350,18 @@ def load_rulebook(ref: str = "course") -> Rulebook:
     from kamrules.core import cache
 
     ck = cache.key("rulebook", ref, str(Path.cwd()))
-    book = _verified(cache.get("rulebook", ck), ref)
+    with _one_scan():
+        book = _verified(cache.get("rulebook", ck), ref)
     if book is not None:
         return book
-    book, chain = _load_fresh(ref)
-    try:
-        cache.put("rulebook", ck, (_dependencies(ref, chain, book), book))
-    except OSError:
-        pass  # a file vanished since it was read: just no cache entry
+    with _one_scan():
+        book, chain = _load_fresh(ref)
+        if cache.cache_path() is None:
+            return book  # no cache: nothing to record (hashing every file again for nothing)
+        try:
+            cache.put("rulebook", ck, (_dependencies(ref, chain, book), book))
+        except OSError:
+            pass  # a file vanished since it was read: just no cache entry
     return book
 
 
