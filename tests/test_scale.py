@@ -151,6 +151,32 @@ def test_a_file_over_the_byte_limit_is_streamed_and_reads_the_same(tmp_path: Pat
     assert any(a["name"] == "多行 名称, 带逗号" or "多行" in a["name"] for a in accounts), "a quoted cell over two lines"
 
 
+def test_a_utf8_export_over_a_block_is_decoded_as_it_is_read_not_held_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the byte limit too: a strict UTF-8 export is decoded a block at a time (read whole, its
+    text is twice its size in the main process, in each pass). Any other file is read whole, with
+    the one encoding decision and its errors: a GBK export is read whole, as before."""
+    from kamrules.io import csvio
+
+    f = big_export(tmp_path, 30)
+    mixed = big_export(tmp_path, 30, name="mixed.csv", encoding="gbk")
+    whole = {p: cli(str(p), "-f", "json", "--workers", "1", "--skip-invalid") for p in (f, mixed)}
+    assert all(r.exit_code == 0 for r in whole.values()), [r.output for r in whole.values()]
+    read_whole: list[str] = []
+    real = csvio._read
+
+    def spy(file: str) -> tuple[str, str]:
+        read_whole.append(Path(file).name)
+        return real(file)
+    monkeypatch.setattr(csvio, "_read", spy)
+    monkeypatch.setattr(stream, "BLOCK", 4096)  # the export is many blocks long
+    for p in (f, mixed):
+        streamed = cli(str(p), "-f", "json", "--workers", "1", "--skip-invalid")
+        assert streamed.exit_code == 0, streamed.output
+        assert streamed.stdout == whole[p].stdout
+    assert "big.csv" not in read_whole and "mixed.csv" in read_whole
+
+
 def row(i: int, final: str | None, revenue: float | None, manager: str | None = None,
         company: float | None = None) -> Row:
     import datetime as _dt
@@ -186,6 +212,37 @@ def test_the_fold_keeps_no_row_and_a_few_bytes_per_account() -> None:
     assert all(len(c) == 3000 for c in columns)
     assert set(fold._names) == majors and len(majors) < 30 and len(fold._managers) == 2
     assert not fold.add(row(5, "key", 1.0)) and fold.duplicates[0].code == "portfolio.duplicate-id"
+
+
+def test_a_ranked_run_folds_by_the_first_pass_index_and_builds_no_index_of_ids() -> None:
+    """The second pass of a ranked run gets back, per task, the accounts the first pass read, in
+    its order: each is folded by its index there (its id is the first pass's string; duplicates are
+    found by index). One that does not match (the file changed between the passes) is looked up;
+    an id the first pass never read is folded by id."""
+    from kamrules.portfolio import rank
+    from kamrules.portfolio.run import _Known
+    from kamrules.rulebook.load import load_rulebook
+
+    m = rank.Measured(("revenue",))
+    for ident, v in (("A-1", 1.0), ("A-2", 2.0), ("A-1", 3.0), ("A-3", 4.0)):
+        m.add(ident, (v,))
+    m.spans = [(0, 2), (2, 4)]
+    m.done()
+    assert m.ids == ["A-1", "A-2", "A-3"] and list(m.rows) == [0, 1, 0, 2] and m._seen == {}
+    assert m.row_ids == ["A-1", "A-2", "A-1", "A-3"]
+    fold = Fold(load_rulebook("course"), keep_rows=False, known=m.ids)
+    first = _Known(m, 0)
+    assert fold.add(row(1, "key", 1.0), first.index("A-1")) and fold.add(row(2, "key", 1.0), first.index("A-2"))
+    assert m._seen == {}, "matched in order: no index of ids"
+    second = _Known(m, 1)
+    dup = row(1, "key", 1.0)
+    assert not fold.add(dup, second.index("A-1")), "the same id again: a duplicate, found by index"
+    assert "already used by x.csv:3" in fold.duplicates[0].message
+    assert second.index("A-2") == 1, "out of order (the file changed): looked up"
+    assert second.index("A-9") is None
+    assert fold.add(row(9, "small", 1.0), None) and not fold.add(row(9, "small", 1.0), None)
+    assert fold.ids == ["A-1", "A-2", "A-9"] and fold.ids[0] is m.ids[0]
+    assert len(fold.duplicates) == 2 and len(fold) == 3
 
 
 def test_the_summary_of_the_fold_is_the_summary_of_the_rows() -> None:
@@ -254,9 +311,10 @@ def test_a_slice_whose_worker_always_dies_is_listed_as_failed(tmp_path: Path,
     real = stream.Evaluate.__call__
 
     def dies_on_the_second_slice(self: stream.Evaluate, task: stream.Task) -> stream.TaskResult:
-        # a CSV slice read by the worker, or (a rulebook that ranks the book first) accounts read here
-        if (isinstance(task, stream.CsvSlice) and task.first_line > 2
-                or isinstance(task, stream.Accounts) and task.accounts[0][1].line > 2):
+        # a CSV slice read by the worker, or accounts read here; evaluated (the course ranks the book
+        # first: a death while measuring fails the run, test_a_death_while_ranking_…)
+        if not task.pass_.measure and (isinstance(task, stream.CsvSlice) and task.first_line > 2
+                                       or isinstance(task, stream.Accounts) and task.accounts[0][1].line > 2):
             os.kill(os.getpid(), signal.SIGKILL)
         return real(self, task)
     monkeypatch.setattr(stream.Evaluate, "__call__", dies_on_the_second_slice)  # the forked workers inherit it
@@ -278,6 +336,60 @@ def test_a_slice_whose_worker_always_dies_is_listed_as_failed(tmp_path: Path,
     kept = {a["id"] for a in data["accounts"]}
     assert lost and kept == {a["id"] for a in good["accounts"]} - lost, "the failed slices' accounts, and only those"
     assert data["summary"]["accounts"] + len(lost) == good["summary"]["accounts"]
+
+
+def _dies_measuring(marker: str | None) -> "object":
+    """An Evaluate.__call__ whose worker dies (SIGKILL) while measuring the second slice of the
+    file for the ranking: once when `marker` names a file (retried: the next attempt finds the
+    file), on every attempt when it is None."""
+    real = stream.Evaluate.__call__
+
+    def call(self: stream.Evaluate, task: stream.Task) -> stream.TaskResult:
+        if task.pass_.measure and isinstance(task, stream.CsvSlice) and task.first_line > 2 \
+                and task.first_line < 2 + 2 * stream.SLICE:
+            if marker is None:
+                os.kill(os.getpid(), signal.SIGKILL)
+            if not os.path.exists(marker):
+                Path(marker).write_text("died once")
+                os.kill(os.getpid(), signal.SIGKILL)
+        return real(self, task)
+    return call
+
+
+@linux
+def test_a_death_while_ranking_is_measured_again_and_the_output_is_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first pass of a ranked book (every account measured before any is evaluated): a worker
+    that dies there is replaced and its slice measured again — the ranking, and so the output, is
+    the one of a run where nothing died."""
+    f = big_export(tmp_path, 60)
+    good = outs_json(f)
+    monkeypatch.setattr(stream.Evaluate, "__call__", _dies_measuring(str(tmp_path / "died")))
+    res = cli(str(f), "-f", "json", "--workers", "2", "--skip-invalid")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "died").exists(), "a worker died"
+    assert "a worker process died while measuring lines" in res.stderr and "measured again" in res.stderr
+    assert "worker-failed" not in res.stderr
+    assert res.stdout == good
+
+
+@linux
+def test_a_death_while_ranking_on_every_attempt_fails_the_run_and_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a partial book ranked in silence (its accounts unranked, every other account's rank,
+    tier and ABC class shifted): exit 2, the slice named, nothing written."""
+    f = big_export(tmp_path, 60)
+    out = tmp_path / "portfolio.json"
+    out.write_text("the previous output\n", encoding="utf-8")
+    monkeypatch.setattr(stream.Evaluate, "__call__", _dies_measuring(None))
+    res = cli(str(f), "-f", "json", "--workers", "2", "--skip-invalid", "-o", str(out))
+    assert res.exit_code == 2, res.output
+    assert "error[portfolio.worker-failed]" in res.stderr and "SIGKILL" in res.stderr
+    assert re.search(r"died on each of 2 attempts \(killed by SIGKILL\) while measuring lines \d+–\d+ of "
+                     r"\S*big.csv for the ranking of the book", res.stderr), res.stderr
+    assert "nothing was written" in res.stderr
+    assert out.read_text(encoding="utf-8") == "the previous output\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".kamrules-")]
 
 
 # --------------------------------------------------------------------------- Ctrl-C and the progress bar

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import sys
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import click
 
@@ -152,16 +153,18 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
                 make = lambda t: stream.tasks(paths, book, t)  # noqa: E731
             progress = stream.Progress()
             n_workers = workers or pool.default_workers()
+            first_notes: list[str] = []  # worker deaths a retry recovered from, in the first pass
             if ranked_book:
                 # two passes over the inputs, both streamed through the same workers: every account is
                 # measured and the book ranked (a few numbers per account kept here), then each account
                 # is read again and evaluated knowing its portfolio tier
                 with pool.Workers(stream.Evaluate(book, date, lang or book.lang, engine), n_workers) as w:
-                    measured = measure(make(stream.Tally()), book, w, progress)  # problems: the second pass
+                    # problems: the second pass; a worker that died on every attempt: InputError
+                    measured = measure(make(stream.Tally()), book, w, progress, first_notes)
                     ranked = rank.ranking(measured.view(), book.playbook.portfolio)
                     outcome = run(ranked_tasks(make(tally), measured, ranked, book), tally, book, as_of=date,
                                   lang=lang, engine=engine, workers=w, summary_only=summary_only, progress=progress,
-                                  views=summary_only, progress_from=0.5)
+                                  views=summary_only, progress_from=0.5, measured=measured)
                 result = outcome.portfolio
                 row_views = outcome.views if outcome.views is not None else overview.row_views(result.rows)
                 view = overview.overview(row_views, ranked, measured.view(), book)
@@ -173,7 +176,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
                               summary_only=summary_only, progress=progress)
                 result = outcome.portfolio
             at_or_above = outcome.at_or_above
-            for note in outcome.notes:
+            for note in (*first_notes, *outcome.notes):
                 echo(f"kamrules: {note}", err=True)
             failed = [p for p in result.skipped if p.code == "portfolio.worker-failed"]
             problems = tuple(p for p in result.skipped if p.code != "portfolio.worker-failed")
@@ -220,12 +223,19 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
             from kamrules.history import use
 
             doc = use.since_portfolio(hist, since_date, stale_months)
+        # the output as pieces, made as they are written (write_atomic, write_stdout): a summary that
+        # lists every account, or the table of every account, is never held whole as text
+        text: Iterable[str]
+        data: dict[str, Any] | None = None
         if fmt == "html":
             from kamrules.portfolio import dashboard
 
-            text = dashboard.render(result, plan.links(output) if plan else None, since=doc)
+            text = [dashboard.render(result, plan.links(output) if plan else None, since=doc)]
+        elif fmt == "json":
+            data = portfolio.json_data(result)  # written below, with what is added to it
+            text = ()
         else:
-            text = portfolio.render(result, fmt)
+            text = portfolio.pieces(result, fmt)
         overlay = None
         if calibrate:  # before a store records anything: too few accounts stops the run
             import datetime as _dt
@@ -237,14 +247,10 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         if doc is not None and fmt != "html":
             from kamrules.history import views
 
-            if fmt == "json":
-                import json
-
-                data = json.loads(text)
+            if data is not None:
                 data["since"] = doc
-                text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
             else:
-                text += views.since_markdown(doc, book, result.lang)
+                text = itertools.chain(text, [views.since_markdown(doc, book, result.lang)])
         if hist is not None:  # before the output: a store that refuses the reviews fails the run
             ids = hist.commit()
             for n in hist.store.notes:
@@ -256,10 +262,10 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
     finally:
         if hist is not None:
             hist.store.close()
-    if intake is not None and fmt == "json":
-        from kamrules.io.crm.report import with_rows
-
-        text = with_rows(text, intake.report)
+    if intake is not None and data is not None:
+        data["rows"] = intake.report.as_dict()  # where every input row went
+    if data is not None:
+        text = portfolio.json_pieces(data)
     from kamrules.io.output import write_atomic, write_stdout
 
     if plan is not None:

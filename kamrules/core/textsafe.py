@@ -21,6 +21,8 @@ text is written:
     csv_cell(text)     one text cell of a CSV export: formula starts prefixed with ', controls shown
     json_dumps(obj)    JSON: no NaN/Infinity, no -0.0, and C1 controls, bidi controls and line
                        separators written as \\u escapes (lossless: a JSON reader gets the text back)
+    json_pieces(obj)   the same text as json_dumps(obj) (indent 2), in pieces, with `Stream`s:
+                       arrays whose items are made as they are written
 
 Visible escapes rather than deletion: a reader sees that something was there, and what.
 """
@@ -30,7 +32,8 @@ import dataclasses
 import json
 import math
 import re
-from typing import Any, Callable
+from json.encoder import encode_basestring
+from typing import Any, Callable, Iterable, Iterator
 
 # Characters that are never written raw: C0 controls (tab and line feed are handled per
 # medium), DEL, C1 controls, the bidi embeddings/overrides/isolates and marks, the Unicode
@@ -177,6 +180,151 @@ def json_dumps(obj: Any, *, indent: int | None = 2, default: Callable[[Any], Any
     text = "".join(pieces)
     del pieces, batch
     return _JSON_UNSAFE.sub(_json_escape, text)
+
+
+class Stream:
+    """A JSON array whose items are made as they are written (json_pieces): `fn(x)` for every x
+    of `items`, which is iterated once per writing. A portfolio summary lists every account (its
+    rank, its point on the whale curve): as a list of dicts, and then as text, that is many times
+    the few numbers per account the run keeps."""
+
+    __slots__ = ("items", "fn")
+
+    def __init__(self, items: Iterable[Any], fn: Callable[[Any], Any] | None = None) -> None:
+        self.items = items
+        self.fn = fn
+
+    def __iter__(self) -> Iterator[Any]:
+        fn = self.fn
+        return iter(self.items) if fn is None else (fn(x) for x in self.items)
+
+
+_PIECE = 4096  # bits of text (a key, a number, a bracket) gathered before a piece is handed on
+
+
+def json_pieces(obj: Any) -> Iterator[str]:
+    """json_dumps(obj) (indent 2), byte for byte, as pieces of text: a `Stream` anywhere in obj
+    is written item by item, so neither its items nor its text are ever held whole."""
+    out: list[str] = []
+    for _ in _walk(obj, 0, out):
+        yield "".join(out)
+        out.clear()
+    if out:
+        yield "".join(out)
+
+
+def _has_stream(o: Any) -> bool:
+    if isinstance(o, Stream):
+        return True
+    if isinstance(o, dict):
+        return any(_has_stream(v) for v in o.values())
+    if isinstance(o, (list, tuple)):
+        return any(_has_stream(v) for v in o)
+    return False
+
+
+def _walk(o: Any, level: int, out: list[str]) -> Iterator[None]:
+    """Frame the containers that hold a Stream; encode everything else with _encode. Yields
+    (nothing) when `out` is worth handing on."""
+    if not _has_stream(o):
+        _encode(o, level, out)
+        return
+    inner = "\n" + "  " * (level + 1)
+    if isinstance(o, dict):
+        if not o:  # pragma: no cover - a dict holding a Stream is not empty
+            out.append("{}")
+            return
+        out.append("{")
+        first = True
+        for k, v in o.items():
+            out.append(inner if first else "," + inner)
+            first = False
+            out.append(_key(k) + ": ")
+            yield from _walk(v, level + 1, out)
+        out.append("\n" + "  " * level + "}")
+        return
+    first = True
+    for item in o:  # a list, a tuple or a Stream
+        out.append("[" + inner if first else "," + inner)
+        first = False
+        if isinstance(o, Stream) and not _has_stream(item):
+            _encode(item, level + 1, out)
+            if len(out) >= _PIECE:
+                yield None
+        else:
+            yield from _walk(item, level + 1, out)
+    out.append("[]" if first else "\n" + "  " * level + "]")
+
+
+def _string(s: str) -> str:
+    text = encode_basestring(s)
+    return _JSON_UNSAFE.sub(_json_escape, text) if _JSON_UNSAFE.search(text) else text
+
+
+def _key(k: Any) -> str:
+    """A dict key as json writes it (str, or a number, bool or None written as a string)."""
+    if isinstance(k, str):
+        return _string(k)
+    if k is True:
+        return '"true"'
+    if k is False:
+        return '"false"'
+    if k is None:
+        return '"null"'
+    if isinstance(k, float):
+        return _string(_float(k))
+    if isinstance(k, int):
+        return _string(int.__repr__(k))
+    raise TypeError(f"keys must be str, int, float, bool or None, not {k.__class__.__name__}")
+
+
+def _float(x: float) -> str:
+    if not math.isfinite(x):
+        raise ValueError(f"{x} cannot be written as JSON")
+    return float.__repr__(x + 0.0)  # -0.0 + 0.0 == 0.0
+
+
+def _encode(o: Any, level: int, out: list[str]) -> None:
+    """What json's own encoder writes with indent 2 and separators (",", ": "), plus json_ready
+    and the escapes of json_dumps."""
+    if isinstance(o, str):
+        out.append(_string(o))
+    elif o is None:
+        out.append("null")
+    elif o is True:
+        out.append("true")
+    elif o is False:
+        out.append("false")
+    elif isinstance(o, int):
+        out.append(int.__repr__(o))
+    elif isinstance(o, float):
+        out.append(_float(o))
+    elif isinstance(o, (list, tuple)):
+        if not o:
+            out.append("[]")
+            return
+        inner = "\n" + "  " * (level + 1)
+        sep = "[" + inner
+        for v in o:
+            out.append(sep)
+            sep = "," + inner
+            _encode(v, level + 1, out)
+        out.append("\n" + "  " * level + "]")
+    elif isinstance(o, dict):
+        if not o:
+            out.append("{}")
+            return
+        inner = "\n" + "  " * (level + 1)
+        sep = "{" + inner
+        for k, v in o.items():
+            out.append(sep + _key(k) + ": ")
+            sep = "," + inner
+            _encode(v, level + 1, out)
+        out.append("\n" + "  " * level + "}")
+    elif isinstance(o, Stream):
+        _encode(list(o), level, out)
+    else:
+        raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
 
 
 # --------------------------------------------------------------------------- whole structures

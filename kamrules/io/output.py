@@ -16,6 +16,13 @@ core/inputs.py), any file the caller names, and any existing file inside an inpu
 overlay's templates folder). The temporary file has a short name of its own, so any file name
 the file system allows works. Every failure (a full disk, a read-only folder, a closed pipe)
 is exit 2 with the reason and "nothing was written"; no temporary file is left behind.
+
+The text may come in pieces (an iterable of str, made as it is written: a portfolio's summary
+lists every account), so that it is never held whole. A regular file gets the pieces as they
+come, in its temporary file: an error while they are made (or Ctrl-C) removes that file and
+replaces nothing. A FIFO, a device and standard output get nothing until the last piece is
+made: the pieces are gathered in a spooled temporary file first (in memory while small), so
+an error still writes nothing there.
 """
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ import os
 import stat
 import sys
 import tempfile
-from typing import Iterable
+from typing import IO, Iterable, Iterator
 
 from kamrules.core import textsafe
 from kamrules.core import inputs as read_inputs
@@ -45,9 +52,13 @@ def _write_failed(target: str, e: OSError) -> UsageError:
                    "check free space and permissions")
 
 
-def write_atomic(target: str, text: str, *, inputs: Iterable[str] = ()) -> None:
-    """Write `text` (UTF-8) to `target` as described above. Raises UsageError."""
-    data = text.encode("utf-8", "surrogateescape")
+SPOOL = 8 << 20  # characters a spool keeps in memory before it moves to a temporary file
+_BLOCK = 1 << 20  # characters copied at a time out of a spool
+
+
+def write_atomic(target: str, text: str | Iterable[str], *, inputs: Iterable[str] = ()) -> None:
+    """Write `text` (UTF-8; a str, or its pieces) to `target` as described above. Raises UsageError."""
+    pieces: Iterable[str] = (text,) if isinstance(text, str) else text
     _check_links(target)
     try:
         st: os.stat_result | None = os.stat(target)
@@ -58,11 +69,12 @@ def write_atomic(target: str, text: str, *, inputs: Iterable[str] = ()) -> None:
     if st is not None:
         _check_not_input(target, st, inputs)
     if st is None or stat.S_ISREG(st.st_mode):
-        _replace(os.path.realpath(target), data, st, target)
+        _replace(os.path.realpath(target), pieces, st, target)
     elif stat.S_ISDIR(st.st_mode):
         raise _refuse("output.is-dir", "the output path is a folder", target, "give a file name, e.g. -o playbook.md")
     elif stat.S_ISFIFO(st.st_mode) or (stat.S_ISCHR(st.st_mode) and _writable_device(st)):
-        _write_into(target, data, st)
+        with _spooled(pieces, target) as spool:
+            _write_into(target, _blocks(spool), st)
     else:
         kind = ("a block device" if stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
                 else "a device")
@@ -155,7 +167,29 @@ def _writable_device(st: os.stat_result) -> bool:
     return False
 
 
-def _write_into(target: str, data: bytes, st: os.stat_result) -> None:
+def _spooled(pieces: Iterable[str], target: str) -> IO[str]:
+    """Every piece made, kept in a spooled temporary file (memory while small; unlinked at once
+    on disk), rewound: what is written into a FIFO, a device or standard output, once whole."""
+    spool: IO[str] = tempfile.SpooledTemporaryFile(max_size=SPOOL, mode="w+", encoding="utf-8",  # noqa: SIM115
+                                                   errors="surrogateescape", newline="")
+    try:
+        for piece in pieces:
+            spool.write(piece)
+        spool.seek(0)
+    except BaseException as e:
+        spool.close()
+        if isinstance(e, OSError):  # no room for the spool
+            raise _write_failed(target, e) from None
+        raise
+    return spool
+
+
+def _blocks(spool: IO[str]) -> Iterator[bytes]:
+    while block := spool.read(_BLOCK):
+        yield block.encode("utf-8", "surrogateescape")
+
+
+def _write_into(target: str, data: Iterable[bytes], st: os.stat_result) -> None:
     """Write into a FIFO or a character device: no O_CREAT, no O_TRUNC, never replaced."""
     try:
         fd = os.open(target, os.O_WRONLY | _O_NONBLOCK | _O_NOCTTY | _O_CLOEXEC)
@@ -169,16 +203,17 @@ def _write_into(target: str, data: bytes, st: os.stat_result) -> None:
         if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
             raise _refuse("output.changed", f"{target} changed while it was opened; nothing was written", target)
         os.set_blocking(fd, True)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        for block in data:
+            view = memoryview(block)
+            while view:
+                view = view[os.write(fd, view):]
     except OSError as e:
         raise _write_failed(target, e) from None
     finally:
         os.close(fd)
 
 
-def _replace(dest: str, data: bytes, st: os.stat_result | None, target: str) -> None:
+def _replace(dest: str, pieces: Iterable[str], st: os.stat_result | None, target: str) -> None:
     parent = os.path.dirname(dest) or "."
     if not os.path.isdir(parent):
         raise _refuse("output.no-dir", f"the folder {os.path.dirname(target) or parent} does not exist", target)
@@ -188,8 +223,10 @@ def _replace(dest: str, data: bytes, st: os.stat_result | None, target: str) -> 
     except OSError as e:
         raise _write_failed(target, e) from None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        # newline="": the text's line endings as they are (CRLF in a CSV export)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="", buffering=1 << 16) as fh:
+            for piece in pieces:
+                fh.write(piece)
             fh.flush()
             os.fsync(fh.fileno())
         # mkstemp makes the file private (0600); give it the mode a plain open() would have,
@@ -214,19 +251,50 @@ def _default_mode() -> int:
 
 # --------------------------------------------------------------------------- standard output
 
-def write_stdout(text: str) -> None:
-    """The command's result on standard output. A closed or full output is exit 2 with a
-    message, never exit 0 with the result lost. Like every line the CLI prints, it passes
-    textsafe.terminal: a no-op on a result written for its medium, and the last guard against
-    a control character from input (a company template's own text included) reaching a terminal."""
+def write_stdout(text: str | Iterable[str]) -> None:
+    """The command's result (a str, or its pieces) on standard output. A closed or full output
+    is exit 2 with a message, never exit 0 with the result lost. Like every line the CLI prints,
+    it passes textsafe.terminal: a no-op on a result written for its medium, and the last guard
+    against a control character from input (a company template's own text included) reaching a
+    terminal. Pieces are all made (spooled) before the first is written: an error while they are
+    made writes nothing."""
     stream = sys.stdout
     if stream is None:  # started with standard output closed (>&-)
         raise stdout_failed("standard output is closed")
+    spool = None
+    if isinstance(text, str):
+        pieces: Iterable[str] = (text,)
+    else:
+        spool = _spooled(text, "<stdout>")
+        pieces = _terminal_pieces(iter(lambda: spool.read(_BLOCK), ""))
     try:
-        stream.write(textsafe.terminal(text))
+        for text in pieces:
+            stream.write(textsafe.terminal(text))
         stream.flush()
     except (OSError, ValueError) as e:
         raise stdout_failed(e.strerror if isinstance(e, OSError) and e.strerror else str(e)) from None
+    finally:
+        if spool is not None:
+            spool.close()
+
+
+def _terminal_pieces(blocks: Iterable[str]) -> Iterator[str]:
+    """The text of `blocks` cut where textsafe.terminal treats each piece as it treats the whole:
+    no piece but the first starts with a BOM (kept only as the output's first character), and none
+    but the last ends with a \\r that a \\n may follow (a lone CR is shown, \\r\\n is not)."""
+    carry = ""
+    for block in blocks:
+        text = carry + block
+        cut = len(text) - 1  # the next piece starts with a character of this one: never a BOM
+        while cut > 0 and (text[cut] == "\ufeff" or text[cut - 1] == "\r"):
+            cut -= 1
+        if cut <= 0:
+            carry = text
+            continue
+        yield text[:cut]
+        carry = text[cut:]
+    if carry:
+        yield carry
 
 
 def stdout_failed(reason: str) -> UsageError:

@@ -4,8 +4,9 @@ With a table of every account (md, csv, json), the rows themselves are the outpu
 kept. With `--summary-only`, a row is folded into a few columns and dropped:
 
     per account   final class (1 byte), revenue and the company's revenue (8 bytes each),
-                  manager (an index, 4 bytes), its id (for duplicate ids), its most severe
-                  finding and health (9 bytes: --fail-on's message)
+                  manager (an index, 4 bytes), its id (for duplicate ids: in a ranked run the
+                  first pass's string and 8 bytes where it was first seen, no dict of ids), its
+                  most severe finding and health (9 bytes: --fail-on's message)
     with views    (a ranked book: the portfolio overview) each dimension's class (2 bytes each)
                   and the fired rules (4 bytes: an index into the combinations seen); the name
                   of key accounts and of accounts a data-check rule fired on; the rows with
@@ -39,11 +40,19 @@ def _num(v: float | None) -> float:
 
 
 class Fold:
-    def __init__(self, book: Rulebook, *, keep_rows: bool, views: bool = False) -> None:
+    def __init__(self, book: Rulebook, *, keep_rows: bool, views: bool = False,
+                 known: Sequence[str] | None = None) -> None:
         """views: also keep, without the rows, what the portfolio overview reads of each account
         (a ranked book's summary): its classes and fired rules as small codes, its name only where
-        the overview shows it, and the rows that carry data checks (the Markdown summary lists them)."""
+        the overview shows it, and the rows that carry data checks (the Markdown summary lists them).
+        known: the ids a first pass read (rank.Measured.ids, each once): a row given with its index
+        in them (add(row, index)) is checked for a duplicate id by that index, and its id is that
+        string — no index of ids is built here. Rows without one go by id, as in a one-pass run."""
         self.keep = keep_rows
+        self.known = known
+        # by index in `known`: where the account was first seen (packed, as `first`; -1: not yet)
+        self._first_at = array("q", [-1]) * len(known) if known is not None else array("q")
+        self.ids: list[str] = []  # of the folded accounts, in fold order
         self.views = views and not keep_rows
         self.checked: list[Row] = []
         self._class_codes: dict[str, dict[str | None, int]] = {d: {None: 0} for d in book.dimensions}
@@ -55,7 +64,7 @@ class Fold:
         self._name_checks = frozenset(book.playbook.portfolio.checks)
         self.rows: list[Row] = []
         # id → where it was first seen, packed: file index << 32 | line (a "file:line" string per
-        # account cost more than all the columns together)
+        # account cost more than all the columns together); the rows not given with an index
         self.first: dict[str, int] = {}
         self._files: dict[str, int] = {}
         self.duplicates: list[Problem] = []
@@ -79,15 +88,26 @@ class Fold:
     def __len__(self) -> int:
         return len(self._revenue)
 
-    def add(self, row: Row) -> bool:
-        """Fold one row; False (and a problem) when its id was seen before: the first one counts."""
-        seen = self.first.get(row.id)
-        if seen is not None:
+    def add(self, row: Row, index: int | None = None) -> bool:
+        """Fold one row; False (and a problem) when its id was seen before: the first one counts.
+        index: the row's id is known[index] (see __init__)."""
+        if index is not None and self.known is not None:
+            seen = self._first_at[index]
+            ident = self.known[index]
+        else:
+            got = self.first.get(row.id)
+            seen = -1 if got is None else got
+            ident = row.id
+        if seen >= 0:
             self.duplicates.append(Problem(
                 "portfolio.duplicate-id", f"the id '{row.id}' is already used by {self._unpack(seen)}", _where(row),
                 "id", "a unique id per account", "give one of the two accounts another id"))
             return False
-        self.first[row.id] = self._pack(row.where)
+        if index is not None and self.known is not None:
+            self._first_at[index] = self._pack(row.where)
+        else:
+            self.first[ident] = self._pack(row.where)
+        self.ids.append(ident)
         self.dates.add(row.as_of)
         self.severities |= row.severities
         if self.keep:
@@ -136,7 +156,7 @@ class Fold:
     def at_or_above(self, limit: int) -> list[str]:
         """The ids of the accounts with a finding at SEVERITIES[limit] or above, in the order of the
         table of accounts (portfolio.sort_key: final class, health, id); keep_rows=False."""
-        ids = list(self.first)  # insertion order: the fold's order
+        ids = self.ids
         finals = self._dims["final"]
         last = len(self._codes["final"])
         hit = [(finals[i] if finals[i] >= 0 else last, h if (h := self._health[i]) == h else math.inf, ids[i])
@@ -237,7 +257,7 @@ class _RowViews(_Columns[RowView]):
 
     def __init__(self, fold: Fold) -> None:
         self.f = fold
-        self.ids = list(fold.first)  # insertion order: the fold's order (duplicates are not folded)
+        self.ids = fold.ids  # the fold's order (duplicates are not folded)
         self.managers = {i: m for m, i in fold._managers.items()}
         self.values = {d: list(codes) for d, codes in fold._class_codes.items()}
         self.fired = list(fold._fired_codes)

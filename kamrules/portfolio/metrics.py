@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -38,27 +39,36 @@ class Concentration:
     top_share: float  # their share of the revenue
     accounts_share: float  # top_share_accounts / accounts (the "20 %" as it fell)
     hhi: float  # Herfindahl–Hirschman index, 0–1
-    curve: tuple[float, ...] = ()  # cumulative share after each account, largest first (the Pareto curve)
+    # cumulative share after each account, largest first (the Pareto curve; an array of doubles)
+    curve: Sequence[float] = ()
 
 
 def concentration(revenues: Iterable[tuple[str, float]], top_share_of_accounts: float = 0.2) -> Concentration | None:
     """None when no account has a positive revenue. Accounts at or below zero are left out: a
     share of a total is meaningless for them (they are listed by the whale curve)."""
     ranked = sorted(((i, v) for i, v in revenues if v > 0), key=lambda x: (-x[1], x[0]))
-    if not ranked:
+    return concentration_ranked([i for i, _ in ranked], [v for _, v in ranked], top_share_of_accounts)
+
+
+def concentration_ranked(ids: Sequence[str] | None, values: Sequence[float],
+                         top_share_of_accounts: float = 0.2) -> Concentration | None:
+    """`concentration` of revenues already ranked (largest first, ties by id) and all positive:
+    a ranking by revenue is that order already, so nothing is sorted or copied again. ids None:
+    the caller reads no id (top1_id is then "")."""
+    n = len(values)
+    if not n:
         return None
-    total = math.fsum(v for _, v in ranked)
-    n = len(ranked)
+    total = math.fsum(values)
     k = max(1, math.floor(top_share_of_accounts * n + 0.5))
-    run, curve = 0.0, []
-    for _, v in ranked:
+    run, curve = 0.0, array("d")  # a float per account: 8 bytes, not a float object each
+    for v in values:
         run += v
         curve.append(run / total)
     return Concentration(
-        accounts=n, total=total, top1=ranked[0][1] / total, top1_id=ranked[0][0],
-        top5=math.fsum(v for _, v in ranked[:TOP_FEW]) / total, top_share_accounts=k,
-        top_share=math.fsum(v for _, v in ranked[:k]) / total, accounts_share=k / n,
-        hhi=math.fsum((v / total) ** 2 for _, v in ranked), curve=tuple(curve))
+        accounts=n, total=total, top1=values[0] / total, top1_id=ids[0] if ids is not None else "",
+        top5=math.fsum(values[j] for j in range(min(TOP_FEW, n))) / total, top_share_accounts=k,
+        top_share=math.fsum(values[j] for j in range(min(k, n))) / total, accounts_share=k / n,
+        hhi=math.fsum((v / total) ** 2 for v in values), curve=curve)
 
 
 # --------------------------------------------------------------------------- whale curve
@@ -68,7 +78,7 @@ class Whale:
     """Cumulative profit by rank, most profitable account first."""
 
     ids: tuple[str, ...]  # in rank order
-    cumulative: tuple[float, ...]  # cumulative profit after each account
+    cumulative: Sequence[float]  # cumulative profit after each account (an array of doubles)
     total: float  # the book's profit (the curve's end)
     peak: float  # the curve's highest point
     peak_rank: int  # accounts up to the peak (1-based)
@@ -87,7 +97,7 @@ def whale(profits: Iterable[tuple[str, float]], without_profit: int = 0) -> Whal
     ranked = sorted(profits, key=lambda x: (-x[1], x[0]))
     if not ranked:
         return None
-    cum: list[float] = []
+    cum = array("d")  # a float per account: 8 bytes, not a float object each
     run = 0.0
     for _, v in ranked:
         run += v
@@ -95,8 +105,10 @@ def whale(profits: Iterable[tuple[str, float]], without_profit: int = 0) -> Whal
     peak = max(cum)
     peak_rank = cum.index(peak) + 1
     destroyers = tuple(sorted(((i, v) for i, v in ranked if v < 0), key=lambda x: (x[1], x[0])))
-    return Whale(tuple(i for i, _ in ranked), tuple(cum), math.fsum(v for _, v in ranked), peak, peak_rank,
-                 destroyers, math.fsum(v for _, v in destroyers), without_profit)
+    total = math.fsum(v for _, v in ranked)
+    ids = tuple(i for i, _ in ranked)
+    del ranked
+    return Whale(ids, cum, total, peak, peak_rank, destroyers, math.fsum(v for _, v in destroyers), without_profit)
 
 
 # --------------------------------------------------------------------------- classes
@@ -180,14 +192,16 @@ class HitStats:
     always: tuple[str, ...]  # rules that fired for every account (more than one account)
 
 
-def rule_hits(fired: Sequence[tuple[str | None, Iterable[str]]], rules: Sequence[str],
+def rule_hits(fired: Iterable[tuple[str | None, Iterable[str]]], rules: Sequence[str],
               classes: Sequence[str] = ()) -> HitStats:
-    """fired: per account, (final class or None, the rules that fired for it). `rules`: every
-    rule of the book, so the rules that never fire are listed too. `classes` orders by_class;
+    """fired: per account, (final class or None, the rules that fired for it), read once. `rules`:
+    every rule of the book, so the rules that never fire are listed too. `classes` orders by_class;
     an account without a class counts under ""."""
     total: Counter[str] = Counter()
     per: dict[str, Counter[str]] = {}
+    n = 0
     for cls, ids in fired:
+        n += 1
         for rid in set(ids):
             total[rid] += 1
             per.setdefault(rid, Counter())[cls or ""] += 1
@@ -199,7 +213,6 @@ def rule_hits(fired: Sequence[tuple[str | None, Iterable[str]]], rules: Sequence
 
     known = list(dict.fromkeys([*rules, *sorted(total)]))
     hits = tuple(sorted((RuleHits(r, total[r], by_class(r)) for r in known), key=lambda h: (-h.fired, h.rule)))
-    n = len(fired)
     return HitStats(n, hits, tuple(sorted(r for r in known if total[r] == 0)),
                     tuple(sorted(r for r in known if n > 1 and total[r] == n)))
 

@@ -10,10 +10,11 @@ for every output. Nothing here evaluates an account.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from kamrules.advice import partial
 from kamrules.core.i18n import t
+from kamrules.core.textsafe import Stream
 from kamrules.core.textsafe import markdown as md
 from kamrules.core.values import format_money, format_percent, format_value
 from kamrules.engine.facts import DataCheck
@@ -66,27 +67,66 @@ class Overview:
     revenue: str = "revenue"  # the revenue measure
 
 
-def _group(ids: Sequence[str], name: str, share: float, ms: Mapping[str, Measures], rev: str, profit: str,
-           totals: tuple[float, float | None]) -> Band:
-    """A band's accounts and their shares of the book's revenue and profit (totals: the positive
-    revenue of every account, the profit of every account that gives one)."""
+def _band(name: str, share: float, members: Sequence[int], rev: Sequence[float], profit: Sequence[float] | None,
+          totals: tuple[float, float | None]) -> Band:
+    """A band's accounts (indexes into the measures, in the band's order) and their shares of the
+    book's revenue and profit (totals: the positive revenue of every account, the profit of every
+    account that gives one). Columns, NaN where missing: no account is rebuilt for this."""
     rev_total, profit_total = totals
-    none = Measures("", {})
-    rv = sum(v for i in ids if (v := ms.get(i, none).values.get(rev)) is not None and v > 0)
-    pv = sum(v for i in ids if (v := ms.get(i, none).values.get(profit)) is not None) if profit else 0.0
-    return Band(name, len(ids), share, rv / rev_total if rev_total > 0 else None,
+    rv = sum(v for i in members if (v := rev[i]) == v and v > 0)
+    pv = sum(v for i in members if (v := profit[i]) == v) if profit is not None else 0.0
+    return Band(name, len(members), share, rv / rev_total if rev_total > 0 else None,
                 pv / profit_total if profit_total is not None and profit_total > 0 else None)
 
 
-def _bands(names: Sequence[str], ranking: Ranking, attr: str, ms: Mapping[str, Measures], rev: str, profit: str,
+def _bands(names: Sequence[str], ranking: Ranking, attr: str, rev: Sequence[float], profit: Sequence[float] | None,
            totals: tuple[float, float | None]) -> tuple[Band, ...]:
-    total = sum(p.value for p in ranking.placements if p.value > 0)
+    ps = ranking.placements
+    assert isinstance(ps, rank.Placements), "rankings are made by rank.rank_columns"
+    values, order = ps.values, ps.order
+    codes = ps.tiers if attr == "tier" else ps.abc
+    labels = ps.tier_names if attr == "tier" else ("A", "B", "C")
+    total = sum(v for v in values if v > 0)
     out = []
-    for n in names:
-        ps = [p for p in ranking.placements if getattr(p, attr) == n]
-        share = sum(p.value for p in ps if p.value > 0) / total if total > 0 else 0.0
-        out.append(_group([p.id for p in ps], n, share, ms, rev, profit, totals))
+    for n in names:  # each band's accounts in rank order, as the placements list them
+        ks = [k for k in range(len(values)) if labels[codes[k]] == n]
+        share = sum(values[k] for k in ks if values[k] > 0) / total if total > 0 else 0.0
+        out.append(_band(n, share, [order[k] for k in ks], rev, profit, totals))
     return tuple(out)
+
+
+def _concentration(ranking: Ranking, ids: Sequence[str], rev_col: Sequence[float], rev: str,
+                   share: float) -> metrics.Concentration | None:
+    """Of revenue. A ranking by revenue has the accounts in the order concentration wants them
+    (largest first, ties by id): its positive values, a prefix of it, are read in place."""
+    ps = ranking.placements
+    if ranking.measure == rev and isinstance(ps, rank.Placements):
+        m = sum(1 for v in ps.values if v > 0)  # sorted largest first: the positive ones lead
+        return metrics.concentration_ranked(_Prefix(ps.order, ids, m), _Prefix(range(len(ps.values)), ps.values, m),
+                                            share)
+    return metrics.concentration(((ids[i], v) for i, v in enumerate(rev_col) if v == v), share)
+
+
+class _Prefix(Sequence[Any]):
+    """items[index[j]] for the first n js: a view, nothing copied."""
+
+    def __init__(self, index: Sequence[int], items: Sequence[Any], n: int) -> None:
+        self.at, self.items, self.n = index, items, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, j: Any) -> Any:
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(self.n))]
+        if not -self.n <= j < self.n:
+            raise IndexError(j)
+        return self.items[self.at[j % self.n]]
+
+    def __iter__(self) -> Iterator[Any]:
+        items, index = self.items, self.at
+        for j in range(self.n):
+            yield items[index[j]]
 
 
 _READS: dict[tuple[str, str], tuple[str, ...]] = {}  # (rulebook digest, rule) → the figures it reads
@@ -133,31 +173,40 @@ def _param(book: Rulebook, name: str, default: float) -> float:
 
 
 def overview(rows: Sequence[RowView], ranking: Ranking, ms: Sequence[Measures], book: Rulebook) -> Overview:
+    """ranking: rank.ranking(ms, …) (Ranking.at(i) is ms[i]'s place). rows and ms may be columns
+    rebuilt one account at a time (a streamed run): they are read in passes, and what is kept per
+    account while reading is a few numbers, never a dict or a set of every account."""
     pf = book.playbook.portfolio
     rev = pf.rank_revenue
-    with_profit = {m.id for m in ms if pf.rank_profit and pf.rank_profit in m.values}
-    by_id = {m.id: m for m in ms}  # the bands' revenue and profit shares
-    conc = metrics.concentration(((m.id, m.values[rev]) for m in ms if rev in m.values),
-                                 _param(book, "pareto_customer_share", 0.2))
-    profits = [(m.id, m.values[pf.rank_profit]) for m in ms if pf.rank_profit and pf.rank_profit in m.values]
-    whale = metrics.whale(profits, len(ms) - len(profits)) if pf.rank_profit else None
+    rev_col = rank.column(ms, rev)
+    profit_col = rank.column(ms, pf.rank_profit) if pf.rank_profit else None
+    ids = ranking.ids
+    conc = _concentration(ranking, ids, rev_col, rev, _param(book, "pareto_customer_share", 0.2))
+    whale = None
+    if profit_col is not None:
+        with_profit = sum(1 for v in profit_col if v == v)
+        whale = metrics.whale(((ids[i], v) for i, v in enumerate(profit_col) if v == v), len(ms) - with_profit)
     spreads = tuple(metrics.spread(d, (r.classes.get(d) for r in rows)) for d in SPREAD_DIMENSIONS
                     if d in book.dimensions)
-    is_key = {r.id: r.classes.get("final") == "key" for r in rows}
-    mgrs = metrics.managers((r.manager, is_key[r.id]) for r in rows)
-    kwp = metrics.key_without_profit(
-        (r.id, r.name, is_key[r.id], bool(pf.rank_profit) and r.id in with_profit)
-        for r in rows) if pf.rank_profit else ()
+    mgrs = metrics.managers((r.manager, r.classes.get("final") == "key") for r in rows)
+    kwp: tuple[metrics.Flagged, ...] = ()
+    if profit_col is not None:
+        keys = {r.id: r.name for r in rows if r.classes.get("final") == "key"}  # the programme: a few
+        has_profit = {ids[i] for i, v in enumerate(profit_col) if v == v and ids[i] in keys}
+        kwp = metrics.key_without_profit((i, name, True, i in has_profit) for i, name in keys.items())
     checks = _checks(rows, book)
     classes = [v for v, _ in book.dimensions["final"].values] if "final" in book.dimensions else []
-    hits = metrics.rule_hits([(r.classes.get("final"), r.fired) for r in rows], [r.id for r in book.rules], classes)
+    hits = metrics.rule_hits(((r.classes.get("final"), r.fired) for r in rows), [r.id for r in book.rules], classes)
     profit = pf.rank_profit
-    rev_total = sum(v for m in ms if (v := m.values.get(rev)) is not None and v > 0)
+    rev_total = sum(v for v in rev_col if v == v and v > 0)
     totals = (rev_total, whale.total if whale is not None else None)
-    tiers = _bands([n for n, _ in pf.pyramid_bands], ranking, "tier", by_id, rev, profit, totals) \
+    tiers = _bands([n for n, _ in pf.pyramid_bands], ranking, "tier", rev_col, profit_col, totals) \
         if pf.pyramid_bands else ()
-    abc = _bands(("A", "B", "C"), ranking, "abc", by_id, rev, profit, totals) if ranking.size else ()
-    unranked = _group(ranking.unranked, "", 0.0, by_id, rev, profit, totals) if ranking.unranked else None
+    abc = _bands(("A", "B", "C"), ranking, "abc", rev_col, profit_col, totals) if ranking.size else ()
+    unranked = None
+    if ranking.unranked:  # in the order of their ids, as ranking.unranked lists them
+        members = sorted((i for i in range(len(ids)) if ranking.at(i) is None), key=ids.__getitem__)
+        unranked = _band("", 0.0, members, rev_col, profit_col, totals)
     can_calibrate = bool(pf.calibrate)
     found = [
         verdicts.pareto(conc, pf), verdicts.concentration(conc, pf),
@@ -202,12 +251,14 @@ def to_json(o: Overview, lang: str, book: Rulebook) -> dict[str, Any]:
     return {
         "ranking": {
             "by": o.ranking.by or None, "measure": o.ranking.measure, "ranked": o.ranking.size,
-            "unranked": list(o.ranking.unranked),
+            "unranked": Stream(o.ranking.unranked),
             "tiers": [{"tier": b.name, "accounts": b.accounts, "share": b.share, "revenue_share": b.revenue_share,
                        "profit_share": b.profit_share} for b in o.tiers],
             "abc": [{"class": b.name, "accounts": b.accounts, "share": b.share} for b in o.abc],
-            "accounts": [{"id": p.id, "rank": p.rank, "rank_share": p.rank_share, "value": p.value,
-                          "tier": p.tier or None, "abc": p.abc} for p in o.ranking.placements],
+            # every ranked account: written as it is made (textsafe.Stream), never held as a list
+            "accounts": Stream(o.ranking.placements, lambda p: {
+                "id": p.id, "rank": p.rank, "rank_share": p.rank_share, "value": p.value, "tier": p.tier or None,
+                "abc": p.abc}),
         },
         "concentration": None if c is None else {
             "accounts": c.accounts, "revenue_total": c.total, "top1": c.top1, "top1_id": c.top1_id, "top5": c.top5,
@@ -216,8 +267,8 @@ def to_json(o: Overview, lang: str, book: Rulebook) -> dict[str, Any]:
         "whale": None if w is None else {
             "accounts": len(w.ids), "without_profit": w.without_profit, "total": w.total, "peak": w.peak,
             "peak_rank": w.peak_rank, "peak_share": w.peak_share,
-            "curve": [{"id": i, "cumulative": v} for i, v in zip(w.ids, w.cumulative)],
-            "destroyers": [{"id": i, "profit": v} for i, v in w.destroyers], "destroyed": w.destroyed},
+            "curve": Stream(range(len(w.ids)), lambda k: {"id": w.ids[k], "cumulative": w.cumulative[k]}),
+            "destroyers": Stream(w.destroyers, lambda d: {"id": d[0], "profit": d[1]}), "destroyed": w.destroyed},
         "spreads": [{"dimension": s.dimension, "classified": s.classified, "dominant": s.dominant or None,
                      "dominant_share": s.dominant_share, "counts": dict(s.counts)} for s in o.spreads],
         "managers": {"unassigned": o.managers.unassigned, "mean_accounts": o.managers.mean_accounts,

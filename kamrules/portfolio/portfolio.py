@@ -20,7 +20,7 @@ import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from kamrules import __version__
 from kamrules.advice import partial
@@ -348,7 +348,11 @@ def pareto(rows: Sequence[Row], share: float) -> Pareto | None:
     """The summary's Pareto line: the overview's concentration (metrics.concentration), so the
     line and the verdict count the same accounts — those with a positive revenue (a share of a
     total means nothing for a zero or negative one)."""
-    c = metrics.concentration(((r.id, r.revenue) for r in rows if r.revenue is not None), share)
+    # the positive revenues, largest first: concentration's order (ties have the same value, so
+    # which id comes first changes no figure here) at a float per account, not an (id, value) pair
+    positive = sorted((v for r in rows if (v := r.revenue) is not None and v > 0), reverse=True)
+    c = metrics.concentration_ranked(None, positive, share)
+    del positive
     if c is None:
         return None
     return Pareto(c.top_share_accounts, c.accounts, c.accounts_share, c.top_share, c.total, len(rows) - c.accounts)
@@ -423,33 +427,41 @@ def with_overview(p: Portfolio) -> Portfolio:
 
 
 def to_markdown(p: Portfolio) -> str:
+    return "".join(markdown_pieces(p))
+
+
+def markdown_pieces(p: Portfolio) -> Iterator[str]:
+    """The Markdown output, a line at a time (each with its line break): the table of every
+    account is written as it is made, never held whole as text."""
     p = with_overview(p)
     lang = p.lang
     cols = _columns(p)
     as_of = p.as_of.isoformat() if p.as_of else i18n.t("portfolio.own_dates", lang)
-    lines = [f"# {i18n.t('portfolio.title', lang)}", "",
-             i18n.t("portfolio.meta", lang, book=p.book.id, version=p.book.version, as_of=as_of, engine=p.engine,
-                    n=p.accounts),
-             ""]
-    if p.summary_only:
-        lines += [f"## {i18n.t('portfolio.summary', lang)}", "", *_summary_md(p)]
-        if p.overview is not None:  # the JSON summary has it too
-            lines += ["", *overview.markdown(p.overview, lang, p.book, {r.id: r.name for r in p.rows})]
-        if p.invalid:
-            lines += ["", i18n.t("portfolio.skipped", lang, n=p.invalid)]
-        return "\n".join(lines) + "\n"
-    heads = [*(_heading(p, c) for c in cols), i18n.t("portfolio.warnings", lang), i18n.t("portfolio.top_warning", lang)]
-    lines.append("| " + " | ".join(heads) + " |")
-    lines.append("|" + "|".join("---:" if c in SCORES or c == "revenue" else "---" for c in cols) + "|---|---|")
-    for r in p.rows:
-        cells = [*(_cell_text(p, r, c) for c in cols), _warnings_text(p, r), r.top.title if r.top else NONE]
-        lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
-    lines += ["", f"## {i18n.t('portfolio.summary', lang)}", "", *_summary_md(p)]
-    if p.overview is not None:
+    head = [f"# {i18n.t('portfolio.title', lang)}", "",
+            i18n.t("portfolio.meta", lang, book=p.book.id, version=p.book.version, as_of=as_of, engine=p.engine,
+                   n=p.accounts),
+            ""]
+    if not p.summary_only:
+        heads = [*(_heading(p, c) for c in cols), i18n.t("portfolio.warnings", lang),
+                 i18n.t("portfolio.top_warning", lang)]
+        head.append("| " + " | ".join(heads) + " |")
+        head.append("|" + "|".join("---:" if c in SCORES or c == "revenue" else "---" for c in cols) + "|---|---|")
+    yield "".join(line + "\n" for line in head)
+    if not p.summary_only:
+        batch: list[str] = []
+        for r in p.rows:
+            cells = [*(_cell_text(p, r, c) for c in cols), _warnings_text(p, r), r.top.title if r.top else NONE]
+            batch.append("| " + " | ".join(_md_cell(c) for c in cells) + " |\n")
+            if len(batch) >= 256:
+                yield "".join(batch)
+                batch.clear()
+        yield "".join(batch)
+    lines = [*([] if p.summary_only else [""]), f"## {i18n.t('portfolio.summary', lang)}", "", *_summary_md(p)]
+    if p.overview is not None:  # --summary-only: the JSON summary has it too
         lines += ["", *overview.markdown(p.overview, lang, p.book, {r.id: r.name for r in p.rows})]
     if p.invalid:
         lines += ["", i18n.t("portfolio.skipped", lang, n=p.invalid)]
-    return "\n".join(lines) + "\n"
+    yield "".join(line + "\n" for line in lines)
 
 
 def _summary_md(p: Portfolio) -> list[str]:
@@ -518,10 +530,16 @@ def _csv_number(v: float | None) -> int | float | str:
 
 def to_csv(p: Portfolio) -> str:
     """UTF-8 with a BOM (so Excel reads the Chinese), CRLF rows, one account per row."""
+    return "".join(csv_pieces(p))
+
+
+def csv_pieces(p: Portfolio) -> Iterator[str]:
+    """to_csv's text, a few rows at a time (written as they are made, never held whole)."""
     p = with_overview(p)
     lang = p.lang
     cols = _columns(p)
     sev_heads = [i18n.t("portfolio.warnings_of", lang, sev=severity_label(s, lang)) for s in SEVERITIES]
+    yield "\ufeff"
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([neutralise(h) for h in [*(_heading(p, c) for c in cols), i18n.t("portfolio.source", lang), *sev_heads,
@@ -550,10 +568,26 @@ def to_csv(p: Portfolio) -> str:
             cells.extend(neutralise(c) if isinstance(c, str) else c
                          for c in overview.csv_cells(p.overview, r.id, lang, p.book))
         w.writerow(cells)
-    return "\ufeff" + buf.getvalue()
+        if buf.tell() >= 1 << 16:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
 
 
 def to_json(p: Portfolio) -> str:
+    return "".join(json_pieces(json_data(p)))
+
+
+def json_pieces(data: Mapping[str, Any]) -> Iterator[str]:
+    """The JSON text of json_data (with what a caller added to it), in pieces."""
+    yield from textsafe.json_pieces(data)
+    yield "\n"
+
+
+def json_data(p: Portfolio) -> dict[str, Any]:
+    """The JSON output as data; its long lists (the accounts, the ranking, the whale curve) are
+    textsafe.Streams, made as they are written (json_pieces)."""
     p = with_overview(p)
     s = p.summary
     data: dict[str, Any] = {
@@ -562,7 +596,7 @@ def to_json(p: Portfolio) -> str:
         "engine": p.engine,
         "as_of": p.as_of.isoformat() if p.as_of else None,
         "lang": p.lang,
-        "accounts": [_row_json(p, r) for r in p.rows],
+        "accounts": textsafe.Stream(p.rows, lambda r: _row_json(p, r)),
         "summary": {
             "accounts": p.accounts,
             "by_final": dict(s.by_final),
@@ -587,7 +621,7 @@ def to_json(p: Portfolio) -> str:
         del data["accounts"]  # --summary-only: the run kept no rows
     if p.overview is not None:
         data["summary"]["portfolio"] = overview.to_json(p.overview, p.lang, p.book)
-    return textsafe.json_dumps(data) + "\n"
+    return data
 
 
 def _row_json(p: Portfolio, r: Row) -> dict[str, Any]:
@@ -610,7 +644,14 @@ def _row_json(p: Portfolio, r: Row) -> dict[str, Any]:
 
 
 def render(p: Portfolio, fmt: str) -> str:
-    return {"md": to_markdown, "csv": to_csv, "json": to_json}[fmt](p)
+    return "".join(pieces(p, fmt))
+
+
+def pieces(p: Portfolio, fmt: str) -> Iterator[str]:
+    """render(p, fmt) in pieces, made as they are written (io/output.write_atomic takes them)."""
+    if fmt == "json":
+        return json_pieces(json_data(p))
+    return {"md": markdown_pieces, "csv": csv_pieces}[fmt](p)
 
 
 def fails(p: Portfolio, fail_on: str) -> bool:

@@ -46,22 +46,96 @@ class Placement:
     abc: str  # A, B or C
 
 
+class Placements(Sequence[Placement]):
+    """A ranking's placements, top first, kept as columns (a few bytes per account): a Placement
+    is made when one is read. `ids` are the accounts the ranking was made from, in their order;
+    `order[k]` is the index in `ids` of the account at rank k + 1, and `rank_of[i]` the rank of
+    ids[i] (0: not ranked)."""
+
+    def __init__(self, ids: Sequence[str], order: array[int], values: array[float], tiers: array[int],
+                 tier_names: Sequence[str], abc: array[int]) -> None:
+        self.ids = ids
+        self.order = order
+        self.values = values  # by rank
+        self.tiers = tiers  # by rank: an index into tier_names
+        self.tier_names = tuple(tier_names)
+        self.abc = abc  # by rank: 0 A, 1 B, 2 C
+        self.rank_of = array("i", bytes(4 * len(ids)))
+        for k, i in enumerate(order):
+            self.rank_of[i] = k + 1
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def _at(self, k: int) -> Placement:
+        n = len(self.order)
+        return Placement(self.ids[self.order[k]], self.values[k], k + 1, (k + 1) / n, self.tier_names[self.tiers[k]],
+                         _ABC[self.abc[k]])
+
+    @overload
+    def __getitem__(self, k: int) -> Placement: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[Placement]: ...
+
+    def __getitem__(self, k: int | slice) -> Placement | Sequence[Placement]:
+        if isinstance(k, slice):
+            return tuple(self._at(j) for j in range(*k.indices(len(self))))
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        return self._at(k)
+
+    def __iter__(self) -> Iterator[Placement]:
+        for k in range(len(self)):
+            yield self._at(k)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, (Placements, tuple, list)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+
+_ABC = ("A", "B", "C")
+
+
 @dataclass(frozen=True)
 class Ranking:
     by: str  # "profit" or "revenue"; "" when nothing could be ranked
     measure: str  # the fact or metric ranked, e.g. margin_after_cts
     size: int  # accounts ranked
-    placements: tuple[Placement, ...]  # top first
+    placements: Sequence[Placement]  # top first (Placements: columns)
     unranked: tuple[str, ...]  # ids of accounts without the measure
 
     def of(self, account_id: str) -> Placement | None:
-        return self._index.get(account_id)
+        k = self._index.get(account_id)
+        return None if k is None else self.placements[k]
+
+    def at(self, index: int) -> Placement | None:
+        """The placement of the index-th account the ranking was made from (`ranking`: the
+        measures' order), None when it is not ranked: no index of ids is built for this."""
+        ps = self.placements
+        if isinstance(ps, Placements):
+            k = ps.rank_of[index]
+            return ps[k - 1] if k else None
+        return self.of(self.ids[index])  # pragma: no cover - rankings are made by rank()
 
     @property
-    def _index(self) -> Mapping[str, Placement]:
-        cached: dict[str, Placement] | None = self.__dict__.get("_idx")
+    def ids(self) -> Sequence[str]:
+        ps = self.placements
+        return ps.ids if isinstance(ps, Placements) else [p.id for p in ps]
+
+    @property
+    def _index(self) -> Mapping[str, int]:
+        """id → position in placements; built when first asked (the table of accounts, the
+        dashboard): a streamed run goes by index (`at`)."""
+        cached: dict[str, int] | None = self.__dict__.get("_idx")
         if cached is None:
-            cached = {p.id: p for p in self.placements}
+            cached = {p.id: k for k, p in enumerate(self.placements)}
             object.__setattr__(self, "_idx", cached)
         return cached
 
@@ -110,11 +184,27 @@ def abc_classes(values: Sequence[float], a: float, b: float) -> list[str]:
 def rank(values: Iterable[tuple[str, float]], *, bands: Sequence[tuple[str, float]] = (),
          abc: tuple[float, float] = (0.8, 0.95), by: str = "revenue", measure: str = "revenue",
          unranked: Sequence[str] = ()) -> Ranking:
-    ranked = order(values)
-    n = len(ranked)
-    classes = abc_classes([v for _, v in ranked], *abc)
-    placements = tuple(Placement(i, v, r, r / n, tier_of(r / n, bands), c)
-                       for r, ((i, v), c) in enumerate(zip(ranked, classes), start=1))
+    ids: list[str] = []
+    column = array("d")
+    for i, v in values:
+        ids.append(i)
+        column.append(v)
+    return rank_columns(ids, column, bands=bands, abc=abc, by=by, measure=measure, unranked=unranked)
+
+
+def rank_columns(ids: Sequence[str], column: Sequence[float], *, bands: Sequence[tuple[str, float]] = (),
+                 abc: tuple[float, float] = (0.8, 0.95), by: str = "revenue", measure: str = "revenue",
+                 unranked: Sequence[str] = ()) -> Ranking:
+    """`rank` over columns: column[i] is ids[i]'s measure, NaN when it has none (not ranked: its
+    id goes in `unranked` when the caller lists it there)."""
+    idx = sorted((i for i in range(len(ids)) if column[i] == column[i]), key=lambda i: (-column[i], ids[i]))
+    n = len(idx)
+    values = array("d", (column[i] for i in idx))
+    classes = abc_classes(values, *abc)
+    names = list(dict.fromkeys(name for name, _ in bands)) or [""]
+    code = {name: k for k, name in enumerate(names)}
+    tiers = array("b", (code[tier_of(r / n, bands)] for r in range(1, n + 1)))
+    placements = Placements(ids, array("i", idx), values, tiers, names, array("b", (_ABC.index(c) for c in classes)))
     return Ranking(by if n else "", measure, n, placements, tuple(sorted(unranked)))
 
 
@@ -151,35 +241,53 @@ def measure_values(account: Account, book: Rulebook, as_of: _dt.date | None,
 class Measured:
     """The first pass of a streamed run, kept compactly: the ids and a column of floats per
     measure (NaN: missing), for the accounts in input order, the first of duplicate ids only.
-    `row_ids` holds the id of every valid account in the order read (duplicates too), and `spans`
-    which of them each task held, so the second pass can give each task its accounts' facts."""
+    `rows` holds, for every valid account in the order read (duplicates too), the index in `ids`
+    of its id, and `spans` which of them each task held, so the second pass can give each task
+    its accounts' facts."""
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = tuple(names)
         self.ids: list[str] = []
         self.columns = tuple(array("d") for _ in self.names)
-        self.row_ids: list[str] = []
+        self.rows = array("i")
         self.spans: list[tuple[int, int]] = []
-        self._seen: set[str] = set()
+        self._seen: dict[str, int] = {}
+        self._done = False
+
+    @property
+    def row_ids(self) -> Sequence[str]:
+        ids = self.ids
+        return [ids[i] for i in self.rows]
 
     def add(self, ident: str, values: Sequence[float]) -> None:
-        self.row_ids.append(ident)
-        if ident in self._seen:
-            return  # a duplicate id: the first account counts (the evaluation reports the others)
-        self._seen.add(ident)
+        seen = self._seen.get(ident)
+        if seen is not None:  # a duplicate id: the first account counts (the evaluation reports the others)
+            self.rows.append(seen)
+            return
+        self.rows.append(len(self.ids))
+        self._seen[ident] = len(self.ids)
         self.ids.append(ident)
         for col, v in zip(self.columns, values):
             col.append(v)
 
-    def task_ids(self, i: int) -> Sequence[str]:
+    def task_indexes(self, i: int) -> Sequence[int]:
+        """The index in `ids` of each account of the i-th task (a duplicate: its first's)."""
         if i >= len(self.spans):
             return ()
         start, end = self.spans[i]
-        return self.row_ids[start:end]
+        return self.rows[start:end]
 
     def done(self) -> None:
-        """The first pass is over: the set of ids it checked duplicates with is not needed any more."""
-        self._seen = set()
+        """The first pass is over: the index of ids it checked duplicates with is not needed any more."""
+        self._seen = {}
+        self._done = True
+
+    def index_of(self, ident: str) -> int | None:
+        """The index of an id in `ids` (None: not read). After the pass, the index is rebuilt when
+        first asked: only a second pass whose accounts do not come back as the first read them asks."""
+        if self._done and not self._seen and self.ids:
+            self._seen = {i: k for k, i in enumerate(self.ids)}
+        return self._seen.get(ident)
 
     def view(self) -> Sequence[Measures]:
         return _MeasuresView(self)
@@ -231,9 +339,24 @@ def choose(ms: Sequence[Measures], pf: PortfolioDef) -> tuple[str, str]:
 
 
 def ranking(ms: Sequence[Measures], pf: PortfolioDef) -> Ranking:
+    """The book ranked; Ranking.at(i) is ms[i]'s placement."""
     by, measure = choose(ms, pf)
-    return rank(((m.id, m.values[measure]) for m in ms if measure in m.values), bands=pf.pyramid_bands,
-                abc=pf.abc, by=by, measure=measure, unranked=[m.id for m in ms if measure not in m.values])
+    ids, column = _column(ms, measure)
+    return rank_columns(ids, column, bands=pf.pyramid_bands, abc=pf.abc, by=by, measure=measure,
+                        unranked=[ids[i] for i in range(len(ids)) if column[i] != column[i]])
+
+
+def _column(ms: Sequence[Measures], name: str) -> tuple[Sequence[str], Sequence[float]]:
+    """The ids and one measure of every account (NaN: missing), read off the columns of a
+    streamed run's first pass rather than rebuilt account by account."""
+    if isinstance(ms, _MeasuresView) and name in ms.m.names:
+        return ms.m.ids, ms.m.columns[ms.m.names.index(name)]
+    return [m.id for m in ms], array("d", (m.values.get(name, math.nan) for m in ms))
+
+
+def column(ms: Sequence[Measures], name: str) -> Sequence[float]:
+    """One measure of every account of ms, in order (NaN: missing)."""
+    return _column(ms, name)[1]
 
 
 def supplied_facts(book: Rulebook, r: Ranking, p: Placement) -> dict[str, Any]:

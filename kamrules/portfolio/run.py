@@ -4,7 +4,8 @@ One loop for every kind of input (portfolio/stream.py makes the tasks) and any n
 workers (portfolio/pool.py): results arrive in input order, so the fold — and the output — is
 the same whatever N is. A task whose worker died twice is not lost: its accounts are listed as
 failed (problem `portfolio.worker-failed`, counted with the invalid ones), and a death that a
-retry recovered from is a note on standard error.
+retry recovered from is a note on standard error. In the first pass of a ranked run (measure)
+such a task fails the run instead: the ranking of a book with accounts missing is wrong.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from kamrules.core.errors import Location, Problem
+from kamrules.core.errors import InputError, Location, Problem
 from kamrules.portfolio import pool, rank
 from kamrules.portfolio.fold import Fold
 from kamrules.portfolio.overview import RowView
@@ -53,20 +54,37 @@ def describe(task: Task) -> tuple[str, Location, int]:
 
 
 def measure(tasks: Iterable[Task], book: Rulebook, workers: pool.Workers[Any, TaskResult],
-            progress: Progress | None = None) -> rank.Measured:
+            progress: Progress | None = None, notes: list[str] | None = None) -> rank.Measured:
     """The first pass of a ranked run, streamed: every task's accounts measured in the workers, a
-    few floats per account kept here (rank.Measured). A task whose worker died on every attempt
-    is measured as empty: its accounts are not ranked, and the second pass reports them."""
+    few floats per account kept here (rank.Measured). A task whose worker died is measured again
+    by another (pool.RETRIES; a note in `notes`); one whose worker died on every attempt fails the
+    run (InputError, after the pass, naming every such task): without its accounts the book's
+    ranking — every account's rank, tier and ABC class — would be wrong, and wrong in silence."""
     measured = rank.Measured(rank.wanted(book.playbook.portfolio))
+    failed: list[Problem] = []
     for done in workers.run(dataclasses.replace(t, pass_=MEASURE) for t in tasks):
-        start = len(measured.row_ids)
-        if not isinstance(done.result, pool.Failed):
+        start = len(measured.rows)
+        if isinstance(done.result, pool.Failed):
+            what, where, n = describe(done.task)
+            failed.append(Problem(
+                "portfolio.worker-failed", f"a worker process died on each of {done.result.attempts} attempts "
+                f"({done.result.reason}) while measuring {what} for the ranking of the book: the book cannot be "
+                f"ranked without its {n:,} account{'s' if n != 1 else ''}", where,
+                hint="evaluate these accounts alone to see why (a crash, or the machine running out of memory)"))
+        else:
+            if done.attempts > 1 and notes is not None:
+                what, _, _ = describe(done.task)
+                notes.append(f"a worker process died while measuring {what}; it was measured again, by another")
             for item in done.result.items:
                 if item is not None:
                     measured.add(*item)
-        measured.spans.append((start, len(measured.row_ids)))
+        measured.spans.append((start, len(measured.rows)))
         if progress is not None:
             progress.update(_share(done.task) / 2, len(measured.ids))
+    if failed:
+        if progress is not None:
+            progress.close()
+        raise InputError(failed)
     measured.done()
     return measured
 
@@ -75,32 +93,35 @@ def ranked_tasks(tasks: Iterable[Task], measured: rank.Measured, ranking: rank.R
                  book: Rulebook) -> Iterator[Task]:
     """The second pass's tasks: the same tasks again, in the same order, each with the portfolio
     facts of the accounts the first pass found in it."""
+    ids = measured.ids
     for i, t in enumerate(tasks):
         given: dict[str, dict[str, Any]] = {}
-        for ident in measured.task_ids(i):
-            p = ranking.of(ident)
+        for k in measured.task_indexes(i):  # ranking.at(k): the ranking was made from measured.view()
+            p = ranking.at(k)
             if p is not None:
-                given[ident] = rank.supplied_facts(book, ranking, p)
+                given[ids[k]] = rank.supplied_facts(book, ranking, p)
         yield dataclasses.replace(t, pass_=Pass(given=given))
 
 
 def run(tasks: Iterable[Task], tally: Tally, book: Rulebook, *, as_of: _dt.date | None, lang: str | None,
         engine: str, workers: int | pool.Workers[Any, TaskResult] = 1, summary_only: bool = False,
-        progress: Progress | None = None, views: bool = False, progress_from: float = 0.0) -> Outcome:
+        progress: Progress | None = None, views: bool = False, progress_from: float = 0.0,
+        measured: rank.Measured | None = None) -> Outcome:
     """views: with summary_only, also keep what the overview reads of each account (Outcome.views).
-    workers: a number, or the workers of a first pass (they serve this one too)."""
+    workers: a number, or the workers of a first pass (they serve this one too). measured: the
+    first pass of these tasks (ranked_tasks): each account is folded by its index there."""
     lang = lang or book.lang
-    fold = Fold(book, keep_rows=not summary_only, views=views)
+    fold = Fold(book, keep_rows=not summary_only, views=views, known=measured.ids if measured else None)
     with contextlib.ExitStack() as stack:
         if isinstance(workers, int):
             workers = stack.enter_context(pool.Workers(Evaluate(book, as_of, lang, engine), workers))
         return _run(tasks, tally, book, fold, as_of=as_of, lang=lang, engine=engine, workers=workers,
-                    summary_only=summary_only, progress=progress, progress_from=progress_from)
+                    summary_only=summary_only, progress=progress, progress_from=progress_from, measured=measured)
 
 
 def _run(tasks: Iterable[Task], tally: Tally, book: Rulebook, fold: Fold, *, as_of: _dt.date | None,
          lang: str, engine: str, workers: pool.Workers[Any, TaskResult], summary_only: bool,
-         progress: Progress | None, progress_from: float) -> Outcome:
+         progress: Progress | None, progress_from: float, measured: rank.Measured | None = None) -> Outcome:
     skipped: list[Problem] = []
     invalid = 0
     notes: list[str] = []
@@ -121,11 +142,12 @@ def _run(tasks: Iterable[Task], tally: Tally, book: Rulebook, fold: Fold, *, as_
                 notes.append(f"a worker process died while evaluating {what}; it was evaluated again, by another")
             if done.result.engine:
                 engine_name = done.result.engine
+            known = _Known(measured, done.index) if measured is not None else None
             for item in done.result.items:
                 if isinstance(item, Invalid):
                     skipped.extend(item.problems)
                     invalid += 1
-                elif isinstance(item, Row) and not fold.add(item):
+                elif isinstance(item, Row) and not fold.add(item, known.index(item.id) if known else None):
                     invalid += 1
             if progress is not None:
                 progress.update(progress_from + (1 - progress_from) * _share(done.task), len(fold))
@@ -145,6 +167,25 @@ def _run(tasks: Iterable[Task], tally: Tally, book: Rulebook, fold: Fold, *, as_
         return Outcome(result, tuple(notes), fold.row_views(), tuple(sorted(fold.checked, key=sort_key(book))),
                        fold.at_or_above)
     return Outcome(result, tuple(notes), at_or_above=fold.at_or_above if summary_only else None)
+
+
+class _Known:
+    """The index in the first pass's ids of each account of one task of the second pass: the task's
+    valid accounts come back in the order the first pass read them (the same rows, read by the same
+    code), so they are matched in order; one that does not match (the file changed between the
+    passes) is looked up, and an id the first pass never saw has none."""
+
+    def __init__(self, measured: rank.Measured, task: int) -> None:
+        self.m = measured
+        self.expected = measured.task_indexes(task)
+        self.next = 0
+
+    def index(self, ident: str) -> int | None:
+        exp, k = self.expected, self.next
+        if k < len(exp) and self.m.ids[exp[k]] == ident:
+            self.next = k + 1
+            return exp[k]
+        return self.m.index_of(ident)
 
 
 def _share(task: Task) -> float:

@@ -155,10 +155,37 @@ def _size(file: str) -> int:
 def _text(file: str) -> tuple[str, Iterator[tuple[str, float]]]:
     """The encoding, and the text in pieces with the share of the file read after each."""
     limit = settings.max_file_bytes() if STREAM_ABOVE is None else STREAM_ABOVE
-    if _size(file) <= limit:
-        text, encoding = csvio._read(file)  # the one decision and its errors, as for advise
-        return encoding, iter([(text, 1.0)])
-    return _stream(file)
+    size = _size(file)
+    if size > limit:
+        return _stream(file)
+    if size > BLOCK and _plain_utf8(file):
+        # what reading it whole would give (strict UTF-8 throughout), decoded a block at a time: the
+        # text of a 100,000-account export would otherwise be held whole, twice its size
+        return _stream(file)
+    text, encoding = csvio._read(file)  # the one decision and its errors, as for advise
+    return encoding, iter([(text, 1.0)])
+
+
+def _plain_utf8(file: str) -> bool:
+    """Whether yamlio.decode would read the whole file as UTF-8 at once (its first case): no
+    UTF-16 mark, no NUL byte in the first 8 KiB, strict UTF-8 to the end. Checked a block at a
+    time; any other file is read whole, with the one decision and its errors."""
+    try:
+        with open(file, "rb") as fh:
+            head = fh.read(BLOCK)
+            if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+                return False
+            body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+            if b"\x00" in body[:8192]:
+                return False
+            decoder = codecs.getincrementaldecoder("utf-8")()
+            decoder.decode(body, final=False)
+            while block := fh.read(BLOCK):
+                decoder.decode(block, final=False)
+            decoder.decode(b"", final=True)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return True
 
 
 def _stream(file: str) -> tuple[str, Iterator[tuple[str, float]]]:

@@ -8,11 +8,10 @@ The numbers add up by construction, and the tests hold them to it:
 
 Every row left out has a Problem with its file:line:col and the reason, so nothing is dropped
 in silence. The CLI prints the report on standard error; `portfolio --format json` carries it
-as "rows".
+as "rows" (as_dict).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -138,9 +137,3 @@ class Report:
 def _n(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
-
-def with_rows(json_text: str, report: Report) -> str:
-    """A portfolio's JSON output with the row report added as "rows" (same layout as the output)."""
-    data = json.loads(json_text)
-    data["rows"] = report.as_dict()
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
