@@ -424,8 +424,37 @@ def _decide_ends(op: str, a: Ends, b: Ends) -> Truth3:
     return None
 
 
+def _lt_ends(a: Ends, b: Ends) -> Truth3:
+    """_decide_ends("<", a, b) spelled out: x < y throughout, x >= y throughout, or None."""
+    if a[0] > a[1] or (a[0] == a[1] and _isinf(a[0])) or b[0] > b[1] or (b[0] == b[1] and _isinf(b[0])):
+        return None  # an empty side
+    if a[1] < b[0] or (a[1] == b[0] and _isinf(a[1])):
+        return True
+    if b[1] <= a[0]:
+        return False
+    return None
+
+
+def _le_ends(a: Ends, b: Ends) -> Truth3:
+    """_decide_ends("<=", a, b) spelled out."""
+    if a[0] > a[1] or (a[0] == a[1] and _isinf(a[0])) or b[0] > b[1] or (b[0] == b[1] and _isinf(b[0])):
+        return None
+    if a[1] <= b[0]:
+        return True
+    if b[1] < a[0] or (b[1] == a[0] and _isinf(b[1])):
+        return False
+    return None
+
+
+_DECIDE_OPS: dict[str, Callable[[Ends, Ends], Truth3]] = {
+    "<": _lt_ends, "<=": _le_ends,
+    ">": lambda a, b: _lt_ends(b, a),  # x > y is y < x: the same outcomes, sides swapped
+    ">=": lambda a, b: _le_ends(b, a),
+    "==": lambda a, b: _decide_ends("==", a, b), "!=": lambda a, b: _decide_ends("!=", a, b)}
+
+
 def _compile_decider(table: BoundsTable, c: ir.Cmp) -> Decider:
-    names, op = table.names(c), c.op
+    names, test = table.names(c), _DECIDE_OPS[c.op]
     left, right = _compile_ends(table, c.left, None), _compile_ends(table, c.right, None)
 
     def decider(env: Mapping[str, Any], bounds: Bounds) -> Truth3:
@@ -440,7 +469,7 @@ def _compile_decider(table: BoundsTable, c: ir.Cmp) -> Decider:
         b = right(env, bounds)
         if b is None:
             return None
-        return _decide_ends(op, a, b)
+        return test(a, b)
     return decider
 
 
