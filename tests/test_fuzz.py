@@ -192,7 +192,9 @@ class _Boom:
         return (exec, ("raise SystemExit('a planted pickle ran')",))
 
 
-@settings(FUZZ, max_examples=30)
+# 15: each example loads the rulebook uncached twice and renders; tests/test_security.py flips
+# bits at fixed offsets of every entry and plants a pickle deterministically
+@settings(FUZZ, max_examples=15)
 @given(st.one_of(
     st.builds(_flip, st.integers(0, 1 << 20), st.integers(0, 7)),
     st.integers(0, 4096).map(lambda n: (lambda data: data[:n])),  # truncated

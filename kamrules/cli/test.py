@@ -41,7 +41,7 @@ def test_cmd(paths: tuple[str, ...], coverage: bool, min_coverage: float | None,
       kamrules test
       kamrules test rules/course --coverage
       kamrules test rules/course --min-coverage 90 --format json
-      kamrules test rules/course --invariants 200
+      kamrules test rules/course --invariants 100
     """
     from kamrules.authoring.ruletests.report import pretty, to_json
     from kamrules.authoring.ruletests.runner import run
