@@ -72,6 +72,22 @@ def test_a_fifo_gets_nothing_until_the_last_piece_is_made(tmp_path: Path) -> Non
     # no reader: were the FIFO opened before the pieces are all made, this would be output.no-reader
     with pytest.raises(ValueError, match="rendering"):
         output.write_atomic(str(fifo), _failing(["x" * 10], ValueError("rendering")))
+    pieces = [f"line {i}\n" for i in range(50_000)]
+    assert _written_into_fifo(fifo, pieces) == "".join(pieces).encode("utf-8")
+
+
+def test_a_large_spool_moves_to_a_temporary_file_and_is_written_whole(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(output, "SPOOL", 1000)
+    monkeypatch.setattr(output, "_BLOCK", 777)  # blocks that cut the text anywhere, even inside a character
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    pieces = [f"第{i}行\r\n" for i in range(5_000)]
+    assert _written_into_fifo(fifo, pieces) == "".join(pieces).encode("utf-8")
+
+
+def _written_into_fifo(fifo: Path, pieces: list[str]) -> bytes:
+    """write_atomic(fifo, pieces) with a reader on the other end: what the reader got."""
     got: list[bytes] = []
 
     def reader() -> None:
@@ -80,7 +96,6 @@ def test_a_fifo_gets_nothing_until_the_last_piece_is_made(tmp_path: Path) -> Non
 
     t = threading.Thread(target=reader, daemon=True)
     t.start()
-    pieces = [f"line {i}\n" for i in range(50_000)]
     deadline = time.monotonic() + 10
     while True:  # the reader must be waiting before the writer opens
         try:
@@ -91,35 +106,8 @@ def test_a_fifo_gets_nothing_until_the_last_piece_is_made(tmp_path: Path) -> Non
                 raise
             time.sleep(0.05)
     t.join(10)
-    assert got and got[0] == "".join(pieces).encode("utf-8")
-
-
-def test_a_large_spool_moves_to_a_temporary_file_and_is_written_whole(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(output, "SPOOL", 1000)
-    monkeypatch.setattr(output, "_BLOCK", 777)  # blocks that cut the text anywhere, even inside a character
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    got: list[bytes] = []
-
-    def reader() -> None:
-        with open(fifo, "rb") as fh:
-            got.append(fh.read())
-
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    pieces = [f"第{i}行\r\n" for i in range(5_000)]
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            output.write_atomic(str(fifo), iter(pieces))
-            break
-        except UsageError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    t.join(10)
-    assert got and got[0] == "".join(pieces).encode("utf-8")
+    assert got, "the reader got nothing"
+    return got[0]
 
 
 class _Stdout(io.StringIO):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from abc import abstractmethod
 from array import array
 from typing import Any, Iterator, Mapping, Sequence, TypeVar, cast, overload
 
@@ -202,8 +203,8 @@ class _Columns(Sequence[T]):
 
     f: Fold
 
-    def _at(self, i: int) -> T:
-        raise NotImplementedError
+    @abstractmethod  # Sequence's metaclass is ABCMeta: a subclass without _at cannot be made
+    def _at(self, i: int) -> T: ...
 
     def __len__(self) -> int:
         return len(self.f)
