@@ -13,7 +13,7 @@ import datetime as _dt
 import functools
 import math
 import operator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Mapping
 
 import jinja2
@@ -29,6 +29,7 @@ from kamrules.advice.model import (
 )
 from kamrules.core import i18n
 from kamrules.core.errors import EngineError, RulebookError
+from kamrules.core.record import dataclass
 from kamrules.engine.compile import Program
 from kamrules.engine.facts import Facts
 from kamrules.engine.matches import Match

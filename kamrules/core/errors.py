@@ -5,11 +5,11 @@ Library code raises these; only the CLI turns them into exit codes and text.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from kamrules.core import textsafe
 from kamrules.core.i18n import is_chinese
+from kamrules.core.record import dataclass
 
 
 @dataclass(frozen=True, order=True)

@@ -32,7 +32,6 @@ import sys
 import threading
 import time
 import types
-from dataclasses import dataclass
 from string import Formatter
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -44,6 +43,7 @@ from jinja2.exceptions import SecurityError, TemplateRuntimeError, TemplateSynta
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
+from kamrules.core.record import dataclass
 
 
 @dataclass(frozen=True)
