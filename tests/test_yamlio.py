@@ -80,3 +80,40 @@ def test_only_documents_that_could_expand_get_the_node_count_pass() -> None:
     assert _may_expand("a: &x [1, 2]\nb: *x\n")
     assert _may_expand("- &x\n  - 1\n")
     assert _may_expand("x" * (MAX_NODES + 1))
+
+
+_SCALARS = ["1", "1.5", "-2", "0x1F", "1_000", "yes", "No", "true", "FALSE", "on", "off", "~", "null", "Null", "",
+            "2026-06-30", "2026-6-30", "2026-06-30 10:00:00", ".inf", "-.Inf", ".nan", "=", "<<", "1e3", "+1",
+            "zh", "金额", "high", "1,000", "12:30", "0o17", "0b101", "-", "y", "n", "'quoted'", "x" * 70]
+
+
+def _tags(node):
+    out = [(node.tag, node.value if isinstance(node.value, str) else None)]
+    if isinstance(node.value, list):
+        for item in node.value:
+            for n in item if isinstance(item, tuple) else (item,):
+                out += _tags(n)
+    return out
+
+
+@pytest.mark.parametrize("style", ["{v}", "'{v}'", '"{v}"', "[{v}]", "{{k: {v}}}", "{v}: 1"])
+def test_remembered_tags_are_the_safe_loaders(style):
+    """The loader remembers each scalar's tag (core/yamlio._Loader): every node gets the tag
+    PyYAML's safe loader gives it, the first time and every time after."""
+    import yaml
+
+    for v in _SCALARS:
+        text = f"a: {style.format(v=v)}\nb: [{style.format(v=v)}, {{c: {style.format(v=v)}}}]\n"
+        try:
+            want = _tags(yaml.compose(text, Loader=yaml.SafeLoader))
+        except yaml.YAMLError:
+            continue
+        for _ in range(2):
+            assert _tags(yaml.compose(text, Loader=yamlio._Loader)) == want, (v, style)
+
+
+def test_the_tag_table_is_bounded(monkeypatch):
+    monkeypatch.setattr(yamlio, "_TAGS_MAX", 5)
+    yamlio._TAGS.clear()
+    yamlio.load("a.yaml", text="\n".join(f"k{i}: {i}" for i in range(20)) + "\n")
+    assert len(yamlio._TAGS) <= 5
