@@ -37,7 +37,7 @@ from kamrules.engine.reference import Context, Fn3, Literal, compile_term, eval_
 from kamrules.engine.trace import Tracer, compile_evidence
 from kamrules.language import ir
 from kamrules.language.intervals import Interval
-from kamrules.language.messages import make_env, message_problem
+from kamrules.language.messages import PlainMessage, make_env, message_problem, plain_message
 from kamrules.rulebook.model import Rulebook, RuleDef
 
 # What a rule does when it fires, prepared once per rulebook so that folding in a match is a few
@@ -472,6 +472,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
+_UNSEEN: Any = object()
 _RENDERERS: dict[tuple[str, str], _Messages] = {}
 _STORED: dict[str, dict[str, bytes]] = {}  # rulebook digest → message text → marshalled code (disk cache)
 _CODES: dict[str, dict[str, Any]] = {}  # rulebook digest → message text → code object, as used
@@ -528,12 +529,22 @@ class _Messages:
         self.env = make_env(lang, labels_table(book))
         self.globals = self.env.make_globals(None)
         self.compiled: dict[str, Any] = {}
+        self.plain: dict[str, PlainMessage | None] = {}  # message text → rendered without Jinja, or None
 
     def variables(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         """What Template.render(ctx) would build for every message; built once per account."""
         return dict(self.globals, **ctx)
 
     def render(self, text: str, variables: dict[str, Any]) -> str:
+        plain = self.plain.get(text, _UNSEEN)
+        if plain is _UNSEEN:
+            plain = self.plain[text] = plain_message(text, self.env)
+        if isinstance(plain, PlainMessage):  # text and plain outputs: no Jinja compile (language/messages.py)
+            return plain.render(self.env, variables)
+        return self.render_jinja(text, variables)
+
+    def render_jinja(self, text: str, variables: dict[str, Any]) -> str:
+        """The message compiled by Jinja (and cached on disk), whatever it is."""
         env = self.env
         tpl = self.compiled.get(text)
         if tpl is None:
