@@ -70,13 +70,14 @@ def test_every_course_message(account: str, lang: str) -> None:
 def test_a_finding_reads_the_same_either_way(monkeypatch: pytest.MonkeyPatch) -> None:
     """The findings of an account, with the plain path and with every message through Jinja."""
     fast = _advice("huaxin-steel", "zh").findings
+    assert any(isinstance(how, tuple) for codes in resolve._CODES.values() for how in codes.values())
     monkeypatch.setattr(resolve, "plain_message", lambda text, env: None)
-    resolve._RENDERERS.clear()
-    try:
-        slow = pipeline.advise(str(ROOT / "examples" / "accounts" / "huaxin-steel.yaml"), "course", as_of=AS_OF,
-                               lang="zh").findings
-    finally:
-        resolve._RENDERERS.clear()
+    monkeypatch.setenv("KAMRULES_NO_CACHE", "1")  # nothing stored in this process or on disk is reused
+    for table in ("_RENDERERS", "_CODES", "_STORED"):
+        monkeypatch.setattr(resolve, table, {})
+    slow = pipeline.advise(str(ROOT / "examples" / "accounts" / "huaxin-steel.yaml"), "course", as_of=AS_OF,
+                           lang="zh").findings
+    assert not any(isinstance(how, tuple) for codes in resolve._CODES.values() for how in codes.values())
     assert fast == slow and len(fast) > 10
 
 
