@@ -19,32 +19,9 @@ from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.record import dataclass
 
 try:  # libyaml is ~5x faster and caps flow nesting itself
-    _Base: Any = yaml.CSafeLoader
+    _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Base = yaml.SafeLoader
-
-_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}  # (plain scalar text, implicit) → its resolved tag
-_TAGS_MAX = 20_000  # distinct short scalars remembered; past that, the table starts again
-
-
-class _Loader(_Base):  # type: ignore[misc]
-    """The safe loader, with each scalar's implicit tag remembered. The composer asks the
-    resolver for the tag of every node (a Python call, a dict lookup and up to a handful of regular
-    expressions per scalar): about a third of composing the course's files, whose keys and values
-    repeat (`zh:`, `en:`, `when:`, severities …). The tag is a function of the text and the two
-    implicit flags alone while no path resolver is added (kamrules adds none), so it is looked up
-    once per distinct text."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is not yaml.ScalarNode or len(value) > 64:
-            return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = _TAGS.get(key)
-        if tag is None:
-            if len(_TAGS) >= _TAGS_MAX:
-                _TAGS.clear()
-            tag = _TAGS[key] = super().resolve(kind, value, implicit)
-        return tag
+    _Loader = yaml.SafeLoader
 
 PathKey = Union[str, int]
 Path = tuple[PathKey, ...]
