@@ -19,7 +19,7 @@ from kamrules.core.values import (
 from kamrules.language import ir
 from kamrules.language.messages import CHECK_ENV, FILTERS
 from kamrules.language.parser import ParseError
-from kamrules.language.templatenames import plain_names, undeclared
+from kamrules.language.templatenames import if_names, plain_names, undeclared
 from kamrules.language.typecheck import Scope, check_condition, check_term
 from kamrules.rulebook.model import (
     DerivedDef,
@@ -275,6 +275,8 @@ def check_message_vars(rules: list[RuleDef], scope: Scope, out: Collector) -> No
                     where = f"rules[{r.id}].then.{kind}.{field}.{lang}"
                     at = msg.location or r.origin.location
                     names = plain_names(s, CHECK_ENV)  # most messages: no parse needed
+                    if names is None:
+                        names = if_names(s, CHECK_ENV)  # most others: if blocks over simple expressions
                     if names is None:
                         names = _jinja_names(s, r, where, at, out)
                         if names is None:
