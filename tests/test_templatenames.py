@@ -202,6 +202,7 @@ def test_if_names_read_the_usual_forms() -> None:
                  "{{ h.x + 1 }}", "{%if x%}{% if not y or z in w %}{{ q ~ 'a' }}{% endif %}{% endif %}",
                  "{{ a // 2 ** 3 % 4 * -b }}", "{% if a not in b %}{{ c|round(1, 'floor')|pct }}{% endif %}"):
         assert if_names(text, CHECK_ENV) == _jinja_reading(text) != "syntax", text
+    assert if_names("{{ " + "(" * 5000 + "x" + ")" * 5000 + " }}", CHECK_ENV) is None  # too deep: Jinja reports it
     # one near miss (or a form it does not know) in a message that is whole otherwise: left to Jinja
     good = "{% if a is not none and a > 1 %}x {{ b|money }}{% else %}{{ c }}{% endif %}"
     for bad in ("x._y", "x|nosuch", "x is nosuch", "x is none if y", "x is divisibleby 3", "x(1)", "x[0]", "01",

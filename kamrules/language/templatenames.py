@@ -301,7 +301,7 @@ def if_names(text: str, env: Any) -> set[str] | None:
             e.or_()  # an if's test: no `a if b else c` (Jinja's parse_tuple(with_condexpr=False))
             e.done()
             names |= e.names
-    except _GiveUp:
+    except (_GiveUp, RecursionError):  # too deep for this parser: Jinja's says so at the message
         return None
     tail = text[pos:]
     if depth or "{" in tail or "}" in tail:
