@@ -115,3 +115,116 @@ def test_generated_methods_are_refused() -> None:
 
             def __eq__(self, other: object) -> bool:
                 return True
+
+
+# ----------------------------------------------------------------------------- dataclass: methods on first use
+
+from kamrules.core.record import dataclass as lazy_dataclass  # noqa: E402
+
+
+def _ordered_body() -> dict[str, Any]:
+    return {"__annotations__": {"a": "int", "b": "str", "c": "tuple[int, ...]", "e": "int"},
+            "__module__": __name__, "b": "x", "c": field(default_factory=tuple),
+            "e": field(default=7, init=False, compare=False, repr=False)}
+
+
+# the same classes declared both ways, for every parameter combination kamrules uses
+_OPTIONS = [dict(frozen=True), dict(frozen=True, order=True), dict(), dict(frozen=True, eq=False, repr=False),
+            dict(eq=False)]
+STD = [dataclass(**o)(type(f"Std{i}", (), _ordered_body())) for i, o in enumerate(_OPTIONS)]  # type: ignore[call-overload]
+LAZY = [lazy_dataclass(**o)(type(f"Std{i}", (), _ordered_body())) for i, o in enumerate(_OPTIONS)]  # type: ignore[call-overload]
+for _i, _c in enumerate(STD):
+    globals()[f"Std{_i}"] = _c  # pickle finds the standard ones by name
+for _i, _c in enumerate(LAZY):
+    _c.__qualname__ = _c.__name__ = f"Lazy{_i}"
+    globals()[f"Lazy{_i}"] = _c
+
+
+def _same_outcome(f: Any, g: Any) -> Any:
+    """Both calls return equal values or raise the same exception type and message."""
+    try:
+        want: Any = ("ok", f())
+    except Exception as e:  # noqa: BLE001 - the comparison is the point
+        want = ("raised", type(e), str(e).replace("Std", "X"))
+    try:
+        got: Any = ("ok", g())
+    except Exception as e:  # noqa: BLE001
+        got = ("raised", type(e), str(e).replace("Lazy", "X"))
+    if want[0] == "ok" and got[0] == "ok":
+        return want[1], got[1]
+    assert got == want
+    return None
+
+
+ordered_values = st.tuples(st.integers(-3, 3), st.text(max_size=3), st.tuples(st.integers(-2, 2)))
+
+
+@given(st.sampled_from(range(len(_OPTIONS))), ordered_values, ordered_values, st.integers(0, 3))
+def test_dataclass_matches_the_standard_library(i: int, v: tuple[Any, ...], w: tuple[Any, ...], npos: int) -> None:
+    std, lazy, opts = STD[i], LAZY[i], _OPTIONS[i]
+    names = ("a", "b", "c")
+    args, kwargs = v[:npos], dict(zip(names[npos:], v[npos:]))
+    s, z = std(*args, **kwargs), lazy(*args, **kwargs)
+    s2, z2 = std(*w), lazy(*w)
+    assert [getattr(z, n) for n in (*names, "e")] == [getattr(s, n) for n in (*names, "e")]
+    if opts.get("repr", True):
+        assert repr(z).replace(f"Lazy{i}(", "X(") == repr(s).replace(f"Std{i}(", "X(")
+    else:
+        assert repr(z).startswith("<")
+    assert (z == z2) == (s == s2) and (z != z2) == (s != s2) and (z == s) is False
+    for op in ("__lt__", "__le__", "__gt__", "__ge__"):
+        pair = _same_outcome(lambda: getattr(s, op)(s2), lambda: getattr(z, op)(z2))
+        if pair is not None:
+            assert pair[0] == pair[1]
+    if opts.get("frozen") and opts.get("eq", True):
+        assert hash(z) == hash(s)
+    elif opts.get("eq", True):
+        assert lazy.__hash__ is None and std.__hash__ is None
+    else:
+        assert hash(z) == object.__hash__(z)
+    assert dataclasses.asdict(z) == dataclasses.asdict(s)
+    assert dataclasses.replace(z, a=5).a == 5 and lazy.__match_args__ == std.__match_args__
+    assert pickle.loads(pickle.dumps(z)).__dict__ == z.__dict__ and copy.deepcopy(z).__dict__ == z.__dict__
+    assert {k: getattr(lazy.__dataclass_params__, k) for k in ("init", "repr", "eq", "order", "frozen")} == \
+        {k: getattr(std.__dataclass_params__, k) for k in ("init", "repr", "eq", "order", "frozen")}
+
+
+@pytest.mark.parametrize("i", range(len(_OPTIONS)))
+def test_dataclass_errors_match_the_standard_library(i: int) -> None:
+    std, lazy = STD[i], LAZY[i]
+    for call in (lambda c: c(), lambda c: c(1, "b", (), 5), lambda c: c(1, z=2), lambda c: c(1, a=2),
+                 lambda c: c(1, e=3)):
+        _same_outcome(lambda: call(std), lambda: call(lazy))
+    s, z = std(1), lazy(1)
+    for change in (lambda o: setattr(o, "a", 2), lambda o: delattr(o, "a"), lambda o: setattr(o, "new", 1)):
+        _same_outcome(lambda: change(s), lambda: change(z))
+
+
+def test_dataclass_writes_each_method_when_first_called() -> None:
+    @lazy_dataclass(frozen=True)
+    class Late:
+        a: int
+        items: tuple[int, ...] = ()
+        n: int = field(init=False, default=0)
+
+        def __post_init__(self) -> None:
+            object.__setattr__(self, "n", len(self.items))
+
+    first = Late.__dict__["__init__"]
+    assert Late(1).a == 1 and Late(1, (2, 3)).n == 2
+    assert Late.__dict__["__init__"] is not first  # replaced by the generated one
+    assert Late.__init__.__qualname__.endswith("Late.__init__") and Late.__doc__ == "Late(…)"
+    assert repr(Late(1)) == "test_dataclass_writes_each_method_when_first_called.<locals>.Late(a=1, items=(), n=0)"
+
+
+def test_dataclass_leaves_what_it_does_not_write_to_the_standard_library() -> None:
+    @lazy_dataclass(frozen=True)
+    class Own:
+        a: int
+
+        def __eq__(self, other: object) -> bool:
+            return True
+
+    assert Own(1) == Own(2) and hash(Own(1)) == hash((1,))  # as dataclasses: its __eq__, a generated __hash__
+    with pytest.raises(TypeError, match="non-default argument"):
+        lazy_dataclass(type("Bad", (), {"__annotations__": {"a": "int", "b": "int"}, "a": 1}))

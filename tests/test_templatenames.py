@@ -104,3 +104,117 @@ def test_plain_names_take_most_shipped_messages() -> None:
     for text, names in plain.items():
         if names is not None:
             assert names == meta.find_undeclared_variables(CHECK_ENV.parse(text)), text
+
+
+# ----------------------------------------------------------------------------- if_names
+
+from kamrules.language.templatenames import if_names  # noqa: E402
+
+
+GOOD_OPERAND = st.sampled_from(("revenue", "x", "growth_rate", "params.max_discount", "account.name", "a.b.c", "1", "0",
+                                "1.5", "'a'", '"b"', "-x", "- -x", "+1", "not x", "true", "none", "None", "range",
+                                "items"))
+BAD_OPERAND = st.sampled_from(("loop", "self", "not", "in", "if", "else", "is", "and", "or", "endif", "收入", "_x",
+                               "x._y", "x.1", "01", "1x", "1e3", "'a}'", "'", "()", "(x, y)", "[1]", "x[0]", "f(x)",
+                               "x.y(1)", ""))
+GOOD_OPERATOR = st.sampled_from((" and ", " or ", " == ", " != ", " > ", " >= ", " < ", " <= ", " + ", " - ", " * ",
+                                 " / ", " // ", " % ", " ** ", " ~ ", " in ", " not in ", " and not "))
+BAD_OPERATOR = st.sampled_from((" is ", " is not ", " ", ", ", " = ", " . ", " not ", " if "))
+GOOD_SUFFIX = st.sampled_from(("", "", "", "|pct", "|money", "|label", "|label('t')", "|round(1)", "|round(-1, 'x')",
+                               "|pct|num", " is none", " is not none", " is defined", " is number", ".name|upper"))
+BAD_SUFFIX = st.sampled_from(("|nosuch", "|round(x)", " is nosuch", " is divisibleby 3", " is sameas(x)",
+                              " is none is none", "(1)", "|", " is", "|label.x"))
+GOOD_TEXT = st.sampled_from(("折扣 ", " over ", "", "\n"))
+BAD_TEXT = st.sampled_from(("{", "}", "{# c #}", "{% endif x %}", "{% elif %}", "{%- if x %}", "{% if x -%}",
+                            "{{- x }}", "{{ x +}}", "{{ }}", "{% for x in y %}", "{% endfor %}", "{% set x = 1 %}",
+                            "{% else %}", "{% endif %}", "{%if x%}"))
+
+
+def _mostly(good: st.SearchStrategy[str], bad: st.SearchStrategy[str], odds: int) -> st.SearchStrategy[str]:
+    """`odds` - 1 in `odds` draws valid, one a near miss (odds 0: always valid)."""
+    return good if not odds else st.integers(0, odds - 1).flatmap(lambda i: good if i else bad)
+
+
+def _pieces(odds: int) -> st.SearchStrategy[str]:
+    operand = _mostly(GOOD_OPERAND, BAD_OPERAND, odds)
+    operator = _mostly(GOOD_OPERATOR, BAD_OPERATOR, odds)
+    suffix = _mostly(GOOD_SUFFIX, BAD_SUFFIX, odds)
+
+    @st.composite
+    def expr(draw: Any, conditional: bool = True) -> str:
+        parts = [draw(operand) + draw(suffix)]
+        for _ in range(draw(st.integers(0, 3))):
+            parts += [draw(operator), draw(operand) + draw(suffix)]
+        text = "".join(parts)
+        if draw(st.booleans()):
+            text = f"({text})" + draw(suffix)
+        if (conditional or odds) and draw(st.integers(0, 3)) == 0:  # an if's test has no `a if b else c`
+            text = f"{text} if {draw(operand)} else {draw(operand)}"
+        return text
+
+    test = expr(conditional=False)
+    return st.one_of(
+        _mostly(GOOD_TEXT, BAD_TEXT, odds), expr().map(lambda e: "{{ " + e + " }}"),
+        st.builds(lambda a, b, c, d: "{% if " + a + " %}x {{ " + b + " }}{% elif " + c + " %}y{% else %}{{ " + d
+                  + " }}{% endif %}", test, expr(), test, expr()),
+        st.builds(lambda a, b: "{% if " + a + " %}{% if " + b + " %}z{% endif %}{% endif %}", test, test))
+
+
+def _jinja_reading(text: str) -> Any:
+    """What the checker reads of a message: names, or that Jinja refuses it or finds it wrong."""
+    try:
+        ast = CHECK_ENV.parse(text)
+    except TemplateSyntaxError:
+        return "syntax"
+    if any(g.attr.startswith("_") for g in ast.find_all(nodes.Getattr)) \
+            or any(f.name not in CHECK_ENV.filters for f in ast.find_all(nodes.Filter)) \
+            or any(t.name not in CHECK_ENV.tests for t in ast.find_all(nodes.Test)):
+        return "reported"
+    try:
+        return meta.find_undeclared_variables(ast)
+    except TemplateSyntaxError:
+        return "syntax"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(pieces=st.lists(_pieces(10), max_size=5))
+def test_if_names_read_messages_as_jinja_does(pieces: list[str]) -> None:
+    """Near misses included: if_names reads a message exactly as Jinja does, or leaves it to Jinja."""
+    text = "".join(pieces)
+    names = if_names(text, CHECK_ENV)
+    if names is not None:
+        assert names == _jinja_reading(text), text
+
+
+@settings(max_examples=500, deadline=None)
+@given(pieces=st.lists(_pieces(0), min_size=1, max_size=4))
+def test_if_names_read_whole_messages(pieces: list[str]) -> None:
+    """Messages of the language if_names knows (no near misses): what it reads, Jinja reads the same."""
+    text = "".join(pieces)
+    got = if_names(text, CHECK_ENV)
+    assert got is None or got == _jinja_reading(text), text
+
+
+def test_if_names_read_the_usual_forms() -> None:
+    """What it gives up on is rare: Jinja's odd readings (`x is none if y`), tokens it does not know."""
+    for text in ("{% if a is not none and a > 1 %}x {{ b|money }}{% elif c %}y{% else %}z{% endif %}",
+                 "{{ 'person' if n == 1 else 'people' }}", "{{ (-m)|money }}", "{{ (p.a - 1)|num }}",
+                 "{{ h.x + 1 }}", "{%if x%}{% if not y or z in w %}{{ q ~ 'a' }}{% endif %}{% endif %}",
+                 "{{ a // 2 ** 3 % 4 * -b }}", "{% if a not in b %}{{ c|round(1, 'floor')|pct }}{% endif %}"):
+        assert if_names(text, CHECK_ENV) == _jinja_reading(text) != "syntax", text
+    assert if_names("{{ " + "(" * 5000 + "x" + ")" * 5000 + " }}", CHECK_ENV) is None  # too deep: Jinja reports it
+    # one near miss (or a form it does not know) in a message that is whole otherwise: left to Jinja
+    good = "{% if a is not none and a > 1 %}x {{ b|money }}{% else %}{{ c }}{% endif %}"
+    for bad in ("x._y", "x|nosuch", "x is nosuch", "x is none if y", "x is divisibleby 3", "x(1)", "x[0]", "01",
+                "(x, y)", "()", "x is none is none", "not", "'a}'", "x = 1", "x|round(y)", "x.1", "loop.index"):
+        for text in (good.replace("b|money", bad), good.replace("a > 1", bad)):
+            assert if_names(text, CHECK_ENV) is None, text
+
+
+def test_if_names_take_every_shipped_message_with_if_blocks() -> None:
+    book = load_rulebook("course")
+    texts = {s for r in book.rules for m in (r.warn, r.recommend) if m for t in (m.message, m.remedy)
+             for s in (t.zh, t.en) if s and "{" in s and plain_names(s, CHECK_ENV) is None}
+    assert len(texts) > 40
+    for text in texts:
+        assert if_names(text, CHECK_ENV) == _jinja_reading(text), text

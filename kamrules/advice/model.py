@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Mapping, Protocol
 
 from kamrules.engine.facts import Facts
 from kamrules.engine.matches import Match
 from kamrules.engine.reference import Literal
 from kamrules.rulebook.model import SEVERITIES, Account, Rulebook, RuleDef
+from kamrules.core.record import dataclass
 
 
 @dataclass(frozen=True)

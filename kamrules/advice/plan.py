@@ -21,12 +21,12 @@ causes with their symptoms, the verdict, and the walk-away price. Read by the pl
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
 from typing import Any
 
 from kamrules.advice.model import Advice, Finding
 from kamrules.rulebook.model import SEVERITIES, CauseDef, Message
 from kamrules.rulebook.vocabulary import COMPANY_ROLES, HORIZON_DAYS
+from kamrules.core.record import dataclass
 
 DEFAULT_DUE_DAYS = {"critical": 14, "high": 30, "medium": 90, "low": 180, "info": 180}  # without due_days
 

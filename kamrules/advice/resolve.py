@@ -13,7 +13,8 @@ import datetime as _dt
 import functools
 import math
 import operator
-from dataclasses import dataclass, field
+import types
+from dataclasses import field
 from typing import Any, Mapping
 
 import jinja2
@@ -29,6 +30,7 @@ from kamrules.advice.model import (
 )
 from kamrules.core import i18n
 from kamrules.core.errors import EngineError, RulebookError
+from kamrules.core.record import dataclass
 from kamrules.engine.compile import Program
 from kamrules.engine.facts import Facts
 from kamrules.engine.matches import Match
@@ -36,7 +38,7 @@ from kamrules.engine.reference import Context, Fn3, Literal, compile_term, eval_
 from kamrules.engine.trace import Tracer, compile_evidence
 from kamrules.language import ir
 from kamrules.language.intervals import Interval
-from kamrules.language.messages import make_env, message_problem
+from kamrules.language.messages import PlainMessage, make_env, message_problem, plain_message
 from kamrules.rulebook.model import Rulebook, RuleDef
 
 # What a rule does when it fires, prepared once per rulebook so that folding in a match is a few
@@ -472,9 +474,10 @@ def _plain(v: Any) -> Any:
 
 
 _RENDERERS: dict[tuple[str, str], _Messages] = {}
-_STORED: dict[str, dict[str, bytes]] = {}  # rulebook digest → message text → marshalled code (disk cache)
-_CODES: dict[str, dict[str, Any]] = {}  # rulebook digest → message text → code object, as used
+_STORED: dict[str, dict[str, bytes]] = {}  # rulebook digest → message text → how it renders, marshalled (disk cache)
+_CODES: dict[str, dict[str, Any]] = {}  # rulebook digest → message text → how it renders, as used
 _DIRTY: set[str] = set()
+_PLAIN = "plain"  # a message stored as ("plain", pieces, static): language/messages.PlainMessage
 
 
 def _stored(book: Rulebook) -> dict[str, bytes]:
@@ -488,22 +491,31 @@ def _stored(book: Rulebook) -> dict[str, bytes]:
     return _STORED[book.digest]
 
 
-def _code(book: Rulebook, env: Any, text: str) -> Any:
+def _usable(how: Any) -> bool:
+    return isinstance(how, types.CodeType) or (isinstance(how, tuple) and len(how) == 3 and how[0] == _PLAIN)
+
+
+def _compiled(book: Rulebook, env: Any, text: str) -> Any:
+    """How a message renders: the code Jinja compiles for it, or, for a plain message (text and
+    plain outputs), its pieces, which language/messages.PlainMessage renders as that code would,
+    without compiling it. Made once per rulebook and kept in the disk cache."""
     import marshal
 
     codes = _CODES.setdefault(book.digest, {})
-    code = codes.get(text)
-    if code is None:
+    how = codes.get(text)
+    if how is None:
         blob = _stored(book).get(text)
         try:
-            code = marshal.loads(blob) if isinstance(blob, bytes) else None
+            how = marshal.loads(blob) if isinstance(blob, bytes) else None
         except Exception:  # from another Python, or damaged: compile again
-            code = None
-        if code is None:
-            code = compile(env.compile(text, raw=True), "<message>", "exec")
+            how = None
+        if not _usable(how):
+            plain = plain_message(text, env)
+            how = (_PLAIN, plain.pieces, plain.static) if plain is not None else \
+                compile(env.compile(text, raw=True), "<message>", "exec")
             _DIRTY.add(book.digest)
-        codes[text] = code
-    return code
+        codes[text] = how
+    return how
 
 
 def _save_codes(book: Rulebook) -> None:
@@ -511,7 +523,7 @@ def _save_codes(book: Rulebook) -> None:
 
     from kamrules.core import cache
 
-    if book.digest in _DIRTY:
+    if book.digest in _DIRTY and cache.cache_path() is not None:
         _DIRTY.discard(book.digest)
         stored = _STORED.setdefault(book.digest, {})
         stored.update((t, marshal.dumps(c)) for t, c in _CODES.get(book.digest, {}).items() if t not in stored)
@@ -526,7 +538,7 @@ class _Messages:
         self.book = book
         self.env = make_env(lang, labels_table(book))
         self.globals = self.env.make_globals(None)
-        self.compiled: dict[str, Any] = {}
+        self.compiled: dict[str, Any] = {}  # message text → its Template or PlainMessage
 
     def variables(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         """What Template.render(ctx) would build for every message; built once per account."""
@@ -536,8 +548,21 @@ class _Messages:
         env = self.env
         tpl = self.compiled.get(text)
         if tpl is None:
-            tpl = self.compiled[text] = env.template_class.from_code(env, _code(self.book, env, text), self.globals,
-                                                                     None)
+            how = _compiled(self.book, env, text)
+            tpl = self.compiled[text] = PlainMessage(how[1], how[2]) if isinstance(how, tuple) else \
+                env.template_class.from_code(env, how, self.globals, None)
+        if isinstance(tpl, PlainMessage):  # no Jinja (language/messages.py)
+            return tpl.render(env, variables)
+        return self._render(tpl, variables)
+
+    def render_jinja(self, text: str, variables: dict[str, Any]) -> str:
+        """The message compiled by Jinja, plain or not (tests compare both ways), uncached."""
+        env = self.env
+        code = compile(env.compile(text, raw=True), "<message>", "exec")
+        return self._render(env.template_class.from_code(env, code, self.globals, None), variables)
+
+    def _render(self, tpl: Any, variables: dict[str, Any]) -> str:
+        env = self.env
         # Template.render, less the copy of every variable per message: a message reads its
         # variables and never writes them (a top-level {% set %} goes to the Context, not here).
         # The sandbox's budget starts in env.concat, as in Template.render (language/sandbox.py).

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from kamrules.core import i18n, textsafe, yamlio
 from kamrules.core.errors import InputError, Location, Problem, UsageError
 from kamrules.core.values import format_money, format_number, format_percent
+from kamrules.core.record import dataclass
 from kamrules.rulebook.model import Account, FactDef, ParamDef, Rulebook, RuleDef
 from kamrules.rulebook.selectors import selects_any
 

@@ -4,12 +4,11 @@ Library code raises these; only the CLI turns them into exit codes and text.
 """
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from kamrules.core import textsafe
 from kamrules.core.i18n import is_chinese
+from kamrules.core.record import dataclass
 
 
 @dataclass(frozen=True, order=True)
@@ -163,6 +162,8 @@ def suggest(name: str, choices: Iterable[str]) -> str:
 
 def nearest(name: str, choices: Iterable[str]) -> str:
     """The choice closest to name ('' when none is close): exact spelling first, then any case."""
+    import difflib  # only when a name is wrong
+
     pool = sorted(set(choices))
     close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     if not close:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Mapping, Union
 
 from kamrules.core import textsafe
@@ -40,6 +40,7 @@ from kamrules.core.record import record
 from kamrules.core.values import RangeProblem, ValueProblem, format_value, parse_scalar
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
+from kamrules.core.record import dataclass
 
 
 class _Invalid:

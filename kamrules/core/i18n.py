@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
+from kamrules.core.record import dataclass
 
 LANGS = ("zh", "en")
 

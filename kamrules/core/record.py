@@ -9,12 +9,18 @@ of a warm start (docs/performance.md). `@record` declares the same dataclass (fi
 assignment) with shared methods instead of generated ones.
 
 The shared methods are slower per call than generated ones, so hot per-account classes
-(findings, matches, facts) stay plain dataclasses; a record is for classes built once per run
-or read from the cache (unpickling calls no `__init__`)."""
+(findings, matches, facts) stay generated; a record is for classes built once per run or read
+from the cache (unpickling calls no `__init__`).
+
+`dataclass` below is for those hot classes: `dataclasses.dataclass` whose methods are generated
+as fast as the standard library's, but each on its first call (one `exec` for the `__init__` of
+a class that is built, none for a `__repr__` nobody asks for), instead of six `exec`s per class at
+import (~50 ms of every cold start for the ~45 classes an `advise` imports)."""
 
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 if TYPE_CHECKING:
@@ -139,5 +145,160 @@ def record(cls: Any = None, /, *, eq: bool = True, repr: bool = True) -> Any:
         params = c.__dataclass_params__  # type: ignore[attr-defined]
         params.init, params.repr, params.eq, params.frozen = True, repr, eq, True
         return c
+
+    return wrap if cls is None else wrap(cls)
+
+
+# --------------------------------------------------------------------------- generated on first use
+
+# what `dataclass` below writes; a class that defines one itself goes to dataclasses.dataclass
+_WRITTEN = ("__init__", "__repr__", "__eq__", "__hash__", "__lt__", "__le__", "__gt__", "__ge__",
+            "__setattr__", "__delattr__")
+_HAS_FACTORY = object()  # the default of an argument whose field has a default_factory
+
+
+def _standard(c: type) -> bool:
+    """Whether `dataclass` must leave the class to dataclasses.dataclass: what it does not write
+    the same way (InitVar, KW_ONLY, keyword-only fields, slots, dataclass bases, own methods)."""
+    notes = c.__dict__.get("__annotations__", {})
+    return (any(n in c.__dict__ for n in _WRITTEN) or "__slots__" in c.__dict__
+            or any(dataclasses.is_dataclass(b) for b in c.__mro__[1:])
+            or any("InitVar" in str(t) or "KW_ONLY" in str(t) for t in notes.values())
+            or any(isinstance(v, dataclasses.Field) and v.kw_only is True for v in c.__dict__.values()))
+
+
+def _compile(cls: type, name: str, src: str, env: dict[str, Any]) -> Any:
+    exec(src, env)  # noqa: S102 - source built here from the field names of a class (never from input)
+    fn = env[name]
+    fn.__qualname__ = f"{cls.__qualname__}.{name}"
+    return fn
+
+
+def _init_src(cls: type, frozen: bool) -> tuple[str, dict[str, Any]]:
+    fields = dataclasses.fields(cls)
+    env: dict[str, Any] = {"__kr_set": object.__setattr__, "__kr_HAS_FACTORY": _HAS_FACTORY}
+    params, body = ["__kr_self"], []
+    for f in fields:
+        if f.default is not _MISSING:
+            env[f"__kr_d_{f.name}"] = f.default
+        elif f.default_factory is not _MISSING:
+            env[f"__kr_f_{f.name}"] = f.default_factory
+        if f.init:
+            if f.default is not _MISSING:
+                params.append(f"{f.name}=__kr_d_{f.name}")
+                value = f.name
+            elif f.default_factory is not _MISSING:
+                params.append(f"{f.name}=__kr_HAS_FACTORY")
+                value = f"__kr_f_{f.name}() if {f.name} is __kr_HAS_FACTORY else {f.name}"
+            else:
+                params.append(f.name)
+                value = f.name
+        elif f.default is not _MISSING:
+            value = f"__kr_d_{f.name}"
+        elif f.default_factory is not _MISSING:
+            value = f"__kr_f_{f.name}()"
+        else:
+            continue  # init=False without a default: not set, as dataclasses does
+        body.append(f"__kr_set(__kr_self, {f.name!r}, {value})" if frozen else f"__kr_self.{f.name} = {value}")
+    if hasattr(cls, "__post_init__"):
+        body.append("__kr_self.__post_init__()")
+    return f"def __init__({', '.join(params)}):\n " + "\n ".join(body or ["pass"]) + "\n", env
+
+
+def _attrs(names: tuple[str, ...], obj: str) -> str:
+    return "(" + "".join(f"{obj}.{n}," for n in names) + ")"
+
+
+def _lazy(cls: type, name: str, make: Callable[[], Any]) -> None:
+    """`cls.name` is written by `make` when it is first called."""
+    def first(self: Any, *args: Any, **kwargs: Any) -> Any:
+        real = make()
+        type.__setattr__(cls, name, real)
+        return real(self, *args, **kwargs)
+
+    first.__qualname__ = f"{cls.__qualname__}.{name}"
+    type.__setattr__(cls, name, first)
+
+
+def _maker(cls: type, name: str, src: str, *, recursive: bool = False) -> Callable[[], Any]:
+    if recursive:  # a repr that meets itself writes "...", as dataclasses' does
+        return lambda: reprlib.recursive_repr("...")(_compile(cls, name, src, {}))
+    return lambda: _compile(cls, name, src, {})
+
+
+def _frozen(cls: Any, names: frozenset[str]) -> None:
+    """dataclasses' frozen __setattr__/__delattr__, as closures (no code to generate)."""
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if type(self) is cls or name in names:
+            raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+
+    def __delattr__(self: Any, name: str) -> None:
+        if type(self) is cls or name in names:
+            raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+
+    type.__setattr__(cls, "__setattr__", __setattr__)
+    type.__setattr__(cls, "__delattr__", __delattr__)
+
+
+def _generated(c: type, init: bool, repr: bool, eq: bool, order: bool, frozen: bool) -> type:
+    if order and not eq:
+        raise ValueError("eq must be true if order is true")
+    if c.__doc__ is None:  # what dataclass would write, without inspect.signature's cost
+        c.__doc__ = f"{c.__name__}(…)"
+    c = dataclasses.dataclass(c, init=False, repr=False, eq=False, frozen=False)  # fields only: no exec
+    fields = dataclasses.fields(c)
+    if init:
+        seen_default = None
+        for f in fields:
+            if f.init and (f.default is not _MISSING or f.default_factory is not _MISSING):
+                seen_default = f.name
+            elif f.init and seen_default is not None:
+                raise TypeError(f"non-default argument {f.name!r} follows default argument")
+        _lazy(c, "__init__", lambda: _compile(c, "__init__", *_init_src(c, frozen)))  # reads c's fields then
+    if repr:
+        shown = tuple(f.name for f in fields if f.repr)
+        src = ("def __repr__(self):\n return self.__class__.__qualname__ + f\"("
+               + ", ".join(f"{n}={{self.{n}!r}}" for n in shown) + ")\"\n")
+        _lazy(c, "__repr__", _maker(c, "__repr__", src, recursive=True))
+    compared = tuple(f.name for f in fields if f.compare)
+    if eq:
+        ops = [("__eq__", "==")] + ([("__lt__", "<"), ("__le__", "<="), ("__gt__", ">"), ("__ge__", ">=")]
+                                   if order else [])
+        for name, op in ops:
+            src = (f"def {name}(self, other):\n if other.__class__ is self.__class__:\n"
+                   f"  return {_attrs(compared, 'self')} {op} {_attrs(compared, 'other')}\n return NotImplemented\n")
+            _lazy(c, name, _maker(c, name, src))
+        if frozen:
+            hashed = tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash))
+            src = f"def __hash__(self):\n return hash({_attrs(hashed, 'self')})\n"
+            _lazy(c, "__hash__", _maker(c, "__hash__", src))
+        else:
+            c.__hash__ = None  # type: ignore[assignment]  # as dataclasses: mutable and compared by value
+    if frozen:
+        _frozen(c, frozenset(f.name for f in fields))
+    params = c.__dataclass_params__  # type: ignore[attr-defined]
+    params.init, params.repr, params.eq, params.order, params.frozen = init, repr, eq, order, frozen
+    return c
+
+
+@overload
+def dataclass(cls: type[T], /) -> type[T]: ...
+@overload
+def dataclass(*, init: bool = True, repr: bool = True, eq: bool = True, order: bool = False,
+              frozen: bool = False) -> Callable[[type[T]], type[T]]: ...
+
+
+@dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
+def dataclass(cls: Any = None, /, *, init: bool = True, repr: bool = True, eq: bool = True, order: bool = False,
+              frozen: bool = False) -> Any:
+    """`dataclasses.dataclass` with these parameters, its methods generated on first use (module
+    docstring); a class it would not write the same way is left to dataclasses.dataclass."""
+
+    def wrap(c: type[T]) -> type[T]:
+        if _standard(c):
+            return dataclasses.dataclass(c, init=init, repr=repr, eq=eq, order=order, frozen=frozen)
+        return _generated(c, init, repr, eq, order, frozen)
 
     return wrap if cls is None else wrap(cls)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 
 from kamrules.core.errors import Location, Problem, UsageError
+from kamrules.core.record import dataclass
 
 
 @dataclass(frozen=True)

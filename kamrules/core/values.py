@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
 from kamrules.core.i18n import is_chinese
+from kamrules.core.record import dataclass
 
 SCALAR_TYPES = ("number", "integer", "money", "percent", "bool", "enum", "string", "date")
 ALL_TYPES = SCALAR_TYPES + ("list",)

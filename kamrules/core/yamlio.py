@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 import re
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Union
 
 import yaml
 
 from kamrules.core import inputs, settings
 from kamrules.core.errors import InputError, Location, Problem
+from kamrules.core.record import dataclass
 
 try:  # libyaml is ~5x faster and caps flow nesting itself
     _Loader: Any = yaml.CSafeLoader

@@ -18,13 +18,14 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Mapping
 
 from kamrules.engine.bounds import table_for
 from kamrules.engine.reference import BOUNDS
 from kamrules.language import ir
 from kamrules.rulebook.model import Rulebook
+from kamrules.core.record import dataclass
 
 OPS = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 STRATUM = "_s"

@@ -10,12 +10,12 @@ check.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from kamrules.engine.bounds import Bounds, bounds_of, table_for
 from kamrules.engine.reference import BOUNDS, compile_term
 from kamrules.rulebook.model import Account, Rulebook
+from kamrules.core.record import dataclass
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 contract every backend keeps."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping, Protocol
 
 from kamrules.engine.compile import Program
 from kamrules.engine.facts import Facts
+from kamrules.core.record import dataclass
 
 
 @dataclass(frozen=True)

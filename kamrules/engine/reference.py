@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import operator
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from kamrules.language import ir
 from kamrules.language.intervals import Interval
+from kamrules.core.record import dataclass
 
 Env = Mapping[str, Any]
 Truth3 = Optional[bool]  # True, False, None (unknown)

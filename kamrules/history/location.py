@@ -24,11 +24,11 @@ import getpass
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from kamrules.core.errors import InputError, Location, Problem
+from kamrules.core.record import dataclass
 
 ENV_STORE = "KAMRULES_STORE"
 ENV_USER = "KAMRULES_USER"

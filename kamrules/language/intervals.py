@@ -16,8 +16,8 @@ are open. Two readings use it:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable, Union
+from kamrules.core.record import dataclass
 
 INF = math.inf
 

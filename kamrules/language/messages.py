@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from typing import Any, Callable, Mapping
+import re
+from typing import Any, Callable, Iterator, Mapping
 
 from jinja2 import StrictUndefined
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
+from jinja2.utils import missing
 
 from kamrules.core import i18n
 from kamrules.core.errors import Location, Problem
@@ -119,6 +121,114 @@ def make_env(lang: str, labels: Labels | None = None) -> BoundedEnvironment:
 
     env.filters["label"] = label
     return env
+
+
+# --------------------------------------------------------------------------- plain messages
+
+# Most messages are text with `{{ name.attr|filter(literal, …) }}` outputs (34 of the 36 a course
+# account shows). Compiling one through Jinja (lexer, parser, code generator, Python's compile)
+# costs about half a millisecond, the largest part of rendering a rulebook's messages the first
+# time. A plain message is rendered here instead, doing exactly what the code Jinja generates for
+# it does (language/sandbox.py's bounded environment, StrictUndefined, the NamedLabels extension):
+# each name looked up in the variables or made undefined, each attribute read through the
+# sandbox's getattr, each filter called as Jinja calls it, each value counted (`_emitted`) and
+# converted with str, the static text counted at the end, all inside the environment's concat,
+# which holds the render's budget. Anything else goes through Jinja. tests/test_plain_messages.py
+# compares both on every message of the course and on generated ones.
+
+_NUM = r"-?(?:0|[1-9]\d*)(?:\.\d+)?"
+_STR = r"'[^'\\{}\r\n]*'|\"[^\"\\{}\r\n]*\""
+_ARG = re.compile(rf"\s*({_NUM}|{_STR})\s*(,|$)", re.ASCII)
+_FILTER_CALL = re.compile(rf"\s*\|\s*([A-Za-z_]\w*)(\((\s*(?:(?:{_NUM}|{_STR})\s*(?:,\s*(?:{_NUM}|{_STR})\s*)*)?)\))?",
+                          re.ASCII)
+_PLAIN_OUTPUT = re.compile(rf"\{{\{{ *([A-Za-z_]\w*)((?:\.[A-Za-z]\w*)*)((?:{_FILTER_CALL.pattern})*) *\}}\}}", re.ASCII)
+_NEWLINE = re.compile(r"(\r\n|\r|\n)")
+# Jinja reads these as constants, operators or its own names, not as variables
+_NOT_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if",
+                        "else", "elif", "for", "recursive", "with", "without", "import", "from", "as", "block",
+                        "endblock", "self", "super", "loop", "caller", "varargs", "kwargs"})
+
+Output = tuple[str, tuple[str, ...], tuple[tuple[str, tuple[Any, ...]], ...]]  # name, attributes, filters
+
+
+def _literal(text: str) -> Any:
+    if text[0] in "'\"":
+        return text[1:-1]
+    return float(text) if "." in text else int(text)
+
+
+class PlainMessage:
+    """A message Jinja need not compile: its static pieces and outputs (see above)."""
+
+    __slots__ = ("pieces", "static")
+
+    def __init__(self, pieces: tuple[str | Output, ...], static: int) -> None:
+        self.pieces = pieces
+        self.static = static
+
+    def render(self, env: BoundedEnvironment, variables: Mapping[str, Any]) -> str:
+        return str(env.concat(self._parts(env, variables)))
+
+    def _parts(self, env: BoundedEnvironment, variables: Mapping[str, Any]) -> Iterator[str]:
+        filters, undefined, getattr_, emitted = env.filters, env.undefined, env.getattr, env._emitted
+        for piece in self.pieces:
+            if isinstance(piece, str):
+                yield piece
+                continue
+            name, attrs, calls = piece
+            value = variables.get(name, missing)
+            if value is missing:
+                value = undefined(name=name)
+            for attr in attrs:
+                value = getattr_(value, attr)
+            for fname, args in calls:
+                value = filters[fname](value, *args)
+            yield str(emitted(value, 0))
+        yield str(emitted("", self.static))
+
+
+def plain_message(text: str, env: BoundedEnvironment) -> PlainMessage | None:
+    """The message as a PlainMessage when it is text and plain outputs whose filters `env`
+    calls with the value alone (no context, environment or eval context); else None."""
+    if env.keep_trailing_newline or env.finalize is not None or env.autoescape is not False:
+        return None  # the message environment's options (make_env) are the ones done here
+    named = any(isinstance(x, NamedLabels) for x in env.extensions.values())
+    # what Jinja's lexer does to the source first: newlines normalised, one trailing newline dropped
+    lines = _NEWLINE.split(text)[::2]
+    if lines[-1] == "":
+        del lines[-1]
+    source = "\n".join(lines)
+    pieces: list[str | Output] = []
+    static = pos = 0
+    for m in _PLAIN_OUTPUT.finditer(source):
+        data = source[pos:m.start()]
+        if "{" in data or "}" in data:
+            return None
+        name = m.group(1)
+        if name in _NOT_NAMES:
+            return None
+        calls: list[tuple[str, tuple[Any, ...]]] = []
+        for i, f in enumerate(_FILTER_CALL.finditer(m.group(3))):
+            fname, parens, arg_text = f.group(1), f.group(2), f.group(3) or ""
+            func = env.filters.get(fname)
+            if func is None or getattr(func, "jinja_pass_arg", None) is not None:
+                return None
+            args = tuple(_literal(a.group(1)) for a in _ARG.finditer(arg_text))
+            if named and fname == "label" and parens is None and i == 0:
+                args = (name + m.group(2),)  # NamedLabels: `x.y|label` reads as `x.y|label('x.y')`
+            calls.append((fname, args))
+        if data:
+            pieces.append(data)
+            static += len(data)
+        pieces.append((name, tuple(m.group(2).split(".")[1:]), tuple(calls)))
+        pos = m.end()
+    tail = source[pos:]
+    if "{" in tail or "}" in tail:
+        return None
+    if tail:
+        pieces.append(tail)
+        static += len(tail)
+    return PlainMessage(tuple(pieces), static)
 
 
 CHECK_ENV = make_env("en")  # parses message text at load time; filters and tests as at run time

@@ -7,10 +7,10 @@ the declared facts happens in `check.py`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Union
 
 from kamrules.core.values import ValueProblem, parse_amount
+from kamrules.core.record import dataclass
 
 
 class ParseError(Exception):

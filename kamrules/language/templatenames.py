@@ -9,7 +9,8 @@ names still goes through Jinja. tests/test_templatenames.py compares both on gen
 
 Most messages are plainer still — text and `{{ name.attr|filter }}` outputs — and `plain_names`
 reads those with one regular expression, without Jinja's lexer and parser (which were most of
-checking the course's messages when nothing is cached).
+checking the course's messages when nothing is cached); `if_names` reads, without Jinja too,
+those with `{% if %}` blocks over simple expressions (below).
 """
 from __future__ import annotations
 
@@ -62,5 +63,247 @@ def plain_names(text: str, env: Any) -> set[str] | None:
         names.add(name)
         pos = m.end()
     if "{" in text[pos:] or "}" in text[pos:]:
+        return None
+    return {n for n in names if n not in env.globals}
+
+
+# --------------------------------------------------------------------------- messages with if blocks
+
+# A message that is text, `{{ expression }}` outputs and `{% if %}`/`{% elif %}`/`{% else %}`/
+# `{% endif %}` blocks over a small expression language (names, attributes, string and number
+# literals, parentheses, operators, `not`, `and`, `or`, `in`, `is [not] test`, `a if b else c`,
+# filters with literal arguments) is read by the parser below, which follows Jinja's own
+# (jinja2/parser.py: parse_condexpr … parse_primary, parse_filter_expr, parse_test) on exactly
+# that subset and gives up on anything else — another token, a name Jinja's parser treats
+# specially, an unknown filter or test, an attribute starting with `_`: Jinja then reads the
+# message and reports what is wrong. tests/test_templatenames.py checks that every message it
+# accepts is one Jinja parses to the same names.
+
+_TOKEN = re.compile(r"""\s*(?:(?P<float>\d+\.\d+)|(?P<int>0|[1-9]\d*)|(?P<name>[A-Za-z_]\w*)|(?P<str>'[^'\\{}\r\n]*'|"[^"\\{}\r\n]*")|(?P<op>//|\*\*|==|!=|>=|<=|[-+*/%~<>().|,]))""",
+                    re.ASCII)
+_TAG = re.compile(r"\{\{(?![-+])(.*?)(?<![-+])\}\}|\{%(?![-+])(.*?)(?<![-+])%\}", re.S)
+_CONSTANTS = frozenset({"true", "false", "none", "True", "False", "None"})
+_COMPARE = frozenset({"==", "!=", ">", ">=", "<", "<="})
+_RESERVED = _KEYWORDS - _CONSTANTS  # never a variable here: the message goes to Jinja
+
+
+class _GiveUp(Exception):
+    pass
+
+
+class _Expr:
+    """One expression's tokens, read as Jinja's parser reads them; `names` collects the names
+    loaded, `filters` and `tests` what they use."""
+
+    def __init__(self, src: str, env: Any) -> None:
+        self.toks: list[tuple[str, str]] = []
+        pos = 0
+        while pos < len(src):
+            if src[pos:].strip() == "":
+                break
+            m = _TOKEN.match(src, pos)
+            if m is None or m.end() == pos:
+                raise _GiveUp
+            kind = m.lastgroup or ""
+            value = m.group(kind)
+            if kind in ("int", "float") and m.end() < len(src) and (src[m.end()].isalnum() or src[m.end()] in "._"):
+                raise _GiveUp  # 1x, 1.5.2, 1e5, 1_000: Jinja's lexer decides
+            self.toks.append((kind, value))
+            pos = m.end()
+        self.i = 0
+        self.env = env
+        self.names: set[str] = set()
+
+    def peek(self, k: int = 0) -> tuple[str, str]:
+        return self.toks[self.i + k] if self.i + k < len(self.toks) else ("end", "")
+
+    def take(self) -> tuple[str, str]:
+        tok = self.peek()
+        if tok[0] == "end":
+            raise _GiveUp
+        self.i += 1
+        return tok
+
+    def at(self, kind: str, value: str) -> bool:
+        return self.peek() == (kind, value)
+
+    def done(self) -> None:
+        if self.peek()[0] != "end":
+            raise _GiveUp
+
+    def condexpr(self) -> None:
+        self.or_()
+        while self.at("name", "if"):
+            self.take()
+            self.or_()
+            if self.at("name", "else"):
+                self.take()
+                self.condexpr()
+
+    def or_(self) -> None:
+        self.and_()
+        while self.at("name", "or"):
+            self.take()
+            self.and_()
+
+    def and_(self) -> None:
+        self.not_()
+        while self.at("name", "and"):
+            self.take()
+            self.not_()
+
+    def not_(self) -> None:
+        if self.at("name", "not"):
+            self.take()
+            self.not_()
+            return
+        self.compare()
+
+    def compare(self) -> None:
+        self.math1()
+        while True:
+            kind, value = self.peek()
+            if kind == "op" and value in _COMPARE:
+                self.take()
+            elif (kind, value) == ("name", "in"):
+                self.take()
+            elif (kind, value) == ("name", "not") and self.peek(1) == ("name", "in"):
+                self.take()
+                self.take()
+            else:
+                return
+            self.math1()
+
+    def math1(self) -> None:  # + -, over ~ (concat), over * / // %, over **
+        self.binary(("+", "-"), lambda: self.binary(("~",), lambda: self.binary(
+            ("*", "/", "//", "%"), lambda: self.binary(("**",), self.unary))))
+
+    def binary(self, ops: tuple[str, ...], operand: Any) -> None:
+        operand()
+        while self.peek()[0] == "op" and self.peek()[1] in ops:
+            self.take()
+            operand()
+
+    def unary(self, with_filter: bool = True) -> None:
+        if self.peek() in (("op", "-"), ("op", "+")):
+            self.take()
+            self.unary(False)
+        else:
+            self.primary()
+        self.postfix()
+        if with_filter:
+            self.filter_expr()
+
+    def primary(self) -> None:
+        kind, value = self.take()
+        if kind == "name":
+            if value in _CONSTANTS:
+                return
+            if value in _RESERVED:
+                raise _GiveUp
+            self.names.add(value)
+        elif kind == "op" and value == "(":
+            if self.at("op", ")"):
+                raise _GiveUp  # an empty tuple
+            self.condexpr()
+            if not self.at("op", ")"):
+                raise _GiveUp  # a tuple, or unbalanced
+            self.take()
+        elif kind not in ("str", "int", "float"):
+            raise _GiveUp
+
+    def postfix(self) -> None:
+        while self.at("op", "."):
+            self.take()
+            kind, attr = self.take()
+            if kind != "name" or attr.startswith("_"):
+                raise _GiveUp
+        if self.at("op", "("):
+            raise _GiveUp  # a call
+
+    def filter_expr(self) -> None:
+        while True:
+            if self.at("op", "|"):
+                self.take()
+                kind, name = self.take()
+                if kind != "name" or name not in self.env.filters or self.at("op", "."):
+                    raise _GiveUp
+                if self.at("op", "("):
+                    self.literal_args()
+            elif self.at("name", "is"):
+                self.take()
+                if self.at("name", "not"):
+                    self.take()
+                kind, name = self.take()
+                if kind != "name" or name not in self.env.tests:
+                    raise _GiveUp
+                nxt = self.peek()
+                if nxt[0] in ("name", "str", "int", "float") or nxt == ("op", "(") or nxt == ("op", "."):
+                    if nxt not in (("name", "else"), ("name", "or"), ("name", "and")):
+                        raise _GiveUp  # a test's argument, or a dotted test name
+            elif self.at("op", "("):
+                raise _GiveUp
+            else:
+                return
+
+    def literal_args(self) -> None:
+        self.take()  # (
+        first = True
+        while not self.at("op", ")"):
+            if not first:
+                if not self.at("op", ","):
+                    raise _GiveUp
+                self.take()
+            if self.peek() == ("op", "-"):
+                self.take()
+            if self.take()[0] not in ("str", "int", "float"):
+                raise _GiveUp
+            first = False
+        self.take()  # )
+
+
+def if_names(text: str, env: Any) -> set[str] | None:
+    """The undeclared names of a message of text, outputs and if blocks over simple expressions
+    (above) — what `undeclared(env.parse(text), env)` gives — or None: let Jinja read it."""
+    names: set[str] = set()
+    depth, seen_else = 0, [False]
+    pos = 0
+    try:
+        for m in _TAG.finditer(text):
+            data = text[pos:m.start()]
+            if "{" in data or "}" in data:
+                return None
+            pos = m.end()
+            if m.group(1) is not None:
+                e = _Expr(m.group(1), env)
+                e.condexpr()
+                e.done()
+                names |= e.names
+                continue
+            e = _Expr(m.group(2), env)
+            kind, word = e.take()
+            if (kind, word) == ("name", "if"):
+                depth += 1
+                seen_else.append(False)
+            elif (kind, word) == ("name", "elif") and depth and not seen_else[-1]:
+                pass
+            elif (kind, word) == ("name", "else") and depth and not seen_else[-1]:
+                seen_else[-1] = True
+                e.done()
+                continue
+            elif (kind, word) == ("name", "endif") and depth:
+                depth -= 1
+                seen_else.pop()
+                e.done()
+                continue
+            else:
+                return None
+            e.or_()  # an if's test: no `a if b else c` (Jinja's parse_tuple(with_condexpr=False))
+            e.done()
+            names |= e.names
+    except (_GiveUp, RecursionError):  # too deep for this parser: Jinja's says so at the message
+        return None
+    tail = text[pos:]
+    if depth or "{" in tail or "}" in tail:
         return None
     return {n for n in names if n not in env.globals}

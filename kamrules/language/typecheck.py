@@ -6,11 +6,12 @@ with a hint: the nearest declared name, the allowed enum values, or the right op
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Mapping
 
 from kamrules.core.errors import suggest
 from kamrules.core.values import NUMERIC_TYPES, ValueProblem, parse_date
+from kamrules.core.record import dataclass
 from kamrules.language import ir
 from kamrules.language import parser as ast
 from kamrules.language.parser import ParseError

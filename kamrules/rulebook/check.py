@@ -19,7 +19,7 @@ from kamrules.core.values import (
 from kamrules.language import ir
 from kamrules.language.messages import CHECK_ENV, FILTERS
 from kamrules.language.parser import ParseError
-from kamrules.language.templatenames import plain_names, undeclared
+from kamrules.language.templatenames import if_names, plain_names, undeclared
 from kamrules.language.typecheck import Scope, check_condition, check_term
 from kamrules.rulebook.model import (
     DerivedDef,
@@ -233,12 +233,23 @@ def _metric_order(metrics: dict[str, MetricDef], out: Collector) -> list[str]:
     return order
 
 
+_NOT_DIGESTED = frozenset({"origin", "when_location", "cond", "score_terms", "term", "location", "table", "cells"})
+
+
 def digest(book: Rulebook) -> str:
     """Content digest of the effective rulebook: independent of file paths and line numbers."""
+    fields: dict[type, Any] = {}  # type → the digested fields of a dataclass, or False for any other type
+
     def clean(x: Any) -> Any:
-        if hasattr(x, "__dataclass_fields__"):
-            return {k: clean(getattr(x, k)) for k in x.__dataclass_fields__
-                    if k not in ("origin", "when_location", "cond", "score_terms", "term", "location", "table", "cells")}
+        t = type(x)
+        if t is str or t is int or t is float or t is bool or x is None:
+            return x  # most values: no attribute lookup that fails (hasattr on a str raises inside)
+        names: Any = fields.get(t)
+        if names is None:
+            names = fields[t] = tuple(k for k in x.__dataclass_fields__ if k not in _NOT_DIGESTED) \
+                if hasattr(x, "__dataclass_fields__") else False
+        if names is not False:
+            return {k: clean(getattr(x, k)) for k in names}
         if isinstance(x, dict):
             return {str(k): clean(v) for k, v in sorted(x.items())}
         if isinstance(x, (list, tuple)):
@@ -275,6 +286,8 @@ def check_message_vars(rules: list[RuleDef], scope: Scope, out: Collector) -> No
                     where = f"rules[{r.id}].then.{kind}.{field}.{lang}"
                     at = msg.location or r.origin.location
                     names = plain_names(s, CHECK_ENV)  # most messages: no parse needed
+                    if names is None:
+                        names = if_names(s, CHECK_ENV)  # most others: if blocks over simple expressions
                     if names is None:
                         names = _jinja_names(s, r, where, at, out)
                         if names is None:

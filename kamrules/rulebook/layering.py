@@ -5,11 +5,12 @@ what it changes, and defaults are applied only once, after every layer (pre-comm
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
 from kamrules.core.errors import Collector, Location, Problem, suggest
 from kamrules.core.values import SCALAR_TYPES, ValueProblem, parse_scalar
+from kamrules.core.record import dataclass
 from kamrules.rulebook.model import (
     CauseDef,
     Disabled,

@@ -9,7 +9,7 @@ without values, a disable entry without a reason.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,6 +18,7 @@ from kamrules.core.grammar import INVALID, read_doc
 from kamrules.core.values import ValueProblem, parse_scalar
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
+from kamrules.core.record import dataclass
 from kamrules.rulebook.grammar import GRAMMAR, ID_PATTERN, REQUIRES_PATTERN
 from kamrules.rulebook.model import (
     CauseDef,

@@ -21,13 +21,13 @@ Cells (docs/rulebook-language.md, "Decision tables"):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from kamrules.core.errors import Collector, Location
 from kamrules.core.i18n import Text
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
+from kamrules.core.record import dataclass
 
 _CMP = re.compile(r"^(<=|>=|==|!=|<|>|=)(?![=<>])\s*(.*)$", re.S)
 _INTERVAL = re.compile(r"^([\[(])\s*(.+?)\s*\.\.\s*(.+?)\s*([\])])$", re.S)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
@@ -31,6 +30,7 @@ from jinja2.loaders import split_template_path
 
 from kamrules.core import inputs
 from kamrules.core.errors import Collector, Location, Problem
+from kamrules.core.record import dataclass
 from kamrules.rulebook.model import TemplateFolder
 
 if TYPE_CHECKING:  # a type only: rendering a playbook must not import the rulebook reader and its grammar

@@ -1,0 +1,98 @@
+"""The bounded sandbox's code generator answers Jinja's repeated tree walks from lists made once
+(language/sandbox._remember_children): the Python code it generates is exactly the code generated
+without them, for every built-in template, every course message and generated templates."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from jinja2 import TemplateSyntaxError
+
+from kamrules.advice.render import environment
+from kamrules.language import sandbox
+from kamrules.language.messages import make_env
+from kamrules.rulebook.load import load_rulebook
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _both(env: Any, source: str, name: str | None = None) -> tuple[Any, Any]:
+    def one(remember: bool) -> Any:
+        sandbox._BoundedCodeGenerator.remember_children = remember
+        try:
+            return env.compile(source, name, raw=True)
+        except TemplateSyntaxError as e:
+            return ("error", e.message, e.lineno)
+        finally:
+            sandbox._BoundedCodeGenerator.remember_children = True
+    return one(True), one(False)
+
+
+def _templates() -> Iterator[tuple[str, bool]]:
+    for path in sorted((ROOT / "playbooks").glob("*.j2")):
+        for autoescape in (False, True):
+            yield path.name, autoescape
+
+
+@pytest.mark.parametrize("name,autoescape", list(_templates()))
+def test_every_built_in_template(name: str, autoescape: bool) -> None:
+    env = environment()
+    env.autoescape = autoescape
+    source = (ROOT / "playbooks" / name).read_text(encoding="utf-8")
+    fast, plain = _both(env, source, name)
+    assert isinstance(fast, str) and len(fast) > 1000
+    assert fast == plain
+
+
+def test_every_course_message() -> None:
+    book = load_rulebook("course")
+    env = make_env("zh")
+    seen = 0
+    for r in book.rules:
+        for msg in (r.warn, r.recommend):
+            if msg is None:
+                continue
+            for text in (msg.message.zh, msg.message.en, msg.remedy.zh, msg.remedy.en):
+                if text and "{%" in text:
+                    fast, plain = _both(env, text)
+                    assert fast == plain
+                    seen += 1
+    assert seen > 20
+
+
+NAMES = st.sampled_from(("x", "y", "loop", "self", "items", "ui"))
+EXPR = st.one_of(NAMES, st.builds(lambda n: f"{n}.a", NAMES), st.builds(lambda n: f"{n}|upper", NAMES),
+                 st.builds(lambda a, b: f"{a} if {b} else 'z'", NAMES, NAMES), st.just("range(3)|list"),
+                 st.builds(lambda n: f"super() ~ {n}", NAMES), st.builds(lambda n: f"caller({n})", NAMES))
+
+
+def _piece(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(("text ", "\n", "")),
+        EXPR.map(lambda e: "{{ " + e + " }}"),
+        st.builds(lambda c, a, b: "{% if " + c + " %}" + a + "{% else %}" + b + "{% endif %}", EXPR, inner, inner),
+        st.builds(lambda v, it, b: "{% for " + v + " in " + it + " %}" + b + "{% else %}e{% endfor %}",
+                  st.sampled_from(("i", "x", "k, v")), EXPR, inner),
+        st.builds(lambda v, e, b: "{% set " + v + " = " + e + " %}" + b, st.sampled_from(("x", "z")), EXPR, inner),
+        st.builds(lambda n, b: "{% block " + n + " %}" + b + "{% endblock %}", st.sampled_from(("a", "b")), inner),
+        st.builds(lambda b: "{% macro m(x) %}" + b + "{% endmacro %}{{ m(1) }}", inner),
+        st.builds(lambda b: "{% call m(2) %}" + b + "{% endcall %}", inner),
+        st.builds(lambda b: "{% with w = 1 %}" + b + "{% endwith %}", inner),
+        st.just('{% extends "base.j2" %}'), st.just('{% include "x.j2" %}'), st.just('{% import "m.j2" as m %}'),
+    )
+
+
+TEMPLATE = st.recursive(_piece(st.just("b")), lambda inner: st.lists(_piece(inner), max_size=4).map("".join),
+                        max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEMPLATE)
+def test_generated_templates(source: str) -> None:
+    env = environment()
+    fast, plain = _both(env, source)
+    assume(isinstance(plain, str))
+    assert fast == plain
