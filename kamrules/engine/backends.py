@@ -44,11 +44,11 @@ class ReferenceBackend:
         env = dict(facts.env)
         out: list[Match] = []
         as_of = facts.as_of
-        for s, rules in enumerate(prog.by_stratum):
+        for s, rules in enumerate(prog.fires_by_stratum):
             matches = []
-            for r, cond in rules:
+            for r, fires in rules:
                 try:
-                    if cond(env, as_of, None) is True:
+                    if fires(env, as_of, None):
                         # the bindings: the rule's own properties, encoded as the stratum's fact holds them
                         matches.append(Match(r.id, s, bindings(r.props, prog.encode_props(env, as_of, r.props))))
                 except Exception as e:  # same contract as the durable backend: name rule and account

@@ -151,6 +151,16 @@ class Program:
         return tuple(tuple((r, compile_cond(r.cond, may_bound)) for r in self.rules if r.stratum == s and r.durable)
                      for s in range(self.strata))
 
+    @functools.cached_property
+    def fires_by_stratum(self) -> tuple[tuple[tuple[CompiledRule, Any], ...], ...]:
+        """Per stratum, the rules that can fire and whether each fires (`by_stratum`'s condition is
+        true), asking the account's bounds only when the answer could turn on them (reference engine)."""
+        from kamrules.engine.reference import compile_fires
+
+        may_bound = table_for(self.book).candidate
+        return tuple(tuple((r, compile_fires(r.cond, may_bound)) for r in self.rules if r.stratum == s and r.durable)
+                     for s in range(self.strata))
+
 
 def encode_value(v: Any) -> Any:
     if v is None:

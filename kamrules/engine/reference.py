@@ -327,6 +327,67 @@ def compile_cond(c: ir.Cond, may_bound: Callable[[ir.Cmp], bool] | None = None) 
             ir.unknown(c)
 
 
+def compile_fires(c: ir.Cond, may_bound: Callable[[ir.Cmp], bool]) -> Pred:
+    """`compile_cond(c, may_bound)(…) is True`, asking the account's bounds only when the answer
+    could still turn on them (the reference engine fires a rule only when its condition is true).
+
+    Bounds only turn an unknown comparison into true or false, and Kleene logic is monotone: a
+    value known without them stays. So a conjunction is first evaluated without bounds; it cannot
+    hold when a part is false, or unknown with nothing bounds may decide (no candidate comparison
+    in it: it stays unknown); only the unknown parts that bounds may decide are then evaluated with
+    them, one by one, and the first that does not hold ends it. A disjunction likewise, stopping at
+    the first part that holds. On a CRM export most rules are unknown because of a figure no range
+    bounds: before this, their other comparisons asked the bounds (≈ 40 per account) for nothing."""
+    def boundable(x: ir.Cond) -> bool:
+        return any(type(lit) is ir.Cmp and may_bound(lit) for lit in ir.literals(x))
+
+    bounded = compile_cond(c, may_bound)
+    if not boundable(c):
+        return lambda env, as_of, item: bounded(env, as_of, item) is True
+    match c:
+        case ir.And() | ir.Or():
+            parts = [(compile_cond(i, _never), compile_cond(i, may_bound) if boundable(i) else None) for i in c.items]
+        case _:
+            return lambda env, as_of, item: bounded(env, as_of, item) is True
+    if isinstance(c, ir.And):
+        def all_hold(env: Env, as_of: _dt.date, item: Any) -> bool:
+            pending = []
+            for plain, with_bounds in parts:
+                v = plain(env, as_of, item)
+                if v is True:
+                    continue
+                if v is False or with_bounds is None:
+                    return False  # false, or unknown whatever the bounds say: the conjunction is not true
+                pending.append(with_bounds)
+            if pending and BOUNDS not in env:
+                return False
+            for p in pending:
+                if p(env, as_of, item) is not True:
+                    return False
+            return True
+        return all_hold
+
+    def any_holds(env: Env, as_of: _dt.date, item: Any) -> bool:
+        pending = []
+        for plain, with_bounds in parts:
+            v = plain(env, as_of, item)
+            if v is True:
+                return True
+            if v is None and with_bounds is not None:
+                pending.append(with_bounds)
+        if pending and BOUNDS not in env:
+            return False
+        for p in pending:
+            if p(env, as_of, item) is True:
+                return True
+        return False
+    return any_holds
+
+
+def _never(c: ir.Cmp) -> bool:
+    return False
+
+
 def _junction(parts: list[Fn3], decisive: bool) -> Fn3:
     """Kleene and (decisive False: one false decides it) / or (decisive True: one true does)."""
 
