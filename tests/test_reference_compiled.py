@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import conditions, fact_values
 
-from kamrules.engine.reference import BOUNDS, Context, compile_cond, compile_fires, eval_cond
+from kamrules.engine.reference import BOUNDS, Context, compile_cond, compile_fires, compile_stratum, eval_cond, fires_of
 from kamrules.language import ir
 
 AS_OF = dt.date(2026, 6, 30)
@@ -75,3 +75,96 @@ def test_fires_does_not_ask_the_bounds_when_another_part_is_false() -> None:
     assert oracle.asked == 0
     assert compile_cond(cond, lambda c: c.op == ">")(env, AS_OF, None) is False
     assert oracle.asked == 1  # the plain compiled condition asks before it meets the false part
+
+
+def test_a_stratum_with_shared_tests_fires_the_rules_each_condition_fires() -> None:
+    """compile_stratum shares the plain tests of a stratum's conditions (each evaluated once per
+    account) and skips a rule one of whose tests is not true; fires_of gives, for each condition,
+    compile_cond(...) is True, whatever the bounds decide. The conditions share tests on purpose:
+    each is a conjunction of a few literals drawn from a small pool, so the same test recurs."""
+    seen = {"fired": 0, "skipped on a test": 0}
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(pool=st.lists(conditions(2), min_size=2, max_size=6), picks=st.lists(
+        st.lists(st.integers(0, 5), min_size=1, max_size=4), min_size=1, max_size=8),
+        values=fact_values(), seed=st.integers(0, 2**16), bounds=st.booleans(), which=st.integers(0, 2**16))
+    def prop(pool: list[Any], picks: list[list[int]], values: dict[str, Any], seed: int, bounds: bool,
+             which: int) -> None:
+        def may_bound(c: Any) -> bool:
+            return zlib.crc32(f"{which}:{ir.show(c)}".encode()) % 2 == 0
+
+        conds = [pool[ks[0] % len(pool)] if len(ks) == 1 else ir.And(tuple(pool[k % len(pool)] for k in ks))
+                 for ks in picks]
+        env: dict[str, Any] = dict(values)
+        if bounds:
+            env[BOUNDS] = _Oracle(seed)
+        stratum = compile_stratum(conds, may_bound)
+        memo: list[bool | None] = [None] * len(stratum.tests)
+        for i, c in enumerate(conds):
+            expected = compile_cond(c, may_bound)(env, AS_OF, None) is True
+            assert fires_of(stratum, i, env, AS_OF, memo) is expected, (ir.show(c), i)
+            seen["fired"] += expected
+            guards, _ = stratum.rules[i]
+            seen["skipped on a test"] += any(memo[k] is False for k in guards)
+
+    prop()
+    assert seen["fired"] >= 50 and seen["skipped on a test"] >= 20, seen  # not vacuous
+
+
+class _Yes:
+    def decide(self, c: Any) -> bool:
+        return True
+
+
+def test_a_test_bounds_may_decide_is_not_shared_as_a_plain_one() -> None:
+    """`n > 5` with n missing is true when the bounds decide it (may_bound): it must not be taken
+    for a plain test, which would find it unknown and skip the rule."""
+    n_gt_5 = ir.Cmp(">", ir.Ref("n", "number", "fact"), ir.Const(5.0, "number"))
+    s_is_x = ir.Cmp("==", ir.Ref("s", "string", "fact"), ir.Const("x", "string"))
+    conds = [n_gt_5, ir.And((s_is_x, n_gt_5))]
+    stratum = compile_stratum(conds, lambda c: c is n_gt_5)
+    env = {"s": "x", BOUNDS: _Yes()}
+    memo: list[bool | None] = [None] * len(stratum.tests)
+    assert [fires_of(stratum, i, env, AS_OF, memo) for i in range(2)] == [True, True]
+    assert len(stratum.tests) == 1  # s == x is shared; n > 5 is not a plain test
+    assert compile_stratum(conds, lambda c: False).tests and \
+        [fires_of(compile_stratum(conds, lambda c: False), i, env, AS_OF, [None, None]) for i in range(2)] == [False, False]
+
+
+def test_the_course_stratum_plan_fires_as_its_conditions_do() -> None:
+    """The plan the reference backend runs on the course, on generated accounts: each rule fires
+    exactly when its compiled condition is true, stratum after stratum."""
+    from strategies import PROPERTY, account_data, dump
+
+    from kamrules.advice.resolve import State
+    from kamrules.engine.facts import build_facts
+    from kamrules.engine.matches import Match
+    from kamrules.io.account import load_account
+    from kamrules.pipeline import program_for
+    from kamrules.rulebook.load import load_rulebook
+
+    course = load_rulebook("course")
+    prog = program_for(course)
+    fired = 0
+
+    @settings(PROPERTY, max_examples=40)
+    @given(account_data(course))
+    def prop(data: dict[str, Any]) -> None:
+        nonlocal fired
+        facts = build_facts(load_account("acc.yaml", course, text=dump(data)), course, AS_OF)
+        state = State(course, facts)
+        env = dict(facts.env)
+        for s, ((rules, plan), with_conds) in enumerate(zip(prog.fires_by_stratum, prog.by_stratum)):
+            memo: list[bool | None] = [None] * len(plan.tests)
+            matches = []
+            for i, (r, (r2, cond)) in enumerate(zip(rules, with_conds)):
+                assert r is r2
+                holds = cond(env, AS_OF, None) is True
+                assert fires_of(plan, i, env, AS_OF, memo) is holds, r.id
+                if holds:
+                    matches.append(Match(r.id, s, {}))
+            fired += len(matches)
+            env.update(state.after_stratum(s, matches))
+
+    prop()
+    assert fired > 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import operator
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from kamrules.language import ir
 from kamrules.language.intervals import Interval
@@ -670,3 +670,97 @@ def _same_text_field(c: ir.Or) -> tuple[str, frozenset[str]] | None:
         key = k
         values.add(right.value)
     return (key, frozenset(values)) if key is not None else None
+
+
+# ----------------------------------------------------------------------------- a stratum's rules
+#
+# Most rules of a stratum cannot fire on a given account, and most of those say so in a plain
+# test of one value against a constant: `final == key` (35 rules of the course), `single_indicator
+# == key`, `executive_contacts >= 1`. Such a part of a conjunction (or a whole condition that is
+# one) must be true for the rule to fire; when it reads a value bounds never decide, it is true
+# or not whatever the bounds say. So each distinct such test is evaluated at most once per
+# stratum and account, and a rule one of whose tests is not true is not evaluated at all; a rule
+# whose tests all hold evaluates only the rest of its conjunction (true parts do not change a
+# Kleene conjunction). On the benchmark's CRM export this skips ≈ 140 of the 210 rules per
+# account for ≈ 90 tests.
+
+@dataclass(frozen=True)
+class Stratum:
+    """A stratum's rules compiled for `fires`: the shared tests and, per rule, its tests' indexes
+    and whether the rest of its condition holds (None: nothing is left to ask)."""
+
+    tests: tuple[Pred, ...]
+    rules: tuple[tuple[tuple[int, ...], Pred | None], ...]
+
+
+def _guard(c: ir.Cond, may_bound: Callable[[ir.Cmp], bool]) -> bool:
+    """A comparison of a fact, metric or resolved value against a constant that bounds never decide."""
+    return (type(c) is ir.Cmp and type(c.left) is ir.Ref and c.left.kind != "item" and type(c.right) is ir.Const
+            and not may_bound(c))
+
+
+def compile_stratum(conds: Sequence[ir.Cond], may_bound: Callable[[ir.Cmp], bool]) -> Stratum:
+    """`compile_fires(c, may_bound)` for each of a stratum's conditions, with their plain tests
+    shared (see above); `fires_of(stratum, i, …)` is the same answer for the i-th condition."""
+    index: dict[ir.Cmp, int] = {}
+    tests: list[Pred] = []
+    rules: list[tuple[tuple[int, ...], Pred | None]] = []
+    for c in conds:
+        parts = c.items if type(c) is ir.And else (c,)
+        guards: list[int] = []
+        rest: list[ir.Cond] = []
+        for p in parts:
+            if _guard(p, may_bound):
+                assert type(p) is ir.Cmp
+                k = index.get(p)
+                if k is None:
+                    k = index[p] = len(tests)
+                    tests.append(_holds_plain(p))
+                if k not in guards:
+                    guards.append(k)
+            else:
+                rest.append(p)
+        if not guards:
+            rules.append(((), compile_fires(c, may_bound)))
+        elif not rest:
+            rules.append((tuple(guards), None))
+        else:
+            rules.append((tuple(guards), compile_fires(rest[0] if len(rest) == 1 else ir.And(tuple(rest)), may_bound)))
+    return Stratum(tuple(tests), tuple(rules))
+
+
+def _holds_plain(c: ir.Cmp) -> Pred:
+    """`compile_cond(c, never)(…) is True` for a comparison of a plain value against a constant:
+    for a text or number constant, _compile_cmp's one-step test spelled out as a predicate."""
+    right = c.right.value if type(c.right) is ir.Const else None
+    ref = c.left
+    if right is None or isinstance(right, bool) or not isinstance(right, (str, int, float)) or type(ref) is not ir.Ref:
+        f = _compile_cmp(c, bounded=False)
+        return lambda env, as_of, item: f(env, as_of, item) is True
+    name, op, test = ref.name, c.op, _TESTS[c.op]
+    numeric = not isinstance(right, str)
+    fast: type = float if numeric else str
+    b = float(right) if numeric else right
+
+    def holds(env: Env, as_of: _dt.date, item: Any) -> bool:
+        a: Any = env.get(name)
+        t = type(a)
+        if t is fast:
+            return test(a, b)
+        if t is int and numeric:
+            return test(float(a), b)
+        return compare(op, a, right) is True
+    return holds
+
+
+def fires_of(stratum: Stratum, i: int, env: Env, as_of: _dt.date, memo: list[bool | None]) -> bool:
+    """Whether the stratum's i-th condition is true (compile_fires); `memo`: the tests' outcomes so
+    far on this account in this stratum ([None] * len(stratum.tests) at its start)."""
+    guards, rest = stratum.rules[i]
+    for k in guards:
+        v = memo[k]
+        if v is None:
+            v = memo[k] = stratum.tests[k](env, as_of, None)
+        if not v:
+            return False
+    return True if rest is None else rest(env, as_of, None)
