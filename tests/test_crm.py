@@ -415,6 +415,63 @@ def test_dates_that_cannot_be_read_say_why(raw, order, hint):
     assert e.value.code == "crm.date" and hint in e.value.hint
 
 
+def test_a_dollar_or_yen_sign_is_read_in_the_currency_it_can_mean(course):
+    """'$' says dollars, not which; '¥' yuan or yen. The mapping's currency says which, and one the
+    sign cannot mean is a contradiction: the cell is refused, never read as that many yuan."""
+    from kamrules.io.crm.mapping import MappingSpec, TableSpec
+
+    spec = MappingSpec("m.yaml", "CNY", {"USD": 7.0, "HKD": 0.9, "JPY": 0.05}, "CNY",
+                       TableSpec("accounts", "a", col().location, ()), None, (), ())
+    assert convert.money("$12,500.00", col(), "USD", spec) == 87_500
+    assert convert.money("$1,000", col(), "HKD", spec) == 900  # a Hong Kong export's "$"
+    assert convert.money("US$1,000", col(), "CNY", spec) == 7000  # qualified: US dollars whatever is declared
+    assert convert.money("HK$1,000", col(), "CNY", spec) == 900
+    assert convert.money("¥1,000", col(), "CNY", spec) == 1000
+    assert convert.money("¥1,000", col(), "JPY", spec) == 50
+    assert convert.money("-$50", col(currency="USD"), "CNY", spec) == -350  # the column's currency decides
+    for cell, declared, name in [("$12,500.00", "CNY", "dollars"), ("¥1,000", "USD", "yuan or yen"),
+                                 ("￥1,000", "USD", "yuan or yen")]:
+        with pytest.raises(convert.CellProblem) as e:
+            convert.money(cell, col(), declared, spec)
+        assert e.value.code == "crm.currency" and name in e.value.message and declared in e.value.message
+        assert "currency: " in e.value.hint and "rates: {" in e.value.hint
+    assert convert.cell_currency("$12,500.00") == ("$", "12,500.00")
+    for cell, code in [("NT$300", "TWD"), ("CA$300", "CAD"), ("A$300", "AUD"), ("SG$300", "SGD"), ("S$300", "SGD"),
+                       ("MX$300", "MXN"), ("300 US$", "USD")]:
+        assert convert.cell_currency(cell) == (code, "300"), cell
+
+
+def test_a_us_export_left_at_the_rulebooks_currency_refuses_its_dollar_amounts(tmp_path, course):
+    """init mapping proposes USD for '$' amounts (with a TODO: which dollar?); a mapping that says
+    CNY instead refuses each '$' amount with file:line rather than read dollars as yuan."""
+    (tmp_path / "companies.csv").write_text("Record ID,Company name\n101,Acme\n102,Globex\n", encoding="utf-8")
+    (tmp_path / "deals.csv").write_text(
+        "Record ID,Deal Stage,Amount,Close Date,Associated Company ID\n"
+        "9,Closed Won,\"$12,500.00\",2026-03-01,101\n8,Closed Won,\"$2,000.00\",2026-04-01,102\n",
+        encoding="utf-8")
+    files = [str(tmp_path / "companies.csv"), str(tmp_path / "deals.csv")]
+    text = draft_mapping(files, course, "en")
+    assert "currency: USD  # the exports' currency (from 'Amount')" in text
+    assert "# TODO: the amounts are written with '$', read here as USD; '$' may also be AUD, CAD" in text
+    zh = draft_mapping(files, course, "zh")
+    assert "TODO：金额写作 '$'，这里假定为 USD" in zh
+    got = read_mapped(files, mapping_file(tmp_path, text.replace("# rates: {USD: 7.1}", "rates: {USD: 7.1}")),
+                      course, AS_OF)
+    assert values(got)["101"]["revenue"] == pytest.approx(12_500 * 7.1) and not got.report.problems
+    cny = text.replace("currency: USD", "currency: CNY")
+    got = read_mapped(files, mapping_file(tmp_path, cny, "cny.yaml"), course, AS_OF)
+    assert [(p.code, p.location.line) for p in got.report.problems] == [("crm.currency", 2), ("crm.currency", 3)]
+    assert "'$12,500.00' is written in dollars ($), but the mapping says these amounts are in CNY" in \
+        got.report.problems[0].message
+    assert got.report.rejected_deals == 2 and values(got)["101"]["revenue"] == 0  # its only deal was refused
+    # a numeric id one digit off another is not offered as a typo: it may well be another account
+    (tmp_path / "deals.csv").write_text("Record ID,Deal Stage,Amount,Close Date,Associated Company ID\n"
+                                        "9,Closed Won,12500,2026-03-01,103\n", encoding="utf-8")
+    got = read_mapped(files, mapping_file(tmp_path, cny, "cny.yaml"), course, AS_OF)
+    ((unknown),) = got.report.problems
+    assert unknown.code == "crm.unknown-account" and "did you mean" not in unknown.hint
+
+
 def test_money_units_currency_cells_and_value_maps(course):
     from kamrules.io.crm.mapping import MappingSpec, TableSpec
 

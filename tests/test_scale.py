@@ -291,6 +291,28 @@ def test_a_killed_worker_is_reported_retried_once_and_nothing_lost(tmp_path: Pat
     assert all(by[n].result == n * n for n in range(12) if n not in (5,))
 
 
+def _collector(_task: int) -> tuple[tuple[int, int, int], int]:
+    return gc.get_threshold(), gc.get_freeze_count()
+
+
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=linux)])
+def test_accounts_are_evaluated_at_pythons_collection_pace(workers: int) -> None:
+    """The command line collects rarely (a short run's objects live to its end); evaluating
+    accounts leaves cyclic garbage (facts <-> bounds), so a worker, or this process while it
+    evaluates, collects at Python's own pace, and a forked worker never traverses the heap it
+    inherited. The caller's pace is restored."""
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, *before[1:])
+    try:
+        got = [d.result for d in pool.run(range(3), _collector, workers)]
+        assert gc.get_threshold() == (100_000, *before[1:])
+    finally:
+        gc.set_threshold(*before)
+    assert all(threshold == pool.EVALUATION_GC_THRESHOLD for threshold, _ in got), got
+    if workers > 1:
+        assert all(frozen > 0 for _, frozen in got)
+
+
 def _boom(task: int) -> int:
     if task == 2:
         raise ValueError("bad task")

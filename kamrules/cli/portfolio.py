@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import sys
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import click
 
@@ -24,6 +24,9 @@ from kamrules.cli.common import (
     store_may_exist,
 )
 from kamrules.core.errors import AccountError, Location, Problem, UsageError, render_problems
+
+if TYPE_CHECKING:
+    from kamrules.io.crm.intake import Intake
 
 
 def expand_inputs(files: tuple[str, ...]) -> list[str]:
@@ -254,7 +257,11 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         if hist is not None:  # before the output: a store that refuses the reviews fails the run
             # ...and after the text is made: a run that fails while making it records nothing (the
             # store's run holds every row anyway, so the whole text costs little more)
-            text = list(text)
+            if data is not None:
+                _add_rows(data, intake)
+                text, data = list(portfolio.json_pieces(data)), None
+            else:
+                text = list(text)
             ids = hist.commit()
             for n in hist.store.notes:
                 echo(f"kamrules: {n}", err=True)
@@ -265,9 +272,8 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
     finally:
         if hist is not None:
             hist.store.close()
-    if intake is not None and data is not None:
-        data["rows"] = intake.report.as_dict()  # where every input row went
     if data is not None:
+        _add_rows(data, intake)
         text = portfolio.json_pieces(data)
     from kamrules.io.output import write_atomic, write_stdout
 
@@ -303,6 +309,12 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
         echo(textsafe.line(f"kamrules: exit 1 (--fail-on {fail_on}): {len(hit)} account{'s' if len(hit) != 1 else ''} "
                            f"with a finding at {fail_on} or above: {shown}"), err=True)
         sys.exit(1)
+
+
+def _add_rows(data: dict[str, Any], intake: Intake | None) -> None:
+    """Where every input row of a mapped export went, beside the summary."""
+    if intake is not None:
+        data["rows"] = intake.report.as_dict()
 
 
 command = portfolio_cmd

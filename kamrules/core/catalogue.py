@@ -353,6 +353,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "mapping.check": {"zh": "逐条检查标有 TODO 的行，然后运行：", "en": "Check every line marked TODO, then run:"},
     "mapping.format": {"zh": "格式见 docs/crm-mapping.md；编辑器用的 JSON Schema：`kamrules schema mapping`。", "en": "The format: docs/crm-mapping.md; a JSON Schema for editors: `kamrules schema mapping`."},
     "mapping.currency_found": {"zh": "导出文件的币种（来自 {where}）", "en": "the exports' currency (from {where})"},
+    "mapping.currency_sign": {"zh": "TODO：金额写作 '{sign}'，这里假定为 {cur}；'{sign}' 也可能是 {others}，请核对", "en": "TODO: the amounts are written with '{sign}', read here as {cur}; '{sign}' may also be {others}: check it"},
     "mapping.currency_guess": {"zh": "TODO：导出文件没有写币种，这里假定为规则库的 {cur}，请核对", "en": "TODO: the exports do not say their currency; this assumes the rulebook's {cur}: check it"},
     "mapping.rate": {"zh": "TODO：规则库以 {book} 计价：写明 1 {cur} 折合多少 {book}，否则 kamrules 拒绝这些金额", "en": "TODO: the rulebook counts in {book}: say how many {book} one {cur} is worth, or kamrules refuses these amounts"},
     "mapping.dates": {"zh": "日期写作 {example}", "en": "dates are written like {example}"},

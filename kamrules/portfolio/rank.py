@@ -197,7 +197,11 @@ def rank_columns(ids: Sequence[str], column: Sequence[float], *, bands: Sequence
                  unranked: Sequence[str] = ()) -> Ranking:
     """`rank` over columns: column[i] is ids[i]'s measure, NaN when it has none (not ranked: its
     id goes in `unranked` when the caller lists it there)."""
-    idx = sorted((i for i in range(len(ids)) if column[i] == column[i]), key=lambda i: (-column[i], ids[i]))
+    # largest first, ties by id: two stable sorts instead of a (-value, id) tuple per account (the
+    # peak of a streamed run's main process: ≈ 6 MiB less at 100,000 accounts)
+    idx = [i for i in range(len(ids)) if column[i] == column[i]]
+    idx.sort(key=ids.__getitem__)
+    idx.sort(key=column.__getitem__, reverse=True)  # reverse keeps equal values in id order
     n = len(idx)
     values = array("d", (column[i] for i in idx))
     classes = abc_classes(values, *abc)

@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from helpers import EXAMPLES, HUAXIN, cli, open_store, proc, run
 
+from kamrules.cli import main
 from kamrules.history.location import parse
 
 
@@ -82,6 +84,38 @@ def test_a_run_that_fails_while_writing_records_nothing(store_url: str, tmp_path
     assert "refused by a test trigger" in r.stderr
     assert not out.exists()  # nothing written: the output comes after the store took the reviews
     assert count(store_url) == 1  # the 12 reviews' rows, written before the failure, were rolled back
+
+
+@pytest.mark.parametrize("fmt, maker", [("md", "pieces"), ("json", "json_pieces"), ("html", None)])
+def test_a_run_that_fails_while_making_its_text_records_nothing(store_url: str, tmp_path: Path, monkeypatch,
+                                                                fmt: str, maker: str | None) -> None:
+    """The reviews are committed only once the output's text is whole: a failure part way through
+    making it (a bug, a template that breaks) is exit 3 with no review recorded and no file."""
+    from kamrules.portfolio import dashboard, portfolio
+
+    def broken(*_a, **_k):
+        yield "# a first piece\n"
+        raise RuntimeError("broken while making the text")
+
+    def broken_page(*_a, **_k):
+        raise RuntimeError("broken while making the text")
+
+    if maker is None:
+        monkeypatch.setattr(dashboard, "render", broken_page)
+    else:
+        monkeypatch.setattr(portfolio, maker, broken)
+    out = tmp_path / f"p.{fmt}"
+    r = CliRunner().invoke(main, ["portfolio", str(EXAMPLES), "--record", "--store", store_url, "--engine",
+                                  "reference", "--as-of", "2026-06-30", "-f", fmt, "-o", str(out)])
+    assert r.exit_code == 3, r.output
+    assert "broken while making the text" in r.output
+    assert not out.exists()
+    assert count(store_url) == 0
+    # the same run without the fault records the 12 reviews and writes the file
+    monkeypatch.undo()
+    assert cli("portfolio", str(EXAMPLES), "--record", "--store", store_url, "--engine", "reference",
+               "--as-of", "2026-06-30", "-f", fmt, "-o", str(out)).exit_code == 0
+    assert out.exists() and count(store_url) == len(list(EXAMPLES.glob("*.yaml")))
 
 
 def test_an_interrupted_run_records_nothing(store_url: str, tmp_path: Path) -> None:

@@ -15,10 +15,22 @@ from kamrules.core.errors import suggest
 from kamrules.core.values import ValueProblem, parse_amount, parse_bool, parse_enum, parse_percent, within_dates
 from kamrules.io.crm.mapping import ColumnSpec, MappingSpec, value_key
 
-# How a cell may name its currency: a code before or after the number, or a symbol that is not
-# ambiguous ($ and ¥ are: several currencies write them, so they say nothing here).
+# How a cell may name its currency: a code before or after the number, a symbol that names one
+# currency, or a qualified dollar sign (US$, HK$ …).
 _CODE = re.compile(r"^\s*([A-Z]{3})\s*(?=[-+\d.,])|(?<=[\d.%万亿kKmMbB])\s*([A-Z]{3})\s*$")
-_SYMBOLS = {"€": "EUR", "£": "GBP", "₩": "KRW", "₹": "INR"}
+_SYMBOLS = {"US$": "USD", "HK$": "HKD", "NT$": "TWD", "NZ$": "NZD", "AU$": "AUD", "A$": "AUD", "CA$": "CAD",
+            "C$": "CAD", "SG$": "SGD", "S$": "SGD", "R$": "BRL", "MX$": "MXN", "€": "EUR", "£": "GBP", "₩": "KRW",
+            "₹": "INR"}
+_SYMBOLS_LONGEST_FIRST = sorted(_SYMBOLS.items(), key=lambda kv: -len(kv[0]))  # CA$ is not A$
+# Signs several currencies write: "$" says dollars and "¥" yuan or yen, not which. The mapping's
+# currency says which; one outside the family contradicts the cell, so the cell is refused rather
+# than read as, say, 12,500 yuan (a US export in a mapping left at the rulebook's CNY).
+FAMILIES: dict[str, tuple[str, frozenset[str]]] = {
+    "$": ("dollars", frozenset({"USD", "HKD", "TWD", "NZD", "AUD", "CAD", "SGD", "MXN"})),
+    "¥": ("yuan or yen", frozenset({"CNY", "JPY"})),
+    "￥": ("yuan or yen", frozenset({"CNY", "JPY"})),
+}
+FAMILY_GUESS = {"$": "USD", "¥": "CNY", "￥": "CNY"}
 _CURRENCY_WORDS = {"人民币": "CNY", "rmb": "CNY", "元": "CNY", "美元": "USD", "欧元": "EUR", "英镑": "GBP",
                    "港币": "HKD", "港元": "HKD", "日元": "JPY", "us dollar": "USD", "euro": "EUR",
                    "pound sterling": "GBP", "yuan renminbi": "CNY", "chinese yuan": "CNY", "hong kong dollar": "HKD"}
@@ -50,9 +62,9 @@ def mapped(col: ColumnSpec, raw: Any) -> tuple[bool, Any]:
 # --------------------------------------------------------------------------- money
 
 def cell_currency(text: str) -> tuple[str, str]:
-    """(currency code the cell names, or ""; the text without it)."""
+    """(currency code the cell names, or "", or a sign of FAMILIES; the text without it)."""
     t = text.strip()
-    for sym, code in _SYMBOLS.items():
+    for sym, code in _SYMBOLS_LONGEST_FIRST:
         if sym in t:
             return code, t.replace(sym, "").strip()
     m = _CODE.search(t)
@@ -62,6 +74,9 @@ def cell_currency(text: str) -> tuple[str, str]:
     for word, code in _CURRENCY_WORDS.items():
         if t.lower().endswith(word) and len(t) > len(word):
             return code, t[: -len(word)].strip()
+    for sign in FAMILIES:
+        if sign in t:
+            return sign, t.replace(sign, "").strip()
     return "", t
 
 
@@ -84,6 +99,8 @@ def money(raw: Any, col: ColumnSpec, currency: str, spec: MappingSpec,
             raise _from_value_problem(e) from None
         if _BARE.match(text.replace(" ", "")):
             value *= col.factor  # 1200 under 万 is 1200万; a cell that says 1200万 is read as written
+    if own in FAMILIES:
+        own = _in_family(own, raw, col.currency or currency or spec.book_currency, spec.book_currency)
     cur = own or col.currency or currency
     rate = spec.rate(cur)
     if rate is None:
@@ -94,6 +111,18 @@ def money(raw: Any, col: ColumnSpec, currency: str, spec: MappingSpec,
     if converted is not None and cur in spec.rates and cur != spec.book_currency and spec.book_currency:
         converted[cur] = converted.get(cur, 0) + 1
     return round(value * rate, 6)
+
+
+def _in_family(sign: str, raw: Any, declared: str, book: str) -> str:
+    """The currency a "$" or "¥" cell is in: the one declared for it, if the sign can mean it."""
+    name, members = FAMILIES[sign]
+    if not declared or declared in members:
+        return declared
+    guess = FAMILY_GUESS[sign]
+    raise CellProblem("crm.currency", f"'{raw}' is written in {name} ({sign}), but the mapping says these amounts "
+                      f"are in {declared}", f"an amount in {declared}, or the currency the '{sign}' stands for",
+                      f"say which currency the export is in: currency: {guess} (one of {', '.join(sorted(members))}) "
+                      f"and rates: {{{guess}: <{book or declared} per {guess}>}}")
 
 
 def currency_code(raw: Any) -> str:

@@ -24,7 +24,7 @@ from kamrules.core.errors import InputError, Location, Problem
 from kamrules.core.values import ValueProblem, parse_bool, parse_enum
 from kamrules.io.account import ID_RE, KeyIndex, key_index
 from kamrules.io.crm import convert
-from kamrules.io.crm.mapping import DEAL_FIELDS, MONEY_UNITS, PERCENT_UNITS, PLAIN_UNITS, stage_words
+from kamrules.io.crm.mapping import COMPUTED_FIELDS, DEAL_FIELDS, MONEY_UNITS, PERCENT_UNITS, PLAIN_UNITS, stage_words
 from kamrules.io.crm.sources import Sheet, kind_of, read_sheet, sheet_names
 from kamrules.io.csvio import lookup_fact
 from kamrules.rulebook.model import FactDef, Rulebook
@@ -301,8 +301,10 @@ AGGREGATES: tuple[tuple[str, str, str], ...] = (
     ("pipeline", "{sum: amount, where: {status: open}}", "open deals"),
     ("days_since_activity", "{min: days_since_activity}", "days since the latest activity on any deal"),
 )
-OPPORTUNITIES = ("{name: name, value: amount, stage: stage, last_activity_days: days_since_activity}",
-                 "{status: open}")
+# an open deal as the rulebook's opportunities list sees it: item ← deal field (a list reads only
+# fields the deals table gives, or computes: the draft leaves the others out so that it loads)
+OPPORTUNITY_ITEMS = (("name", "name"), ("value", "amount"), ("stage", "stage"),
+                     ("last_activity_days", "days_since_activity"))
 
 
 def _w(key: str, lang: str, **kw: Any) -> str:
@@ -443,6 +445,7 @@ class _Writer:
     def currency(self, accounts: Candidate | None, deals: Candidate | None) -> list[str]:
         found: Counter[str] = Counter()
         where: list[str] = []
+        signs: set[str] = set()
         for role, c in (("accounts", accounts), ("deals", deals)):
             if c is None:
                 continue
@@ -464,6 +467,9 @@ class _Writer:
                     for v in c.column(i)[:500]:
                         if isinstance(v, str):
                             code, _ = convert.cell_currency(v)
+                            if code in convert.FAMILIES:  # "$": dollars, but which? a guess to check
+                                signs.add(code)
+                                code = convert.FAMILY_GUESS[code]
                             if code:
                                 found[code] += 1
                                 where.append(f"'{c.data.header[i].text}'")
@@ -473,6 +479,10 @@ class _Writer:
             cur = found.most_common(1)[0][0]
             shown = ", ".join(dict.fromkeys(where))
             out.append(f"currency: {cur}  # {_w('mapping.currency_found', self.lang, where=shown)}")
+            for sign in sorted(signs):
+                if convert.FAMILY_GUESS[sign] == cur:
+                    alike = ", ".join(sorted(convert.FAMILIES[sign][1] - {cur}))
+                    out.append(f"# {_w('mapping.currency_sign', self.lang, sign=sign, cur=cur, others=alike)}")
         else:
             cur = book_cur or "CNY"
             out.append(f"currency: {cur}  # {_w('mapping.currency_guess', self.lang, cur=cur)}")
@@ -634,6 +644,15 @@ class _Writer:
                 lines.append(f"  {fact}: {spec}  # {what}")
         opp = self.book.facts.get("opportunities")
         if opp is not None and opp.items and "opportunities" not in given:
-            lines += [f"  # {_w('mapping.opps', lang)}", "  opportunities:", f"    list: {OPPORTUNITIES[0]}",
-                      f"    where: {OPPORTUNITIES[1]}"]
+            declared = {f.name for f in opp.items}
+            items = [f"{item}: {field}" for item, field in OPPORTUNITY_ITEMS
+                     if item in declared and (field in t or field in COMPUTED_FIELDS)]
+            listed = "{" + ", ".join(items) + "}"
+            if items and has_status:
+                lines += [f"  # {_w('mapping.opps', lang)}", "  opportunities:", f"    list: {listed}",
+                          "    where: {status: open}"]
+            else:
+                why = _w("mapping.agg_missing", lang, what="stage/status" if items else "name, amount, stage")
+                lines += [f"  # {_w('mapping.opps', lang)}: {why}",
+                          f"  # opportunities: {{list: {listed}, where: {{status: open}}}}"]
         return lines

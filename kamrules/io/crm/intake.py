@@ -298,7 +298,8 @@ class _Run:
                         or (short.get(key[:15]) if _SF_ID.match(key) else None)
                 if target is None:
                     hint = ""
-                    if suggested < SUGGEST_LIMIT:
+                    # a numeric id one digit off (1067, 1057) is as likely another account as a typo
+                    if suggested < SUGGEST_LIMIT and not key.isdigit():
                         suggested += 1
                         pool = [a.name for a in accounts] if deals_spec.join_to == "name" else list(by_id)
                         hint = suggest(key, pool)
