@@ -944,6 +944,9 @@ FIRST_HOUR_ACCOUNT_CASES = [
          ("the number 24,5% is split at its comma:", "write a decimal with a point: average_margin: 24.5%"),
          why="'quote it or drop the commas' would make 24,5% 245%"),
     Case("comma_decimal_block.yaml", "account.value", (5,), ("'18,5%'", "write a decimal with a point: 18.5%")),
+    Case("point_groups.yaml", "account.value", (4,), ("'1.234.567,50'", "a point marks decimals here, not thousands",
+                                                      "write 1234567.50"),
+         why="a European export's amount got the generic money hint"),
     Case("comma_team_integer.yaml", "yaml.number-comma", (4,), ("the number 1,200", "accounts_per_manager: 1200")),
     # class 12: units, enum values and keys, with hints in the language of the input
     Case("unit_days_for_points.yaml", "account.value", (4,), ("'90天'", "这一项的单位是分，不是天"),

@@ -472,6 +472,33 @@ def test_a_us_export_left_at_the_rulebooks_currency_refuses_its_dollar_amounts(t
     assert unknown.code == "crm.unknown-account" and "did you mean" not in unknown.hint
 
 
+def test_a_join_that_matches_no_account_stops_the_run(tmp_path, course):
+    """Every deal names an account the accounts table lacks: the join reads the wrong column, and
+    every account would be evaluated with no revenue. Exit 2 with a few values of each side."""
+    (tmp_path / "companies.csv").write_text("Record ID,Company name\n101,Acme\n102,Globex\n", encoding="utf-8")
+    (tmp_path / "deals.csv").write_text(
+        "Record ID,Deal Stage,Amount,Close Date,Associated Company ID\n"
+        "9,Closed Won,100,2026-03-01,9001\n8,Closed Won,200,2026-04-01,9002\n7,Closed Won,300,2026-04-01,\n",
+        encoding="utf-8")
+    files = [str(tmp_path / "companies.csv"), str(tmp_path / "deals.csv")]
+    m = mapping_file(tmp_path, draft_mapping(files, course, "en"))
+    got = read_mapped(files, m, course, AS_OF)
+    assert got.report.balanced() and got.report.unknown_account == 2  # the library still says where rows went
+    p = got.unjoined
+    assert p is not None and p.severity == "error"
+    assert p.code == "crm.nothing-joined" and p.path == "deals.join" and p.location.file == m
+    assert "none of the 2 deals that name an account matches" in p.message
+    assert "'9001', '9002'" in p.message and "'101', '102'" in p.message
+    r = CliRunner().invoke(main, ["portfolio", *files, "--mapping", m, "--as-of", "2026-06-30"])
+    assert r.exit_code == 2 and "error[crm.nothing-joined]" in r.output and "Traceback" not in r.output
+    assert "crm.unknown-account" not in r.output  # the cause, not the 2 (or 3,000) deals one by one
+    # a deal naming a listed account, refused for its amount: the join is right; its rows say the rest
+    with open(tmp_path / "deals.csv", "a", encoding="utf-8") as f:
+        f.write("6,Closed Won,lots,2026-05-01,101\n")
+    got = read_mapped(files, m, course, AS_OF)
+    assert got.unjoined is None and got.report.joined == 0 and got.report.rejected_deals == 1
+
+
 def test_money_units_currency_cells_and_value_maps(course):
     from kamrules.io.crm.mapping import MappingSpec, TableSpec
 
@@ -862,6 +889,9 @@ def test_every_row_lands_in_exactly_one_place(tmp_path_factory, book, accounts, 
     got = read_mapped([str(d / "accounts.csv"), str(d / "deals.csv")], str(m), book, AS_OF)
     r = got.report
     assert r.balanced(), r.as_dict()
+    if got.unjoined is not None:  # no deal names an account of the table, and some name one
+        named = {x[1].strip() for x in deals if x[1].strip()}
+        assert r.joined == 0 and r.unknown_account > 0 and not named & {a.id for a, _ in got.accounts}
     non_blank_accounts = sum(1 for a in accounts if any(a))
     non_blank_deals = sum(1 for x in deals if any(x))
     assert (r.account_rows, r.deal_rows) == (non_blank_accounts, non_blank_deals)

@@ -208,6 +208,10 @@ def read_mapped(files: tuple[str, ...], mapping: str, book: Any, as_of: _dt.date
     from kamrules.io.crm.intake import read_mapped as read
 
     intake = read(files, mapping, book, as_of)
+    if intake.unjoined is not None:  # before the thousands of deals it would list one by one
+        from kamrules.io.crm.mapping import MappingError
+
+        raise MappingError([intake.unjoined])
     report = intake.report
     refused = report.refused()
     if strict and refused:

@@ -454,6 +454,9 @@ def number_hint(type_: str, unit: str, raw: Any) -> str:
 
 
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+\s*[^\W\d_]*%?")  # one comma, not before a group of three
+# 1.234.567,50 or 2.000.000: points that group thousands (a European export); one point alone
+# (1.234) is a decimal and reads as one
+_POINT_GROUPS = re.compile(r"[-+]?\d{1,3}(?:\.\d{3})+,\d+%?|[-+]?\d{1,3}(?:\.\d{3}){2,}%?|[-+]?\d{1,3}\.\d{3},\d+%?")
 
 
 def amount_hint(raw: Any, type_: str) -> str:
@@ -467,6 +470,8 @@ def amount_hint(raw: Any, type_: str) -> str:
     unit = unit_in(text) if isinstance(raw, str) else ""
     if _DECIMAL_COMMA.fullmatch(text.strip()):  # 1,5 · 18,5%: a comma only groups thousands here
         return t("value.decimal_comma", lang, point=text.strip().replace(",", "."))
+    if _POINT_GROUPS.fullmatch(text.strip()):
+        return t("value.point_groups", lang, point=text.strip().replace(".", "").replace(",", "."))
     if unit:
         shown = UNITS[unit].zh if lang == "zh" else UNITS[unit].en
         if type_ == "percent":

@@ -51,6 +51,9 @@ class Intake:
     accounts: tuple[tuple[Account, Location], ...]
     report: Report
     rejected: Mapping[str, tuple[Problem, ...]] = field(default_factory=dict)  # account id → why its row was left out
+    # deals name accounts, and not one of them is in the accounts table: the join reads the wrong
+    # column (the command line stops on it; the report above still says where every row went)
+    unjoined: Problem | None = None
 
 
 def _problem(code: str, message: str, loc: Location, path: str = "", expected: str = "", hint: str = "") -> Problem:
@@ -193,6 +196,8 @@ class _Run:
         self.rejected: dict[str, tuple[Problem, ...]] = {}
         self.cells: list[Problem] = []  # cells left out of rows that count
         self.converted: dict[str, int] = {}  # currency → amounts converted from it
+        self.unknown_keys: list[str] = []  # the first accounts deals named that the accounts table lacks
+        self.named_known = 0  # deals whose account column names an account of the table (valid or not)
         self._found: dict[int, tuple[list[tuple[ColumnSpec, int]], ColumnSpec | None, int]] = {}
 
     def left_out(self, counter: str, p: Problem) -> None:
@@ -277,6 +282,10 @@ class _Run:
                         "crm.no-account", f"the deal names no account (column '{join_header}' is empty)", where,
                         join_header, hint="link the deal to its account in the CRM"))
                     continue
+                if deals_spec.join_to == "name":
+                    self.named_known += norm(key_cell.text) in by_name
+                else:
+                    self.named_known += key_cell.text in by_id or key_cell.text[:15] in short
                 deal, problems = self.deal(b, row, needs_close)
                 if deal is None:
                     self.counts["rejected_deals"] += 1
@@ -303,6 +312,8 @@ class _Run:
                         suggested += 1
                         pool = [a.name for a in accounts] if deals_spec.join_to == "name" else list(by_id)
                         hint = suggest(key, pool)
+                    if len(self.unknown_keys) < 3:
+                        self.unknown_keys.append(key)
                     self.left_out("unknown_account", _problem(
                         "crm.unknown-account", f"the deal names the account '{key}', which is not in the accounts "
                         "table", kwhere, join_header, f"an account {deals_spec.join_to} of the accounts table",
@@ -597,6 +608,9 @@ def read_exports(files: Sequence[str], spec: MappingSpec, book: Rulebook, as_of:
         for d in acc.deals:
             by_status[d.status] = by_status.get(d.status, 0) + 1
     c = run.counts
+    unjoined = None
+    if spec.deals is not None and run.named_known == 0 and c["unknown_account"] and account_rows:
+        unjoined = _nothing_joined(spec.deals, run, account_rows)
     report = Report(
         files=tuple(counts),
         account_rows=sum(f.rows for f in counts if f.table == "accounts"), accounts=len(accounts),
@@ -608,7 +622,24 @@ def read_exports(files: Sequence[str], spec: MappingSpec, book: Rulebook, as_of:
         notes=tuple(_currency_notes(spec, run.converted) + run.notes),
         problems=tuple(sorted((_safe(p) for p in run.problems), key=Problem.sort_key)),
         cells=tuple(sorted((_safe(p) for p in run.cells), key=Problem.sort_key)))
-    return Intake(tuple(accounts), report, {k: tuple(_safe(p) for p in v) for k, v in run.rejected.items()})
+    return Intake(tuple(accounts), report, {k: tuple(_safe(p) for p in v) for k, v in run.rejected.items()},
+                  None if unjoined is None else _safe(unjoined))
+
+
+def _nothing_joined(deals: TableSpec, run: _Run, account_rows: Sequence[_AccountRow]) -> Problem:
+    """Every deal that names an account names one the accounts table lacks: the join reads the wrong
+    column (or the accounts' names as ids), and every account would be evaluated without its deals —
+    no revenue, no orders — a book of verdicts on nothing. Not a row problem: the mapping's (an error
+    where the command line reports it)."""
+    theirs = ", ".join(f"'{k}'" for k in run.unknown_keys)
+    ours = ", ".join(f"'{a.name if deals.join_to == 'name' else a.id}'" for a in account_rows[:3])
+    n = run.counts["unknown_account"]
+    return Problem("crm.nothing-joined", f"none of the {n:,} deals that name an account matches an account of the "
+                   f"accounts table: the deals' '{deals.join_column}' holds {theirs}, the accounts' {deals.join_to} "
+                   f"{ours}", deals.location, path="deals.join",
+                   expected=f"a deals column holding the accounts' {deals.join_to}",
+                   hint="join on the column that holds the account's id (join: {column: …, to: id}), or on its "
+                        "name (to: name); check that both exports come from the same CRM")
 
 
 def _date_notes(run: _Run, coverage: Coverage, as_of: _dt.date) -> None:
