@@ -341,14 +341,11 @@ def compile_fires(c: ir.Cond, may_bound: Callable[[ir.Cmp], bool]) -> Pred:
     def boundable(x: ir.Cond) -> bool:
         return any(type(lit) is ir.Cmp and may_bound(lit) for lit in ir.literals(x))
 
-    bounded = compile_cond(c, may_bound)
-    if not boundable(c):
-        return lambda env, as_of, item: bounded(env, as_of, item) is True
-    match c:
-        case ir.And() | ir.Or():
-            parts = [(compile_cond(i, _never), compile_cond(i, may_bound) if boundable(i) else None) for i in c.items]
-        case _:
-            return lambda env, as_of, item: bounded(env, as_of, item) is True
+    if not boundable(c) or type(c) not in (ir.And, ir.Or):
+        whole = compile_cond(c, may_bound)
+        return lambda env, as_of, item: whole(env, as_of, item) is True
+    assert isinstance(c, (ir.And, ir.Or))
+    parts = [(compile_cond(i, _never), compile_cond(i, may_bound) if boundable(i) else None) for i in c.items]
     if isinstance(c, ir.And):
         def all_hold(env: Env, as_of: _dt.date, item: Any) -> bool:
             pending = []
