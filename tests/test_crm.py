@@ -634,6 +634,41 @@ def test_a_workbook_with_both_tables_on_named_sheets(tmp_path, course):
     assert values(by_number) == v  # sheet 2 is 客户
 
 
+@pytest.mark.parametrize("fmt, shown", [('"$"#,##0.00', "$"), ("[$€-407]#,##0.00", "€"), ("[$USD] #,##0", "USD"),
+                                         ("¥#,##0;[Red]-¥#,##0", "¥"), ('#,##0 "EUR"', "EUR"), ('"US$"#,##0', "US$"),
+                                         ('_("$"* #,##0.00_)', "$"), ("#,##0.00", ""), ("General", ""),
+                                         ("[$-409]mmm d, yyyy", ""), ("DD-MMM-YY", ""), ('0 "pcs"', ""),
+                                         ("[Red]#,##0", "")])
+def test_the_currency_a_number_format_shows(fmt, shown):
+    from kamrules.io.crm.sources import format_currency
+
+    assert format_currency(fmt) == shown
+
+
+def test_a_workbooks_currency_formatted_amounts_are_read_in_that_currency(tmp_path, course):
+    """A number Excel shows as $12,500.00 is dollars: refused in a mapping that says CNY, converted
+    in one that says USD with a rate, and init mapping proposes USD from the format alone."""
+    import openpyxl
+
+    path = tmp_path / "book.xlsx"
+    _workbook(path, {"客户": [["客户编号", "客户名称"], ["K-1", "华信"]],
+                     "商机": [["客户编号", "金额", "阶段", "成交日期"], ["K-1", 12500, "赢单", _dt.date(2026, 3, 1)],
+                              ["K-1", 500.5, "赢单", _dt.date(2026, 4, 1)]]})
+    wb = openpyxl.load_workbook(path)
+    for cell in ("B2", "B3"):
+        wb["商机"][cell].number_format = '"$"#,##0.00'
+    wb.save(path)
+    text = XLSX_MAPPING.replace("sheet: %s", "sheet: 客户").replace("毛利率: gross_margin", "").replace(
+        ", }", "}").replace("金额(万元): {to: amount, unit: 万}", "金额: amount")
+    got = read_exports([str(path)], load_mapping(mapping_file(tmp_path, text), course), course, AS_OF)
+    assert [p.code for p in got.report.problems] == ["crm.currency", "crm.currency"]
+    assert "'$12500' is written in dollars ($)" in got.report.problems[0].message
+    usd = text.replace("currency: CNY", "currency: USD\nrates: {USD: 7}")
+    got = read_exports([str(path)], load_mapping(mapping_file(tmp_path, usd, "usd.yaml"), course), course, AS_OF)
+    assert not got.report.problems and values(got)["K-1"]["revenue"] == pytest.approx((12500 + 500.5) * 7)
+    assert "currency: USD" in draft_mapping([str(path)], course, "en")
+
+
 def test_sheet_choice(tmp_path):
     path = _workbook(tmp_path / "w.xlsx", {"Notes": [["hello"]], "Deals": [["Id", "Amount"], ["d", 1]],
                                           "Other": [["Id", "Amount"], ["e", 2]]})

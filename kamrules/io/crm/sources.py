@@ -20,6 +20,7 @@ import datetime as _dt
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -329,14 +330,42 @@ def _open_workbook(file: str) -> Any:
                                    hint="open it in Excel and save it again as .xlsx, or export CSV")]) from None
 
 
+# The currency a number format shows: [$€-407] or [$USD] (Excel's locale-tagged currency), a
+# quoted "$" or "US$", or a bare sign outside quotes. Only the first section (positive numbers).
+_FORMAT_TAG = re.compile(r"\[\$([^\]-]+)[^\]]*\]")
+_FORMAT_QUOTED = re.compile(r'"([^"]*)"')
+_FORMAT_SIGNS = ("US$", "HK$", "$", "€", "£", "¥", "￥", "₩", "₹")
+
+
+def format_currency(number_format: str) -> str:
+    """The currency sign or code a cell's number format writes beside its number, or ""."""
+    first = number_format.split(";", 1)[0]
+    tag = _FORMAT_TAG.search(first)
+    if tag:
+        return tag.group(1).strip()
+    quoted = " ".join(_FORMAT_QUOTED.findall(first))
+    bare = re.sub(r"\[[^\]]*\]", "", _FORMAT_QUOTED.sub("", first))  # [$-409] locale, [Red], [h]
+    for text in (quoted, bare):
+        for sign in _FORMAT_SIGNS:
+            if sign in text:
+                return sign
+    code = re.search(r"\b([A-Z]{3})\b", quoted)  # "EUR" quoted; unquoted letters are date codes (MMM)
+    return code.group(1) if code else ""
+
+
 def _xlsx_value(cell: Any) -> Any:
     v = cell.value
     if isinstance(v, str):
         return v.strip() or None
     if isinstance(v, _dt.datetime):
         return v.date()
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and "%" in (getattr(cell, "number_format", "") or ""):
-        return f"{round(v * 100, 10):g}%"  # what Excel shows: 0.18 formatted as a percent is 18%
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        fmt = getattr(cell, "number_format", "") or ""
+        if "%" in fmt:
+            return f"{round(v * 100, 10):g}%"  # what Excel shows: 0.18 formatted as a percent is 18%
+        if fmt != "General" and (cur := format_currency(fmt)):
+            # what Excel shows, $12,500.00: the amount is read in the currency it names (io/crm/convert)
+            return f"{cur} {v!r}" if cur.isalpha() else f"{cur}{v!r}"
     return v
 
 
