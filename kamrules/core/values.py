@@ -112,9 +112,54 @@ def within_range(x: float | Decimal, raw: Any) -> None:
         raise _too_big(raw)
 
 
+# What a CRM export's number cells mostly hold: ASCII digits, maybe a point, a minus, a power-of-ten
+# multiplier (a (万元) column appends 万) or a percent sign, nothing else. Such a text is read
+# without Decimal: its value is the decimal number "digits e shift" exactly, and float() of that
+# text is the correctly rounded double of it — what float(Decimal) gives on the exact path, whose
+# product and quotient are exact too (at most 27 digits, within Decimal's 28). At most 15 digits
+# before the point after the shift, so the value is below 10^15 and in range.
+_PLAIN_AMOUNT = re.compile(r"(-?)([0-9]{1,15})(?:\.([0-9]{1,12}))?(万亿|千万|百万|[千万亿kKMB])?(%?)")
+_SHIFTS = {None: 0, "千": 3, "k": 3, "K": 3, "万": 4, "百万": 6, "M": 6, "千万": 7, "亿": 8, "B": 9, "万亿": 12}
+_PLAIN_COUNT = re.compile(r"[0-9]{1,15}")
+
+
+def plain_amount(text: str, allow_percent: bool = False) -> float | None:
+    """parse_amount(text, allow_percent=…) for a plain number (_PLAIN_AMOUNT), without Decimal; None
+    for any other text (then parse_amount's exact path decides, and says what is wrong).
+    tests/test_values_fast.py holds it to the exact path on generated texts."""
+    m = _PLAIN_AMOUNT.fullmatch(text)
+    if m is None:
+        return None
+    sign, whole, frac, mult, percent = m.groups()
+    shift = _SHIFTS[mult]
+    if percent:
+        if not allow_percent:
+            return None  # the exact path says why a percent is refused here
+        shift -= 2
+    if len(whole) + shift > 15:
+        return None  # maybe beyond 10^15: the exact path checks the range
+    return float(f"{sign}{whole}.{frac or '0'}e{shift}") + 0.0
+
+
+def plain_count(text: str, whole: bool) -> float | int | None:
+    """_parse_count(text, …) for ASCII digits alone (no unit, sign or point), else None."""
+    if _PLAIN_COUNT.fullmatch(text) is None:
+        return None
+    return int(text) if whole else float(text) + 0.0
+
+
 def parse_amount(raw: Any, *, allow_percent: bool = False) -> float:
     """A number in any friendly form, within ±10^15. Returns a float (ints stay integral-valued;
     -0.0 becomes 0.0, so nothing prints as '-0')."""
+    if type(raw) is str:
+        fast = plain_amount(raw, allow_percent)
+        if fast is not None:
+            return fast
+    return exact_amount(raw, allow_percent=allow_percent)
+
+
+def exact_amount(raw: Any, *, allow_percent: bool = False) -> float:
+    """parse_amount the exact way (Decimal), for every form: the oracle of its fast path."""
     if isinstance(raw, bool):
         raise ValueProblem(f"expected a number, got {str(raw).lower()}", expected="a number")
     if isinstance(raw, int):
@@ -267,6 +312,10 @@ def parse_integer(raw: Any) -> int:
 
 
 def _parse_count(raw: Any, type_: str, unit: str) -> float | int:
+    if type(raw) is str:
+        fast = plain_count(raw, type_ == "integer")  # digits carry no unit word: strip_unit would find none
+        if fast is not None:
+            return fast
     parse = parse_integer if type_ == "integer" else parse_amount
     bare = strip_unit(raw, unit) if isinstance(raw, str) else None
     try:

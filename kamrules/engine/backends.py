@@ -44,13 +44,22 @@ class ReferenceBackend:
         env = dict(facts.env)
         out: list[Match] = []
         as_of = facts.as_of
-        for s, rules in enumerate(prog.by_stratum):
+        for s, (rules, plan) in enumerate(prog.fires_by_stratum):
             matches = []
-            for r, cond in rules:
+            tests = plan.tests
+            memo: list[bool | None] = [None] * len(tests)  # each shared test once per stratum (reference.fires_of)
+            for r, (guards, rest) in zip(rules, plan.rules):
                 try:
-                    if cond(env, as_of, None) is True:
-                        # the bindings: the rule's own properties, encoded as the stratum's fact holds them
-                        matches.append(Match(r.id, s, bindings(r.props, prog.encode_props(env, as_of, r.props))))
+                    for k in guards:
+                        v = memo[k]
+                        if v is None:
+                            v = memo[k] = tests[k](env, as_of, None)
+                        if not v:
+                            break
+                    else:
+                        if rest is None or rest(env, as_of, None):
+                            # the bindings: the rule's own properties, encoded as the stratum's fact holds them
+                            matches.append(Match(r.id, s, bindings(r.props, prog.encode_props(env, as_of, r.props))))
                 except Exception as e:  # same contract as the durable backend: name rule and account
                     raise EngineError(f"rule '{r.id}' failed on account '{facts.account.id}': {e}",
                                       rule=r.id, account=facts.account.id) from e

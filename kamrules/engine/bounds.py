@@ -103,7 +103,10 @@ class BoundsTable:
         self._names: dict[int, tuple[ir.Cmp, tuple[str, ...]]] = {}
         self._cls: dict[tuple[str, str], int] = {}
         self._bases: dict[str, frozenset[str]] = {}
-        self._deciders: dict[int, tuple[ir.Cmp, Decider | None]] = {}
+        # by identity: (the comparison, its decider, the index of its equals) — equal comparisons in
+        # several rules (`margin_after_cts < 0` in five) share one decision per account
+        self._deciders: dict[int, tuple[ir.Cmp, Decider | None, int]] = {}
+        self._same: dict[ir.Cmp, int] = {}
         self._metric_fns: dict[str, EndsFn] = {}
         found: dict[int, ir.Cmp] = {}
         for r in book.rules:
@@ -120,11 +123,18 @@ class BoundsTable:
     def decider(self, c: ir.Cmp) -> Decider | None:
         """The comparison compiled into a function of (env, Bounds) that decides it as
         `Bounds.decide_tree` does; None for a comparison bounds never decide."""
+        return self._decider_entry(c)[1]
+
+    def _decider_entry(self, c: ir.Cmp) -> tuple[ir.Cmp, Decider | None, int]:
         hit = self._deciders.get(id(c))
         if hit is None or hit[0] is not c:
             fn = _compile_decider(self, c) if self.candidate(c) else None
-            hit = self._deciders[id(c)] = (c, fn)  # holding c keeps its id from being reused
-        return hit[1]
+            try:
+                key = self._same.setdefault(c, len(self._same))  # hashed once per comparison object
+            except TypeError:  # pragma: no cover - a constant that cannot be hashed: its own decision
+                key = -1 - len(self._deciders)
+            hit = self._deciders[id(c)] = (c, fn, key)  # holding c keeps its id from being reused
+        return hit
 
     def metric_fn(self, name: str) -> EndsFn:
         """A metric's formula compiled into its interval's ends (integer metrics rounded)."""
@@ -620,7 +630,7 @@ class Bounds:
         self.env = env  # the account's facts and metrics (the dict build_facts fills)
         self.as_of = as_of
         self.metrics: dict[str, Interval | None] = {}  # missing metric → its interval (None: none known)
-        self._decided: dict[int, tuple[ir.Cmp, Truth3]] = {}
+        self._decided: dict[int, Truth3] = {}  # by the comparison's index among its equals (BoundsTable)
         self._ivs: dict[str, Ends | None] = {}  # the compiled form's metric intervals
 
     def metric(self, name: str) -> Interval | None:
@@ -706,13 +716,14 @@ class Bounds:
         backend's `$or` must not find both of its branches true (one action per true branch).
         Computed by the comparison's compiled decider (BoundsTable.decider); `decide_tree` is the
         same answer from the tree, which the tests hold it to."""
-        hit = self._decided.get(id(c))
-        if hit is not None and hit[0] is c:
-            return hit[1]
         known = self.table._deciders.get(id(c))
-        decider = known[1] if known is not None and known[0] is c else self.table.decider(c)
-        value = None if decider is None else decider(self.env, self)
-        self._decided[id(c)] = (c, value)
+        if known is None or known[0] is not c:
+            known = self.table._decider_entry(c)
+        _, decider, key = known
+        decided = self._decided
+        if key in decided:
+            return decided[key]
+        value = decided[key] = None if decider is None else decider(self.env, self)
         return value
 
     def decide_tree(self, c: ir.Cmp) -> Truth3:

@@ -22,7 +22,7 @@ from dataclasses import field
 from typing import Any, Mapping
 
 from kamrules.engine.bounds import table_for
-from kamrules.engine.reference import BOUNDS
+from kamrules.engine.reference import BOUNDS, Stratum
 from kamrules.language import ir
 from kamrules.rulebook.model import Rulebook
 from kamrules.core.record import dataclass
@@ -151,6 +151,20 @@ class Program:
         may_bound = table_for(self.book).candidate
         return tuple(tuple((r, compile_cond(r.cond, may_bound)) for r in self.rules if r.stratum == s and r.durable)
                      for s in range(self.strata))
+
+    @functools.cached_property
+    def fires_by_stratum(self) -> tuple[tuple[tuple[CompiledRule, ...], Stratum], ...]:
+        """Per stratum, the rules that can fire and their conditions compiled to say whether each
+        fires (`by_stratum`'s condition is true): plain tests shared by the stratum's rules, bounds
+        asked only when the answer could turn on them (reference engine; reference.compile_stratum)."""
+        from kamrules.engine.reference import compile_stratum
+
+        may_bound = table_for(self.book).candidate
+        out = []
+        for s in range(self.strata):
+            rules = tuple(r for r in self.rules if r.stratum == s and r.durable)
+            out.append((rules, compile_stratum([r.cond for r in rules], may_bound)))
+        return tuple(out)
 
 
 def encode_value(v: Any) -> Any:

@@ -68,6 +68,46 @@ def _compiled_metrics(book: Rulebook) -> tuple[tuple[str, str, Any], ...]:
     return _METRICS[book.digest]
 
 
+_SOME: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, str, Any], ...]] = {}  # (digest, names) → metrics
+
+
+def _metrics_for(book: Rulebook, names: tuple[str, ...]) -> tuple[tuple[str, str, Any], ...]:
+    """The compiled metrics `names` need (themselves and the metrics their formulas read), in
+    build_facts' order."""
+    key = (book.digest, names)
+    hit = _SOME.get(key)
+    if hit is None:
+        from kamrules.language import ir
+
+        need: set[str] = set()
+        todo = [n for n in names if n in book.metrics]
+        while todo:
+            n = todo.pop()
+            if n not in need:
+                need.add(n)
+                todo.extend(r.name for r in ir.refs(book.metrics[n].term) if r.name in book.metrics)
+        hit = _SOME[key] = tuple(m for m in _compiled_metrics(book) if m[0] in need)
+    return hit
+
+
+def some_values(account: Account, book: Rulebook, as_of: _dt.date, names: tuple[str, ...]) -> dict[str, Any]:
+    """The account's facts with the metrics `names` need, each as build_facts computes it (the same
+    values in the same order: a metric reads only the facts and the metrics before it), and
+    nothing else — no bounds, no data checks: the first pass of a ranked run needs a few measures."""
+    env: dict[str, Any] = dict(account.values)
+    if None in env.values():
+        env = {k: v for k, v in env.items() if v is not None}
+    for name, type_, term in _metrics_for(book, names):
+        value = term(env, as_of, None)
+        if type(value) is float and value - value != 0:
+            value = None
+        if value is not None:
+            if type_ == "integer" and isinstance(value, float):
+                value = round(value)
+            env[name] = value
+    return env
+
+
 def build_facts(account: Account, book: Rulebook, as_of: _dt.date) -> Facts:
     env: dict[str, Any] = dict(account.values)
     if None in env.values():  # rare: a loader keeps no missing value

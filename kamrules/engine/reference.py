@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import operator
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from kamrules.language import ir
 from kamrules.language.intervals import Interval
@@ -327,6 +327,64 @@ def compile_cond(c: ir.Cond, may_bound: Callable[[ir.Cmp], bool] | None = None) 
             ir.unknown(c)
 
 
+def compile_fires(c: ir.Cond, may_bound: Callable[[ir.Cmp], bool]) -> Pred:
+    """`compile_cond(c, may_bound)(…) is True`, asking the account's bounds only when the answer
+    could still turn on them (the reference engine fires a rule only when its condition is true).
+
+    Bounds only turn an unknown comparison into true or false, and Kleene logic is monotone: a
+    value known without them stays. So a conjunction is first evaluated without bounds; it cannot
+    hold when a part is false, or unknown with nothing bounds may decide (no candidate comparison
+    in it: it stays unknown); only the unknown parts that bounds may decide are then evaluated with
+    them, one by one, and the first that does not hold ends it. A disjunction likewise, stopping at
+    the first part that holds. On a CRM export most rules are unknown because of a figure no range
+    bounds: before this, their other comparisons asked the bounds (≈ 40 per account) for nothing."""
+    def boundable(x: ir.Cond) -> bool:
+        return any(type(lit) is ir.Cmp and may_bound(lit) for lit in ir.literals(x))
+
+    if not boundable(c) or type(c) not in (ir.And, ir.Or):
+        whole = compile_cond(c, may_bound)
+        return lambda env, as_of, item: whole(env, as_of, item) is True
+    assert isinstance(c, (ir.And, ir.Or))
+    parts = [(compile_cond(i, _never), compile_cond(i, may_bound) if boundable(i) else None) for i in c.items]
+    if isinstance(c, ir.And):
+        def all_hold(env: Env, as_of: _dt.date, item: Any) -> bool:
+            pending = []
+            for plain, with_bounds in parts:
+                v = plain(env, as_of, item)
+                if v is True:
+                    continue
+                if v is False or with_bounds is None:
+                    return False  # false, or unknown whatever the bounds say: the conjunction is not true
+                pending.append(with_bounds)
+            if pending and BOUNDS not in env:
+                return False
+            for p in pending:
+                if p(env, as_of, item) is not True:
+                    return False
+            return True
+        return all_hold
+
+    def any_holds(env: Env, as_of: _dt.date, item: Any) -> bool:
+        pending = []
+        for plain, with_bounds in parts:
+            v = plain(env, as_of, item)
+            if v is True:
+                return True
+            if v is None and with_bounds is not None:
+                pending.append(with_bounds)
+        if pending and BOUNDS not in env:
+            return False
+        for p in pending:
+            if p(env, as_of, item) is True:
+                return True
+        return False
+    return any_holds
+
+
+def _never(c: ir.Cmp) -> bool:
+    return False
+
+
 def _junction(parts: list[Fn3], decisive: bool) -> Fn3:
     """Kleene and (decisive False: one false decides it) / or (decisive True: one true does)."""
 
@@ -609,3 +667,97 @@ def _same_text_field(c: ir.Or) -> tuple[str, frozenset[str]] | None:
         key = k
         values.add(right.value)
     return (key, frozenset(values)) if key is not None else None
+
+
+# ----------------------------------------------------------------------------- a stratum's rules
+#
+# Most rules of a stratum cannot fire on a given account, and most of those say so in a plain
+# test of one value against a constant: `final == key` (35 rules of the course), `single_indicator
+# == key`, `executive_contacts >= 1`. Such a part of a conjunction (or a whole condition that is
+# one) must be true for the rule to fire; when it reads a value bounds never decide, it is true
+# or not whatever the bounds say. So each distinct such test is evaluated at most once per
+# stratum and account, and a rule one of whose tests is not true is not evaluated at all; a rule
+# whose tests all hold evaluates only the rest of its conjunction (true parts do not change a
+# Kleene conjunction). On the benchmark's CRM export this skips ≈ 140 of the 210 rules per
+# account for ≈ 90 tests.
+
+@dataclass(frozen=True)
+class Stratum:
+    """A stratum's rules compiled for `fires`: the shared tests and, per rule, its tests' indexes
+    and whether the rest of its condition holds (None: nothing is left to ask)."""
+
+    tests: tuple[Pred, ...]
+    rules: tuple[tuple[tuple[int, ...], Pred | None], ...]
+
+
+def _guard(c: ir.Cond, may_bound: Callable[[ir.Cmp], bool]) -> bool:
+    """A comparison of a fact, metric or resolved value against a constant that bounds never decide."""
+    return (type(c) is ir.Cmp and type(c.left) is ir.Ref and c.left.kind != "item" and type(c.right) is ir.Const
+            and not may_bound(c))
+
+
+def compile_stratum(conds: Sequence[ir.Cond], may_bound: Callable[[ir.Cmp], bool]) -> Stratum:
+    """`compile_fires(c, may_bound)` for each of a stratum's conditions, with their plain tests
+    shared (see above); `fires_of(stratum, i, …)` is the same answer for the i-th condition."""
+    index: dict[ir.Cmp, int] = {}
+    tests: list[Pred] = []
+    rules: list[tuple[tuple[int, ...], Pred | None]] = []
+    for c in conds:
+        parts = c.items if type(c) is ir.And else (c,)
+        guards: list[int] = []
+        rest: list[ir.Cond] = []
+        for p in parts:
+            if _guard(p, may_bound):
+                assert type(p) is ir.Cmp
+                k = index.get(p)
+                if k is None:
+                    k = index[p] = len(tests)
+                    tests.append(_holds_plain(p))
+                if k not in guards:
+                    guards.append(k)
+            else:
+                rest.append(p)
+        if not guards:
+            rules.append(((), compile_fires(c, may_bound)))
+        elif not rest:
+            rules.append((tuple(guards), None))
+        else:
+            rules.append((tuple(guards), compile_fires(rest[0] if len(rest) == 1 else ir.And(tuple(rest)), may_bound)))
+    return Stratum(tuple(tests), tuple(rules))
+
+
+def _holds_plain(c: ir.Cmp) -> Pred:
+    """`compile_cond(c, never)(…) is True` for a comparison of a plain value against a constant:
+    for a text or number constant, _compile_cmp's one-step test spelled out as a predicate."""
+    right = c.right.value if type(c.right) is ir.Const else None
+    ref = c.left
+    if right is None or isinstance(right, bool) or not isinstance(right, (str, int, float)) or type(ref) is not ir.Ref:
+        f = _compile_cmp(c, bounded=False)
+        return lambda env, as_of, item: f(env, as_of, item) is True
+    name, op, test = ref.name, c.op, _TESTS[c.op]
+    numeric = not isinstance(right, str)
+    fast: type = float if numeric else str
+    b = float(right) if numeric else right
+
+    def holds(env: Env, as_of: _dt.date, item: Any) -> bool:
+        a: Any = env.get(name)
+        t = type(a)
+        if t is fast:
+            return test(a, b)
+        if t is int and numeric:
+            return test(float(a), b)
+        return compare(op, a, right) is True
+    return holds
+
+
+def fires_of(stratum: Stratum, i: int, env: Env, as_of: _dt.date, memo: list[bool | None]) -> bool:
+    """Whether the stratum's i-th condition is true (compile_fires); `memo`: the tests' outcomes so
+    far on this account in this stratum ([None] * len(stratum.tests) at its start)."""
+    guards, rest = stratum.rules[i]
+    for k in guards:
+        v = memo[k]
+        if v is None:
+            v = memo[k] = stratum.tests[k](env, as_of, None)
+        if not v:
+            return False
+    return True if rest is None else rest(env, as_of, None)

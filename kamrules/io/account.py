@@ -43,7 +43,7 @@ from kamrules.core.grammar import (
     plain,
     read,
 )
-from kamrules.core.values import named_currency
+from kamrules.core.values import named_currency, plain_amount, plain_count
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
 from kamrules.rulebook.model import Account, FactDef, Rulebook
@@ -289,6 +289,12 @@ def _company_file(doc: Doc, group: str, ref: str, out: Collector) -> Any:
 # (tests/test_csv.py holds the two to that).
 
 
+_MONEY, _WHOLE, _NUMBER = 1, 2, 3
+_FAST = {"money": _MONEY, "integer": _WHOLE, "number": _NUMBER}
+_MEMO_TYPES = frozenset({"enum", "bool", "string"})
+_MEMO = 512
+
+
 class _Bail(Exception):
     """A cell the grammar would report: the row goes the full way."""
 
@@ -311,6 +317,16 @@ class FlatReader:
         assert isinstance(root, Facts)
         self.required = tuple(f.key for f in root.fields if f.required)
         self.ctx = _BailCtx(Doc(file="", data={}), Collector(), "account")
+        # per key: how _friendly reads a plain number there (core/values.py plain_amount, plain_count),
+        # or 0: the grammar reads every cell. A range check follows; anything else is the grammar's.
+        self.fast = tuple((_FAST.get(node.type, 0), node.min, node.max) if isinstance(node, Friendly) else (0, None, None)
+                          for _, _, node, _ in fields)
+        # per key of an enum, yes/no or text fact: the values its cells were read as, by text. What
+        # the grammar makes of a cell depends on the cell's text and the fact alone, and such columns
+        # repeat a few texts (高/中/低, 是/否, regions, industries, managers); at most _MEMO each
+        self.memo: tuple[dict[str, Any] | None, ...] = tuple(
+            {} if isinstance(node, Friendly) and node.type in _MEMO_TYPES and not money else None
+            for _, _, node, money in fields)
 
     def read(self, file: str, cells: list[tuple[int, str, int, int]]) -> Account | None:
         """The account of one document — `cells`: (index into the keys, text, line, column) of each
@@ -318,12 +334,29 @@ class FlatReader:
         g, ctx, fields, currency = self.grammar, self.ctx, self.fields, self.book.currency
         values: dict[str, Any] = {}
         locations: dict[str, Location] = {}
+        fast = self.fast
         try:
             for i, text, line, col in cells:
                 key, name, node, money = fields[i]
+                kind, lo, hi = fast[i]
+                if kind:  # a plain number (most cells of an export): the grammar's reading, without its steps
+                    value = plain_amount(text) if kind == _MONEY else plain_count(text, kind == _WHOLE)
+                    if value is not None and (lo is None or value >= lo) and (hi is None or value <= hi):
+                        values[name] = value  # digits name no currency
+                        locations[name] = Location(file, line, col)
+                        continue
+                memo = self.memo[i]
+                if memo is not None:
+                    value = memo.get(text)
+                    if value is not None:
+                        values[name] = value
+                        locations[name] = Location(file, line, col)
+                        continue
                 value = read(g, node, text, (key,), ctx)
                 if value is None or value is INVALID:  # pragma: no cover - INVALID comes with an error
                     return None
+                if memo is not None and len(memo) < _MEMO:
+                    memo[text] = value
                 if money and currency:
                     code = named_currency(text)
                     if code and code != currency:

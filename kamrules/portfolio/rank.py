@@ -28,7 +28,7 @@ from array import array
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence, overload
 
-from kamrules.engine.facts import build_facts
+from kamrules.engine.facts import some_values
 from kamrules.rulebook.model import Account, PortfolioDef, Rulebook
 
 EPS = 1e-9  # shares are sums of floats: 0.01 + 0.04 must still reach 5 %
@@ -238,7 +238,7 @@ def measure_values(account: Account, book: Rulebook, as_of: _dt.date | None,
                    names: Sequence[str]) -> tuple[float, ...]:
     """One account's measures in the order of `names`, NaN where missing (what a worker sends back
     in the first pass of a streamed run: a few floats per account)."""
-    env = build_facts(account, book, as_of or account.as_of or _dt.date.today()).env
+    env = some_values(account, book, as_of or account.as_of or _dt.date.today(), tuple(names))
     return tuple(math.nan if (x := _number(env.get(n))) is None else x for n in names)
 
 
