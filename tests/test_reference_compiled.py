@@ -84,7 +84,7 @@ def test_a_stratum_with_shared_tests_fires_the_rules_each_condition_fires() -> N
     each is a conjunction of a few literals drawn from a small pool, so the same test recurs."""
     seen = {"fired": 0, "skipped on a test": 0}
 
-    @settings(max_examples=300, deadline=None, derandomize=True)
+    @settings(max_examples=150, deadline=None, derandomize=True)
     @given(pool=st.lists(conditions(2), min_size=2, max_size=6), picks=st.lists(
         st.lists(st.integers(0, 5), min_size=1, max_size=4), min_size=1, max_size=8),
         values=fact_values(), seed=st.integers(0, 2**16), bounds=st.booleans(), which=st.integers(0, 2**16))

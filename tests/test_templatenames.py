@@ -176,7 +176,7 @@ def _jinja_reading(text: str) -> Any:
         return "syntax"
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(pieces=st.lists(_pieces(10), max_size=5))
 def test_if_names_read_messages_as_jinja_does(pieces: list[str]) -> None:
     """Near misses included: if_names reads a message exactly as Jinja does, or leaves it to Jinja."""
@@ -186,7 +186,7 @@ def test_if_names_read_messages_as_jinja_does(pieces: list[str]) -> None:
         assert names == _jinja_reading(text), text
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(pieces=st.lists(_pieces(0), min_size=1, max_size=4))
 def test_if_names_read_whole_messages(pieces: list[str]) -> None:
     """Messages of the language if_names knows (no near misses): what it reads, Jinja reads the same."""
