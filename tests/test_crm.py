@@ -441,15 +441,21 @@ def test_a_dollar_or_yen_sign_is_read_in_the_currency_it_can_mean(course):
         assert convert.cell_currency(cell) == (code, "300"), cell
 
 
+_HUBSPOT_DEALS = "Record ID,Deal Stage,Amount,Close Date,Associated Company ID\n"
+
+
+def _hubspot_pair(tmp_path: Path, deal_rows: str) -> list[str]:
+    """Two companies (101, 102) and the deals given, as a HubSpot export writes them."""
+    (tmp_path / "companies.csv").write_text("Record ID,Company name\n101,Acme\n102,Globex\n", encoding="utf-8")
+    (tmp_path / "deals.csv").write_text(_HUBSPOT_DEALS + deal_rows, encoding="utf-8")
+    return [str(tmp_path / "companies.csv"), str(tmp_path / "deals.csv")]
+
+
 def test_a_us_export_left_at_the_rulebooks_currency_refuses_its_dollar_amounts(tmp_path, course):
     """init mapping proposes USD for '$' amounts (with a TODO: which dollar?); a mapping that says
     CNY instead refuses each '$' amount with file:line rather than read dollars as yuan."""
-    (tmp_path / "companies.csv").write_text("Record ID,Company name\n101,Acme\n102,Globex\n", encoding="utf-8")
-    (tmp_path / "deals.csv").write_text(
-        "Record ID,Deal Stage,Amount,Close Date,Associated Company ID\n"
-        "9,Closed Won,\"$12,500.00\",2026-03-01,101\n8,Closed Won,\"$2,000.00\",2026-04-01,102\n",
-        encoding="utf-8")
-    files = [str(tmp_path / "companies.csv"), str(tmp_path / "deals.csv")]
+    files = _hubspot_pair(tmp_path, "9,Closed Won,\"$12,500.00\",2026-03-01,101\n"
+                                    "8,Closed Won,\"$2,000.00\",2026-04-01,102\n")
     text = draft_mapping(files, course, "en")
     assert "currency: USD  # the exports' currency (from 'Amount')" in text
     assert "# TODO: the amounts are written with '$', read here as USD; '$' may also be AUD, CAD" in text
@@ -465,8 +471,7 @@ def test_a_us_export_left_at_the_rulebooks_currency_refuses_its_dollar_amounts(t
         got.report.problems[0].message
     assert got.report.rejected_deals == 2 and values(got)["101"]["revenue"] == 0  # its only deal was refused
     # a numeric id one digit off another is not offered as a typo: it may well be another account
-    (tmp_path / "deals.csv").write_text("Record ID,Deal Stage,Amount,Close Date,Associated Company ID\n"
-                                        "9,Closed Won,12500,2026-03-01,103\n", encoding="utf-8")
+    _hubspot_pair(tmp_path, "9,Closed Won,12500,2026-03-01,103\n")
     got = read_mapped(files, mapping_file(tmp_path, cny, "cny.yaml"), course, AS_OF)
     ((unknown),) = got.report.problems
     assert unknown.code == "crm.unknown-account" and "did you mean" not in unknown.hint
@@ -475,12 +480,8 @@ def test_a_us_export_left_at_the_rulebooks_currency_refuses_its_dollar_amounts(t
 def test_a_join_that_matches_no_account_stops_the_run(tmp_path, course):
     """Every deal names an account the accounts table lacks: the join reads the wrong column, and
     every account would be evaluated with no revenue. Exit 2 with a few values of each side."""
-    (tmp_path / "companies.csv").write_text("Record ID,Company name\n101,Acme\n102,Globex\n", encoding="utf-8")
-    (tmp_path / "deals.csv").write_text(
-        "Record ID,Deal Stage,Amount,Close Date,Associated Company ID\n"
-        "9,Closed Won,100,2026-03-01,9001\n8,Closed Won,200,2026-04-01,9002\n7,Closed Won,300,2026-04-01,\n",
-        encoding="utf-8")
-    files = [str(tmp_path / "companies.csv"), str(tmp_path / "deals.csv")]
+    files = _hubspot_pair(tmp_path, "9,Closed Won,100,2026-03-01,9001\n8,Closed Won,200,2026-04-01,9002\n"
+                                    "7,Closed Won,300,2026-04-01,\n")
     m = mapping_file(tmp_path, draft_mapping(files, course, "en"))
     got = read_mapped(files, m, course, AS_OF)
     assert got.report.balanced() and got.report.unknown_account == 2  # the library still says where rows went
