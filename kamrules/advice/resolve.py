@@ -43,11 +43,13 @@ from kamrules.rulebook.model import Rulebook, RuleDef
 
 # What a rule does when it fires, prepared once per rulebook so that folding in a match is a few
 # dict operations: (classify, score, derive), each a tuple of
-#   classify: (dimension, value, the rule's rank for the hit policy or None, (rule id, value))
-#   score:    (score, compiled term, the points when constant else None, whether they add up exactly)
+#   classify: (dimension, value, the rule's rank for the hit policy, (rule id, value),
+#              the dimension's Classification when this rule alone classifies it)
+#   score:    (score, compiled term, the points when constant else None, whether they add up exactly,
+#              (rule id, the points) when constant else None)
 #   derive:   (name, (-priority, rule id, value))
-Classify = tuple[str, str, "tuple[Any, ...] | None", tuple[str, str]]
-Points = tuple[str, Fn3, "float | None", bool]
+Classify = tuple[str, str, "tuple[Any, ...]", tuple[str, str], Classification]
+Points = tuple[str, Fn3, "float | None", bool, "tuple[str, float] | None"]
 Derive = tuple[str, tuple[int, str, Any]]
 Effects = tuple[tuple[Classify, ...], tuple[Points, ...], tuple[Derive, ...]]
 
@@ -63,6 +65,10 @@ class _Table:
     rank: dict[str, dict[str, int]]  # dimension → value → its place in the declared order
     by_value: dict[str, bool]  # dimension → its hit policy is 'priority' (the value decides, not the rule)
     bool_derived: tuple[str, ...]  # derived facts that are false unless a rule asserts them
+    # the rules suppression is about (those that suppress others, and those they suppress): a
+    # stratum with none of them among its matches skips State._suppression
+    watched: frozenset[str] = frozenset()
+    suppressing: frozenset[str] = frozenset()  # the rules that suppress some other rule
     tracers: dict[str, tuple[Tracer, Tracer]] = field(default_factory=dict)  # filled on demand
 
     @functools.cached_property
@@ -70,19 +76,22 @@ class _Table:
         """Each dimension unclassified and each score without points (immutable, so shared)."""
         return ({d: Classification(d, None, (), ()) for d in self.book.dimensions},
                 {s: Score(s, None, ()) for s in self.book.scores})
-    _headlines: dict[str, dict[str, tuple[tuple[tuple[int, int, str, str], Headline], ...]]] = \
-        field(default_factory=dict)
+    _headlines: dict[str, dict[str, tuple[tuple[int, Headline], ...]]] = field(default_factory=dict)
 
-    def headlines(self, lang: str) -> dict[str, tuple[tuple[tuple[int, int, str, str], Headline], ...]]:
-        """Rule id → its findings' headlines with their sort keys: the same for every account."""
+    def headlines(self, lang: str) -> dict[str, tuple[tuple[int, Headline], ...]]:
+        """Rule id → its findings' headlines, each with its place in the order of all the
+        rulebook's headlines (Headline.sort_key; equal keys share a place): the same for every
+        account, and an int compares faster than the key."""
         table = self._headlines.get(lang)
         if table is None:
-            table = self._headlines[lang] = {}
-            for r in self.book.rules:
-                hs = [Headline(r.id, r.concept, kind, msg.severity, r.priority, r.title.get(lang) or r.id)
-                      for kind, msg in (("warning", r.warn), ("recommendation", r.recommend)) if msg is not None]
-                if hs:
-                    table[r.id] = tuple((h.sort_key(), h) for h in hs)
+            every = [Headline(r.id, r.concept, kind, msg.severity, r.priority, r.title.get(lang) or r.id)
+                     for r in self.book.rules
+                     for kind, msg in (("warning", r.warn), ("recommendation", r.recommend)) if msg is not None]
+            place = {k: i for i, k in enumerate(sorted({h.sort_key() for h in every}))}
+            by_rule: dict[str, list[tuple[int, Headline]]] = {}
+            for h in every:
+                by_rule.setdefault(h.rule, []).append((place[h.sort_key()], h))
+            table = self._headlines[lang] = {r: tuple(hs) for r, hs in by_rule.items()}
         return table
 
     def tracer(self, rule: RuleDef) -> tuple[Tracer, Tracer]:
@@ -107,7 +116,9 @@ def _table(book: Rulebook) -> _Table:
         table = _TABLES[book.digest] = _Table(
             book, {r.id: r for r in book.rules},
             {r.id: _effects(r, order, rank, by_value) for r in book.rules if r.classify or r.score_terms or r.derive},
-            order, rank, by_value, tuple(n for n, d in book.derived.items() if d.type == "bool"))
+            order, rank, by_value, tuple(n for n, d in book.derived.items() if d.type == "bool"),
+            frozenset(book.suppressors).union(*book.suppressors.values()),
+            frozenset().union(*book.suppressors.values()))
     return table
 
 
@@ -115,10 +126,12 @@ def _effects(r: RuleDef, order: Mapping[str, tuple[int, str]], rank: Mapping[str
              by_value: Mapping[str, bool]) -> Effects:
     classify: list[Classify] = []
     for d, v in r.classify:
+        if d not in rank:  # not a declared dimension (the checker forbids it): nothing would read it
+            continue
         # 'priority': the value first in the declared order wins; else the most important rule
-        key: tuple[Any, ...] | None = None if d not in rank else ((rank[d].get(v, len(rank[d])),) if by_value[d]
-                                                                   else order[r.id])
-        classify.append((d, v, key, (r.id, v)))
+        key: tuple[Any, ...] = (rank[d].get(v, len(rank[d])),) if by_value[d] else order[r.id]
+        # one candidate is the common case: its Classification (immutable) is the same for every account
+        classify.append((d, v, key, (r.id, v), Classification(d, v, (r.id,), ((r.id, v),))))
     points: list[Points] = []
     for s, t in r.score_terms:
         match t:
@@ -126,7 +139,8 @@ def _effects(r: RuleDef, order: Mapping[str, tuple[int, str]], rank: Mapping[str
                 const: float | None = float(t.value)
             case _:
                 const = None
-        points.append((s, compile_term(t), const, const is not None and const.is_integer() and abs(const) < _EXACT))
+        points.append((s, compile_term(t), const, const is not None and const.is_integer() and abs(const) < _EXACT,
+                       None if const is None else (r.id, const)))
     return tuple(classify), tuple(points), tuple((n, (-r.priority, r.id, v)) for n, v in r.derive)
 
 
@@ -143,13 +157,13 @@ class State:
     facts: Facts
     matches: list[Match] = field(default_factory=list)
     env: dict[str, Any] = field(default_factory=dict)
-    candidates: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # dimension → (rule, value)
+    candidates: dict[str, list[Classify]] = field(default_factory=dict)  # dimension → what its rules gave
     parts: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # score → (rule, points)
-    winner: dict[str, tuple[tuple[Any, ...], str]] = field(default_factory=dict)  # dimension → (rank, value)
+    winner: dict[str, Classify] = field(default_factory=dict)  # dimension → what its winning rule gave
     best: dict[str, tuple[int, str, Any]] = field(default_factory=dict)  # derived → (-priority, rule, value)
     totals: dict[str, float | None] = field(default_factory=dict)  # score → running sum, None once inexact
     points: dict[str, float] = field(default_factory=dict)  # score → its value so far
-    fired: set[str] = field(default_factory=set)  # rules that fired and were not withdrawn
+    fired: set[str] = field(default_factory=set)  # the suppressors that fired and were not withdrawn
     suppressed: list[Suppressed] = field(default_factory=list)
     started: bool = False
     table: _Table = field(init=False, repr=False)
@@ -165,12 +179,11 @@ class State:
         A match whose rule is suppressed by a rule that fired (and was not itself withdrawn) is
         set aside before anything is folded in: every suppressor runs in an earlier stratum
         (strata.py), so the decision is final here, and the same for every engine."""
-        by_rule = self.book.suppressors
-        if by_rule:
-            matches = self._withdraw(matches, by_rule)
-        self.matches.extend(matches)
-        self.fired.update(m.rule for m in matches)
         table, best = self.table, self.best
+        watched = table.watched
+        if watched and not watched.isdisjoint([m.rule for m in matches]):
+            matches = self._suppression(matches)
+        self.matches.extend(matches)
         updates: dict[str, Any] = {}
         if not self.started:
             # a boolean derived fact no rule asserted is false (negation as failure, sound because
@@ -187,24 +200,32 @@ class State:
             if eff is None:
                 continue
             classify, points, derive = eff
-            for d, v, key, cand in classify:
-                candidates.setdefault(d, []).append(cand)
-                if key is None:  # not a declared dimension (the checker forbids it)
-                    continue
+            for c in classify:
+                d, key = c[0], c[2]
+                held_c = candidates.get(d)
+                if held_c is None:
+                    candidates[d] = [c]
+                else:
+                    held_c.append(c)
                 held = winner.get(d)
-                if held is None or key < held[0]:  # ties keep the first, as min() does
-                    held = winner[d] = (key, v)
+                if held is None or key < held[2]:  # ties keep the first, as min() does
+                    held = winner[d] = c
                 updates[d] = held[1]
-            for sname, term, const, exact in points:
-                if const is None:
+            for sname, term, const, exact, part in points:
+                if part is None:
                     value = term(env, as_of, None)
                     if value is None:
                         continue
                     value = float(value)
                     exact = value.is_integer() and abs(value) < _EXACT
+                    part = (m.rule, value)
                 else:
-                    value = const
-                parts.setdefault(sname, []).append((m.rule, value))
+                    value = part[1]
+                held_p = parts.get(sname)
+                if held_p is None:
+                    parts[sname] = [part]
+                else:
+                    held_p.append(part)
                 # sums of whole numbers are exact in any order; others are summed sorted
                 total = totals.get(sname, 0.0)
                 totals[sname] = total + value if total is not None and exact else None
@@ -214,18 +235,24 @@ class State:
                 if held3 is None or cand3 < held3:
                     best[name] = held3 = cand3
                 updates[name] = held3[2]
-        for sname in scores:
-            if sname not in updates:
-                sd = self.book.scores.get(sname)
+        if scores:
+            declared = self.book.scores
+            for sname in scores:
+                if sname in updates:
+                    continue
+                sd = declared.get(sname)
                 if sd is not None:
                     updates[sname] = self.points[sname] = self._points(sname, sd.min, sd.max)
         env.update(updates)
         return updates
 
-    def _withdraw(self, matches: list[Match], by_rule: Mapping[str, tuple[str, ...]]) -> list[Match]:
+    def _suppression(self, matches: list[Match]) -> list[Match]:
+        """The matches less those a suppressor that fired in an earlier stratum withdraws (each
+        noted in `suppressed`); the suppressors among the rest are noted in `fired`."""
+        by_rule, fired = self.book.suppressors, self.fired
         kept: list[Match] = []
         for m in matches:
-            by = tuple(s for s in by_rule.get(m.rule, ()) if s in self.fired)
+            by = tuple(s for s in by_rule.get(m.rule, ()) if s in fired)
             if not by:
                 kept.append(m)
                 continue
@@ -236,6 +263,8 @@ class State:
                 if v is not None:
                     points.append((sname, float(v)))
             self.suppressed.append(Suppressed(r.id, r.concept, by, r.classify, tuple(points), r.derive))
+        suppressing = self.table.suppressing
+        fired.update(m.rule for m in kept if m.rule in suppressing)
         return kept
 
     def _points(self, name: str, lo: float, hi: float) -> float:
@@ -249,14 +278,15 @@ class State:
         cls: dict[str, Classification] = {}
         unclassified, unscored = self.table.nothing
         for name in self.book.dimensions:
-            cands = self.candidates.get(name)
-            if not cands:
+            given = self.candidates.get(name)
+            if not given:
                 cls[name] = unclassified[name]
                 continue
-            value = self.winner[name][1]
-            if len(cands) == 1:
-                cls[name] = Classification(name, value, (cands[0][0],), (cands[0],))
+            if len(given) == 1:
+                cls[name] = given[0][4]
                 continue
+            value = self.winner[name][1]
+            cands = [c[3] for c in given]
             winners = tuple(sorted(r for r, v in cands if v == value))
             cls[name] = Classification(name, value, winners, tuple(sorted(cands)))
         scores: dict[str, Score] = {}
@@ -363,14 +393,20 @@ class AccountDetails:
         return out
 
     def headlines(self) -> tuple[Headline, ...]:
-        by_rule = _table(self.book).headlines(self.lang)
-        out = [kh for m in self.matches for kh in by_rule.get(m.rule, ())]
-        for dim, policy, cands in hit_policy_conflicts(self.book, self.classification):
-            h = Headline(f"{dim}:{policy}", "rulebook.conflict", "conflict", "high", 0,
+        """In Finding.sort_key's order (findings() sorts the same findings by it)."""
+        get = _table(self.book).headlines(self.lang).get
+        out = [ph for m in self.matches for ph in get(m.rule, ())]
+        conflicts = hit_policy_conflicts(self.book, self.classification)
+        if not conflicts:  # the common case: every headline has its place in the rulebook's order
+            out.sort(key=_KEY)
+            return tuple([h for _, h in out])
+        keyed = [(h.sort_key(), h) for _, h in out]
+        for dim, policy, cands in conflicts:
+            c = Headline(f"{dim}:{policy}", "rulebook.conflict", "conflict", "high", 0,
                          _conflict_text(self.book, dim, policy, cands, self.lang))
-            out.append((h.sort_key(), h))
-        out.sort(key=_KEY)
-        return tuple(h for _, h in out)
+            keyed.append((c.sort_key(), c))
+        keyed.sort(key=_KEY)
+        return tuple([h for _, h in keyed])
 
     def findings(self) -> tuple[Finding, ...]:
         book, lang = self.book, self.lang

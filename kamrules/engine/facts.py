@@ -13,7 +13,8 @@ import datetime as _dt
 from typing import Any, Mapping
 
 from kamrules.engine.bounds import Bounds, bounds_of, table_for
-from kamrules.engine.reference import BOUNDS, compile_term
+from kamrules.engine.formulas import compile_formula
+from kamrules.engine.reference import BOUNDS
 from kamrules.rulebook.model import Account, Rulebook
 from kamrules.core.record import dataclass
 
@@ -63,7 +64,7 @@ def data_checks(env: Mapping[str, Any], book: Rulebook) -> tuple[DataCheck, ...]
 
 def _compiled_metrics(book: Rulebook) -> tuple[tuple[str, str, Any], ...]:
     if book.digest not in _METRICS:
-        _METRICS[book.digest] = tuple((n, book.metrics[n].type, compile_term(book.metrics[n].term))
+        _METRICS[book.digest] = tuple((n, book.metrics[n].type, compile_formula(book.metrics[n].term))
                                       for n in book.metric_order)
     return _METRICS[book.digest]
 

@@ -23,7 +23,11 @@ class Resolver(Protocol):
 class Backend(Protocol):
     name: str
 
-    def run(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]: ...
+    def run(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]:
+        """Every stratum's matches, in order; each stratum's list is handed to `after_stratum`
+        before the next stratum runs, and the result is those lists joined (pipeline.evaluate
+        reads what resolution kept of them)."""
+        ...
 
 
 def bindings(props: tuple[str, ...], fact: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:

@@ -144,12 +144,23 @@ def check_reads(book: Rulebook, rule_id: str) -> tuple[str, ...]:
     return got
 
 
+_FIGURES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {}  # digest → (the ranking's measures, check rules)
+
+
 def figure_names(book: Rulebook, fired: Iterable[str]) -> tuple[str, ...]:
     """What a portfolio row keeps of an account's figures: the ranking's measures (revenue, profit,
     the calibrated ones) and the figures of the data-check rules that fired for it."""
-    pf = book.playbook.portfolio
-    checks = set(pf.checks)
-    return tuple(dict.fromkeys([*rank.wanted(pf), *(n for r in fired if r in checks for n in check_reads(book, r))]))
+    known = _FIGURES.get(book.digest) if book.digest else None
+    if known is None:
+        pf = book.playbook.portfolio
+        known = (rank.wanted(pf), frozenset(pf.checks))
+        if book.digest:
+            _FIGURES[book.digest] = known
+    wanted, checks = known
+    hits = [r for r in fired if r in checks]
+    if not hits:  # most accounts: no data check fired
+        return wanted
+    return tuple(dict.fromkeys([*wanted, *(n for r in hits for n in check_reads(book, r))]))
 
 
 def _number(v: Any) -> float | None:

@@ -249,25 +249,30 @@ def row_of(advice: Advice, where: Location) -> Row:
             counts[f.severity] += 1
     values = advice.account.values
     fired = _fired(advice)
+    classification, scores, env = advice.classification, advice.scores, advice.env
     return Row(
         id=advice.account.id, name=advice.account.name, where=str(where), as_of=advice.as_of,
-        dims={d: advice.classification[d].value for d in DIMENSIONS if d in advice.classification},
-        scores={s: advice.scores[s].value for s in SCORES if s in advice.scores},
+        dims={d: classification[d].value for d in DIMENSIONS if d in classification},
+        scores={s: scores[s].value for s in SCORES if s in scores},
         revenue=_number(values.get("revenue")), company_revenue=_number(values.get("company.revenue")),
         warnings=counts, top=warnings[0] if warnings else None,  # findings come most severe first
-        severities=frozenset(f.severity for f in headlines),
+        severities=frozenset([f.severity for f in headlines]),
         manager=str(values["team.account_manager"]) if values.get("team.account_manager") else None,
         checks=advice.facts.checks,
-        classes={d: c.value for d, c in advice.classification.items()},
+        classes={d: c.value for d, c in classification.items()},
         fired=fired, warning_heads=tuple(warnings),
-        figures={m: _number(advice.env.get(m)) for m in overview.figure_names(advice.book, fired) if m in advice.env})
+        figures={m: _number(env.get(m)) for m in overview.figure_names(advice.book, fired) if m in env})
 
 
 def _fired(advice: Advice) -> tuple[str, ...]:
     """The rules that fired and counted: a classification rule whose value lost to its
     dimension's hit policy (a catch-all table row) is not counted as firing."""
-    lost = {r for c in advice.classification.values() for r, _ in c.candidates if r not in c.rules}
-    return tuple(sorted({m.rule for m in advice.matches} - lost))
+    # a candidate lost only where there are more candidates than winning rules (the winning
+    # rules are the candidates that gave the winning value)
+    lost = {r for c in advice.classification.values() if len(c.candidates) > len(c.rules)
+            for r, _ in c.candidates if r not in c.rules}
+    fired = {m.rule for m in advice.matches}
+    return tuple(sorted(fired - lost if lost else fired))
 
 
 def _number(v: Any) -> float | None:
