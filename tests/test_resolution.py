@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from kamrules import pipeline
 from kamrules.advice import resolve
-from kamrules.advice.model import Classification, Score
+from kamrules.advice.model import Classification, Headline, Score
 from kamrules.advice.resolve import State
 from kamrules.core.errors import EngineError
 from kamrules.engine.facts import build_facts
@@ -29,7 +29,9 @@ POLICIES = {"u": "unique", "a": "any", "p": "priority", "f": "first"}
 POINTS = ("5", "0.1", "-10", "0.2", "2.675", "0.045", "0.3", "1.005", "0.7", "30", "0.335")
 
 
-def _rulebook_text() -> str:
+def _rulebook_text(suppress: bool = False) -> str:
+    """suppress: r01, r07, r13, r19 suppress the rule four after them, and r05, r11, r17 the rule
+    two after them — so r05 and r11, r17 are both suppressors and suppressed (a chain)."""
     lines = ["rulebook: resolve-prop", "version: 0.0.1", "lang: en", "facts:",
              "  id: {type: string, required: true}", "  name: {type: string, required: true}",
              "  n: {type: number}", "dimensions:"]
@@ -50,14 +52,17 @@ def _rulebook_text() -> str:
             then.append("warn: {severity: low, message: {en: 'r" + str(i) + "'}}")
         lines += [f"  - id: r{i:02d}", "    concept: standard.pyramid", "    source: recon",
                   f"    priority: {i % 4}", "    when: n > 0", "    then: {" + ", ".join(then) + "}"]
+        target = i + 4 if i % 6 == 1 else i + 2 if i % 6 == 5 else None
+        if suppress and target is not None and target < 24:
+            lines.append(f"    suppresses: [rule:r{target:02d}]")
     return "\n".join(lines) + "\n"
 
 
-@functools.lru_cache(maxsize=1)
-def book() -> Rulebook:
+@functools.lru_cache(maxsize=2)
+def book(suppress: bool = False) -> Rulebook:
     with tempfile.TemporaryDirectory() as tmp:
         f = Path(tmp) / "resolve.yaml"
-        f.write_text(_rulebook_text(), encoding="utf-8")
+        f.write_text(_rulebook_text(suppress), encoding="utf-8")
         return load_rulebook(str(f))
 
 
@@ -128,6 +133,79 @@ def test_incremental_resolution_is_the_hit_policies_read_from_all_matches(data: 
     cls, scores = state.finish()
     assert cls == defined_classifications(b, seen)
     assert scores == defined_scores(b, seen)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_suppression_withdraws_what_a_suppressor_of_an_earlier_stratum_withdraws(data: st.DataObject) -> None:
+    """State skips its suppression pass for a stratum with no suppressor or suppressed rule among
+    its matches; the result is the definition: a match is withdrawn when a rule that suppresses
+    it fired, and was not itself withdrawn, in an earlier stratum."""
+    b = book(suppress=True)
+    assert b.suppressors  # the book is what the property is about
+    fired = data.draw(st.lists(st.sampled_from([r.id for r in b.rules]), unique=True))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(fired)), max_size=5)))
+    strata = [fired[i:j] for i, j in zip([0, *cuts], [*cuts, len(fired)])]
+    facts = build_facts(Account("acc", "Acc", "gen", {"n": 1.0}), b, AS_OF)
+    state = State(b, facts)
+    kept: list[Match] = []
+    withdrawn: list[tuple[str, tuple[str, ...]]] = []
+    for s, rule_ids in enumerate(strata):
+        before = {m.rule for m in kept}
+        now = []
+        for r in rule_ids:
+            by = tuple(x for x in b.suppressors.get(r, ()) if x in before)
+            if by:
+                withdrawn.append((r, by))
+            else:
+                now.append(Match(r, s, ()))
+        kept += now
+        state.after_stratum(s, [Match(r, s, ()) for r in rule_ids])
+        assert state.matches == kept
+        assert {k: v for k, v in state.env.items() if k not in facts.env} == defined_env(b, kept)
+    assert [(x.rule, x.by) for x in state.suppressed] == withdrawn
+    cls, scores = state.finish()
+    assert cls == defined_classifications(b, kept)
+    assert scores == defined_scores(b, kept)
+
+
+def test_suppression_property_reaches_withdrawals_and_chains() -> None:
+    """Not vacuous: on the property's book, a chain withdraws and a withdrawn suppressor does not."""
+    b = book(suppress=True)
+    state = State(b, build_facts(Account("acc", "Acc", "gen", {"n": 1.0}), b, AS_OF))
+    for s, ids in enumerate((["r01"], ["r05", "r09"], ["r07"], ["r11"])):
+        state.after_stratum(s, [Match(r, s, ()) for r in ids])
+    # r01 withdraws r05 (and so r05 does not withdraw r07); r07 withdraws r11
+    assert [(x.rule, x.by) for x in state.suppressed] == [("r05", ("r01",)), ("r11", ("r07",))]
+    assert [m.rule for m in state.matches] == ["r01", "r09", "r07"]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_headlines_are_in_the_order_of_their_sort_keys(data: st.DataObject) -> None:
+    """AccountDetails.headlines sorts by each headline's place in the rulebook (an int); the
+    definition is Headline.sort_key over the rules' warnings and recommendations, plus the
+    hit-policy conflicts, each of which has its own key."""
+    b = load_rulebook("course")
+    rules = {r.id: r for r in b.rules}
+    fired = data.draw(st.lists(st.sampled_from(sorted(rules)), unique=True, max_size=60))
+    lang = data.draw(st.sampled_from(("zh", "en")))
+    conflict = data.draw(st.booleans())
+    facts = build_facts(Account("acc", "Acc", "gen", {}), b, AS_OF)
+    cls = {d: Classification(d, None, (), ()) for d in b.dimensions}
+    if conflict:  # two rules classify a 'unique' dimension: a conflict headline among the others
+        dim = next(d for d in b.dimensions.values() if d.hit_policy == "unique")
+        v = dim.values[0][0]
+        cls[dim.name] = Classification(dim.name, v, ("a", "b"), (("a", v), ("b", v)))
+    details = resolve.AccountDetails(b, facts, facts.env, tuple(Match(r, 0, ()) for r in fired), cls, lang)
+    expected = [Headline(r, rules[r].concept, kind, msg.severity, rules[r].priority, rules[r].title.get(lang) or r)
+                for r in fired for kind, msg in (("warning", rules[r].warn), ("recommendation", rules[r].recommend))
+                if msg is not None]
+    for dim_name, policy, cands in resolve.hit_policy_conflicts(b, cls):
+        expected.append(Headline(f"{dim_name}:{policy}", "rulebook.conflict", "conflict", "high", 0,
+                                 resolve._conflict_text(b, dim_name, policy, cands, lang)))
+    assert len([h for h in expected if h.kind == "conflict"]) == conflict
+    assert details.headlines() == tuple(sorted(expected, key=Headline.sort_key))
 
 
 # ----------------------------------------------------------------------------- laziness
