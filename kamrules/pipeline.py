@@ -42,15 +42,21 @@ def evaluate(account: Account, book: Rulebook, *, as_of: _dt.date | None = None,
     prog = program_for(book)
     backend = pick_backend(engine)
     state = State(book, facts)
-    backend.run(prog, facts, state.after_stratum)
-    # the backend returns the matches it handed to resolution, in order (engine/matches.py);
-    # resolution kept those a suppressor did not set aside, the same way whichever engine found them
-    matches = tuple(state.matches)
+    found = backend.run(prog, facts, state.after_stratum)
+    # a suppressed rule's match is set aside by resolution, the same way whichever engine found it.
+    # The matches are what the backend returned (the rule tests compare engines by them), not what
+    # it handed to resolution: the same for a backend that keeps its contract, not for one that errs
     suppressed = tuple(state.suppressed)
+    if suppressed:
+        withheld = {s.rule for s in suppressed}
+        matches = tuple(m for m in found if m.rule not in withheld)
+    else:
+        matches = tuple(found)
     classification, scores = state.finish()
     return Advice(account=account, book=book, facts=facts, engine=backend.name, lang=lang,
                   classification=classification, scores=scores, matches=matches, env=state.env,
-                  details=AccountDetails(book, facts, state.env, matches, classification, lang, prog, suppressed),
+                  details=AccountDetails(book, facts, state.env, tuple(state.matches), classification, lang, prog,
+                                         suppressed),
                   suppressed=suppressed)
 
 

@@ -25,8 +25,7 @@ class Backend(Protocol):
 
     def run(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]:
         """Every stratum's matches, in order; each stratum's list is handed to `after_stratum`
-        before the next stratum runs, and the result is those lists joined (pipeline.evaluate
-        reads what resolution kept of them)."""
+        before the next stratum runs, and the result is those lists joined."""
         ...
 
 
