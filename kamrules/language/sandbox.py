@@ -159,6 +159,8 @@ def _bound_and_remember(root: nodes.Node, bounder: _Bounder) -> None:
     `_Bounder.visit` does, gives the same tree."""
     plain_children = nodes.Node.iter_child_nodes
     output, loop = nodes.Output, nodes.For
+    order: list[nodes.Node] = []  # every node, in the order Node.find_all visits them (depth first)
+    kids_of: list[tuple[nodes.Node, ...]] = []
     stack = [root]
     while stack:
         node = stack.pop()
@@ -169,8 +171,14 @@ def _bound_and_remember(root: nodes.Node, bounder: _Bounder) -> None:
             bounder.wrap_loop(node)  # type: ignore[arg-type]
         kids = tuple(plain_children(node))
         node.iter_child_nodes = _ChildNodes(node, kids)  # type: ignore[method-assign]
-        node.find_all = _FindAll(kids)  # type: ignore[method-assign]
-        stack.extend(kids)
+        order.append(node)
+        kids_of.append(kids)
+        stack.extend(reversed(kids))
+    # a node's descendants are the slice of `order` after it, as long as its subtree
+    size: dict[int, int] = {}
+    for i in range(len(order) - 1, -1, -1):
+        n = size[id(order[i])] = 1 + sum(size[id(k)] for k in kids_of[i])
+        order[i].find_all = _FindAll(order, i + 1, i + n)  # type: ignore[method-assign]
 
 
 class _ChildNodes:
@@ -186,22 +194,13 @@ class _ChildNodes:
 
 
 class _FindAll:
-    __slots__ = ("kids", "below")
+    __slots__ = ("order", "start", "end")
 
-    def __init__(self, kids: tuple[nodes.Node, ...]) -> None:
-        self.kids = kids
-        self.below: list[nodes.Node] | None = None
+    def __init__(self, order: list[nodes.Node], start: int, end: int) -> None:
+        self.order, self.start, self.end = order, start, end  # the node's descendants: order[start:end]
 
     def __call__(self, node_type: Any) -> Iterator[Any]:
-        below = self.below
-        if below is None:  # every descendant, in the order Node.find_all visits them (depth first)
-            below, stack = [], list(reversed(self.kids))
-            while stack:
-                n = stack.pop()
-                below.append(n)
-                stack.extend(reversed(tuple(n.iter_child_nodes())))
-            self.below = below
-        return (n for n in below if isinstance(n, node_type))
+        return (n for n in self.order[self.start:self.end] if isinstance(n, node_type))
 
 
 class _BoundedCodeGenerator(CodeGenerator):
