@@ -40,7 +40,14 @@ def _matches(parsed: tuple[str, str, str], rule: RuleDef) -> bool:
 
 
 def select(selector: str, rules: Iterable[RuleDef]) -> list[RuleDef]:
-    return [r for r in rules if matches(selector, r)]
+    parsed = parse(selector)
+    return [r for r in rules if _matches(parsed, r)]
+
+
+def selects_some(selector: str, rules: Iterable[RuleDef]) -> bool:
+    """Whether the selector selects any of the rules (stops at the first)."""
+    parsed = parse(selector)
+    return any(_matches(parsed, r) for r in rules)
 
 
 def selects_any(selectors: Sequence[str], rule: RuleDef) -> bool:
