@@ -58,6 +58,34 @@ def test_an_exception_inside_an_action_surfaces_with_rule_and_account(monkeypatc
 
 
 @needs_durable
+def test_a_failure_mid_dispatch_still_frees_the_session(monkeypatch, core_book):
+    # The backend records matches itself, between durable's start_action_for_state and
+    # complete_and_start_action: an exception there leaves an action pending when the session is
+    # deleted. More failing accounts than a ruleset's ~1024 live sessions: a leak would end in
+    # MemoryError, not in the EngineError each one must give.
+    from kamrules.engine import durable
+
+    real = durable.bindings
+    monkeypatch.setattr(durable, "bindings", lambda props, fact: 1 / 0)
+    acc = account(core_book, revenue="12M")
+    for _ in range(1100):
+        with pytest.raises(EngineError, match="division by zero"):
+            evaluate(acc, core_book, as_of=AS_OF, engine="durable")
+    monkeypatch.setattr(durable, "bindings", real)
+    assert fired(core_book, acc, "durable") == fired(core_book, acc, "reference")
+
+
+@needs_durable
+def test_the_firing_budget_is_a_fuse_naming_rule_and_account(monkeypatch, core_book):
+    from kamrules.engine import durable
+
+    monkeypatch.setattr(durable, "FIRING_BUDGET", 1)  # the catch-all and one rule: two firings
+    with pytest.raises(EngineError, match="firing budget \\(1\\) ran out") as e:
+        evaluate(account(core_book, revenue="12M"), core_book, as_of=AS_OF, engine="durable")
+    assert e.value.account == "t" and e.value.rule in {"gold", "silver", "nocoach", "over", "gold-no-coach"}
+
+
+@needs_durable
 def test_thousands_of_sessions_and_unhandled_facts_do_not_crash():
     # The ~1024-session cap raises MemoryError and deleting a session whose fact went
     # unhandled segfaults: run in a child process so a crash fails the test, not the run.

@@ -14,7 +14,7 @@ from kamrules.engine.matches import Backend, Match, Resolver, bindings
 @functools.lru_cache(maxsize=1)  # asked once per account evaluated; the answer does not change
 def durable_available() -> bool:
     try:
-        import durable.engine  # noqa: F401
+        import durable_rules_engine  # noqa: F401 - the C engine DurableBackend drives
     except Exception:  # ImportError, or the C extension failing on Python ≥ 3.13
         return False
     return True

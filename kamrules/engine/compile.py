@@ -56,7 +56,7 @@ class Program:
     bounded: dict[str, ir.Cmp] = field(default_factory=dict)  # _bN → the comparison bounds may decide
 
     def ruleset(self) -> dict[str, Any]:
-        """A fresh copy: durable's Ruleset deletes 'run' from the dict it is given."""
+        """A fresh copy, the catch-all _seen first (see DurableBackend.run)."""
         out: dict[str, Any] = {"_seen": {"all": [{"m": {"$ex": {STRATUM: 1}}}]}}
         for r in self.rules:
             out[r.id] = {**r.durable}
