@@ -47,3 +47,46 @@ def test_a_corrupt_cache_entry_is_ignored(tmp_path):
     for p in tmp_path.glob("*.pickle"):
         p.write_bytes(b"not a pickle")
     assert advise(args, {"KAMRULES_CACHE_DIR": str(tmp_path)}) == first
+
+
+def _digest_as_written_before(book: object) -> str:
+    """The rulebook digest as check.digest wrote it before its mappings were built in key order:
+    json.dumps(sort_keys=True) over the cleaned payload. The digest keys the cache and the review
+    store, and shows in every playbook: it must not change."""
+    import dataclasses
+    import hashlib
+
+    from kamrules.rulebook.check import _NOT_DIGESTED
+
+    def clean(x: object) -> object:
+        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+            return {f.name: clean(getattr(x, f.name)) for f in dataclasses.fields(x) if f.name not in _NOT_DIGESTED}
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in sorted(x.items())}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        if isinstance(x, (str, int, float, bool)) or x is None:
+            return x
+        return str(x)
+
+    payload = {k: clean(getattr(book, k)) for k in ("facts", "params", "metrics", "derived", "dimensions", "scores",
+                                                     "rules", "disabled", "playbook", "causes", "invariants")}
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def test_the_digest_is_the_sorted_json_digest_for_every_rulebook_that_loads() -> None:
+    from kamrules.core.errors import KamrulesError
+    from kamrules.rulebook.load import _load_fresh, declared_id
+
+    refs = ["course", *sorted(str(p) for p in (ROOT / "examples").rglob("*.yaml") if declared_id(p)),
+            *sorted(str(p) for p in (ROOT / "tests" / "data").rglob("*.yaml") if declared_id(p))]
+    checked = 0
+    for ref in refs[::4]:  # a quarter of them (each load checks the course again): ~20 rulebooks, ~1.5 s
+        try:
+            book, _ = _load_fresh(ref)
+        except KamrulesError:
+            continue  # a rulebook written to fail: nothing to digest
+        assert book.digest == _digest_as_written_before(book), ref
+        checked += 1
+    assert checked >= 10  # the course and test rulebooks with tables, overlays, relations, invariants

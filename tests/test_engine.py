@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kamrules.core.errors import EngineError, RulebookError
 from kamrules.core.yamlio import Doc
@@ -187,3 +190,20 @@ rules:
     res = evaluate(account(book, a=5, b=5), book, as_of=AS_OF, engine="durable")
     assert [m.rule for m in res.matches] == ["either"]
     assert [x.rule for x in res.findings] == ["either"]
+
+
+@given(rid=st.text(min_size=1, max_size=12), fact=st.dictionaries(
+    st.text(max_size=6), st.one_of(st.none(), st.booleans(), st.floats(allow_nan=False, allow_infinity=False),
+                                   st.text(max_size=8)), max_size=5), other=st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_a_pending_match_reads_as_the_whole_message_parsed(rid, fact, other):
+    # the fast path reads the rule id off the message and leaves the fact to the caller only
+    # when the message carries exactly the text the stratum sent
+    from kamrules.engine.durable import _MID, pending_match, positional_json
+
+    sent = positional_json(fact)
+    carried = positional_json({**fact, "extra": 1}) if other else sent
+    message = "{" + json.dumps(rid, ensure_ascii=False) + ':{"m":' + carried + "}}"
+    got_rid, got_fact = pending_match(message, _MID + sent + "}}")
+    assert got_rid == rid
+    assert (got_fact if got_fact is not None else json.loads(sent)) == json.loads(message)[rid]["m"]

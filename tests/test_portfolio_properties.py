@@ -140,3 +140,18 @@ def test_spread(values):
     assert s.classified == len(values) and sum(n for _, n in s.counts) == len(values)
     if values:
         assert s.dominant_share == max(values.count(x) for x in set(values)) / len(values)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["key", "medium", None]), st.sampled_from(["m1", "m2", None]),
+                          st.frozensets(st.sampled_from(["r1", "r2", "r3"]))), max_size=30))
+def test_counted_metrics_are_the_per_account_ones_over_groups(rows):
+    # the overview counts a streamed book by groups of equal accounts (overview._groups)
+    from collections import Counter
+
+    groups = Counter(rows)
+    assert metrics.rule_hits_counted(((c, f, n) for (c, _, f), n in groups.items()), ["r1", "r2", "r4"], ["key"]) == \
+        metrics.rule_hits(((c, f) for c, _, f in rows), ["r1", "r2", "r4"], ["key"])
+    assert metrics.managers_counted(((m, c == "key", n) for (c, m, _), n in groups.items())) == \
+        metrics.managers((m, c == "key") for c, m, _ in rows)
+    assert metrics.spread_counted("d", Counter(c for c, _, _ in rows)) == metrics.spread("d", [c for c, _, _ in rows])

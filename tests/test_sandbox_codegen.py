@@ -1,5 +1,5 @@
 """The bounded sandbox's code generator answers Jinja's repeated tree walks from lists made once
-(language/sandbox._remember_children): the Python code it generates is exactly the code generated
+(language/sandbox._bound_and_remember): the Python code it generates is exactly the code generated
 without them, for every built-in template, every course message and generated templates."""
 from __future__ import annotations
 

@@ -80,3 +80,18 @@ def test_only_documents_that_could_expand_get_the_node_count_pass() -> None:
     assert _may_expand("a: &x [1, 2]\nb: *x\n")
     assert _may_expand("- &x\n  - 1\n")
     assert _may_expand("x" * (MAX_NODES + 1))
+
+
+def test_the_anchor_test_tried_only_at_ampersands_is_the_regex_search() -> None:
+    # _may_expand tries the anchor pattern only from each `&` (fast); it must say what a search
+    # of the whole text says, at the start, after every kind of separator and at the end
+    import random
+
+    from kamrules.core.yamlio import _ANCHOR, _may_expand
+
+    alphabet = ["&", "&&", " ", "\n", "\t", "\u3000", "a", "[", "]", "{", "}", ",", ":", "?", "-", "*"]
+    rnd = random.Random(8)
+    texts = ["", "&", "&x", "x&", " &", " &x", "&&x", "x: &\n", "k:&a", "-&a", "R&D"]
+    texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 8))) for _ in range(3000)]
+    for text in texts:
+        assert _may_expand(text) == (_ANCHOR.search(text) is not None), repr(text)

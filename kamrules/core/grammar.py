@@ -529,12 +529,12 @@ def _map(g: Grammar, node: Map, value: Any, path: YPath, ctx: Ctx) -> Any:
     inner = ctx
     if node.owner is not None:
         inner = Ctx(ctx.doc, ctx.out, ctx.domain, node.owner(value))
-    keys = [f.key for f in node.fields]
     out: dict[str, Any] = {}
     for k, v in value.items():
         f = node.field(str(k))
         if f is None:
             if node.closed:
+                keys = [f.key for f in node.fields]
                 where = node.what or "this mapping"
                 message = (node.unknown or "unknown key '{key}' in {what}").format(key=k, what=where)
                 # in the key's language: a Chinese key is compared with the Chinese labels
@@ -551,9 +551,11 @@ def _map(g: Grammar, node: Map, value: Any, path: YPath, ctx: Ctx) -> Any:
     if node.nonempty and not value:
         inner.error("missing", _fmt(node.nonempty, inner, node.what), path, node.expected)
     for f in node.fields:
+        if not f.required:
+            continue  # (most fields) nothing to ask
         given = value.get(f.key) is not None or (
             (f.aliases or node.fold_case) and any(v is not None and node.field(str(k)) is f for k, v in value.items()))
-        if f.required and not given:
+        if not given:
             message = f.missing or f"{f.key} is required"
             inner.error(f.missing_code, _fmt(message, inner, node.what), path + ((f.key,) if f.key in value else ()),
                         f.expected, f.hint, value=f.key in value)

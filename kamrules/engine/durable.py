@@ -54,6 +54,22 @@ def positional_json(obj: Any) -> str:
     return "".join(chunks)
 
 
+_MID = '":{"m":'  # between a rule id and the fact in a pending match
+
+
+def pending_match(message: str, tail: str) -> tuple[str, dict[str, Any] | None]:
+    """A pending match as durable_rules writes it, {"<rule id>":{"m":<the fact>}}: its rule id, and
+    None when the fact is the text the stratum sent — `tail` is _MID + that text + "}}"; durable
+    echoes a fact's text as it was sent (measured), so the caller parses it once per stratum, not
+    once per match —, else the fact parsed from the message."""
+    if message.startswith('{"') and message.endswith(tail):
+        rid = message[2:len(message) - len(tail)]
+        if '"' not in rid and "\\" not in rid:
+            return rid, None
+    (rid, body), = json.loads(message).items()
+    return rid, body["m"]
+
+
 def _limit_problem(prog: Program, rule_id: str, message: str) -> Problem:
     rule = prog.book.rule(rule_id) if rule_id else None
     loc = rule.origin.location if rule else Location(prog.book.files[-1] if prog.book.files else prog.book.id)
@@ -130,18 +146,22 @@ class DurableBackend:
                     fact = prog.encode(env, facts.as_of, s)
                     fact["id"] = f"s{s}"  # explicit ids: content-hash ids collide on equal facts
                     fact["sid"] = sid
-                    code, state = rete.assert_fact(handle, positional_json(fact))[:2]
+                    text = positional_json(fact)
+                    code, state = rete.assert_fact(handle, text)[:2]
                     found: dict[str, Match] = {}
                     if code in (0, 3):  # as durable's Host reads it; 1: no rule matched (_seen prevents it)
                         pending = rete.start_action_for_state(handle, state if code == 0 else 0)
                         message = pending[1] if pending else None
+                        tail = _MID + text + "}}"
+                        sent: dict[str, Any] | None = None  # the text sent, parsed once per stratum
                         while message:
                             fired += 1
                             rid = ""
                             try:
-                                # {rule id: {"m": the fact as durable matched it}} — its own JSON round
-                                # trip, not the dict we sent
-                                (rid, matched), = json.loads(message).items()
+                                # the fact as durable matched it, not the dict we sent
+                                rid, matched = pending_match(message, tail)
+                                if matched is None:
+                                    matched = sent = json.loads(text) if sent is None else sent
                                 if fired > FIRING_BUDGET:
                                     raise EngineError(f"the firing budget ({FIRING_BUDGET}) ran out")
                                 spec = rules.get(rid)
@@ -149,7 +169,7 @@ class DurableBackend:
                                     # Rete compiles $or into alternative paths: an $or with two true
                                     # branches yields the match twice (measured); a rule matches a
                                     # stratum's fact once
-                                    found[rid] = Match(rid, spec[1], bindings(spec[0], matched["m"]))
+                                    found[rid] = Match(rid, spec[1], bindings(spec[0], matched))
                             except Exception as e:
                                 raise EngineError(f"rule '{rid}' failed on account '{facts.account.id}': {e}",
                                                   rule=rid, account=facts.account.id) from e

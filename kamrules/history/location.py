@@ -20,7 +20,6 @@ Passwords never leave this module in clear: everything shown uses `Where.shown`.
 """
 from __future__ import annotations
 
-import getpass
 import os
 import re
 import sys
@@ -199,6 +198,8 @@ def recorded_by(option: str | None = None, env: Mapping[str, str] | None = None)
         return option.strip()
     if env.get(ENV_USER, "").strip():
         return env[ENV_USER].strip()
+    import getpass  # here: every advise imports this module to ask whether a store exists (getpass imports termios)
+
     try:
         return getpass.getuser() or "unknown"
     except Exception:  # no user name in the environment or the password database (containers)

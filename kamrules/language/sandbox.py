@@ -120,6 +120,15 @@ class _Bounder(NodeTransformer):
 
     def visit_Output(self, node: nodes.Output) -> nodes.Node:
         self.generic_visit(node)  # in place: children of an Output stay expressions
+        self.mark_output(node)
+        return node
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        self.wrap_loop(node)
+        return node
+
+    def mark_output(self, node: nodes.Output) -> None:
         static = sum(len(c.data) for c in node.nodes if isinstance(c, nodes.TemplateData))
         if static:
             lineno = node.nodes[-1].lineno if node.nodes else node.lineno
@@ -127,30 +136,49 @@ class _Bounder(NodeTransformer):
             marker = nodes.Const(static, lineno=lineno)
             self.static[id(marker)] = static
             node.nodes.append(marker)
-        return node
 
-    def visit_For(self, node: nodes.For) -> nodes.Node:
-        self.generic_visit(node)
-        node.iter = self._wrap(node.iter, _ITER)  # type: ignore[arg-type]  # generic_visit keeps an Expr
-        return node
+    def wrap_loop(self, node: nodes.For) -> None:
+        node.iter = self._wrap(node.iter, _ITER)  # type: ignore[arg-type]  # the iterable stays an Expr
 
 
-def _remember_children(root: nodes.Node) -> None:
-    """Jinja's code generator walks subtrees again and again (the symbols of every frame, the
+def _bound_and_remember(root: nodes.Node, bounder: _Bounder) -> None:
+    """_Bounder's transform, and each node remembering its children, in one walk down the tree.
+
+    Jinja's code generator walks subtrees again and again (the symbols of every frame, the
     dependencies of every block, `loop` and `self` lookups in every for loop and block): compiling
     the playbook asks ~26,000 times for the children of its ~1,600 nodes, and each answer goes
-    through `iter_fields`' generic filtering. Once the tree is final (after _Bounder, before the
-    code generator, which never changes it), each node answers from a tuple, and `find_all` from
-    its descendants listed once. Same answers in the same order, so the same code is generated
-    (tests/test_sandbox_codegen.py compares it); about a sixth of generating the playbook's code."""
+    through `iter_fields`' generic filtering. Once the tree is final (the code generator never
+    changes it), each node answers from a tuple, and `find_all` from its descendants listed once.
+    Same answers in the same order, so the same code is generated (tests/test_sandbox_codegen.py
+    compares it); about a sixth of generating the playbook's code.
+
+    The transform is done on the same walk (it was a walk of its own, through NodeTransformer's
+    generic field-by-field machinery): an Output or a For is changed before its children are
+    listed, and neither change puts an Output or a For where the other looks (an Output's children
+    and a loop's iterable are expressions), so changing them on the way down, or on the way up as
+    `_Bounder.visit` does, gives the same tree."""
     plain_children = nodes.Node.iter_child_nodes
+    output, loop = nodes.Output, nodes.For
+    order: list[nodes.Node] = []  # every node, in the order Node.find_all visits them (depth first)
+    kids_of: list[tuple[nodes.Node, ...]] = []
     stack = [root]
     while stack:
         node = stack.pop()
+        kind = type(node)  # exactly as NodeTransformer dispatches: by the class's own name
+        if kind is output:
+            bounder.mark_output(node)  # type: ignore[arg-type]
+        elif kind is loop:
+            bounder.wrap_loop(node)  # type: ignore[arg-type]
         kids = tuple(plain_children(node))
         node.iter_child_nodes = _ChildNodes(node, kids)  # type: ignore[method-assign]
-        node.find_all = _FindAll(kids)  # type: ignore[method-assign]
-        stack.extend(kids)
+        order.append(node)
+        kids_of.append(kids)
+        stack.extend(reversed(kids))
+    # a node's descendants are the slice of `order` after it, as long as its subtree
+    size: dict[int, int] = {}
+    for i in range(len(order) - 1, -1, -1):
+        n = size[id(order[i])] = 1 + sum(size[id(k)] for k in kids_of[i])
+        order[i].find_all = _FindAll(order, i + 1, i + n)  # type: ignore[method-assign]
 
 
 class _ChildNodes:
@@ -166,22 +194,13 @@ class _ChildNodes:
 
 
 class _FindAll:
-    __slots__ = ("kids", "below")
+    __slots__ = ("order", "start", "end")
 
-    def __init__(self, kids: tuple[nodes.Node, ...]) -> None:
-        self.kids = kids
-        self.below: list[nodes.Node] | None = None
+    def __init__(self, order: list[nodes.Node], start: int, end: int) -> None:
+        self.order, self.start, self.end = order, start, end  # the node's descendants: order[start:end]
 
     def __call__(self, node_type: Any) -> Iterator[Any]:
-        below = self.below
-        if below is None:  # every descendant, in the order Node.find_all visits them (depth first)
-            below, stack = [], list(reversed(self.kids))
-            while stack:
-                n = stack.pop()
-                below.append(n)
-                stack.extend(reversed(tuple(n.iter_child_nodes())))
-            self.below = below
-        return (n for n in below if isinstance(n, node_type))
+        return (n for n in self.order[self.start:self.end] if isinstance(n, node_type))
 
 
 class _BoundedCodeGenerator(CodeGenerator):
@@ -189,10 +208,27 @@ class _BoundedCodeGenerator(CodeGenerator):
 
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
         self._static: dict[int, int] = {}
-        _Bounder(self.environment, self._static).visit(node)  # the tree lives until the code is generated
+        bounder = _Bounder(self.environment, self._static)  # the tree lives until the code is generated
         if self.remember_children:
-            _remember_children(node)
+            _bound_and_remember(node, bounder)
+        else:
+            bounder.visit(node)
         super().visit_Template(node, frame)
+
+    # Jinja's NodeVisitor finds the method for each node by formatting its name and looking it
+    # up (`getattr(self, f"visit_{type(node).__name__}")`), ~11,000 times for the playbook: the
+    # answer per node class is remembered (per generator class; the same methods are called)
+    _methods: dict[tuple[type, type], Any] = {}
+
+    def visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> Any:
+        key = (type(self), type(node))
+        try:
+            method = self._methods[key]
+        except KeyError:
+            method = self._methods[key] = getattr(type(self), f"visit_{type(node).__name__}", None)
+        if method is not None:
+            return method(self, node, *args, **kwargs)
+        return self.generic_visit(node, *args, **kwargs)
 
     # `environment` is a name in every function Jinja generates (root, blocks, macros); a
     # template cannot reach it (template names are compiled to l_<n>_<name>).

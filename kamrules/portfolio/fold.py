@@ -24,6 +24,7 @@ import datetime as _dt
 import math
 from abc import abstractmethod
 from array import array
+from collections import Counter
 from typing import Any, Iterator, Mapping, Sequence, TypeVar, cast, overload
 
 from kamrules.core.errors import Location, Problem
@@ -262,6 +263,24 @@ class _RowViews(_Columns[RowView]):
         self.managers = {i: m for m, i in fold._managers.items()}
         self.values = {d: list(codes) for d, codes in fold._class_codes.items()}
         self.fired = list(fold._fired_codes)
+
+    def counted(self, dims: Sequence[str]) -> list[tuple[tuple[str | None, ...], str | None, tuple[str, ...], int]]:
+        """overview._groups from the codes: (classes in `dims`, manager, fired rules, accounts) per
+        combination, counted over the columns without a RowView per account."""
+        f = self.f
+        present = [d for d in dims if d in self.values]
+        at = {d: k for k, d in enumerate(present)}
+        out = []
+        for key, n in Counter(zip(*(f._classes[d] for d in present), f._manager, f._fired)).items():
+            classes = tuple(self.values[d][key[at[d]]] if d in at else None for d in dims)
+            m = key[-2]
+            out.append((classes, self.managers[m] if m >= 0 else None, self.fired[key[-1]], n))
+        return out
+
+    def named(self) -> Iterator[RowView]:
+        """The accounts whose name the fold kept (key accounts, accounts with a data check), in fold order."""
+        for i in self.f._view_names:
+            yield self._at(i)
 
     def _at(self, i: int) -> RowView:
         f = self.f

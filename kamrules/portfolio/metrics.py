@@ -19,7 +19,7 @@ import math
 from array import array
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 TOP_FEW = 5  # "top-5 share"
 
@@ -130,7 +130,12 @@ class Spread:
 
 
 def spread(dimension: str, values: Iterable[str | None]) -> Spread:
-    counts = Counter(v for v in values if v is not None)
+    return spread_counted(dimension, Counter(values))
+
+
+def spread_counted(dimension: str, counted: Mapping[str | None, int]) -> Spread:
+    """`spread` from how many accounts have each value (None: not classified)."""
+    counts = {v: n for v, n in counted.items() if v is not None and n}
     ordered = tuple(sorted(counts.items(), key=lambda x: (-x[1], x[0])))
     n = sum(counts.values())
     top, top_n = ordered[0] if ordered else ("", 0)
@@ -158,15 +163,21 @@ class Managers:
 
 def managers(rows: Iterable[tuple[str | None, bool]]) -> Managers:
     """rows: (manager or None, is a key account)."""
+    return managers_counted((m, key, 1) for m, key in rows)
+
+
+def managers_counted(groups: Iterable[tuple[str | None, bool, int]]) -> Managers:
+    """`managers` from groups of accounts: (manager or None, are key accounts, how many)."""
     accounts: Counter[str] = Counter()
     keys: Counter[str] = Counter()
     unassigned = 0
-    for m, key in rows:
+    for m, key, n in groups:
         if not m:
-            unassigned += 1
+            unassigned += n
             continue
-        accounts[m] += 1
-        keys[m] += key
+        accounts[m] += n
+        if key:
+            keys[m] += n
     loads = tuple(sorted((ManagerLoad(m, n, keys[m]) for m, n in accounts.items()),
                          key=lambda x: (-x.key_accounts, -x.accounts, x.manager)))
     return Managers(loads, unassigned)
@@ -197,14 +208,21 @@ def rule_hits(fired: Iterable[tuple[str | None, Iterable[str]]], rules: Sequence
     """fired: per account, (final class or None, the rules that fired for it), read once. `rules`:
     every rule of the book, so the rules that never fire are listed too. `classes` orders by_class;
     an account without a class counts under ""."""
+    return rule_hits_counted(((cls, ids, 1) for cls, ids in fired), rules, classes)
+
+
+def rule_hits_counted(groups: Iterable[tuple[str | None, Iterable[str], int]], rules: Sequence[str],
+                      classes: Sequence[str] = ()) -> HitStats:
+    """`rule_hits` from groups of accounts: (final class or None, the rules that fired for each of
+    them, how many). A streamed run has a few thousand such groups for 100,000 accounts."""
     total: Counter[str] = Counter()
     per: dict[str, Counter[str]] = {}
     n = 0
-    for cls, ids in fired:
-        n += 1
+    for cls, ids, k in groups:
+        n += k
         for rid in set(ids):
-            total[rid] += 1
-            per.setdefault(rid, Counter())[cls or ""] += 1
+            total[rid] += k
+            per.setdefault(rid, Counter())[cls or ""] += k
     order = {c: i for i, c in enumerate(classes)}
 
     def by_class(rid: str) -> tuple[tuple[str, int], ...]:

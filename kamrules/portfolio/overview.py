@@ -9,6 +9,7 @@ for every output. Nothing here evaluates an account.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -167,7 +168,7 @@ def _number(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def _checks(rows: Sequence[RowView], book: Rulebook) -> tuple[metrics.Check, ...]:
+def _checks(rows: Iterable[RowView], book: Rulebook) -> tuple[metrics.Check, ...]:
     wanted = set(book.playbook.portfolio.checks)
 
     def rule_hits(r: RowView) -> list[metrics.RuleHit]:
@@ -181,6 +182,36 @@ def _checks(rows: Sequence[RowView], book: Rulebook) -> tuple[metrics.Check, ...
 def _param(book: Rulebook, name: str, default: float) -> float:
     p = book.params.get(name)
     return float(p.value) if p is not None and isinstance(p.value, (int, float)) else default
+
+
+_FINAL = SPREAD_DIMENSIONS.index("final")
+Group = tuple[tuple["str | None", ...], "str | None", tuple[str, ...], int]  # classes, manager, fired, accounts
+
+
+def _groups(rows: Sequence[RowView]) -> Sequence[Group]:
+    """The accounts grouped by what the overview counts of them — their classes in
+    SPREAD_DIMENSIONS, their manager, the rules that fired —, one group per combination with its
+    number of accounts. A streamed run's columns (fold._RowViews.counted) group without making a
+    RowView per account: a 100,000-account book has a few thousand groups."""
+    counted: Callable[[Sequence[str]], Sequence[Group]] | None = getattr(rows, "counted", None)
+    if counted is not None:
+        return counted(SPREAD_DIMENSIONS)
+    by = Counter((tuple(r.classes.get(d) for d in SPREAD_DIMENSIONS), r.manager, r.fired) for r in rows)
+    return [(cls, m, fired, n) for (cls, m, fired), n in by.items()]
+
+
+def _counts(groups: Sequence[Group], k: int) -> Counter[str | None]:
+    counts: Counter[str | None] = Counter()
+    for cls, _, _, n in groups:
+        counts[cls[k]] += n
+    return counts
+
+
+def _named(rows: Sequence[RowView]) -> Sequence[RowView]:
+    """The accounts the overview may name — key accounts, accounts with a data check —, or all
+    of them: a streamed run's columns (fold._RowViews.named) keep only those few."""
+    named: Callable[[], Iterable[RowView]] | None = getattr(rows, "named", None)
+    return rows if named is None else list(named())
 
 
 def overview(rows: Sequence[RowView], ranking: Ranking, ms: Sequence[Measures], book: Rulebook) -> Overview:
@@ -197,17 +228,20 @@ def overview(rows: Sequence[RowView], ranking: Ranking, ms: Sequence[Measures], 
     if profit_col is not None:
         with_profit = sum(1 for v in profit_col if v == v)
         whale = metrics.whale(((ids[i], v) for i, v in enumerate(profit_col) if v == v), len(ms) - with_profit)
-    spreads = tuple(metrics.spread(d, (r.classes.get(d) for r in rows)) for d in SPREAD_DIMENSIONS
+    groups = _groups(rows)
+    spreads = tuple(metrics.spread_counted(d, _counts(groups, k)) for k, d in enumerate(SPREAD_DIMENSIONS)
                     if d in book.dimensions)
-    mgrs = metrics.managers((r.manager, r.classes.get("final") == "key") for r in rows)
+    mgrs = metrics.managers_counted((m, cls[_FINAL] == "key", n) for cls, m, _, n in groups)
+    few = _named(rows)
     kwp: tuple[metrics.Flagged, ...] = ()
     if profit_col is not None:
-        keys = {r.id: r.name for r in rows if r.classes.get("final") == "key"}  # the programme: a few
+        keys = {r.id: r.name for r in few if r.classes.get("final") == "key"}  # the programme: a few
         has_profit = {ids[i] for i, v in enumerate(profit_col) if v == v and ids[i] in keys}
         kwp = metrics.key_without_profit((i, name, True, i in has_profit) for i, name in keys.items())
-    checks = _checks(rows, book)
+    checks = _checks(few, book)
     classes = [v for v, _ in book.dimensions["final"].values] if "final" in book.dimensions else []
-    hits = metrics.rule_hits(((r.classes.get("final"), r.fired) for r in rows), [r.id for r in book.rules], classes)
+    hits = metrics.rule_hits_counted(((cls[_FINAL], fired, n) for cls, _, fired, n in groups),
+                                     [r.id for r in book.rules], classes)
     profit = pf.rank_profit
     rev_total = sum(v for v in rev_col if v == v and v > 0)
     totals = (rev_total, whale.total if whale is not None else None)

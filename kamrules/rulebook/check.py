@@ -245,13 +245,14 @@ def digest(book: Rulebook) -> str:
         if t is str or t is int or t is float or t is bool or x is None:
             return x  # most values: no attribute lookup that fails (hasattr on a str raises inside)
         names: Any = fields.get(t)
-        if names is None:
-            names = fields[t] = tuple(k for k in x.__dataclass_fields__ if k not in _NOT_DIGESTED) \
+        if names is None:  # in sorted order, as json.dumps(sort_keys=True) wrote them
+            names = fields[t] = tuple(sorted(k for k in x.__dataclass_fields__ if k not in _NOT_DIGESTED)) \
                 if hasattr(x, "__dataclass_fields__") else False
         if names is not False:
             return {k: clean(getattr(x, k)) for k in names}
         if isinstance(x, dict):
-            return {str(k): clean(v) for k, v in sorted(x.items())}
+            out = {str(k): clean(v) for k, v in sorted(x.items())}
+            return out if all(type(k) is str for k in x) else dict(sorted(out.items()))
         if isinstance(x, (list, tuple)):
             return [clean(v) for v in x]
         if isinstance(x, (str, int, float, bool)) or x is None:
@@ -259,10 +260,12 @@ def digest(book: Rulebook) -> str:
         return str(x)
 
     # tables are how rules were written, not what they decide: their rows are in `rules`
-    payload = {k: clean(getattr(book, k)) for k in ("facts", "params", "metrics", "derived", "dimensions",
-                                                     "scores", "rules", "disabled", "playbook", "causes",
-                                                     "invariants")}
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    payload = {k: clean(getattr(book, k)) for k in sorted(("facts", "params", "metrics", "derived", "dimensions",
+                                                            "scores", "rules", "disabled", "playbook", "causes",
+                                                            "invariants"))}
+    # every mapping is built with its keys in order, so the text is what sort_keys=True writes,
+    # without json sorting ~1,900 mappings again (tests/test_cache.py compares the two)
+    blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

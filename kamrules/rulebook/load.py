@@ -171,8 +171,10 @@ def display_path(path: Path) -> str:
     """Stable names in messages and outputs: rules/course/x.yaml for built-ins, else relative to cwd."""
     from kamrules.core.resources import rules_dir
 
-    p = path.resolve()
-    for base, prefix in ((rules_dir().resolve(), "rules"), (Path.cwd().resolve(), "")):
+    # real paths through _realpath (what Path.resolve does, remembered within one load: a load
+    # names ~40 files, and resolving the two bases for each was ~7 ms of an uncached start)
+    p = Path(_realpath(str(path)))
+    for base, prefix in ((Path(_realpath(str(rules_dir()))), "rules"), (Path(_realpath(os.getcwd())), "")):
         try:
             rel = p.relative_to(base)
         except ValueError:
@@ -197,7 +199,7 @@ class Files:
         return sorted(_declared_ids(Path(from_file).parent))
 
     def key(self, path: str) -> str:
-        return str(Path(path).resolve())
+        return _realpath(str(Path(path)))  # str(Path(path).resolve()), remembered within one load
 
     def read(self, path: str) -> tuple[str, str, str]:
         """(text, encoding, the document's display name)"""

@@ -23,7 +23,7 @@ from kamrules.core.errors import Collector, Location, suggest
 from kamrules.language.parser import ParseError
 from kamrules.language.typecheck import Scope, check_condition
 from kamrules.rulebook.model import CauseDef, DimensionDef, FactDef, InvariantDef, RuleDef
-from kamrules.rulebook.selectors import matches, parse, select
+from kamrules.rulebook.selectors import matches, parse, selects_some
 from kamrules.rulebook.vocabulary import COMPANY_ROLES, OWNER_ROLES
 
 SELECTOR_EXPECTED = "tag:<tag>, rule:<rule id>, concept:<family.name> or <dimension>=<value>"
@@ -44,7 +44,7 @@ def _check_selector(sel: str, rules: Sequence[RuleDef], dims: Mapping[str, Dimen
             out.add("rulebook.selector", f"{owner}: '{value}' is not a value of {name}", loc, where,
                     "one of " + ", ".join(values), suggest(value, values))
             return False
-    if not select(sel, rules):
+    if not selects_some(sel, rules):
         pool = {"tag": {f"tag:{t}" for r in rules for t in r.tags}, "rule": {f"rule:{r.id}" for r in rules},
                 "concept": {f"concept:{r.concept}" for r in rules}, "class": set()}[kind]
         out.add("rulebook.selector", f"{owner}: '{sel}' selects no rule", loc, where, SELECTOR_EXPECTED,

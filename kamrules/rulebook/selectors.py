@@ -25,7 +25,11 @@ def parse(selector: str) -> tuple[str, str, str]:
 
 
 def matches(selector: str, rule: RuleDef) -> bool:
-    kind, name, value = parse(selector)
+    return _matches(parse(selector), rule)
+
+
+def _matches(parsed: tuple[str, str, str], rule: RuleDef) -> bool:
+    kind, name, value = parsed
     if kind == "tag":
         return name in rule.tags
     if kind == "rule":
@@ -36,7 +40,14 @@ def matches(selector: str, rule: RuleDef) -> bool:
 
 
 def select(selector: str, rules: Iterable[RuleDef]) -> list[RuleDef]:
-    return [r for r in rules if matches(selector, r)]
+    parsed = parse(selector)
+    return [r for r in rules if _matches(parsed, r)]
+
+
+def selects_some(selector: str, rules: Iterable[RuleDef]) -> bool:
+    """Whether the selector selects any of the rules (stops at the first)."""
+    parsed = parse(selector)
+    return any(_matches(parsed, r) for r in rules)
 
 
 def selects_any(selectors: Sequence[str], rule: RuleDef) -> bool:
@@ -49,7 +60,8 @@ def suppressors(rules: Sequence[RuleDef]) -> dict[str, tuple[str, ...]]:
     for a in rules:
         if not a.suppresses:
             continue
+        parsed = [parse(s) for s in a.suppresses]  # once per rule, not once per rule it is tried on
         for b in rules:
-            if b.id != a.id and selects_any(a.suppresses, b):
+            if b.id != a.id and any(_matches(p, b) for p in parsed):
                 out.setdefault(b.id, []).append(a.id)
     return {k: tuple(v) for k, v in out.items()}
