@@ -155,3 +155,24 @@ def test_counted_metrics_are_the_per_account_ones_over_groups(rows):
     assert metrics.managers_counted(((m, c == "key", n) for (c, m, _), n in groups.items())) == \
         metrics.managers((m, c == "key") for c, m, _ in rows)
     assert metrics.spread_counted("d", Counter(c for c, _, _ in rows)) == metrics.spread("d", [c for c, _, _ in rows])
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_a_rows_figure_names_are_the_measures_and_the_fired_checks_figures(data: st.DataObject) -> None:
+    """overview.figure_names (remembered per rulebook, the measures alone when no check fired)
+    against its definition: the ranking's measures, then each fired data check's figures, once."""
+    from kamrules.portfolio import overview
+    from kamrules.portfolio import rank as ranking
+    from kamrules.rulebook.load import load_rulebook
+
+    book = load_rulebook("course")
+    pf = book.playbook.portfolio
+    checks = list(pf.checks)
+    assert checks  # the course has data-check rules: the property reaches the slow path
+    others = [r.id for r in book.rules if r.id not in set(checks)][:40]
+    fired = data.draw(st.lists(st.sampled_from(checks + others), unique=True, max_size=12))
+    expected = tuple(dict.fromkeys([*ranking.wanted(pf), *(n for r in fired if r in set(checks)
+                                                           for n in overview.check_reads(book, r))]))
+    assert overview.figure_names(book, fired) == expected
+    assert overview.figure_names(book, iter(fired)) == expected  # any iterable, read once
