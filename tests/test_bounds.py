@@ -28,6 +28,7 @@ from strategies import PROPERTY
 from kamrules.advice.resolve import State
 from kamrules.cli import main
 from kamrules.engine.backends import durable_available, pick_backend
+from kamrules.engine.bounds import bounds_of
 from kamrules.engine.compile import compile_rulebook
 from kamrules.engine.facts import build_facts
 from kamrules.engine.reference import Context, eval_cond
@@ -246,6 +247,22 @@ def test_a_loss_whatever_the_rebates_is_decided_and_a_margin_that_depends_on_the
     assert profit[f"r{i}"] is None  # 6M - 1M - rebates - cap: depends on the rebates
     j = RULES.index(("net", ">=", 1_000_000.0))
     assert loss[f"r{j}"] is False
+
+
+def test_forget_drops_what_bounds_remember_and_the_answers_stay() -> None:
+    # benchmarks/throughput.py times a backend on facts evaluated before: forget() makes it pay
+    # for the bounds reasoning again
+    b = book()
+    facts = build_facts(Account("acc", "Acc", "gen", {"id": "acc", "name": "Acc", "revenue": 20_000_000.0,
+                                                      "gm": -0.05, "cts": 1_000_000.0}), b, AS_OF)
+    bounds = bounds_of(facts.env)
+    assert bounds is not None
+    prog = compile_rulebook(b)
+    first = [bounds.decide(c) for c in prog.bounded.values()]
+    assert True in first and bounds._decided
+    bounds.forget()
+    assert not bounds._decided and not bounds._ivs and not bounds.metrics
+    assert [bounds.decide(c) for c in prog.bounded.values()] == first
 
 
 # ----------------------------------------------------------------------------- the compiled form

@@ -633,6 +633,14 @@ class Bounds:
         self._decided: dict[int, Truth3] = {}  # by the comparison's index among its equals (BoundsTable)
         self._ivs: dict[str, Ends | None] = {}  # the compiled form's metric intervals
 
+    def forget(self) -> None:
+        """Drop every interval and decision remembered so far: the next questions are answered
+        afresh, as on an account's first evaluation (benchmarks/throughput.py times a backend on
+        facts it has evaluated before)."""
+        self.metrics.clear()
+        self._decided.clear()
+        self._ivs.clear()
+
     def metric(self, name: str) -> Interval | None:
         """The interval of a metric the account misses, computed on first use (its inputs first)."""
         if name in self.metrics:
