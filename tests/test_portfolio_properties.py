@@ -176,3 +176,25 @@ def test_a_rows_figure_names_are_the_measures_and_the_fired_checks_figures(data:
                                                            for n in overview.check_reads(book, r))]))
     assert overview.figure_names(book, fired) == expected
     assert overview.figure_names(book, iter(fired)) == expected  # any iterable, read once
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), max_size=12), st.sampled_from(["auto", "profit", "revenue"]))
+def test_the_ranked_measure_is_chosen_as_defined_from_a_stream_of_measures(given_, rank_by):
+    # rank.choose reads the measures as a stream (the columns of a streamed run); its definition:
+    # profit when asked, or when `auto` and every account with a revenue gives a profit
+    from kamrules.portfolio import rank
+    from kamrules.rulebook.model import PortfolioDef
+
+    ms = [rank.Measures(f"a{i}", {**({"revenue": 1.0 + i} if r else {}), **({"margin": -2.0 * i} if p else {})})
+          for i, (r, p) in enumerate(given_)]
+    pf = PortfolioDef(rank_revenue="revenue", rank_profit="margin", rank_by=rank_by)
+    with_revenue = [m for m in ms if "revenue" in m.values]
+    profit = rank_by == "profit" or (rank_by == "auto" and bool(with_revenue)
+                                     and all("margin" in m.values for m in with_revenue))
+    assert rank.choose(ms, pf) == (("profit", "margin") if profit else ("revenue", "revenue"))
+    streamed = rank.Measured(["revenue", "margin"])
+    for m in ms:
+        streamed.add(m.id, (m.values.get("revenue", math.nan), m.values.get("margin", math.nan)))
+    streamed.done()
+    assert rank.choose(streamed.view(), pf) == rank.choose(ms, pf)
