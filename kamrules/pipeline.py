@@ -47,11 +47,8 @@ def evaluate(account: Account, book: Rulebook, *, as_of: _dt.date | None = None,
     # The matches are what the backend returned (the rule tests compare engines by them), not what
     # it handed to resolution: the same for a backend that keeps its contract, not for one that errs
     suppressed = tuple(state.suppressed)
-    if suppressed:
-        withheld = {s.rule for s in suppressed}
-        matches = tuple(m for m in found if m.rule not in withheld)
-    else:
-        matches = tuple(found)
+    withheld = {s.rule for s in suppressed}
+    matches = tuple(m for m in found if m.rule not in withheld) if withheld else tuple(found)
     classification, scores = state.finish()
     return Advice(account=account, book=book, facts=facts, engine=backend.name, lang=lang,
                   classification=classification, scores=scores, matches=matches, env=state.env,

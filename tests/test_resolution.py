@@ -19,7 +19,7 @@ from kamrules.advice import resolve
 from kamrules.advice.model import Classification, Headline, Score
 from kamrules.advice.resolve import State
 from kamrules.core.errors import EngineError
-from kamrules.engine.facts import build_facts
+from kamrules.engine.facts import Facts, build_facts
 from kamrules.engine.matches import Match
 from kamrules.rulebook.load import load_rulebook
 from kamrules.rulebook.model import Account, Rulebook
@@ -113,15 +113,21 @@ def defined_env(b: Rulebook, matches: list[Match]) -> dict[str, Any]:
     return env | {n: v for n, (_, _, v) in best.items()}
 
 
+def _fired_in_strata(data: st.DataObject, b: Rulebook, cuts: int) -> tuple[list[list[str]], Facts, State]:
+    """Some of the book's rules, each firing once, cut into up to cuts + 1 strata; an account's
+    facts and a fresh resolution State for them."""
+    fired = data.draw(st.lists(st.sampled_from([r.id for r in b.rules]), unique=True))
+    at = sorted(data.draw(st.lists(st.integers(0, len(fired)), max_size=cuts)))
+    strata = [fired[i:j] for i, j in zip([0, *at], [*at, len(fired)])]
+    facts = build_facts(Account("acc", "Acc", "gen", {"n": 1.0}), b, AS_OF)
+    return strata, facts, State(b, facts)
+
+
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
 def test_incremental_resolution_is_the_hit_policies_read_from_all_matches(data: st.DataObject) -> None:
     b = book()
-    fired = data.draw(st.lists(st.sampled_from([r.id for r in b.rules]), unique=True))
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(fired)), max_size=4)))
-    strata = [fired[i:j] for i, j in zip([0, *cuts], [*cuts, len(fired)])]
-    facts = build_facts(Account("acc", "Acc", "gen", {"n": 1.0}), b, AS_OF)
-    state = State(b, facts)
+    strata, facts, state = _fired_in_strata(data, b, 4)
     seen: list[Match] = []
     for s, rule_ids in enumerate(strata):
         matches = [Match(r, s, ()) for r in rule_ids]
@@ -143,11 +149,7 @@ def test_suppression_withdraws_what_a_suppressor_of_an_earlier_stratum_withdraws
     it fired, and was not itself withdrawn, in an earlier stratum."""
     b = book(suppress=True)
     assert b.suppressors  # the book is what the property is about
-    fired = data.draw(st.lists(st.sampled_from([r.id for r in b.rules]), unique=True))
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(fired)), max_size=5)))
-    strata = [fired[i:j] for i, j in zip([0, *cuts], [*cuts, len(fired)])]
-    facts = build_facts(Account("acc", "Acc", "gen", {"n": 1.0}), b, AS_OF)
-    state = State(b, facts)
+    strata, facts, state = _fired_in_strata(data, b, 5)
     kept: list[Match] = []
     withdrawn: list[tuple[str, tuple[str, ...]]] = []
     for s, rule_ids in enumerate(strata):
