@@ -35,7 +35,7 @@ def _implicit_table(base: Any) -> tuple[dict[str, tuple[tuple[str, Any], ...]], 
     return {k: tuple(v) + wildcard for k, v in table.items() if k is not None}, wildcard
 
 
-class _FastLoader(_Base):  # type: ignore[misc,valid-type]
+class _FastLoader(_Base):  # type: ignore[misc]
     """The safe loader with the composer's per-node calls into Python made cheaper: the same tags.
 
     The composer calls `descend_resolver(parent, index)` and `ascend_resolver()` for every node
