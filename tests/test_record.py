@@ -290,3 +290,23 @@ def test_fields_made_directly_are_what_dataclasses_makes() -> None:
                 rec._fields_only(type("Odd", (), dict(body)))
             continue
         assert _shape(rec._fields_only(type("Odd", (), dict(body)))) == _shape(two)
+
+
+def test_positional_calls_fill_the_plain_defaults_as_dataclass_does() -> None:
+    """A call by position that leaves the last fields to plain defaults takes record's short path
+    (no questions per field): the values of a frozen dataclass, the instance dict
+    of record's general path (in the same order), for every number of positional arguments, and
+    the same errors around it."""
+    body = {"__annotations__": {"a": "int", "b": "str", "c": "tuple[int, ...]", "e": "int"}, "__module__": __name__,
+            "b": "x", "c": (), "e": field(default=7, init=False)}
+    std: Any = dataclass(frozen=True)(type("Std", (), dict(body)))
+    rec: Any = record(type("Std", (), dict(body)))
+    for args in ((1,), (1, "y"), (1, "y", (2,))):
+        fast, slow = rec(*args), rec(**dict(zip("abc", args)))  # by keyword: the general path
+        assert [getattr(fast, n) for n in "abce"] == [getattr(std(*args), n) for n in "abce"]
+        assert list(vars(fast).items()) == list(vars(slow).items())
+    for bad in ((), (1, "y", (2,), 4)):
+        with pytest.raises(TypeError):
+            std(*bad)
+        with pytest.raises(TypeError):
+            rec(*bad)
