@@ -44,11 +44,13 @@ def _frozen_delattr(self: object, name: str) -> None:
     raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
 
 
-# `dataclasses.dataclass(c, init=False, repr=False, eq=False)` with nothing to write still costs
-# ~3,000 instructions a field (each string annotation is matched against a regex and looked up to
-# see whether it names ClassVar or InitVar, default by default checked, init order, abstract
-# methods): ~300,000 a class, ~40 M of every start for the ~140 classes an advise declares. What it
+# `dataclasses.dataclass(c, init=False, repr=False, eq=False)` with nothing to write still checks
+# each string annotation against a regex and looks it up to see whether it names ClassVar or
+# InitVar, then init order and abstract methods: ~38,000 instructions a class more than what is
+# made here (callgrind), ~5 M of every start for the ~140 classes an advise declares. What it
 # leaves on a class of plain fields is made here directly; a class with anything else goes to it.
+# (Most of a record class's cost is elsewhere: CPython's type creation, and each dunder method set
+# on the class afterwards: docs/performance.md, "Empty cache, a fourth session".)
 _FIELD = dataclasses._FIELD  # type: ignore[attr-defined]  # what dataclasses.fields() lists
 _NOT_PLAIN = ("ClassVar", "InitVar", "KW_ONLY")
 
