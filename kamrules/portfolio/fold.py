@@ -98,26 +98,25 @@ class Fold:
     def add(self, row: Row, index: int | None = None) -> bool:
         """Fold one row; False (and a problem) when its id was seen before: the first one counts.
         index: the row's id is known[index] (see __init__)."""
-        if index is not None and self.known is not None:
-            seen = self._first_at[index]
-            ident = self.known[index]
+        at = index if self.known is not None else None  # by index, not by id (no string made)
+        if at is not None:
+            seen = self._first_at[at]
         else:
             got = self.first.get(row.id)
             seen = -1 if got is None else got
-            ident = row.id
         if seen >= 0:
             self.duplicates.append(Problem(
                 "portfolio.duplicate-id", f"the id '{row.id}' is already used by {self._unpack(seen)}", _where(row),
                 "id", "a unique id per account", "give one of the two accounts another id"))
             return False
-        if index is not None and self.known is not None:
-            self._first_at[index] = self._pack(row.where)
-            self._id_at.append(index)
+        if at is not None:
+            self._first_at[at] = self._pack(row.where)
+            self._id_at.append(at)
         else:
-            self.first[ident] = self._pack(row.where)
+            self.first[row.id] = self._pack(row.where)
             if self.known is not None:
                 self._id_at.append(-1 - len(self._other_ids))
-            self._other_ids.append(ident)
+            self._other_ids.append(row.id)
         self.dates.add(row.as_of)
         self.severities |= row.severities
         if self.keep:
