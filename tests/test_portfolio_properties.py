@@ -53,16 +53,22 @@ def test_the_pyramid_follows_the_ranking(values, bs):
 @given(st.lists(st.tuples(st.text("abc", min_size=1, max_size=3),
                           st.sampled_from([0.0, -0.0, 1.0, 2.5, -3.0, math.nan, 1e9])), max_size=40))
 def test_the_ranking_is_largest_first_and_ties_go_by_id(pairs):
-    """rank_columns sorts by two stable sorts; the definition is one sort by (-value, id)."""
+    """rank_columns sorts by value, then each run of ties by id; the definition is one sort by
+    (-value, id). The same over a streamed run's ids (ids.Ids), unranked ones listed by id."""
     from array import array
 
+    from kamrules.portfolio.ids import Ids, Picked
     from kamrules.portfolio.rank import rank_columns
 
     ids = [f"{name}{k}" for k, (name, _) in enumerate(pairs)]
     column = array("d", (v for _, v in pairs))
-    r = rank_columns(ids, column)
     expected = sorted((i for i, v in zip(ids, column) if v == v), key=lambda i: (-column[ids.index(i)], i))
+    assert [p.id for p in rank_columns(ids, column).placements] == expected
+    held = Ids(ids)
+    missing = Picked(held, [k for k, v in enumerate(column) if v != v])
+    r = rank_columns(held, column, unranked=missing)
     assert [p.id for p in r.placements] == expected
+    assert list(r.unranked) == sorted(i for i, v in zip(ids, column) if v != v)
 
 
 @settings(max_examples=200, deadline=None)

@@ -28,6 +28,7 @@ from collections import Counter
 from typing import Any, Iterator, Mapping, Sequence, TypeVar, cast, overload
 
 from kamrules.core.errors import Location, Problem
+from kamrules.portfolio.ids import Picked
 from kamrules.portfolio.overview import RowView
 from kamrules.portfolio.portfolio import DIMENSIONS, MAJOR_DEFAULT, Row, _param
 from kamrules.rulebook.model import SEVERITIES, Rulebook
@@ -54,7 +55,11 @@ class Fold:
         self.known = known
         # by index in `known`: where the account was first seen (packed, as `first`; -1: not yet)
         self._first_at = array("q", [-1]) * len(known) if known is not None else array("q")
-        self.ids: list[str] = []  # of the folded accounts, in fold order
+        # the ids of the folded accounts, in fold order: by their index in `known` where they have
+        # one (no string per account: ids.Picked), else the string (at -1 - its place in _other_ids)
+        self._id_at = array("i")
+        self._other_ids: list[str] = []
+        self.ids: Sequence[str] = Picked(known, self._id_at, self._other_ids) if known is not None else self._other_ids
         self.views = views and not keep_rows
         self.checked: list[Row] = []
         self._class_codes: dict[str, dict[str | None, int]] = {d: {None: 0} for d in book.dimensions}
@@ -107,9 +112,12 @@ class Fold:
             return False
         if index is not None and self.known is not None:
             self._first_at[index] = self._pack(row.where)
+            self._id_at.append(index)
         else:
             self.first[ident] = self._pack(row.where)
-        self.ids.append(ident)
+            if self.known is not None:
+                self._id_at.append(-1 - len(self._other_ids))
+            self._other_ids.append(ident)
         self.dates.add(row.as_of)
         self.severities |= row.severities
         if self.keep:
