@@ -352,12 +352,6 @@ class FlatReader:
                         values[name] = value  # digits name no currency
                         locations[name] = Location(file, line, col)
                         continue
-                plain = self.texts[i]
-                if plain is not None and "\x00" not in text and len(text) <= plain[0] and all(
-                        p.fullmatch(text) for p in plain[1]):
-                    values[name] = text
-                    locations[name] = Location(file, line, col)
-                    continue
                 memo = self.memo[i]
                 if memo is not None:
                     value = memo.get(text)
@@ -365,6 +359,14 @@ class FlatReader:
                         values[name] = value
                         locations[name] = Location(file, line, col)
                         continue
+                plain = self.texts[i]
+                if plain is not None and "\x00" not in text and len(text) <= plain[0] and (
+                        not plain[1] or all(p.fullmatch(text) for p in plain[1])):
+                    if memo is not None and len(memo) < _MEMO:
+                        memo[text] = text
+                    values[name] = text
+                    locations[name] = Location(file, line, col)
+                    continue
                 value = read(g, node, text, (key,), ctx)
                 if value is None or value is INVALID:  # pragma: no cover - INVALID comes with an error
                     return None
