@@ -18,6 +18,7 @@ import dataclasses
 import datetime as _dt
 import io
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -324,10 +325,10 @@ def _param(book: Rulebook, name: str, default: float) -> float:
 def summarise(rows: Sequence[Row], book: Rulebook) -> Summary:
     by_final: tuple[tuple[str, int], ...] = ()
     unclassified = 0
-    if "final" in book.dimensions:
-        by_final = tuple((v, sum(1 for r in rows if r.dims.get("final") == v))
-                         for v, _ in book.dimensions["final"].values)
-        unclassified = sum(1 for r in rows if r.dims.get("final") is None)
+    if "final" in book.dimensions:  # one walk: a streamed run's rows are rebuilt at each
+        counts = Counter(r.dims.get("final") for r in rows)
+        by_final = tuple((v, counts[v]) for v, _ in book.dimensions["final"].values)
+        unclassified = counts[None]
     return Summary(by_final, unclassified, pareto(rows, _param(book, "pareto_customer_share", PARETO_DEFAULT)),
                    concentration(rows, _param(book, "major_customer_share", MAJOR_DEFAULT)),
                    programme(rows, book))
@@ -338,14 +339,16 @@ def programme(rows: Sequence[Row], book: Rulebook) -> Programme | None:
     final = book.dimensions.get("final")
     if final is None or "key" not in [v for v, _ in final.values] or "programme_size_min" not in book.params:
         return None
-    keys = [r for r in rows if r.dims.get("final") == "key"]
+    keys = 0
     limit = int(_param(book, "max_accounts_per_manager", 5))
     per: dict[str, int] = {}
-    for r in keys:
-        if r.manager:
-            per[r.manager] = per.get(r.manager, 0) + 1
+    for r in rows:
+        if r.dims.get("final") == "key":
+            keys += 1
+            if r.manager:
+                per[r.manager] = per.get(r.manager, 0) + 1
     overloaded = tuple(sorted(((m, n) for m, n in per.items() if n >= limit), key=lambda x: (-x[1], x[0])))
-    return Programme(len(keys), int(_param(book, "programme_size_min", 15)), int(_param(book, "programme_size_max", 35)),
+    return Programme(keys, int(_param(book, "programme_size_min", 15)), int(_param(book, "programme_size_max", 35)),
                      int(_param(book, "programme_size_too_many", 50)), limit, overloaded)
 
 
@@ -364,16 +367,25 @@ def pareto(rows: Sequence[Row], share: float) -> Pareto | None:
 
 
 def concentration(rows: Sequence[Row], threshold: float) -> Concentration | None:
-    known = [r for r in rows if r.revenue_share is not None]
+    # counted as it walks: a list of every account with a share (a streamed run rebuilds each as
+    # it is read) would grow with the book
+    known = 0
+    over: list[Row] = []
+    companies: set[float | None] = set()
+    for r in rows:
+        companies.add(r.company_revenue)
+        share = r.revenue_share
+        if share is not None:
+            known += 1
+            if share >= threshold:
+                over.append(r)
     if not known:
         return None
-    over = sorted((r for r in known if (r.revenue_share or 0) >= threshold),
-                  key=lambda r: (-(r.revenue_share or 0), r.id))
-    companies = {r.company_revenue for r in rows}
+    over.sort(key=lambda r: (-(r.revenue_share or 0), r.id))
     total = None
-    if len(known) == len(rows) and len(companies) == 1:
+    if known == len(rows) and len(companies) == 1:
         total = sum(r.revenue or 0 for r in rows) / float(next(iter(companies)) or 1)
-    return Concentration(threshold, tuple(over), len(known), total)
+    return Concentration(threshold, tuple(over), known, total)
 
 
 # --------------------------------------------------------------------------- rendering
