@@ -90,3 +90,31 @@ def test_the_digest_is_the_sorted_json_digest_for_every_rulebook_that_loads() ->
         assert book.digest == _digest_as_written_before(book), ref
         checked += 1
     assert checked >= 10  # the course and test rulebooks with tables, overlays, relations, invariants
+
+
+def test_a_builtin_rulebook_is_one_entry_from_any_folder_and_a_path_one_per_folder(tmp_path, monkeypatch):
+    """A built-in id resolves, and names its files, the same from any working directory: the entry
+    made in one folder serves the next (a rep's first run in a new folder is a warm start). A
+    relative path names another file in another folder: it is loaded afresh there."""
+    from kamrules.rulebook import load
+
+    monkeypatch.setenv("KAMRULES_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("KAMRULES_NO_CACHE", raising=False)
+    fresh: list[str] = []
+    real = load._load_fresh
+
+    def counting(ref, files=None):
+        fresh.append(ref)
+        return real(ref, files)
+
+    monkeypatch.setattr(load, "_load_fresh", counting)
+    books = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(ROOT / "tests" / "data" / "core" / "core.yaml", folder / "book.yaml")
+        monkeypatch.chdir(folder)
+        books.append(load.load_rulebook("course"))
+        load.load_rulebook("book.yaml")
+    assert fresh == ["course", "book.yaml", "book.yaml"]
+    assert books[0].files == books[1].files and all(f.startswith("rules/") for f in books[0].files)

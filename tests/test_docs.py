@@ -303,7 +303,7 @@ def test_every_documented_example_runs_as_written(where: str, line: str, tmp_pat
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     cwd = _sandbox(tmp_path, line, recorded)
     monkeypatch.chdir(cwd)
-    monkeypatch.setenv("KAMRULES_CACHE_DIR", str(tmp_path / "cache"))
+    # the session's cache (conftest), as a user's persists from one command to the next
     monkeypatch.setenv("HOME", str(cwd / "home"))
     monkeypatch.setenv("XDG_DATA_HOME", str(cwd / "home" / ".local" / "share"))
     if "postgresql://" in line:
@@ -411,8 +411,7 @@ def test_every_whole_yaml_example_runs_as_written(where: str, body: str, tmp_pat
     folder = tmp_path / "examples" / "company" / "acme"
     folder.mkdir(parents=True)
     shutil.copytree(ROOT / "examples" / "accounts", tmp_path / "examples" / "accounts")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KAMRULES_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)  # the session's cache (conftest), as a user's
     name = {"rule test": "example.test.yaml", "rulebook": "example.yaml", "account": "account.yaml",
             "mapping": "crm.yaml"}[kind]
     path = folder / name

@@ -228,3 +228,85 @@ def test_dataclass_leaves_what_it_does_not_write_to_the_standard_library() -> No
     assert Own(1) == Own(2) and hash(Own(1)) == hash((1,))  # as dataclasses: its __eq__, a generated __hash__
     with pytest.raises(TypeError, match="non-default argument"):
         lazy_dataclass(type("Bad", (), {"__annotations__": {"a": "int", "b": "int"}, "a": 1}))
+
+
+def _declared_classes() -> list[type]:
+    """Every class of kamrules that @record or @dataclass (core/record.py) declared."""
+    import importlib
+    import pkgutil
+
+    import kamrules
+
+    out: list[type] = []
+    for m in pkgutil.walk_packages(kamrules.__path__, "kamrules."):
+        if m.name.startswith(("kamrules.history.migrations", "kamrules.cli", "kamrules.__main__")):
+            continue
+        mod = importlib.import_module(m.name)
+        out += [c for c in vars(mod).values() if isinstance(c, type) and c.__module__ == mod.__name__
+                and "__dataclass_fields__" in c.__dict__
+                and not any(dataclasses.is_dataclass(b) for b in c.__mro__[1:])]  # those go to dataclasses
+    return out
+
+
+def _shape(c: type) -> tuple[Any, ...]:
+    fields = tuple((f.name, f.type, f.default, f.default_factory, f.init, f.repr, f.hash, f.compare, dict(f.metadata),
+                    f.kw_only, f._field_type)  # type: ignore[attr-defined]
+                   for f in c.__dict__["__dataclass_fields__"].values())
+    attrs = tuple((n, c.__dict__.get(n, "-")) for n in c.__dict__["__dataclass_fields__"])
+    return fields, repr(c.__dict__["__dataclass_params__"]), c.__dict__.get("__match_args__"), attrs
+
+
+def test_fields_made_directly_are_what_dataclasses_makes() -> None:
+    """record._fields_only makes what dataclasses.dataclass(init=False, repr=False, eq=False) makes:
+    compared on a class of the same annotations and fields as each class kamrules declares (in its
+    module, where dataclasses looks a ClassVar up), and on classes it must leave to dataclasses."""
+    from kamrules.core import record as rec
+
+    classes = _declared_classes()
+    assert len(classes) > 150
+    for c in classes:
+        notes = dict(c.__dict__.get("__annotations__", {}))
+        body: dict[str, Any] = {"__annotations__": notes, "__module__": c.__module__, "__doc__": "d"}
+        for f in dataclasses.fields(c):
+            if f.default_factory is not dataclasses.MISSING or not (f.init and f.repr and f.compare and f.hash is None
+                                                                     and not f.metadata):
+                body[f.name] = field(default=f.default, default_factory=f.default_factory, init=f.init, repr=f.repr,
+                                     hash=f.hash, compare=f.compare, metadata=f.metadata)
+            elif f.default is not dataclasses.MISSING:
+                body[f.name] = f.default
+        one = rec._fields_only(type(c.__name__, (), dict(body)))
+        two = dataclass(init=False, repr=False, eq=False)(type(c.__name__, (), dict(body)))
+        assert _shape(one) == _shape(two), c.__qualname__
+    odd: list[dict[str, Any]] = [{"__annotations__": {"a": "ClassVar[int]"}, "a": 1},
+                                 {"__annotations__": {"a": "int", "b": "InitVar[int]"}},
+                                 {"__annotations__": {"a": "list[int]"}, "a": []},
+                                 {"__annotations__": {"a": int}}, {"__annotations__": {"a": "int"}, "__doc__": ""}]
+    for extra in odd:
+        body = {"__module__": __name__, "__doc__": "d", **extra}
+        try:
+            two = dataclass(init=False, repr=False, eq=False)(type("Odd", (), dict(body)))
+        except ValueError:
+            with pytest.raises(ValueError):
+                rec._fields_only(type("Odd", (), dict(body)))
+            continue
+        assert _shape(rec._fields_only(type("Odd", (), dict(body)))) == _shape(two)
+
+
+def test_positional_calls_fill_the_plain_defaults_as_dataclass_does() -> None:
+    """A call by position that leaves the last fields to plain defaults takes record's short path
+    (no questions per field): the values of a frozen dataclass, the instance dict
+    of record's general path (in the same order), for every number of positional arguments, and
+    the same errors around it."""
+    body = {"__annotations__": {"a": "int", "b": "str", "c": "tuple[int, ...]", "e": "int"}, "__module__": __name__,
+            "b": "x", "c": (), "e": field(default=7, init=False)}
+    std: Any = dataclass(frozen=True)(type("Std", (), dict(body)))
+    rec: Any = record(type("Std", (), dict(body)))
+    for args in ((1,), (1, "y"), (1, "y", (2,))):
+        fast, slow = rec(*args), rec(**dict(zip("abc", args)))  # by keyword: the general path
+        assert [getattr(fast, n) for n in "abce"] == [getattr(std(*args), n) for n in "abce"]
+        assert list(vars(fast).items()) == list(vars(slow).items())
+    for bad in ((), (1, "y", (2,), 4)):
+        with pytest.raises(TypeError):
+            std(*bad)
+        with pytest.raises(TypeError):
+            rec(*bad)

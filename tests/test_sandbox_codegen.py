@@ -96,3 +96,28 @@ def test_generated_templates(source: str) -> None:
     fast, plain = _both(env, source)
     assume(isinstance(plain, str))
     assert fast == plain
+
+
+@pytest.mark.parametrize("source", [
+    "{{ x }}", "{{ x.y }}", "{% if x is defined %}{{ x }}{% else %}none{% endif %}", "{{ x|default('d') }}",
+    "{{ x is undefined }}", "{% for a in xs %}{{ a }}{{ y }}{% endfor %}", "{% set y = 2 %}{{ y }}{{ x }}",
+    "{% macro m(a, b) %}{{ a }}{{ b }}{{ x }}{% endmacro %}{{ m(1) }}", "{{ (x or 'o') ~ x }}",
+])
+@pytest.mark.parametrize("undefined", ["StrictUndefined", "Undefined"])
+@pytest.mark.parametrize("given", [{}, {"x": "v", "xs": [1, 2]}])
+def test_a_name_is_read_as_jinja_reads_it(source: str, undefined: str, given: dict[str, Any]) -> None:
+    """visit_Name writes `environment._defined(ref, name)` for Jinja's conditional: the same output,
+    and the same error, as Jinja's own sandbox for defined and undefined names."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def run(env: Any) -> Any:
+        try:
+            return env.from_string(source).render(given)
+        except jinja2.UndefinedError as e:
+            return ("undefined", str(e))
+
+    und = getattr(jinja2, undefined)
+    ours = sandbox.BoundedEnvironment(limits=sandbox.PLAYBOOK, undefined=und)
+    assert "environment._defined(" in ours.compile(source, raw=True)
+    assert run(ours) == run(ImmutableSandboxedEnvironment(undefined=und))

@@ -95,3 +95,57 @@ def test_the_anchor_test_tried_only_at_ampersands_is_the_regex_search() -> None:
     texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 8))) for _ in range(3000)]
     for text in texts:
         assert _may_expand(text) == (_ANCHOR.search(text) is not None), repr(text)
+
+
+def _tree(node: object, seen: dict[int, int] | None = None) -> object:
+    """A composed node as plain data: kind, tag, value (children), style and marks; a node met
+    again (an alias) as its number in the order first met, so an alias bomb stays small."""
+    import yaml
+
+    seen = {} if seen is None else seen
+    if id(node) in seen:
+        return ("alias", seen[id(node)])
+    seen[id(node)] = len(seen)
+    assert isinstance(node, yaml.Node)
+    marks = (node.start_mark.line, node.start_mark.column, node.end_mark.line, node.end_mark.column)
+    if isinstance(node, yaml.ScalarNode):
+        return ("scalar", node.tag, node.value, node.style, marks)
+    if isinstance(node, yaml.SequenceNode):
+        return ("seq", node.tag, [_tree(n, seen) for n in node.value], node.flow_style, marks)
+    return ("map", node.tag, [(_tree(k, seen), _tree(v, seen)) for k, v in node.value], node.flow_style, marks)
+
+
+_SCALARS = ["", "~", "null", "Null", "NULL", "true", "True", "yes", "no", "on", "off", "y", "n", "0", "-0", "+1",
+            "0x1F", "0o17", "017", "0b101", "1_000", "1,000", "190:20:30", "1.5", ".5", "1e3", "1.0e+3", "-.inf",
+            ".Inf", ".nan", ".NaN", "2026-06-30", "2026-6-3", "2026-06-30 12:00:00", "2026-06-30T12:00:00Z", "=",
+            "<<", "a", "Anna", "—", "中文", "15%", "1.2M", "120万", "'quoted'", '"1"', "- x", "[1, 2]", "{a: 1}",
+            "!!str 1", "!!int '3'", "? k\n: v", "&a 1", "@x", "`x", "|\n  text\n", ">\n  folded\n"]
+
+
+def test_the_fast_loader_composes_what_the_stock_safe_loader_does() -> None:
+    """yamlio._FastLoader replaces the composer's per-node resolver calls: the same node tree (tags,
+    values, styles, marks) for every YAML file of the course and of the tests' data, and for scalars of
+    every implicit type in block and flow context."""
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    texts = [p.read_bytes().decode("utf-8", "replace") for folder in ("rules", "tests/data", "examples")
+             for p in sorted((root / folder).rglob("*.yaml"))]
+    texts += [f"k: {s}\n" for s in _SCALARS] + [f"- {s}\n" for s in _SCALARS] + ["[" + ", ".join(_SCALARS[:40]) + "]"]
+    assert len(texts) > 150 and yamlio._Loader is yamlio._FastLoader
+    compared = 0
+    for text in texts:
+        try:
+            stock = yaml.compose(text, Loader=yamlio._Base)
+        except yaml.YAMLError:
+            with pytest.raises(yaml.YAMLError):
+                yaml.compose(text, Loader=yamlio._Loader)
+            continue
+        fast = yaml.compose(text, Loader=yamlio._Loader)
+        assert (stock is None) == (fast is None)
+        if stock is not None:
+            assert _tree(fast) == _tree(stock), text[:200]
+            compared += 1
+    assert compared > 150

@@ -19,8 +19,10 @@ import (~50 ms of every cold start for the ~45 classes an `advise` imports)."""
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import reprlib
+import types
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ else:
 
 T = TypeVar("T")
 _MISSING = dataclasses.MISSING
+_MEMBER = types.MemberDescriptorType
 
 
 def _frozen_setattr(self: object, name: str, value: Any) -> None:
@@ -39,6 +42,69 @@ def _frozen_setattr(self: object, name: str, value: Any) -> None:
 
 def _frozen_delattr(self: object, name: str) -> None:
     raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+# `dataclasses.dataclass(c, init=False, repr=False, eq=False)` with nothing to write still checks
+# each string annotation against a regex and looks it up to see whether it names ClassVar or
+# InitVar, then init order and abstract methods: ~38,000 instructions a class more than what is
+# made here (callgrind), ~5 M of every start for the ~140 classes an advise declares. What it
+# leaves on a class of plain fields is made here directly; a class with anything else goes to it.
+# (Most of a record class's cost is elsewhere: CPython's type creation, and each dunder method set
+# on the class afterwards: docs/performance.md, "Empty cache, a fourth session".)
+_FIELD = dataclasses._FIELD  # type: ignore[attr-defined]  # what dataclasses.fields() lists
+_NOT_PLAIN = ("ClassVar", "InitVar", "KW_ONLY")
+
+
+@dataclasses.dataclass(init=False, repr=False, eq=False)
+class _ParamsOf:
+    pass
+
+
+_PARAMS_TYPE = type(_ParamsOf.__dataclass_params__)  # type: ignore[attr-defined]
+_PARAM_SLOTS = tuple(_PARAMS_TYPE.__slots__)
+_PARAMS = tuple(getattr(_ParamsOf.__dataclass_params__, n) for n in _PARAM_SLOTS)  # type: ignore[attr-defined]
+
+
+def _fields_only(c: type) -> type:
+    """What `dataclasses.dataclass(c, init=False, repr=False, eq=False, frozen=False)` makes of a
+    class without dataclass bases: `__dataclass_fields__`, `__dataclass_params__`, `__match_args__`,
+    class attributes holding the defaults. Every annotation must be a string (the modules use
+    `from __future__ import annotations`) that names no ClassVar, InitVar or KW_ONLY, the class no
+    ABC; otherwise, or for anything else dataclasses would refuse, dataclasses.dataclass does it
+    (tests/test_record.py compares both on every class kamrules declares)."""
+    notes = c.__dict__.get("__annotations__", {})
+    if (not c.__doc__ or isinstance(c, abc.ABCMeta) or any(type(t) is not str or any(w in t for w in _NOT_PLAIN) for t in notes.values())
+            or any(isinstance(v, dataclasses.Field) and k not in notes for k, v in c.__dict__.items())):
+        return dataclasses.dataclass(c, init=False, repr=False, eq=False, frozen=False)
+    fields: dict[str, dataclasses.Field[Any]] = {}
+    for name, note in notes.items():
+        default: Any = getattr(c, name, _MISSING)
+        if isinstance(default, dataclasses.Field):
+            f = default
+        elif isinstance(default, _MEMBER):
+            return dataclasses.dataclass(c, init=False, repr=False, eq=False, frozen=False)  # slots
+        else:
+            f = dataclasses.field(default=default)  # MISSING for a field without one, as dataclasses does
+        if f.default.__class__.__hash__ is None or f.kw_only is True:  # a mutable default, or kw_only=True
+            return dataclasses.dataclass(c, init=False, repr=False, eq=False, frozen=False)  # (which raises)
+        f.name, f.type, f._field_type = name, note, _FIELD  # type: ignore[attr-defined]
+        if f.kw_only is _MISSING:
+            f.kw_only = False
+        fields[name] = f
+    for name, f in fields.items():
+        if isinstance(getattr(c, name, None), dataclasses.Field):
+            if f.default is _MISSING:
+                delattr(c, name)
+            else:
+                setattr(c, name, f.default)
+    params = object.__new__(_PARAMS_TYPE)
+    for slot, value in zip(_PARAM_SLOTS, _PARAMS):
+        setattr(params, slot, value)
+    setattr(c, "__dataclass_params__", params)
+    setattr(c, "__dataclass_fields__", fields)
+    if "__match_args__" not in c.__dict__:
+        setattr(c, "__match_args__", tuple(n for n, f in fields.items() if f.init))
+    return c
 
 
 def _make_init(cls: type) -> Callable[..., None]:
@@ -50,8 +116,27 @@ def _make_init(cls: type) -> Callable[..., None]:
     post = hasattr(cls, "__post_init__")
     qual = cls.__qualname__
     set_ = object.__setattr__
+    # The usual call gives the first fields by position and leaves the rest to plain defaults:
+    # those values are set in field order without the general loop's questions per field.
+    # (Not through the instance's __dict__ at once: that makes CPython give the instance a real
+    # dict, and every later attribute read of it is slower: +9 M instructions in an advise.)
+    order = tuple(name for name, _, _ in init)
+    first = len(init)  # the fields from here on have plain defaults (no factory)
+    while first and init[first - 1][1] is not _MISSING:
+        first -= 1
+    tail = tuple(default for _, default, _ in init[first:])
+    whole = len(init)
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        n = len(args)
+        if not kwargs and first <= n <= whole:
+            for name, value in zip(order, args if n == whole else args + tail[n - first:]):
+                set_(self, name, value)
+            for name, default, factory in later:
+                set_(self, name, default if default is not _MISSING else factory())  # type: ignore[operator]
+            if post:
+                self.__post_init__()
+            return
         if len(args) > len(init):
             raise TypeError(f"{qual}.__init__() takes {len(init)} positional arguments but {len(args)} were given")
         for key in kwargs:
@@ -129,7 +214,7 @@ def record(cls: Any = None, /, *, eq: bool = True, repr: bool = True) -> Any:
             raise TypeError(f"@record {c.__qualname__} inherits from a dataclass: records do not inherit fields")
         if c.__doc__ is None:  # what dataclass would write, without inspect.signature's cost
             c.__doc__ = f"{c.__name__}(…)"
-        c = dataclasses.dataclass(c, init=False, repr=False, eq=False, frozen=False)
+        c = _fields_only(c)
         if any(f.kw_only for f in dataclasses.fields(c)):  # type: ignore[arg-type]
             raise TypeError(f"@record {c.__qualname__}: keyword-only fields are not supported")
         c.__init__ = _make_init(c)  # type: ignore[method-assign]
@@ -247,7 +332,7 @@ def _generated(c: type, init: bool, repr: bool, eq: bool, order: bool, frozen: b
         raise ValueError("eq must be true if order is true")
     if c.__doc__ is None:  # what dataclass would write, without inspect.signature's cost
         c.__doc__ = f"{c.__name__}(…)"
-    c = dataclasses.dataclass(c, init=False, repr=False, eq=False, frozen=False)  # fields only: no exec
+    c = _fields_only(c)  # fields only: no exec
     fields = dataclasses.fields(c)
     if init:
         seen_default = None

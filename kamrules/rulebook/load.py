@@ -351,7 +351,9 @@ def load_rulebook(ref: str = "course") -> Rulebook:
     and every templates setting (the folder it confines to). Any doubt: load afresh."""
     from kamrules.core import cache
 
-    ck = cache.key("rulebook", ref, str(Path.cwd()))
+    # a built-in id resolves, and its files are named (rules/…), the same from any folder: one
+    # entry serves every working directory. A path is read from the working directory: its key.
+    ck = cache.key("rulebook", ref, str(Path.cwd()) if is_path_ref(ref) else "")
     with _one_scan():
         book = _verified(cache.get("rulebook", ck), ref)
     if book is not None:
