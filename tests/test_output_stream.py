@@ -183,6 +183,35 @@ def test_json_pieces_come_in_pieces_and_refuse_what_json_dumps_refuses() -> None
             "".join(textsafe.json_pieces({"a": textsafe.Stream([1, bad])}))
 
 
+_flat_values = st.one_of(_scalars, st.sampled_from([-0.0, 0.0, -0.01, 1e300, -5e-324, 2**64, True, False]))
+_items = st.one_of(
+    st.dictionaries(st.sampled_from(["id", "rank", "x\u2028", "中", ""]), _flat_values, max_size=5),  # flat, or {}
+    st.dictionaries(st.text(max_size=2), _json, max_size=2),  # anything else: the general encoder
+    _scalars)
+
+
+@PROPERTY
+@given(items=st.lists(_items, max_size=12), batch=st.integers(1, 4))
+@example(items=[{"a": 1}, {"b": -0.0}, {"c": "}\n{"}, {}, [], {"d": {"e": 1}}, {"f": "\x1b"}], batch=2)
+def test_flat_dicts_of_a_stream_are_json_dumps_byte_for_byte(items: list[Any], batch: int) -> None:
+    """Runs of flat dicts go through json's C encoder (textsafe._flat_dicts): the same text as the
+    general encoder, at every batch boundary and nesting level."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(textsafe, "_BATCH", batch)
+        for data in (textsafe.Stream(items), {"a": {"b": textsafe.Stream(items)}}, [textsafe.Stream(items)]):
+            whole = {"a": {"b": items}} if isinstance(data, dict) else [items] if isinstance(data, list) else items
+            assert "".join(textsafe.json_pieces(data)) == textsafe.json_dumps(whole)
+
+
+def test_flat_dicts_refuse_what_json_dumps_refuses() -> None:
+    for bad in ({"a": float("nan")}, {"a": float("inf")}, {1.5: object()}):
+        with pytest.raises((ValueError, TypeError)) as fast:
+            "".join(textsafe.json_pieces(textsafe.Stream([{"ok": 1}, bad])))
+        with pytest.raises((ValueError, TypeError)) as slow:
+            textsafe.json_dumps([{"ok": 1}, bad])
+        assert type(fast.value) is type(slow.value)
+
+
 # --------------------------------------------------------------------------- the portfolio command
 
 

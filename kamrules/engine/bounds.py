@@ -465,6 +465,8 @@ _DECIDE_OPS: dict[str, Callable[[Ends, Ends], Truth3]] = {
 
 def _compile_decider(table: BoundsTable, c: ir.Cmp) -> Decider:
     names, test = table.names(c), _DECIDE_OPS[c.op]
+    if type(c.left) is ir.Ref and type(c.right) is ir.Const and c.left.kind in ("fact", "metric"):
+        return _ref_vs_const_decider(table, c.left, _point_ends(c.right.value), test)
     left, right = _compile_ends(table, c.left, None), _compile_ends(table, c.right, None)
 
     def decider(env: Mapping[str, Any], bounds: Bounds) -> Truth3:
@@ -481,6 +483,31 @@ def _compile_decider(table: BoundsTable, c: ir.Cmp) -> Decider:
             return None
         return test(a, b)
     return decider
+
+
+def _ref_vs_const_decider(table: BoundsTable, ref: ir.Ref, b: Ends | None,
+                          test: Callable[[Ends, Ends], Truth3]) -> Decider:
+    """The general decider of `fact or metric <op> constant` (most of what an account asks),
+    without its steps: the one name it reads, its interval (_compile_ends' Ref case) and the
+    constant's, which is known now. tests/test_bounds.py holds deciders to decide_tree."""
+    name = ref.name
+    if b is None:  # a constant that is no number: nothing to decide (as the general form finds)
+        return lambda env, bounds: None
+    if ref.kind == "metric" and name in table.metric_terms:
+        def metric_vs_const(env: Mapping[str, Any], bounds: Bounds) -> Truth3:
+            if env.get(name) is not None:
+                return None  # nothing it reads is missing: the engine decides it from the values
+            a = bounds.metric_ends(name)
+            return None if a is None else test(a, b)
+        return metric_vs_const
+    rng = table.ranges.get(name) if ref.kind == "fact" else None
+    missing: Ends | None = None if rng is None else _ends_of(rng)
+
+    def fact_vs_const(env: Mapping[str, Any], bounds: Bounds) -> Truth3:
+        if env.get(name) is not None:
+            return None
+        return None if missing is None else test(missing, b)
+    return fact_vs_const
 
 
 def _compile_metric(table: BoundsTable, name: str) -> EndsFn:

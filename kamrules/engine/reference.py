@@ -533,6 +533,11 @@ def _compile_cmp(c: ir.Cmp, bounded: bool = True) -> Fn3:
                 return test(a, b)
             if t is int and numeric:
                 return test(float(a), b)
+            if a is None:  # missing (compare() would say unknown): the bounds may decide it
+                if item is not None:
+                    return None
+                bounds = env.get(BOUNDS)
+                return None if bounds is None else bounds.decide(c)
             v = compare(op, a, right)
             return _bounded(c, env) if v is None and item is None else v
         return fact_vs_const

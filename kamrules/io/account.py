@@ -324,6 +324,13 @@ class FlatReader:
         # per key of an enum, yes/no or text fact: the values its cells were read as, by text. What
         # the grammar makes of a cell depends on the cell's text and the fact alone, and such columns
         # repeat a few texts (高/中/低, 是/否, regions, industries, managers); at most _MEMO each
+        # per key of a text fact: (its longest text, its checks' patterns), or None. A name or an
+        # id is a new text on every row (no memo helps): _friendly's reading of a text cell is the
+        # cell itself when it passes these; one that does not goes the grammar's way, which says why
+        self.texts: tuple[tuple[int, tuple[re.Pattern[str], ...]] | None, ...] = tuple(
+            (node.max_text, tuple(re.compile(c.pattern) for c in node.checks))
+            if isinstance(node, Friendly) and node.type == "string" and not money else None
+            for _, _, node, money in fields)
         self.memo: tuple[dict[str, Any] | None, ...] = tuple(
             {} if isinstance(node, Friendly) and node.type in _MEMO_TYPES and not money else None
             for _, _, node, money in fields)
@@ -352,6 +359,14 @@ class FlatReader:
                         values[name] = value
                         locations[name] = Location(file, line, col)
                         continue
+                plain = self.texts[i]
+                if plain is not None and "\x00" not in text and len(text) <= plain[0] and (
+                        not plain[1] or all(p.fullmatch(text) for p in plain[1])):
+                    if memo is not None and len(memo) < _MEMO:
+                        memo[text] = text
+                    values[name] = text
+                    locations[name] = Location(file, line, col)
+                    continue
                 value = read(g, node, text, (key,), ctx)
                 if value is None or value is INVALID:  # pragma: no cover - INVALID comes with an error
                     return None
