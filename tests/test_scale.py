@@ -227,7 +227,6 @@ def test_a_ranked_run_folds_by_the_first_pass_index_and_keeps_no_id_string() -> 
     for ident, v in (("A-1", 1.0), ("A-2", 2.0), ("A-1", 3.0), ("A-3", 4.0)):
         m.add(ident, (v,))
     m.spans = [(0, 2), (2, 4)]
-    m.done()
     assert list(m.ids) == ["A-1", "A-2", "A-3"] and list(m.rows) == [0, 1, 0, 2]
     assert m.row_ids == ["A-1", "A-2", "A-1", "A-3"]
     fold = Fold(load_rulebook("course"), keep_rows=False, known=m.ids)
@@ -547,7 +546,6 @@ def test_the_first_pass_keeps_a_few_floats_per_account_and_ranks_the_same() -> N
     m = rank.Measured(names)
     for a in [*accounts, accounts[3]]:  # a duplicate id: the first one counts
         m.add(a.id, rank.measure_values(a, book, as_of, names))
-    m.done()
     assert len(m.ids) == len(accounts) and len(m.row_ids) == len(accounts) + 1
     assert all(c.itemsize == 8 and len(c) == len(accounts) for c in m.columns)
     want = rank.measures(accounts, book, as_of)

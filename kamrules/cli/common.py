@@ -16,7 +16,7 @@ from typing import Any, Callable, TypeVar
 
 import click
 
-from kamrules.core import settings, textsafe
+from kamrules.core import interrupt, settings, textsafe
 from kamrules.core.errors import (
     EngineError,
     InputError,
@@ -73,7 +73,8 @@ def guarded(fn: F) -> F:
             for limit in settings.LIMITS:  # a bad KAMRULES_* setting is a usage error, whatever the command
                 settings.value(limit)
             try:
-                result = fn(*args, **kwargs)
+                with interrupt.remembered():  # a Ctrl-C that Python drops is still honoured (core/interrupt)
+                    result = fn(*args, **kwargs)
                 if sys.stdout is not None:
                     sys.stdout.flush()  # a full device or a closed pipe must fail here, not at exit
                 return result

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from kamrules import __version__
+from kamrules.core import interrupt
 from kamrules.history import schema as S
 from kamrules.history.location import StoreError, Where, store_problem
 
@@ -174,6 +175,7 @@ class Store:
             _bulk(conn, S.values, ("review_id", "kind", "name", "text", "number"), vals)
             _bulk(conn, S.findings, ("review_id", "position", "rule", "concept", "kind", "severity", "priority",
                                      "suppressed"), fnds)
+            interrupt.check()  # before the commit: a Ctrl-C dropped on the way (in a GC callback) records nothing
         return ids
 
     def _put_rulebook(self, conn: Any, book: RulebookSource, now: _dt.datetime) -> None:

@@ -33,7 +33,7 @@ import sys
 import tempfile
 from typing import IO, Iterable, Iterator
 
-from kamrules.core import textsafe
+from kamrules.core import interrupt, textsafe
 from kamrules.core import inputs as read_inputs
 from kamrules.core.errors import Location, Problem, UsageError
 
@@ -232,6 +232,7 @@ def _replace(dest: str, pieces: Iterable[str], st: os.stat_result | None, target
         # mkstemp makes the file private (0600); give it the mode a plain open() would have,
         # or keep the mode of the file it replaces
         os.chmod(tmp, st.st_mode & 0o7777 if st is not None else _default_mode())
+        interrupt.check()  # the point of no return: a Ctrl-C that was dropped on the way stops it here
         os.replace(tmp, dest)
     except BaseException as e:  # including KeyboardInterrupt: leave nothing behind
         try:

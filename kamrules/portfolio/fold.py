@@ -4,8 +4,9 @@ With a table of every account (md, csv, json), the rows themselves are the outpu
 kept. With `--summary-only`, a row is folded into a few columns and dropped:
 
     per account   final class (1 byte), revenue and the company's revenue (8 bytes each),
-                  manager (an index, 4 bytes), its id (for duplicate ids: in a ranked run the
-                  first pass's string and 8 bytes where it was first seen, no dict of ids), its
+                  manager (an index, 4 bytes), its id (in a ranked run its index among the
+                  first pass's ids, 4 bytes, and 8 bytes where it was first seen, for duplicate
+                  ids: no string and no dict of ids), its
                   most severe finding and health (9 bytes: --fail-on's message)
     with views    (a ranked book: the portfolio overview) each dimension's class (2 bytes each)
                   and the fired rules (4 bytes: an index into the combinations seen); the name
@@ -49,8 +50,9 @@ class Fold:
         (a ranked book's summary): its classes and fired rules as small codes, its name only where
         the overview shows it, and the rows that carry data checks (the Markdown summary lists them).
         known: the ids a first pass read (rank.Measured.ids, each once): a row given with its index
-        in them (add(row, index)) is checked for a duplicate id by that index, and its id is that
-        string — no index of ids is built here. Rows without one go by id, as in a one-pass run."""
+        in them (add(row, index)) is checked for a duplicate id by that index, and its id is kept
+        as that index — no string and no index of ids here. Rows without one go by id, as in a
+        one-pass run."""
         self.keep = keep_rows
         self.known = known
         # by index in `known`: where the account was first seen (packed, as `first`; -1: not yet)

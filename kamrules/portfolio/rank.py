@@ -288,9 +288,6 @@ class Measured:
         start, end = self.spans[i]
         return self.rows[start:end]
 
-    def done(self) -> None:
-        """The first pass is over (nothing is left to free: the ids keep their own index)."""
-
     def index_of(self, ident: str) -> int | None:
         """The index of an id in `ids` (None: not read): only a second pass whose accounts do not
         come back as the first read them asks."""

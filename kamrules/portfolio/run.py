@@ -85,7 +85,6 @@ def measure(tasks: Iterable[Task], book: Rulebook, workers: pool.Workers[Any, Ta
         if progress is not None:
             progress.close()
         raise InputError(failed)
-    measured.done()
     return measured
 
 
