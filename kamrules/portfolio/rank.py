@@ -277,7 +277,7 @@ class Measured:
     def add(self, ident: str, values: Sequence[float]) -> None:
         k, new = self.ids.add(ident)
         self.rows.append(k)
-        if new:  # a duplicate id: the first account counts (the evaluation reports the others)
+        if new:  # of a duplicate id only the first account's values count (the evaluation reports the others)
             for col, v in zip(self.columns, values):
                 col.append(v)
 
