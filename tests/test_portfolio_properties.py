@@ -202,5 +202,4 @@ def test_the_ranked_measure_is_chosen_as_defined_from_a_stream_of_measures(given
     streamed = rank.Measured(["revenue", "margin"])
     for m in ms:
         streamed.add(m.id, (m.values.get("revenue", math.nan), m.values.get("margin", math.nan)))
-    streamed.done()
     assert rank.choose(streamed.view(), pf) == rank.choose(ms, pf)
