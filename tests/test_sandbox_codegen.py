@@ -100,14 +100,17 @@ def test_generated_templates(source: str) -> None:
 
 @pytest.mark.parametrize("source", [
     "{{ x }}", "{{ x.y }}", "{% if x is defined %}{{ x }}{% else %}none{% endif %}", "{{ x|default('d') }}",
+    "{{ x.y.z }}", "{{ x.upper() }}", "{% for a in xs %}{{ a.real }}{{ x.y }}{% endfor %}", "{{ x.y is defined }}",
     "{{ x is undefined }}", "{% for a in xs %}{{ a }}{{ y }}{% endfor %}", "{% set y = 2 %}{{ y }}{{ x }}",
     "{% macro m(a, b) %}{{ a }}{{ b }}{{ x }}{% endmacro %}{{ m(1) }}", "{{ (x or 'o') ~ x }}",
 ])
 @pytest.mark.parametrize("undefined", ["StrictUndefined", "Undefined"])
 @pytest.mark.parametrize("given", [{}, {"x": "v", "xs": [1, 2]}])
 def test_a_name_is_read_as_jinja_reads_it(source: str, undefined: str, given: dict[str, Any]) -> None:
-    """visit_Name writes `environment._defined(ref, name)` for Jinja's conditional: the same output,
-    and the same error, as Jinja's own sandbox for defined and undefined names."""
+    """visit_Name writes `environment._defined(ref, name)` for Jinja's conditional, visit_Getattr
+    `environment._attr(ref, name, attr)` for an attribute of it, and an output is written by
+    `environment._out(x)`: the same output, and the same error, as Jinja's own sandbox for
+    defined and undefined names."""
     import jinja2
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -119,5 +122,6 @@ def test_a_name_is_read_as_jinja_reads_it(source: str, undefined: str, given: di
 
     und = getattr(jinja2, undefined)
     ours = sandbox.BoundedEnvironment(limits=sandbox.PLAYBOOK, undefined=und)
-    assert "environment._defined(" in ours.compile(source, raw=True)
+    code = ours.compile(source, raw=True)
+    assert "environment._defined(" in code or "environment._attr(" in code
     assert run(ours) == run(ImmutableSandboxedEnvironment(undefined=und))
