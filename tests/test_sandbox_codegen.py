@@ -101,6 +101,7 @@ def test_generated_templates(source: str) -> None:
 @pytest.mark.parametrize("source", [
     "{{ x }}", "{{ x.y }}", "{% if x is defined %}{{ x }}{% else %}none{% endif %}", "{{ x|default('d') }}",
     "{{ x.y.z }}", "{{ x.upper() }}", "{% for a in xs %}{{ a.real }}{{ x.y }}{% endfor %}", "{{ x.y is defined }}",
+    "{% if x %}{{ x|nosuchfilter }}{% endif %}", "{% if x is nosuchtest %}t{% endif %}", "{{ x|upper }}{{ x is string }}",
     "{{ x is undefined }}", "{% for a in xs %}{{ a }}{{ y }}{% endfor %}", "{% set y = 2 %}{{ y }}{{ x }}",
     "{% macro m(a, b) %}{{ a }}{{ b }}{{ x }}{% endmacro %}{{ m(1) }}", "{{ (x or 'o') ~ x }}",
 ])
@@ -109,8 +110,9 @@ def test_generated_templates(source: str) -> None:
 def test_a_name_is_read_as_jinja_reads_it(source: str, undefined: str, given: dict[str, Any]) -> None:
     """visit_Name writes `environment._defined(ref, name)` for Jinja's conditional, visit_Getattr
     `environment._attr(ref, name, attr)` for an attribute of it, and an output is written by
-    `environment._out(x)`: the same output, and the same error, as Jinja's own sandbox for
-    defined and undefined names."""
+    `environment._out(x)`, filters and tests are fetched by `environment._dependency`: the same
+    output, and the same error, as Jinja's own sandbox for defined and undefined names and for
+    missing filters and tests."""
     import jinja2
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -119,6 +121,8 @@ def test_a_name_is_read_as_jinja_reads_it(source: str, undefined: str, given: di
             return env.from_string(source).render(given)
         except jinja2.UndefinedError as e:
             return ("undefined", str(e))
+        except jinja2.TemplateRuntimeError as e:  # a filter or test missing, found when it is called
+            return ("runtime", str(e))
 
     und = getattr(jinja2, undefined)
     ours = sandbox.BoundedEnvironment(limits=sandbox.PLAYBOOK, undefined=und)
