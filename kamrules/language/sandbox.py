@@ -210,6 +210,7 @@ class _BoundedCodeGenerator(CodeGenerator):
 
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
         self._static: dict[int, int] = {}
+        self._written: set[int] = set()  # Outputs' Getattr values that visit_Getattr writes whole
         bounder = _Bounder(self.environment, self._static)  # the tree lives until the code is generated
         if self.remember_children:
             _bound_and_remember(node, bounder)
@@ -250,7 +251,9 @@ class _BoundedCodeGenerator(CodeGenerator):
 
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
         if self._plain_output(frame, finalize):
-            if id(node) not in self._static:
+            if type(node) is nodes.Getattr and not self.environment.is_async:
+                self._written.add(id(node))  # visit_Getattr writes the whole call
+            elif id(node) not in self._static:
                 self.write("environment._out(")
             return
         super()._output_child_pre(node, frame, finalize)
@@ -259,7 +262,7 @@ class _BoundedCodeGenerator(CodeGenerator):
 
     def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
         if self._plain_output(frame, finalize):
-            if id(node) not in self._static:
+            if id(node) not in self._static and id(node) not in self._written:
                 self.write(")")
             return
         if id(node) not in self._static:
@@ -296,13 +299,21 @@ class _BoundedCodeGenerator(CodeGenerator):
     def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
         """`x.attr` of a name read (`environment.getattr(environment._defined(l_0_x, 'x'), 'attr')`,
         ~180 in the playbook) is written as one call, `environment._attr(l_0_x, 'x', 'attr')`,
-        which does the same two steps (compiling the generated code: 99 → 95 M instructions)."""
+        which does the same two steps (compiling the generated code: 99 → 95 M instructions).
+        The value of an Output that is an attribute is written `environment._out_attr(…)` or
+        `environment._out_get(obj, 'attr')`: `_out` of the same `getattr`."""
         inner = node.node
+        out = id(node) in self._written  # the value an Output writes: `_out_attr`, `_out_get`
         if not self.environment.is_async and isinstance(inner, nodes.Name) and inner.ctx == "load":
             ref = self._name_read(inner, frame)
             if ref is not None:
-                self.write(f"environment._attr({ref}, {inner.name!r}, {node.attr!r})")
+                self.write(f"environment.{'_out_attr' if out else '_attr'}({ref}, {inner.name!r}, {node.attr!r})")
                 return
+        if out:
+            self.write("environment._out_get(")
+            self.visit(inner, frame)
+            self.write(f", {node.attr!r})")
+            return
         super().visit_Getattr(node, frame)
 
     def _name_read(self, node: nodes.Name, frame: Frame) -> str | None:
@@ -422,6 +433,14 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         if budget is not None:
             budget.emit(len(value) if type(value) is str else _deep_size(value, self.limits.output))
         return str(value)
+
+    def _out_attr(self, value: Any, name: str, attribute: str) -> str:
+        """`_out(_attr(value, name, attribute))`, in one call."""
+        return self._out(self.getattr(self.undefined(name=name) if value is missing else value, attribute))
+
+    def _out_get(self, obj: Any, attribute: str) -> str:
+        """`_out(getattr(obj, attribute))`, in one call."""
+        return self._out(self.getattr(obj, attribute))
 
     def _static(self, n: int) -> str:
         """`_emitted('', n)`: an Output's n characters of static text counted (the marker
