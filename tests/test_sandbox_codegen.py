@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from jinja2 import TemplateSyntaxError
+from jinja2 import nodes as jinja2_nodes
 
 from kamrules.advice.render import environment
 from kamrules.language import sandbox
@@ -129,3 +130,38 @@ def test_a_name_is_read_as_jinja_reads_it(source: str, undefined: str, given: di
     code = ours.compile(source, raw=True)
     assert any(f"environment.{f}(" in code for f in ("_defined", "_attr", "_out_attr"))
     assert run(ours) == run(ImmutableSandboxedEnvironment(undefined=und))
+
+
+def _finder(node: Any) -> tuple[set[str], set[str]]:
+    from jinja2.compiler import DependencyFinderVisitor
+
+    visitor = DependencyFinderVisitor()
+    visitor.visit(node)
+    return visitor.filters, visitor.tests
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "playbooks").glob("*.j2")))
+def test_dependencies_are_what_jinja_finds(name: str) -> None:
+    """pull_dependencies names the filters and tests Jinja's DependencyFinderVisitor would, under
+    every node of every built-in template (blocks not looked into)."""
+    env = environment()
+    source = (ROOT / "playbooks" / name).read_text(encoding="utf-8")
+    tree = env.parse(source)
+    found = 0
+    for node in [tree, *tree.find_all(jinja2_nodes.Node)]:
+        assert sandbox._dependencies([node]) == _finder(node)
+        found += bool(_finder(node)[0])
+    assert found > 0 or "|" not in source
+
+
+@settings(max_examples=100, deadline=None)
+@given(TEMPLATE)
+def test_dependencies_of_generated_templates(source: str) -> None:
+    env = environment()
+    try:
+        tree = env.parse(source.replace("|upper", "|upper|nosuch").replace("range(3)|list", "x is odd"))
+    except TemplateSyntaxError:
+        assume(False)
+        return
+    for node in [tree, *tree.find_all(jinja2_nodes.Node)]:
+        assert sandbox._dependencies([node]) == _finder(node)

@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import jinja2
 from jinja2 import nodes, pass_context
 from jinja2.bccache import BytecodeCache, Bucket
-from jinja2.compiler import CodeGenerator, DependencyFinderVisitor, Frame
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.idtracking import VAR_LOAD_PARAMETER
 from jinja2.exceptions import SecurityError, TemplateRuntimeError, TemplateSyntaxError
 from jinja2.runtime import Context, LoopContext
@@ -197,6 +197,26 @@ def _bound_and_remember(root: nodes.Node, bounder: _Bounder) -> None:
         order[i].find_all = partial(_find_all, order, i + 1, end)  # type: ignore[method-assign]
 
 
+def _dependencies(roots: Iterable[nodes.Node]) -> tuple[set[str], set[str]]:
+    """The filter and test names used under these nodes, not looking into blocks: what Jinja's
+    DependencyFinderVisitor collects (its visit_Filter, visit_Test and visit_Block are chosen by
+    the node class's name), by a walk of the children the nodes remember."""
+    filters: set[str] = set()
+    tests: set[str] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        kind = type(node).__name__
+        if kind == "Block":
+            continue
+        if kind == "Filter":
+            filters.add(node.name)  # type: ignore[attr-defined]
+        elif kind == "Test":
+            tests.add(node.name)  # type: ignore[attr-defined]
+        stack.extend(node.iter_child_nodes())
+    return filters, tests
+
+
 def _child_nodes(node: nodes.Node, kids: tuple[nodes.Node, ...], exclude: Any = None,
                  only: Any = None) -> Iterator[nodes.Node]:
     if exclude is None and only is None:
@@ -277,12 +297,10 @@ class _BoundedCodeGenerator(CodeGenerator):
         """Jinja's, with each filter and test fetched by one call (`environment._dependency`), not
         by a try/except that defines a function raising TemplateRuntimeError when it is missing
         (25 of those in the playbook's code: ~4 % of compiling it). The same names, the same
-        error at the same moment (a missing filter inside an `if` fails when it is called)."""
-        visitor = DependencyFinderVisitor()
-        for node in nodes:
-            visitor.visit(node)
-        for id_map, names, dependency in ((self.filters, visitor.filters, "filters"),
-                                          (self.tests, visitor.tests, "tests")):
+        error at the same moment (a missing filter inside an `if` fails when it is called). The
+        names are found as DependencyFinderVisitor finds them, without its visitor dispatch."""
+        filters, tests = _dependencies(nodes)
+        for id_map, names, dependency in ((self.filters, filters, "filters"), (self.tests, tests, "tests")):
             for name in sorted(names):
                 if name not in id_map:
                     id_map[name] = self.temporary_identifier()
