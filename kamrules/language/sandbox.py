@@ -33,6 +33,7 @@ import threading
 import time
 import types
 from functools import partial
+from itertools import compress, repeat
 from string import Formatter
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -225,8 +226,9 @@ def _child_nodes(node: nodes.Node, kids: tuple[nodes.Node, ...], exclude: Any = 
 
 
 def _find_all(order: list[nodes.Node], start: int, end: int, node_type: Any) -> Iterator[Any]:
-    """The node's descendants are order[start:end]."""
-    return (n for n in order[start:end] if isinstance(n, node_type))
+    """The node's descendants are order[start:end]; those of the type, lazily, in C."""
+    below = order[start:end]
+    return compress(below, map(isinstance, below, repeat(node_type)))
 
 
 class _BoundedCodeGenerator(CodeGenerator):
