@@ -335,7 +335,7 @@ def test_a_slice_whose_worker_always_dies_is_listed_as_failed(tmp_path: Path,
         # accounts the first pass kept; evaluated (a death while measuring fails the run,
         # test_a_death_while_ranking_…)
         if not task.pass_.measure and (isinstance(task, stream.CsvSlice) and task.first_line > 2
-                                       or isinstance(task, stream.Kept) and task.where.line > 2
+                                       or isinstance(task, stream.Kept) and task.first > 2
                                        or isinstance(task, stream.Accounts) and task.accounts[0][1].line > 2):
             os.kill(os.getpid(), signal.SIGKILL)
         return real(self, task)

@@ -40,19 +40,23 @@ def describe(task: Task) -> tuple[str, Location, int]:
     """What a task held, for a report: words, where it starts, how many accounts."""
     if isinstance(task, CsvSlice):
         n = sum(1 for line in task.text.splitlines() if line.strip())
-        last = task.first_line + task.text.count("\n") - 1
-        return (f"lines {task.first_line}–{max(last, task.first_line)} of {task.file}",
-                Location(task.file, task.first_line), n)
+        return (f"lines {task.first_line}–{_last_line(task)} of {task.file}", Location(task.file, task.first_line), n)
     if isinstance(task, AccountFile):
         return task.file, Location(task.file), 1
     if isinstance(task, Kept):
-        return task.what, task.where, task.count
+        if not task.first:
+            return task.file, Location(task.file), task.count
+        return f"lines {task.first}–{task.last} of {task.file}", Location(task.file, task.first), task.count
     where = task.accounts[0][1] if task.accounts else Location("-")
     files = {w.file for _, w in task.accounts}
     lines = [w.line for _, w in task.accounts if w.line]
     if len(files) == 1 and len(lines) == len(task.accounts) and lines:  # rows of one export: name their lines
         return (f"lines {min(lines)}–{max(lines)} of {where.file}", where, len(task.accounts))
     return f"{len(task.accounts)} accounts from {where}", where, len(task.accounts)
+
+
+def _last_line(task: CsvSlice) -> int:
+    return max(task.first_line + task.text.count("\n") - 1, task.first_line)
 
 
 def measure(tasks: Iterable[Task], book: Rulebook, workers: pool.Workers[Any, TaskResult],
@@ -93,8 +97,11 @@ def measure(tasks: Iterable[Task], book: Rulebook, workers: pool.Workers[Any, Ta
                     measured.add(*item)
         task, spot = done.task, done.task.pass_.keep
         if spot is not None and not isinstance(done.result, pool.Failed) and done.result.kept:
-            what, where, _ = describe(task)
-            again.append(Kept(spot, what, where, len(done.result.items), _share(task)))
+            n = len(done.result.items)
+            if isinstance(task, CsvSlice):
+                again.append(Kept(spot, task.file, task.first_line, _last_line(task), n, task.progress))
+            else:
+                again.append(Kept(spot, task.file, 0, 0, n, _share(task)))
         else:
             again.append(task)
         measured.spans.append((start, len(measured.rows)))

@@ -92,12 +92,14 @@ class Accounts:
 @dataclass(frozen=True)
 class Kept:
     """A task of a ranked run's second pass whose accounts the first pass kept (portfolio/spill.py),
-    with what the task held, for a report (run.describe)."""
+    with where they came from, for a report (run.describe): lines first–last of a CSV file, or a
+    whole account file (first = 0)."""
 
     spot: spill.Spot
-    what: str
-    where: Location
-    count: int
+    file: str
+    first: int
+    last: int
+    count: int  # records read (valid or not)
     progress: float
     pass_: Pass = EVALUATE
 
