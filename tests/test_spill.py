@@ -118,6 +118,12 @@ def test_a_file_that_cannot_be_written_says_so_and_leaves_nothing(tmp_path: Path
     assert not list(tmp_path.iterdir())
 
 
+def test_no_temporary_folder_means_nothing_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    with spill.Spill() as kept:
+        assert kept.spot(0) is None
+
+
 # --------------------------------------------------------------------------- the command line
 
 
@@ -151,12 +157,17 @@ def test_the_second_pass_reads_no_input_again_and_gives_the_same_output(
     assert read and all(read), "only the first pass read the CSV text"
     assert list(own_tmp.iterdir()) == []
 
-    read.clear()
-    monkeypatch.setattr(spill, "write", lambda spot, items: False)  # a full disk
-    again = _cli("--workers", "1")
-    assert again.exit_code == 0, again.output
-    assert read.count(True) == read.count(False) > 0, "each slice read in both passes"
-    assert again.stdout == kept.stdout
+    for why in ("a full disk", "no temporary folder"):
+        read.clear()
+        with monkeypatch.context() as m:
+            if why == "a full disk":
+                m.setattr(spill, "write", lambda spot, items: False)
+            else:
+                m.setattr(tempfile, "tempdir", str(own_tmp / "missing"))
+            again = _cli("--workers", "1")
+        assert again.exit_code == 0, (why, again.output)
+        assert read.count(True) == read.count(False) > 0, ("each slice read in both passes", why)
+        assert again.stdout == kept.stdout, why
     assert json.loads(kept.stdout)["summary"]["accounts"] >= 10
     assert list(own_tmp.iterdir()) == []
 

@@ -44,17 +44,23 @@ class Spot:
 
 
 class Spill:
-    """The run's folder of kept tasks (a context manager: the folder goes when the run ends)."""
+    """The run's folder of kept tasks (a context manager: the folder goes when the run ends).
+    Without a temporary folder to write in, nothing is kept: every task is read again."""
 
     def __init__(self) -> None:
-        self.folder = tempfile.mkdtemp(prefix="kamrules-kept-")
+        self.folder: str | None
+        try:
+            self.folder = tempfile.mkdtemp(prefix="kamrules-kept-")
+        except OSError:
+            self.folder = None
         self.key = os.urandom(32)
 
-    def spot(self, task: int) -> Spot:
-        return Spot(os.path.join(self.folder, f"{task}.kept"), self.key)
+    def spot(self, task: int) -> Spot | None:
+        return None if self.folder is None else Spot(os.path.join(self.folder, f"{task}.kept"), self.key)
 
     def close(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> Spill:
         return self
