@@ -161,7 +161,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
             if ranked_book:
                 # two passes over the inputs, both streamed through the same workers: every account is
                 # measured and the book ranked (a few numbers per account kept here), then each account
-                # is read again and evaluated knowing its portfolio tier
+                # is evaluated knowing its portfolio tier (read from where the first pass kept it)
                 with pool.Workers(stream.Evaluate(book, date, lang or book.lang, engine), n_workers) as w, \
                         Spill() as kept:
                     # the first pass reads the inputs (their problems are the tally's) and keeps what it

@@ -15,8 +15,9 @@ as everywhere else); a larger one is decoded as it is read, its encoding decided
 MiB. The accounts of one run are capped by KAMRULES_MAX_ACCOUNTS (core/settings.py), counted here
 as records are sliced, so a run over the cap stops at the first row too many.
 
-Two passes (a ranking before evaluation) read the tasks twice: `tasks()` is a plain function of
-the paths, and a pass that needs only a key per account uses a handler that returns just that.
+Two passes (a ranking before evaluation): the first reads the tasks, measures their accounts and
+keeps what it read (portfolio/spill.py); the second evaluates what was kept (`Kept` tasks), or
+reads a task again where nothing could be kept. `tasks()` is a plain function of the paths.
 """
 from __future__ import annotations
 
