@@ -227,6 +227,31 @@ def test_a_bare_percentage_in_a_cell_gets_the_did_you_mean_a_yaml_number_gets(bo
     assert "did you mean" not in e.value.problems[0].hint
 
 
+TITLED = "客户列表 导出时间：2026-06-30,,,\n\n客户编号,客户名称,年交易额(万元),毛利率(%)\nKH-1,甲公司,1200,18%\n"
+
+
+def test_a_report_title_above_the_header_is_one_problem_naming_the_header_line(book, tmp_path):
+    """A CRM report's title line above the header: not a flood of missing and unknown columns,
+    but the line the header is on and how to read the file — by every path that reads a CSV."""
+    with pytest.raises(AccountError) as e:
+        csvio.load_accounts("t.csv", book, text=TITLED)
+    (p,) = e.value.problems
+    assert (p.code, p.location.line) == ("csv.title-above-header", 1)
+    assert "line 3 is (客户编号, 客户名称, 年交易额(万元), 毛利率(%), …)" in p.message
+    assert p.hint.startswith("delete the 2 lines above line 3") and "kamrules init mapping" in p.hint
+    f = tmp_path / "titled.csv"
+    f.write_text(TITLED, encoding="utf-8")
+    for args in (["portfolio", str(f)], ["advise", str(f), "--account", "KH-1"]):
+        r = CliRunner().invoke(main, [*args, "--as-of", "2026-06-30", "--engine", "reference"])
+        assert r.exit_code == 2 and r.stdout == "", r.output
+        assert r.stderr.count("error[") == 1 and f"{f}:1:1: error[csv.title-above-header]" in r.stderr, r.stderr
+    # no header below: the columns are missing, as before
+    with pytest.raises(AccountError) as e:
+        csvio.load_accounts("t.csv", book, text="客户列表,,\n编号X,名称X,年交易额\nKH-1,甲,1\n")
+    assert "csv.title-above-header" not in {p.code for p in e.value.problems}
+    assert "csv.missing-column" in {p.code for p in e.value.problems}
+
+
 def test_missing_required_column_reported_once(book):
     with pytest.raises(AccountError) as e:
         csvio.load_accounts("x.csv", book, text="id,revenue\na,1M\nb,2M\nc,3M\n")
