@@ -252,6 +252,20 @@ def test_a_report_title_above_the_header_is_one_problem_naming_the_header_line(b
     assert "csv.missing-column" in {p.code for p in e.value.problems}
 
 
+def test_rows_refused_for_the_same_cell_are_one_problem_on_the_terminal_and_each_in_the_json(tmp_path):
+    f = tmp_path / "na.csv"
+    f.write_text("id,name,employees,revenue\nA-1,Alpha,不详,1M\nA-2,Beta,不详,2M\nA-3,Gamma,不详,3M\n"
+                 "A-4,Delta,500+,4M\nA-5,Eps,20,5M\n", encoding="utf-8")
+    r = CliRunner().invoke(main, ["portfolio", str(f), "--skip-invalid", "--as-of", "2026-06-30", "--engine",
+                                  "reference", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.stderr.splitlines() if "error[account.value]" in line]
+    assert len(lines) == 2 and lines[0].endswith("'不详' is not a number kamrules can read — 3 rows like this one, "
+                                                 "on lines 2, 3, 4") and "'500+'" in lines[1]
+    assert "skipped 4 invalid accounts" in r.stderr
+    assert [p["line"] for p in json.loads(r.stdout)["skipped"]] == [2, 3, 4, 5]
+
+
 def test_missing_required_column_reported_once(book):
     with pytest.raises(AccountError) as e:
         csvio.load_accounts("x.csv", book, text="id,revenue\na,1M\nb,2M\nc,3M\n")
