@@ -186,6 +186,27 @@ def test_strict_passes_a_clean_export(tmp_path):
     assert json.loads(r.stdout)["rows"]["deals"]["joined"] == 1
 
 
+@pytest.mark.parametrize("amount,head", [("$28,950.729", "currency: USD\nrates: {USD: 7.1}\n"),
+                                         ("1234.567", "currency: CNY\n")])
+def test_a_largest_order_is_never_above_the_revenue_it_is_part_of(tmp_path, course, amount, head):
+    """An account with one won deal: its revenue (a sum, to the cent) and its largest order (a
+    max) are the same figure — an amount with more decimals (converted at a rate, or written so)
+    must not make the largest order a fraction of a cent above the revenue, which the course's
+    data check reports as figures that cannot both be right."""
+    (tmp_path / "accounts.csv").write_text("Account ID,Account Name\nA-1,Acme\n", encoding="utf-8")
+    (tmp_path / "deals.csv").write_text("Opportunity ID,Account ID,Amount,Stage,Close Date\n"
+                                        f'D1,A-1,"{amount}",Closed Won,2026-01-02\n', encoding="utf-8")
+    m = mapping_file(tmp_path, SMALL_MAPPING.replace("currency: CNY\n", head) +
+                     "  largest_order: {max: amount, where: {status: won, period: last_12_months}}\n")
+    intake = read_mapped([str(tmp_path / "accounts.csv"), str(tmp_path / "deals.csv")], m, course, AS_OF)
+    values = intake.accounts[0][0].values
+    assert values["largest_order"] == values["revenue"] > 1000
+    r = run("advise", str(tmp_path / "accounts.csv"), str(tmp_path / "deals.csv"), "--mapping", m, "--account", "A-1",
+            "--as-of", "2026-06-30", "-f", "json", "--engine", "reference")
+    assert r.exit_code == 0, r.output
+    assert "data-largest-order-above-revenue" not in {f["rule"] for f in json.loads(r.stdout)["findings"]}
+
+
 def test_alike_rows_left_out_are_one_line_on_the_terminal_and_every_one_in_the_json(tmp_path):
     """A deals export naming the same missing account on many rows: the terminal report names it
     once with its lines (a director reads 4 lines, not 300); the JSON still lists every row."""

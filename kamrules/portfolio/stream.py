@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as _dt
+import itertools
 import os
 import re
 import sys
@@ -318,6 +319,13 @@ def _csv_tasks(file: str, book: Rulebook, tally: Tally, limit: int, before: floa
                                     "delete it"))
     columns = csvio.resolve_columns(table, book)
     problems.extend(columns.problems)
+    if any(p.code == "csv.missing-column" for p in problems):  # a report's title above the header?
+        below = list(itertools.islice(records, csvio.LOOK_BELOW))
+        records = itertools.chain(below, records)
+        found = csvio.header_below(file, header, [next(csvio.scan(text, delimiter, file, 0, line))
+                                                  for line, text, _ in below if not _blank(text, delimiter)], book)
+        if found is not None:
+            problems = [found]
     if problems:  # a bad header spoils every row: count them, evaluate none
         rows = sum(1 for _, text, _ in records if not _blank(text, delimiter))
         tally.problems.extend(problems)
