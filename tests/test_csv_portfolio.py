@@ -214,6 +214,19 @@ def test_missing_required_cell_points_at_the_row(book):
     assert "the cell under 'name' is empty" in p.message
 
 
+def test_a_bare_percentage_in_a_cell_gets_the_did_you_mean_a_yaml_number_gets(book):
+    """A CRM column of percentages written without the sign: 20 is read as a fraction (2000 %),
+    refused, and the hint says what was probably meant — as for the YAML number 20."""
+    with pytest.raises(AccountError) as e:
+        csvio.load_accounts("x.csv", book, text="id,name,gross_margin\na,A, 20 \nb,B,20.5\nc,C,20%\nd,D,0.2\n")
+    got = [(p.location.line, p.code, p.hint) for p in e.value.problems]
+    assert got == [(2, "account.range", "a bare number is a fraction: did you mean 20%?"),
+                   (3, "account.range", "a bare number is a fraction: did you mean 20.5%?")]
+    with pytest.raises(AccountError) as e:  # not for a figure no percentage would explain
+        csvio.load_accounts("x.csv", book, text="id,name,gross_margin\na,A,250\n")
+    assert "did you mean" not in e.value.problems[0].hint
+
+
 def test_missing_required_column_reported_once(book):
     with pytest.raises(AccountError) as e:
         csvio.load_accounts("x.csv", book, text="id,revenue\na,1M\nb,2M\nc,3M\n")

@@ -331,9 +331,11 @@ def test_a_slice_whose_worker_always_dies_is_listed_as_failed(tmp_path: Path,
     real = stream.Evaluate.__call__
 
     def dies_on_the_second_slice(self: stream.Evaluate, task: stream.Task) -> stream.TaskResult:
-        # a CSV slice read by the worker, or accounts read here; evaluated (the course ranks the book
-        # first: a death while measuring fails the run, test_a_death_while_ranking_…)
+        # a CSV slice read by the worker, accounts read here, or (the course ranks the book first) the
+        # accounts the first pass kept; evaluated (a death while measuring fails the run,
+        # test_a_death_while_ranking_…)
         if not task.pass_.measure and (isinstance(task, stream.CsvSlice) and task.first_line > 2
+                                       or isinstance(task, stream.Kept) and task.first > 2
                                        or isinstance(task, stream.Accounts) and task.accounts[0][1].line > 2):
             os.kill(os.getpid(), signal.SIGKILL)
         return real(self, task)

@@ -104,6 +104,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
     from kamrules.authoring.gate import checked_rulebook
     from kamrules.portfolio import overview, pool, portfolio, rank, stream
     from kamrules.portfolio.run import measure, ranked_tasks, run
+    from kamrules.portfolio.spill import Spill
 
     if summary_only and fmt == "csv":
         raise UsageError([Problem("portfolio.summary-csv", "--summary-only has no CSV form (a CSV is one row per "
@@ -161,11 +162,13 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
                 # two passes over the inputs, both streamed through the same workers: every account is
                 # measured and the book ranked (a few numbers per account kept here), then each account
                 # is read again and evaluated knowing its portfolio tier
-                with pool.Workers(stream.Evaluate(book, date, lang or book.lang, engine), n_workers) as w:
-                    # problems: the second pass; a worker that died on every attempt: InputError
-                    measured = measure(make(stream.Tally()), book, w, progress, first_notes)
+                with pool.Workers(stream.Evaluate(book, date, lang or book.lang, engine), n_workers) as w, \
+                        Spill() as kept:
+                    # the first pass reads the inputs (their problems are the tally's) and keeps what it
+                    # read for the second; a worker that died on every attempt: InputError
+                    measured, again = measure(make(tally), book, w, progress, first_notes, kept)
                     ranked = rank.ranking(measured.view(), book.playbook.portfolio)
-                    outcome = run(ranked_tasks(make(tally), measured, ranked, book), tally, book, as_of=date,
+                    outcome = run(ranked_tasks(again, measured, ranked, book), tally, book, as_of=date,
                                   lang=lang, engine=engine, workers=w, summary_only=summary_only, progress=progress,
                                   views=summary_only, progress_from=0.5, measured=measured)
                 result = outcome.portfolio

@@ -449,6 +449,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "value.amount_not_in_unit": {"zh": "这一项是金额，不以{unit}计：请写金额，例如 120万、1.2亿 或 1,200,000", "en": "this value is an amount of money, not counted in {unit}: write e.g. 1,200,000, 1.2M or 120万"},
     "value.decimal_comma": {"zh": "数字中的逗号只用于千位分隔（1,200,000）；小数请用小数点：{point}", "en": "a comma in a number only separates thousands (1,200,000); write a decimal with a point: {point}"},
     "value.point_groups": {"zh": "这里小数点只表示小数，不分隔千位（欧洲写法）：请写作 {point}", "en": "a point marks decimals here, not thousands (a European format): write {point}"},
+    "value.bare_percent": {"zh": "百分比字段里不带 % 的数是小数（0.2 = 20%）：是指 {raw}% 吗？",
+                           "en": "a bare number is a fraction: did you mean {raw}%?"},
     "value.at_least": {"zh": "{name} 至少为 {bound}", "en": "{name} must be at least {bound}"},
     "value.at_least_not_negative": {"zh": "{name} 至少为 {bound}：这里不允许负数", "en": "{name} must be at least {bound}: negative values are not allowed here"},
     "value.at_most": {"zh": "{name} 最多为 {bound}", "en": "{name} must be at most {bound}"},

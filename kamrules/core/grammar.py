@@ -655,8 +655,10 @@ def _friendly(node: Friendly, raw: Any, path: YPath, ctx: Ctx) -> Any:
             rng = friendly_range(node)
             lang = "zh" if is_chinese(str(raw)) else "en"
             hint = ""
-            if node.type == "percent" and isinstance(raw, (int, float)) and 1 < abs(raw) <= 100:
-                hint = f"a bare number is a fraction: did you mean {raw}%?"
+            bare = _bare_number(raw)
+            if node.type == "percent" and bare is not None and 1 < abs(bare) <= 100:
+                # a YAML number, or a CSV cell with no % sign (a CRM's column of percentages)
+                hint = t("value.bare_percent", lang, raw=str(raw).strip())
             elif node.min is not None and value < node.min:
                 # the real bound, not a rule of thumb: a margin may be negative, down to its min;
                 # in the language of the input (第六台阶 gets a Chinese hint)
@@ -678,6 +680,18 @@ def _friendly(node: Friendly, raw: Any, path: YPath, ctx: Ctx) -> Any:
                       value=not check.at_key)
             return INVALID
     return value
+
+
+_BARE = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+
+def _bare_number(raw: Any) -> float | None:
+    """A number as written: a YAML number, or text that is only digits (a CSV cell)."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return float(raw)
+    if isinstance(raw, str) and _BARE.fullmatch(raw.strip()):
+        return float(raw)
+    return None
 
 
 def _other_field(node: Friendly, raw: Any) -> str:

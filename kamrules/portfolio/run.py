@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from kamrules.core.errors import InputError, Location, Problem
-from kamrules.portfolio import pool, rank
+from kamrules.portfolio import pool, rank, spill
 from kamrules.portfolio.fold import Fold
 from kamrules.portfolio.overview import RowView
 from kamrules.portfolio.portfolio import Portfolio, Row, sort_key, summarise
-from kamrules.portfolio.stream import (MEASURE, Accounts, AccountFile, CsvSlice, Evaluate, Invalid, Pass, Progress,
+from kamrules.portfolio.stream import (Accounts, AccountFile, CsvSlice, Evaluate, Invalid, Kept, Pass, Progress,
                                        TaskResult, Tally, Task)
 from kamrules.rulebook.model import Rulebook
 
@@ -40,11 +40,13 @@ def describe(task: Task) -> tuple[str, Location, int]:
     """What a task held, for a report: words, where it starts, how many accounts."""
     if isinstance(task, CsvSlice):
         n = sum(1 for line in task.text.splitlines() if line.strip())
-        last = task.first_line + task.text.count("\n") - 1
-        return (f"lines {task.first_line}–{max(last, task.first_line)} of {task.file}",
-                Location(task.file, task.first_line), n)
+        return (f"lines {task.first_line}–{_last_line(task)} of {task.file}", Location(task.file, task.first_line), n)
     if isinstance(task, AccountFile):
         return task.file, Location(task.file), 1
+    if isinstance(task, Kept):
+        if not task.first:
+            return task.file, Location(task.file), task.count
+        return f"lines {task.first}–{task.last} of {task.file}", Location(task.file, task.first), task.count
     where = task.accounts[0][1] if task.accounts else Location("-")
     files = {w.file for _, w in task.accounts}
     lines = [w.line for _, w in task.accounts if w.line]
@@ -53,16 +55,31 @@ def describe(task: Task) -> tuple[str, Location, int]:
     return f"{len(task.accounts)} accounts from {where}", where, len(task.accounts)
 
 
+def _last_line(task: CsvSlice) -> int:
+    return max(task.first_line + task.text.count("\n") - 1, task.first_line)
+
+
 def measure(tasks: Iterable[Task], book: Rulebook, workers: pool.Workers[Any, TaskResult],
-            progress: Progress | None = None, notes: list[str] | None = None) -> rank.Measured:
+            progress: Progress | None = None, notes: list[str] | None = None, keep: spill.Spill | None = None
+            ) -> tuple[rank.Measured, list[Task]]:
     """The first pass of a ranked run, streamed: every task's accounts measured in the workers, a
     few floats per account kept here (rank.Measured). A task whose worker died is measured again
     by another (pool.RETRIES; a note in `notes`); one whose worker died on every attempt fails the
     run (InputError, after the pass, naming every such task): without its accounts the book's
-    ranking — every account's rank, tier and ABC class — would be wrong, and wrong in silence."""
+    ranking — every account's rank, tier and ABC class — would be wrong, and wrong in silence.
+
+    Also the second pass's tasks, in order: with `keep`, the accounts a worker read from a file (a
+    CSV slice, an account file) are kept there and the task names them (stream.Kept), so the
+    second pass reads no input again; any other task (accounts read here, or one whose accounts
+    could not be written) is given again as it is."""
     measured = rank.Measured(rank.wanted(book.playbook.portfolio))
     failed: list[Problem] = []
-    for done in workers.run(dataclasses.replace(t, pass_=MEASURE) for t in tasks):
+    again: list[Task] = []
+
+    def first(i: int, t: Task) -> Task:
+        spot = keep.spot(i) if keep is not None and isinstance(t, (CsvSlice, AccountFile)) else None
+        return dataclasses.replace(t, pass_=Pass(measure=True, keep=spot))
+    for done in workers.run(first(i, t) for i, t in enumerate(tasks)):
         start = len(measured.rows)
         if isinstance(done.result, pool.Failed):
             what, where, n = describe(done.task)
@@ -78,6 +95,15 @@ def measure(tasks: Iterable[Task], book: Rulebook, workers: pool.Workers[Any, Ta
             for item in done.result.items:
                 if item is not None:
                     measured.add(*item)
+        task, spot = done.task, done.task.pass_.keep
+        if spot is not None and not isinstance(done.result, pool.Failed) and done.result.kept:
+            n = len(done.result.items)
+            if isinstance(task, CsvSlice):
+                again.append(Kept(spot, task.file, task.first_line, _last_line(task), n, task.progress))
+            else:
+                again.append(Kept(spot, task.file, 0, 0, n, _share(task)))
+        else:
+            again.append(task)
         measured.spans.append((start, len(measured.rows)))
         if progress is not None:
             progress.update(_share(done.task) / 2, len(measured.ids))
@@ -85,7 +111,7 @@ def measure(tasks: Iterable[Task], book: Rulebook, workers: pool.Workers[Any, Ta
         if progress is not None:
             progress.close()
         raise InputError(failed)
-    return measured
+    return measured, again
 
 
 def ranked_tasks(tasks: Iterable[Task], measured: rank.Measured, ranking: rank.Ranking,
@@ -188,6 +214,6 @@ class _Known:
 
 
 def _share(task: Task) -> float:
-    if isinstance(task, (CsvSlice, AccountFile, Accounts)):
+    if isinstance(task, (CsvSlice, AccountFile, Accounts, Kept)):
         return task.progress
     return 0.0  # pragma: no cover

@@ -32,6 +32,7 @@ from typing import IO, Any, Callable, Iterator, Mapping, Sequence
 from kamrules.core import settings
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.io import csvio
+from kamrules.portfolio import spill
 from kamrules.rulebook.model import Account, Rulebook
 
 SLICE = 256  # records per task: large enough that pickling and messages are noise, small enough to spread
@@ -51,10 +52,10 @@ class Pass:
 
     measure: bool = False
     given: Mapping[str, Mapping[str, Any]] | None = None
+    keep: spill.Spot | None = None  # measure: keep the task's accounts there for the second pass
 
 
 EVALUATE = Pass()  # a run that does not rank: evaluate, nothing given
-MEASURE = Pass(measure=True)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,22 @@ class Accounts:
     pass_: Pass = EVALUATE
 
 
-Task = CsvSlice | AccountFile | Accounts
+@dataclass(frozen=True)
+class Kept:
+    """A task of a ranked run's second pass whose accounts the first pass kept (portfolio/spill.py),
+    with where they came from, for a report (run.describe): lines first–last of a CSV file, or a
+    whole account file (first = 0)."""
+
+    spot: spill.Spot
+    file: str
+    first: int
+    last: int
+    count: int  # records read (valid or not)
+    progress: float
+    pass_: Pass = EVALUATE
+
+
+Task = CsvSlice | AccountFile | Accounts | Kept
 
 
 @dataclass(frozen=True)
@@ -100,6 +116,7 @@ class Invalid:
 class TaskResult:
     items: tuple[Any, ...]  # Row | Invalid, in input order
     engine: str = ""
+    kept: bool = False  # measure: the accounts were kept where pass_.keep says
 
 
 @dataclass
@@ -387,10 +404,12 @@ class Evaluate:
         items: list[Any] = []
         if task.pass_.measure:
             names = rank.wanted(self.book.playbook.portfolio)
-            for got in self._accounts(task):
+            read = list(self._accounts(task))
+            for got in read:
                 items.append(None if isinstance(got, Invalid) else
                              (got[0].id, rank.measure_values(got[0], self.book, self.as_of, names)))
-            return TaskResult(tuple(items))
+            keep = task.pass_.keep
+            return TaskResult(tuple(items), kept=keep is not None and spill.write(keep, read))
         given = task.pass_.given
         engine = ""
         for got in self._accounts(task):
@@ -408,6 +427,8 @@ class Evaluate:
     def _accounts(self, task: Task) -> Iterator[tuple[Account, Location] | Invalid]:
         if isinstance(task, Accounts):
             yield from task.accounts
+        elif isinstance(task, Kept):
+            yield from spill.read(task.spot)
         elif isinstance(task, AccountFile):
             from kamrules.io.account import load_account
 
