@@ -28,6 +28,7 @@ from kamrules.engine.reference import (
     BOUNDS,
     Env,
     _compile_cmp,
+    _tidy,
     _guard,
     _never,
     compare,
@@ -42,6 +43,7 @@ StratumFn = Callable[[Env, _dt.date], tuple[list[int], int, Optional[BaseExcepti
 
 # The only operator spellings the source ever holds: the rulebook's operator is a key here.
 _OPS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_ARITH = {"+": "+", "-": "-", "*": "*"}  # and "/", written with its test of a zero divisor
 
 # Deeper conditions call their closure instead (the source stays far from Python's nesting limits).
 _MAX_DEPTH = 12
@@ -111,6 +113,61 @@ def _emit_fact_vs_const(src: _Source, depth: int, target: str, c: ir.Cmp, name: 
     src.emit(depth + 1, f"{target} = {closure}(env, as_of, None){' is True' if bounded is None else ''}")
 
 
+def _emit_term(src: _Source, depth: int, target: str, t: ir.Term, level: int = 0) -> None:
+    """`target = compile_term(t)(env, as_of, None)`: a constant, a fact or metric and arithmetic
+    written out; a function, an aggregate or an item's field call the closure engine's own step."""
+    match t:
+        case ir.Const():
+            src.emit(depth, f"{target} = {src.cell(t.value)}")
+        case ir.Ref() if t.kind != "item":
+            src.emit(depth, f"{target} = g({src.cell(t.name)})")
+        case ir.Arith() if level < _MAX_DEPTH:
+            # reference.compile_term's arith: the right side only when the left is known
+            a, b = src.temp(), src.temp()
+            _emit_term(src, depth, a, t.left, level + 1)
+            src.emit(depth, f"if {a} is None:")
+            src.emit(depth + 1, f"{target} = None")
+            src.emit(depth, "else:")
+            _emit_term(src, depth + 1, b, t.right, level + 1)
+            src.emit(depth + 1, f"if {b} is None:")
+            src.emit(depth + 2, f"{target} = None")
+            src.emit(depth + 1, "else:")
+            src.emit(depth + 2, f"{a} = F({a})")
+            src.emit(depth + 2, f"{b} = F({b})")
+            if t.op == "/":
+                src.emit(depth + 2, f"{target} = None if {b} == 0 else TD({a} / {b})")
+            else:
+                src.emit(depth + 2, f"{target} = TD({a} {_ARITH[t.op]} {b})")
+        case _:
+            src.emit(depth, f"{target} = {src.cell(compile_term(t))}(env, as_of, None)")
+
+
+def _emit_cmp(src: _Source, depth: int, target: str, c: ir.Cmp, bounded: bool) -> None:
+    """`target = _compile_cmp(c, bounded)(env, as_of, None)` for a comparison that is not a fact
+    against a constant: both sides computed, then `compare` — after the one-step test when the
+    right side is a text or number constant and the left has its type —, and the bounds asked
+    when it is unknown and they may decide it."""
+    right = c.right.value if type(c.right) is ir.Const else None
+    a = src.temp()
+    _emit_term(src, depth, a, c.left)
+    op = src.cell(c.op)
+    inner = depth
+    if right is not None and not isinstance(right, bool) and isinstance(right, (str, int, float)):
+        numeric = not isinstance(right, str)
+        src.emit(depth, f"if T({a}) is {'F' if numeric else 'S'}:")
+        src.emit(depth + 1, f"{target} = {a} {_OPS[c.op]} {src.cell(float(right) if numeric else right)}")
+        src.emit(depth, "else:")
+        inner = depth + 1
+        src.emit(inner, f"{target} = C({op}, {a}, {src.cell(right)})")
+    else:
+        b = src.temp()
+        _emit_term(src, depth, b, c.right)
+        src.emit(depth, f"{target} = C({op}, {a}, {b})")
+    if bounded:
+        src.emit(inner, f"if {target} is None and B is not None:")
+        src.emit(inner + 1, f"{target} = B.decide({src.cell(c)})")
+
+
 def _emit_cond(src: _Source, depth: int, target: str, c: ir.Cond, may_bound: Callable[[ir.Cmp], bool],
                level: int = 0) -> None:
     """`target = compile_cond(c, may_bound)(env, as_of, None)`, written out (True, False or None)."""
@@ -123,8 +180,8 @@ def _emit_cond(src: _Source, depth: int, target: str, c: ir.Cond, may_bound: Cal
             plain = _const_test(c)
             if plain is not None:
                 _emit_fact_vs_const(src, depth, target, c, plain[0], plain[1], bounded)
-            else:  # arithmetic, a function, an aggregate, two terms: the closure engine's own step
-                src.emit(depth, f"{target} = {src.cell(_compile_cmp(c, bounded))}(env, as_of, None)")
+            else:
+                _emit_cmp(src, depth, target, c, bounded)
         case ir.Exists():
             ref = c.ref
             if ref.kind != "item":
@@ -295,8 +352,8 @@ def generate_stratum(conds: Sequence[ir.Cond], may_bound: Callable[[ir.Cmp], boo
             "    return stratum"]
     text = "\n".join([*head, *("    " + line for line in src.lines), *tail]) + "\n"
     # no builtins: what the text uses is named here
-    namespace: dict[str, Any] = {"__builtins__": {}, "F": float, "I": int, "S": str, "T": type, "C": compare,
-                                 "X": Exception, "KB": BOUNDS}
+    namespace: dict[str, Any] = {"__builtins__": {}, "F": float, "S": str, "T": type, "C": compare,
+                                 "X": Exception, "KB": BOUNDS, "TD": _tidy}
     exec(compile(text, "<kamrules stratum>", "exec"), namespace)  # noqa: S102 - the text is ours alone (docstring)
     make = namespace["make"]
     return text, make(tuple(src.values))
