@@ -38,8 +38,8 @@ def pick_backend(name: str = "auto") -> Backend:
 
 
 # After this many accounts of one Program in a process, its strata are generated as Python
-# functions (engine/generate.py). Generating and compiling the course costs ≈ 280 M instructions
-# (≈ 0.1 s) and saves ≈ 410 k per account: it pays after ≈ 700 accounts, so a process that
+# functions (engine/generate.py). Generating and compiling the course costs ≈ 300 M instructions
+# (≈ 0.1 s) and saves ≈ 455 k per account: it pays after ≈ 660 accounts, so a process that
 # evaluates a few (`advise`, a small portfolio, most tests) never pays it, and one that evaluates
 # many (a portfolio's worker) pays at most what waiting cost it. Measured: docs/performance.md,
 # "Generated strata".
