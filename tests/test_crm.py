@@ -186,6 +186,62 @@ def test_strict_passes_a_clean_export(tmp_path):
     assert json.loads(r.stdout)["rows"]["deals"]["joined"] == 1
 
 
+@pytest.mark.parametrize("amount,head", [("$28,950.729", "currency: USD\nrates: {USD: 7.1}\n"),
+                                         ("1234.567", "currency: CNY\n")])
+def test_a_largest_order_is_never_above_the_revenue_it_is_part_of(tmp_path, course, amount, head):
+    """An account with one won deal: its revenue (a sum, to the cent) and its largest order (a
+    max) are the same figure — an amount with more decimals (converted at a rate, or written so)
+    must not make the largest order a fraction of a cent above the revenue, which the course's
+    data check reports as figures that cannot both be right."""
+    (tmp_path / "accounts.csv").write_text("Account ID,Account Name\nA-1,Acme\n", encoding="utf-8")
+    (tmp_path / "deals.csv").write_text("Opportunity ID,Account ID,Amount,Stage,Close Date\n"
+                                        f'D1,A-1,"{amount}",Closed Won,2026-01-02\n', encoding="utf-8")
+    m = mapping_file(tmp_path, SMALL_MAPPING.replace("currency: CNY\n", head) +
+                     "  largest_order: {max: amount, where: {status: won, period: last_12_months}}\n")
+    intake = read_mapped([str(tmp_path / "accounts.csv"), str(tmp_path / "deals.csv")], m, course, AS_OF)
+    values = intake.accounts[0][0].values
+    assert values["largest_order"] == values["revenue"] > 1000
+    r = run("advise", str(tmp_path / "accounts.csv"), str(tmp_path / "deals.csv"), "--mapping", m, "--account", "A-1",
+            "--as-of", "2026-06-30", "-f", "json", "--engine", "reference")
+    assert r.exit_code == 0, r.output
+    assert "data-largest-order-above-revenue" not in {f["rule"] for f in json.loads(r.stdout)["findings"]}
+
+
+def test_alike_rows_left_out_are_one_line_on_the_terminal_and_every_one_in_the_json(tmp_path):
+    """A deals export naming the same missing account on many rows: the terminal report names it
+    once with its lines (a director reads 4 lines, not 300); the JSON still lists every row."""
+    acc = tmp_path / "accounts.csv"
+    acc.write_text("Account ID,Account Name\nA-1,Acme\n", encoding="utf-8")
+    deals = ["Opportunity ID,Account ID,Amount,Stage,Close Date"]
+    deals += [f"D{i},{'GONE' if i % 2 else 'A-1'},5,Closed Won,2026-01-02" for i in range(1, 25)]
+    deals += ["X1,,5,Closed Won,2026-01-02", "X2,OTHER,5,Closed Won,2026-01-02"]
+    path = tmp_path / "deals.csv"
+    path.write_text("\n".join(deals) + "\n", encoding="utf-8")
+    m = mapping_file(tmp_path, SMALL_MAPPING)
+    r = run("portfolio", str(acc), str(path), "--mapping", m, "--as-of", "2026-06-30", "-f", "json")
+    assert r.exit_code == 0, r.output
+    unknown = [line for line in r.stderr.splitlines() if "warning[crm.unknown-account]" in line]
+    assert len(unknown) == 2, r.stderr  # GONE, 12 rows as one; OTHER, one row, as it is
+    assert unknown[0].startswith(f"{path}:2:") and "the account 'GONE'" in unknown[0]
+    assert unknown[0].endswith("— 12 rows like this one, on lines 2, 4, 6, 8, 10, 12, 14, 16, …")
+    assert "'OTHER'" in unknown[1] and "rows like this one" not in unknown[1]
+    assert "warning[crm.no-account]" in r.stderr and "rows like this one" not in r.stderr.split("no-account")[1]
+    left = json.loads(r.stdout)["rows"]["left_out"]
+    assert sum(p["code"] == "crm.unknown-account" for p in left) == 13
+
+
+def test_grouped_keeps_problems_that_differ_in_more_than_their_line():
+    from kamrules.core.errors import Location, Problem, grouped
+
+    same = [Problem("x.y", "m", Location("f", n, 3)) for n in (9, 2, 5)]
+    other = [Problem("x.y", "m", Location("g", 1, 1)), Problem("x.y", "n", Location("f", 4, 1)),
+             Problem("x.z", "m", Location("f", 7, 1))]
+    got = grouped(sorted([*same, *other], key=Problem.sort_key))
+    assert [(p.location.file, p.location.line, p.message) for p in got] == [
+        ("f", 2, "m — 3 rows like this one, on lines 2, 5, 9"), ("f", 4, "n"), ("f", 7, "m"), ("g", 1, "m")]
+    assert grouped(same[:2]) == sorted(same[:2], key=Problem.sort_key)  # two alike stay two
+
+
 def test_advise_one_account_of_mapped_exports():
     r = run("advise", ACCOUNTS, DEALS, "--mapping", MAPPING, "-r", BOOK, "--account", "A-1", "--as-of", "2026-06-30",
             "-f", "json")

@@ -227,6 +227,45 @@ def test_a_bare_percentage_in_a_cell_gets_the_did_you_mean_a_yaml_number_gets(bo
     assert "did you mean" not in e.value.problems[0].hint
 
 
+TITLED = "客户列表 导出时间：2026-06-30,,,\n\n客户编号,客户名称,年交易额(万元),毛利率(%)\nKH-1,甲公司,1200,18%\n"
+
+
+def test_a_report_title_above_the_header_is_one_problem_naming_the_header_line(book, tmp_path):
+    """A CRM report's title line above the header: not a flood of missing and unknown columns,
+    but the line the header is on and how to read the file — by every path that reads a CSV."""
+    with pytest.raises(AccountError) as e:
+        csvio.load_accounts("t.csv", book, text=TITLED)
+    (p,) = e.value.problems
+    assert (p.code, p.location.line) == ("csv.title-above-header", 1)
+    assert "line 3 is (客户编号, 客户名称, 年交易额(万元), 毛利率(%), …)" in p.message
+    assert p.hint.startswith("delete the 2 lines above line 3") and "kamrules init mapping" in p.hint
+    f = tmp_path / "titled.csv"
+    f.write_text(TITLED, encoding="utf-8")
+    for args in (["portfolio", str(f)], ["advise", str(f), "--account", "KH-1"]):
+        r = CliRunner().invoke(main, [*args, "--as-of", "2026-06-30", "--engine", "reference"])
+        assert r.exit_code == 2 and r.stdout == "", r.output
+        assert r.stderr.count("error[") == 1 and f"{f}:1:1: error[csv.title-above-header]" in r.stderr, r.stderr
+    # no header below: the columns are missing, as before
+    with pytest.raises(AccountError) as e:
+        csvio.load_accounts("t.csv", book, text="客户列表,,\n编号X,名称X,年交易额\nKH-1,甲,1\n")
+    assert "csv.title-above-header" not in {p.code for p in e.value.problems}
+    assert "csv.missing-column" in {p.code for p in e.value.problems}
+
+
+def test_rows_refused_for_the_same_cell_are_one_problem_on_the_terminal_and_each_in_the_json(tmp_path):
+    f = tmp_path / "na.csv"
+    f.write_text("id,name,employees,revenue\nA-1,Alpha,不详,1M\nA-2,Beta,不详,2M\nA-3,Gamma,不详,3M\n"
+                 "A-4,Delta,500+,4M\nA-5,Eps,20,5M\n", encoding="utf-8")
+    r = CliRunner().invoke(main, ["portfolio", str(f), "--skip-invalid", "--as-of", "2026-06-30", "--engine",
+                                  "reference", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.stderr.splitlines() if "error[account.value]" in line]
+    assert len(lines) == 2 and lines[0].endswith("'不详' is not a number kamrules can read — 3 rows like this one, "
+                                                 "on lines 2, 3, 4") and "'500+'" in lines[1]
+    assert "skipped 4 invalid accounts" in r.stderr
+    assert [p["line"] for p in json.loads(r.stdout)["skipped"]] == [2, 3, 4, 5]
+
+
 def test_missing_required_column_reported_once(book):
     with pytest.raises(AccountError) as e:
         csvio.load_accounts("x.csv", book, text="id,revenue\na,1M\nb,2M\nc,3M\n")

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from kamrules.cli import main
 from kamrules.core.errors import InputError, Location, Problem
 from kamrules.portfolio import spill, stream
-from kamrules.rulebook.model import Account
+from kamrules.rulebook.model import Account, Places
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT = ROOT / "examples" / "portfolio" / "crm-export.csv"
@@ -37,7 +37,7 @@ def kept_items(draw: st.DrawFn) -> Any:
     """What a first pass reads: an account with its locations in its own file (a CSV row, a YAML
     file), one with a location elsewhere (a layered file), or an invalid record's problems."""
     file = draw(st.sampled_from(["a.csv", "b/c.yaml", "客户.csv"]))
-    kind = draw(st.sampled_from(["own", "elsewhere", "invalid"]))
+    kind = draw(st.sampled_from(["own", "places", "elsewhere", "invalid"]))
     if kind == "invalid":
         return stream.Invalid((Problem("account.value", draw(texts), Location(file, draw(st.integers(0, 9)), 1)),))
     vals = draw(values)
@@ -46,7 +46,8 @@ def kept_items(draw: st.DrawFn) -> Any:
         k = next(iter(locs))
         locs[k] = Location("other.yaml", 3, 4)
     as_of = draw(st.one_of(st.none(), st.dates(min_value=_dt.date(2020, 1, 1), max_value=_dt.date(2030, 1, 1))))
-    account = Account(draw(texts), draw(texts), file, vals, locs, as_of)
+    places: Any = Places(file, {k: (v.line, v.col) for k, v in locs.items()}) if kind == "places" else locs
+    account = Account(draw(texts), draw(texts), file, vals, places, as_of)
     return account, Location(file, draw(st.integers(0, 10**6)), draw(st.integers(0, 9)))
 
 
@@ -63,6 +64,17 @@ def test_what_is_kept_is_what_comes_back(items: list[Any]) -> None:
             assert type(b[0]) is Account and type(b[1]) is Location
             assert all(type(loc) is Location for loc in b[0].locations.values())
             assert list(b[0].locations) == list(a[0].locations)
+
+
+def test_places_are_the_dict_of_their_locations() -> None:
+    """What a CSV row's reader keeps instead of a Location per cell (rulebook/model.Places)."""
+    p = Places("a.csv", {"revenue": (3, 7), "id": (3, 1)})
+    d = {"revenue": Location("a.csv", 3, 7), "id": Location("a.csv", 3, 1)}
+    assert p == d and d == p and list(p) == ["revenue", "id"] and dict(p.items()) == d
+    assert "id" in p and "name" not in p and p.get("name") is None and len(p) == 2
+    assert p != {"revenue": Location("a.csv", 3, 7)} and repr(p) == repr(d)
+    assert pickle.loads(pickle.dumps(p)) == p and type(pickle.loads(pickle.dumps(p))) is Places
+    assert Account("x", "X", "a.csv", {}, p) == Account("x", "X", "a.csv", {}, d)
 
 
 def test_the_folder_is_private_and_goes_with_the_run() -> None:

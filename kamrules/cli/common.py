@@ -24,6 +24,7 @@ from kamrules.core.errors import (
     Location,
     Problem,
     UsageError,
+    grouped,
     render_problems,
 )
 from kamrules.core.values import ValueProblem
@@ -225,8 +226,8 @@ def read_mapped(files: tuple[str, ...], mapping: str, book: Any, as_of: _dt.date
             echo(textsafe.line(f"kamrules: {line}"), err=True)
         raise AccountError([replace(p, severity="error") for p in refused])
     left_out = sorted((*report.problems, *report.cells), key=lambda p: p.sort_key())
-    if left_out:
-        echo(render_problems(left_out, shown_problems()), err=True)
+    if left_out:  # alike rows as one (the JSON output's rows.left_out lists every one)
+        echo(render_problems(grouped(left_out), shown_problems()), err=True)
     for line in report.summary_lines():
         echo(textsafe.line(f"kamrules: {line}"), err=True)
     return intake

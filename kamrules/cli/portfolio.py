@@ -23,7 +23,7 @@ from kamrules.cli.common import (
     shown_problems,
     store_may_exist,
 )
-from kamrules.core.errors import AccountError, Location, Problem, UsageError, render_problems
+from kamrules.core.errors import AccountError, Location, Problem, UsageError, grouped, render_problems
 
 if TYPE_CHECKING:
     from kamrules.io.crm.intake import Intake
@@ -161,7 +161,7 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
             if ranked_book:
                 # two passes over the inputs, both streamed through the same workers: every account is
                 # measured and the book ranked (a few numbers per account kept here), then each account
-                # is read again and evaluated knowing its portfolio tier
+                # is evaluated knowing its portfolio tier (read from where the first pass kept it)
                 with pool.Workers(stream.Evaluate(book, date, lang or book.lang, engine), n_workers) as w, \
                         Spill() as kept:
                     # the first pass reads the inputs (their problems are the tally's) and keeps what it
@@ -201,8 +201,8 @@ def portfolio_cmd(files: tuple[str, ...], rulebook: str, fmt: str, lang: str | N
             raise AccountError(problems)
         if failed:
             echo(render_problems(failed, shown_problems()), err=True)
-        if problems and intake is None:
-            echo(render_problems(problems, shown_problems()), err=True)
+        if problems and intake is None:  # alike rows as one ('不详' under 员工人数 on 300 rows); JSON: every one
+            echo(render_problems(grouped(problems), shown_problems()), err=True)
             echo(f"kamrules: skipped {invalid} invalid account{'s' if invalid != 1 else ''}.", err=True)
         if not (result.accounts if hist is None else inputs.sources):
             raise UsageError([Problem("portfolio.empty", "there is no valid account to evaluate", Location(files[0]),

@@ -103,6 +103,29 @@ def render_problems(problems: Sequence[Problem], limit: int | None = None) -> st
     return "\n".join(lines)
 
 
+def grouped(problems: Sequence[Problem], *, at_least: int = 3, lines_shown: int = 8) -> list[Problem]:
+    """For a terminal report: problems that differ only in the row they point at (a deals export
+    naming the same missing account on 300 rows) as one each, at the first, naming the lines. A
+    reader takes in seven lines where 900 would bury the table. Fewer than `at_least` alike stay
+    as they are; the order is the order of each group's first. Machine outputs keep every problem."""
+    groups: dict[tuple[str, ...], list[Problem]] = {}
+    for p in problems:
+        key = (p.code, p.message, p.location.file, p.path, p.expected, p.hint, p.severity)
+        groups.setdefault(key, []).append(p)
+    out: list[Problem] = []
+    for same in groups.values():
+        if len(same) < at_least:
+            out.extend(same)
+            continue
+        first = same[0]
+        lines = [str(p.location.line) for p in same[:lines_shown]]
+        more = ", …" if len(same) > lines_shown else ""
+        out.append(Problem(first.code, f"{first.message} — {len(same):,} rows like this one, on lines "
+                           f"{', '.join(lines)}{more}", first.location, first.path, first.expected, first.hint,
+                           first.severity))
+    return sorted(out, key=Problem.sort_key)
+
+
 class AccountError(InputError):
     pass
 

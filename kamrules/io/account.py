@@ -46,7 +46,7 @@ from kamrules.core.grammar import (
 from kamrules.core.values import named_currency, plain_amount, plain_count
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
-from kamrules.rulebook.model import Account, FactDef, Rulebook
+from kamrules.rulebook.model import Account, FactDef, Places, Rulebook
 
 # --------------------------------------------------------------------------- the grammar
 
@@ -340,7 +340,7 @@ class FlatReader:
         key with a value, in key order — or None when the full reading has something to say."""
         g, ctx, fields, currency = self.grammar, self.ctx, self.fields, self.book.currency
         values: dict[str, Any] = {}
-        locations: dict[str, Location] = {}
+        locations: dict[str, tuple[int, int]] = {}  # Places: a Location made only if one is read
         fast = self.fast
         try:
             for i, text, line, col in cells:
@@ -350,14 +350,14 @@ class FlatReader:
                     value = plain_amount(text) if kind == _MONEY else plain_count(text, kind == _WHOLE)
                     if value is not None and (lo is None or value >= lo) and (hi is None or value <= hi):
                         values[name] = value  # digits name no currency
-                        locations[name] = Location(file, line, col)
+                        locations[name] = (line, col)
                         continue
                 memo = self.memo[i]
                 if memo is not None:
                     value = memo.get(text)
                     if value is not None:
                         values[name] = value
-                        locations[name] = Location(file, line, col)
+                        locations[name] = (line, col)
                         continue
                 plain = self.texts[i]
                 if plain is not None and "\x00" not in text and len(text) <= plain[0] and (
@@ -365,7 +365,7 @@ class FlatReader:
                     if memo is not None and len(memo) < _MEMO:
                         memo[text] = text
                     values[name] = text
-                    locations[name] = Location(file, line, col)
+                    locations[name] = (line, col)
                     continue
                 value = read(g, node, text, (key,), ctx)
                 if value is None or value is INVALID:  # pragma: no cover - INVALID comes with an error
@@ -377,7 +377,7 @@ class FlatReader:
                     if code and code != currency:
                         return None
                 values[name] = value
-                locations[name] = Location(file, line, col)
+                locations[name] = (line, col)
         except _Bail:
             return None
         for name in self.required:
@@ -385,7 +385,7 @@ class FlatReader:
                 return None
         ident = values["id"] if "id" in values else Path(file).stem
         return Account(id=str(ident), name=str(values.get("name", values.get("id", ""))),
-                       file=file, values=values, locations=locations, as_of=None)
+                       file=file, values=values, locations=Places(file, locations), as_of=None)
 
 
 _FLAT: dict[tuple[int, tuple[str, ...]], tuple[Rulebook, FlatReader | None]] = {}

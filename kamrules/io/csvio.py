@@ -365,6 +365,44 @@ def _label(f: FactDef) -> str:
     return f.label.zh or f.label.en or f.name
 
 
+LOOK_BELOW = 5  # records under a header without the required columns searched for the real one
+
+
+def header_below(file: str, header: Record, following: Sequence[Record], book: Rulebook) -> Problem | None:
+    """A report's title above the header (CRM reports often start with 客户列表 and an export
+    time): when the header lacks a required fact and one of the next few records names them all,
+    that record is the header. Said once, instead of everything that follows from reading the
+    title as the header (missing columns, unknown and empty headers)."""
+    index = key_index(book)
+    required = [f for f in book.facts.values() if f.required]
+    for rec in following[:LOOK_BELOW]:
+        named = set()
+        for c in rec.cells:
+            text = c.text.strip()
+            m = _UNIT.match(text)
+            found = lookup_fact(index, text) or (lookup_fact(index, m["base"]) if m else None)
+            if found:
+                named.add(found)
+        if required and all(f.name in named for f in required):
+            shown = ", ".join(c.text for c in rec.cells[:4] if c.text)
+            n = rec.line - header.line
+            return _problem(
+                "csv.title-above-header", f"line {header.line} is not the header: line {rec.line} is ({shown}, …), "
+                f"with the line{'s' if n != 1 else ''} above it a report's title", file, header.line, 1,
+                expected=f"the header ({', '.join(_label(f) for f in required)}, …) on the first line",
+                hint=f"delete the {n} line{'s' if n != 1 else ''} above line {rec.line}, or read the export with a "
+                     "mapping, which skips a title above the header: kamrules init mapping FILE -o crm.yaml")
+    return None
+
+
+def _title_above(table: Table, problems: list[Problem], book: Rulebook) -> list[Problem]:
+    if any(p.code == "csv.missing-column" for p in problems):
+        found = header_below(table.file, table.header, table.rows, book)
+        if found is not None:
+            return [found]
+    return problems
+
+
 def lookup_fact(index: KeyIndex, header: str) -> str | None:
     """A header → dotted fact name, 'prefix:…' for a group, or None. Dotted headers walk the groups."""
     found = index.lookup("", header)
@@ -498,7 +536,7 @@ def read_accounts(file: str, book: Rulebook, *, text: str | None = None) -> CsvA
     except InputError as e:
         return CsvAccounts(file, (), e.problems)
     columns = resolve_columns(table, book)
-    problems = [*table.header_problems, *columns.problems]
+    problems = _title_above(table, [*table.header_problems, *columns.problems], book)
     if not table.rows:
         problems.append(_problem("csv.no-rows", "the CSV file has a header but no accounts", file,
                                  table.header.line, 1, hint="export at least one account under the header"))
@@ -599,7 +637,7 @@ def select_account(file: str, book: Rulebook, account_id: str | None = None, *, 
         raise AccountError(e.problems) from None
     columns = resolve_columns(table, book)
     if table.header_problems or columns.problems:
-        raise AccountError([*table.header_problems, *columns.problems])
+        raise AccountError(_title_above(table, [*table.header_problems, *columns.problems], book))
     if not table.rows:
         raise AccountError([_problem("csv.no-rows", "the CSV file has a header but no accounts", file,
                                      table.header.line, hint="export at least one account under the header")])

@@ -5,8 +5,8 @@ measured, the book ranked, then every account evaluated knowing its tier. Readin
 CSV row costs a worker ≈ 0.15 ms, the same again in the second pass, and the main process read and
 sliced the whole file a second time. Instead, the worker that reads a task's accounts in the first
 pass writes them here, and the second pass's task names the file: ≈ 130 bytes an account of a CRM
-export, read back in a few µs (pickle of the values and of the locations as plain numbers; the
-`Location` objects are made again, which is most of it).
+export, read back in a few µs (pickle of the values, and of the locations as plain numbers: a
+`Location` is made only where one is read, rulebook/model.Places).
 
 Trust. The folder is made for the run by `tempfile.mkdtemp` (only this user may enter it) and
 removed when the run ends, interrupted or not. Every file carries an HMAC-SHA256 under a key made
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from kamrules.core.errors import InputError, Location, Problem
-from kamrules.rulebook.model import Account
+from kamrules.rulebook.model import Account, Places
 
 _TAG = 32  # bytes of HMAC-SHA256 at the start of each file
 
@@ -78,21 +78,28 @@ def _pack(item: Any) -> Any:
     account, where = item
     file = account.file
     locs = account.locations
-    if type(where) is not Location or where.file != file or type(locs) is not dict:
+    if type(where) is not Location or where.file != file:
         return item
-    for loc in locs.values():
-        if type(loc) is not Location or loc.file != file:
+    if type(locs) is Places:  # a CSV row's (io/account.FlatReader): numbers already
+        if locs.file != file:
             return item
-    return (account.id, account.name, file, account.values, tuple(locs), tuple(loc.line for loc in locs.values()),
-            tuple(loc.col for loc in locs.values()), account.as_of, where.line, where.col)
+        at = locs.at
+    elif type(locs) is dict:
+        at = {}
+        for k, loc in locs.items():
+            if type(loc) is not Location or loc.file != file:
+                return item
+            at[k] = (loc.line, loc.col)
+    else:
+        return item
+    return (account.id, account.name, file, account.values, at, account.as_of, where.line, where.col)
 
 
 def _unpack(item: Any) -> Any:
-    if type(item) is not tuple or len(item) != 10:
+    if type(item) is not tuple or len(item) != 8:
         return item
-    ident, name, file, values, keys, lines, cols, as_of, line, col = item
-    locations = {k: Location(file, ln, c) for k, ln, c in zip(keys, lines, cols)}
-    return Account(ident, name, file, values, locations, as_of), Location(file, line, col)
+    ident, name, file, values, at, as_of, line, col = item
+    return Account(ident, name, file, values, Places(file, at), as_of), Location(file, line, col)
 
 
 def write(spot: Spot, items: Iterable[Any]) -> bool:

@@ -15,13 +15,15 @@ as everywhere else); a larger one is decoded as it is read, its encoding decided
 MiB. The accounts of one run are capped by KAMRULES_MAX_ACCOUNTS (core/settings.py), counted here
 as records are sliced, so a run over the cap stops at the first row too many.
 
-Two passes (a ranking before evaluation) read the tasks twice: `tasks()` is a plain function of
-the paths, and a pass that needs only a key per account uses a handler that returns just that.
+Two passes (a ranking before evaluation): the first reads the tasks, measures their accounts and
+keeps what it read (portfolio/spill.py); the second evaluates what was kept (`Kept` tasks), or
+reads a task again where nothing could be kept. `tasks()` is a plain function of the paths.
 """
 from __future__ import annotations
 
 import codecs
 import datetime as _dt
+import itertools
 import os
 import re
 import sys
@@ -317,6 +319,13 @@ def _csv_tasks(file: str, book: Rulebook, tally: Tally, limit: int, before: floa
                                     "delete it"))
     columns = csvio.resolve_columns(table, book)
     problems.extend(columns.problems)
+    if any(p.code == "csv.missing-column" for p in problems):  # a report's title above the header?
+        below = list(itertools.islice(records, csvio.LOOK_BELOW))
+        records = itertools.chain(below, records)
+        found = csvio.header_below(file, header, [next(csvio.scan(text, delimiter, file, 0, line))
+                                                  for line, text, _ in below if not _blank(text, delimiter)], book)
+        if found is not None:
+            problems = [found]
     if problems:  # a bad header spoils every row: count them, evaluate none
         rows = sum(1 for _, text, _ in records if not _blank(text, delimiter))
         tally.problems.extend(problems)

@@ -137,7 +137,14 @@ def compute(agg: Aggregate, fact: FactDef, deals: Sequence[Deal], as_of: _dt.dat
         if not values:
             return None
         best = min(values) if agg.op == "min" else max(values)
-        return elapsed(best, fact, as_of) if isinstance(best, _dt.date) else best
+        if isinstance(best, _dt.date):
+            return elapsed(best, fact, as_of)
+        if fact.type == "money" and isinstance(best, float):
+            # to the cent, as a sum is: rounding keeps order, so an account's largest order is
+            # never above its revenue by a fraction of a cent (an amount converted at a rate has six
+            # decimals: 205,550.183 against a sum of 205,550.18 made a false data check)
+            return round(best, 2)
+        return best
     if agg.op == "ratio":
         assert agg.of is not None and of is not None
         base = [d for d in deals if passes(agg.of, of, d)]
