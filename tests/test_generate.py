@@ -69,7 +69,8 @@ def test_a_generated_stratum_fires_what_the_closures_fire() -> None:
     """Generated conditions sharing tests (each a conjunction of a few drawn from a small pool, so
     tests recur), deeper junctions, bounds deciding by a hash, some values of the wrong type: the
     same conditions fire, the same one fails with the same exception, the bounds are asked the
-    same questions in the same order, and each firing one is compile_cond(...) is True."""
+    same questions in the same order, and each firing one is compile_cond(...) is True.
+    (≈ 3 s, most of it Hypothesis drawing nested conditions: the generated engine's definition.)"""
     seen = {"fired": 0, "failed": 0, "asked": 0}
     junctions = st.lists(conditions(4), min_size=2, max_size=4).flatmap(
         lambda xs: st.sampled_from((ir.And(tuple(xs)), ir.Or(tuple(xs)))))
@@ -202,7 +203,8 @@ def _programs(book: Any) -> tuple[Any, Any]:
 
 def test_the_course_matches_the_same_rules_either_way() -> None:
     """Generated accounts of the course through ReferenceBackend.run, with the closures and with
-    the generated strata: the same matches (rule, stratum, bindings), in the same order."""
+    the generated strata: the same matches (rule, stratum, bindings), in the same order.
+    (≈ 2 s: the course compiled twice and generated once, 40 accounts each way.)"""
     from kamrules.advice.resolve import State
     from kamrules.engine.facts import build_facts
     from kamrules.io.account import load_account
