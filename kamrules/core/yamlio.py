@@ -11,7 +11,7 @@ import operator
 import os
 import re
 from dataclasses import field
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
 import yaml
 
@@ -86,14 +86,25 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _ScalarNode = yaml.ScalarNode
 
 
+class YamlMark(Protocol):
+    """Where a YAML node starts (yaml's Mark, from libyaml or the pure-Python parser): 0-based."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def column(self) -> int: ...
+
+
 @dataclass
 class Doc:
-    """A parsed file: plain data, plus marks for every path in it."""
+    """A parsed file: plain data, plus marks for every path in it: (line, column), 1-based, or
+    the YAML parser's own mark of the node, read only when a location is asked for (a YAML file
+    has a mark for every key and value; making each a tuple was ~2 % of an uncached advise)."""
 
     file: str
     data: Any
-    key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    value_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[Path, tuple[int, int] | YamlMark] = field(default_factory=dict)
+    value_marks: dict[Path, tuple[int, int] | YamlMark] = field(default_factory=dict)
     encoding: str = "utf-8"
 
     def loc(self, path: Path, *, key: bool = True) -> Location:
@@ -103,8 +114,10 @@ class Doc:
         while True:
             for m in marks:
                 if p in m:
-                    line, col = m[p]
-                    return Location(self.file, line, col)
+                    mark = m[p]
+                    if isinstance(mark, tuple):
+                        return Location(self.file, *mark)
+                    return Location(self.file, mark.line + 1, mark.column + 1)
             if not p:
                 return Location(self.file, 1, 1)
             p = p[:-1]
@@ -374,7 +387,7 @@ class _Converter:
         if len(path) > MAX_DEPTH:
             raise InputError([Problem("yaml.too-deep", f"nesting deeper than {MAX_DEPTH} levels",
                                       self._loc(node), format_path(path[:8]) + "…")])
-        self.doc.value_marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        self.doc.value_marks.setdefault(path, node.start_mark)
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP_TAG:
                 self._fail("yaml.tag", f"the tag {node.tag} is not allowed", node, path,
@@ -408,7 +421,7 @@ class _Converter:
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        first_seen: dict[str, int] = {}
+        first_seen: dict[str, YamlMark] = {}
         pairs = list(node.value)
         skip: set[int] = set()
         if node.flow_style:
@@ -431,18 +444,14 @@ class _Converter:
             kpath = path + (key,)
             if key in out or key in first_seen:
                 self._fail("yaml.duplicate-key",
-                           f"duplicate key '{key}' (first defined on line {first_seen[key]})",
+                           f"duplicate key '{key}' (first defined on line {first_seen[key].line + 1})",
                            key_node, kpath, "YAML keeps only the last one; remove or rename one of them")
                 continue
-            mark = key_node.start_mark
-            line = mark.line + 1
-            first_seen[key] = line
-            key_marks[kpath] = (line, mark.column + 1)
+            first_seen[key] = key_marks[kpath] = key_node.start_mark
             if leaf_ok and type(value_node) is _ScalarNode and value_node.tag == _STR_TAG and self.visits < MAX_NODES:
                 self.visits += 1
                 if kpath not in value_marks:
-                    mark = value_node.start_mark
-                    value_marks[kpath] = (mark.line + 1, mark.column + 1)
+                    value_marks[kpath] = value_node.start_mark
                 out[key] = value_node.value
             else:
                 out[key] = self.convert(value_node, kpath)

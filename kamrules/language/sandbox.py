@@ -32,6 +32,8 @@ import sys
 import threading
 import time
 import types
+from functools import partial
+from itertools import compress, repeat
 from string import Formatter
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -43,7 +45,7 @@ from jinja2.idtracking import VAR_LOAD_PARAMETER
 from jinja2.exceptions import SecurityError, TemplateRuntimeError, TemplateSyntaxError
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import missing
+from jinja2.utils import internalcode, missing
 from jinja2.visitor import NodeTransformer
 from kamrules.core.record import dataclass
 
@@ -152,17 +154,20 @@ def _bound_and_remember(root: nodes.Node, bounder: _Bounder) -> None:
     through `iter_fields`' generic filtering. Once the tree is final (the code generator never
     changes it), each node answers from a tuple, and `find_all` from its descendants listed once.
     Same answers in the same order, so the same code is generated (tests/test_sandbox_codegen.py
-    compares it); about a sixth of generating the playbook's code.
+    compares it); about a sixth of generating the playbook's code. The walk lists a node's children
+    from its fields directly, gives each node a `functools.partial` (not an object with __init__
+    and __call__), and finds where a subtree ends from its last child's (no sum per node): a
+    third of what the walk cost (callgrind: an uncached advise 1,873 → 1,861 M instructions).
 
     The transform is done on the same walk (it was a walk of its own, through NodeTransformer's
     generic field-by-field machinery): an Output or a For is changed before its children are
     listed, and neither change puts an Output or a For where the other looks (an Output's children
     and a loop's iterable are expressions), so changing them on the way down, or on the way up as
     `_Bounder.visit` does, gives the same tree."""
-    plain_children = nodes.Node.iter_child_nodes
-    output, loop = nodes.Output, nodes.For
+    output, loop, node_class = nodes.Output, nodes.For, nodes.Node
     order: list[nodes.Node] = []  # every node, in the order Node.find_all visits them (depth first)
-    kids_of: list[tuple[nodes.Node, ...]] = []
+    last_kid: list[nodes.Node | None] = []
+    index: dict[int, int] = {}
     stack = [root]
     while stack:
         node = stack.pop()
@@ -171,38 +176,59 @@ def _bound_and_remember(root: nodes.Node, bounder: _Bounder) -> None:
             bounder.mark_output(node)  # type: ignore[arg-type]
         elif kind is loop:
             bounder.wrap_loop(node)  # type: ignore[arg-type]
-        kids = tuple(plain_children(node))
-        node.iter_child_nodes = _ChildNodes(node, kids)  # type: ignore[method-assign]
+        # Node.iter_child_nodes() without its two generator layers: the nodes among the fields
+        # that are set, a list field's nodes in their order
+        kids: list[nodes.Node] = []
+        for name in node.fields:
+            item = getattr(node, name, None)
+            if isinstance(item, list):
+                kids.extend(n for n in item if isinstance(n, node_class))
+            elif isinstance(item, node_class):
+                kids.append(item)
+        node.iter_child_nodes = partial(_child_nodes, node, tuple(kids))  # type: ignore[method-assign]
+        index[id(node)] = len(order)
         order.append(node)
-        kids_of.append(kids)
+        last_kid.append(kids[-1] if kids else None)
         stack.extend(reversed(kids))
-    # a node's descendants are the slice of `order` after it, as long as its subtree
-    size: dict[int, int] = {}
+    # a node's descendants are the slice of `order` after it, up to the end of its last child's
+    ends = [0] * len(order)
     for i in range(len(order) - 1, -1, -1):
-        n = size[id(order[i])] = 1 + sum(size[id(k)] for k in kids_of[i])
-        order[i].find_all = _FindAll(order, i + 1, i + n)  # type: ignore[method-assign]
+        kid = last_kid[i]
+        end = ends[i] = i + 1 if kid is None else ends[index[id(kid)]]
+        order[i].find_all = partial(_find_all, order, i + 1, end)  # type: ignore[method-assign]
 
 
-class _ChildNodes:
-    __slots__ = ("node", "kids")
+def _dependencies(roots: Iterable[nodes.Node]) -> tuple[set[str], set[str]]:
+    """The filter and test names used under these nodes, not looking into blocks: what Jinja's
+    DependencyFinderVisitor collects (its visit_Filter, visit_Test and visit_Block are chosen by
+    the node class's name), by a walk of the children the nodes remember."""
+    filters: set[str] = set()
+    tests: set[str] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        kind = type(node).__name__
+        if kind == "Block":
+            continue
+        if kind == "Filter":
+            filters.add(node.name)  # type: ignore[attr-defined]
+        elif kind == "Test":
+            tests.add(node.name)  # type: ignore[attr-defined]
+        stack.extend(node.iter_child_nodes())
+    return filters, tests
 
-    def __init__(self, node: nodes.Node, kids: tuple[nodes.Node, ...]) -> None:
-        self.node, self.kids = node, kids
 
-    def __call__(self, exclude: Any = None, only: Any = None) -> Iterator[nodes.Node]:
-        if exclude is None and only is None:
-            return iter(self.kids)
-        return nodes.Node.iter_child_nodes(self.node, exclude, only)
+def _child_nodes(node: nodes.Node, kids: tuple[nodes.Node, ...], exclude: Any = None,
+                 only: Any = None) -> Iterator[nodes.Node]:
+    if exclude is None and only is None:
+        return iter(kids)
+    return nodes.Node.iter_child_nodes(node, exclude, only)
 
 
-class _FindAll:
-    __slots__ = ("order", "start", "end")
-
-    def __init__(self, order: list[nodes.Node], start: int, end: int) -> None:
-        self.order, self.start, self.end = order, start, end  # the node's descendants: order[start:end]
-
-    def __call__(self, node_type: Any) -> Iterator[Any]:
-        return (n for n in self.order[self.start:self.end] if isinstance(n, node_type))
+def _find_all(order: list[nodes.Node], start: int, end: int, node_type: Any) -> Iterator[Any]:
+    """The node's descendants are order[start:end]; those of the type, lazily, in C."""
+    below = order[start:end]
+    return compress(below, map(isinstance, below, repeat(node_type)))
 
 
 class _BoundedCodeGenerator(CodeGenerator):
@@ -210,6 +236,7 @@ class _BoundedCodeGenerator(CodeGenerator):
 
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
         self._static: dict[int, int] = {}
+        self._written: set[int] = set()  # Outputs' Getattr values that visit_Getattr writes whole
         bounder = _Bounder(self.environment, self._static)  # the tree lives until the code is generated
         if self.remember_children:
             _bound_and_remember(node, bounder)
@@ -240,27 +267,87 @@ class _BoundedCodeGenerator(CodeGenerator):
             raise nodes.Impossible()  # counted at run time, as it is written (static text is, by its marker)
         return super()._output_child_to_const(node, frame, finalize)
 
+    # A value written as text, Jinja's `str(environment._emitted(x, 0))`, is written as one call,
+    # `environment._out(x)`: the Markdown playbook has ~250 of them, and Python's parser pays for
+    # every nesting level (callgrind, compiling its generated code: 106 → 99 M instructions).
+    # Autoescaped (HTML) and volatile outputs, and a finalize, stay as Jinja writes them.
+    # The static-text marker of an Output (visit_Const) is written bare there: it is text already.
+    def _plain_output(self, frame: Frame, finalize: Any) -> bool:
+        return finalize.src is None and not frame.eval_ctx.volatile and not frame.eval_ctx.autoescape
+
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if self._plain_output(frame, finalize):
+            if type(node) is nodes.Getattr and not self.environment.is_async:
+                self._written.add(id(node))  # visit_Getattr writes the whole call
+            elif id(node) not in self._static:
+                self.write("environment._out(")
+            return
         super()._output_child_pre(node, frame, finalize)
         if id(node) not in self._static:
             self.write("environment._emitted(")
 
     def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if self._plain_output(frame, finalize):
+            if id(node) not in self._static and id(node) not in self._written:
+                self.write(")")
+            return
         if id(node) not in self._static:
             self.write(", 0)")
         super()._output_child_post(node, frame, finalize)
+
+    def pull_dependencies(self, nodes: Any) -> None:
+        """Jinja's, with each filter and test fetched by one call (`environment._dependency`), not
+        by a try/except that defines a function raising TemplateRuntimeError when it is missing
+        (25 of those in the playbook's code: ~4 % of compiling it). The same names, the same
+        error at the same moment (a missing filter inside an `if` fails when it is called). The
+        names are found as DependencyFinderVisitor finds them, without its visitor dispatch."""
+        filters, tests = _dependencies(nodes)
+        for id_map, names, dependency in ((self.filters, filters, "filters"), (self.tests, tests, "tests")):
+            for name in sorted(names):
+                if name not in id_map:
+                    id_map[name] = self.temporary_identifier()
+                self.writeline(f"{id_map[name]} = environment._dependency({dependency!r}, {name!r})")
 
     def visit_Const(self, node: nodes.Const, frame: Frame) -> None:
         count = self._static.get(id(node))
         if count is None:
             super().visit_Const(node, frame)
         else:
-            self.write(f"environment._emitted('', {int(count)})")
+            self.write(f"environment._static({int(count)})")
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self.write("environment._sized(")
         super().visit_Concat(node, frame)
         self.write(")")
+
+    def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
+        """`x.attr` of a name read (`environment.getattr(environment._defined(l_0_x, 'x'), 'attr')`,
+        ~180 in the playbook) is written as one call, `environment._attr(l_0_x, 'x', 'attr')`,
+        which does the same two steps (compiling the generated code: 99 → 95 M instructions).
+        The value of an Output that is an attribute is written `environment._out_attr(…)` or
+        `environment._out_get(obj, 'attr')`: `_out` of the same `getattr`."""
+        inner = node.node
+        out = id(node) in self._written  # the value an Output writes: `_out_attr`, `_out_get`
+        if not self.environment.is_async and isinstance(inner, nodes.Name) and inner.ctx == "load":
+            ref = self._name_read(inner, frame)
+            if ref is not None:
+                self.write(f"environment.{'_out_attr' if out else '_attr'}({ref}, {inner.name!r}, {node.attr!r})")
+                return
+        if out:
+            self.write("environment._out_get(")
+            self.visit(inner, frame)
+            self.write(f", {node.attr!r})")
+            return
+        super().visit_Getattr(node, frame)
+
+    def _name_read(self, node: nodes.Name, frame: Frame) -> str | None:
+        """The reference a loaded name is read from when it may be missing (written through
+        `_defined`), or None when Jinja writes it bare (a parameter that is always given)."""
+        ref: str = frame.symbols.ref(node.name)
+        load = frame.symbols.find_load(ref)
+        if load is not None and load[0] == VAR_LOAD_PARAMETER and not self.parameter_is_undeclared(ref):
+            return None
+        return ref
 
     def visit_Name(self, node: nodes.Name, frame: Frame) -> None:
         """A name read as Jinja reads it, written shorter: `environment._defined(l_0_x, 'x')` for
@@ -269,9 +356,8 @@ class _BoundedCodeGenerator(CodeGenerator):
         inside a call: ~14 % of compiling its generated code (115 → 98 M instructions, callgrind).
         A parameter that is always given is still written bare, as Jinja does."""
         if node.ctx == "load":
-            ref = frame.symbols.ref(node.name)
-            load = frame.symbols.find_load(ref)
-            if not (load is not None and load[0] == VAR_LOAD_PARAMETER and not self.parameter_is_undeclared(ref)):
+            ref = self._name_read(node, frame)
+            if ref is not None:
                 self.write(f"environment._defined({ref}, {node.name!r})")
                 return
         super().visit_Name(node, frame)
@@ -358,6 +444,49 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         """What the code generator writes for a name read (_BoundedCodeGenerator.visit_Name):
         the value, or Jinja's undefined for the name when the context has none."""
         return self.undefined(name=name) if value is missing else value
+
+    def _attr(self, value: Any, name: str, attribute: str) -> Any:
+        """`getattr(_defined(value, name), attribute)`: an attribute of a name read, in one call
+        (_BoundedCodeGenerator.visit_Getattr)."""
+        return self.getattr(self.undefined(name=name) if value is missing else value, attribute)
+
+    def _out(self, value: Any) -> str:
+        """`str(_emitted(value, 0))`: a value an Output writes, counted, as text, in one call
+        (_BoundedCodeGenerator._output_child_pre)."""
+        budget: _Budget | None = getattr(self._local, "budget", None)
+        if budget is not None:
+            budget.emit(len(value) if type(value) is str else _deep_size(value, self.limits.output))
+        return str(value)
+
+    def _out_attr(self, value: Any, name: str, attribute: str) -> str:
+        """`_out(_attr(value, name, attribute))`, in one call."""
+        return self._out(self.getattr(self.undefined(name=name) if value is missing else value, attribute))
+
+    def _out_get(self, obj: Any, attribute: str) -> str:
+        """`_out(getattr(obj, attribute))`, in one call."""
+        return self._out(self.getattr(obj, attribute))
+
+    def _static(self, n: int) -> str:
+        """`_emitted('', n)`: an Output's n characters of static text counted (the marker
+        _Bounder appends), as text."""
+        budget: _Budget | None = getattr(self._local, "budget", None)
+        if budget is not None:
+            budget.emit(n)
+        return ""
+
+    def _dependency(self, kind: str, name: str) -> Any:
+        """A filter or test the compiled code uses (`kind` "filters" or "tests"), or, when the
+        environment has none, a function that raises what Jinja's generated code raises."""
+        try:
+            return (self.filters if kind == "filters" else self.tests)[name]
+        except KeyError:
+            message = f"No {kind[:-1]} named {name!r} found."
+
+            @internalcode
+            def missing_dependency(*unused: Any) -> Any:
+                raise TemplateRuntimeError(message)
+
+            return missing_dependency
 
     def _emitted(self, value: Any, extra: int) -> Any:
         budget: _Budget | None = getattr(self._local, "budget", None)
