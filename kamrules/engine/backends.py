@@ -37,10 +37,25 @@ def pick_backend(name: str = "auto") -> Backend:
     return ReferenceBackend()
 
 
+# After this many accounts of one Program in a process, its strata are generated as Python
+# functions (engine/generate.py). Generating and compiling the course costs ≈ 300 M instructions
+# (≈ 0.1 s) and saves ≈ 455 k per account: it pays after ≈ 660 accounts, so a process that
+# evaluates a few (`advise`, a small portfolio, most tests) never pays it, and one that evaluates
+# many (a portfolio's worker) pays at most what waiting cost it. Measured: docs/performance.md,
+# "Generated strata".
+GENERATE_AFTER = 500
+
+
 class ReferenceBackend:
     name = "reference"
 
     def run(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]:
+        if prog.generated is None:
+            prog.runs += 1
+            if prog.runs > GENERATE_AFTER:
+                prog.generate()
+        if prog.generated is not None:
+            return self._run_generated(prog, facts, after_stratum)
         env = dict(facts.env)
         out: list[Match] = []
         as_of = facts.as_of
@@ -61,8 +76,36 @@ class ReferenceBackend:
                             # the bindings: the rule's own properties, encoded as the stratum's fact holds them
                             matches.append(Match(r.id, s, bindings(r.props, prog.encode_props(env, as_of, r.props))))
                 except Exception as e:  # same contract as the durable backend: name rule and account
-                    raise EngineError(f"rule '{r.id}' failed on account '{facts.account.id}': {e}",
-                                      rule=r.id, account=facts.account.id) from e
+                    raise _failed(r.id, facts, e) from e
             out.extend(matches)
             env.update(after_stratum(s, matches))
         return out
+
+    def _run_generated(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]:
+        """`run`, with each stratum's conditions evaluated by its generated function
+        (engine/generate.py): the same matches in the same order, and the same rule named when one
+        fails. A stratum's function evaluates its conditions in order and stops at the first that
+        raises; `run` builds a matched rule's bindings right after its condition, so a binding that
+        fails (of a rule before the failing condition) is the failure `run` would report first."""
+        assert prog.generated is not None
+        env = dict(facts.env)
+        out: list[Match] = []
+        as_of = facts.as_of
+        for s, ((rules, _), stratum) in enumerate(zip(prog.fires_by_stratum, prog.generated)):
+            fired, failed, error = stratum(env, as_of)
+            matches = []
+            for i in fired:
+                r = rules[i]
+                try:
+                    matches.append(Match(r.id, s, bindings(r.props, prog.encode_props(env, as_of, r.props))))
+                except Exception as e:
+                    raise _failed(r.id, facts, e) from e
+            if error is not None:
+                raise _failed(rules[failed].id, facts, error) from error
+            out.extend(matches)
+            env.update(after_stratum(s, matches))
+        return out
+
+
+def _failed(rule: str, facts: Facts, e: BaseException) -> EngineError:
+    return EngineError(f"rule '{rule}' failed on account '{facts.account.id}': {e}", rule=rule, account=facts.account.id)

@@ -19,13 +19,16 @@ import datetime as _dt
 import functools
 import re
 from dataclasses import field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from kamrules.engine.bounds import table_for
 from kamrules.engine.reference import BOUNDS, Stratum
 from kamrules.language import ir
 from kamrules.rulebook.model import Rulebook
 from kamrules.core.record import dataclass
+
+if TYPE_CHECKING:  # the generator is imported only when a run asks for it (Program.generate)
+    from kamrules.engine.generate import StratumFn
 
 OPS = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 STRATUM = "_s"
@@ -54,6 +57,10 @@ class Program:
     props_by_stratum: dict[int, tuple[str, ...]] = field(default_factory=dict)
     ruleset_name: str = ""
     bounded: dict[str, ir.Cmp] = field(default_factory=dict)  # _bN → the comparison bounds may decide
+    # fires_by_stratum's plans as generated functions (engine/generate.py), once `generate()` built
+    # them: ReferenceBackend.run does after `runs` accounts (backends.GENERATE_AFTER), and uses them
+    generated: tuple[StratumFn, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    runs: int = field(default=0, init=False, repr=False, compare=False)
 
     def ruleset(self) -> dict[str, Any]:
         """A fresh copy, the catch-all _seen first (see DurableBackend.run)."""
@@ -151,6 +158,15 @@ class Program:
         may_bound = table_for(self.book).candidate
         return tuple(tuple((r, compile_cond(r.cond, may_bound)) for r in self.rules if r.stratum == s and r.durable)
                      for s in range(self.strata))
+
+    def generate(self) -> None:
+        """Build `generated` (once): each stratum of `fires_by_stratum` as one generated function.
+        Tens of millions of instructions for the course: only where many accounts are evaluated."""
+        if self.generated is None:
+            from kamrules.engine.generate import generate_program
+
+            may_bound = table_for(self.book).candidate
+            self.generated = generate_program([[r.cond for r in rules] for rules, _ in self.fires_by_stratum], may_bound)
 
     @functools.cached_property
     def fires_by_stratum(self) -> tuple[tuple[tuple[CompiledRule, ...], Stratum], ...]:
