@@ -596,7 +596,8 @@ def test_a_ranked_book_is_streamed_in_two_passes_not_collected(tmp_path: Path,
     real = stream.Evaluate.__call__
 
     def counting(self: stream.Evaluate, task: stream.Task) -> stream.TaskResult:
-        seen.append("measure" if task.pass_.measure else "given" if task.pass_.given is not None else "plain")
+        ranked = task.pass_.given is not None or task.pass_.placed is not None  # by id, or by position (Kept)
+        seen.append("measure" if task.pass_.measure else "given" if ranked else "plain")
         return real(self, task)
     monkeypatch.setattr(stream.Evaluate, "__call__", counting)
     for args in (["--workers", "1"], ["--workers", "1", "--summary-only"]):
@@ -604,6 +605,24 @@ def test_a_ranked_book_is_streamed_in_two_passes_not_collected(tmp_path: Path,
         assert res.exit_code == 0, res.output
         assert json.loads(res.stdout)["summary"] == full["summary"]
     assert seen.count("measure") == seen.count("given") > 1 and "plain" not in seen
+
+
+@linux
+def test_kept_slices_ranked_by_position_give_what_slices_read_again_by_id_give(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second pass of a ranked run: the slices the first pass kept get their accounts'
+    placements by position; a slice read again (nothing could be kept) by id. Several slices,
+    blank lines and a multi-line record, two workers: the same bytes either way."""
+    from kamrules.portfolio import spill
+
+    f = big_export(tmp_path, 60)
+    kept = cli(str(f), "-f", "json", "--workers", "2", "--skip-invalid")
+    assert kept.exit_code == 0, kept.output
+    monkeypatch.setattr(spill, "write", lambda spot, items: False)
+    again = cli(str(f), "-f", "json", "--workers", "2", "--skip-invalid")
+    assert again.exit_code == 0, again.output
+    assert again.stdout == kept.stdout
+    assert json.loads(kept.stdout)["summary"]["accounts"] > 2 * stream.SLICE
 
 
 def test_a_ranked_summary_lists_the_data_checks_the_full_run_lists(tmp_path: Path) -> None:

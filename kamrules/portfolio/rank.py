@@ -125,6 +125,18 @@ class Ranking:
             return ps[k - 1] if k else None
         return self.of(self.ids[index])  # pragma: no cover - rankings are made by rank()
 
+    def placed(self, index: int) -> tuple[float, str, str] | None:
+        """`at(index)`'s rank share, tier and ABC class, with no Placement made and no id decoded
+        (a streamed run's second pass asks this once per account, in the main process)."""
+        ps = self.placements
+        if isinstance(ps, Placements):
+            k = ps.rank_of[index]
+            if not k:
+                return None
+            return k / len(ps.order), ps.tier_names[ps.tiers[k - 1]], _ABC[ps.abc[k - 1]]
+        p = self.at(index)  # pragma: no cover - rankings are made by rank()
+        return None if p is None else (p.rank_share, p.tier, p.abc)  # pragma: no cover
+
     @property
     def ids(self) -> Sequence[str]:
         ps = self.placements
@@ -371,13 +383,20 @@ def column(ms: Sequence[Measures], name: str) -> Sequence[float]:
 
 def supplied_facts(book: Rulebook, r: Ranking, p: Placement) -> dict[str, Any]:
     """The portfolio.* facts of one ranked account, for the facts the rulebook declares."""
+    return supplied_values(book, r.size, r.by, (p.rank_share, p.tier, p.abc))
+
+
+def supplied_values(book: Rulebook, size: int, by: str, placed: tuple[float, str, str]) -> dict[str, Any]:
+    """supplied_facts from the ranking's size and measure and the account's (rank share, tier,
+    ABC class): what a worker of a streamed run gets per account (Ranking.placed)."""
+    rank_share, tier, abc = placed
     pf = book.playbook.portfolio
     given: dict[str, Any] = {
-        "portfolio.rank_share": p.rank_share, "portfolio.size": r.size, "portfolio.ranked_by": r.by,
-        "portfolio.abc": p.abc,
+        "portfolio.rank_share": rank_share, "portfolio.size": size, "portfolio.ranked_by": by,
+        "portfolio.abc": abc,
     }
-    if pf.pyramid_fact and p.tier:
-        given[pf.pyramid_fact] = p.tier
+    if pf.pyramid_fact and tier:
+        given[pf.pyramid_fact] = tier
     return {k: v for k, v in given.items() if k in book.facts and book.facts[k].supplied == "portfolio"}
 
 

@@ -117,9 +117,14 @@ def measure(tasks: Iterable[Task], book: Rulebook, workers: pool.Workers[Any, Ta
 def ranked_tasks(tasks: Iterable[Task], measured: rank.Measured, ranking: rank.Ranking,
                  book: Rulebook) -> Iterator[Task]:
     """The second pass's tasks: the same tasks again, in the same order, each with the portfolio
-    facts of the accounts the first pass found in it."""
+    facts of the accounts the first pass found in it — for a kept task, by position (its accounts
+    are the first pass's, in its order: no id is decoded or sent); for any other, by id."""
     ids = measured.ids
     for i, t in enumerate(tasks):
+        if isinstance(t, Kept):  # the first pass's accounts in its order: placements by position, no id
+            placed = tuple(ranking.placed(k) for k in measured.task_indexes(i))
+            yield dataclasses.replace(t, pass_=Pass(ranked=(ranking.size, ranking.by), placed=placed))
+            continue
         given: dict[str, dict[str, Any]] = {}
         for k in measured.task_indexes(i):  # ranking.at(k): the ranking was made from measured.view()
             p = ranking.at(k)
@@ -167,7 +172,7 @@ def _run(tasks: Iterable[Task], tally: Tally, book: Rulebook, fold: Fold, *, as_
                 notes.append(f"a worker process died while evaluating {what}; it was evaluated again, by another")
             if done.result.engine:
                 engine_name = done.result.engine
-            known = _Known(measured, done.index) if measured is not None else None
+            known = _Known(measured, done.index, isinstance(done.task, Kept)) if measured is not None else None
             for item in done.result.items:
                 if isinstance(item, Invalid):
                     skipped.extend(item.problems)
@@ -200,14 +205,15 @@ class _Known:
     code), so they are matched in order; one that does not match (the file changed between the
     passes) is looked up, and an id the first pass never saw has none."""
 
-    def __init__(self, measured: rank.Measured, task: int) -> None:
+    def __init__(self, measured: rank.Measured, task: int, kept: bool = False) -> None:
         self.m = measured
         self.expected = measured.task_indexes(task)
         self.next = 0
+        self.kept = kept  # the accounts the first pass kept: the same, in its order, by construction
 
     def index(self, ident: str) -> int | None:
         exp, k = self.expected, self.next
-        if k < len(exp) and self.m.ids[exp[k]] == ident:
+        if k < len(exp) and (self.kept or self.m.ids[exp[k]] == ident):
             self.next = k + 1
             return exp[k]
         return self.m.index_of(ident)

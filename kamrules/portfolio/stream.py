@@ -55,6 +55,10 @@ class Pass:
     measure: bool = False
     given: Mapping[str, Mapping[str, Any]] | None = None
     keep: spill.Spot | None = None  # measure: keep the task's accounts there for the second pass
+    # a Kept task's accounts are the first pass's, in its order: instead of `given`, the ranking's
+    # size and measure, and per valid account its (rank share, tier, ABC class) or None (unranked)
+    ranked: tuple[int, str] = (0, "")
+    placed: tuple[tuple[float, str, str] | None, ...] | None = None
 
 
 EVALUATE = Pass()  # a run that does not rank: evaluate, nothing given
@@ -419,14 +423,21 @@ class Evaluate:
                              (got[0].id, rank.measure_values(got[0], self.book, self.as_of, names)))
             keep = task.pass_.keep
             return TaskResult(tuple(items), kept=keep is not None and spill.write(keep, read))
-        given = task.pass_.given
+        given, placed = task.pass_.given, task.pass_.placed
+        size, by = task.pass_.ranked
         engine = ""
+        j = 0
         for got in self._accounts(task):
             if isinstance(got, Invalid):
                 items.append(got)
                 continue
             account, where = got
-            if given is not None:
+            if placed is not None:
+                p = placed[j]
+                j += 1
+                account = rank.supply_facts(account, self.book, {} if p is None else
+                                            rank.supplied_values(self.book, size, by, p))
+            elif given is not None:
                 account = rank.supply_facts(account, self.book, given.get(account.id, {}))
             advice = evaluate(account, self.book, as_of=self.as_of, lang=self.lang, engine=self.engine)
             engine = advice.engine
