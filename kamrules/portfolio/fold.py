@@ -43,6 +43,14 @@ def _num(v: float | None) -> float:
     return _NONE if v is None else float(v)
 
 
+def _first_index(values: list[str]) -> dict[str | None, int]:
+    """value → list.index(value), as a dict (None, and any value not there: ask with a default)."""
+    at: dict[str | None, int] = {}
+    for k, v in enumerate(values):
+        at.setdefault(v, k)
+    return at
+
+
 class Fold:
     def __init__(self, book: Rulebook, *, keep_rows: bool, views: bool = False,
                  known: Sequence[str] | None = None) -> None:
@@ -83,6 +91,9 @@ class Fold:
         self._codes = {d: [v for v, _ in book.dimensions[d].values] if d in book.dimensions else []
                        for d in DIMENSIONS}
         self._dims = {d: array("b") for d in DIMENSIONS}
+        # per dimension: value → its code (the index in _codes; a value not there, or None: -1), and its column
+        self._dim_columns = tuple((d, _first_index(self._codes[d]), self._dims[d]) for d in DIMENSIONS)
+        self._worst_of: dict[frozenset[str], int] = {}
         self._revenue = array("d")
         self._company = array("d")
         self._manager = array("i")
@@ -125,12 +136,15 @@ class Fold:
             self.rows.append(row)
             self._revenue.append(0.0)  # the count; the rows are the data
             return True
-        for d in DIMENSIONS:
-            codes = self._codes[d]
-            v = row.dims.get(d)
-            self._dims[d].append(codes.index(v) if v in codes else -1)
+        dims = row.dims
+        for d, at_code, column in self._dim_columns:
+            column.append(at_code.get(dims.get(d), -1))
         i = len(self._revenue)
-        self._worst.append(min((SEVERITIES.index(s) for s in row.severities), default=len(SEVERITIES)))
+        worst = self._worst_of.get(row.severities)  # a handful of sets of severities in a whole book
+        if worst is None:
+            worst = self._worst_of[row.severities] = min((SEVERITIES.index(s) for s in row.severities),
+                                                         default=len(SEVERITIES))
+        self._worst.append(worst)
         self._health.append(_num(row.scores.get("health")))
         self._revenue.append(_num(row.revenue))
         self._company.append(_num(row.company_revenue))
