@@ -166,7 +166,7 @@ class Fold:
         fired = self._fired_codes.setdefault(row.fired, len(self._fired_codes))
         self._fired.append(fired)
         # the overview names key accounts (no profit figure) and accounts with a data check (a rule or a range)
-        checked_by_rule = bool(self._name_checks.intersection(row.fired))
+        checked_by_rule = not self._name_checks.isdisjoint(row.fired)
         if row.classes.get("final") == "key" or checked_by_rule or row.checks:
             self._view_names[i] = row.name
         if row.checks or checked_by_rule:  # the overview's one list of data checks reads these
