@@ -79,6 +79,7 @@ def test_places_are_the_dict_of_their_locations() -> None:
 
 def test_the_folder_is_private_and_goes_with_the_run() -> None:
     with spill.Spill() as kept:
+        assert kept.folder is not None and kept.key.hex() not in repr(kept.spot(3))  # the key is in no repr
         folder = Path(kept.folder)
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
         assert spill.write(kept.spot(0), [])

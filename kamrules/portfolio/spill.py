@@ -26,7 +26,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from kamrules.core.errors import InputError, Location, Problem
@@ -40,7 +40,7 @@ class Spot:
     """Where one task's accounts are kept, and the run's key that signs them."""
 
     path: str
-    key: bytes
+    key: bytes = field(repr=False)  # never in a repr, a log or a report
 
 
 class Spill:
