@@ -131,6 +131,15 @@ def test_a_file_that_cannot_be_written_says_so_and_leaves_nothing(tmp_path: Path
     assert not list(tmp_path.iterdir())
 
 
+def test_a_kept_task_is_described_by_where_its_accounts_came_from() -> None:
+    """What a report says of a kept task whose worker died in the second pass (run.describe)."""
+    from kamrules.portfolio.run import describe
+
+    spot = spill.Spot("/tmp/x/0.kept", b"k" * 32)
+    assert describe(stream.Kept(spot, "a.csv", 2, 257, 250, 0.5)) == ("lines 2–257 of a.csv", Location("a.csv", 2), 250)
+    assert describe(stream.Kept(spot, "b/c.yaml", 0, 0, 1, 1.0)) == ("b/c.yaml", Location("b/c.yaml"), 1)
+
+
 def test_no_temporary_folder_means_nothing_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
     with spill.Spill() as kept:

@@ -32,12 +32,12 @@ from kamrules.engine.reference import (
     Env,
     _compile_cmp,
     _tidy,
-    _guard,
     _never,
     compare,
     compile_cond,
     compile_fires,
     compile_term,
+    split_guards,
 )
 from kamrules.language import ir
 
@@ -293,19 +293,13 @@ def generate_stratum(conds: Sequence[ir.Cond], may_bound: Callable[[ir.Cmp], boo
     lazy: list[str] = []  # memo variables computed where they are first needed: None until then
     for i, c in enumerate(conds):
         src.emit(2, f"r = {i}")
-        parts = c.items if type(c) is ir.And else (c,)
+        tests, rest = split_guards(c, may_bound)
         guards: list[tuple[str, ir.Cmp]] = []
-        rest: list[ir.Cond] = []
-        for p in parts:
-            if _guard(p, may_bound):
-                assert type(p) is ir.Cmp
-                m = index.get(p)
-                if m is None:
-                    m = index[p] = f"m{len(index)}"
-                if all(m != g for g, _ in guards):
-                    guards.append((m, p))
-            else:
-                rest.append(p)
+        for p in tests:
+            m = index.get(p)
+            if m is None:
+                m = index[p] = f"m{len(index)}"
+            guards.append((m, p))
         depth = 2
         for n, (m, test) in enumerate(guards):
             if n >= _MAX_GUARDS:  # pragma: no cover - no rule has this many; keeps the nesting bounded

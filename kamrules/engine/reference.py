@@ -701,6 +701,21 @@ def _guard(c: ir.Cond, may_bound: Callable[[ir.Cmp], bool]) -> bool:
             and not may_bound(c))
 
 
+def split_guards(c: ir.Cond, may_bound: Callable[[ir.Cmp], bool]) -> tuple[list[ir.Cmp], list[ir.Cond]]:
+    """A condition's plain tests (`_guard`: shared across a stratum), each once, in order, and
+    the rest of its conjunction (compile_stratum; engine/generate.py writes the same split)."""
+    guards: list[ir.Cmp] = []
+    rest: list[ir.Cond] = []
+    for p in c.items if type(c) is ir.And else (c,):
+        if _guard(p, may_bound):
+            assert type(p) is ir.Cmp
+            if p not in guards:
+                guards.append(p)
+        else:
+            rest.append(p)
+    return guards, rest
+
+
 def compile_stratum(conds: Sequence[ir.Cond], may_bound: Callable[[ir.Cmp], bool]) -> Stratum:
     """`compile_fires(c, may_bound)` for each of a stratum's conditions, with their plain tests
     shared (see above); `fires_of(stratum, i, …)` is the same answer for the i-th condition."""
@@ -708,20 +723,14 @@ def compile_stratum(conds: Sequence[ir.Cond], may_bound: Callable[[ir.Cmp], bool
     tests: list[Pred] = []
     rules: list[tuple[tuple[int, ...], Pred | None]] = []
     for c in conds:
-        parts = c.items if type(c) is ir.And else (c,)
+        plain, rest = split_guards(c, may_bound)
         guards: list[int] = []
-        rest: list[ir.Cond] = []
-        for p in parts:
-            if _guard(p, may_bound):
-                assert type(p) is ir.Cmp
-                k = index.get(p)
-                if k is None:
-                    k = index[p] = len(tests)
-                    tests.append(_holds_plain(p))
-                if k not in guards:
-                    guards.append(k)
-            else:
-                rest.append(p)
+        for p in plain:
+            k = index.get(p)
+            if k is None:
+                k = index[p] = len(tests)
+                tests.append(_holds_plain(p))
+            guards.append(k)
         if not guards:
             rules.append(((), compile_fires(c, may_bound)))
         elif not rest:
