@@ -33,16 +33,17 @@ def rulebook(ref: str = "course") -> Rulebook:
 
 
 def evaluate(account: Account, book: Rulebook, *, as_of: _dt.date | None = None, lang: str | None = None,
-             engine: str = "auto") -> Advice:
+             engine: str = "auto", with_bindings: bool = True) -> Advice:
     """Facts → engine → resolution, once. Findings (messages, evidence) and blocked analyses are
-    materialised when an output first reads them (Advice.findings, .blocked)."""
+    materialised when an output first reads them (Advice.findings, .blocked). `with_bindings`:
+    whether each match carries the properties it read (Backend.run; a portfolio does without)."""
     as_of = as_of or account.as_of or _dt.date.today()
     lang = lang or book.lang
     facts = build_facts(account, book, as_of)
     prog = program_for(book)
     backend = pick_backend(engine)
     state = State(book, facts)
-    found = backend.run(prog, facts, state.after_stratum)
+    found = backend.run(prog, facts, state.after_stratum, with_bindings=with_bindings)
     # a suppressed rule's match is set aside by resolution, the same way whichever engine found it.
     # The matches are what the backend returned (the rule tests compare engines by them), not what
     # it handed to resolution: the same for a backend that keeps its contract, not for one that errs

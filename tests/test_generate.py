@@ -221,6 +221,11 @@ def test_the_course_matches_the_same_rules_either_way() -> None:
         facts = build_facts(load_account("acc.yaml", course, text=dump(data)), course, AS_OF)
         expected = engine.run(closures, facts, State(course, facts).after_stratum)
         assert engine.run(generated, facts, State(course, facts).after_stratum) == expected
+        # without bindings (a portfolio's run): the same rules in the same order, bindings None
+        bare = [(m.rule, m.stratum, None) for m in expected]
+        for prog in (closures, generated):
+            got = engine.run(prog, facts, State(course, facts).after_stratum, with_bindings=False)
+            assert [(m.rule, m.stratum, m.bindings) for m in got] == bare
         fired += len(expected)
 
     prop()

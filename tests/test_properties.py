@@ -174,10 +174,12 @@ def book_with(base: Rulebook, conds: list[ir.Cond]) -> Rulebook:
     return replace(book, digest="sha256:" + hashlib.sha256(repr(conds).encode()).hexdigest())
 
 
-def fire(book: Rulebook, values: dict[str, Any], engine: str) -> Counter[tuple[str, int, tuple[Any, ...]]]:
+def fire(book: Rulebook, values: dict[str, Any], engine: str,
+         with_bindings: bool = True) -> Counter[tuple[str, int, tuple[Any, ...] | None]]:
     facts = build_facts(Account("acc", "Acc", "gen", values), book, AS_OF)
     backend = pick_backend(engine)
-    matches: list[Match] = backend.run(compile_rulebook(book), facts, State(book, facts).after_stratum)
+    matches: list[Match] = backend.run(compile_rulebook(book), facts, State(book, facts).after_stratum,
+                                       with_bindings=with_bindings)
     return Counter((m.rule, m.stratum, m.bindings) for m in matches)
 
 
@@ -220,6 +222,10 @@ def test_durable_and_reference_fire_the_same_rules(conds: list[ir.Cond], values:
     book = book_with(ir_base(), conds)
     assert fire(book, values, "durable") == fire(book, values, "reference"), \
         "\n".join(f"{r.id}: {ir.show(r.cond)}" for r in book.rules)
+    # without bindings (a portfolio's run): the same rules on both, bindings None
+    bare = {e: fire(book, values, e, with_bindings=False) for e in ("durable", "reference")}
+    assert bare["durable"] == bare["reference"] == Counter(
+        {(r, s, None): n for (r, s, _), n in fire(book, values, "reference").items()})
 
 
 def test_a_disjunction_with_two_true_branches_fires_once(tmp_path: Path) -> None:

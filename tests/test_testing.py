@@ -305,8 +305,8 @@ def _two_engines(monkeypatch: pytest.MonkeyPatch, tamper) -> None:
     class Tampered:
         name = "durable"
 
-        def run(self, prog, facts, after_stratum):
-            return tamper(real.run(prog, facts, after_stratum))
+        def run(self, prog, facts, after_stratum, *, with_bindings=True):
+            return tamper(real.run(prog, facts, after_stratum, with_bindings=with_bindings))
 
     monkeypatch.setattr(pipeline, "pick_backend", lambda name="auto": Tampered() if name == "durable"
                         else ReferenceBackend())
@@ -325,7 +325,7 @@ def test_a_dropped_match_on_one_engine_fails_the_case(monkeypatch):
 
 def test_different_bindings_on_one_engine_fail_the_case(monkeypatch):
     def shift(ms: list[Match]) -> list[Match]:
-        return [replace(m, bindings=tuple((k, v + 1 if isinstance(v, float) else v) for k, v in m.bindings))
+        return [replace(m, bindings=tuple((k, v + 1 if isinstance(v, float) else v) for k, v in m.bindings or ()))
                 if m.rule == "gold" else m for m in ms]
 
     _two_engines(monkeypatch, shift)

@@ -49,13 +49,13 @@ GENERATE_AFTER = 500
 class ReferenceBackend:
     name = "reference"
 
-    def run(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]:
+    def run(self, prog: Program, facts: Facts, after_stratum: Resolver, *, with_bindings: bool = True) -> list[Match]:
         if prog.generated is None:
             prog.runs += 1
             if prog.runs > GENERATE_AFTER:
                 prog.generate()
         if prog.generated is not None:
-            return self._run_generated(prog, facts, after_stratum)
+            return self._run_generated(prog, facts, after_stratum, with_bindings)
         env = dict(facts.env)
         out: list[Match] = []
         as_of = facts.as_of
@@ -74,14 +74,15 @@ class ReferenceBackend:
                     else:
                         if rest is None or rest(env, as_of, None):
                             # the bindings: the rule's own properties, encoded as the stratum's fact holds them
-                            matches.append(Match(r.id, s, bindings(r.props, prog.encode_props(env, as_of, r.props))))
+                            matches.append(Match(r.id, s, bindings(r.props, prog.encode_props(env, as_of, r.props))
+                                                 if with_bindings else None))
                 except Exception as e:  # same contract as the durable backend: name rule and account
                     raise _failed(r.id, facts, e) from e
             out.extend(matches)
             env.update(after_stratum(s, matches))
         return out
 
-    def _run_generated(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]:
+    def _run_generated(self, prog: Program, facts: Facts, after_stratum: Resolver, with_bindings: bool) -> list[Match]:
         """`run`, with each stratum's conditions evaluated by its generated function
         (engine/generate.py): the same matches in the same order, and the same rule named when one
         fails. A stratum's function evaluates its conditions in order and stops at the first that
@@ -93,13 +94,16 @@ class ReferenceBackend:
         as_of = facts.as_of
         for s, ((rules, _), stratum) in enumerate(zip(prog.fires_by_stratum, prog.generated)):
             fired, failed, error = stratum(env, as_of)
-            matches = []
-            for i in fired:
-                r = rules[i]
-                try:
-                    matches.append(Match(r.id, s, bindings(r.props, prog.encode_props(env, as_of, r.props))))
-                except Exception as e:
-                    raise _failed(r.id, facts, e) from e
+            if not with_bindings:
+                matches = [Match(rules[i].id, s, None) for i in fired]
+            else:
+                matches = []
+                for i in fired:
+                    r = rules[i]
+                    try:
+                        matches.append(Match(r.id, s, bindings(r.props, prog.encode_props(env, as_of, r.props))))
+                    except Exception as e:
+                        raise _failed(r.id, facts, e) from e
             if error is not None:
                 raise _failed(rules[failed].id, facts, error) from error
             out.extend(matches)

@@ -132,7 +132,7 @@ class DurableBackend:
         self.handles[name] = handle
         return handle
 
-    def run(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]:
+    def run(self, prog: Program, facts: Facts, after_stratum: Resolver, *, with_bindings: bool = True) -> list[Match]:
         with self.lock:
             handle = self._register(prog)
             rules = self.rules[prog.ruleset_name]
@@ -169,7 +169,8 @@ class DurableBackend:
                                     # Rete compiles $or into alternative paths: an $or with two true
                                     # branches yields the match twice (measured); a rule matches a
                                     # stratum's fact once
-                                    found[rid] = Match(rid, spec[1], bindings(spec[0], matched))
+                                    found[rid] = Match(rid, spec[1],
+                                                       bindings(spec[0], matched) if with_bindings else None)
                             except Exception as e:
                                 raise EngineError(f"rule '{rid}' failed on account '{facts.account.id}': {e}",
                                                   rule=rid, account=facts.account.id) from e

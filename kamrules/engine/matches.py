@@ -13,7 +13,9 @@ from kamrules.core.record import dataclass
 class Match:
     rule: str
     stratum: int
-    bindings: tuple[tuple[str, Any], ...]  # property → encoded value, sorted
+    # property → encoded value, sorted; None when the run was not asked for
+    # them (Backend.run): only the cross-checks of the engines read them (rule tests, properties)
+    bindings: tuple[tuple[str, Any], ...] | None
 
 
 class Resolver(Protocol):
@@ -23,9 +25,12 @@ class Resolver(Protocol):
 class Backend(Protocol):
     name: str
 
-    def run(self, prog: Program, facts: Facts, after_stratum: Resolver) -> list[Match]:
+    def run(self, prog: Program, facts: Facts, after_stratum: Resolver, *, with_bindings: bool = True) -> list[Match]:
         """Every stratum's matches, in order; each stratum's list is handed to `after_stratum`
-        before the next stratum runs, and the result is those lists joined."""
+        before the next stratum runs, and the result is those lists joined. Without
+        `with_bindings`, each match's bindings are None: a portfolio reads none of them, and
+        building them was ≈ 7 % of its workers' time (docs/performance.md, "Matches without
+        bindings")."""
         ...
 
 

@@ -439,7 +439,9 @@ class Evaluate:
                                             rank.supplied_values(self.book, size, by, p))
             elif given is not None:
                 account = rank.supply_facts(account, self.book, given.get(account.id, {}))
-            advice = evaluate(account, self.book, as_of=self.as_of, lang=self.lang, engine=self.engine)
+            # a row reads the classes, scores and findings, never a match's bindings
+            advice = evaluate(account, self.book, as_of=self.as_of, lang=self.lang, engine=self.engine,
+                              with_bindings=False)
             engine = advice.engine
             items.append(row_of(advice, where))
         return TaskResult(tuple(items), engine)

@@ -32,7 +32,7 @@ def engine_names() -> tuple[str, ...]:
     return ("reference", "durable") if durable_available() else ("reference",)
 
 
-def _match_key(m: Match) -> tuple[str, int, tuple[tuple[str, Any], ...]]:
+def _match_key(m: Match) -> tuple[str, int, tuple[tuple[str, Any], ...] | None]:
     return (m.rule, m.stratum, m.bindings)
 
 
@@ -56,7 +56,7 @@ def divergence(results: Mapping[str, Advice]) -> list[Failure]:
                 out.append(Failure("engines", f"{rid} fires on both or neither", f"fired on {on} only",
                                    f"the engines disagree: {rid} fired on {on} but not on {off}", (rid,)))
             elif _match_key(a) != _match_key(b):
-                diff = f"{base}: {dict(a.bindings)}; {other}: {dict(b.bindings)}"
+                diff = f"{base}: {dict(a.bindings or ())}; {other}: {dict(b.bindings or ())}"
                 out.append(Failure("engines", "the same bindings", diff,
                                    f"the engines disagree on what {rid} matched: {diff}", (rid,)))
     return out
