@@ -59,11 +59,12 @@ class ReferenceBackend:
         env = dict(facts.env)
         out: list[Match] = []
         as_of = facts.as_of
+        bare = None if with_bindings else _bare_matches(prog)
         for s, (rules, plan) in enumerate(prog.fires_by_stratum):
             matches = []
             tests = plan.tests
             memo: list[bool | None] = [None] * len(tests)  # each shared test once per stratum (reference.fires_of)
-            for r, (guards, rest) in zip(rules, plan.rules):
+            for n, (r, (guards, rest)) in enumerate(zip(rules, plan.rules)):
                 try:
                     for k in guards:
                         v = memo[k]
@@ -74,8 +75,8 @@ class ReferenceBackend:
                     else:
                         if rest is None or rest(env, as_of, None):
                             # the bindings: the rule's own properties, encoded as the stratum's fact holds them
-                            matches.append(Match(r.id, s, bindings(r.props, prog.encode_props(env, as_of, r.props))
-                                                 if with_bindings else None))
+                            matches.append(Match(r.id, s, bindings(r.props, prog.encode_props(env, as_of, r.props)))
+                                           if bare is None else bare[s][n])
                 except Exception as e:  # same contract as the durable backend: name rule and account
                     raise _failed(r.id, facts, e) from e
             out.extend(matches)
@@ -92,10 +93,11 @@ class ReferenceBackend:
         env = dict(facts.env)
         out: list[Match] = []
         as_of = facts.as_of
+        bare = None if with_bindings else _bare_matches(prog)
         for s, ((rules, _), stratum) in enumerate(zip(prog.fires_by_stratum, prog.generated)):
             fired, failed, error = stratum(env, as_of)
-            if not with_bindings:
-                matches = [Match(rules[i].id, s, None) for i in fired]
+            if bare is not None:
+                matches = [bare[s][i] for i in fired]
             else:
                 matches = []
                 for i in fired:
@@ -109,6 +111,14 @@ class ReferenceBackend:
             out.extend(matches)
             env.update(after_stratum(s, matches))
         return out
+
+
+def _bare_matches(prog: Program) -> tuple[tuple[Match, ...], ...]:
+    """Per stratum, each rule's match without bindings: made once per program, not per account."""
+    if prog.bare_matches is None:
+        prog.bare_matches = tuple(tuple(Match(r.id, s, None) for r in rules)
+                                  for s, (rules, _) in enumerate(prog.fires_by_stratum))
+    return prog.bare_matches
 
 
 def _failed(rule: str, facts: Facts, e: BaseException) -> EngineError:

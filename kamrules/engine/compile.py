@@ -29,6 +29,7 @@ from kamrules.core.record import dataclass
 
 if TYPE_CHECKING:  # the generator is imported only when a run asks for it (Program.generate)
     from kamrules.engine.generate import StratumFn
+    from kamrules.engine.matches import Match
 
 OPS = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 STRATUM = "_s"
@@ -61,6 +62,9 @@ class Program:
     # them: ReferenceBackend.run does after `runs` accounts (backends.GENERATE_AFTER), and uses them
     generated: tuple[StratumFn, ...] | None = field(default=None, init=False, repr=False, compare=False)
     runs: int = field(default=0, init=False, repr=False, compare=False)
+    # per stratum, per rule of fires_by_stratum: its match without bindings, made once (a Match is
+    # immutable and the same for every account; ReferenceBackend's run without bindings)
+    bare_matches: tuple[tuple[Match, ...], ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     def ruleset(self) -> dict[str, Any]:
         """A fresh copy, the catch-all _seen first (see DurableBackend.run)."""
