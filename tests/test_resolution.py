@@ -248,3 +248,12 @@ def test_a_message_that_cannot_render_fails_when_the_findings_are_read(tmp_path:
     assert [h.rule for h in advice.headlines] == ["nocoach"]
     with pytest.raises(EngineError, match="rule 'nocoach' could not render its warning message"):
         advice.findings  # noqa: B018
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.one_of(st.floats(), st.integers(-10**6, 10**6), st.floats(-1e6, 1e6).map(lambda x: round(x, 3))))
+def test_round2_is_round_to_two_places(value: float) -> None:
+    """A score's value: round2 gives what round(value, 2) gives, value and type (the sign of a zero
+    and NaN included)."""
+    got, want = resolve.round2(value), round(value, 2)
+    assert type(got) is type(want) and repr(got) == repr(want)
