@@ -310,3 +310,21 @@ def test_positional_calls_fill_the_plain_defaults_as_dataclass_does() -> None:
             std(*bad)
         with pytest.raises(TypeError):
             rec(*bad)
+
+
+def test_account_with_values_is_replace_of_its_values() -> None:
+    """Account.with_values builds by position: every other field is kept, whichever fields the
+    class has (each set here to a value unlike its default)."""
+    import datetime as _dt
+
+    from kamrules.core.errors import Location
+    from kamrules.rulebook.model import Account
+
+    given = {"id": "a1", "name": "A", "file": "f.csv", "values": {"revenue": 1.0},
+             "locations": {"revenue": Location("f.csv", 2, 3)}, "as_of": _dt.date(2026, 6, 30)}
+    assert set(given) == {f.name for f in dataclasses.fields(Account)}, "a new field: give it a value here"
+    acc = Account(**given)
+    new = {"revenue": 2.0, "orders": 3}
+    assert acc.with_values(new) == dataclasses.replace(acc, values=new)
+    assert all(getattr(acc.with_values(new), f.name) is getattr(acc, f.name)
+               for f in dataclasses.fields(Account) if f.name != "values")

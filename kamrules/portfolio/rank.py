@@ -21,7 +21,6 @@ Definitions (docs/portfolio.md, "The pyramid by rank"):
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import math
 from array import array
@@ -414,7 +413,7 @@ def supply_facts(account: Account, book: Rulebook, given: Mapping[str, Any]) -> 
     if not given and not own:
         return account
     values = {k: v for k, v in account.values.items() if k not in own}
-    return dataclasses.replace(account, values={**values, **given})
+    return account.with_values({**values, **given})
 
 
 def first_pass(accounts: Iterable[Account], book: Rulebook,

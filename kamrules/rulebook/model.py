@@ -435,3 +435,9 @@ class Account:
     values: Mapping[str, Any]  # fact name → typed value (lists: tuple of dicts/scalars)
     locations: Mapping[str, Location] = field(default_factory=dict)
     as_of: _dt.date | None = None
+
+    def with_values(self, values: Mapping[str, Any]) -> Account:
+        """`dataclasses.replace(self, values=values)`, built by position: a portfolio's worker does
+        it for every account, and replace's walk of the fields was ≈ 2 % of its time.
+        (tests/test_record.py holds it to replace.)"""
+        return Account(self.id, self.name, self.file, values, self.locations, self.as_of)
