@@ -236,25 +236,34 @@ def _metric_order(metrics: dict[str, MetricDef], out: Collector) -> list[str]:
 _NOT_DIGESTED = frozenset({"origin", "when_location", "cond", "score_terms", "term", "location", "table", "cells"})
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # exactly these types, not their subclasses
+
+
 def digest(book: Rulebook) -> str:
     """Content digest of the effective rulebook: independent of file paths and line numbers."""
     fields: dict[type, Any] = {}  # type → the digested fields of a dataclass, or False for any other type
+    scalars = _SCALARS
 
     def clean(x: Any) -> Any:
         t = type(x)
-        if t is str or t is int or t is float or t is bool or x is None:
+        if t in scalars:
             return x  # most values: no attribute lookup that fails (hasattr on a str raises inside)
         names: Any = fields.get(t)
         if names is None:  # in sorted order, as json.dumps(sort_keys=True) wrote them
             names = fields[t] = tuple(sorted(k for k in x.__dataclass_fields__ if k not in _NOT_DIGESTED)) \
                 if hasattr(x, "__dataclass_fields__") else False
+        # a scalar field or item is taken as it is here, without a call of clean (most of them)
         if names is not False:
-            return {k: clean(getattr(x, k)) for k in names}
+            out: dict[str, Any] = {}
+            for k in names:
+                v = getattr(x, k)
+                out[k] = v if type(v) in scalars else clean(v)
+            return out
         if isinstance(x, dict):
-            out = {str(k): clean(v) for k, v in sorted(x.items())}
+            out = {str(k): v if type(v) in scalars else clean(v) for k, v in sorted(x.items())}
             return out if all(type(k) is str for k in x) else dict(sorted(out.items()))
         if isinstance(x, (list, tuple)):
-            return [clean(v) for v in x]
+            return [v if type(v) in scalars else clean(v) for v in x]
         if isinstance(x, (str, int, float, bool)) or x is None:
             return x
         return str(x)
