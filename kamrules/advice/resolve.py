@@ -179,6 +179,8 @@ class State:
         A match whose rule is suppressed by a rule that fired (and was not itself withdrawn) is
         set aside before anything is folded in: every suppressor runs in an earlier stratum
         (strata.py), so the decision is final here, and the same for every engine."""
+        if not matches and self.started:
+            return {}  # a stratum where nothing fired decides nothing (most of an account's strata)
         table, best = self.table, self.best
         watched = table.watched
         if watched and not watched.isdisjoint([m.rule for m in matches]):
