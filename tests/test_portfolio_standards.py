@@ -511,3 +511,22 @@ def test_both_engines_give_the_same_portfolio_picture(tmp_path):
     dur = summary(p, "--engine", "durable")
     assert ref["summary"]["portfolio"] == dur["summary"]["portfolio"]
     assert [a["classification"] for a in ref["accounts"]] == [a["classification"] for a in dur["accounts"]]
+
+
+def test_supply_facts_replaces_what_an_account_says_of_supplied_facts() -> None:
+    """The portfolio stage's facts come from the ranking, never from the export: an account's own
+    value of a supplied fact (a stage's, portfolio or history) is dropped, the given ones set, the
+    rest kept in order; an account with neither is returned as it is."""
+    from kamrules.portfolio import rank
+    from kamrules.rulebook.load import load_rulebook
+    from kamrules.rulebook.model import Account
+
+    book = load_rulebook("course")
+    plain = Account("a", "A", "f.csv", {"id": "a", "name": "A", "revenue": 5.0})
+    assert rank.supply_facts(plain, book, {}) is plain
+    claims = Account("b", "B", "f.csv", {"id": "b", "portfolio.tier": "key", "revenue": 5.0, "previous.final": "key"})
+    assert rank.supply_facts(claims, book, {}).values == {"id": "b", "revenue": 5.0}
+    got = rank.supply_facts(claims, book, {"portfolio.tier": "small", "portfolio.size": 40})
+    assert got.values == {"id": "b", "revenue": 5.0, "portfolio.tier": "small", "portfolio.size": 40}
+    assert (got.id, got.name, got.file) == (claims.id, claims.name, claims.file)
+    assert rank.supply_facts(plain, book, {"portfolio.abc": "A"}).values == {**plain.values, "portfolio.abc": "A"}

@@ -406,13 +406,28 @@ def supply(account: Account, book: Rulebook, r: Ranking) -> Account:
     return supply_facts(account, book, supplied_facts(book, r, p) if p is not None else {})
 
 
+_SUPPLIED: dict[str, tuple[str, ...]] = {}  # rulebook digest → the facts a stage supplies
+
+
+def _supplied(book: Rulebook) -> tuple[str, ...]:
+    """The facts a stage supplies (a handful): looked up in each account's values, rather than
+    each of its values looked up among the facts."""
+    names = _SUPPLIED.get(book.digest) if book.digest else None
+    if names is None:
+        names = tuple(k for k, f in book.facts.items() if f.supplied)
+        if book.digest:
+            _SUPPLIED[book.digest] = names
+    return names
+
+
 def supply_facts(account: Account, book: Rulebook, given: Mapping[str, Any]) -> Account:
     """`supply` with the portfolio facts already worked out (a worker of a streamed run gets them
     with its task, not the whole ranking)."""
-    own = [k for k in account.values if k in book.facts and book.facts[k].supplied]
+    values_of = account.values
+    own = [k for k in _supplied(book) if k in values_of]
     if not given and not own:
         return account
-    values = {k: v for k, v in account.values.items() if k not in own}
+    values = {k: v for k, v in values_of.items() if k not in own} if own else values_of
     return account.with_values({**values, **given})
 
 
