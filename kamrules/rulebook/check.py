@@ -61,6 +61,43 @@ def _scope(facts: dict[str, FactDef], params: dict[str, ParamDef], metrics: dict
     return Scope(names, {p.name: (p.type, p.value) for p in params.values()}, list_items, list_scalar)
 
 
+class _Once:
+    """Conditions and terms parsed and type-checked once per distinct text within one check: the
+    course's 210 rules have 196 distinct conditions, and their 59 score terms 15 distinct texts.
+    The answer depends on the text and the scope alone, and IR nodes are frozen, so rules with
+    the same text share one; an error is raised afresh for each rule that has it (each reports
+    it at its own location, as before)."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.conds: dict[str, ir.Cond | ParseError] = {}
+        self.terms: dict[str, ir.Term | ParseError] = {}
+
+    def cond(self, src: str) -> ir.Cond:
+        hit = self.conds.get(src)
+        if hit is None:
+            try:
+                hit = check_condition(src, self.scope)
+            except ParseError as e:
+                hit = e
+            self.conds[src] = hit
+        if isinstance(hit, ParseError):
+            raise ParseError(hit.message, hit.pos, hit.hint)
+        return hit
+
+    def term(self, src: str) -> ir.Term:
+        hit = self.terms.get(src)
+        if hit is None:
+            try:
+                hit = check_term(src, self.scope)
+            except ParseError as e:
+                hit = e
+            self.terms[src] = hit
+        if isinstance(hit, ParseError):
+            raise ParseError(hit.message, hit.pos, hit.hint)
+        return hit
+
+
 def _expr_loc(base: Location, pos: int, src: str) -> Location:
     # Conditions are usually on one line; block scalars start on the next line.
     if "\n" in src.rstrip("\n"):
@@ -69,12 +106,12 @@ def _expr_loc(base: Location, pos: int, src: str) -> Location:
     return Location(base.file, base.line, base.col + pos)
 
 
-def _table_cond(t: TableDef, scope: Scope) -> ir.Cond:
+def _table_cond(t: TableDef, once: _Once) -> ir.Cond:
     """A table's shared precondition, checked (a mistake in it is reported on every row)."""
     if not t.when.strip():
         return ir.Truth(True)
     try:
-        return check_condition(t.when, scope)
+        return once.cond(t.when)
     except ParseError:
         return ir.Truth(True)
 
@@ -105,11 +142,12 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
                         d.origin.location, n, hint="rename one of them")
             seen[n] = d.origin
     scope = _scope(facts, params, metrics, derived, dims, scores)
+    once = _Once(scope)
     # metrics: formulas, then a topological order
     checked_metrics: dict[str, MetricDef] = {}
     for m in metrics.values():
         try:
-            term = check_term(m.formula, scope)
+            term = once.term(m.formula)
         except ParseError as e:
             out.add("rulebook.formula", f"metric '{m.name}': {e.message}",
                     _expr_loc(m.origin.location, e.pos, m.formula), f"metrics.{m.name}.formula", hint=e.hint)
@@ -118,7 +156,7 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
     order = _metric_order(checked_metrics, out)
     rules: list[RuleDef] = []
     for r in layered.rules:
-        rules.append(_check_rule(r, scope, layered, out))
+        rules.append(_check_rule(r, once, layered, out))
     check_message_vars(rules, scope, out)
     from kamrules.rulebook import relations
 
@@ -152,16 +190,16 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
         disabled=tuple(layered.disabled), metric_order=tuple(order),
         templates=chain_folders(chain, out),
         chain=tuple(b.id for b in chain), strata=strata,
-        tables={k: replace(v, rows=tuple(r for r in v.rows if r in kept), cond=_table_cond(v, scope))
+        tables={k: replace(v, rows=tuple(r for r in v.rows if r in kept), cond=_table_cond(v, once))
                 for k, v in layered.tables.items()},
         playbook=guide, causes=dict(layered.causes), invariants=tuple(invariants), suppressors=suppressed_by)
     return replace(book, digest=digest(book))
 
 
-def _check_rule(r: RuleDef, scope: Scope, layered: Any, out: Collector) -> RuleDef:
+def _check_rule(r: RuleDef, once: _Once, layered: Any, out: Collector) -> RuleDef:
     cond = ir.NEVER  # a placeholder when `when` does not check: lint skips the rule
     try:
-        cond = check_condition(r.when, scope)
+        cond = once.cond(r.when)
     except ParseError as e:
         out.add("rulebook.condition", f"rule '{r.id}': {e.message}", _condition_loc(r, e.pos),
                 f"rules[{r.id}].when", hint=e.hint)
@@ -172,7 +210,7 @@ def _check_rule(r: RuleDef, scope: Scope, layered: Any, out: Collector) -> RuleD
                     f"rules[{r.id}].then.score.{sname}", hint=suggest(sname, layered.scores) or "declare it under scores:")
             continue
         try:
-            t = check_term(text, scope)
+            t = once.term(text)
         except ParseError as e:
             out.add("rulebook.score", f"rule '{r.id}', score '{sname}': {e.message}", r.origin.location,
                     f"rules[{r.id}].then.score.{sname}", hint=e.hint)
