@@ -22,9 +22,9 @@ Soundness, i.e. "the same outcome for every value":
 Where it lives: the facts stage builds one `Bounds` per account that misses a value a decision
 could use (`build_facts`, engine/facts.py) and puts it in the fact environment under `BOUNDS`,
 a key no declared name can take. Decisions are made on first use and remembered for the
-account, so the reference engine (compiled closures and the tree walker), the durable_rules
-backend (synthetic `_bN` properties, engine/compile.py), evidence and explanations all read the
-same answer. Which comparisons may be decided at all (`BoundsTable.candidate`) is a property of
+account, so the reference engine (compiled closures, the tree walker, and the generated
+questions of a run of many accounts, engine/boundsgen.py), the durable_rules backend (synthetic
+`_bN` properties, engine/compile.py), evidence and explanations all read the same answer. Which comparisons may be decided at all (`BoundsTable.candidate`) is a property of
 the rulebook, the same for both engines.
 """
 from __future__ import annotations
@@ -333,7 +333,7 @@ def _tidied(x: float) -> float:
 
 
 # `arith` on pairs, one function per operator taking the four ends as floats (the compiled
-# closures call them without building pairs): the result's ends,
+# closures and the generated questions, engine/boundsgen.py, both call these): the result's ends,
 # or None when the engine could find no value for some operands. Each is Interval's operation
 # (intervals.py: _sum, _product, _corners, __truediv__) followed by `arith`'s checks: a divisor
 # that may be 0, a corner whose finite operands give no finite value (an overflow), and the
