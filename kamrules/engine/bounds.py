@@ -22,14 +22,15 @@ Soundness, i.e. "the same outcome for every value":
 Where it lives: the facts stage builds one `Bounds` per account that misses a value a decision
 could use (`build_facts`, engine/facts.py) and puts it in the fact environment under `BOUNDS`,
 a key no declared name can take. Decisions are made on first use and remembered for the
-account, so the reference engine (compiled closures and the tree walker), the durable_rules
-backend (synthetic `_bN` properties, engine/compile.py), evidence and explanations all read the
-same answer. Which comparisons may be decided at all (`BoundsTable.candidate`) is a property of
+account, so the reference engine (compiled closures, the tree walker, and the generated
+questions of a run of many accounts, engine/boundsgen.py), the durable_rules backend (synthetic
+`_bN` properties, engine/compile.py), evidence and explanations all read the same answer. Which comparisons may be decided at all (`BoundsTable.candidate`) is a property of
 the rulebook, the same for both engines.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 from typing import Any, Callable, Mapping
 
@@ -315,91 +316,130 @@ def _point_ends(v: Any) -> Ends | None:
     return None  # text, booleans, dates, lists: not bounded numerically (as _point)
 
 
-def _tidy_end(x: float) -> float:
-    """map_ends(_finite_tidy) on one end: an infinite end as it is, a finite one tidied."""
-    if _isinf(x):
-        return x
+# A whole number of at most 12 digits is its own 12-digit rounding (_tidy keeps it as it is), and
+# an infinite end (or NaN) is no number _tidy rounds: most ends of interval arithmetic are one or
+# the other, so the functions below test that first and call _tidied only for the rest.
+_TWELVE = 1e12
+
+
+@functools.lru_cache(maxsize=256)
+def _tidied(x: float) -> float:
+    """map_ends(_finite_tidy) on a finite end, remembered: formatting a float to 12 digits costs ≈ 4,000
+    instructions, and an end recurs along a formula (`revenue × gross_margin − cost_to_serve −
+    rebates − …` keeps its upper end through each subtraction of a [0, ∞) range). Exact: two
+    equal floats that are not whole numbers are the same float (only 0.0 and −0.0 differ)."""
     tidied = _tidy(x)
     return x if tidied is None else tidied
 
 
-def _add(a: Ends, b: Ends) -> Ends:
-    lo, hi = a[0] + b[0], a[1] + b[1]
-    return (-INF if lo != lo else lo), (INF if hi != hi else hi)  # Interval.__add__'s _sum
+# `arith` on pairs, one function per operator taking the four ends as floats (the compiled
+# closures and the generated questions, engine/boundsgen.py, both call these): the result's ends,
+# or None when the engine could find no value for some operands. Each is Interval's operation
+# (intervals.py: _sum, _product, _corners, __truediv__) followed by `arith`'s checks: a divisor
+# that may be 0, a corner whose finite operands give no finite value (an overflow), and the
+# engine's rounding (_tidy) at every end.
+
+def _plus(a0: float, a1: float, b0: float, b1: float) -> Ends | None:
+    lo, hi = a0 + b0, a1 + b1  # each also the engine's value at its corner
+    if (lo - lo != 0 and not (_isinf(a0) or _isinf(b0))) or (hi - hi != 0 and not (_isinf(a1) or _isinf(b1))):
+        return None
+    if lo != lo:  # _sum: ∞ − ∞ is open
+        lo = -INF
+    if hi != hi:
+        hi = INF
+    return ((lo if lo - lo != 0 or (lo.is_integer() and -_TWELVE < lo < _TWELVE) else _tidied(lo)),
+            (hi if hi - hi != 0 or (hi.is_integer() and -_TWELVE < hi < _TWELVE) else _tidied(hi)))
 
 
-def _mul(a: Ends, b: Ends) -> Ends:
-    vals = [0.0 if x == 0 or y == 0 else x * y for x in a for y in b]  # _product
-    if any(v != v for v in vals):
+def _minus(a0: float, a1: float, b0: float, b1: float) -> Ends | None:
+    lo, hi = a0 + -b1, a1 + -b0  # a − b is a + (−b); x + −y is x − y, the corner's value, bit for bit
+    if (lo - lo != 0 and not (_isinf(a0) or _isinf(b1))) or (hi - hi != 0 and not (_isinf(a1) or _isinf(b0))):
+        return None
+    if lo != lo:
+        lo = -INF
+    if hi != hi:
+        hi = INF
+    return ((lo if lo - lo != 0 or (lo.is_integer() and -_TWELVE < lo < _TWELVE) else _tidied(lo)),
+            (hi if hi - hi != 0 or (hi.is_integer() and -_TWELVE < hi < _TWELVE) else _tidied(hi)))
+
+
+def _times(a0: float, a1: float, b0: float, b1: float) -> Ends | None:
+    if a0 == a1 or b0 == b1:  # a point operand (a figure the account gives): two corners, not four
+        return _times_point(a0, a1, b0, b1) if b0 == b1 else _times_point(b0, b1, a0, a1)
+    # _product: an operand that is 0 makes the product 0, whatever the other is (0 × ∞ too)
+    p = 0.0 if a0 == 0 or b0 == 0 else a0 * b0
+    q = 0.0 if a0 == 0 or b1 == 0 else a0 * b1
+    r = 0.0 if a1 == 0 or b0 == 0 else a1 * b0
+    s = 0.0 if a1 == 0 or b1 == 0 else a1 * b1
+    # a corner with finite operands: its product (0 when one is 0, then finite either way) is finite
+    if ((p - p != 0 and not (_isinf(a0) or _isinf(b0))) or (q - q != 0 and not (_isinf(a0) or _isinf(b1)))
+            or (r - r != 0 and not (_isinf(a1) or _isinf(b0))) or (s - s != 0 and not (_isinf(a1) or _isinf(b1)))):
+        return None
+    if p != p or q != q or r != r or s != s:
         return _WHOLE  # _corners: no value at a corner says nothing
-    return min(vals), max(vals)
+    lo, hi = min(p, q, r, s), max(p, q, r, s)
+    return ((lo if lo - lo != 0 or (lo.is_integer() and -_TWELVE < lo < _TWELVE) else _tidied(lo)),
+            (hi if hi - hi != 0 or (hi.is_integer() and -_TWELVE < hi < _TWELVE) else _tidied(hi)))
 
 
-def _div(a: Ends, b: Ends) -> Ends:
-    if b[0] > b[1] or (b[0] == b[1] and _isinf(b[0])) or b[0] == 0 or b[1] == 0:
-        return _WHOLE  # Interval.__truediv__: an empty divisor (a 0 in it is refused before)
-    vals = [x / y for x in a for y in b]
-    if any(v != v for v in vals):
+def _times_point(a0: float, a1: float, b0: float, b1: float) -> Ends | None:
+    """_times when b0 == b1: the corners (a0, b0) and (a0, b1) have the same product (b0 and b1 are
+    the same float, or 0.0 and −0.0, which _product makes 0 alike), and so have (a1, b0) and (a1,
+    b1); min and max of (p, p, r, r) keep the first of equals. When a is the point (called with the
+    sides swapped), the products are those of (b0, a0) …: the same values, multiplication being
+    commutative, and the four are again (p, q, p, q) in the original order, two distinct: the
+    same min and max."""
+    p = 0.0 if a0 == 0 or b0 == 0 else a0 * b0
+    r = 0.0 if a1 == 0 or b0 == 0 else a1 * b0
+    if (p - p != 0 and not (_isinf(a0) or _isinf(b0))) or (r - r != 0 and not (_isinf(a1) or _isinf(b0))):
+        return None
+    if p != p or r != r:
         return _WHOLE
-    return min(vals), max(vals)
+    lo, hi = (r if r < p else p), (r if r > p else p)
+    return ((lo if lo - lo != 0 or (lo.is_integer() and -_TWELVE < lo < _TWELVE) else _tidied(lo)),
+            (hi if hi - hi != 0 or (hi.is_integer() and -_TWELVE < hi < _TWELVE) else _tidied(hi)))
+
+
+def _over(a0: float, a1: float, b0: float, b1: float) -> Ends | None:
+    if b0 <= 0.0 <= b1:  # the divisor may be 0 (b.contains(0.0))
+        return None
+    if b0 > b1 or (b0 == b1 and _isinf(b0)) or b0 == 0 or b1 == 0:
+        # Interval.__truediv__: an empty divisor gives the whole line; a finite corner is still
+        # divided as the engine would (by 0, for an empty divisor ending at 0: it raises)
+        for x, y in ((a0, b0), (a0, b1), (a1, b0), (a1, b1)):
+            if not (_isinf(x) or _isinf(y)):
+                v = x / y
+                if v - v != 0:
+                    return None
+        return _WHOLE
+    if b0 == b1:  # a point divisor (a figure the account gives), neither 0 nor infinite here:
+        # the four corners are two, and min and max of (p, p, r, r) are these (the first of equals)
+        p, r = a0 / b0, a1 / b0
+        if (p - p != 0 and not _isinf(a0)) or (r - r != 0 and not _isinf(a1)):
+            return None
+        if p != p or r != r:
+            return _WHOLE
+        lo, hi = (r if r < p else p), (r if r > p else p)
+        return ((lo if lo - lo != 0 or (lo.is_integer() and -_TWELVE < lo < _TWELVE) else _tidied(lo)),
+                (hi if hi - hi != 0 or (hi.is_integer() and -_TWELVE < hi < _TWELVE) else _tidied(hi)))
+    p, q, r, s = a0 / b0, a0 / b1, a1 / b0, a1 / b1  # each also the engine's value at its corner
+    if ((p - p != 0 and not (_isinf(a0) or _isinf(b0))) or (q - q != 0 and not (_isinf(a0) or _isinf(b1)))
+            or (r - r != 0 and not (_isinf(a1) or _isinf(b0))) or (s - s != 0 and not (_isinf(a1) or _isinf(b1)))):
+        return None
+    if p != p or q != q or r != r or s != s:
+        return _WHOLE
+    lo, hi = min(p, q, r, s), max(p, q, r, s)
+    return ((lo if lo - lo != 0 or (lo.is_integer() and -_TWELVE < lo < _TWELVE) else _tidied(lo)),
+            (hi if hi - hi != 0 or (hi.is_integer() and -_TWELVE < hi < _TWELVE) else _tidied(hi)))
+
+
+ARITH: dict[str, Callable[[float, float, float, float], "Ends | None"]] = {
+    "+": _plus, "-": _minus, "*": _times, "/": _over}
 
 
 def _arith_ends(op: str, a: Ends, b: Ends) -> Ends | None:
     """`arith` on pairs."""
-    if op == "/":
-        if b[0] <= 0.0 <= b[1]:  # the divisor may be 0 (b.contains(0.0))
-            return None
-        corners: tuple[tuple[float, float], ...] = ((a[0], b[0]), (a[0], b[1]), (a[1], b[0]), (a[1], b[1]))
-        result = _div(a, b)
-    elif op == "*":
-        corners = ((a[0], b[0]), (a[0], b[1]), (a[1], b[0]), (a[1], b[1]))
-        result = _mul(a, b)
-    elif op == "+":
-        corners = ((a[0], b[0]), (a[1], b[1]))
-        result = _add(a, b)
-    else:
-        corners = ((a[0], b[1]), (a[1], b[0]))
-        result = _add(a, (-b[1], -b[0]))
-    for x, y in corners:  # the engine's value at a corner with finite operands must be finite
-        if not (_isinf(x) or _isinf(y)):
-            v = x / y if op == "/" else x * y if op == "*" else x + y if op == "+" else x - y
-            if v - v != 0:
-                return None
-    return _tidy_end(result[0]), _tidy_end(result[1])
-
-
-def _plus_ends(a: Ends, b: Ends) -> Ends | None:
-    """_arith_ends("+", a, b), without the dispatch (the usual operator of a metric's formula)."""
-    a0, a1 = a
-    b0, b1 = b
-    for x, y in ((a0, b0), (a1, b1)):
-        if not (_isinf(x) or _isinf(y)):
-            v = x + y
-            if v - v != 0:
-                return None
-    lo, hi = a0 + b0, a1 + b1
-    return _tidy_end(-INF if lo != lo else lo), _tidy_end(INF if hi != hi else hi)
-
-
-def _minus_ends(a: Ends, b: Ends) -> Ends | None:
-    """_arith_ends("-", a, b), without the dispatch."""
-    a0, a1 = a
-    b0, b1 = b
-    for x, y in ((a0, b1), (a1, b0)):
-        if not (_isinf(x) or _isinf(y)):
-            v = x - y
-            if v - v != 0:
-                return None
-    lo, hi = a0 + -b1, a1 + -b0
-    return _tidy_end(-INF if lo != lo else lo), _tidy_end(INF if hi != hi else hi)
-
-
-def _arith_fn(op: str) -> Callable[[Ends, Ends], "Ends | None"]:
-    if op == "+":
-        return _plus_ends
-    if op == "-":
-        return _minus_ends
-    return lambda a, b: _arith_ends(op, a, b)
+    return ARITH[op](a[0], a[1], b[0], b[1])
 
 
 def _empty(a: Ends) -> bool:
@@ -565,7 +605,7 @@ def _compile_ends(table: BoundsTable, t: ir.Term, items: str | None) -> EndsFn:
                 return missing  # a classification, score or derived fact no rule set: None
             return ref
         case ir.Arith():
-            lf, rf, op = _compile_ends(table, t.left, items), _compile_ends(table, t.right, items), _arith_fn(t.op)
+            lf, rf, op = _compile_ends(table, t.left, items), _compile_ends(table, t.right, items), ARITH[t.op]
 
             def arith_(env: Mapping[str, Any], bounds: Bounds) -> Ends | None:
                 a = lf(env, bounds)
@@ -574,7 +614,7 @@ def _compile_ends(table: BoundsTable, t: ir.Term, items: str | None) -> EndsFn:
                 b = rf(env, bounds)
                 if b is None:
                     return None
-                return op(a, b)
+                return op(a[0], a[1], b[0], b[1])
             return arith_
         case ir.Fn():
             if t.name == "days_since":

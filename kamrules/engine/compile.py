@@ -167,10 +167,15 @@ class Program:
         """Build `generated` (once): each stratum of `fires_by_stratum` as one generated function.
         Tens of millions of instructions for the course: only where many accounts are evaluated."""
         if self.generated is None:
+            from kamrules.engine.boundsgen import generate_questions
             from kamrules.engine.generate import generate_program
 
-            may_bound = table_for(self.book).candidate
-            self.generated = generate_program([[r.cond for r in rules] for rules, _ in self.fires_by_stratum], may_bound)
+            table = table_for(self.book)
+            strata = [[r.cond for r in rules] for rules, _ in self.fires_by_stratum]
+            # the comparisons the strata may hand to the bounds, each asked by a generated question
+            _, ask = generate_questions(table, (lit for conds in strata for c in conds for lit in ir.literals(c)
+                                                if type(lit) is ir.Cmp and table.candidate(lit)))
+            self.generated = generate_program(strata, table.candidate, ask)
 
     @functools.cached_property
     def fires_by_stratum(self) -> tuple[tuple[tuple[CompiledRule, ...], Stratum], ...]:

@@ -56,7 +56,8 @@ _MAX_GUARDS = 24
 class _Source:
     """The text of one stratum function and the values its cells hold."""
 
-    def __init__(self) -> None:
+    def __init__(self, ask: Callable[[ir.Cmp], Any] | None = None) -> None:
+        self.ask = ask  # a comparison → its generated question (engine/boundsgen.py), or None
         self.values: list[Any] = []
         self._cells: dict[Any, str] = {}
         self.lines: list[str] = []
@@ -78,6 +79,12 @@ class _Source:
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
+
+    def decide(self, c: ir.Cmp) -> str:
+        """`B.decide(c)`, or the call of its generated question when there is one (the same answer,
+        without Bounds.decide's look-up of the comparison and the closures' calls)."""
+        question = None if self.ask is None else self.ask(c)
+        return f"B.decide({self.cell(c)})" if question is None else f"{self.cell(question)}(B)"
 
 
 def _const_test(c: ir.Cmp) -> tuple[str, Any] | None:
@@ -108,7 +115,7 @@ def _emit_fact_vs_const(src: _Source, depth: int, target: str, c: ir.Cmp, name: 
     if bounded is None:
         src.emit(depth + 1, f"{target} = False")
     elif bounded:
-        src.emit(depth + 1, f"{target} = None if B is None else B.decide({src.cell(c)})")
+        src.emit(depth + 1, f"{target} = None if B is None else {src.decide(c)}")
     else:
         src.emit(depth + 1, f"{target} = None")
     src.emit(depth, "else:")
@@ -168,7 +175,7 @@ def _emit_cmp(src: _Source, depth: int, target: str, c: ir.Cmp, bounded: bool) -
         src.emit(depth, f"{target} = C({op}, {a}, {b})")
     if bounded:
         src.emit(inner, f"if {target} is None and B is not None:")
-        src.emit(inner + 1, f"{target} = B.decide({src.cell(c)})")
+        src.emit(inner + 1, f"{target} = {src.decide(c)}")
 
 
 def _emit_cond(src: _Source, depth: int, target: str, c: ir.Cond, may_bound: Callable[[ir.Cmp], bool],
@@ -282,12 +289,15 @@ def _emit_fires(src: _Source, depth: int, target: str, c: ir.Cond, may_bound: Ca
             src.emit(depth + 3, f"{target} = True")
 
 
-def generate_stratum(conds: Sequence[ir.Cond], may_bound: Callable[[ir.Cmp], bool]) -> tuple[str, StratumFn]:
+def generate_stratum(conds: Sequence[ir.Cond], may_bound: Callable[[ir.Cmp], bool],
+                     ask: Callable[[ir.Cmp], Any] | None = None) -> tuple[str, StratumFn]:
     """(source text, function) for a stratum's conditions: `function(env, as_of)` →
     (the indexes of the conditions that fire, in order — `fires_of` for each —, and, when one
     raised, its index and the exception; else -1 and None). The conditions are evaluated in
-    order and the first that raises ends the stratum, as in ReferenceBackend.run."""
-    src = _Source()
+    order and the first that raises ends the stratum, as in ReferenceBackend.run. `ask(c)`: the
+    generated question of a comparison handed to the bounds (boundsgen.generate_questions), called
+    with the account's Bounds instead of `B.decide(c)`; None (or no `ask`) for `B.decide(c)`."""
+    src = _Source(ask)
     index: dict[ir.Cmp, str] = {}  # a shared test → its memo variable (compile_stratum's tests)
     sure: set[str] = set()  # memo variables surely computed at this point of the straight line
     lazy: list[str] = []  # memo variables computed where they are first needed: None until then
@@ -356,5 +366,6 @@ def generate_stratum(conds: Sequence[ir.Cond], may_bound: Callable[[ir.Cmp], boo
     return text, make(tuple(src.values))
 
 
-def generate_program(strata: Sequence[Sequence[ir.Cond]], may_bound: Callable[[ir.Cmp], bool]) -> tuple[StratumFn, ...]:
-    return tuple(generate_stratum(conds, may_bound)[1] for conds in strata)
+def generate_program(strata: Sequence[Sequence[ir.Cond]], may_bound: Callable[[ir.Cmp], bool],
+                     ask: Callable[[ir.Cmp], Any] | None = None) -> tuple[StratumFn, ...]:
+    return tuple(generate_stratum(conds, may_bound, ask)[1] for conds in strata)
