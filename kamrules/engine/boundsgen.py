@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from kamrules.engine.bounds import _DECIDE_OPS, ARITH, Bounds, BoundsTable, Ends, _compile_ends, _ends_of, _point_ends
+from kamrules.engine.generate import _Source
 from kamrules.engine.reference import Truth3
 from kamrules.language import ir
 from kamrules.language.intervals import INF
@@ -43,18 +44,12 @@ Question = Callable[[Bounds], Truth3]
 MetricFn = Callable[[Bounds], "Ends | None"]
 
 
-class _Text:
-    """The text of the generated functions and the values its cells hold."""
-
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-        self._cells: dict[Any, str] = {}
-        self.lines: list[str] = []
-        self.temps = 0
+class _Text(_Source):
+    """The text of the generated functions and the values its cells hold (generate._Source), with
+    a float's cell shared by its repr (which tells −0.0 from 0.0): the same constant recurs across
+    the questions as distinct objects."""
 
     def cell(self, value: Any) -> str:
-        """A cell holding `value`: one per text (names recur), per float (by its repr, which tells
-        −0.0 from 0.0) and per object otherwise."""
         t = type(value)
         key: Any = (t, value) if t is str else (t, repr(value)) if t is float else (t, id(value))
         name = self._cells.get(key)
@@ -62,13 +57,6 @@ class _Text:
             self.values.append(value)
             name = self._cells[key] = f"k{len(self.values) - 1}"
         return name
-
-    def temp(self) -> str:
-        self.temps += 1
-        return f"v{self.temps}"
-
-    def emit(self, depth: int, text: str) -> None:
-        self.lines.append("    " * depth + text)
 
 
 def _isinf(x: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from jinja2 import TemplateSyntaxError
 
@@ -61,6 +61,9 @@ def _scope(facts: dict[str, FactDef], params: dict[str, ParamDef], metrics: dict
     return Scope(names, {p.name: (p.type, p.value) for p in params.values()}, list_items, list_scalar)
 
 
+_T = TypeVar("_T")
+
+
 class _Once:
     """Conditions and terms parsed and type-checked once per distinct text within one check: the
     course's 210 rules have 196 distinct conditions, and their 59 score terms 15 distinct texts.
@@ -74,25 +77,19 @@ class _Once:
         self.terms: dict[str, ir.Term | ParseError] = {}
 
     def cond(self, src: str) -> ir.Cond:
-        hit = self.conds.get(src)
-        if hit is None:
-            try:
-                hit = check_condition(src, self.scope)
-            except ParseError as e:
-                hit = e
-            self.conds[src] = hit
-        if isinstance(hit, ParseError):
-            raise ParseError(hit.message, hit.pos, hit.hint)
-        return hit
+        return self._once(self.conds, check_condition, src)
 
     def term(self, src: str) -> ir.Term:
-        hit = self.terms.get(src)
+        return self._once(self.terms, check_term, src)
+
+    def _once(self, memo: dict[str, _T | ParseError], check: Callable[[str, Scope], _T], src: str) -> _T:
+        hit = memo.get(src)
         if hit is None:
             try:
-                hit = check_term(src, self.scope)
+                hit = check(src, self.scope)
             except ParseError as e:
                 hit = e
-            self.terms[src] = hit
+            memo[src] = hit
         if isinstance(hit, ParseError):
             raise ParseError(hit.message, hit.pos, hit.hint)
         return hit
