@@ -18,7 +18,9 @@ first use, so `import kamrules` stays cheap.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# Not `from typing import …`: this package is imported before the program can answer a Ctrl-C
+# (cli.run), so it imports nothing; mypy reads a name TYPE_CHECKING as typing's.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -41,6 +43,8 @@ _WHERE = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
+    from typing import Any
+
     from kamrules.advice.model import Advice
     from kamrules.advice.render import render
     from kamrules.core.errors import AccountError, EngineError, InputError, KamrulesError, RulebookError

@@ -4,7 +4,9 @@ from __future__ import annotations
 import atexit
 import gc
 
-from kamrules.cli.main import main
+TYPE_CHECKING = False  # not typing's: see kamrules/__init__.py
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["main", "run"]
 
@@ -32,4 +34,28 @@ def run() -> None:
     atexit.register(gc.freeze)
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GC_THRESHOLD, gen1, gen2)
-    main()
+    try:
+        group = _group()  # click and the group: most of the start-up, while Ctrl-C is still Python's
+    except KeyboardInterrupt:
+        from kamrules.core import interrupt
+
+        interrupt.exit_interrupted()
+    group()
+
+
+# The click group is imported on first use, not with this package: the console script and
+# `python -m kamrules` import this package before run() can answer a Ctrl-C, so what they import
+# must be light (a Ctrl-C there would print a traceback).
+def _group() -> Any:
+    group = globals().get("main")
+    if group is None:
+        from kamrules.cli.group import main as group
+
+        globals()["main"] = group
+    return group
+
+
+def __getattr__(name: str) -> Any:
+    if name == "main":
+        return _group()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -97,8 +97,7 @@ def guarded(fn: F) -> F:
             echo(f"kamrules: {textsafe.line(str(e))}", err=True)
             sys.exit(e.exit_code)
         except KeyboardInterrupt:
-            echo("kamrules: interrupted; nothing was written.", err=True)
-            sys.exit(130)
+            interrupt.exit_interrupted()
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except RecursionError as e:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from kamrules import __version__
-from kamrules.core import textsafe
+from kamrules.core import interrupt, textsafe
 
 COMMANDS = ("advise", "check", "diff", "explain", "history", "init", "override", "portfolio", "replay", "rules",
             "schema", "store", "test")
@@ -45,6 +45,10 @@ class LazyGroup(click.Group):
         except click.ClickException as e:
             e.message = textsafe.line(e.message)  # type: ignore[misc]  # click types it Final; we only clean it
             raise
+        except KeyboardInterrupt:
+            # Ctrl-C while the command's module is imported (get_command), before its guard is in
+            # place: click would print "Aborted!" and exit 1; a command answers it one way.
+            interrupt.exit_interrupted()
 
 
 # Bare `kamrules` prints this help and exits 0: a newcomer who types the name gets a place to
