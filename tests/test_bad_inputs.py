@@ -860,6 +860,8 @@ def test_everything_printed_goes_through_the_neutralising_edge() -> None:
             if re.search(r"\b(print\(|click\.(s?echo|echo_via_pager)\(|sys\.std(out|err)\.write|stream\.write)", code):
                 offenders.append(f"{py.relative_to(ROOT).as_posix()}: {text.strip()}")
     assert offenders == ["kamrules/cli/common.py: click.echo(textsafe.terminal(text), err=err, nl=nl)",
+                         # Ctrl-C's answer: a constant of ours, printed before click may be imported
+                         "kamrules/core/interrupt.py: print(MESSAGE, file=sys.stderr, flush=True)",
                          "kamrules/io/output.py: stream.write(textsafe.terminal(text))",
                          # the portfolio's progress bar: its controls are the bar, its text numbers only
                          "kamrules/portfolio/stream.py: self.stream.write(text)"], offenders
