@@ -142,6 +142,9 @@ def run(tasks: Iterable[Task], tally: Tally, book: Rulebook, *, as_of: _dt.date 
     first pass of these tasks (ranked_tasks): each account is folded by its index there."""
     lang = lang or book.lang
     fold = Fold(book, keep_rows=not summary_only, views=views, known=measured.ids if measured else None)
+    if summary_only:  # the workers send the rows folded (fold.Part): no Row crosses a pipe
+        tasks = (dataclasses.replace(t, pass_=dataclasses.replace(t.pass_, folded=True, views=fold.views))
+                 for t in tasks)
     with contextlib.ExitStack() as stack:
         if isinstance(workers, int):
             workers = stack.enter_context(pool.Workers(Evaluate(book, as_of, lang, engine), workers))
@@ -179,6 +182,9 @@ def _run(tasks: Iterable[Task], tally: Tally, book: Rulebook, fold: Fold, *, as_
                     invalid += 1
                 elif isinstance(item, Row) and not fold.add(item, known.index(item.id) if known else None):
                     invalid += 1
+            part = done.result.part
+            if part is not None:
+                invalid += fold.merge(part, [known.index(i) for i in part.ids] if known else None)
             if progress is not None:
                 progress.update(progress_from + (1 - progress_from) * _share(done.task), len(fold))
     finally:

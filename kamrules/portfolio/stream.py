@@ -59,6 +59,10 @@ class Pass:
     # size and measure, and per valid account its (rank share, tier, ABC class) or None (unranked)
     ranked: tuple[int, str] = (0, "")
     placed: tuple[tuple[float, str, str] | None, ...] | None = None
+    # --summary-only: the rows come back folded (TaskResult.part, portfolio/fold.Part), with what
+    # the overview reads of each (views) or without
+    folded: bool = False
+    views: bool = False
 
 
 EVALUATE = Pass()  # a run that does not rank: evaluate, nothing given
@@ -120,9 +124,10 @@ class Invalid:
 
 @dataclass(frozen=True)
 class TaskResult:
-    items: tuple[Any, ...]  # Row | Invalid, in input order
+    items: tuple[Any, ...]  # Row | Invalid, in input order (a folded pass: the Invalid only)
     engine: str = ""
     kept: bool = False  # measure: the accounts were kept where pass_.keep says
+    part: Any = None  # a folded pass: the rows, as portfolio/fold.Part
 
 
 @dataclass
@@ -408,6 +413,7 @@ class Evaluate:
     as_of: _dt.date | None
     lang: str
     engine: str
+    packers: dict[bool, Any] = field(default_factory=dict, compare=False, repr=False)  # views → fold.Packer
 
     def __call__(self, task: Task) -> TaskResult:
         from kamrules.pipeline import evaluate
@@ -444,7 +450,19 @@ class Evaluate:
                               with_bindings=False)
             engine = advice.engine
             items.append(row_of(advice, where))
+        if task.pass_.folded:
+            rows = [x for x in items if not isinstance(x, Invalid)]
+            return TaskResult(tuple(x for x in items if isinstance(x, Invalid)), engine,
+                              part=self._packer(task.pass_.views).pack(rows))
         return TaskResult(tuple(items), engine)
+
+    def _packer(self, views: bool) -> Any:
+        packer = self.packers.get(views)
+        if packer is None:
+            from kamrules.portfolio.fold import Packer
+
+            packer = self.packers[views] = Packer(self.book, views)
+        return packer
 
     def _accounts(self, task: Task) -> Iterator[tuple[Account, Location] | Invalid]:
         if isinstance(task, Accounts):
