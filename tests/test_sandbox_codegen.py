@@ -165,3 +165,61 @@ def test_dependencies_of_generated_templates(source: str) -> None:
         return
     for node in [tree, *tree.find_all(jinja2_nodes.Node)]:
         assert sandbox._dependencies([node]) == _finder(node)
+
+
+def _render_bounded(source: str, output: int, merge: bool, autoescape: bool) -> Any:
+    """The output, or the error (its type, message and template line), of a render whose
+    output bound is `output` characters; static text counted with the Output's last value
+    (`merge`) or by a marker of its own."""
+    import dataclasses
+
+    import jinja2
+
+    limits = dataclasses.replace(sandbox.PLAYBOOK, output=output)
+    env = sandbox.BoundedEnvironment(limits=limits, undefined=jinja2.Undefined, autoescape=autoescape,
+                                     trim_blocks=True, lstrip_blocks=True,
+                                     loader=jinja2.DictLoader({"x.j2": "in\nx {{ x }}\n", "m.j2": "", "base.j2": ""}))
+    sandbox._Bounder.merge_static = merge
+    try:
+        template = env.from_string(source)
+    except TemplateSyntaxError as e:
+        return ("syntax", e.message, e.lineno)
+    finally:
+        sandbox._Bounder.merge_static = True
+    try:
+        return template.render(x="xx", y="yyy", items=["a", "bb"], ui={"a": "u"})
+    except Exception as e:  # noqa: BLE001 - compared, not handled
+        line, tb = 0, e.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == "<template>":
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        return (type(e).__name__, str(e), line)
+
+
+STATIC = st.sampled_from(("text ", "two\nlines ", "\n", "", "{{ x }}\n\n", "a{{ y }}b\n", "{{ x }}{{ y }}\nc\nd"))
+OUTPUTS = st.lists(st.one_of(STATIC, TEMPLATE), min_size=1, max_size=4).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(OUTPUTS, st.integers(min_value=0, max_value=40), st.booleans())
+def test_static_text_counted_with_the_last_value(source: str, output: int, autoescape: bool) -> None:
+    """_Bounder counts an Output's static text with its last value when both are on one line (one
+    call less in the generated code): the same output, and past the bound the same error at the
+    same template line, as with a marker of its own for every Output."""
+    merged = _render_bounded(source, output, True, autoescape)
+    marked = _render_bounded(source, output, False, autoescape)
+    assert merged == marked
+
+
+def test_static_text_is_merged_in_the_playbook() -> None:
+    """The Markdown playbook's code counts most Outputs' static text in their last value's call."""
+    env = environment()
+    source = (ROOT / "playbooks" / "playbook.md.j2").read_text(encoding="utf-8")
+    merged = env.compile(source, "playbook.md.j2", raw=True)
+    sandbox._Bounder.merge_static = False
+    try:
+        marked = env.compile(source, "playbook.md.j2", raw=True)
+    finally:
+        sandbox._Bounder.merge_static = True
+    assert merged.count("environment._static(") * 3 < marked.count("environment._static(")
