@@ -181,7 +181,7 @@ class Program:
             _, ask = generate_questions(table, asked)
             # the questions an account's presence pattern cannot decide, answered before they are asked
             self.undecided = Undecided(table, asked)
-            self.generated = generate_program(strata, table.candidate, ask)
+            self.generated = generate_program(strata, table.candidate, ask, lambda c: table._decider_entry(c)[2])
 
     @functools.cached_property
     def fires_by_stratum(self) -> tuple[tuple[tuple[CompiledRule, ...], Stratum], ...]:
