@@ -128,7 +128,7 @@ def _plain(text: str) -> str:
 # Every name the generator writes; nothing else may appear as a name in its text.
 _VOCABULARY = {"def", "make", "K", "stratum", "env", "as_of", "g", "get", "H", "KB", "in", "B", "out", "r", "try",
                "except", "X", "as", "e", "return", "pass", "if", "elif", "else", "is", "not", "None", "True", "False", "and",
-               "or", "T", "F", "S", "C", "TD", "decide", "append", "f"}
+               "or", "T", "F", "S", "C", "TD", "decide", "append", "f", "D", "_decided"}
 
 
 def _own_names(text: str) -> set[str]:

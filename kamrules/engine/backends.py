@@ -8,6 +8,7 @@ import functools
 from kamrules.core.errors import EngineError, Location, Problem, UsageError
 from kamrules.engine.compile import Program
 from kamrules.engine.facts import Facts
+from kamrules.engine.reference import BOUNDS
 from kamrules.engine.matches import Backend, Match, Resolver, bindings
 
 
@@ -94,6 +95,9 @@ class ReferenceBackend:
         out: list[Match] = []
         as_of = facts.as_of
         bare = None if with_bindings else _bare_matches(prog)
+        bounds = env.get(BOUNDS)
+        if bounds is not None and prog.undecided is not None:
+            prog.undecided.prefill(bounds)  # the questions its presence pattern cannot decide: None at once
         for s, ((rules, _), stratum) in enumerate(zip(prog.fires_by_stratum, prog.generated)):
             fired, failed, error = stratum(env, as_of)
             if bare is not None:

@@ -29,6 +29,7 @@ from kamrules.core.record import dataclass
 
 if TYPE_CHECKING:  # the generator is imported only when a run asks for it (Program.generate)
     from kamrules.engine.generate import StratumFn
+    from kamrules.engine.undecided import Undecided
     from kamrules.engine.matches import Match
 
 OPS = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
@@ -62,6 +63,7 @@ class Program:
     # them: ReferenceBackend.run does after `runs` accounts (backends.GENERATE_AFTER), and uses them
     generated: tuple[StratumFn, ...] | None = field(default=None, init=False, repr=False, compare=False)
     runs: int = field(default=0, init=False, repr=False, compare=False)
+    undecided: Undecided | None = field(default=None, init=False, repr=False, compare=False)  # with `generated`
     # per stratum, per rule of fires_by_stratum: its match without bindings, made once (a Match is
     # immutable and the same for every account; ReferenceBackend's run without bindings)
     bare_matches: tuple[tuple[Match, ...], ...] | None = field(default=None, init=False, repr=False, compare=False)
@@ -169,13 +171,17 @@ class Program:
         if self.generated is None:
             from kamrules.engine.boundsgen import generate_questions
             from kamrules.engine.generate import generate_program
+            from kamrules.engine.undecided import Undecided
 
             table = table_for(self.book)
             strata = [[r.cond for r in rules] for rules, _ in self.fires_by_stratum]
             # the comparisons the strata may hand to the bounds, each asked by a generated question
-            _, ask = generate_questions(table, (lit for conds in strata for c in conds for lit in ir.literals(c)
-                                                if type(lit) is ir.Cmp and table.candidate(lit)))
-            self.generated = generate_program(strata, table.candidate, ask)
+            asked = [lit for conds in strata for c in conds for lit in ir.literals(c)
+                     if type(lit) is ir.Cmp and table.candidate(lit)]
+            _, ask = generate_questions(table, asked)
+            # the questions an account's presence pattern cannot decide, answered before they are asked
+            self.undecided = Undecided(table, asked)
+            self.generated = generate_program(strata, table.candidate, ask, lambda c: table._decider_entry(c)[2])
 
     @functools.cached_property
     def fires_by_stratum(self) -> tuple[tuple[tuple[CompiledRule, ...], Stratum], ...]:

@@ -56,8 +56,10 @@ _MAX_GUARDS = 24
 class _Source:
     """The text of one stratum function and the values its cells hold."""
 
-    def __init__(self, ask: Callable[[ir.Cmp], Any] | None = None) -> None:
+    def __init__(self, ask: Callable[[ir.Cmp], Any] | None = None, key: Callable[[ir.Cmp], int] | None = None) -> None:
         self.ask = ask  # a comparison → its generated question (engine/boundsgen.py), or None
+        self.key = key  # a comparison → the key its decision is remembered under (Bounds._decided), or None
+        self.memo = False  # whether the text reads the account's remembered decisions (D)
         self.values: list[Any] = []
         self._cells: dict[Any, str] = {}
         self.lines: list[str] = []
@@ -84,7 +86,15 @@ class _Source:
         """`B.decide(c)`, or the call of its generated question when there is one (the same answer,
         without Bounds.decide's look-up of the comparison and the closures' calls)."""
         question = None if self.ask is None else self.ask(c)
-        return f"B.decide({self.cell(c)})" if question is None else f"{self.cell(question)}(B)"
+        if question is None:
+            return f"B.decide({self.cell(c)})"
+        k = -1 if self.key is None else self.key(c)
+        if k < 0:
+            return f"{self.cell(question)}(B)"
+        # a question's first step, without its call: most answers are remembered (engine/undecided.py
+        # pre-fills those an account's presence pattern cannot decide)
+        self.memo = True
+        return f"(D[{int(k)}] if {int(k)} in D else {self.cell(question)}(B))"
 
 
 def _const_test(c: ir.Cmp) -> tuple[str, Any] | None:
@@ -290,14 +300,17 @@ def _emit_fires(src: _Source, depth: int, target: str, c: ir.Cond, may_bound: Ca
 
 
 def generate_stratum(conds: Sequence[ir.Cond], may_bound: Callable[[ir.Cmp], bool],
-                     ask: Callable[[ir.Cmp], Any] | None = None) -> tuple[str, StratumFn]:
+                     ask: Callable[[ir.Cmp], Any] | None = None,
+                     key: Callable[[ir.Cmp], int] | None = None) -> tuple[str, StratumFn]:
     """(source text, function) for a stratum's conditions: `function(env, as_of)` →
     (the indexes of the conditions that fire, in order — `fires_of` for each —, and, when one
     raised, its index and the exception; else -1 and None). The conditions are evaluated in
     order and the first that raises ends the stratum, as in ReferenceBackend.run. `ask(c)`: the
     generated question of a comparison handed to the bounds (boundsgen.generate_questions), called
-    with the account's Bounds instead of `B.decide(c)`; None (or no `ask`) for `B.decide(c)`."""
-    src = _Source(ask)
+    with the account's Bounds instead of `B.decide(c)`; None (or no `ask`) for `B.decide(c)`.
+    `key(c)`: the key a question remembers its decision under (BoundsTable._decider_entry), read
+    by the text before calling the question."""
+    src = _Source(ask, key)
     index: dict[ir.Cmp, str] = {}  # a shared test → its memo variable (compile_stratum's tests)
     sure: set[str] = set()  # memo variables surely computed at this point of the straight line
     lazy: list[str] = []  # memo variables computed where they are first needed: None until then
@@ -348,6 +361,7 @@ def generate_stratum(conds: Sequence[ir.Cond], may_bound: Callable[[ir.Cmp], boo
              "        g = env.get",
              "        H = KB in env",
              "        B = g(KB)",
+             *(["        D = None if B is None else B._decided"] if src.memo else []),
              "        out = []",
              "        r = -1"]
     head += [f"        {m} = None" for m in lazy]
@@ -367,5 +381,6 @@ def generate_stratum(conds: Sequence[ir.Cond], may_bound: Callable[[ir.Cmp], boo
 
 
 def generate_program(strata: Sequence[Sequence[ir.Cond]], may_bound: Callable[[ir.Cmp], bool],
-                     ask: Callable[[ir.Cmp], Any] | None = None) -> tuple[StratumFn, ...]:
-    return tuple(generate_stratum(conds, may_bound, ask)[1] for conds in strata)
+                     ask: Callable[[ir.Cmp], Any] | None = None,
+                     key: Callable[[ir.Cmp], int] | None = None) -> tuple[StratumFn, ...]:
+    return tuple(generate_stratum(conds, may_bound, ask, key)[1] for conds in strata)
