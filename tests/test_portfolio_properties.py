@@ -69,6 +69,16 @@ def test_the_ranking_is_largest_first_and_ties_go_by_id(pairs):
     r = rank_columns(held, column, unranked=missing)
     assert [p.id for p in r.placements] == expected
     assert list(r.unranked) == sorted(i for i, v in zip(ids, column) if v != v)
+    # read off the columns without a Placement per account: the same as the placements say
+    assert list(r.unplaced()) == [k for k in range(len(ids)) if r.at(k) is None]
+    from kamrules.portfolio.overview import _RankedJson
+    assert list(_RankedJson(r.placements)) == [
+        {"id": p.id, "rank": p.rank, "rank_share": p.rank_share, "value": p.value, "tier": p.tier or None,
+         "abc": p.abc} for p in r.placements]
+    for bands_ in ((), (("top", 0.5), ("rest", 1.0))):
+        b = rank_columns(ids, column, bands=bands_)
+        assert [(d["tier"], d["abc"]) for d in _RankedJson(b.placements)] == [
+            (p.tier or None, p.abc) for p in b.placements]
 
 
 @settings(max_examples=200, deadline=None)

@@ -70,7 +70,7 @@ class Placements(Sequence[Placement]):
     def _at(self, k: int) -> Placement:
         n = len(self.order)
         return Placement(self.ids[self.order[k]], self.values[k], k + 1, (k + 1) / n, self.tier_names[self.tiers[k]],
-                         _ABC[self.abc[k]])
+                         ABC[self.abc[k]])
 
     @overload
     def __getitem__(self, k: int) -> Placement: ...
@@ -100,7 +100,7 @@ class Placements(Sequence[Placement]):
         return hash(tuple(self))
 
 
-_ABC = ("A", "B", "C")
+ABC = ("A", "B", "C")  # Placements.abc's codes
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,14 @@ class Ranking:
             return ps[k - 1] if k else None
         return self.of(self.ids[index])  # pragma: no cover - rankings are made by rank()
 
+    def unplaced(self) -> Iterator[int]:
+        """The indexes (as `at` takes them) of the accounts not ranked, in index order, with no
+        Placement made per ranked account to find them."""
+        ps = self.placements
+        if isinstance(ps, Placements):
+            return (i for i, k in enumerate(ps.rank_of) if not k)
+        return (i for i in range(len(self.ids)) if self.at(i) is None)  # pragma: no cover - made by rank()
+
     def placed(self, index: int) -> tuple[float, str, str] | None:
         """`at(index)`'s rank share, tier and ABC class, with no Placement made and no id decoded
         (a streamed run's second pass asks this once per account, in the main process)."""
@@ -132,7 +140,7 @@ class Ranking:
             k = ps.rank_of[index]
             if not k:
                 return None
-            return k / len(ps.order), ps.tier_names[ps.tiers[k - 1]], _ABC[ps.abc[k - 1]]
+            return k / len(ps.order), ps.tier_names[ps.tiers[k - 1]], ABC[ps.abc[k - 1]]
         p = self.at(index)  # pragma: no cover - rankings are made by rank()
         return None if p is None else (p.rank_share, p.tier, p.abc)  # pragma: no cover
 
@@ -229,7 +237,7 @@ def rank_columns(ids: Sequence[str], column: Sequence[float], *, bands: Sequence
     names = list(dict.fromkeys(name for name, _ in bands)) or [""]
     code = {name: k for k, name in enumerate(names)}
     tiers = array("b", (code[tier_of(r / n, bands)] for r in range(1, n + 1)))
-    placements = Placements(ids, array("i", idx), values, tiers, names, array("b", (_ABC.index(c) for c in classes)))
+    placements = Placements(ids, array("i", idx), values, tiers, names, array("b", (ABC.index(c) for c in classes)))
     if isinstance(unranked, Picked):  # a streamed run's: sorted by index, no string kept per account
         listed: Sequence[str] = Picked(unranked.ids, array("i", sorted(unranked.at, key=unranked.ids.__getitem__)))
     else:
