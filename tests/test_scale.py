@@ -283,12 +283,43 @@ def test_the_summary_of_the_fold_is_the_summary_of_the_rows() -> None:
     fold = Fold(book, keep_rows=False)
     for r in rows:
         fold.add(r)
-    a, b = summarise(fold.view(), book), summarise(rows, book)
+    a, b = summarise(fold.columns(), book), summarise(rows, book)
+    v = summarise(fold.view(), book)  # the slim rows the overview reads: the same summary
+    assert v.concentration is not None and [(r.id, r.name) for r in v.concentration.over] == \
+        [(r.id, r.name) for r in a.concentration.over]
+    assert dataclasses.replace(v, concentration=a.concentration) == a
     assert a.concentration is not None and b.concentration is not None and a.concentration.over
     assert [(r.id, r.name, r.revenue_share) for r in a.concentration.over] == \
         [(r.id, r.name, r.revenue_share) for r in b.concentration.over]
     same = dataclasses.replace(a, concentration=dataclasses.replace(a.concentration, over=b.concentration.over))
     assert same == b
+
+
+def test_the_summary_by_hand() -> None:
+    """A small book whose summary is counted by hand (the course: a manager with 5 key accounts
+    is at the limit; a major customer holds 10 % of its company's revenue; the Pareto line counts
+    the accounts with a positive revenue), from the rows and from the fold's columns."""
+    from kamrules.rulebook.load import load_rulebook
+
+    book = load_rulebook("course")
+    rows = [row(i, "key", 100.0 * (i + 1), "李明", 1000.0) for i in range(5)]  # shares 10 % … 50 %
+    rows += [row(5, "small", 0.0, "王芳", 1000.0), row(6, "small", -5.0, "王芳", 1000.0),
+             row(7, "small", None, "王芳", None), row(8, None, 50.0, None, 1000.0)]
+    rows += [row(i, "key", 10.0, "王芳", 1000.0) for i in range(9, 13)]  # 王芳: 4 key accounts (and 3 small)
+    fold = Fold(book, keep_rows=False)
+    for r in rows:
+        fold.add(r)
+    for s in (summarise(rows, book), summarise(fold.columns(), book)):
+        assert {v: n for v, n in s.by_final if n} == {"key": 9, "small": 3} and s.unclassified == 1
+        assert s.pareto is not None and (s.pareto.of, s.pareto.missing, s.pareto.total) == (10, 3, 1590.0)
+        assert (s.pareto.top, s.pareto.revenue_share) == (2, 900.0 / 1590.0)  # 500 and 400
+        c = s.concentration
+        assert c is not None and c.known == 12 and c.total_share is None  # A-7 has no company revenue
+        assert [r.id for r in c.over] == ["A-4", "A-3", "A-2", "A-1", "A-0"]  # 10 % is at the line
+        assert s.programme is not None and (s.programme.key_accounts, s.programme.overloaded) == (9, (("李明", 5),))
+    every = [dataclasses.replace(r, company_revenue=1000.0, revenue=r.revenue or 0.0) for r in rows]
+    c = summarise(every, book).concentration
+    assert c is not None and c.known == 13 and c.total_share == 1585.0 / 1000.0  # 1,500 + 0 − 5 + 0 + 50 + 40
 
 
 # --------------------------------------------------------------------------- the pool

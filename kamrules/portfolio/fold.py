@@ -15,9 +15,10 @@ kept. With `--summary-only`, a row is folded into a few columns and dropped:
     per run       the dates seen, the severities seen (for --fail-on), the engine
     a few         id and name of the accounts at or over the major-customer share
 
-The summaries (portfolio.summarise) are computed over a read-only view that rebuilds slim rows
-from these columns, so one implementation serves both modes. A summary that reads another
-field of `Row` adds a column here (tests/test_scale.py checks the view against real rows).
+The summary (portfolio.summarise) reads these columns (`Fold.columns`; a list of rows gives the
+same columns, portfolio.columns_of), so one implementation serves both modes; the overview reads
+a read-only view that rebuilds slim rows from them. A summary that reads another field of `Row`
+adds a column here (tests/test_scale.py checks the fold's against the rows').
 
 With `--summary-only` the columns are made where the rows are, in the workers (`Packer` → a
 `Part` per task), and the main process appends them (`Fold.merge`): a Row is a dataclass of a
@@ -40,7 +41,7 @@ from typing import Any, Hashable, Iterator, Mapping, Sequence, TypeVar, cast, ov
 from kamrules.core.errors import Location, Problem
 from kamrules.portfolio.ids import Picked
 from kamrules.portfolio.overview import RowView
-from kamrules.portfolio.portfolio import DIMENSIONS, MAJOR_DEFAULT, Row, _param
+from kamrules.portfolio.portfolio import DIMENSIONS, MAJOR_DEFAULT, Columns, Row, _param, columns_of
 from kamrules.rulebook.model import SEVERITIES, Rulebook
 
 T = TypeVar("T")
@@ -221,6 +222,18 @@ class Fold:
     def view(self) -> Sequence[Row]:
         """What the summaries read: the rows, or slim rows rebuilt from the columns."""
         return self.rows if self.keep else _View(self)
+
+    def columns(self) -> Columns:
+        """What portfolio.summarise reads, straight from the columns (a slim row is made only for
+        the few accounts at or over the major-customer share)."""
+        if self.keep:
+            return columns_of(self.rows)
+        finals = self._codes["final"]
+        names = {i: m for m, i in self._managers.items()}
+        return Columns([finals[k] if k >= 0 else None for k in self._dims["final"]] if finals else [None] * len(self),
+                       [None if v != v else v for v in self._revenue],  # NaN: missing
+                       [None if v != v else v for v in self._company],
+                       [names[m] if m >= 0 else None for m in self._manager], _View(self).__getitem__)
 
 
 class _Slim:

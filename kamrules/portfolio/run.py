@@ -196,7 +196,7 @@ def _run(tasks: Iterable[Task], tally: Tally, book: Rulebook, fold: Fold, *, as_
     dates = set(fold.dates)
     common = as_of or (dates.pop() if len(dates) == 1 else None)
     problems = sorted([*tally.problems, *skipped, *fold.duplicates], key=Problem.sort_key)
-    result = Portfolio(book, lang, engine_name, common, rows, summarise(rows if not summary_only else fold.view(), book), tuple(problems),
+    result = Portfolio(book, lang, engine_name, common, rows, summarise(rows if not summary_only else fold.columns(), book), tuple(problems),
                        invalid + tally.invalid, count=len(fold), summary_only=summary_only,
                        severities=frozenset(fold.severities))
     if fold.views:
