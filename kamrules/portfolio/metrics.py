@@ -222,7 +222,10 @@ def rule_hits_counted(groups: Iterable[tuple[str | None, Iterable[str], int]], r
         n += k
         for rid in set(ids):
             total[rid] += k
-            per.setdefault(rid, Counter())[cls or ""] += k
+            counts = per.get(rid)
+            if counts is None:  # not setdefault: that makes a Counter per call, used or not
+                counts = per[rid] = Counter()
+            counts[cls or ""] += k
     order = {c: i for i, c in enumerate(classes)}
 
     def by_class(rid: str) -> tuple[tuple[str, int], ...]:
