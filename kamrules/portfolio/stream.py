@@ -252,53 +252,65 @@ def _stream(file: str) -> tuple[str, Iterator[tuple[str, float]]]:
     return ("utf-8" if encoding == "utf-8-sig" else encoding), pieces()
 
 
-def _lines(pieces: Iterator[tuple[str, float]]) -> Iterator[tuple[str, float]]:
-    """Physical lines with their endings (\\r\\n, \\r or \\n, as csvio counts them)."""
-    carry = ""
-    share = 0.0
-    for text, share in pieces:
-        text = carry + text
-        end = len(text)
-        if text.endswith("\r"):
-            end -= 1  # maybe the first half of \r\n
-        pos = 0
-        while pos < end:
-            m = _LINE.match(text, pos, end)
-            assert m is not None  # the pattern matches the empty string
-            if m.end() == end and not text[pos:end].endswith(("\n", "\r")):
-                break  # a line the next piece finishes
-            if m.end() == pos:
-                break
-            yield text[pos:m.end()], share
-            pos = m.end()
-        carry = text[pos:]
-    if carry:
-        yield carry, share
+# str.splitlines breaks lines there too; csvio does not (only \r\n, \r and \n end a line)
+_OTHER_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
-def _records(lines: Iterator[tuple[str, float]]) -> Iterator[tuple[int, str, float]]:
-    """(first line, text) of each record: lines joined while a quoted cell is open."""
-    line_no = 1
+def _split(text: str) -> list[str]:
+    """text's physical lines with their endings (\r\n, \r or \n, as csvio counts them); the last
+    may have none. str.splitlines where it agrees (nearly every export): a line at a time through
+    _LINE was the largest part of the main process's reading."""
+    if _OTHER_BREAKS.search(text) is None:
+        return text.splitlines(True)
+    return [m for m in _LINE.findall(text) if m]
+
+
+def _records(pieces: Iterator[tuple[str, float]], first_line: int = 1) -> Iterator[tuple[int, str, float]]:
+    """(first line, text, share of the file read) of each record: physical lines, joined while a
+    quoted cell is open. A piece with no quote at all is a run of one-line records."""
+    line_no = first_line
     parts: list[str] = []
     quotes = 0
-    first = 1
-    for line, share in lines:
-        if not parts:
-            first = line_no
-        parts.append(line)
-        quotes += line.count('"')
-        line_no += 1
-        if quotes % 2 == 0:
-            yield first, "".join(parts) if len(parts) > 1 else parts[0], share
-            parts, quotes = [], 0
+    first = first_line
+    carry = ""
+    share = 0.0
+    done = False
+    pieces = iter(pieces)
+    while not done:
+        got = next(pieces, None)
+        if got is None:  # the last line, if the text does not end with a line ending
+            done, text, end = True, carry, len(carry)
+        else:
+            text, share = carry + got[0], got[1]
+            end = len(text) - 1 if text.endswith("\r") else len(text)  # maybe the first half of \r\n
+        lines = _split(text[:end])
+        if not done and lines and not lines[-1].endswith(("\n", "\r")):
+            carry = lines.pop() + text[end:]  # a line the next piece finishes
+        else:
+            carry = text[end:]
+        if not parts and '"' not in text:
+            for line in lines:
+                yield line_no, line, share
+                line_no += 1
+            continue
+        for line in lines:
+            if not parts:
+                first = line_no
+            parts.append(line)
+            quotes += line.count('"')
+            line_no += 1
+            if quotes % 2 == 0:
+                yield first, "".join(parts) if len(parts) > 1 else parts[0], share
+                parts, quotes = [], 0
     if parts:
         yield first, "".join(parts), 1.0  # an unclosed quote: the worker's scanner reports it
 
 
 def _blank(text: str, delimiter: str) -> bool:
+    """Nothing but delimiters and white space (no cell has a value)."""
     if '"' in text:
         return False
-    return all(not p.strip() for p in text.split(delimiter))
+    return not text.replace(delimiter, "").strip()
 
 
 def _csv_tasks(file: str, book: Rulebook, tally: Tally, limit: int, before: float, share: float
@@ -382,7 +394,7 @@ def _head(file: str, encoding: str, pieces: Iterator[tuple[str, float]]
         yield first_text[start:], first_share
         yield from pieces
     offset = 1 if start else 0  # an Excel 'sep=;' line is not a record
-    records = ((line + offset, text, share) for line, text, share in _records(_lines(all_pieces())))
+    records = _records(all_pieces(), 1 + offset)
     for line, text, _ in records:
         if _blank(text, delimiter):
             continue
