@@ -103,6 +103,29 @@ def test_abc_is_monotone_and_a_reaches_its_share(values):
         assert all(c == "C" for v, c in zip(ranked, cls) if v <= 0)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 400), st.one_of(st.just([]), bands(), st.lists(st.tuples(st.sampled_from(["x", "y", "z"]),
+       st.floats(-0.5, 1.5)), min_size=1, max_size=5)))
+def test_the_tiers_by_runs_are_tier_of_at_every_rank(n, bs):
+    """Bands of any shares (also negative, over 1, names used twice): the runs bisected are
+    tier_of asked at every rank."""
+    from kamrules.portfolio.rank import tier_codes
+
+    names = list(dict.fromkeys(name for name, _ in bs)) or [""]
+    code = {name: k for k, name in enumerate(names)}
+    assert list(tier_codes(n, bs, code)) == [code[tier_of(r / n, bs)] for r in range(1, n + 1)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(amounts, st.sampled_from([0.0, -0.0, 5.0, 1e308, math.inf])), max_size=60),
+       st.floats(0, 1.2), st.floats(0, 1.2))
+def test_the_abc_codes_by_runs_are_abc_classes(values, a, b):
+    from kamrules.portfolio.rank import ABC, abc_codes
+
+    ranked = sorted(values, reverse=True)
+    assert [ABC[c] for c in abc_codes(ranked, a, b)] == abc_classes(ranked, a, b)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(positive, min_size=1, max_size=60))
 def test_concentration_bounds(values):

@@ -21,7 +21,9 @@ Definitions (docs/portfolio.md, "The pyramid by rank"):
 """
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
+import itertools
 import math
 from array import array
 from dataclasses import dataclass
@@ -201,6 +203,61 @@ def abc_classes(values: Sequence[float], a: float, b: float) -> list[str]:
     return out
 
 
+def _band_at(rank_share: float, cums: Sequence[float]) -> int:
+    """tier_of's band, by its position (the last one otherwise)."""
+    for j, cum in enumerate(cums):
+        if rank_share <= cum + EPS:
+            return j
+    return len(cums) - 1
+
+
+def _cumulative(bands: Sequence[tuple[str, float]]) -> list[float]:
+    out, cum = [], 0.0
+    for _, share in bands:  # added one by one, as tier_of adds them: the same floats
+        cum += share
+        out.append(cum)
+    return out
+
+
+def tier_codes(n: int, bands: Sequence[tuple[str, float]], code: Mapping[str, int]) -> array[int]:
+    """code[tier_of(r / n, bands)] for r = 1 … n, a run per band: the band tier_of picks only
+    moves on as r grows (the first band whose cumulative share reaches r / n: a band that is
+    passed stays passed), so each band's last rank is found by bisection, not by asking every r."""
+    out = array("b")
+    if not bands:
+        return array("b", [code[""]]) * n
+    cums = _cumulative(bands)
+    r = 1
+    while r <= n:
+        j = _band_at(r / n, cums)
+        lo, hi = r, n  # the last rank still in band j: _band_at(k / n) == j for r ≤ k ≤ lo
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if _band_at(mid / n, cums) == j:
+                lo = mid
+            else:
+                hi = mid - 1
+        out.extend(array("b", [code[bands[j][0]]]) * (lo - r + 1))
+        r = lo + 1
+    return out
+
+
+def abc_codes(values: Sequence[float], a: float, b: float) -> array[int]:
+    """ABC.index of each of abc_classes(values, a, b), for values ranked largest first: the
+    cumulative share only grows along the positive values (the rest are C), so the classes are
+    a run of A, one of B, one of C, whose ends are found by bisection on the running sums
+    (itertools.accumulate: the same additions in the same order as abc_classes' loop)."""
+    total = sum(v for v in values if v > 0)
+    n = len(values)
+    positive = 0
+    while positive < n and values[positive] > 0 and total > 0:  # the positive values lead
+        positive += 1
+    above = [0.0, *itertools.accumulate(values[k] for k in range(positive))][:positive]  # before each
+    a_end = bisect.bisect_left(above, True, key=lambda x: not x / total < a - EPS) if positive else 0
+    b_end = bisect.bisect_left(above, True, lo=a_end, key=lambda x: not x / total < b - EPS) if positive else 0
+    return array("b", [0]) * a_end + array("b", [1]) * (b_end - a_end) + array("b", [2]) * (n - b_end)
+
+
 def rank(values: Iterable[tuple[str, float]], *, bands: Sequence[tuple[str, float]] = (),
          abc: tuple[float, float] = (0.8, 0.95), by: str = "revenue", measure: str = "revenue",
          unranked: Sequence[str] = ()) -> Ranking:
@@ -232,12 +289,10 @@ def rank_columns(ids: Sequence[str], column: Sequence[float], *, bands: Sequence
         if end - start > 1:
             idx[start:end] = sorted(idx[start:end], key=ids.__getitem__)
         start = end
-    values = array("d", (column[i] for i in idx))
-    classes = abc_classes(values, *abc)
+    values = array("d", map(column.__getitem__, idx))
     names = list(dict.fromkeys(name for name, _ in bands)) or [""]
     code = {name: k for k, name in enumerate(names)}
-    tiers = array("b", (code[tier_of(r / n, bands)] for r in range(1, n + 1)))
-    placements = Placements(ids, array("i", idx), values, tiers, names, array("b", (ABC.index(c) for c in classes)))
+    placements = Placements(ids, array("i", idx), values, tier_codes(n, bands, code), names, abc_codes(values, *abc))
     if isinstance(unranked, Picked):  # a streamed run's: sorted by index, no string kept per account
         listed: Sequence[str] = Picked(unranked.ids, array("i", sorted(unranked.at, key=unranked.ids.__getitem__)))
     else:
