@@ -79,7 +79,7 @@ def _both_ways(table: csvio.Table, columns: csvio.Columns) -> int:
         quick = csvio.row_result(table, columns, row, book, reader)
         full = csvio.row_result(table, columns, row, book)
         assert quick == full and repr(quick) == repr(full), (row, quick, full)
-        fast += row.line not in table.row_problems and reader.read(table.file, csvio._flat_cells(columns, row)) \
+        fast += row.line not in table.row_problems and reader.read(table.file, row) \
             is not None
     return fast
 
@@ -108,6 +108,28 @@ def test_the_fast_row_reader_is_the_grammar(rows):
         built.append(row)
     table, columns = _flat_table(built)
     assert not columns.problems
+    _both_ways(table, columns)
+
+
+_AMOUNT_TEXTS = st.one_of(
+    st.sampled_from(["0", "-0", "12", "-5", "36.16", "0.000001", "1,200", "1,200.5", "999999999999999", "99999999999",
+                     "100000000000", "1234567890123456", "12.1234567890123", "+7", "1.", ".5", "１２", "1e3", "12万", "-"]),
+    st.text(st.sampled_from("0123456789.-,+"), min_size=1, max_size=17))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(unit=st.sampled_from(["元", "千元", "万元", "百万元", "亿元", "万", "RMB"]),
+       texts=st.lists(_AMOUNT_TEXTS, min_size=1, max_size=8))
+def test_money_under_any_unit_is_read_fast_as_the_grammar_reads_it(unit: str, texts: list[str]) -> None:
+    """FlatReader.read_row parses a simple number under a unit itself (its power of ten as the
+    shift), not as plain_amount(text + unit): the same value, or the grammar's answer."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(["客户编号", "客户名称", f"年交易额({unit})", "返利"])
+    w.writerows([[f"k{i}", "Alpha", t, t] for i, t in enumerate(texts)])
+    table = csvio.read_table("units.csv", text=out.getvalue())
+    columns = csvio.resolve_columns(table, _course())
+    assert not columns.problems and columns.columns[2].suffix == csvio._MONEY_UNITS[unit.lower()]
     _both_ways(table, columns)
 
 

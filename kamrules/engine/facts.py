@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from kamrules.engine.bounds import Bounds, bounds_of, table_for
 from kamrules.engine.formulas import compile_formula
 from kamrules.engine.reference import BOUNDS
+from kamrules.language import ir
 from kamrules.rulebook.model import Account, Rulebook
 from kamrules.core.record import dataclass
 
@@ -109,11 +110,77 @@ def some_values(account: Account, book: Rulebook, as_of: _dt.date, names: tuple[
     return env
 
 
+def lead(t: ir.Term) -> frozenset[str]:
+    """Names that, when the environment lacks them, make compile_formula(t) answer None before it
+    evaluates anything that could raise: an operand is read first and a missing one ends the
+    formula (engine/formulas.py `_arith`, `_names`, `_min_max`; reference.py `_compile_agg`'s
+    count and size). Conservative: a form not listed leads with nothing, so it is always computed.
+    tests/test_facts_lead.py holds each form to compile_formula."""
+    match t:
+        case ir.Ref() if t.kind != "item":
+            return frozenset((t.name,))
+        case ir.Arith():  # the left operand first; the right one only after a left that cannot raise
+            return _lead_of(t.left) | _lead_of(t.right) if _plain(t.left) else _lead_of(t.left)
+        case ir.Fn() if t.name in ("min", "max") and len(t.args) == 2:  # both evaluated, then None
+            a, b = t.args
+            return (_lead_of(a) if _plain(b) else frozenset()) | (_lead_of(b) if _plain(a) else frozenset())
+        case ir.Agg() if t.list.kind != "item" and (t.body is None or t.func == "count"):
+            return frozenset((t.list.name,))  # the list is read first: missing, the count is None
+        case _:
+            return frozenset()
+
+
+_lead_of = lead
+
+
+def _plain(t: ir.Term) -> bool:
+    """A leaf: its reading (a constant, env.get) cannot raise."""
+    return isinstance(t, ir.Const) or (isinstance(t, ir.Ref) and t.kind != "item")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What build_facts computes for accounts that give these facts (a presence pattern): the
+    metrics whose inputs can all be there, and the plausible ranges of the facts given."""
+
+    metrics: tuple[tuple[str, str, Any], ...]
+    plausible: tuple[tuple[str, float | None, float | None], ...]
+
+
+_LEADS: dict[str, tuple[tuple[str, str, Any, frozenset[str]], ...]] = {}  # digest → metrics with their leads
+_PLANS: dict[tuple[str, tuple[str, ...]], _Plan] = {}  # (digest, the names an account gives) → its plan
+_PLANS_KEPT = 4096  # presence patterns remembered (a CSV export has a few; YAML accounts may have many)
+
+
+def _plan(book: Rulebook, given: tuple[str, ...]) -> _Plan:
+    """A metric one of whose leads the account lacks (a fact it does not give, or a metric left
+    out before it) is None for every account giving these names: it is left out, as build_facts
+    would have left out its None. A CSV export of a dozen columns needs ≈ 3 of the course's 38."""
+    leads = _LEADS.get(book.digest)
+    if leads is None:
+        leads = _LEADS[book.digest] = tuple((n, ty, f, lead(book.metrics[n].term))
+                                            for n, ty, f in _compiled_metrics(book))
+    have = set(given)
+    kept = []
+    for name, type_, term, needs in leads:
+        if needs <= have:
+            kept.append((name, type_, term))
+            have.add(name)  # maybe computed: a later metric reading it is kept too
+    if len(_PLANS) >= _PLANS_KEPT:
+        _PLANS.clear()
+    plan = _PLANS[(book.digest, given)] = _Plan(tuple(kept), tuple(p for p in _plausible(book) if p[0] in given))
+    return plan
+
+
 def build_facts(account: Account, book: Rulebook, as_of: _dt.date) -> Facts:
     env: dict[str, Any] = dict(account.values)
     if None in env.values():  # rare: a loader keeps no missing value
         env = {k: v for k, v in env.items() if v is not None}
-    for name, type_, term in _compiled_metrics(book):
+    given = tuple(env)
+    plan = _PLANS.get((book.digest, given))
+    if plan is None:
+        plan = _plan(book, given)
+    for name, type_, term in plan.metrics:
         value = term(env, as_of, None)
         if type(value) is float and value - value != 0:  # NaN or ±infinity: missing
             value = None
@@ -126,4 +193,9 @@ def build_facts(account: Account, book: Rulebook, as_of: _dt.date) -> Facts:
         if name not in env:
             env[BOUNDS] = Bounds(table, env, as_of)
             break
-    return Facts(account, env, as_of, data_checks(env, book))
+    checks = []  # data_checks(env, book), over the facts given (the plausible ranges are of facts)
+    for name, low, high in plan.plausible:
+        v = env[name]
+        if (type(v) is float or type(v) is int) and ((low is not None and v < low) or (high is not None and v > high)):
+            checks.append(DataCheck(name, float(v), low, high))
+    return Facts(account, env, as_of, tuple(checks))

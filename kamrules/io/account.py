@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from kamrules.core import settings, yamlio
 from kamrules.core.errors import AccountError, Collector, InputError, Location
@@ -43,7 +43,7 @@ from kamrules.core.grammar import (
     plain,
     read,
 )
-from kamrules.core.values import named_currency, plain_amount, plain_count
+from kamrules.core.values import _SHIFTS, named_currency, plain_amount
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
 from kamrules.rulebook.model import Account, FactDef, Places, Rulebook
@@ -292,6 +292,14 @@ def _company_file(doc: Doc, group: str, ref: str, out: Collector) -> Any:
 _MONEY, _WHOLE, _NUMBER = 1, 2, 3
 _FAST = {"money": _MONEY, "integer": _WHOLE, "number": _NUMBER}
 _MEMO_TYPES = frozenset({"enum", "bool", "string"})
+# A cell a CSV column's unit applies to (csvio: "1200" under 年交易额(万元) is 1200万), and a
+# number core/values.plain_amount reads with the unit as its only multiplier.
+_BARE_NUMBER = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
+_SIMPLE_AMOUNT = re.compile(r"(-?)([0-9]{1,15})(?:\.([0-9]{1,12}))?")
+# per key of a row: (cell index, unit, fast kind, the unit's power of ten, low, high, memo, text
+# checks, key) — see FlatReader.plan
+RowPlan = tuple[tuple[int, str, int, int, Any, Any, dict[str, Any] | None,
+                      tuple[int, tuple[re.Pattern[str], ...]] | None, int], ...]
 _MEMO = 512
 
 
@@ -335,31 +343,70 @@ class FlatReader:
             {} if isinstance(node, Friendly) and node.type in _MEMO_TYPES and not money else None
             for _, _, node, money in fields)
 
+    def plan(self, at: Sequence[tuple[int, int, str]]) -> RowPlan:
+        """How `read_row` reads a row: per key with a cell, (key, the cell's index in the row, the
+        unit appended to a bare number there: 万 under 年交易额(万元)), in key order. Once per header."""
+        out = []
+        for i, index, suffix in at:
+            kind, lo, hi = self.fast[i]
+            # a money cell that is a simple number reads as one (see read_row), the unit as its shift
+            shift = _SHIFTS.get(suffix or None, -1) if kind == _MONEY else (0 if not suffix else -1)
+            if shift < 0:  # a unit no fast reading knows (a header never gives one): the grammar reads it
+                kind = 0
+            out.append((index, suffix, kind, shift, lo, hi, self.memo[i], self.texts[i], i))
+        return tuple(out)
+
     def read(self, file: str, cells: list[tuple[int, str, int, int]]) -> Account | None:
-        """The account of one document — `cells`: (index into the keys, text, line, column) of each
-        key with a value, in key order — or None when the full reading has something to say."""
+        """read_row for a document given as (index into the keys, text, line, column) of each key
+        with a value, in key order, a unit already appended."""
+        return self.read_row(file, [(text, line, col) for _, text, line, col in cells],
+                             self.plan([(i, k, "") for k, (i, _, _, _) in enumerate(cells)]))
+
+    def read_row(self, file: str, cells: Sequence[tuple[str, int, int]], plan: RowPlan) -> Account | None:
+        """The account of one row — `cells`: (text, line, column) of each cell, `plan`: self.plan(…)
+        for the row's header — or None when the full reading has something to say."""
         g, ctx, fields, currency = self.grammar, self.ctx, self.fields, self.book.currency
         values: dict[str, Any] = {}
         locations: dict[str, tuple[int, int]] = {}  # Places: a Location made only if one is read
-        fast = self.fast
+        n = len(cells)
         try:
-            for i, text, line, col in cells:
+            for index, suffix, kind, shift, lo, hi, memo, plain, i in plan:
+                if index >= n:
+                    continue
+                text, line, col = cells[index]
+                if not text:
+                    continue
                 key, name, node, money = fields[i]
-                kind, lo, hi = fast[i]
                 if kind:  # a plain number (most cells of an export): the grammar's reading, without its steps
-                    value = plain_amount(text) if kind == _MONEY else plain_count(text, kind == _WHOLE)
+                    if kind == _MONEY:
+                        # core/values.plain_amount(text + suffix) for a bare number: one match, no
+                        # second pattern for the unit (tests/test_csv_portfolio.py holds the two equal)
+                        m = _SIMPLE_AMOUNT.fullmatch(text)
+                        if m is not None:
+                            sign, whole, frac = m.groups()
+                            value = float(f"{sign}{whole}.{frac or '0'}e{shift}") + 0.0 \
+                                if len(whole) + shift <= 15 else None
+                            text += suffix  # the text the grammar reads if this is out of range
+                        else:
+                            if suffix and _BARE_NUMBER.match(text):
+                                text += suffix
+                            value = plain_amount(text)
+                    elif text.isdigit() and text.isascii() and len(text) <= 15:  # plain_count's [0-9]{1,15}
+                        value = int(text) if kind == _WHOLE else float(text) + 0.0
+                    else:
+                        value = None
                     if value is not None and (lo is None or value >= lo) and (hi is None or value <= hi):
                         values[name] = value  # digits name no currency
                         locations[name] = (line, col)
                         continue
-                memo = self.memo[i]
+                elif suffix and _BARE_NUMBER.match(text):
+                    text += suffix
                 if memo is not None:
                     value = memo.get(text)
                     if value is not None:
                         values[name] = value
                         locations[name] = (line, col)
                         continue
-                plain = self.texts[i]
                 if plain is not None and "\x00" not in text and len(text) <= plain[0] and (
                         not plain[1] or all(p.fullmatch(text) for p in plain[1])):
                     if memo is not None and len(memo) < _MEMO:
@@ -384,8 +431,9 @@ class FlatReader:
             if name not in values:
                 return None
         ident = values["id"] if "id" in values else Path(file).stem
-        return Account(id=str(ident), name=str(values.get("name", values.get("id", ""))),
-                       file=file, values=values, locations=Places(file, locations), as_of=None)
+        # by position: Account's generated __init__ takes keywords the slow way (core/record.py)
+        return Account(str(ident), str(values.get("name", values.get("id", ""))), file, values,
+                       Places(file, locations), None)
 
 
 _FLAT: dict[tuple[int, tuple[str, ...]], tuple[Rulebook, FlatReader | None]] = {}
