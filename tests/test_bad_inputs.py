@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -459,8 +460,12 @@ def test_ctrl_c_during_write_leaves_nothing_behind(tmp_path: Path, monkeypatch: 
     target = out_dir / "playbook.md"
     target.write_text("the previous playbook\n", encoding="utf-8")
 
-    def interrupted(src: object, dst: object) -> None:
-        raise KeyboardInterrupt
+    real = os.replace
+
+    def interrupted(src: Any, dst: Any, **kw: Any) -> None:  # the output's replace only: not the cache's (a cold cache writes too)
+        if Path(dst) == target:
+            raise KeyboardInterrupt
+        real(src, dst, **kw)
 
     monkeypatch.setattr(kamrules.io.output.os, "replace", interrupted)
     res = advise(str(GOOD), "-r", str(MINI), "-o", str(target))
@@ -478,8 +483,12 @@ def test_a_full_disk_is_reported_as_such(tmp_path: Path, monkeypatch: pytest.Mon
     out_dir.mkdir()
     target = out_dir / "playbook.md"
 
-    def full(src: object, dst: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    real = os.replace
+
+    def full(src: Any, dst: Any, **kw: Any) -> None:  # the output's replace only: not the cache's (a cold cache writes too)
+        if Path(dst) == target:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(src, dst, **kw)
 
     monkeypatch.setattr(kamrules.io.output.os, "replace", full)
     res = advise(str(GOOD), "-r", str(MINI), "-o", str(target))
