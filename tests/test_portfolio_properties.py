@@ -136,6 +136,11 @@ def test_concentration_bounds(values):
     assert c.top1 <= c.top5 + 1e-12 <= 1 + 1e-9
     assert c.top_share >= c.accounts_share - 1e-9  # the largest k accounts hold at least k/n of the total
     assert math.isclose(c.hhi, sum((v / sum(values)) ** 2 for v in values), rel_tol=1e-9)
+    run, curve = 0.0, []  # the Lorenz curve: running sums largest first, each over the total, exactly
+    for v in sorted(values, reverse=True):
+        run += v
+        curve.append(run / c.total)
+    assert list(c.curve) == curve
 
 
 @settings(max_examples=200, deadline=None)

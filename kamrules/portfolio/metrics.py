@@ -15,6 +15,7 @@ frozen dataclasses (the Markdown/JSON summary and the HTML dashboard read the sa
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from array import array
 from collections import Counter
@@ -60,10 +61,10 @@ def concentration_ranked(ids: Sequence[str] | None, values: Sequence[float],
         return None
     total = math.fsum(values)
     k = max(1, math.floor(top_share_of_accounts * n + 0.5))
-    run, curve = 0.0, array("d")  # a float per account: 8 bytes, not a float object each
-    for v in values:
-        run += v
-        curve.append(run / total)
+    # the running sums divided by the total, a float per account in an array (8 bytes, not a
+    # float object each); accumulate adds in order from 0.0, as a running `run += v` would
+    sums = itertools.islice(itertools.accumulate(values, initial=0.0), 1, None)
+    curve = array("d", map(total.__rtruediv__, sums))
     return Concentration(
         accounts=n, total=total, top1=values[0] / total, top1_id=ids[0] if ids is not None else "",
         top5=math.fsum(values[j] for j in range(min(TOP_FEW, n))) / total, top_share_accounts=k,

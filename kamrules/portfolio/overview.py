@@ -74,8 +74,9 @@ def _band(name: str, share: float, members: Sequence[int], rev: Sequence[float],
     book's revenue and profit (totals: the positive revenue of every account, the profit of every
     account that gives one). Columns, NaN where missing: no account is rebuilt for this."""
     rev_total, profit_total = totals
-    rv = sum(v for i in members if (v := rev[i]) == v and v > 0)
-    pv = sum(v for i in members if (v := profit[i]) == v) if profit is not None else 0.0
+    # NaN > 0 is false: the missing ones drop out with the others that are not positive
+    rv = sum(v for v in map(rev.__getitem__, members) if v > 0)
+    pv = sum(v for v in map(profit.__getitem__, members) if v == v) if profit is not None else 0.0
     return Band(name, len(members), share, rv / rev_total if rev_total > 0 else None,
                 pv / profit_total if profit_total is not None and profit_total > 0 else None)
 
@@ -93,9 +94,10 @@ def _bands(names: Sequence[str], ranking: Ranking, attr: str, rev: Sequence[floa
     for k, c in enumerate(codes):
         by_code[c].append(k)
     for n in names:  # each band's accounts in rank order, as the placements list them
-        ks = sorted(k for c, label in enumerate(labels) if label == n for k in by_code[c])
-        share = sum(values[k] for k in ks if values[k] > 0) / total if total > 0 else 0.0
-        out.append(_band(n, share, [order[k] for k in ks], rev, profit, totals))
+        mine = [by_code[c] for c, label in enumerate(labels) if label == n]
+        ks = mine[0] if len(mine) == 1 else sorted(k for got in mine for k in got)  # labels are unique: one
+        share = sum(v for v in map(values.__getitem__, ks) if v > 0) / total if total > 0 else 0.0
+        out.append(_band(n, share, list(map(order.__getitem__, ks)), rev, profit, totals))
     return tuple(out)
 
 
