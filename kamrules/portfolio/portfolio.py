@@ -325,7 +325,7 @@ def _param(book: Rulebook, name: str, default: float) -> float:
 @dataclass(frozen=True)
 class Columns:
     """What the summary reads of every account, one column per field (None: missing): a streamed
-    run's fold gives them from its own columns (fold._View.columns), a list of rows from the rows
+    run's fold gives them from its own columns (Fold.columns), a list of rows from the rows
     (columns_of). The summary walks them with C-level passes (Counter, comprehensions): rebuilding
     a row per account from the fold and walking the rows was ≈ 0.6 s at 100,000 accounts, serially,
     after the workers are done."""
@@ -353,39 +353,23 @@ def summarise(rows: Sequence[Row] | Columns, book: Rulebook) -> Summary:
         by_final = tuple((v, counts[v]) for v, _ in book.dimensions["final"].values)
         unclassified = counts[None]
     positive = [v for v in c.revenue if v is not None and v > 0]
-    prog = _Programme.of(book)
-    if prog is not None:
-        prog.keys = counts["key"]
-        prog.per = Counter(m for f, m in zip(c.finals, c.managers) if f == "key" and m)
     return Summary(by_final, unclassified,
                    _pareto(positive, n, _param(book, "pareto_customer_share", PARETO_DEFAULT)),
                    _concentration(c, _param(book, "major_customer_share", MAJOR_DEFAULT)),
-                   prog.result() if prog is not None else None)
+                   _programme(c, counts["key"], book))
 
 
-class _Programme:
-    """The key accounts and their managers."""
-
-    def __init__(self, book: Rulebook) -> None:
-        self.book = book
-        self.keys = 0
-        self.limit = int(_param(book, "max_accounts_per_manager", 5))
-        self.per: Mapping[str, int] = {}
-
-    @classmethod
-    def of(cls, book: Rulebook) -> _Programme | None:
-        """Only for rulebooks that declare the programme-size parameters and a 'key' final class."""
-        final = book.dimensions.get("final")
-        if final is None or "key" not in [v for v, _ in final.values] or "programme_size_min" not in book.params:
-            return None
-        return cls(book)
-
-    def result(self) -> Programme:
-        book, limit = self.book, self.limit
-        overloaded = tuple(sorted(((m, n) for m, n in self.per.items() if n >= limit), key=lambda x: (-x[1], x[0])))
-        return Programme(self.keys, int(_param(book, "programme_size_min", 15)),
-                         int(_param(book, "programme_size_max", 35)), int(_param(book, "programme_size_too_many", 50)),
-                         limit, overloaded)
+def _programme(c: Columns, keys: int, book: Rulebook) -> Programme | None:
+    """The key accounts and their managers; only for rulebooks that declare the programme-size
+    parameters and a 'key' final class."""
+    final = book.dimensions.get("final")
+    if final is None or "key" not in [v for v, _ in final.values] or "programme_size_min" not in book.params:
+        return None
+    limit = int(_param(book, "max_accounts_per_manager", 5))
+    per = Counter(m for f, m in zip(c.finals, c.managers) if f == "key" and m)
+    overloaded = tuple(sorted(((m, k) for m, k in per.items() if k >= limit), key=lambda x: (-x[1], x[0])))
+    return Programme(keys, int(_param(book, "programme_size_min", 15)), int(_param(book, "programme_size_max", 35)),
+                     int(_param(book, "programme_size_too_many", 50)), limit, overloaded)
 
 
 def programme(rows: Sequence[Row], book: Rulebook) -> Programme | None:
@@ -413,19 +397,18 @@ def _pareto(positive: list[float], n: int, share: float) -> Pareto | None:
 def _concentration(c: Columns, threshold: float) -> Concentration | None:
     """The accounts at or over the major-customer share of their company's revenue, and the
     portfolio's share of it when every account names the same company revenue."""
-    over: list[tuple[float, int]] = []
+    over: list[int] = []  # at or over the threshold, in the rows' order
     known = 0
     total = 0.0
     for i, (v, company) in enumerate(zip(c.revenue, c.company)):
         total += v or 0  # in the rows' order, one addition each: the same float every run
         if v is not None and company:
             known += 1
-            share = v / company
-            if share >= threshold:
-                over.append((share, i))
+            if v / company >= threshold:
+                over.append(i)
     if not known:
         return None
-    rows = sorted((c.row(i) for _, i in over), key=lambda r: (-(r.revenue_share or 0), r.id))
+    rows = sorted((c.row(i) for i in over), key=lambda r: (-(r.revenue_share or 0), r.id))
     companies = set(c.company)
     share_of = None
     if known == len(c.revenue) and len(companies) == 1:

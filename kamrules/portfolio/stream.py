@@ -257,7 +257,7 @@ _OTHER_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def _split(text: str) -> list[str]:
-    """text's physical lines with their endings (\r\n, \r or \n, as csvio counts them); the last
+    """text's physical lines with their endings (\\r\\n, \\r or \\n, as csvio counts them); the last
     may have none. str.splitlines where it agrees (nearly every export): a line at a time through
     _LINE was the largest part of the main process's reading."""
     if _OTHER_BREAKS.search(text) is None:
