@@ -180,12 +180,7 @@ def order(values: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
 def tier_of(rank_share: float, bands: Sequence[tuple[str, float]]) -> str:
     """The first band whose cumulative share of accounts reaches rank_share (the last band
     otherwise: shares that add up to a little under 1 leave nobody out)."""
-    cum = 0.0
-    for name, share in bands:
-        cum += share
-        if rank_share <= cum + EPS:
-            return name
-    return bands[-1][0] if bands else ""
+    return bands[_band_at(rank_share, _cumulative(bands))][0] if bands else ""
 
 
 def abc_classes(values: Sequence[float], a: float, b: float) -> list[str]:
@@ -213,7 +208,7 @@ def _band_at(rank_share: float, cums: Sequence[float]) -> int:
 
 def _cumulative(bands: Sequence[tuple[str, float]]) -> list[float]:
     out, cum = [], 0.0
-    for _, share in bands:  # added one by one, as tier_of adds them: the same floats
+    for _, share in bands:  # the running sum, one addition a band
         cum += share
         out.append(cum)
     return out
