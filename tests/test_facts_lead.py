@@ -98,15 +98,7 @@ def test_leads_of_the_forms() -> None:
 
 def _every_metric(account: Account, book: Rulebook) -> tuple[list[tuple[str, Any, type]], Any]:
     """build_facts' environment the way it was computed before plans: every metric, in order."""
-    env: dict[str, Any] = {k: v for k, v in account.values.items() if v is not None}
-    for name, type_, term in facts_mod._compiled_metrics(book):
-        value = term(env, AS_OF, None)
-        if type(value) is float and value - value != 0:
-            value = None
-        if value is not None:
-            if type_ == "integer" and isinstance(value, float):
-                value = round(value)
-            env[name] = value
+    env = facts_mod.some_values(account, book, AS_OF, tuple(book.metrics))  # no plan: every metric
     return [(k, v, type(v)) for k, v in env.items()], data_checks(env, book)
 
 

@@ -119,7 +119,8 @@ def within_range(x: float | Decimal, raw: Any) -> None:
 # product and quotient are exact too (at most 27 digits, within Decimal's 28). At most 15 digits
 # before the point after the shift, so the value is below 10^15 and in range.
 _PLAIN_AMOUNT = re.compile(r"(-?)([0-9]{1,15})(?:\.([0-9]{1,12}))?(万亿|千万|百万|[千万亿kKMB])?(%?)")
-_SHIFTS = {None: 0, "千": 3, "k": 3, "K": 3, "万": 4, "百万": 6, "M": 6, "千万": 7, "亿": 8, "B": 9, "万亿": 12}
+# a multiplier word or letter after a number → its power of ten (io/account reads units with it too)
+SHIFTS = {None: 0, "千": 3, "k": 3, "K": 3, "万": 4, "百万": 6, "M": 6, "千万": 7, "亿": 8, "B": 9, "万亿": 12}
 _PLAIN_COUNT = re.compile(r"[0-9]{1,15}")
 
 
@@ -131,7 +132,7 @@ def plain_amount(text: str, allow_percent: bool = False) -> float | None:
     if m is None:
         return None
     sign, whole, frac, mult, percent = m.groups()
-    shift = _SHIFTS[mult]
+    shift = SHIFTS[mult]
     if percent:
         if not allow_percent:
             return None  # the exact path says why a percent is refused here

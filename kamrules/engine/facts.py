@@ -55,8 +55,14 @@ def _plausible(book: Rulebook) -> tuple[tuple[str, float | None, float | None], 
 
 
 def data_checks(env: Mapping[str, Any], book: Rulebook) -> tuple[DataCheck, ...]:
+    return _outside(env, _plausible(book))
+
+
+def _outside(env: Mapping[str, Any], table: tuple[tuple[str, float | None, float | None], ...]
+             ) -> tuple[DataCheck, ...]:
+    """The facts of `table` (fact, low, high) whose number lies outside its plausible range."""
     out = []
-    for name, low, high in _plausible(book):
+    for name, low, high in table:
         v = env.get(name)
         if (type(v) is float or type(v) is int) and ((low is not None and v < low) or (high is not None and v > high)):
             out.append(DataCheck(name, float(v), low, high))
@@ -120,17 +126,14 @@ def lead(t: ir.Term) -> frozenset[str]:
         case ir.Ref() if t.kind != "item":
             return frozenset((t.name,))
         case ir.Arith():  # the left operand first; the right one only after a left that cannot raise
-            return _lead_of(t.left) | _lead_of(t.right) if _plain(t.left) else _lead_of(t.left)
+            return lead(t.left) | lead(t.right) if _plain(t.left) else lead(t.left)
         case ir.Fn() if t.name in ("min", "max") and len(t.args) == 2:  # both evaluated, then None
             a, b = t.args
-            return (_lead_of(a) if _plain(b) else frozenset()) | (_lead_of(b) if _plain(a) else frozenset())
+            return (lead(a) if _plain(b) else frozenset()) | (lead(b) if _plain(a) else frozenset())
         case ir.Agg() if t.list.kind != "item" and (t.body is None or t.func == "count"):
             return frozenset((t.list.name,))  # the list is read first: missing, the count is None
         case _:
             return frozenset()
-
-
-_lead_of = lead
 
 
 def _plain(t: ir.Term) -> bool:
@@ -193,9 +196,5 @@ def build_facts(account: Account, book: Rulebook, as_of: _dt.date) -> Facts:
         if name not in env:
             env[BOUNDS] = Bounds(table, env, as_of)
             break
-    checks = []  # data_checks(env, book), over the facts given (the plausible ranges are of facts)
-    for name, low, high in plan.plausible:
-        v = env[name]
-        if (type(v) is float or type(v) is int) and ((low is not None and v < low) or (high is not None and v > high)):
-            checks.append(DataCheck(name, float(v), low, high))
-    return Facts(account, env, as_of, tuple(checks))
+    # data_checks(env, book) over the facts given: the plausible ranges are of facts
+    return Facts(account, env, as_of, _outside(env, plan.plausible))

@@ -43,7 +43,7 @@ from kamrules.core.grammar import (
     plain,
     read,
 )
-from kamrules.core.values import _SHIFTS, named_currency, plain_amount
+from kamrules.core.values import SHIFTS, named_currency, plain_amount
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
 from kamrules.rulebook.model import Account, FactDef, Places, Rulebook
@@ -303,6 +303,12 @@ RowPlan = tuple[tuple[int, str, int, int, Any, Any, dict[str, Any] | None,
 _MEMO = 512
 
 
+def with_unit(text: str, unit: str) -> str:
+    """A cell's text as the grammar reads it: a bare number under a header's unit gets the unit
+    ("1200" under 年交易额(万元) is 1200万); any other text is left as it is."""
+    return text + unit if unit and _BARE_NUMBER.match(text) else text
+
+
 class _Bail(Exception):
     """A cell the grammar would report: the row goes the full way."""
 
@@ -350,7 +356,7 @@ class FlatReader:
         for i, index, suffix in at:
             kind, lo, hi = self.fast[i]
             # a money cell that is a simple number reads as one (see read_row), the unit as its shift
-            shift = _SHIFTS.get(suffix or None, -1) if kind == _MONEY else (0 if not suffix else -1)
+            shift = SHIFTS.get(suffix or None, -1) if kind == _MONEY else (0 if not suffix else -1)
             if shift < 0:  # a unit no fast reading knows (a header never gives one): the grammar reads it
                 kind = 0
             out.append((index, suffix, kind, shift, lo, hi, self.memo[i], self.texts[i], i))
@@ -388,8 +394,7 @@ class FlatReader:
                                 if len(whole) + shift <= 15 else None
                             text += suffix  # the text the grammar reads if this is out of range
                         else:
-                            if suffix and _BARE_NUMBER.match(text):
-                                text += suffix
+                            text = with_unit(text, suffix)
                             value = plain_amount(text)
                     elif text.isdigit() and text.isascii() and len(text) <= 15:  # plain_count's [0-9]{1,15}
                         value = int(text) if kind == _WHOLE else float(text) + 0.0
@@ -399,8 +404,8 @@ class FlatReader:
                         values[name] = value  # digits name no currency
                         locations[name] = (line, col)
                         continue
-                elif suffix and _BARE_NUMBER.match(text):
-                    text += suffix
+                elif suffix:
+                    text = with_unit(text, suffix)
                 if memo is not None:
                     value = memo.get(text)
                     if value is not None:

@@ -29,7 +29,6 @@ from kamrules.core.errors import (
 )
 from kamrules.core.yamlio import Doc
 from kamrules.io.account import (
-    _BARE_NUMBER,
     FREE_KEYS,
     FlatReader,
     KeyIndex,
@@ -37,6 +36,7 @@ from kamrules.io.account import (
     account_from_doc,
     flat_reader,
     key_index,
+    with_unit,
 )
 from kamrules.rulebook.model import Account, FactDef, Rulebook
 
@@ -524,9 +524,7 @@ def _cell_value(col: Column, cell: Cell, doc: Doc) -> Any:
         for j in range(len(items)):
             doc.value_marks[col.key + (j,)] = (cell.line, cell.col)
         return items
-    if col.suffix and _BARE_NUMBER.match(cell.text):
-        return cell.text + col.suffix
-    return cell.text
+    return with_unit(cell.text, col.suffix)
 
 
 @dataclass(frozen=True)
