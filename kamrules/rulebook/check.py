@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
 from typing import Any, Callable, TypeVar
 
 from jinja2 import TemplateSyntaxError
@@ -33,6 +32,7 @@ from kamrules.rulebook.model import (
     ScoreDef,
     TableDef,
     Text,
+    replaced,
 )
 from kamrules.rulebook import playbook
 from kamrules.rulebook.read import RawBook
@@ -149,7 +149,7 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
             out.add("rulebook.formula", f"metric '{m.name}': {e.message}",
                     _expr_loc(m.origin.location, e.pos, m.formula), f"metrics.{m.name}.formula", hint=e.hint)
             continue
-        checked_metrics[m.name] = replace(m, term=term)
+        checked_metrics[m.name] = replaced(m, term=term)
     order = _metric_order(checked_metrics, out)
     rules: list[RuleDef] = []
     for r in layered.rules:
@@ -187,10 +187,10 @@ def check(name: str, chain: list[RawBook], layered: "Any", out: Collector) -> Ru
         disabled=tuple(layered.disabled), metric_order=tuple(order),
         templates=chain_folders(chain, out),
         chain=tuple(b.id for b in chain), strata=strata,
-        tables={k: replace(v, rows=tuple(r for r in v.rows if r in kept), cond=_table_cond(v, once))
+        tables={k: replaced(v, rows=tuple(r for r in v.rows if r in kept), cond=_table_cond(v, once))
                 for k, v in layered.tables.items()},
         playbook=guide, causes=dict(layered.causes), invariants=tuple(invariants), suppressors=suppressed_by)
-    return replace(book, digest=digest(book))
+    return replaced(book, digest=digest(book))
 
 
 def _check_rule(r: RuleDef, once: _Once, layered: Any, out: Collector) -> RuleDef:
@@ -240,7 +240,7 @@ def _check_rule(r: RuleDef, once: _Once, layered: Any, out: Collector) -> RuleDe
         except ValueProblem as e:
             out.add("rulebook.value", f"rule '{r.id}' derives {name} = {value!r}: {e.message}", r.origin.location,
                     f"rules[{r.id}].then.derive.{name}", e.expected, e.hint)
-    return replace(r, cond=cond, score_terms=tuple(terms), derive=tuple(derive))
+    return replaced(r, cond=cond, score_terms=tuple(terms), derive=tuple(derive))
 
 
 def _metric_order(metrics: dict[str, MetricDef], out: Collector) -> list[str]:

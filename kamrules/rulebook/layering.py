@@ -5,7 +5,7 @@ what it changes, and defaults are applied only once, after every layer (pre-comm
 """
 from __future__ import annotations
 
-from dataclasses import field, replace
+from dataclasses import field
 from typing import Any
 
 from kamrules.core.errors import Collector, Location, Problem, suggest
@@ -21,6 +21,7 @@ from kamrules.rulebook.model import (
     RuleDef,
     TableDef,
     Text,
+    replaced,
 )
 from kamrules.rulebook.read import RawBook, owner_parts
 
@@ -177,7 +178,7 @@ def _rules(lay: Layered, book: RawBook, out: Collector, refused: frozenset[str] 
                 out.add("rulebook.locked", f"rule '{rule.id}' is locked by {lay.locked[rule.id]} and cannot be replaced",
                         rule.origin.location, f"rules[{rule.id}]")
             else:
-                lay.rules[index[rule.id]] = replace(rule, changed_by=prev.changed_by + (book.id,))
+                lay.rules[index[rule.id]] = replaced(rule, changed_by=prev.changed_by + (book.id,))
             continue
         if is_replace:
             out.add("rulebook.unknown-rule", f"rule '{rule.id}' says replace: true, but no earlier rulebook has it",
@@ -211,7 +212,7 @@ def _rules(lay: Layered, book: RawBook, out: Collector, refused: frozenset[str] 
                     hint=suggest(rid, index))
             continue
         lay.locked[rid] = book.id
-        lay.rules[index[rid]] = replace(lay.rules[index[rid]], locked=True)
+        lay.rules[index[rid]] = replaced(lay.rules[index[rid]], locked=True)
     gone = {d.rule for d in lay.disabled}
     if gone:
         lay.rules = [r for r in lay.rules if r.id not in gone]
@@ -249,5 +250,5 @@ def _override(r: RuleDef, spec: dict[str, Any], book_id: str, loc: Location, out
             out.add("rulebook.override", f"rule '{r.id}' has no warn or recommend to change", loc, f"override.{r.id}")
         else:
             m: Message = getattr(r, target)
-            changes[target] = replace(m, **msg_fields)
-    return replace(r, **changes)
+            changes[target] = replaced(m, **msg_fields)
+    return replaced(r, **changes)

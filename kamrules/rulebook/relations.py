@@ -16,13 +16,12 @@ is rulebook/strata.py.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Mapping, Sequence
 
 from kamrules.core.errors import Collector, Location, suggest
 from kamrules.language.parser import ParseError
 from kamrules.language.typecheck import Scope, check_condition
-from kamrules.rulebook.model import CauseDef, DimensionDef, FactDef, InvariantDef, RuleDef
+from kamrules.rulebook.model import CauseDef, DimensionDef, FactDef, InvariantDef, RuleDef, replaced
 from kamrules.rulebook.selectors import matches, parse, selects_some
 from kamrules.rulebook.vocabulary import COMPANY_ROLES, OWNER_ROLES
 
@@ -92,7 +91,7 @@ def check_invariants(invariants: Sequence[InvariantDef], rules: Sequence[RuleDef
                   for s in inv.selectors])
         if inv.kind == "only_if":
             try:
-                inv = replace(inv, cond=check_condition(inv.when, scope))
+                inv = replaced(inv, cond=check_condition(inv.when, scope))
             except ParseError as e:
                 out.add("rulebook.condition", f"invariant '{inv.id}': {e.message}", inv.when_location or at,
                         f"invariants[{inv.id}].only_if.when", hint=e.hint)
