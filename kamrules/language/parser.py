@@ -10,7 +10,6 @@ import re
 from typing import NamedTuple, Union
 
 from kamrules.core.values import ValueProblem, parse_amount
-from kamrules.core.record import dataclass
 
 
 class ParseError(Exception):
@@ -22,28 +21,27 @@ class ParseError(Exception):
 
 
 # ----------------------------------------------------------------------------- syntax tree
+# Named tuples, not frozen records: the tree lives only between parsing and type checking (nothing
+# compares, hashes or keeps it), and a record sets each field through object.__setattr__: building
+# the course's ~2,700 nodes that way was ~8 M instructions of every uncached start (callgrind).
 
-@dataclass(frozen=True)
-class Num:
+class Num(NamedTuple):
     value: float
     pos: int
     text: str
 
 
-@dataclass(frozen=True)
-class Str:
+class Str(NamedTuple):
     value: str
     pos: int
 
 
-@dataclass(frozen=True)
-class BoolLit:
+class BoolLit(NamedTuple):
     value: bool
     pos: int
 
 
-@dataclass(frozen=True)
-class Name:
+class Name(NamedTuple):
     parts: tuple[str, ...]  # dotted: ("params", "max_discount")
     pos: int
 
@@ -52,29 +50,25 @@ class Name:
         return ".".join(self.parts)
 
 
-@dataclass(frozen=True)
-class ListLit:
+class ListLit(NamedTuple):
     items: tuple["Node", ...]
     pos: int
 
 
-@dataclass(frozen=True)
-class Unary:
+class Unary(NamedTuple):
     op: str  # "-" | "not"
     operand: "Node"
     pos: int
 
 
-@dataclass(frozen=True)
-class Binary:
+class Binary(NamedTuple):
     op: str  # + - * / == != < <= > >= in "not in" and or
     left: "Node"
     right: "Node"
     pos: int
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     func: str
     args: tuple["Node", ...]
     pos: int
@@ -84,16 +78,19 @@ Node = Union[Num, Str, BoolLit, Name, ListLit, Unary, Binary, Call]
 
 # ----------------------------------------------------------------------------- tokens
 
+# A token with the whitespace before it: one match a token (whitespace was a match of its own,
+# half of all matches), and no alternative starts with whitespace, so `\s*` never gives any back.
 _TOKEN = re.compile(
     r"""
-    (?P<ws>\s+)
-  | (?P<num>(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?(?:%|万亿|千万|百万|[万亿千kKMB](?![\w])|bn(?![\w]))?)
+    \s*(?:
+    (?P<num>(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?(?:%|万亿|千万|百万|[万亿千kKMB](?![\w])|bn(?![\w]))?)
   | (?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
   | (?P<op>==|!=|<=|>=|&&|\|\||[<>+\-*/()\[\],.=!%])
   | (?P<name>[^\W\d]\w*)
-    """,
+    )""",
     re.VERBOSE | re.UNICODE,
 )
+_SPACE = re.compile(r"\s*")
 
 KEYWORDS = {"and", "or", "not", "in", "true", "false", "True", "False"}
 
@@ -108,26 +105,41 @@ class Tok(NamedTuple):
     pos: int
 
 
+# operators the tokenizer reads only to refuse them with a hint
+_REFUSED = {
+    "&&": ("'&&' is not an operator here", "write 'and'"),
+    "||": ("'||' is not an operator here", "write 'or'"),
+    "!": ("'!' is not an operator here", "write 'not'"),
+    "=": ("'=' is assignment, not comparison", "write '==' to compare"),
+    "%": ("'%' must follow a number directly", "write 15% (no space)"),
+}
+_new_tok = tuple.__new__  # Tok(kind, text, pos) without the named tuple's Python-level __new__
+
+
 def tokenize(src: str) -> list[Tok]:
+    """The tokens of a condition, ending with an `end` token: ~110,000 instructions a condition
+    of the course before (a match for each token and for each run of whitespace between them,
+    and a Tok through its Python __new__), half of it now (callgrind). tests/test_parser_tokens.py
+    compares the tokens and errors with the one-match-per-piece tokenizer."""
     toks: list[Tok] = []
+    match = _TOKEN.match
     pos = 0
-    while pos < len(src):
-        m = _TOKEN.match(src, pos)
-        if not m:
+    size = len(src)
+    while pos < size:
+        m = match(src, pos)
+        if m is None:
+            pos = _SPACE.match(src, pos).end()  # type: ignore[union-attr]  # \s* always matches
+            if pos == size:
+                break  # trailing whitespace
             raise ParseError(f"unexpected character {src[pos]!r}", pos)
         kind = m.lastgroup or ""
-        text = m.group()
-        if kind != "ws":
-            if kind == "op" and text in ("&&", "||", "!"):
-                word = {"&&": "and", "||": "or", "!": "not"}[text]
-                raise ParseError(f"'{text}' is not an operator here", pos, hint=f"write '{word}'")
-            if kind == "op" and text == "=":
-                raise ParseError("'=' is assignment, not comparison", pos, hint="write '==' to compare")
-            if kind == "op" and text == "%":
-                raise ParseError("'%' must follow a number directly", pos, hint="write 15% (no space)")
-            toks.append(Tok(kind, text, pos))
+        text = m.group(kind)
+        if kind == "op" and text in _REFUSED:
+            message, hint = _REFUSED[text]
+            raise ParseError(message, m.start(kind), hint=hint)
+        toks.append(_new_tok(Tok, (kind, text, m.start(kind))))
         pos = m.end()
-    toks.append(Tok("end", "", len(src)))
+    toks.append(Tok("end", "", size))
     return toks
 
 
@@ -146,12 +158,15 @@ MAX_DEPTH = 40
 class _Parser:
     def __init__(self, src: str) -> None:
         self.src = src
-        self.toks = tokenize(src)
+        toks = tokenize(src)
+        # the end token twice more: peek(1) at the end is the end token (as a clamp to the last
+        # would give) without a min() per peek; the parser never reads past the first end
+        self.toks = toks + [toks[-1], toks[-1]]
         self.i = 0
         self.depth = 0
 
     def peek(self, k: int = 0) -> Tok:
-        return self.toks[min(self.i + k, len(self.toks) - 1)]
+        return self.toks[self.i + k]
 
     def take(self) -> Tok:
         t = self.toks[self.i]
@@ -166,13 +181,14 @@ class _Parser:
         return self.take()
 
     def binop_at(self) -> str | None:
-        t = self.peek()
-        if t.kind == "op" and t.text in _BINARY_POWER:
-            return t.text
-        if t.kind == "name" and t.text in ("and", "or", "in"):
-            return t.text
-        if t.kind == "name" and t.text == "not" and self.peek(1).text == "in":
-            return "not in"
+        kind, text, _ = self.toks[self.i]
+        if kind == "op":
+            return text if text in _BINARY_POWER else None
+        if kind == "name":
+            if text in ("and", "or", "in"):
+                return text
+            if text == "not" and self.toks[self.i + 1].text == "in":
+                return "not in"
         return None
 
     def parse(self) -> Node:
