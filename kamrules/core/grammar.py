@@ -136,6 +136,7 @@ class Map:
     unknown_expected: str = ""  # default "one of <keys>"
     allow_none: bool = True  # False: null is a type error (a list item that must be a mapping)
     keys: Mapping[str, Field] = field(init=False, repr=False, compare=False)  # every accepted key → its field
+    needed: tuple[Field, ...] = field(init=False, repr=False, compare=False)  # the required fields, in order
 
     def __post_init__(self) -> None:
         keys: dict[str, Field] = {}
@@ -145,6 +146,7 @@ class Map:
             for alt in f.aliases:
                 keys.setdefault(alt, f)
         object.__setattr__(self, "keys", keys)
+        object.__setattr__(self, "needed", tuple(f for f in self.fields if f.required))
 
     def field(self, key: str) -> Field | None:
         f = self.keys.get(key)
@@ -440,6 +442,25 @@ def _fmt(template: str, ctx: Ctx, what: str, value: Any = None) -> str:
 
 
 def read(g: Grammar, node: Node, value: Any, path: YPath, ctx: Ctx) -> Any:
+    # by exact type first (an `is` per kind, where isinstance is a call): ~5,800 reads for the
+    # course's files; a subclass of a node kind is read by the isinstance chain below
+    while type(node) is Ref:
+        node = g.defs[node.name]
+    kind = type(node)
+    if kind is Friendly:  # first: an account export reads millions of these
+        return _friendly(node, value, path, ctx)  # type: ignore[arg-type]
+    if kind is Scalar:
+        return _scalar(node, value, path, ctx)  # type: ignore[arg-type]
+    if kind is Map:
+        return _map(g, node, value, path, ctx)  # type: ignore[arg-type]
+    if kind is Text:
+        return _text(node, value, path, ctx)  # type: ignore[arg-type]
+    if kind is Seq:
+        return _seq(g, node, value, path, ctx)  # type: ignore[arg-type]
+    return _read_any(g, node, value, path, ctx)
+
+
+def _read_any(g: Grammar, node: Node, value: Any, path: YPath, ctx: Ctx) -> Any:
     node = g.resolve(node)
     if isinstance(node, Friendly):  # first: an account export reads millions of these
         return _friendly(node, value, path, ctx)
@@ -462,9 +483,29 @@ def read(g: Grammar, node: Node, value: Any, path: YPath, ctx: Ctx) -> Any:
     raise TypeError(node)  # pragma: no cover - Ref is resolved above
 
 
+def _fine_text(node: Scalar, value: str) -> bool:
+    """Whether _scalar accepts this text as it is (then it returns it unchanged): a text or any
+    value, one of the choices if there are any, matching the pattern if there is one."""
+    return ((node.kind == "str" or node.kind == "any") and (not node.choices or value in node.choices)
+            and (not node.pattern or _fullmatch(node.pattern)(value) is not None))
+
+
+def _text_leaf(node: Node, value: str) -> Any:
+    """What reading a text value with this node gives when that cannot fail (a Scalar that
+    accepts it as it is; a Text), else None (read it)."""
+    kind = type(node)
+    if kind is Scalar:
+        return value if _fine_text(node, value) else None  # type: ignore[arg-type]
+    if kind is Text:
+        return BiText(zh=value, en=value)
+    return None
+
+
 def _scalar(node: Scalar, value: Any, path: YPath, ctx: Ctx) -> Any:
     if value is None:
         return None
+    if type(value) is str and _fine_text(node, value):
+        return value  # most values: what the checks below return for it
     ok = isinstance(value, (str, int, float, bool)) or (node.kind == "any" and not isinstance(value, (dict, list)))
     if node.kind in _SHAPES:
         ok = isinstance(value, _SHAPES[node.kind]) and not (node.kind in ("int", "number") and isinstance(value, bool))
@@ -482,11 +523,23 @@ def _scalar(node: Scalar, value: Any, path: YPath, ctx: Ctx) -> Any:
                   node.expected or "one of " + ", ".join(node.choices),
                   suggest(str(value), node.choices) or node.hint)
         return INVALID
-    if node.pattern and (text is None or not re.fullmatch(node.pattern, text)):
+    if node.pattern and (text is None or not _fullmatch(node.pattern)(text)):
         message = node.message or "{what} {value} is not valid"
         ctx.error(node.code or "value", _fmt(message, ctx, node.what, value), path, node.expected, node.hint)
         return INVALID
     return value
+
+
+_FULLMATCH: dict[str, Callable[[str], re.Match[str] | None]] = {}
+
+
+def _fullmatch(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    """`re.fullmatch(pattern, …)` without the re module's cache lookup per call (~1,300 calls for
+    the course's files). Compiled on first use, as re.fullmatch compiles it."""
+    f = _FULLMATCH.get(pattern)
+    if f is None:
+        f = _FULLMATCH[pattern] = re.compile(pattern).fullmatch
+    return f
 
 
 _SCALAR_MESSAGE = {"str": "{what} must be text", "int": "{what} must be a whole number",
@@ -530,8 +583,11 @@ def _map(g: Grammar, node: Map, value: Any, path: YPath, ctx: Ctx) -> Any:
     if node.owner is not None:
         inner = Ctx(ctx.doc, ctx.out, ctx.domain, node.owner(value))
     out: dict[str, Any] = {}
+    by_key = node.keys
     for k, v in value.items():
-        f = node.field(str(k))
+        f = by_key.get(k) if type(k) is str else None
+        if f is None:
+            f = node.field(str(k))
         if f is None:
             if node.closed:
                 keys = [f.key for f in node.fields]
@@ -547,12 +603,17 @@ def _map(g: Grammar, node: Map, value: Any, path: YPath, ctx: Ctx) -> Any:
             continue
         if f.key in out:  # the same field under two of its keys (its name and a label): the first counts
             continue
+        if type(v) is str:
+            # text where text is read (most values): what _scalar or _text returns for it, without
+            # read's dispatch and the path (a sixth of reading the course's files, callgrind)
+            leaf = _text_leaf(f.node, v)
+            if leaf is not None:
+                out[f.key] = leaf
+                continue
         out[f.key] = read(g, f.node, v, path + (k,), inner)
     if node.nonempty and not value:
         inner.error("missing", _fmt(node.nonempty, inner, node.what), path, node.expected)
-    for f in node.fields:
-        if not f.required:
-            continue  # (most fields) nothing to ask
+    for f in node.needed:  # the required fields (most fields have nothing to ask)
         given = value.get(f.key) is not None or (
             (f.aliases or node.fold_case) and any(v is not None and node.field(str(k)) is f for k, v in value.items()))
         if not given:
@@ -574,7 +635,7 @@ def _table(g: Grammar, node: Table, value: Any, path: YPath, ctx: Ctx) -> Any:
     for k, v in value.items():
         name = str(k)
         kp = path + (k,)
-        if key.pattern and (not re.fullmatch(key.pattern, name) or any(p.startswith("__") for p in name.split("."))):
+        if key.pattern and (not _fullmatch(key.pattern)(name) or any(p.startswith("__") for p in name.split("."))):
             ctx.error(key.code, f"'{name}' is not a valid {key.what} name", kp, key.expected, value=False)
             out[name] = INVALID
             continue
