@@ -370,6 +370,7 @@ class _Converter:
         self.visits = 0
         self.problems: list[Problem] = []
         self.constructor = yaml.constructor.SafeConstructor()
+        self.scalars: dict[tuple[str, str], Any] = {}  # (tag, text) → the value built for it
 
     def _loc(self, node: yaml.Node) -> Location:
         return Location(self.doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -407,6 +408,13 @@ class _Converter:
             return None
         if node.tag == _STR_TAG:
             return node.value  # what SafeConstructor builds for a string (its construct_scalar), without its bookkeeping
+        # an int, float, bool, null or timestamp is a function of its tag and text alone (the safe
+        # constructor reads nothing else of a scalar node), and immutable: each distinct one is
+        # built once (the course's files repeat a few hundred numbers and booleans ~1,000 times;
+        # construct_object costs ~10,000 instructions a call)
+        memo_key = (node.tag, node.value)
+        if memo_key in self.scalars:
+            return self.scalars[memo_key]
         try:
             value = self.constructor.construct_object(node)
         except (ValueError, yaml.constructor.ConstructorError, OverflowError) as e:
@@ -414,25 +422,22 @@ class _Converter:
             self._fail("yaml.value", f"'{node.value}' is not a valid {kind}: {e}", node, path,
                        "dates are written YYYY-MM-DD" if kind == "date" else "")
             return None
-        if isinstance(value, float) and not math.isfinite(value):
-            # Kept as-is; the typed stages reject NaN/Infinity with the fact's name.
-            return value
+        # (NaN and infinity are kept as they are: the typed stages reject them with the fact's name)
+        self.scalars[memo_key] = value
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        first_seen: dict[str, YamlMark] = {}
-        pairs = list(node.value)
-        skip: set[int] = set()
-        if node.flow_style:
+        pairs = node.value
+        if node.flow_style and len(pairs) > 1:  # (a number split at its comma needs two pairs)
             skip = self._split_numbers(pairs, path)
+            if skip:
+                pairs = [pair for i, pair in enumerate(pairs) if i not in skip]
         key_marks, value_marks = self.doc.key_marks, self.doc.value_marks
         # a string leaf (most values) is converted here, as convert() would, without the call:
         # a third of converting the course's files; anything else, or a leaf at a limit, goes there
         leaf_ok = len(path) < MAX_DEPTH
-        for i, (key_node, value_node) in enumerate(pairs):
-            if i in skip:
-                continue
+        for key_node, value_node in pairs:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self._fail("yaml.merge", "merge keys (<<) are not supported", key_node, path,
                            "write the keys out")
@@ -442,12 +447,14 @@ class _Converter:
                 continue
             key = str(key_node.value)
             kpath = path + (key,)
-            if key in out or key in first_seen:
+            if key in out:  # (every key read is in out, its mark under its path: the first one's)
+                first = key_marks[kpath]
+                line = first[0] if isinstance(first, tuple) else first.line + 1
                 self._fail("yaml.duplicate-key",
-                           f"duplicate key '{key}' (first defined on line {first_seen[key].line + 1})",
+                           f"duplicate key '{key}' (first defined on line {line})",
                            key_node, kpath, "YAML keeps only the last one; remove or rename one of them")
                 continue
-            first_seen[key] = key_marks[kpath] = key_node.start_mark
+            key_marks[kpath] = key_node.start_mark
             if leaf_ok and type(value_node) is _ScalarNode and value_node.tag == _STR_TAG and self.visits < MAX_NODES:
                 self.visits += 1
                 if kpath not in value_marks:
@@ -465,6 +472,9 @@ class _Converter:
         indexes of the pieces."""
         pieces: set[int] = set()
         for i, (key_node, value_node) in enumerate(pairs):
+            head = getattr(value_node, "value", None)
+            if type(head) is str and head and not _may_start_number(head[0]):
+                continue  # (most values: text) no call of _is_number_head and its pattern
             if i in pieces or not _is_number_head(value_node):
                 continue
             end = value_node.end_mark.index
@@ -502,8 +512,15 @@ class _Converter:
 
 
 _NUMBER_HEAD = re.compile(r"[-+]?[¥￥$]?\d{1,3}")
+_HEAD_START = "-+¥￥$"  # (see _may_start_number)
 _NUMBER_PIECE = re.compile(r"\d+(?:\.\d+)?[^\W\d_]*%?")  # 000, 000.5, 200万, 000元, 500k; 5 of 1,5
 _THOUSANDS_PIECE = re.compile(r"\d{3}(?:\.\d+)?[^\W\d_]*%?")  # a group of a thousands separator
+
+
+def _may_start_number(c: str) -> bool:
+    """Whether _NUMBER_HEAD can match text starting with c: a sign, a currency sign, or a decimal
+    digit (`\\d` is Unicode category Nd, what str.isdecimal is true for)."""
+    return c in _HEAD_START or c.isdecimal()
 
 
 def _is_number_head(node: yaml.Node) -> bool:
