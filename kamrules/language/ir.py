@@ -169,7 +169,25 @@ def refs(node: Node) -> Iterator[Ref]:
 
 
 def _refs(node: Node, out: list[Ref]) -> None:
-    # into a list rather than through nested generators: this runs for every literal traced
+    # into a list rather than through nested generators: this runs for every literal traced.
+    # The commonest nodes by exact type first (an `is` each, where each class pattern below is an
+    # isinstance): stratifying the course walks ~2,500 nodes, 13.6 M instructions with the class
+    # patterns alone (callgrind). Anything else, a subclass included, goes to the match.
+    kind = type(node)
+    if kind is Cmp or kind is Arith:
+        _refs(node.left, out)  # type: ignore[union-attr]
+        _refs(node.right, out)  # type: ignore[union-attr]
+        return
+    if kind is Ref:
+        if node.kind != "item":  # type: ignore[union-attr]
+            out.append(node)  # type: ignore[arg-type]
+        return
+    if kind is Const or kind is Truth:
+        return
+    if kind is And or kind is Or:
+        for item in node.items:  # type: ignore[union-attr]
+            _refs(item, out)
+        return
     match node:
         case Ref():
             if node.kind != "item":
