@@ -99,3 +99,16 @@ def test_the_parser_reads_to_its_end_token_only():
             assert e.pos <= len(src)
         else:  # pragma: no cover
             raise AssertionError(src)
+
+
+def test_strings_are_unescaped_as_re_sub_does_and_dunder_names_are_refused():
+    for body in ("plain", "a\\'b", "x\\\\y", "合同", "", "a\\nb"):
+        node = parse(f"name == '{body}'")
+        assert node.right.value == re.sub(r"\\(.)", r"\1", body)  # type: ignore[union-attr]
+    for src in ("__x > 1", "a.__class__ > 1", "a.b.__c == 1", "x__ > 1"):
+        try:
+            parse(src)
+        except ParseError as e:
+            assert "is not available" in e.message and src != "x__ > 1"
+        else:
+            assert src == "x__ > 1"

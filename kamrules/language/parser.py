@@ -228,7 +228,8 @@ class _Parser:
         return left
 
     def prefix(self) -> Node:
-        t = self.take()
+        t = self.toks[self.i]  # take(), without the call
+        self.i += 1
         if t.kind == "num":
             try:
                 value = parse_amount(t.text, allow_percent=True)
@@ -237,7 +238,9 @@ class _Parser:
             return Num(value, t.pos, t.text)
         if t.kind == "str":
             body = t.text[1:-1]
-            return Str(re.sub(r"\\(.)", r"\1", body), t.pos)
+            # (no backslash: nothing to unescape, and no call of re.sub, which finds its pattern in
+            # re's cache for every string)
+            return Str(re.sub(r"\\(.)", r"\1", body) if "\\" in body else body, t.pos)
         if t.kind == "op" and t.text == "(":
             inner = self.expr(0)
             self.expect(")")
@@ -265,12 +268,14 @@ class _Parser:
             if t.text in ("and", "or", "in"):
                 raise ParseError(f"'{t.text}' needs something on its left", t.pos)
             parts = [t.text]
-            while self.peek().text == "." and self.peek(1).kind == "name":
-                self.take()
-                parts.append(self.take().text)
-            if self.peek().text == ".":
-                raise ParseError("a name cannot end with '.'", self.peek().pos)
-            if any(p.startswith("__") for p in parts):
+            toks = self.toks
+            while toks[self.i].text == "." and toks[self.i + 1].kind == "name":
+                parts.append(toks[self.i + 1].text)
+                self.i += 2
+            if toks[self.i].text == ".":
+                raise ParseError("a name cannot end with '.'", toks[self.i].pos)
+            # (a part starting with "__" has "__" in it: one substring test for most names)
+            if ("__" in t.text or len(parts) > 1) and any(p.startswith("__") for p in parts):
                 # refused by name, whole: 'revenue.__class__.__bases__', '__import__'
                 raise ParseError(f"'{'.'.join(parts)}' is not available", t.pos,
                                  hint="names starting with '__' never are: conditions read facts only")
