@@ -53,7 +53,7 @@ class Checker:
     def name(self, node: ast.Name) -> ir.Term:
         parts = node.parts
         dotted = node.dotted
-        if any(p.startswith("__") for p in parts):
+        if "__" in dotted and any(p.startswith("__") for p in parts):  # (a "__" part has "__" in it)
             raise _err(f"'{dotted}' is not available", node, "names starting with '__' never are")
         if parts[0] == "params":
             if len(parts) != 2:
@@ -77,6 +77,8 @@ class Checker:
 
     # -- terms
     def term(self, node: ast.Node) -> ir.Term:
+        if type(node) is ast.Name:  # the commonest term first, by exact type (an isinstance is a call)
+            return self.name(node)
         if isinstance(node, ast.Num):
             return ir.Const(node.value, "percent" if node.text.endswith("%") else "number")
         if isinstance(node, ast.Str):
@@ -229,6 +231,8 @@ class Checker:
 
     def enum_word(self, left: ir.Term, right: ir.Term, node: ast.Node) -> ir.Term:
         """A string compared with an enum must be one of its values: it becomes that value."""
+        if left.type != "enum" or right.type != "string":
+            return right  # (the case's guard, asked first: most comparisons; a match of two classes costs more)
         match left, right:
             case ir.Ref(), ir.Const() if left.type == "enum" and right.type == "string":
                 if right.value not in left.values:
@@ -240,11 +244,12 @@ class Checker:
 
     def unify(self, left: ir.Term, right: ir.Term, node: ast.Binary) -> tuple[ir.Term, ir.Term]:
         lt, rt = left.type, right.type
-        match left, right:
-            case _, ir.Const() if lt == "date" and rt == "string":
-                return left, ir.Const(self.date(right.value, node.right), "date")
-            case ir.Const(), _ if rt == "date" and lt == "string":
-                return ir.Const(self.date(left.value, node.left), "date"), right
+        if lt == "date" or rt == "date":  # (both cases' guards need a date: most comparisons skip the match)
+            match left, right:
+                case _, ir.Const() if lt == "date" and rt == "string":
+                    return left, ir.Const(self.date(right.value, node.right), "date")
+                case ir.Const(), _ if rt == "date" and lt == "string":
+                    return ir.Const(self.date(left.value, node.left), "date"), right
         if lt in NUMERIC_TYPES and rt in NUMERIC_TYPES:
             if {lt, rt} == {"money", "percent"}:
                 raise _err(f"'{ir.show(left)}' ({lt}) is compared with '{ir.show(right)}' ({rt})", node,
