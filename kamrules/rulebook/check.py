@@ -292,8 +292,16 @@ def digest(book: Rulebook) -> str:
             out: dict[str, Any] = {}
             for k in names:
                 v = getattr(x, k)
-                out[k] = v if type(v) in scalars else clean(v)
+                tv = type(v)
+                if tv in scalars:
+                    out[k] = v
+                elif tv is tuple:  # (a third of the values: pairs, lists of words, most of them empty)
+                    out[k] = [w if type(w) in scalars else clean(w) for w in v] if v else []
+                else:
+                    out[k] = clean(v)
             return out
+        if t is tuple or t is list:
+            return [v if type(v) in scalars else clean(v) for v in x]
         if isinstance(x, dict):
             out = {str(k): v if type(v) in scalars else clean(v) for k, v in sorted(x.items())}
             return out if all(type(k) is str for k in x) else dict(sorted(out.items()))
