@@ -26,12 +26,14 @@ render calls); kamrules never streams templates.
 """
 from __future__ import annotations
 
+import dataclasses
 import marshal
 import re
 import sys
 import threading
 import time
 import types
+from collections import abc, deque
 from functools import partial
 from itertools import compress, repeat
 from string import Formatter
@@ -410,6 +412,18 @@ class _BoundedCodeGenerator(CodeGenerator):
         super().visit_Name(node, frame)
 
 
+# Objects Jinja's sandbox judges by their class (is_internal_attribute, modifies_known_mutable):
+# a record of one of these kinds is never read past its checks (BoundedEnvironment.read_records)
+_CHECKED_KINDS = (types.FunctionType, types.MethodType, type, types.CodeType, types.TracebackType, types.FrameType,
+                  types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType, abc.MutableSet,
+                  abc.MutableMapping, abc.MutableSequence, deque)
+# Values the sandbox hands out wrapped (`str.format`, wrap_str_format): never read past its checks
+_METHODS = (types.MethodType, types.BuiltinMethodType)
+# The names a dict answers as attributes (`ui.items` is the method): any other name, Jinja's
+# getattr reads as a key (`ui.sep` is `ui["sep"]`)
+_DICT_ATTRIBUTES = frozenset(dir({}))
+_UNSEEN: frozenset[str] = frozenset({"(a record class not yet looked at)"})
+
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _DIGITS = re.compile(r"\d+")
 
@@ -444,6 +458,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         super().__init__(**options)
         self.limits = limits
         self._local = threading.local()
+        self._records: dict[type, frozenset[str]] = {}  # read_records
         self.globals.pop("lipsum", None)  # lipsum(n=10**9): text without bound, and no use here
         self.globals["range"] = self._range
         self.filters.pop("random", None)  # output must be deterministic
@@ -609,6 +624,48 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             raise TemplateSyntaxError("the template is nested too deeply to compile", 1, name, filename) from None
 
     # ------------------------------------------------------------------ sandbox hooks
+
+    def read_records(self, classes: Iterable[type]) -> None:
+        """Dataclasses whose fields templates read as plain data (the playbook context): `x.field`
+        of an instance of exactly such a class is read without asking the sandbox's checks, whose
+        answer is known — the field's value, as SandboxedEnvironment.getattr gives it: a field name
+        does not start with `_`, the class is none of the kinds the sandbox judges by class
+        (functions, types, frames, generators, mutable collections: _CHECKED_KINDS), and a value
+        the sandbox would wrap (a method) still goes through it. Any other attribute or object
+        is read by Jinja's getattr. A class is looked at when a template first reads one (the
+        class checks cost what the sandbox's own first read of it costs)."""
+        self._records.update(dict.fromkeys(classes, _UNSEEN))
+
+    def _record_fields(self, cls: type) -> frozenset[str]:
+        names: frozenset[str] = frozenset()
+        if dataclasses.is_dataclass(cls) and not issubclass(cls, _CHECKED_KINDS):
+            names = frozenset(f.name for f in dataclasses.fields(cls) if not f.name.startswith("_"))
+        self._records[cls] = names
+        return names
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """Jinja's sandboxed `obj.attribute`, answered directly where its answer is known: a key of
+        a dict that is not a dict attribute (`ui.sep`: Jinja's fallback to `obj[attribute]` after
+        an AttributeError raised and caught), and a field of a record class (read_records). The
+        Markdown playbook reads ~1,400 attributes a render, each through ~10 checks (callgrind:
+        rendering it 41.3 → 18.6 M instructions)."""
+        kind = type(obj)
+        if kind is dict:
+            if type(attribute) is str and attribute not in _DICT_ATTRIBUTES:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    return self.undefined(obj=obj, name=attribute)
+        else:
+            names = self._records.get(kind)
+            if names is not None:
+                if names is _UNSEEN:
+                    names = self._record_fields(kind)
+                if attribute in names:
+                    value = getattr(obj, attribute)
+                    if not isinstance(value, _METHODS):
+                        return value
+        return super().getattr(obj, attribute)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         budget = self.budget()
