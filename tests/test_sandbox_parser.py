@@ -38,6 +38,9 @@ def _same(source: str, env: Any = None) -> Any:
     env = env or environment()
     ours = _parsed(env, source, False)
     assert ours == _parsed(env, source, True)
+    if isinstance(ours, list):  # and every node has the environment, as Jinja's set_environment gives it
+        tree = env.parse(source)
+        assert all(n.environment is env for n in [tree, *nodes.Node.find_all(tree, nodes.Node)])
     return ours
 
 
@@ -74,6 +77,7 @@ def test_every_course_message() -> None:
     "{% set z = x.y %}{{ z }}", "{% set a, b = x.y, z %}", "{% macro m(a=x.y) %}{{ a }}{% endmacro %}",
     "{% with a = x.y %}{{ a }}{% endwith %}", "{% include x.y %}", "{% extends x.y %}", "{% call m(x.y) %}{% endcall %}",
     "{% filter upper %}{{ x.y }}{% endfilter %}", "{{ x.y }", "{% if x.y }}", "{{ x.y %}", "{{ -x.y }}", "{{ x|y.z }}",
+    '{% from "m.j2" import a, b as c %}{{ a(x.y) }}', '{% import "m.j2" as m %}{{ m.a }}', "{{ {'k': [x, (y, z)]} }}",
 ])
 def test_expressions_and_their_errors(source: str) -> None:
     _same(source)
