@@ -247,3 +247,25 @@ def test_remembered_children_and_searches_are_jinjas(name: str) -> None:
         for kind in kinds:
             assert list(node.find_all(kind)) == list(reference.find_all(kind))
         assert ("find_all" in vars(node)) == (type(node) in sandbox._SEARCHED)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "playbooks").glob("*.j2")))
+def test_dependencies_collected_on_the_walk_are_jinjas(name: str) -> None:
+    """The filter and test names _bound_and_remember collects for the template's body and each
+    block's body are what Jinja's DependencyFinderVisitor finds under that body (blocks not looked
+    into), on the bounded tree (with the loops' `_kam_iter`)."""
+    env = environment()
+    source = (ROOT / "playbooks" / name).read_text(encoding="utf-8")
+    tree = env.parse(source)
+    deps: dict[int, Any] = {}
+    sandbox._bound_and_remember(tree, sandbox._Bounder(env, {}, {}), deps)
+    bodies = [tree.body, *(b.body for b in tree.find_all(jinja2_nodes.Block))]
+    assert len(deps) == len(bodies)
+    for body in bodies:
+        from jinja2.compiler import DependencyFinderVisitor
+
+        visitor = DependencyFinderVisitor()
+        for node in body:
+            visitor.visit(node)
+        assert deps[id(body)] == (visitor.filters, visitor.tests)
+    assert any(filters for filters, _ in deps.values()) == ("{% for" in source or "|" in source)

@@ -170,7 +170,8 @@ class _Bounder(NodeTransformer):
         node.iter = self._wrap(node.iter, _ITER)  # type: ignore[arg-type]  # the iterable stays an Expr
 
 
-def _bound_and_remember(root: nodes.Node, bounder: _Bounder) -> None:
+def _bound_and_remember(root: nodes.Node, bounder: _Bounder,
+                        deps: dict[int, tuple[set[str], set[str]]] | None = None) -> None:
     """_Bounder's transform, and each node remembering its children, in one walk down the tree.
 
     Jinja's code generator walks subtrees again and again (the symbols of every frame, the
@@ -196,22 +197,42 @@ def _bound_and_remember(root: nodes.Node, bounder: _Bounder) -> None:
     Where such a subtree ends is read when a marker pushed under its children comes off the stack,
     and a node without children shares one answer: giving all ~1,400 nodes a `find_all` and a
     `functools.partial` each cost more than the walk itself (callgrind: 26.1 → 14.9 M
-    instructions for the playbook)."""
+    instructions for the playbook).
+
+    `deps` gets, for the template's body and each block's body (by the list's id, as Jinja's
+    code generator passes them to pull_dependencies), the filter and test names under it, not
+    looking into inner blocks: what _dependencies finds by a walk of its own per body (5.3 M
+    instructions for the playbook), collected on this walk (the block a node is in changes when a
+    block's marker, pushed under its children, comes off the stack)."""
     output, loop, node_class, end_of = nodes.Output, nodes.For, nodes.Node, tuple
+    block, filter_, test = nodes.Block, nodes.Filter, nodes.Test
     searched = _SEARCHED
     order: list[nodes.Node] = []  # every node, in the order Node.find_all visits them (depth first)
+    current: tuple[set[str], set[str]] = (set(), set())  # the filters and tests of the body being walked
+    if deps is not None and type(root) is nodes.Template:
+        deps[id(root.body)] = current
     stack: list[Any] = [root]
     while stack:
         node = stack.pop()
         kind = type(node)  # exactly as NodeTransformer dispatches: by the class's own name
-        if kind is end_of:  # (node, start): the node's descendants are order[start:] so far
-            top, start = node
+        if kind is end_of:
+            if node[0] is None:  # (None, outer): the end of a block, the body around it goes on
+                current = node[1]
+                continue
+            top, start = node  # (node, start): the node's descendants are order[start:] so far
             top.find_all = partial(_find_all, order, start, len(order))
             continue
         if kind is output:
             bounder.mark_output(node)
         elif kind is loop:
             bounder.wrap_loop(node)
+        elif kind is filter_:
+            current[0].add(node.name)
+        elif kind is test:
+            current[1].add(node.name)
+        elif kind is block and deps is not None:
+            stack.append((None, current))
+            current = deps[id(node.body)] = (set(), set())
         # Node.iter_child_nodes() without its two generator layers: the nodes among the fields
         # that are set, a list field's nodes in their order
         kids: list[nodes.Node] = []
@@ -284,8 +305,9 @@ class _BoundedCodeGenerator(CodeGenerator):
         self._extra: dict[int, int] = {}  # an Output's last value → its static characters (_Bounder)
         self._written: set[int] = set()  # Outputs' Getattr values that visit_Getattr writes whole
         bounder = _Bounder(self.environment, self._static, self._extra)  # the tree lives until the code is generated
+        self._deps: dict[int, tuple[set[str], set[str]]] = {}  # body list → its filters and tests
         if self.remember_children:
-            _bound_and_remember(node, bounder)
+            _bound_and_remember(node, bounder, self._deps)
         else:
             bounder.visit(node)
         super().visit_Template(node, frame)
@@ -347,8 +369,10 @@ class _BoundedCodeGenerator(CodeGenerator):
         by a try/except that defines a function raising TemplateRuntimeError when it is missing
         (25 of those in the playbook's code: ~4 % of compiling it). The same names, the same
         error at the same moment (a missing filter inside an `if` fails when it is called). The
-        names are found as DependencyFinderVisitor finds them, without its visitor dispatch."""
-        filters, tests = _dependencies(nodes)
+        names are found as DependencyFinderVisitor finds them, without its visitor dispatch: on
+        the walk of _bound_and_remember for the template's and the blocks' bodies."""
+        found = self._deps.get(id(nodes))
+        filters, tests = found if found is not None else _dependencies(nodes)
         for id_map, names, dependency in ((self.filters, filters, "filters"), (self.tests, tests, "tests")):
             for name in sorted(names):
                 if name not in id_map:
