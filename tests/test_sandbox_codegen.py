@@ -223,3 +223,49 @@ def test_static_text_is_merged_in_the_playbook() -> None:
     finally:
         sandbox._Bounder.merge_static = True
     assert merged.count("environment._static(") * 3 < marked.count("environment._static(")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "playbooks").glob("*.j2")))
+def test_remembered_children_and_searches_are_jinjas(name: str) -> None:
+    """After _bound_and_remember, every node of every built-in template lists its children, and
+    finds its descendants of each node type, as Jinja's own Node methods do on a second copy of
+    the tree given the same bounds by _Bounder's transform (Jinja's nodes compare by their
+    fields), whether the node was given a remembered `find_all` (the searched classes) or not."""
+    env = environment()
+    source = (ROOT / "playbooks" / name).read_text(encoding="utf-8")
+    tree, plain = env.parse(source), env.parse(source)
+    sandbox._bound_and_remember(tree, sandbox._Bounder(env, {}, {}))
+    sandbox._Bounder(env, {}, {}).visit(plain)
+    ours, jinjas = [tree, *tree.find_all(jinja2_nodes.Node)], [plain, *plain.find_all(jinja2_nodes.Node)]
+    assert ours == jinjas and len(ours) > 10
+    kinds = {type(n) for n in jinjas} | {jinja2_nodes.Node, jinja2_nodes.Expr, jinja2_nodes.Stmt}
+    for node, reference in zip(ours, jinjas):
+        assert list(node.iter_child_nodes()) == list(reference.iter_child_nodes())
+        for only in (("body",), ("iter",), ("nodes",)):
+            assert list(node.iter_child_nodes(only=only)) == list(reference.iter_child_nodes(only=only))
+        assert list(node.iter_child_nodes(exclude=("call",))) == list(reference.iter_child_nodes(exclude=("call",)))
+        for kind in kinds:
+            assert list(node.find_all(kind)) == list(reference.find_all(kind))
+        assert ("find_all" in vars(node)) == (type(node) in sandbox._SEARCHED)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "playbooks").glob("*.j2")))
+def test_dependencies_collected_on_the_walk_are_jinjas(name: str) -> None:
+    """The filter and test names _bound_and_remember collects for the template's body and each
+    block's body are what Jinja's DependencyFinderVisitor finds under that body (blocks not looked
+    into), on the bounded tree (with the loops' `_kam_iter`)."""
+    env = environment()
+    source = (ROOT / "playbooks" / name).read_text(encoding="utf-8")
+    tree = env.parse(source)
+    deps: dict[int, Any] = {}
+    sandbox._bound_and_remember(tree, sandbox._Bounder(env, {}, {}), deps)
+    bodies = [tree.body, *(b.body for b in tree.find_all(jinja2_nodes.Block))]
+    assert len(deps) == len(bodies)
+    for body in bodies:
+        from jinja2.compiler import DependencyFinderVisitor
+
+        visitor = DependencyFinderVisitor()
+        for node in body:
+            visitor.visit(node)
+        assert deps[id(body)] == (visitor.filters, visitor.tests)
+    assert any(filters for filters, _ in deps.values()) == ("{% for" in source or "|" in source)

@@ -17,7 +17,7 @@ from jinja2 import ChoiceLoader, PrefixLoader, StrictUndefined, TemplateError
 from jinja2.exceptions import SecurityError
 
 from kamrules import __version__
-from kamrules.advice import partial, plan
+from kamrules.advice import contextmodel, partial, plan
 from kamrules.advice.context import context
 from kamrules.advice.model import Advice, Because, Finding
 from kamrules.core import textsafe
@@ -51,6 +51,7 @@ def environment(folders: Iterable[TemplateFolder] = ()) -> BoundedEnvironment:
     bcc = SignedBytecodeCache() if cache.cache_path() is not None else None
     env = BoundedEnvironment(limits=PLAYBOOK, loader=loader, undefined=StrictUndefined, autoescape=False,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, bytecode_cache=bcc)
+    env.read_records(contextmodel.TYPES)  # the context's fields are read as plain data
     env.filters["pct"] = lambda x: "—" if x is None else format_percent(float(x))
     env.filters["num"] = lambda x: "—" if x is None else format_number(float(x))
     return env

@@ -26,12 +26,14 @@ render calls); kamrules never streams templates.
 """
 from __future__ import annotations
 
+import dataclasses
 import marshal
 import re
 import sys
 import threading
 import time
 import types
+from collections import abc, deque
 from functools import partial
 from itertools import compress, repeat
 from string import Formatter
@@ -42,6 +44,7 @@ from jinja2 import nodes, pass_context
 from jinja2.bccache import BytecodeCache, Bucket
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.idtracking import VAR_LOAD_PARAMETER
+from jinja2.parser import Parser
 from jinja2.exceptions import SecurityError, TemplateRuntimeError, TemplateSyntaxError
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -122,7 +125,11 @@ class _Bounder(NodeTransformer):
 
     def _wrap(self, node: nodes.Expr, name: str, *args: nodes.Expr) -> nodes.Filter:
         f = nodes.Filter(node, name, list(args), [], None, None, lineno=node.lineno)
-        f.set_environment(self.env)
+        # the new node only: the parser gave every node of the tree this environment already
+        # (set_environment walks the whole subtree again, with Jinja's generic child listing)
+        f.environment = self.env
+        for a in args:
+            a.set_environment(self.env)
         return f
 
     def visit_Output(self, node: nodes.Output) -> nodes.Node:
@@ -136,7 +143,14 @@ class _Bounder(NodeTransformer):
         return node
 
     def mark_output(self, node: nodes.Output) -> None:
-        static = sum(len(c.data) for c in node.nodes if isinstance(c, nodes.TemplateData))
+        # one pass over the Output's children: its static characters and its last value (Jinja has
+        # no subclass of TemplateData: a class test is isinstance's answer)
+        static, last, data = 0, None, nodes.TemplateData
+        for c in node.nodes:
+            if type(c) is data:
+                static += len(c.data)
+            else:
+                last = c
         if static:
             lineno = node.nodes[-1].lineno if node.nodes else node.lineno
             # The static text is counted with the Output's last value when that value is on the
@@ -144,7 +158,6 @@ class _Bounder(NodeTransformer):
             # budget sees the same total at the same point and a limit is reported at the same line
             # and with the same message; a marker is one call more in the generated code (128 in
             # the Markdown playbook's: ≈ 6 M instructions of Python's compile alone).
-            last = next((c for c in reversed(node.nodes) if type(c) is not nodes.TemplateData), None)
             if self.merge_static and last is not None and last.lineno == lineno:
                 self.extra[id(last)] = static
                 return
@@ -157,7 +170,8 @@ class _Bounder(NodeTransformer):
         node.iter = self._wrap(node.iter, _ITER)  # type: ignore[arg-type]  # the iterable stays an Expr
 
 
-def _bound_and_remember(root: nodes.Node, bounder: _Bounder) -> None:
+def _bound_and_remember(root: nodes.Node, bounder: _Bounder,
+                        deps: dict[int, tuple[set[str], set[str]]] | None = None) -> None:
     """_Bounder's transform, and each node remembering its children, in one walk down the tree.
 
     Jinja's code generator walks subtrees again and again (the symbols of every frame, the
@@ -175,19 +189,50 @@ def _bound_and_remember(root: nodes.Node, bounder: _Bounder) -> None:
     generic field-by-field machinery): an Output or a For is changed before its children are
     listed, and neither change puts an Output or a For where the other looks (an Output's children
     and a loop's iterable are expressions), so changing them on the way down, or on the way up as
-    `_Bounder.visit` does, gives the same tree."""
-    output, loop, node_class = nodes.Output, nodes.For, nodes.Node
+    `_Bounder.visit` does, gives the same tree.
+
+    `find_all` is answered from the list for the nodes Jinja's code generator searches (the
+    template, each loop, each assignment: _SEARCHED), ~90 of the playbook's ~1,400 nodes; any
+    other node searches as Jinja does, through the children it remembers, with the same answer.
+    Where such a subtree ends is read when a marker pushed under its children comes off the stack,
+    and a node without children shares one answer: giving all ~1,400 nodes a `find_all` and a
+    `functools.partial` each cost more than the walk itself (callgrind: 26.1 → 14.9 M
+    instructions for the playbook).
+
+    `deps` gets, for the template's body and each block's body (by the list's id, as Jinja's
+    code generator passes them to pull_dependencies), the filter and test names under it, not
+    looking into inner blocks: what _dependencies finds by a walk of its own per body (5.3 M
+    instructions for the playbook), collected on this walk (the block a node is in changes when a
+    block's marker, pushed under its children, comes off the stack)."""
+    output, loop, node_class, end_of = nodes.Output, nodes.For, nodes.Node, tuple
+    block, filter_, test = nodes.Block, nodes.Filter, nodes.Test
+    searched = _SEARCHED
     order: list[nodes.Node] = []  # every node, in the order Node.find_all visits them (depth first)
-    last_kid: list[nodes.Node | None] = []
-    index: dict[int, int] = {}
-    stack = [root]
+    current: tuple[set[str], set[str]] = (set(), set())  # the filters and tests of the body being walked
+    if deps is not None and type(root) is nodes.Template:
+        deps[id(root.body)] = current
+    stack: list[Any] = [root]
     while stack:
         node = stack.pop()
         kind = type(node)  # exactly as NodeTransformer dispatches: by the class's own name
+        if kind is end_of:
+            if node[0] is None:  # (None, outer): the end of a block, the body around it goes on
+                current = node[1]
+                continue
+            top, start = node  # (node, start): the node's descendants are order[start:] so far
+            top.find_all = partial(_find_all, order, start, len(order))
+            continue
         if kind is output:
-            bounder.mark_output(node)  # type: ignore[arg-type]
+            bounder.mark_output(node)
         elif kind is loop:
-            bounder.wrap_loop(node)  # type: ignore[arg-type]
+            bounder.wrap_loop(node)
+        elif kind is filter_:
+            current[0].add(node.name)
+        elif kind is test:
+            current[1].add(node.name)
+        elif kind is block and deps is not None:
+            stack.append((None, current))
+            current = deps[id(node.body)] = (set(), set())
         # Node.iter_child_nodes() without its two generator layers: the nodes among the fields
         # that are set, a list field's nodes in their order
         kids: list[nodes.Node] = []
@@ -197,17 +242,21 @@ def _bound_and_remember(root: nodes.Node, bounder: _Bounder) -> None:
                 kids.extend(n for n in item if isinstance(n, node_class))
             elif isinstance(item, node_class):
                 kids.append(item)
-        node.iter_child_nodes = partial(_child_nodes, node, tuple(kids))  # type: ignore[method-assign]
-        index[id(node)] = len(order)
         order.append(node)
-        last_kid.append(kids[-1] if kids else None)
-        stack.extend(reversed(kids))
-    # a node's descendants are the slice of `order` after it, up to the end of its last child's
-    ends = [0] * len(order)
-    for i in range(len(order) - 1, -1, -1):
-        kid = last_kid[i]
-        end = ends[i] = i + 1 if kid is None else ends[index[id(kid)]]
-        order[i].find_all = partial(_find_all, order, i + 1, end)  # type: ignore[method-assign]
+        if kids:
+            node.iter_child_nodes = partial(_child_nodes, node, tuple(kids))
+            if kind in searched:
+                stack.append((node, len(order)))
+            stack.extend(reversed(kids))
+        else:
+            node.iter_child_nodes = _no_child_nodes
+            if kind in searched:
+                node.find_all = _no_child_nodes
+
+
+# The node classes whose descendants Jinja 3.1's code generator searches (`find_all`, `find`):
+# the template (blocks, imports, extends), a loop (blocks, names) and an assignment (namespace refs)
+_SEARCHED = frozenset({nodes.Template, nodes.For, nodes.Assign})
 
 
 def _dependencies(roots: Iterable[nodes.Node]) -> tuple[set[str], set[str]]:
@@ -237,6 +286,11 @@ def _child_nodes(node: nodes.Node, kids: tuple[nodes.Node, ...], exclude: Any = 
     return nodes.Node.iter_child_nodes(node, exclude, only)
 
 
+def _no_child_nodes(*unused: Any, **unused_too: Any) -> Iterator[Any]:
+    """The children (or descendants of any type) of a node that has none, whatever is asked."""
+    return iter(())
+
+
 def _find_all(order: list[nodes.Node], start: int, end: int, node_type: Any) -> Iterator[Any]:
     """The node's descendants are order[start:end]; those of the type, lazily, in C."""
     below = order[start:end]
@@ -251,8 +305,9 @@ class _BoundedCodeGenerator(CodeGenerator):
         self._extra: dict[int, int] = {}  # an Output's last value → its static characters (_Bounder)
         self._written: set[int] = set()  # Outputs' Getattr values that visit_Getattr writes whole
         bounder = _Bounder(self.environment, self._static, self._extra)  # the tree lives until the code is generated
+        self._deps: dict[int, tuple[set[str], set[str]]] = {}  # body list → its filters and tests
         if self.remember_children:
-            _bound_and_remember(node, bounder)
+            _bound_and_remember(node, bounder, self._deps)
         else:
             bounder.visit(node)
         super().visit_Template(node, frame)
@@ -314,8 +369,10 @@ class _BoundedCodeGenerator(CodeGenerator):
         by a try/except that defines a function raising TemplateRuntimeError when it is missing
         (25 of those in the playbook's code: ~4 % of compiling it). The same names, the same
         error at the same moment (a missing filter inside an `if` fails when it is called). The
-        names are found as DependencyFinderVisitor finds them, without its visitor dispatch."""
-        filters, tests = _dependencies(nodes)
+        names are found as DependencyFinderVisitor finds them, without its visitor dispatch: on
+        the walk of _bound_and_remember for the template's and the blocks' bodies."""
+        found = self._deps.get(id(nodes))
+        filters, tests = found if found is not None else _dependencies(nodes)
         for id_map, names, dependency in ((self.filters, filters, "filters"), (self.tests, tests, "tests")):
             for name in sorted(names):
                 if name not in id_map:
@@ -380,8 +437,91 @@ class _BoundedCodeGenerator(CodeGenerator):
         super().visit_Name(node, frame)
 
 
+# Objects Jinja's sandbox judges by their class (is_internal_attribute, modifies_known_mutable):
+# a record of one of these kinds is never read past its checks (BoundedEnvironment.read_records)
+_CHECKED_KINDS = (types.FunctionType, types.MethodType, type, types.CodeType, types.TracebackType, types.FrameType,
+                  types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType, abc.MutableSet,
+                  abc.MutableMapping, abc.MutableSequence, deque)
+# Values the sandbox hands out wrapped (`str.format`, wrap_str_format): never read past its checks
+_METHODS = (types.MethodType, types.BuiltinMethodType)
+# The names a dict answers as attributes (`ui.items` is the method): any other name, Jinja's
+# getattr reads as a key (`ui.sep` is `ui["sep"]`)
+_DICT_ATTRIBUTES = frozenset(dir({}))
+_UNSEEN: frozenset[str] = frozenset({"(a record class not yet looked at)"})
+
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _DIGITS = re.compile(r"\d+")
+
+
+# Names Jinja's parser reads as something other than a variable where an expression starts
+# (`not x`, the constants true/false/none)
+_NOT_A_VARIABLE = frozenset({"not", "true", "false", "True", "False", "none", "None"})
+# Tokens that no level of Jinja's expression grammar continues with (no operator, filter, test,
+# call, subscript or condition): an expression followed by one of them ends there
+_EXPRESSION_ENDS = frozenset({"variable_end", "block_end", "comma", "rparen", "rbracket"})
+
+
+class _BoundedParser(Parser):
+    """Jinja's parser, with its commonest expression read directly: a variable or a dotted
+    attribute chain (`f.title`, `ui.sep`, `loop.index`) that ends the expression (`}}`, `%}`, `,`,
+    `)`, `]`). Jinja parses every expression through its 13 levels of precedence (condition, or,
+    and, not, comparison, sum, concatenation, product, power, unary, primary, postfix, filters),
+    each testing the next token for its operator: ~260 of the Markdown playbook's expressions are
+    such chains (callgrind: parsing it 137.2 → 128.7 M instructions). The nodes built are those
+    Jinja builds (Name, Getattr; the same line numbers: tests/test_sandbox_parser.py compares
+    the trees of every built-in template and of generated templates), and anything else — an
+    operator, a filter, a call, a subscript, a keyword — is handed back to Jinja's parser with the
+    tokens read pushed back into the stream, so it parses, or fails, as before."""
+
+    def parse(self) -> nodes.Template:
+        """Jinja's: the template's statements under a Template node, every node given the
+        environment. Jinja's set_environment reaches each node through a deque and two generator
+        layers (iter_child_nodes over iter_fields): ~14 M instructions for the Markdown playbook's
+        ~1,400 nodes; this walk of the same fields gives the same nodes the environment in ~7 M
+        (tests/test_sandbox_parser.py checks every node of every built-in template has it)."""
+        result = nodes.Template(self.subparse(), lineno=1)
+        environment, node_class = self.environment, nodes.Node
+        stack: list[Any] = [result]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, node_class):  # a list field may hold other values (import names)
+                node.environment = environment
+                for name in node.fields:
+                    item = getattr(node, name, None)
+                    if isinstance(item, list):
+                        stack.extend(item)
+                    elif isinstance(item, node_class):
+                        stack.append(item)
+        return result
+
+    def parse_expression(self, with_condexpr: bool = True) -> nodes.Expr:
+        stream = self.stream
+        first = stream.current
+        if first.type != "name" or first.value in _NOT_A_VARIABLE:
+            return super().parse_expression(with_condexpr)
+        taken = [first]  # the tokens read, to push back if this is not such a chain
+        next(stream)
+        node: nodes.Expr = nodes.Name(first.value, "load", lineno=first.lineno)
+        while stream.current.type == "dot":
+            dot = next(stream)
+            attr = stream.current
+            taken.append(dot)
+            if attr.type != "name":  # `x.0`, or an error: Jinja's to read
+                break
+            taken.append(attr)
+            next(stream)
+            node = nodes.Getattr(node, attr.value, "load", lineno=dot.lineno)
+        else:
+            if stream.current.type in _EXPRESSION_ENDS:
+                return node
+        # Not such a chain: the stream back as it was. A stream holds at most one pushed token
+        # (TokenStream.look's), and at least one was read since: none is pending, so the tokens
+        # pushed come next, in their order, then the rest of the template.
+        rest = stream.current
+        stream.current = first
+        for token in (*taken[1:], rest):
+            stream.push(token)
+        return super().parse_expression(with_condexpr)
 
 
 # _BoundedCodeGenerator counts what a template writes through these methods of Jinja's code
@@ -414,6 +554,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         super().__init__(**options)
         self.limits = limits
         self._local = threading.local()
+        self._records: dict[type, frozenset[str]] = {}  # read_records
         self.globals.pop("lipsum", None)  # lipsum(n=10**9): text without bound, and no use here
         self.globals["range"] = self._range
         self.filters.pop("random", None)  # output must be deterministic
@@ -569,6 +710,10 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self._check_nesting()
         return super().select_template(names, parent, globals)
 
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """Jinja's, with its parser's commonest expression read directly (_BoundedParser)."""
+        return _BoundedParser(self, source, name, filename).parse()
+
     def compile(self, source: Any, name: str | None = None, filename: str | None = None,
                 raw: bool = False, defer_init: bool = False) -> Any:
         try:
@@ -579,6 +724,48 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             raise TemplateSyntaxError("the template is nested too deeply to compile", 1, name, filename) from None
 
     # ------------------------------------------------------------------ sandbox hooks
+
+    def read_records(self, classes: Iterable[type]) -> None:
+        """Dataclasses whose fields templates read as plain data (the playbook context): `x.field`
+        of an instance of exactly such a class is read without asking the sandbox's checks, whose
+        answer is known — the field's value, as SandboxedEnvironment.getattr gives it: a field name
+        does not start with `_`, the class is none of the kinds the sandbox judges by class
+        (functions, types, frames, generators, mutable collections: _CHECKED_KINDS), and a value
+        the sandbox would wrap (a method) still goes through it. Any other attribute or object
+        is read by Jinja's getattr. A class is looked at when a template first reads one (the
+        class checks cost what the sandbox's own first read of it costs)."""
+        self._records.update(dict.fromkeys(classes, _UNSEEN))
+
+    def _record_fields(self, cls: type) -> frozenset[str]:
+        names: frozenset[str] = frozenset()
+        if dataclasses.is_dataclass(cls) and not issubclass(cls, _CHECKED_KINDS):
+            names = frozenset(f.name for f in dataclasses.fields(cls) if not f.name.startswith("_"))
+        self._records[cls] = names
+        return names
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """Jinja's sandboxed `obj.attribute`, answered directly where its answer is known: a key of
+        a dict that is not a dict attribute (`ui.sep`: Jinja's fallback to `obj[attribute]` after
+        an AttributeError raised and caught), and a field of a record class (read_records). The
+        Markdown playbook reads ~1,400 attributes a render, each through ~10 checks (callgrind:
+        rendering it 41.3 → 18.6 M instructions)."""
+        kind = type(obj)
+        if kind is dict:
+            if type(attribute) is str and attribute not in _DICT_ATTRIBUTES:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    return self.undefined(obj=obj, name=attribute)
+        else:
+            names = self._records.get(kind)
+            if names is not None:
+                if names is _UNSEEN:
+                    names = self._record_fields(kind)
+                if attribute in names:
+                    value = getattr(obj, attribute)
+                    if not isinstance(value, _METHODS):
+                        return value
+        return super().getattr(obj, attribute)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         budget = self.budget()
