@@ -60,6 +60,28 @@ def test_hash_is_a_dataclass_hash(a: int, b: tuple[str, ...]) -> None:
     assert {Hashable(a, b), Hashable(a, b)} == {Hashable(a, b)}
 
 
+@given(st.sets(st.sampled_from("abcd")), values)
+def test_keyword_calls_match_a_frozen_dataclass(given_names: set[str], v: tuple[Any, ...]) -> None:
+    """Fields given by name only, any of them left out: the defaults, the factory, or the error
+    for the first missing field, as the positional and general paths give them."""
+    kwargs = {n: x for n, x in zip("abcd", v) if n in given_names}
+    if "a" not in kwargs:
+        with pytest.raises(TypeError, match="missing"):
+            Plain(**kwargs)
+        with pytest.raises(TypeError) as e:
+            Rec(**kwargs)
+        assert str(e.value) == "Rec.__init__() missing required argument: 'a'"
+        return
+    p, r = Plain(**kwargs), Rec(**kwargs)
+    assert [getattr(r, n) for n in "abcde"] == [getattr(p, n) for n in "abcde"]
+    assert r.d is not Rec(**kwargs).d or "d" in kwargs  # a new list from the factory each time
+
+
+def test_a_value_that_is_dataclasses_missing_is_kept() -> None:
+    for cls in (Plain, Rec):
+        assert cls(a=1, b=dataclasses.MISSING).b is dataclasses.MISSING
+
+
 def test_errors_match_a_frozen_dataclass() -> None:
     for cls in (Plain, Rec):
         with pytest.raises(TypeError, match="missing"):

@@ -33,6 +33,7 @@ else:
 
 T = TypeVar("T")
 _MISSING = dataclasses.MISSING
+_ABSENT = object()  # a keyword argument not given (any value, MISSING too, may be given)
 _MEMBER = types.MemberDescriptorType
 
 
@@ -131,8 +132,30 @@ def _make_init(cls: type) -> Callable[..., None]:
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         n = len(args)
-        if not kwargs and first <= n <= whole:
-            for name, value in zip(order, args if n == whole else args + tail[n - first:]):
+        if not kwargs:
+            if first <= n <= whole:
+                for name, value in zip(order, args if n == whole else args + tail[n - first:]):
+                    set_(self, name, value)
+                for name, default, factory in later:
+                    set_(self, name, default if default is not _MISSING else factory())  # type: ignore[operator]
+                if post:
+                    self.__post_init__()
+                return
+        elif not n and names.issuperset(kwargs):
+            # The other usual call: every field by name (a rule, a message), the rest defaults. The
+            # general loop below asks three questions of each field and checks each name first:
+            # ~27,000 instructions more for a rule of 23 fields (callgrind), ~4 M of an uncached
+            # advise. Same values, same order, the same error for the first missing field.
+            get = kwargs.get
+            for name, default, factory in init:
+                value = get(name, _ABSENT)
+                if value is _ABSENT:
+                    if default is not _MISSING:
+                        value = default
+                    elif factory is not _MISSING:
+                        value = factory()
+                    else:
+                        raise TypeError(f"{qual}.__init__() missing required argument: {name!r}")
                 set_(self, name, value)
             for name, default, factory in later:
                 set_(self, name, default if default is not _MISSING else factory())  # type: ignore[operator]
