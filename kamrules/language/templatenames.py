@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from jinja2 import meta, nodes
+from jinja2 import nodes
 
 # names the code generator treats specially, and statements other than output and `if`
 _SPECIAL = frozenset({"self", "super", "loop", "caller", "varargs", "kwargs"})
@@ -30,11 +30,18 @@ def undeclared(ast: nodes.Template, env: Any) -> set[str]:
     for node in ast.find_all((nodes.Stmt, nodes.Name)):
         if isinstance(node, nodes.Name):
             if node.ctx != "load" or node.name in _SPECIAL:
-                return meta.find_undeclared_variables(ast)
+                return _jinja_undeclared(ast)
             names.add(node.name)
         elif not isinstance(node, _PLAIN_STATEMENTS):
-            return meta.find_undeclared_variables(ast)
+            return _jinja_undeclared(ast)
     return {n for n in names if n not in env.globals}
+
+
+def _jinja_undeclared(ast: nodes.Template) -> set[str]:
+    # jinja2.meta is imported by the first template that needs it: the course's never do
+    from jinja2 import meta
+
+    return meta.find_undeclared_variables(ast)
 
 
 # `{{ name(.attr)*(|filter(literal, …)?)* }}`: attributes start with a letter (`._x` is Jinja's
