@@ -124,6 +124,8 @@ class _Expr:
         self.i = 0
         self.env = env
         self.names: set[str] = set()
+        self.filters: set[str] = set()
+        self.tests: set[str] = set()
 
     def peek(self, k: int = 0) -> tuple[str, str]:
         return self.toks[self.i + k] if self.i + k < len(self.toks) else ("end", "")
@@ -239,6 +241,7 @@ class _Expr:
                 kind, name = self.take()
                 if kind != "name" or name not in self.env.filters or self.at("op", "."):
                     raise _GiveUp
+                self.filters.add(name)
                 if self.at("op", "("):
                     self.literal_args()
             elif self.at("name", "is"):
@@ -248,6 +251,7 @@ class _Expr:
                 kind, name = self.take()
                 if kind != "name" or name not in self.env.tests:
                     raise _GiveUp
+                self.tests.add(name)
                 nxt = self.peek()
                 if nxt[0] in ("name", "str", "int", "float") or nxt == ("op", "(") or nxt == ("op", "."):
                     if nxt not in (("name", "else"), ("name", "or"), ("name", "and")):
@@ -273,6 +277,48 @@ class _Expr:
         self.take()  # )
 
 
+_OUTPUT_TAG = ("", "")  # what _read_tag gives as the first word of an output
+_IF, _ELIF, _ELSE, _ENDIF = ("name", "if"), ("name", "elif"), ("name", "else"), ("name", "endif")
+# A tag read is kept, by its kind and text: the course's 60 messages with if blocks hold 271 tags
+# but 80 different ones (`{% endif %}`, `{{ revenue|money }}`, the zh and en texts' same tests),
+# and reading each again was ~17 M instructions of checking an uncached rulebook (callgrind).
+# What a reading depends on besides the text is whether the filters and tests it met are the
+# environment's: a kept reading is used only while they all are; a tag that is not read (one that
+# goes to Jinja) is not kept.
+_READ: dict[tuple[bool, str], tuple[tuple[str, str], frozenset[str], frozenset[str], frozenset[str]]] = {}
+_READ_MAX = 4096
+
+
+def _read_tag(text: str, output: bool, env: Any) -> tuple[tuple[str, str], frozenset[str]]:
+    """An output's names, or a statement's first word and the names of its test (if, elif; none
+    for else and endif, which must end there); _GiveUp for anything else this parser does not
+    read. A statement of another first word gives it with no names (if_names gives up)."""
+    kept = _READ.get((output, text))
+    if kept is not None:
+        first, names, filters, tests = kept
+        if all(f in env.filters for f in filters) and all(t in env.tests for t in tests):
+            return first, names
+    e = _Expr(text, env)
+    if output:
+        first = _OUTPUT_TAG
+        e.condexpr()
+        e.done()
+    else:
+        first = e.take()
+        if first == _IF or first == _ELIF:
+            e.or_()  # an if's test: no `a if b else c` (Jinja's parse_tuple(with_condexpr=False))
+            e.done()
+        elif first == _ELSE or first == _ENDIF:
+            e.done()
+        else:
+            return first, frozenset()
+    if len(_READ) >= _READ_MAX:
+        _READ.clear()
+    names = frozenset(e.names)
+    _READ[(output, text)] = (first, names, frozenset(e.filters), frozenset(e.tests))
+    return first, names
+
+
 def if_names(text: str, env: Any) -> set[str] | None:
     """The undeclared names of a message of text, outputs and if blocks over simple expressions
     (above) — what `undeclared(env.parse(text), env)` gives — or None: let Jinja read it."""
@@ -286,32 +332,24 @@ def if_names(text: str, env: Any) -> set[str] | None:
                 return None
             pos = m.end()
             if m.group(1) is not None:
-                e = _Expr(m.group(1), env)
-                e.condexpr()
-                e.done()
-                names |= e.names
+                names |= _read_tag(m.group(1), True, env)[1]
                 continue
-            e = _Expr(m.group(2), env)
-            kind, word = e.take()
-            if (kind, word) == ("name", "if"):
+            first, read = _read_tag(m.group(2), False, env)
+            if first == _IF:
                 depth += 1
                 seen_else.append(False)
-            elif (kind, word) == ("name", "elif") and depth and not seen_else[-1]:
+            elif first == _ELIF and depth and not seen_else[-1]:
                 pass
-            elif (kind, word) == ("name", "else") and depth and not seen_else[-1]:
+            elif first == _ELSE and depth and not seen_else[-1]:
                 seen_else[-1] = True
-                e.done()
                 continue
-            elif (kind, word) == ("name", "endif") and depth:
+            elif first == _ENDIF and depth:
                 depth -= 1
                 seen_else.pop()
-                e.done()
                 continue
             else:
                 return None
-            e.or_()  # an if's test: no `a if b else c` (Jinja's parse_tuple(with_condexpr=False))
-            e.done()
-            names |= e.names
+            names |= read
     except (_GiveUp, RecursionError):  # too deep for this parser: Jinja's says so at the message
         return None
     tail = text[pos:]
