@@ -82,6 +82,22 @@ def test_a_value_that_is_dataclasses_missing_is_kept() -> None:
         assert cls(a=1, b=dataclasses.MISSING).b is dataclasses.MISSING
 
 
+@given(st.integers(), st.integers())
+def test_hash_and_eq_with_one_or_no_compared_field_match_a_frozen_dataclass(a: int, b: int) -> None:
+    for notes, compared in (({"a": "int"}, {}), ({"a": "int", "b": "int"}, {"b": field(default=0, compare=False)}),
+                            ({}, {}), ({"a": "int"}, {"a": field(default=0, compare=False)})):
+        body = {"__annotations__": notes, "__module__": __name__, **compared}
+        p_cls: Any = dataclass(frozen=True)(type("P", (), dict(body)))
+        r_cls: Any = record(type("R", (), dict(body)))
+        args = (a, b)[:len(notes)]
+        p, r = p_cls(*args), r_cls(*args)
+        assert hash(r) == hash(p)
+        assert (r == r_cls(*args)) is (p == p_cls(*args)) is True
+        other = (a + 1, b + 1)[:len(notes)]
+        assert (r == r_cls(*other)) is (p == p_cls(*other))
+        assert r.__eq__(p) is NotImplemented
+
+
 def test_errors_match_a_frozen_dataclass() -> None:
     for cls in (Plain, Rec):
         with pytest.raises(TypeError, match="missing"):
