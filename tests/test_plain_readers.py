@@ -1,9 +1,11 @@
 """The patterns that read the filters of a plain output (language/messages.py and
 language/templatenames.py) give what the checking patterns they stand for give, on every output
-those patterns match: the same filters, in order, with the same arguments."""
+those patterns match: the same filters, in order, with the same arguments; and plain_names, which
+counts braces instead of searching the text between outputs, reads what it read before."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -66,3 +68,38 @@ def test_the_generated_chains_are_not_vacuous() -> None:
     """Chains with strings that hold | ( ) and , are among those both checking patterns accept."""
     for chain in ("|label('a|b(c)')|pct", " | money( 1 , 'x,y' ,\"q)\" ) |num()"):
         assert _CHECKED_CHAIN.fullmatch(chain) and _NAMES_CHAIN.fullmatch(chain), chain
+
+
+def _plain_names_by_gaps(text: str, env: Any) -> set[str] | None:
+    """plain_names as first written: the text between and after the outputs searched for braces."""
+    names: set[str] = set()
+    pos = 0
+    for m in templatenames._OUTPUT.finditer(text):
+        if "{" in text[pos:m.start()] or "}" in text[pos:m.start()]:
+            return None
+        name = m.group(1)
+        filters = [f for f in _NAMES_FILTER.findall(m.group(3)) if f]
+        if name in templatenames._KEYWORDS or any(f not in env.filters for f in filters):
+            return None
+        names.add(name)
+        pos = m.end()
+    if "{" in text[pos:] or "}" in text[pos:]:
+        return None
+    return {n for n in names if n not in env.globals}
+
+
+_OUTPUTS = st.builds(lambda sp, name, chain, sp2: "{{" + sp + name + chain + sp2 + "}}",
+                     st.sampled_from(["", " ", "  "]), st.sampled_from(["x", "revenue", "a.b", "true", "loop", "_y"]),
+                     _chains(), st.sampled_from(["", " "]))
+_GAPS = st.sampled_from(["", "折扣 ", " { ", "}", "{%", "%}", "{#", "text", "\n", "{{", "}}", "{x}"])
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(st.lists(st.one_of(_OUTPUTS, _GAPS), max_size=6).map("".join))
+@example("{{ x }} {")
+@example("} {{ x|money('a') }}")
+@example("{{ x|label('{') }}")
+def test_plain_names_counts_braces_as_the_gaps_did(text: str) -> None:
+    from kamrules.language.messages import CHECK_ENV
+
+    assert templatenames.plain_names(text, CHECK_ENV) == _plain_names_by_gaps(text, CHECK_ENV), text

@@ -64,16 +64,21 @@ def plain_names(text: str, env: Any) -> set[str] | None:
     """The undeclared names of a message made only of text and plain outputs whose filters
     `env` knows — what `undeclared(env.parse(text), env)` gives — or None: let Jinja read it."""
     names: set[str] = set()
-    pos = 0
+    known = env.filters
+    outputs = 0
     for m in _OUTPUT.finditer(text):
-        if "{" in text[pos:m.start()] or "}" in text[pos:m.start()]:
+        name, chain = m.group(1, 3)
+        if name in _KEYWORDS:
             return None
-        name, filters = m.group(1), [f for f in _FILTER_NAME.findall(m.group(3)) if f]
-        if name in _KEYWORDS or any(f not in env.filters for f in filters):
-            return None
+        if chain:
+            for f in _FILTER_NAME.findall(chain):
+                if f and f not in known:
+                    return None
         names.add(name)
-        pos = m.end()
-    if "{" in text[pos:] or "}" in text[pos:]:
+        outputs += 1
+    # a brace outside the outputs (text Jinja would read otherwise): an output holds two of each,
+    # its literals none, so there is one exactly when the text holds more than two an output
+    if text.count("{") != 2 * outputs or text.count("}") != 2 * outputs:
         return None
     return {n for n in names if n not in env.globals}
 
