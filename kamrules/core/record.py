@@ -13,9 +13,10 @@ The shared methods are slower per call than generated ones, so hot per-account c
 from the cache (unpickling calls no `__init__`).
 
 `dataclass` below is for those hot classes: `dataclasses.dataclass` whose methods are generated
-as fast as the standard library's, but each on its first call (one `exec` for the `__init__` of
-a class that is built, none for a `__repr__` nobody asks for), instead of six `exec`s per class at
-import (~50 ms of every cold start for the ~45 classes an `advise` imports)."""
+as fast as the standard library's, but each when it is first needed (a `__repr__` on its first
+call, none for one nobody asks for; the `__init__` after the class's first constructions, which a
+shared one makes: _shared_init), instead of six `exec`s per class at import (~50 ms of every cold
+start for the ~45 classes an `advise` imports)."""
 
 from __future__ import annotations
 
