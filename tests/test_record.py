@@ -60,6 +60,44 @@ def test_hash_is_a_dataclass_hash(a: int, b: tuple[str, ...]) -> None:
     assert {Hashable(a, b), Hashable(a, b)} == {Hashable(a, b)}
 
 
+@given(st.sets(st.sampled_from("abcd")), values)
+def test_keyword_calls_match_a_frozen_dataclass(given_names: set[str], v: tuple[Any, ...]) -> None:
+    """Fields given by name only, any of them left out: the defaults, the factory, or the error
+    for the first missing field, as the positional and general paths give them."""
+    kwargs = {n: x for n, x in zip("abcd", v) if n in given_names}
+    if "a" not in kwargs:
+        with pytest.raises(TypeError, match="missing"):
+            Plain(**kwargs)
+        with pytest.raises(TypeError) as e:
+            Rec(**kwargs)
+        assert str(e.value) == "Rec.__init__() missing required argument: 'a'"
+        return
+    p, r = Plain(**kwargs), Rec(**kwargs)
+    assert [getattr(r, n) for n in "abcde"] == [getattr(p, n) for n in "abcde"]
+    assert r.d is not Rec(**kwargs).d or "d" in kwargs  # a new list from the factory each time
+
+
+def test_a_value_that_is_dataclasses_missing_is_kept() -> None:
+    for cls in (Plain, Rec):
+        assert cls(a=1, b=dataclasses.MISSING).b is dataclasses.MISSING
+
+
+@given(st.integers(), st.integers())
+def test_hash_and_eq_with_one_or_no_compared_field_match_a_frozen_dataclass(a: int, b: int) -> None:
+    for notes, compared in (({"a": "int"}, {}), ({"a": "int", "b": "int"}, {"b": field(default=0, compare=False)}),
+                            ({}, {}), ({"a": "int"}, {"a": field(default=0, compare=False)})):
+        body = {"__annotations__": notes, "__module__": __name__, **compared}
+        p_cls: Any = dataclass(frozen=True)(type("P", (), dict(body)))
+        r_cls: Any = record(type("R", (), dict(body)))
+        args = (a, b)[:len(notes)]
+        p, r = p_cls(*args), r_cls(*args)
+        assert hash(r) == hash(p)
+        assert (r == r_cls(*args)) is (p == p_cls(*args)) is True
+        other = (a + 1, b + 1)[:len(notes)]
+        assert (r == r_cls(*other)) is (p == p_cls(*other))
+        assert r.__eq__(p) is NotImplemented
+
+
 def test_errors_match_a_frozen_dataclass() -> None:
     for cls in (Plain, Rec):
         with pytest.raises(TypeError, match="missing"):
@@ -212,9 +250,58 @@ def test_dataclass_writes_each_method_when_first_called() -> None:
 
     first = Late.__dict__["__init__"]
     assert Late(1).a == 1 and Late(1, (2, 3)).n == 2
-    assert Late.__dict__["__init__"] is not first  # replaced by the generated one
+    assert Late.__dict__["__init__"] is first  # built by the shared __init__ for the first few
+    from kamrules.core import record as rec
+
+    for _ in range(rec._WRITE_AFTER):
+        assert Late(a=1, items=(1,)).n == 1
+    assert Late.__dict__["__init__"] is not first  # then by its own, written
+    assert Late(1, (2, 3)).n == 2 and Late(items=(1,), a=2).a == 2
     assert Late.__init__.__qualname__.endswith("Late.__init__") and Late.__doc__ == "Late(…)"
     assert repr(Late(1)) == "test_dataclass_writes_each_method_when_first_called.<locals>.Late(a=1, items=(), n=0)"
+
+
+@pytest.mark.parametrize("i", range(len(_OPTIONS)))
+def test_the_shared_init_builds_what_the_written_one_builds(i: int) -> None:
+    """A class's first constructions (by the shared __init__) give what its later ones (by the one
+    written for it) give: the same fields, set in the same order, the same values as the standard
+    library's; a call the shared one does not take is answered by the written one, errors included."""
+    from kamrules.core import record as rec
+
+    # (a call, whether the shared one takes it: every call that binds)
+    calls = [(lambda c: c(1), True), (lambda c: c(1, "x"), True), (lambda c: c(1, "x", (2,)), True),
+             (lambda c: c(a=1), True), (lambda c: c(c=(3,), a=2), True), (lambda c: c(1, b="y"), True),
+             (lambda c: c(), False), (lambda c: c(b="x"), False), (lambda c: c(1, a=2), False),
+             (lambda c: c(1, z=0), False), (lambda c: c(1, "b", (), 5), False)]
+    for call, taken in calls:
+        shared = lazy_dataclass(**_OPTIONS[i])(type(f"Lazy{i}", (), _ordered_body()))  # type: ignore[call-overload]
+        written = lazy_dataclass(**_OPTIONS[i])(type(f"Std{i}", (), _ordered_body()))  # type: ignore[call-overload]
+        for _ in range(rec._WRITE_AFTER):
+            written(1)
+        first = shared.__dict__["__init__"]
+        pair = _same_outcome(lambda: call(written), lambda: call(shared))
+        if pair is not None:
+            w, z = pair
+            assert list(vars(z).items()) == list(vars(w).items())
+            assert [getattr(z, n) for n in "abce"] == [getattr(call(STD[i]), n) for n in "abce"]
+        assert (shared.__dict__["__init__"] is first) is taken  # else answered by the written one
+
+
+def test_the_shared_init_sets_fields_in_field_order() -> None:
+    """A field that is no argument, between two that are, is set between them, as the written
+    __init__ sets it (the instance's __dict__ lists the fields in that order)."""
+    from kamrules.core import record as rec
+
+    def body() -> dict[str, Any]:
+        return {"__annotations__": {"a": "int", "n": "list[int]", "m": "int", "b": "str"}, "__module__": __name__,
+                "n": field(init=False, default_factory=list), "m": field(init=False, default=3), "b": "x"}
+
+    shared, written = lazy_dataclass(frozen=True)(type("S", (), body())), lazy_dataclass(frozen=True)(type("S", (), body()))
+    for _ in range(rec._WRITE_AFTER + 1):
+        written(0)
+    for args, kwargs in (((1,), {}), ((1, "y"), {}), ((), {"b": "z", "a": 2}), ((4,), {"b": "w"})):
+        z, w = shared(*args, **kwargs), written(*args, **kwargs)
+        assert list(vars(z).items()) == list(vars(w).items()) and list(vars(z)) == ["a", "n", "m", "b"]
 
 
 def test_dataclass_leaves_what_it_does_not_write_to_the_standard_library() -> None:

@@ -21,12 +21,14 @@ from typing import Any, Iterable, Mapping
 
 from kamrules.core import i18n, textsafe, yamlio
 from kamrules.core.errors import InputError, Location, Problem, UsageError
+from kamrules.core.lazyre import LazyPattern
 from kamrules.core.values import format_money, format_number, format_percent
 from kamrules.core.record import dataclass
 from kamrules.rulebook.model import Account, FactDef, ParamDef, Rulebook, RuleDef
 from kamrules.rulebook.selectors import selects_any
 
-COMPANY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+# compiled by `init company` (core/lazyre.py): an advise imports this module for leftover_examples
+COMPANY_RE = LazyPattern(r"^[a-z][a-z0-9_-]{0,39}$")
 
 # the catalogue's words for the fact types and the course's fact groups (other groups are
 # shown by their key, other types by their name)
@@ -262,7 +264,7 @@ def _example_item(f: FactDef) -> Any:
 
 def company_files(name: str, base_ref: str, book: Rulebook, folder: Path, lang: str) -> dict[Path, str]:
     """The overlay folder's files: NAME/NAME.yaml, NAME/NAME.test.yaml, NAME/templates/README.md."""
-    if not COMPANY_RE.match(name):
+    if not COMPANY_RE().match(name):
         raise UsageError([Problem("cli.company-name", f"'{name}' cannot be used as a company rulebook name",
                                   Location("NAME"), expected="lowercase letters, digits, - and _, starting with a letter",
                                   hint="e.g. acme or acme-pumps")])

@@ -16,11 +16,21 @@ our code (interpreter start-up) still ends the process by the signal.
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 import threading
 from types import FrameType
-from typing import Any, Iterator, NoReturn
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn
+
+# The C module under `signal`, not `signal` itself: importing `signal` builds its three IntEnum
+# classes (Signals, Handlers, Sigmasks) from every name of _signal, ~3.4 M instructions of every
+# start (callgrind), while this module only installs and restores one handler of SIGINT. `signal`'s
+# functions only convert enum members to and from ints around these (a previous handler that was
+# SIG_DFL comes back an int, not Handlers.SIG_DFL, and is given back to signal() as it came).
+# mypy has no stubs for _signal: it reads `signal`, whose functions these are.
+if TYPE_CHECKING:
+    import signal as _signal
+else:
+    import _signal
 
 MESSAGE = "kamrules: interrupted; nothing was written."
 EXIT_CODE = 130  # 128 + SIGINT, the shells' convention
@@ -41,16 +51,16 @@ def remembered() -> Iterator[None]:
     afterwards."""
     global _pending
     mine = threading.current_thread() is threading.main_thread() and \
-        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler
     previous: Any = None
     if mine:
         _pending = False
-        previous = signal.signal(signal.SIGINT, _on_sigint)
+        previous = _signal.signal(_signal.SIGINT, _on_sigint)
     try:
         yield
     finally:
         if mine:
-            signal.signal(signal.SIGINT, previous)
+            _signal.signal(_signal.SIGINT, previous)
             _pending = False
 
 

@@ -13,9 +13,10 @@ The shared methods are slower per call than generated ones, so hot per-account c
 from the cache (unpickling calls no `__init__`).
 
 `dataclass` below is for those hot classes: `dataclasses.dataclass` whose methods are generated
-as fast as the standard library's, but each on its first call (one `exec` for the `__init__` of
-a class that is built, none for a `__repr__` nobody asks for), instead of six `exec`s per class at
-import (~50 ms of every cold start for the ~45 classes an `advise` imports)."""
+as fast as the standard library's, but each when it is first needed (a `__repr__` on its first
+call, none for one nobody asks for; the `__init__` after the class's first constructions, which a
+shared one makes: _shared_init), instead of six `exec`s per class at import (~50 ms of every cold
+start for the ~45 classes an `advise` imports)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ import abc
 import dataclasses
 import reprlib
 import types
+from functools import partial
+from itertools import repeat
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 if TYPE_CHECKING:
@@ -33,6 +37,7 @@ else:
 
 T = TypeVar("T")
 _MISSING = dataclasses.MISSING
+_ABSENT = object()  # a keyword argument not given (any value, MISSING too, may be given)
 _MEMBER = types.MemberDescriptorType
 
 
@@ -67,6 +72,24 @@ _PARAM_SLOTS = tuple(_PARAMS_TYPE.__slots__)
 _PARAMS = tuple(getattr(_ParamsOf.__dataclass_params__, n) for n in _PARAM_SLOTS)  # type: ignore[attr-defined]
 
 
+# The two questions below were generator expressions asked of every annotation and every class
+# attribute: ~46,000 instructions a class (callgrind), ~6 M of every start. The same answers from
+# C loops (join, set difference, map).
+def _plain_notes(notes: dict[str, Any]) -> bool:
+    """Every annotation a string naming no ClassVar, InitVar or KW_ONLY (no such word in any one:
+    joined with a NUL, which none of the words holds, a word is found only inside one)."""
+    if not set(map(type, notes.values())) <= {str}:
+        return False
+    text = "\0".join(notes.values())
+    return not any(w in text for w in _NOT_PLAIN)
+
+
+def _unannotated_field(c: type, notes: dict[str, Any]) -> bool:
+    """A dataclasses.Field in the class without an annotation of its name (dataclasses refuses it)."""
+    ns = c.__dict__
+    return any(map(isinstance, map(ns.__getitem__, ns.keys() - notes.keys()), repeat(dataclasses.Field)))
+
+
 def _fields_only(c: type) -> type:
     """What `dataclasses.dataclass(c, init=False, repr=False, eq=False, frozen=False)` makes of a
     class without dataclass bases: `__dataclass_fields__`, `__dataclass_params__`, `__match_args__`,
@@ -75,8 +98,7 @@ def _fields_only(c: type) -> type:
     ABC; otherwise, or for anything else dataclasses would refuse, dataclasses.dataclass does it
     (tests/test_record.py compares both on every class kamrules declares)."""
     notes = c.__dict__.get("__annotations__", {})
-    if (not c.__doc__ or isinstance(c, abc.ABCMeta) or any(type(t) is not str or any(w in t for w in _NOT_PLAIN) for t in notes.values())
-            or any(isinstance(v, dataclasses.Field) and k not in notes for k, v in c.__dict__.items())):
+    if not c.__doc__ or isinstance(c, abc.ABCMeta) or not _plain_notes(notes) or _unannotated_field(c, notes):
         return dataclasses.dataclass(c, init=False, repr=False, eq=False, frozen=False)
     fields: dict[str, dataclasses.Field[Any]] = {}
     for name, note in notes.items():
@@ -109,8 +131,7 @@ def _fields_only(c: type) -> type:
     return c
 
 
-def _make_init(cls: type) -> Callable[..., None]:
-    fields = dataclasses.fields(cls)
+def _make_init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
     init = tuple((f.name, f.default, f.default_factory) for f in fields if f.init)
     names = {name for name, _, _ in init}
     later = tuple((f.name, f.default, f.default_factory) for f in fields
@@ -131,8 +152,30 @@ def _make_init(cls: type) -> Callable[..., None]:
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         n = len(args)
-        if not kwargs and first <= n <= whole:
-            for name, value in zip(order, args if n == whole else args + tail[n - first:]):
+        if not kwargs:
+            if first <= n <= whole:
+                for name, value in zip(order, args if n == whole else args + tail[n - first:]):
+                    set_(self, name, value)
+                for name, default, factory in later:
+                    set_(self, name, default if default is not _MISSING else factory())  # type: ignore[operator]
+                if post:
+                    self.__post_init__()
+                return
+        elif not n and names.issuperset(kwargs):
+            # The other usual call: every field by name (a rule, a message), the rest defaults. The
+            # general loop below asks three questions of each field and checks each name first:
+            # ~27,000 instructions more for a rule of 23 fields (callgrind), ~4 M of an uncached
+            # advise. Same values, same order, the same error for the first missing field.
+            get = kwargs.get
+            for name, default, factory in init:
+                value = get(name, _ABSENT)
+                if value is _ABSENT:
+                    if default is not _MISSING:
+                        value = default
+                    elif factory is not _MISSING:
+                        value = factory()
+                    else:
+                        raise TypeError(f"{qual}.__init__() missing required argument: {name!r}")
                 set_(self, name, value)
             for name, default, factory in later:
                 set_(self, name, default if default is not _MISSING else factory())  # type: ignore[operator]
@@ -167,15 +210,22 @@ def _make_init(cls: type) -> Callable[..., None]:
     return __init__
 
 
-def _compared(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls) if f.compare)
+def _add_eq(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> None:
+    names = tuple(f.name for f in fields if f.compare)
+    # the compared fields as a tuple, read in C (attrgetter of two or more names gives the tuple;
+    # of one, the value): a generator of getattr calls was ~2,000 instructions a call more, and an
+    # uncached advise hashes and compares IR records ~850 times (callgrind)
+    key: Callable[[Any], tuple[Any, ...]]
+    if len(names) > 1:
+        key = attrgetter(*names)
+    elif names:
+        one = attrgetter(names[0])
 
-
-def _add_eq(cls: type) -> None:
-    names = _compared(cls)
-
-    def key(obj: Any) -> tuple[Any, ...]:
-        return tuple(getattr(obj, n) for n in names)
+        def key(obj: Any) -> tuple[Any, ...]:
+            return (one(obj),)
+    else:
+        def key(obj: Any) -> tuple[Any, ...]:
+            return ()
 
     def __eq__(self: Any, other: Any) -> Any:
         if other.__class__ is self.__class__:
@@ -189,8 +239,8 @@ def _add_eq(cls: type) -> None:
     cls.__hash__ = __hash__  # type: ignore[method-assign,assignment]
 
 
-def _add_repr(cls: type) -> None:
-    names = tuple(f.name for f in dataclasses.fields(cls) if f.repr)
+def _add_repr(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> None:
+    names = tuple(f.name for f in fields if f.repr)
 
     def __repr__(self: Any) -> str:
         return f"{self.__class__.__qualname__}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in names) + ")"
@@ -217,17 +267,18 @@ def record(cls: Any = None, /, *, eq: bool = True, repr: bool = True) -> Any:
         if c.__doc__ is None:  # what dataclass would write, without inspect.signature's cost
             c.__doc__ = f"{c.__name__}(…)"
         c = _fields_only(c)
-        if any(f.kw_only for f in dataclasses.fields(c)):  # type: ignore[arg-type]
+        fields = dataclasses.fields(c)  # type: ignore[arg-type]  # once: each call is ~10,000 instructions
+        if any(f.kw_only for f in fields):
             raise TypeError(f"@record {c.__qualname__}: keyword-only fields are not supported")
-        c.__init__ = _make_init(c)  # type: ignore[method-assign]
+        c.__init__ = _make_init(c, fields)  # type: ignore[method-assign]
         c.__setattr__ = _frozen_setattr  # type: ignore[method-assign]
         c.__delattr__ = _frozen_delattr  # type: ignore[method-assign]
         if eq:
-            _add_eq(c)
+            _add_eq(c, fields)
         else:
             c.__hash__ = object.__hash__  # type: ignore[method-assign]
         if repr:
-            _add_repr(c)
+            _add_repr(c, fields)
         # what the class is, for whoever asks dataclasses (the context docs test, say)
         params = c.__dataclass_params__  # type: ignore[attr-defined]
         params.init, params.repr, params.eq, params.frozen = True, repr, eq, True
@@ -292,6 +343,80 @@ def _init_src(cls: type, frozen: bool) -> tuple[str, dict[str, Any]]:
     return f"def __init__({', '.join(params)}):\n " + "\n ".join(body or ["pass"]) + "\n", env
 
 
+# A generated dataclass is built by a shared __init__ for its first _WRITE_AFTER constructions, and
+# its own __init__ is written after them: writing one compiles its source, ~0.7 M instructions (an
+# uncached advise wrote 35, 23 M of the run, callgrind), for classes a run mostly builds a few
+# times, while the shared one costs ~5,000 instructions a call more; a portfolio's per-account
+# classes are written after their first accounts. The shared one sets the same fields to the same
+# values in the same order (field order, as the written one does) and calls __post_init__; a call
+# it does not take — an argument missing, extra or given twice — writes the class's own at once,
+# which answers it, its errors included (it checks its arguments before any default factory runs,
+# so the shared one checks them all first too).
+_WRITE_AFTER = 64
+_REQUIRED, _DEFAULT, _FACTORY, _LATER_DEFAULT, _LATER_FACTORY = range(5)
+
+
+def _shared_init(c: type, frozen: bool) -> None:
+    plan: list[Any] = []  # [0]: made by the first call, which reads c's fields then (as _init_src does)
+
+    def write() -> Callable[..., None]:
+        real: Callable[..., None] = _compile(c, "__init__", *_init_src(c, frozen))
+        type.__setattr__(c, "__init__", real)
+        return real
+
+    def make_plan() -> None:
+        steps = []
+        for f in dataclasses.fields(c):
+            if f.init:
+                kind = _DEFAULT if f.default is not _MISSING else _FACTORY if f.default_factory is not _MISSING \
+                    else _REQUIRED
+            elif f.default is not _MISSING:
+                kind = _LATER_DEFAULT
+            elif f.default_factory is not _MISSING:
+                kind = _LATER_FACTORY
+            else:
+                continue  # init=False without a default: not set, as dataclasses does
+            steps.append((f.name, kind, f.default, f.default_factory))
+        init = [(name, kind) for name, kind, _, _ in steps if kind <= _FACTORY]
+        order = tuple(n for n, _ in init)
+        # for each count of positions given: the fields they name, and the required ones after them
+        given = tuple(frozenset(order[:k]) for k in range(len(order) + 1))
+        later = tuple(frozenset(n for n, kind in init[k:] if kind == _REQUIRED) for k in range(len(order) + 1))
+        plan.append((tuple(steps), len(order), frozenset(order), given, later, hasattr(c, "__post_init__"),
+                     object.__setattr__ if frozen else setattr, [0]))
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if not plan:
+            make_plan()
+        steps, whole, names, given, later, post, set_, count = plan[0]
+        count[0] += 1
+        n = len(args)
+        # taken: no more positions than fields, keywords that name fields no position gave, and
+        # every required field given one way or the other
+        if count[0] > _WRITE_AFTER or n > whole or not later[n].issubset(kwargs) or kwargs and not (
+                names.issuperset(kwargs) and given[n].isdisjoint(kwargs)):
+            write()(self, *args, **kwargs)
+            return
+        i = 0
+        for name, kind, default, factory in steps:
+            if kind <= _FACTORY:  # an argument
+                if i < n:
+                    value = args[i]
+                elif kwargs and name in kwargs:
+                    value = kwargs[name]
+                else:
+                    value = default if kind == _DEFAULT else factory()  # never _REQUIRED here
+                i += 1
+            else:
+                value = default if kind == _LATER_DEFAULT else factory()
+            set_(self, name, value)
+        if post:
+            self.__post_init__()
+
+    __init__.__qualname__ = f"{c.__qualname__}.__init__"
+    type.__setattr__(c, "__init__", __init__)
+
+
 def _attrs(names: tuple[str, ...], obj: str) -> str:
     return "(" + "".join(f"{obj}.{n}," for n in names) + ")"
 
@@ -307,10 +432,27 @@ def _lazy(cls: type, name: str, make: Callable[[], Any]) -> None:
     type.__setattr__(cls, name, first)
 
 
-def _maker(cls: type, name: str, src: str, *, recursive: bool = False) -> Callable[[], Any]:
+# A method's source is written when the method is first called, as it is compiled then: most
+# classes are never printed, compared or hashed, and writing the three sources of each of the ~46
+# classes an advise declares was ~2 M instructions (callgrind).
+def _maker(cls: type, name: str, src: Callable[[], str], *, recursive: bool = False) -> Callable[[], Any]:
     if recursive:  # a repr that meets itself writes "...", as dataclasses' does
-        return lambda: reprlib.recursive_repr("...")(_compile(cls, name, src, {}))
-    return lambda: _compile(cls, name, src, {})
+        return lambda: reprlib.recursive_repr("...")(_compile(cls, name, src(), {}))
+    return lambda: _compile(cls, name, src(), {})
+
+
+def _repr_src(shown: tuple[str, ...]) -> str:
+    return ("def __repr__(self):\n return self.__class__.__qualname__ + f\"("
+            + ", ".join(f"{n}={{self.{n}!r}}" for n in shown) + ")\"\n")
+
+
+def _compare_src(name: str, op: str, compared: tuple[str, ...]) -> str:
+    return (f"def {name}(self, other):\n if other.__class__ is self.__class__:\n"
+            f"  return {_attrs(compared, 'self')} {op} {_attrs(compared, 'other')}\n return NotImplemented\n")
+
+
+def _hash_src(hashed: tuple[str, ...]) -> str:
+    return f"def __hash__(self):\n return hash({_attrs(hashed, 'self')})\n"
 
 
 def _frozen(cls: Any, names: frozenset[str]) -> None:
@@ -343,24 +485,19 @@ def _generated(c: type, init: bool, repr: bool, eq: bool, order: bool, frozen: b
                 seen_default = f.name
             elif f.init and seen_default is not None:
                 raise TypeError(f"non-default argument {f.name!r} follows default argument")
-        _lazy(c, "__init__", lambda: _compile(c, "__init__", *_init_src(c, frozen)))  # reads c's fields then
+        _shared_init(c, frozen)
     if repr:
         shown = tuple(f.name for f in fields if f.repr)
-        src = ("def __repr__(self):\n return self.__class__.__qualname__ + f\"("
-               + ", ".join(f"{n}={{self.{n}!r}}" for n in shown) + ")\"\n")
-        _lazy(c, "__repr__", _maker(c, "__repr__", src, recursive=True))
+        _lazy(c, "__repr__", _maker(c, "__repr__", partial(_repr_src, shown), recursive=True))
     compared = tuple(f.name for f in fields if f.compare)
     if eq:
         ops = [("__eq__", "==")] + ([("__lt__", "<"), ("__le__", "<="), ("__gt__", ">"), ("__ge__", ">=")]
                                    if order else [])
         for name, op in ops:
-            src = (f"def {name}(self, other):\n if other.__class__ is self.__class__:\n"
-                   f"  return {_attrs(compared, 'self')} {op} {_attrs(compared, 'other')}\n return NotImplemented\n")
-            _lazy(c, name, _maker(c, name, src))
+            _lazy(c, name, _maker(c, name, partial(_compare_src, name, op, compared)))
         if frozen:
             hashed = tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash))
-            src = f"def __hash__(self):\n return hash({_attrs(hashed, 'self')})\n"
-            _lazy(c, "__hash__", _maker(c, "__hash__", src))
+            _lazy(c, "__hash__", _maker(c, "__hash__", partial(_hash_src, hashed)))
         else:
             c.__hash__ = None  # type: ignore[assignment]  # as dataclasses: mutable and compared by value
     if frozen:

@@ -7,9 +7,9 @@ imports kamrules (exit 3 or a traceback). The defaults are documented in the REA
 from __future__ import annotations
 
 import os
-import re
 
 from kamrules.core.errors import Location, Problem, UsageError
+from kamrules.core.lazyre import LazyPattern
 from kamrules.core.record import dataclass
 
 
@@ -34,7 +34,7 @@ LIMITS = (MAX_FILE_BYTES, MAX_ROWS, MAX_PROBLEMS, MAX_ACCOUNTS)
 
 _UNITS = {"": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024 ** 2, "mb": 1024 ** 2, "mib": 1024 ** 2,
           "g": 1024 ** 3, "gb": 1024 ** 3, "gib": 1024 ** 3}
-_VALUE = re.compile(r"^(\d[\d_,]*)\s*([a-z]*)$")
+_VALUE = LazyPattern(r"^(\d[\d_,]*)\s*([a-z]*)$")  # compiled when a limit is set (core/lazyre.py)
 
 
 def value(limit: Limit) -> int:
@@ -42,7 +42,7 @@ def value(limit: Limit) -> int:
     raw = os.environ.get(limit.env)
     if raw is None or not raw.strip():
         return limit.default
-    m = _VALUE.match(raw.strip().lower())
+    m = _VALUE().match(raw.strip().lower())
     unit = m[2] if m else ""
     if m is None or unit not in _UNITS or (unit and not limit.units):
         expected = f"a whole number of {limit.what} from {limit.minimum:,} to {limit.maximum:,}"

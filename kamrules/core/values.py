@@ -8,11 +8,14 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from kamrules.core.i18n import is_chinese
+from kamrules.core.lazyre import LazyPattern
 from kamrules.core.record import dataclass
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 SCALAR_TYPES = ("number", "integer", "money", "percent", "bool", "enum", "string", "date")
 ALL_TYPES = SCALAR_TYPES + ("list",)
@@ -51,22 +54,24 @@ PERCENT_RANGE = "a percent between -100,000% and 100,000%"
 DATE_RANGE = f"a date between {DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}"
 
 
-_MULTIPLIERS: dict[str, Decimal] = {
-    "": Decimal(1),
-    "k": Decimal(10) ** 3, "K": Decimal(10) ** 3, "千": Decimal(10) ** 3,
-    "m": Decimal(10) ** 6, "M": Decimal(10) ** 6, "mn": Decimal(10) ** 6, "百万": Decimal(10) ** 6,
-    "b": Decimal(10) ** 9, "B": Decimal(10) ** 9, "bn": Decimal(10) ** 9,
-    "万": Decimal(10) ** 4, "千万": Decimal(10) ** 7, "亿": Decimal(10) ** 8, "万亿": Decimal(10) ** 12,
+# Decimal is imported by the exact path, when a text reaches it: a plain number (plain_amount,
+# plain_count) or an int never does, and importing decimal costs ~3.2 M instructions of every start
+# (callgrind). So the multipliers are powers of ten here; exact_amount makes the Decimal.
+_MULTIPLIER_POWERS: dict[str, int] = {
+    "": 0, "k": 3, "K": 3, "千": 3, "m": 6, "M": 6, "mn": 6, "百万": 6, "b": 9, "B": 9, "bn": 9,
+    "万": 4, "千万": 7, "亿": 8, "万亿": 12,
 }
-_CURRENCY = re.compile(r"^(?:[¥￥$€]|CNY|RMB|USD|EUR)\s*|\s*(?:元|块|CNY|RMB|USD|EUR|人民币)$")
+# The exact path's patterns, and the hints' below, are compiled on first use (core/lazyre.py): a
+# course account's amounts are plain numbers, and these cost ~8 M instructions to compile.
+_CURRENCY = LazyPattern(r"^(?:[¥￥$€]|CNY|RMB|USD|EUR)\s*|\s*(?:元|块|CNY|RMB|USD|EUR|人民币)$")
 # the currency an amount names (parse_amount strips the mark; an account reader compares it with
 # the rulebook's currency, so "USD 100" is never read as 100 元)
-_NAMED_CODE = re.compile(r"^\s*([A-Z]{3})\s*(?=[-+\d.,])|(?<=[\d.%万亿kKmMbB])\s*([A-Z]{3})\s*$")
+_NAMED_CODE = LazyPattern(r"^\s*([A-Z]{3})\s*(?=[-+\d.,])|(?<=[\d.%万亿kKmMbB])\s*([A-Z]{3})\s*$")
 _NAMED_SIGNS = (("US$", "USD"), ("HK$", "HKD"), ("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "CNY"), ("￥", "CNY"),
                 ("人民币", "CNY"), ("美元", "USD"), ("欧元", "EUR"), ("英镑", "GBP"), ("港币", "HKD"), ("港元", "HKD"),
                 ("日元", "JPY"), ("元", "CNY"), ("块", "CNY"))
 _CODE_ALIASES = {"RMB": "CNY"}
-_NUMBER = re.compile(
+_NUMBER = LazyPattern(
     r"^(?P<sign>[-+]?)(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE](?P<exp>[-+]?\d+))?"
     r"\s*(?P<mult>万亿|千万|百万|[kKmMbB千万亿]|mn|bn)?$"
 )
@@ -79,7 +84,9 @@ _FALSE = {"false", "no", "n", "0", "否", "无", "没有", "错", "假"}
 def named_currency(text: str) -> str:
     """The ISO code of the currency an amount's text names ("USD 100", "$1.2M", "120万元"), or ""."""
     t = text.strip()
-    m = _NAMED_CODE.search(t)
+    # a code is three capitals: a text with none (120万, 12,000,000) is not searched, and the
+    # pattern (~1.9 M instructions to compile, callgrind) is compiled when one comes
+    m = _NAMED_CODE().search(t) if t != t.lower() else None
     if m:
         code = m.group(1) or m.group(2)
         return _CODE_ALIASES.get(code, code)
@@ -113,15 +120,18 @@ def within_range(x: float | Decimal, raw: Any) -> None:
 
 
 # What a CRM export's number cells mostly hold: ASCII digits, maybe a point, a minus, a power-of-ten
-# multiplier (a (万元) column appends 万) or a percent sign, nothing else. Such a text is read
-# without Decimal: its value is the decimal number "digits e shift" exactly, and float() of that
-# text is the correctly rounded double of it — what float(Decimal) gives on the exact path, whose
-# product and quotient are exact too (at most 27 digits, within Decimal's 28). At most 15 digits
-# before the point after the shift, so the value is below 10^15 and in range.
-_PLAIN_AMOUNT = re.compile(r"(-?)([0-9]{1,15})(?:\.([0-9]{1,12}))?(万亿|千万|百万|[千万亿kKMB])?(%?)")
+# multiplier (a (万元) column appends 万) or a percent sign, nothing else; and what rulebooks and
+# account files write for larger amounts, the same with the digits grouped by commas in threes
+# (12,000,000: all of the course's and the example accounts' texts that are not plain digits). Such
+# a text is read without Decimal: its value is the decimal number "digits e shift" exactly (the
+# commas dropped, as the exact path drops them), and float() of that text is the correctly rounded
+# double of it — what float(Decimal) gives on the exact path, whose product and quotient are exact
+# too (at most 27 digits, within Decimal's 28). At most 15 digits before the point after the shift,
+# so the value is below 10^15 and in range.
+_PLAIN_AMOUNT = re.compile(
+    r"(-?)([0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,15})(?:\.([0-9]{1,12}))?(万亿|千万|百万|[千万亿kKMB])?(%?)")
 # a multiplier word or letter after a number → its power of ten (io/account reads units with it too)
 SHIFTS = {None: 0, "千": 3, "k": 3, "K": 3, "万": 4, "百万": 6, "M": 6, "千万": 7, "亿": 8, "B": 9, "万亿": 12}
-_PLAIN_COUNT = re.compile(r"[0-9]{1,15}")
 
 
 def plain_amount(text: str, allow_percent: bool = False) -> float | None:
@@ -132,6 +142,8 @@ def plain_amount(text: str, allow_percent: bool = False) -> float | None:
     if m is None:
         return None
     sign, whole, frac, mult, percent = m.groups()
+    if "," in whole:
+        whole = whole.replace(",", "")
     shift = SHIFTS[mult]
     if percent:
         if not allow_percent:
@@ -144,7 +156,7 @@ def plain_amount(text: str, allow_percent: bool = False) -> float | None:
 
 def plain_count(text: str, whole: bool) -> float | int | None:
     """_parse_count(text, …) for ASCII digits alone (no unit, sign or point), else None."""
-    if _PLAIN_COUNT.fullmatch(text) is None:
+    if not (len(text) <= 15 and text.isdigit() and text.isascii()):  # 1 to 15 of 0-9: no ASCII digit is another
         return None
     return int(text) if whole else float(text) + 0.0
 
@@ -172,6 +184,8 @@ def exact_amount(raw: Any, *, allow_percent: bool = False) -> float:
         return raw + 0.0
     if not isinstance(raw, str):
         raise ValueProblem(f"expected a number, got {type(raw).__name__}", expected="a number")
+    from decimal import Decimal, InvalidOperation
+
     text = raw.strip().translate(_FULLWIDTH).replace("_", "").replace(" ", "")
     if not text:
         raise ValueProblem("expected a number, got an empty string", expected="a number")
@@ -181,9 +195,10 @@ def exact_amount(raw: Any, *, allow_percent: bool = False) -> float:
             raise ValueProblem(f"'{raw}' is a percent, but this value is a plain number",
                                hint="write it without %", expected="a number")
         text = text[:-1]
-    text = _CURRENCY.sub("", text)
-    text = _CURRENCY.sub("", text)  # both a prefix and a suffix (¥12万元)
-    m = _NUMBER.match(text)
+    currency = _CURRENCY()
+    text = currency.sub("", text)
+    text = currency.sub("", text)  # both a prefix and a suffix (¥12万元)
+    m = _NUMBER().match(text)
     if not m:
         low = text.lower()
         if low in {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", ".nan", ".inf"}:
@@ -200,7 +215,7 @@ def exact_amount(raw: Any, *, allow_percent: bool = False) -> float:
         if abs(int(m["exp"])) > 30:
             raise _too_big(raw)
         value = value.scaleb(int(m["exp"]))
-    value *= _MULTIPLIERS[m["mult"] or ""]
+    value *= Decimal(10) ** _MULTIPLIER_POWERS[m["mult"] or ""]
     if m["sign"] == "-":
         value = -value
     if percent:
@@ -454,10 +469,10 @@ def number_hint(type_: str, unit: str, raw: Any) -> str:
     return f"write {'a whole number' if whole else 'a number'}{unit_text}, e.g. {example}"
 
 
-_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+\s*[^\W\d_]*%?")  # one comma, not before a group of three
+_DECIMAL_COMMA = LazyPattern(r"[-+]?\d+,\d+\s*[^\W\d_]*%?")  # one comma, not before a group of three
 # 1.234.567,50 or 2.000.000: points that group thousands (a European export); one point alone
 # (1.234) is a decimal and reads as one
-_POINT_GROUPS = re.compile(r"[-+]?\d{1,3}(?:\.\d{3})+,\d+%?|[-+]?\d{1,3}(?:\.\d{3}){2,}%?|[-+]?\d{1,3}\.\d{3},\d+%?")
+_POINT_GROUPS = LazyPattern(r"[-+]?\d{1,3}(?:\.\d{3})+,\d+%?|[-+]?\d{1,3}(?:\.\d{3}){2,}%?|[-+]?\d{1,3}\.\d{3},\d+%?")
 
 
 def amount_hint(raw: Any, type_: str) -> str:
@@ -469,9 +484,9 @@ def amount_hint(raw: Any, type_: str) -> str:
     text = str(raw)
     lang = "zh" if is_chinese(text) else "en"
     unit = unit_in(text) if isinstance(raw, str) else ""
-    if _DECIMAL_COMMA.fullmatch(text.strip()):  # 1,5 · 18,5%: a comma only groups thousands here
+    if _DECIMAL_COMMA().fullmatch(text.strip()):  # 1,5 · 18,5%: a comma only groups thousands here
         return t("value.decimal_comma", lang, point=text.strip().replace(",", "."))
-    if _POINT_GROUPS.fullmatch(text.strip()):
+    if _POINT_GROUPS().fullmatch(text.strip()):
         return t("value.point_groups", lang, point=text.strip().replace(".", "").replace(",", "."))
     if unit:
         shown = UNITS[unit].zh if lang == "zh" else UNITS[unit].en
@@ -511,12 +526,12 @@ def _trim(s: str) -> str:
     return s.rstrip("0").rstrip(".") if "." in s else s
 
 
-_NONZERO = re.compile(r"[1-9]")
+_NONZERO = LazyPattern(r"[1-9]")  # only for a text that starts with a minus
 
 
 def _no_negative_zero(text: str) -> str:
     """'-0', '-0%', '-0.0' → without the sign: a value that rounds to zero is shown as zero."""
-    return text[1:] if text.startswith("-") and not _NONZERO.search(text) else text
+    return text[1:] if text.startswith("-") and not _NONZERO().search(text) else text
 
 
 def format_money(x: float, lang: str = "en", *, exact: bool = False) -> str:

@@ -317,9 +317,10 @@ class _Compiler:
 def compile_rulebook(book: Rulebook) -> Program:
     comp = _Compiler(book)
     rules = []
-    for r in book.rules:
+    # the bounds table's normal forms of the same rules (a book of the same digest: equal rules in
+    # the same order), whose comparisons it has already judged (BoundsTable.nnf_conds)
+    for r, cond in zip(book.rules, comp.bounds.nnf_conds, strict=True):
         stratum = book.strata.get(r.id, 0)
-        cond = ir.nnf(r.cond)
         props: set[str] = set()
         expr = comp.cond(cond, props)
         if expr is False:

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import threading
-from decimal import Decimal
 from typing import Any
 
 from kamrules.core.errors import EngineError, Location, Problem, RulebookError
@@ -30,6 +29,10 @@ def _positional(x: float) -> str:
     text = repr(x)
     if "e" not in text and "E" not in text:
         return text
+    # imported here, as core/values imports it only on its exact path: few runs send such a number,
+    # and importing decimal costs ~3.2 M instructions (callgrind)
+    from decimal import Decimal
+
     return format(Decimal(text), "f")
 
 

@@ -21,12 +21,12 @@ Passwords never leave this module in clear: everything shown uses `Where.shown`.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any, Mapping
 
 from kamrules.core.errors import InputError, Location, Problem
+from kamrules.core.lazyre import LazyPattern
 from kamrules.core.record import dataclass
 
 ENV_STORE = "KAMRULES_STORE"
@@ -59,10 +59,10 @@ class Where:
     def scrub(self, text: str) -> str:
         if self.secret:
             text = text.replace(self.secret, "***")
-        return _URL_PASSWORD.sub(r"\1***@", text)
+        return _URL_PASSWORD().sub(r"\1***@", text)
 
 
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+):[^@\s]*@")
+_URL_PASSWORD = LazyPattern(r"(://[^:/@\s]+):[^@\s]*@")  # compiled when a store is used (core/lazyre.py)
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def parse(value: str, why: str) -> Where:
 
 
 def _hide(value: str) -> str:
-    return _URL_PASSWORD.sub(r"\1***@", value)
+    return _URL_PASSWORD().sub(r"\1***@", value)
 
 
 def _sqlite(path: Path, why: str, *, create_dir: bool) -> Where:

@@ -43,6 +43,7 @@ from kamrules.core.grammar import (
     plain,
     read,
 )
+from kamrules.core.lazyre import LazyPattern
 from kamrules.core.values import SHIFTS, named_currency, plain_amount
 from kamrules.core.yamlio import Doc, format_path
 from kamrules.core.yamlio import Path as YPath
@@ -294,8 +295,9 @@ _FAST = {"money": _MONEY, "integer": _WHOLE, "number": _NUMBER}
 _MEMO_TYPES = frozenset({"enum", "bool", "string"})
 # A cell a CSV column's unit applies to (csvio: "1200" under 年交易额(万元) is 1200万), and a
 # number core/values.plain_amount reads with the unit as its only multiplier.
-_BARE_NUMBER = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
-_SIMPLE_AMOUNT = re.compile(r"(-?)([0-9]{1,15})(?:\.([0-9]{1,12}))?")
+# Both compiled on first use (core/lazyre.py): only CSV exports and mapped rows read cells.
+_BARE_NUMBER = LazyPattern(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
+_SIMPLE_AMOUNT = LazyPattern(r"(-?)([0-9]{1,15})(?:\.([0-9]{1,12}))?")
 # per key of a row: (cell index, unit, fast kind, the unit's power of ten, low, high, memo, text
 # checks, key) — see FlatReader.plan
 RowPlan = tuple[tuple[int, str, int, int, Any, Any, dict[str, Any] | None,
@@ -306,7 +308,7 @@ _MEMO = 512
 def with_unit(text: str, unit: str) -> str:
     """A cell's text as the grammar reads it: a bare number under a header's unit gets the unit
     ("1200" under 年交易额(万元) is 1200万); any other text is left as it is."""
-    return text + unit if unit and _BARE_NUMBER.match(text) else text
+    return text + unit if unit and _BARE_NUMBER().match(text) else text
 
 
 class _Bail(Exception):
@@ -375,6 +377,7 @@ class FlatReader:
         values: dict[str, Any] = {}
         locations: dict[str, tuple[int, int]] = {}  # Places: a Location made only if one is read
         n = len(cells)
+        simple_amount = _SIMPLE_AMOUNT()
         try:
             for index, suffix, kind, shift, lo, hi, memo, plain, i in plan:
                 if index >= n:
@@ -387,7 +390,7 @@ class FlatReader:
                     if kind == _MONEY:
                         # core/values.plain_amount(text + suffix) for a bare number: one match, no
                         # second pattern for the unit (tests/test_csv_portfolio.py holds the two equal)
-                        m = _SIMPLE_AMOUNT.fullmatch(text)
+                        m = simple_amount.fullmatch(text)
                         if m is not None:
                             sign, whole, frac = m.groups()
                             value = float(f"{sign}{whole}.{frac or '0'}e{shift}") + 0.0 \

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from jinja2 import meta, nodes
+from jinja2 import nodes
 
 # names the code generator treats specially, and statements other than output and `if`
 _SPECIAL = frozenset({"self", "super", "loop", "caller", "varargs", "kwargs"})
@@ -30,11 +30,18 @@ def undeclared(ast: nodes.Template, env: Any) -> set[str]:
     for node in ast.find_all((nodes.Stmt, nodes.Name)):
         if isinstance(node, nodes.Name):
             if node.ctx != "load" or node.name in _SPECIAL:
-                return meta.find_undeclared_variables(ast)
+                return _jinja_undeclared(ast)
             names.add(node.name)
         elif not isinstance(node, _PLAIN_STATEMENTS):
-            return meta.find_undeclared_variables(ast)
+            return _jinja_undeclared(ast)
     return {n for n in names if n not in env.globals}
+
+
+def _jinja_undeclared(ast: nodes.Template) -> set[str]:
+    # jinja2.meta is imported by the first template that needs it: the course's never do
+    from jinja2 import meta
+
+    return meta.find_undeclared_variables(ast)
 
 
 # `{{ name(.attr)*(|filter(literal, …)?)* }}`: attributes start with a letter (`._x` is Jinja's
@@ -42,7 +49,11 @@ def undeclared(ast: nodes.Template, env: Any) -> set[str]:
 _LITERAL = r"""(?:-?\d+(?:\.\d+)?|'[^'\\{}]*'|"[^"\\{}]*")"""
 _FILTER = rf"\s*\|\s*([A-Za-z_]\w*)(?:\(\s*(?:{_LITERAL}\s*(?:,\s*{_LITERAL}\s*)*)?\))?"
 _OUTPUT = re.compile(rf"\{{\{{ *([A-Za-z_]\w*)((?:\.[A-Za-z]\w*)*)((?:{_FILTER})*) *\}}\}}", re.ASCII)
-_FILTER_NAME = re.compile(_FILTER, re.ASCII)
+# The names of the filters of an output _OUTPUT matched (well formed already): each `|` outside a
+# string starts one. Found by skipping strings (which may hold |), with a pattern that costs 0.6 M
+# instructions to compile, not 1.9 M as _FILTER would (callgrind); findall gives '' for a string.
+# tests/test_plain_readers.py holds it to _FILTER.
+_FILTER_NAME = re.compile(r"""'[^']*'|"[^"]*"|\|\s*([A-Za-z_]\w*)""", re.ASCII)
 # Jinja reads these as constants or operators, not as names
 _KEYWORDS = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if",
                        "else", "elif", "for", "recursive", "with", "without", "import", "from", "as",
@@ -53,16 +64,21 @@ def plain_names(text: str, env: Any) -> set[str] | None:
     """The undeclared names of a message made only of text and plain outputs whose filters
     `env` knows — what `undeclared(env.parse(text), env)` gives — or None: let Jinja read it."""
     names: set[str] = set()
-    pos = 0
+    known = env.filters
+    outputs = 0
     for m in _OUTPUT.finditer(text):
-        if "{" in text[pos:m.start()] or "}" in text[pos:m.start()]:
+        name, chain = m.group(1, 3)
+        if name in _KEYWORDS:
             return None
-        name, filters = m.group(1), _FILTER_NAME.findall(m.group(3))
-        if name in _KEYWORDS or any(f not in env.filters for f in filters):
-            return None
+        if chain:
+            for f in _FILTER_NAME.findall(chain):
+                if f and f not in known:
+                    return None
         names.add(name)
-        pos = m.end()
-    if "{" in text[pos:] or "}" in text[pos:]:
+        outputs += 1
+    # a brace outside the outputs (text Jinja would read otherwise): an output holds two of each,
+    # its literals none, so there is one exactly when the text holds more than two an output
+    if text.count("{") != 2 * outputs or text.count("}") != 2 * outputs:
         return None
     return {n for n in names if n not in env.globals}
 
@@ -113,6 +129,8 @@ class _Expr:
         self.i = 0
         self.env = env
         self.names: set[str] = set()
+        self.filters: set[str] = set()
+        self.tests: set[str] = set()
 
     def peek(self, k: int = 0) -> tuple[str, str]:
         return self.toks[self.i + k] if self.i + k < len(self.toks) else ("end", "")
@@ -228,6 +246,7 @@ class _Expr:
                 kind, name = self.take()
                 if kind != "name" or name not in self.env.filters or self.at("op", "."):
                     raise _GiveUp
+                self.filters.add(name)
                 if self.at("op", "("):
                     self.literal_args()
             elif self.at("name", "is"):
@@ -237,6 +256,7 @@ class _Expr:
                 kind, name = self.take()
                 if kind != "name" or name not in self.env.tests:
                     raise _GiveUp
+                self.tests.add(name)
                 nxt = self.peek()
                 if nxt[0] in ("name", "str", "int", "float") or nxt == ("op", "(") or nxt == ("op", "."):
                     if nxt not in (("name", "else"), ("name", "or"), ("name", "and")):
@@ -262,6 +282,48 @@ class _Expr:
         self.take()  # )
 
 
+_OUTPUT_TAG = ("", "")  # what _read_tag gives as the first word of an output
+_IF, _ELIF, _ELSE, _ENDIF = ("name", "if"), ("name", "elif"), ("name", "else"), ("name", "endif")
+# A tag read is kept, by its kind and text: the course's 60 messages with if blocks hold 271 tags
+# but 80 different ones (`{% endif %}`, `{{ revenue|money }}`, the zh and en texts' same tests),
+# and reading each again was ~17 M instructions of checking an uncached rulebook (callgrind).
+# What a reading depends on besides the text is whether the filters and tests it met are the
+# environment's: a kept reading is used only while they all are; a tag that is not read (one that
+# goes to Jinja) is not kept.
+_READ: dict[tuple[bool, str], tuple[tuple[str, str], frozenset[str], frozenset[str], frozenset[str]]] = {}
+_READ_MAX = 4096
+
+
+def _read_tag(text: str, output: bool, env: Any) -> tuple[tuple[str, str], frozenset[str]]:
+    """An output's names, or a statement's first word and the names of its test (if, elif; none
+    for else and endif, which must end there); _GiveUp for anything else this parser does not
+    read. A statement of another first word gives it with no names (if_names gives up)."""
+    kept = _READ.get((output, text))
+    if kept is not None:
+        first, names, filters, tests = kept
+        if all(f in env.filters for f in filters) and all(t in env.tests for t in tests):
+            return first, names
+    e = _Expr(text, env)
+    if output:
+        first = _OUTPUT_TAG
+        e.condexpr()
+        e.done()
+    else:
+        first = e.take()
+        if first == _IF or first == _ELIF:
+            e.or_()  # an if's test: no `a if b else c` (Jinja's parse_tuple(with_condexpr=False))
+            e.done()
+        elif first == _ELSE or first == _ENDIF:
+            e.done()
+        else:
+            return first, frozenset()
+    if len(_READ) >= _READ_MAX:
+        _READ.clear()
+    names = frozenset(e.names)
+    _READ[(output, text)] = (first, names, frozenset(e.filters), frozenset(e.tests))
+    return first, names
+
+
 def if_names(text: str, env: Any) -> set[str] | None:
     """The undeclared names of a message of text, outputs and if blocks over simple expressions
     (above) — what `undeclared(env.parse(text), env)` gives — or None: let Jinja read it."""
@@ -275,32 +337,24 @@ def if_names(text: str, env: Any) -> set[str] | None:
                 return None
             pos = m.end()
             if m.group(1) is not None:
-                e = _Expr(m.group(1), env)
-                e.condexpr()
-                e.done()
-                names |= e.names
+                names |= _read_tag(m.group(1), True, env)[1]
                 continue
-            e = _Expr(m.group(2), env)
-            kind, word = e.take()
-            if (kind, word) == ("name", "if"):
+            first, read = _read_tag(m.group(2), False, env)
+            if first == _IF:
                 depth += 1
                 seen_else.append(False)
-            elif (kind, word) == ("name", "elif") and depth and not seen_else[-1]:
+            elif first == _ELIF and depth and not seen_else[-1]:
                 pass
-            elif (kind, word) == ("name", "else") and depth and not seen_else[-1]:
+            elif first == _ELSE and depth and not seen_else[-1]:
                 seen_else[-1] = True
-                e.done()
                 continue
-            elif (kind, word) == ("name", "endif") and depth:
+            elif first == _ENDIF and depth:
                 depth -= 1
                 seen_else.pop()
-                e.done()
                 continue
             else:
                 return None
-            e.or_()  # an if's test: no `a if b else c` (Jinja's parse_tuple(with_condexpr=False))
-            e.done()
-            names |= e.names
+            names |= read
     except (_GiveUp, RecursionError):  # too deep for this parser: Jinja's says so at the message
         return None
     tail = text[pos:]
