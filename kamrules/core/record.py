@@ -152,24 +152,27 @@ def _make_init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callabl
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         n = len(args)
-        if not kwargs:
-            if first <= n <= whole:
-                for name, value in zip(order, args if n == whole else args + tail[n - first:]):
-                    set_(self, name, value)
-                for name, default, factory in later:
-                    set_(self, name, default if default is not _MISSING else factory())  # type: ignore[operator]
-                if post:
-                    self.__post_init__()
-                return
-        elif not n and names.issuperset(kwargs):
-            # The other usual call: every field by name (a rule, a message), the rest defaults. The
-            # general loop below asks three questions of each field and checks each name first:
-            # ~27,000 instructions more for a rule of 23 fields (callgrind), ~4 M of an uncached
-            # advise. Same values, same order, the same error for the first missing field.
+        if not kwargs and first <= n <= whole:
+            for name, value in zip(order, args if n == whole else args + tail[n - first:]):
+                set_(self, name, value)
+        else:
+            # Any other call, the other usual one among them: every field by name (a rule, a
+            # message). Each field's keyword is looked up once (a value given as MISSING is still a
+            # value), and the names are checked at once in C, not one by one: ~27,000 instructions
+            # less for a rule of 23 fields (callgrind). The errors are dataclasses' own, in its order.
+            if n > whole:
+                raise TypeError(f"{qual}.__init__() takes {whole} positional arguments but {n} were given")
+            if not names.issuperset(kwargs):
+                key = next(k for k in kwargs if k not in names)
+                raise TypeError(f"{qual}.__init__() got an unexpected keyword argument {key!r}")
             get = kwargs.get
-            for name, default, factory in init:
+            for i, (name, default, factory) in enumerate(init):
                 value = get(name, _ABSENT)
-                if value is _ABSENT:
+                if i < n:
+                    if value is not _ABSENT:
+                        raise TypeError(f"{qual}.__init__() got multiple values for argument {name!r}")
+                    value = args[i]
+                elif value is _ABSENT:
                     if default is not _MISSING:
                         value = default
                     elif factory is not _MISSING:
@@ -177,30 +180,6 @@ def _make_init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callabl
                     else:
                         raise TypeError(f"{qual}.__init__() missing required argument: {name!r}")
                 set_(self, name, value)
-            for name, default, factory in later:
-                set_(self, name, default if default is not _MISSING else factory())  # type: ignore[operator]
-            if post:
-                self.__post_init__()
-            return
-        if len(args) > len(init):
-            raise TypeError(f"{qual}.__init__() takes {len(init)} positional arguments but {len(args)} were given")
-        for key in kwargs:
-            if key not in names:
-                raise TypeError(f"{qual}.__init__() got an unexpected keyword argument {key!r}")
-        for i, (name, default, factory) in enumerate(init):
-            if i < len(args):
-                if name in kwargs:
-                    raise TypeError(f"{qual}.__init__() got multiple values for argument {name!r}")
-                value = args[i]
-            elif name in kwargs:
-                value = kwargs[name]
-            elif default is not _MISSING:
-                value = default
-            elif factory is not _MISSING:
-                value = factory()
-            else:
-                raise TypeError(f"{qual}.__init__() missing required argument: {name!r}")
-            set_(self, name, value)
         for name, default, factory in later:
             set_(self, name, default if default is not _MISSING else factory())  # type: ignore[operator]
         if post:
